@@ -1,0 +1,2 @@
+export * from './mailbox-tools.js';
+export * from './error-mapping.js';

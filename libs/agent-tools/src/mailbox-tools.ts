@@ -1,0 +1,273 @@
+import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
+import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog } from '@agent-bridge/event-store';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import {
+  ACK_MESSAGES_INPUT_SCHEMA,
+  MAX_MESSAGES_DEFAULT,
+  POLL_TIMEOUT_MAX_MS,
+  SEND_MESSAGE_INPUT_SCHEMA,
+  ToolError,
+  WAIT_FOR_MESSAGES_INPUT_SCHEMA,
+  ackMessagesArgs,
+  newMessageId,
+  parseToolArguments,
+  sendMessageArgs,
+  waitForMessagesArgs,
+  type Envelope,
+  type LegacyMessage,
+  type Protocol,
+} from '@agent-bridge/protocol';
+import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
+
+export interface MailboxToolsOptions {
+  /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
+  endpoint: Protocol;
+  store: MessageLog & MailboxStore & LedgerStore;
+  doorbell: Doorbell;
+  flags: () => FlagSnapshot;
+  /** Whether an agent id belongs to this bridge (recipients must). */
+  knowsAgent: (agentId: string) => boolean;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  limits: MailboxLimits;
+  /** Where agents should connect once legacy is deprecated or disabled (shown in notices and errors). */
+  elicitationEndpointUrl: string;
+  /** Aborted when the service shuts down: waiting polls then answer at once with what they have. */
+  shutdownSignal?: AbortSignal;
+}
+
+export interface MailboxLimits {
+  maxContentBytes: number;
+  maxMetadataBytes: number;
+  /** A message not delivered within this long counts as unaccounted. */
+  messageDeadlineMs: number;
+  /** Upper bound of a long poll, below the MCP client's 60 s default request timeout. */
+  pollTimeoutMaxMs: number;
+  /** Waits are cut into slices this long, re-checking the lane each time (guards against a lost doorbell ring). */
+  pollRecheckMs: number;
+  /** How often a waiting poll sends a progress notification when the client asked for progress. */
+  progressIntervalMs: number;
+}
+
+export const DEFAULT_MAILBOX_LIMITS: MailboxLimits = {
+  maxContentBytes: 64 * 1024,
+  maxMetadataBytes: 16 * 1024,
+  messageDeadlineMs: 24 * 60 * 60 * 1000,
+  pollTimeoutMaxMs: POLL_TIMEOUT_MAX_MS,
+  pollRecheckMs: 5_000,
+  progressIntervalMs: 10_000,
+};
+
+/** send_message, wait_for_messages and ack_messages: one implementation for every endpoint. */
+export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
+  const { store, doorbell, metrics, limits } = options;
+  const legacyEndpoint = options.endpoint === 'legacy';
+
+  function refuseIfLegacyDisabled(flags: FlagSnapshot): void {
+    if (legacyEndpoint && flags.legacyDisabled) {
+      throw new ToolError(
+        'LEGACY_DISABLED',
+        `The legacy protocol has been switched off. Connect to the elicitation endpoint at ${options.elicitationEndpointUrl} with the same token; your undelivered messages are kept and will reach you there.`,
+        { details: { elicitation_endpoint: options.elicitationEndpointUrl } },
+      );
+    }
+  }
+
+  async function throttle(flags: FlagSnapshot, signal: AbortSignal): Promise<void> {
+    if (!legacyEndpoint || flags.deprecation.throttleMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, flags.deprecation.throttleMs);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
+
+  function deprecationNotice(flags: FlagSnapshot, tool: string): Record<string, unknown> {
+    if (!legacyEndpoint || !flags.deprecation.warnings) return {};
+    metrics.deprecationWarnings.inc({ tool });
+    return {
+      deprecation: {
+        message: `${tool} on the legacy endpoint is deprecated and will be removed. Connect to ${options.elicitationEndpointUrl}: messages then arrive as elicitations.`,
+        migrate_to: options.elicitationEndpointUrl,
+      },
+    };
+  }
+
+  const sendMessage: ToolDefinition = {
+    name: 'send_message',
+    title: 'Send a message',
+    description:
+      'Send a message to another agent. Returns once the bridge has stored it (it is then never lost). Pass idempotency_key to make retries safe; pass in_reply_to to answer a message you received.',
+    inputSchema: SEND_MESSAGE_INPUT_SCHEMA,
+    async handler(rawArgs, context) {
+      const flags = options.flags();
+      refuseIfLegacyDisabled(flags);
+      const args = parseToolArguments('send_message', sendMessageArgs, rawArgs);
+      const contentBytes = Buffer.byteLength(args.content, 'utf8');
+      if (contentBytes > limits.maxContentBytes) {
+        throw new ToolError(
+          'CONTENT_TOO_LARGE',
+          `content is ${contentBytes} bytes; the limit is ${limits.maxContentBytes} bytes. Split it into several messages or send a reference to the data.`,
+          { details: { bytes: contentBytes, limit: limits.maxContentBytes } },
+        );
+      }
+      const metadata = args.metadata ?? {};
+      const metadataBytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+      if (metadataBytes > limits.maxMetadataBytes) {
+        throw new ToolError(
+          'CONTENT_TOO_LARGE',
+          `metadata is ${metadataBytes} bytes of JSON; the limit is ${limits.maxMetadataBytes} bytes. Move large data into content or a reference.`,
+          { details: { bytes: metadataBytes, limit: limits.maxMetadataBytes } },
+        );
+      }
+      if (!options.knowsAgent(args.to)) {
+        throw new ToolError('UNKNOWN_RECIPIENT', `there is no agent "${args.to}" on this bridge; check the recipient id.`, { details: { to: args.to } });
+      }
+      if (args.in_reply_to !== undefined) {
+        const original = await store.getMessage(args.in_reply_to, context.agentId);
+        if (!original || original.to !== context.agentId) {
+          throw new ToolError('UNKNOWN_MESSAGE', `in_reply_to "${args.in_reply_to}" is not a message you received; use the message_id from your wait_for_messages result.`, {
+            details: { in_reply_to: args.in_reply_to },
+          });
+        }
+      }
+      await throttle(flags, context.signal);
+      const now = Date.now();
+      const envelope: Envelope = {
+        id: newMessageId(now),
+        kind: args.in_reply_to === undefined ? 'message' : 'reply',
+        from: context.agentId,
+        to: args.to,
+        content: args.content,
+        metadata,
+        ...(args.in_reply_to !== undefined ? { inReplyTo: args.in_reply_to } : {}),
+        sourceProtocol: options.endpoint,
+        acceptedAt: now,
+        deadlineAt: now + limits.messageDeadlineMs,
+      };
+      try {
+        const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
+        if (!result.duplicate) metrics.messagesSent.inc({ protocol: options.endpoint });
+        return {
+          message_id: result.messageId,
+          status: 'accepted',
+          duplicate: result.duplicate,
+          accepted_at: new Date(now).toISOString(),
+          ...deprecationNotice(flags, 'send_message'),
+        };
+      } catch (error) {
+        if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
+          throw new ToolError(
+            'IDEMPOTENCY_CONFLICT',
+            `idempotency_key "${args.idempotency_key}" was already used for a different message (${String(error.details?.messageId)}). Use a new key for new content; nothing was stored.`,
+            { details: { message_id: error.details?.messageId }, cause: error },
+          );
+        }
+        throw error;
+      }
+    },
+  };
+
+  const waitForMessages: ToolDefinition = {
+    name: 'wait_for_messages',
+    title: 'Wait for messages',
+    description:
+      'Return the messages waiting for you, or wait for the next one (up to timeout_ms). Pass the cursor of your previous result: it acknowledges what you received. has_more=true means call again at once.',
+    inputSchema: WAIT_FOR_MESSAGES_INPUT_SCHEMA,
+    async handler(rawArgs, context) {
+      const flags = options.flags();
+      refuseIfLegacyDisabled(flags);
+      const args = parseToolArguments('wait_for_messages', waitForMessagesArgs, rawArgs);
+      const agentId = context.agentId;
+      let start: string;
+      if (args.cursor !== undefined) {
+        start = await acknowledge(agentId, args.cursor);
+      } else {
+        start = (await store.mailboxState(agentId)).acked;
+      }
+      if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
+        throw new ToolError(
+          'USE_ELICITATION',
+          `You are served by elicitation and dual mode is off. Connect to ${options.elicitationEndpointUrl}; your messages arrive there as elicitations.`,
+          { details: { elicitation_endpoint: options.elicitationEndpointUrl } },
+        );
+      }
+      await throttle(flags, context.signal);
+      const timeoutMs = Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
+      const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
+      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context);
+      const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
+      const now = Date.now();
+      for (const entry of page.entries) {
+        metrics.messagesDelivered.inc({ protocol: 'legacy', via: entry.via });
+        metrics.deliveryLatency.observe({ protocol: 'legacy' }, Math.max(0, now - Date.parse(entry.message.timestamp)) / 1000);
+      }
+      return {
+        messages,
+        has_more: page.hasMore,
+        cursor: page.entries.at(-1)?.cursor ?? start,
+        ...deprecationNotice(flags, 'wait_for_messages'),
+      };
+    },
+  };
+
+  const ackMessages: ToolDefinition = {
+    name: 'ack_messages',
+    title: 'Acknowledge messages',
+    description: 'Acknowledge every message up to and including cursor without waiting for new ones (wait_for_messages with a cursor does this too).',
+    inputSchema: ACK_MESSAGES_INPUT_SCHEMA,
+    async handler(rawArgs, context) {
+      refuseIfLegacyDisabled(options.flags());
+      const args = parseToolArguments('ack_messages', ackMessagesArgs, rawArgs);
+      const acked = await acknowledge(context.agentId, args.cursor);
+      return { acknowledged_through: acked };
+    },
+  };
+
+  async function acknowledge(agentId: string, cursor: string): Promise<string> {
+    const outcome = await store.ackPollLane(agentId, cursor);
+    if (outcome.status === 'expired') {
+      throw new ToolError(
+        'CURSOR_EXPIRED',
+        `cursor ${cursor} is older than your acknowledged position ${outcome.acked}: those messages were already received. Continue with cursor ${outcome.acked}, or omit the cursor.`,
+        { details: { acknowledged: outcome.acked } },
+      );
+    }
+    if (outcome.status === 'unknown') {
+      throw new ToolError(
+        'INVALID_CURSOR',
+        `cursor ${cursor} was never issued for your mailbox (the newest is ${outcome.last}). Use the cursor from your previous wait_for_messages result, or omit it.`,
+        { details: { newest: outcome.last } },
+      );
+    }
+    return cursor;
+  }
+
+  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext) {
+    const deadline = Date.now() + timeoutMs;
+    const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
+    // Register before the first read: a message routed between the read and the wait still rings us.
+    const waiter = doorbell.register(`poll:${agentId}`);
+    metrics.waitingPolls.inc();
+    const startedAt = Date.now();
+    let nextProgressAt = startedAt + limits.progressIntervalMs;
+    try {
+      for (;;) {
+        const page = await store.readPollLane(agentId, start, maxMessages);
+        const remaining = deadline - Date.now();
+        if (page.entries.length > 0 || remaining <= 0 || signal.aborted) return page;
+        const slice = Math.min(remaining, limits.pollRecheckMs, context.reportProgress ? Math.max(1, nextProgressAt - Date.now()) : Infinity);
+        const reason = await waiter.wait(slice, signal);
+        if (reason === 'aborted') return page;
+        if (context.reportProgress && Date.now() >= nextProgressAt) {
+          nextProgressAt += limits.progressIntervalMs;
+          await context.reportProgress(Date.now() - startedAt, timeoutMs, 'waiting for messages').catch(() => undefined);
+        }
+      }
+    } finally {
+      waiter.dispose();
+      metrics.waitingPolls.dec();
+    }
+  }
+
+  return [sendMessage, waitForMessages, ackMessages];
+}

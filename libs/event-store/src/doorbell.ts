@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+
+export type WakeReason = 'rung' | 'timeout' | 'aborted';
+
+/**
+ * A waiter for one topic. Register it *before* checking for work, then `wait()`: a ring that lands
+ * between the check and the wait is remembered, so no wakeup is ever lost.
+ */
+export class Waiter {
+  private rung = false;
+  private resolve: ((reason: WakeReason) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly topic: string,
+    private readonly onDispose: (waiter: Waiter) => void,
+  ) {}
+
+  /** Called by the doorbell. */
+  ring(): void {
+    this.rung = true;
+    this.settle('rung');
+  }
+
+  /** Resolves on the next ring (or at once if one came since registration / the last wait), at the timeout, or on abort. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
+    if (this.rung) {
+      this.rung = false;
+      return Promise.resolve('rung');
+    }
+    if (signal?.aborted) return Promise.resolve('aborted');
+    return new Promise<WakeReason>((resolve) => {
+      const onAbort = () => this.settle('aborted');
+      this.resolve = (reason) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (reason === 'rung') this.rung = false;
+        resolve(reason);
+      };
+      this.timer = setTimeout(() => this.settle('timeout'), Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  dispose(): void {
+    this.settle('aborted');
+    this.onDispose(this);
+  }
+
+  private settle(reason: WakeReason): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    resolve?.(reason);
+  }
+}
+
+export interface DoorbellOptions {
+  /** Channels to listen on; each message's payload is a topic, except `events`, which becomes `events:<shard>`. */
+  channels: Array<{ channel: string; shard?: number }>;
+  onEvent?: (event: 'resubscribed' | 'error', detail?: unknown) => void;
+}
+
+/**
+ * One pub/sub connection per process wakes any number of local waiters (long-polls, shard
+ * workers). Waiting costs no Redis connection. Pub/sub is fire-and-forget, so after the subscriber
+ * reconnects every waiter is woken to re-check; callers also wait in bounded slices.
+ */
+export class Doorbell {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly handlers = new Map<string, (payload: string) => void>();
+  private readonly shardOfChannel = new Map<string, number>();
+  private wasReady = false;
+  private lostConnection = false;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly options: DoorbellOptions,
+  ) {
+    for (const { channel, shard } of options.channels) {
+      if (shard !== undefined) this.shardOfChannel.set(channel, shard);
+    }
+    subscriber.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+    subscriber.on('close', () => {
+      if (this.wasReady) this.lostConnection = true;
+    });
+    subscriber.on('ready', () => {
+      this.wasReady = true;
+      if (this.lostConnection) {
+        this.lostConnection = false;
+        this.options.onEvent?.('resubscribed');
+        this.ringAll();
+      }
+    });
+  }
+
+  async start(): Promise<void> {
+    const channels = [...this.options.channels.map((c) => c.channel), ...this.handlers.keys()];
+    if (channels.length > 0) await this.subscriber.subscribe(...channels);
+  }
+
+  /** Routes a channel's payloads to a handler (e.g. the flag watcher) on the same connection. */
+  async listen(channel: string, handler: (payload: string) => void): Promise<void> {
+    this.handlers.set(channel, handler);
+    if (this.subscriber.status === 'ready') await this.subscriber.subscribe(channel);
+  }
+
+  register(topic: string): Waiter {
+    const waiter = new Waiter(topic, (w) => this.unregister(w));
+    let set = this.waiters.get(topic);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(topic, set);
+    }
+    set.add(waiter);
+    return waiter;
+  }
+
+  ring(topic: string): void {
+    const set = this.waiters.get(topic);
+    if (!set) return;
+    for (const waiter of set) waiter.ring();
+  }
+
+  ringAll(): void {
+    for (const set of this.waiters.values()) for (const waiter of set) waiter.ring();
+  }
+
+  /** Number of registered waiters (for the waiting-polls gauge). */
+  waiterCount(prefix?: string): number {
+    let count = 0;
+    for (const [topic, set] of this.waiters) if (prefix === undefined || topic.startsWith(prefix)) count += set.size;
+    return count;
+  }
+
+  private unregister(waiter: Waiter): void {
+    const set = this.waiters.get(waiter.topic);
+    if (!set) return;
+    set.delete(waiter);
+    if (set.size === 0) this.waiters.delete(waiter.topic);
+  }
+
+  private onMessage(channel: string, payload: string): void {
+    const handler = this.handlers.get(channel);
+    if (handler) {
+      handler(payload);
+      return;
+    }
+    if (payload === 'events') {
+      const shard = this.shardOfChannel.get(channel);
+      if (shard !== undefined) this.ring(`events:${shard}`);
+      return;
+    }
+    this.ring(payload);
+  }
+}

@@ -1,0 +1,26 @@
+/** Internal store errors. Endpoints map them to wire errors (libs/protocol ToolError); they never cross the wire as-is. */
+export type StoreErrorCode =
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_DEADLINE_EXCEEDED'
+  | 'LEASE_LOST'
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'CURSOR_EXPIRED'
+  | 'CURSOR_UNKNOWN'
+  | 'SNAPSHOT_CONFLICT'
+  | 'CORRUPT_ENTRY';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StoreError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export function isStoreError(error: unknown, code?: StoreErrorCode): error is StoreError {
+  return error instanceof StoreError && (code === undefined || error.code === code);
+}

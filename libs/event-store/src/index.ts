@@ -1,0 +1,11 @@
+export * from './keys.js';
+export * from './errors.js';
+export * from './deadline.js';
+export * from './connection.js';
+export * from './doorbell.js';
+export * from './types.js';
+export * from './store.js';
+export * from './redis-store.js';
+export * from './flag-source.js';
+export * from './open.js';
+export { loadScripts, LuaScript, SCRIPT_NAMES, type ScriptName } from './scripts.js';

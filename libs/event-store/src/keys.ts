@@ -1,0 +1,147 @@
+/**
+ * Every Redis key and channel agent-bridge uses is built here, and nowhere else.
+ *
+ * Hash tags: all keys of one agent live in the slot of the agent's *shard* (`{s<N>}`), together
+ * with that shard's events stream. That is what lets one Lua script append to a target's lane,
+ * update the message ledger and ack the shard entry atomically even on Redis Cluster. Control-plane
+ * keys (flags, audit, router membership) share the `{control}` tag. See
+ * docs/decisions/0001-shard-hash-tags.md.
+ */
+
+export const DEFAULT_KEY_PREFIX = 'ab';
+
+/** Consumer group the routers use on every shard events stream. */
+export const ROUTER_GROUP = 'router';
+/** Consumer group the elicitation replicas use on push lanes. */
+export const PUSH_GROUP = 'push';
+
+export type LaneKind = 'poll' | 'push';
+
+/** FNV-1a 32-bit: stable across processes and languages, independent of the md5 rollout bucket. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  const bytes = Buffer.from(text, 'utf8');
+  for (const byte of bytes) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+export class Keys {
+  constructor(
+    readonly shardCount: number,
+    readonly prefix: string = DEFAULT_KEY_PREFIX,
+  ) {
+    if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096) {
+      throw new RangeError(`shardCount must be an integer from 1 to 4096, got ${shardCount}`);
+    }
+  }
+
+  shardOf(agentId: string): number {
+    return fnv1a32(agentId) % this.shardCount;
+  }
+
+  allShards(): number[] {
+    return Array.from({ length: this.shardCount }, (_, i) => i);
+  }
+
+  private shardTag(shard: number): string {
+    return `${this.prefix}:{s${shard}}`;
+  }
+
+  private agentTag(agentId: string): string {
+    return this.shardTag(this.shardOf(agentId));
+  }
+
+  // ---- per shard ----
+  events(shard: number): string {
+    return `${this.shardTag(shard)}:events`;
+  }
+  lease(shard: number): string {
+    return `${this.shardTag(shard)}:lease`;
+  }
+  fence(shard: number): string {
+    return `${this.shardTag(shard)}:fence`;
+  }
+  /** Message ids whose deadline passed without a terminal state are found here (score = deadline ms). */
+  openMessages(shard: number): string {
+    return `${this.shardTag(shard)}:ledger:open`;
+  }
+  /** Prefix of ledger hashes in a shard; the Lua scripts append the message id. */
+  ledgerPrefix(shard: number): string {
+    return `${this.shardTag(shard)}:msg:`;
+  }
+  communicationLog(shard: number): string {
+    return `${this.shardTag(shard)}:comm`;
+  }
+  deadLetters(shard: number): string {
+    return `${this.shardTag(shard)}:dead`;
+  }
+  /** Doorbell channel: payloads are `events` or `<lane>:<agentId>`. */
+  bell(shard: number): string {
+    return `${this.shardTag(shard)}:bell`;
+  }
+
+  // ---- per message (ledger lives in the target agent's shard) ----
+  ledger(targetAgentId: string, messageId: string): string {
+    return `${this.ledgerPrefix(this.shardOf(targetAgentId))}${messageId}`;
+  }
+  ledgerInShard(shard: number, messageId: string): string {
+    return `${this.ledgerPrefix(shard)}${messageId}`;
+  }
+
+  // ---- per agent ----
+  lane(agentId: string, lane: LaneKind): string {
+    return `${this.agentTag(agentId)}:lane:${lane}:${agentId}`;
+  }
+  /** Hash: `seq` (last sequence number issued), `acked` (last acknowledged poll-lane id), `last` (last poll-lane id). */
+  mailbox(agentId: string): string {
+    return `${this.agentTag(agentId)}:mailbox:${agentId}`;
+  }
+  presence(agentId: string): string {
+    return `${this.agentTag(agentId)}:presence:${agentId}`;
+  }
+  /** Idempotency records live in the *sender's* slot: a key is scoped to the agent that sent it. */
+  idempotency(senderId: string, idempotencyKey: string): string {
+    return `${this.agentTag(senderId)}:idem:${senderId}:${idempotencyKey}`;
+  }
+  laneTopic(agentId: string, lane: LaneKind): string {
+    return `${lane}:${agentId}`;
+  }
+
+  // ---- control plane ----
+  flagSnapshot(): string {
+    return `${this.prefix}:{control}:flags`;
+  }
+  flagChannel(): string {
+    return `${this.prefix}:{control}:flags:changed`;
+  }
+  audit(): string {
+    return `${this.prefix}:{control}:audit`;
+  }
+  routerMembers(): string {
+    return `${this.prefix}:{control}:routers`;
+  }
+}
+
+/** Stream ids are `<ms>-<seq>`; compare them without losing precision. */
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs, aSeq] = splitStreamId(a);
+  const [bMs, bSeq] = splitStreamId(b);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
+  return 0;
+}
+
+export const STREAM_ID_PATTERN = /^(\d{1,20})-(\d{1,20})$/;
+
+export function isStreamId(value: string): boolean {
+  return STREAM_ID_PATTERN.test(value);
+}
+
+function splitStreamId(id: string): [bigint, bigint] {
+  const match = STREAM_ID_PATTERN.exec(id);
+  if (!match) throw new RangeError(`not a stream id: ${id}`);
+  return [BigInt(match[1]!), BigInt(match[2]!)];
+}

@@ -1,0 +1,62 @@
+--[[
+ack_poll_lane: acknowledges every poll-lane entry up to and including a cursor: marks each message
+delivered in the ledger, then trims exactly those entries. Entries after the cursor are never
+touched, so a poll whose response was lost is answered again.
+
+KEYS[1]  poll lane stream of the agent
+KEYS[2]  mailbox hash of the agent (acked, last)
+KEYS[3]  open-messages sorted set of the agent's shard
+ARGV[1]  cursor (stream id)
+ARGV[2]  now (ms)
+ARGV[3]  ledger key prefix of the shard (the message id is appended)
+ARGV[4]  ledger retention after a terminal state, seconds
+
+Returns  {'OK', ackedCount, ackedId}
+         {'EXPIRED', ackedId}  the cursor is older than the acknowledged position
+         {'UNKNOWN', lastId}   the cursor is beyond anything this lane ever issued
+]]
+local function parse(id)
+  local dash = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+
+local state = redis.call('HMGET', KEYS[2], 'acked', 'last')
+local acked = state[1] or '0-0'
+local last = state[2] or '0-0'
+local cursor = ARGV[1]
+if less(cursor, acked) then
+  return {'EXPIRED', acked}
+end
+if less(last, cursor) then
+  return {'UNKNOWN', last}
+end
+if cursor == acked then
+  return {'OK', 0, acked}
+end
+
+local entries = redis.call('XRANGE', KEYS[1], '(' .. acked, cursor)
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local messageId
+  for i = 1, #fields, 2 do
+    if fields[i] == 'm' then messageId = fields[i + 1] end
+  end
+  if messageId then
+    local ledger = ARGV[3] .. messageId
+    redis.call('HSET', ledger, 'state', 'delivered', 'delivered_at', ARGV[2])
+    if redis.call('HGET', ledger, 'awaits_reply') ~= '1' then
+      redis.call('ZREM', KEYS[3], messageId)
+      redis.call('EXPIRE', ledger, ARGV[4])
+    end
+  end
+end
+local ms, seq = parse(cursor)
+redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', ms, seq + 1))
+redis.call('HSET', KEYS[2], 'acked', cursor)
+return {'OK', #entries, cursor}

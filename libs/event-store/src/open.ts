@@ -1,0 +1,76 @@
+import type { Redis } from 'ioredis';
+import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection } from './connection.js';
+import { Doorbell } from './doorbell.js';
+import { DEFAULT_KEY_PREFIX, Keys } from './keys.js';
+import { DEFAULT_STORE_OPTIONS, RedisEventStore, type RedisEventStoreOptions } from './redis-store.js';
+
+export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptions, 'keys'>> {
+  url: string;
+  /** Name of the process, shown in CLIENT LIST (`<name>:commands`, `<name>:doorbell`). */
+  name: string;
+  shardCount: number;
+  keyPrefix?: string;
+  commandTimeoutMs?: number;
+  watchdogIntervalMs?: number;
+  watchdogTimeoutMs?: number;
+  onConnectionEvent?: (connection: string, event: string, detail?: unknown) => void;
+}
+
+export interface OpenedEventStore {
+  store: RedisEventStore;
+  doorbell: Doorbell;
+  keys: Keys;
+  /** The command connection (for health checks and admin tools). */
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the event store the way every service uses it: exactly two Redis connections per process,
+ * one for commands (pipelined, non-blocking) and one for the doorbell (pub/sub), whatever the
+ * number of waiting long-polls, sessions or owned shards.
+ */
+export async function openEventStore(options: OpenEventStoreOptions): Promise<OpenedEventStore> {
+  const keys = new Keys(options.shardCount, options.keyPrefix ?? DEFAULT_KEY_PREFIX);
+  const connectionOptions = {
+    commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_CONNECTION_OPTIONS.commandTimeoutMs,
+    watchdogIntervalMs: options.watchdogIntervalMs ?? DEFAULT_CONNECTION_OPTIONS.watchdogIntervalMs,
+    watchdogTimeoutMs: options.watchdogTimeoutMs ?? DEFAULT_CONNECTION_OPTIONS.watchdogTimeoutMs,
+  };
+  const connections: ManagedConnection[] = [];
+  const commands = openConnection(options.url, {
+    name: `${options.name}:commands`,
+    ...connectionOptions,
+    onEvent: (event, detail) => options.onConnectionEvent?.('commands', event, detail),
+  });
+  connections.push(commands);
+  const subscriber = openConnection(options.url, {
+    name: `${options.name}:doorbell`,
+    ...connectionOptions,
+    onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+  });
+  connections.push(subscriber);
+
+  const store = new RedisEventStore(commands.redis, {
+    keys,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? DEFAULT_STORE_OPTIONS.idempotencyTtlMs,
+    ledgerRetentionSeconds: options.ledgerRetentionSeconds ?? DEFAULT_STORE_OPTIONS.ledgerRetentionSeconds,
+    communicationLogMaxLength: options.communicationLogMaxLength ?? DEFAULT_STORE_OPTIONS.communicationLogMaxLength,
+    auditMaxLength: options.auditMaxLength ?? DEFAULT_STORE_OPTIONS.auditMaxLength,
+  });
+  const doorbell = new Doorbell(subscriber.redis, {
+    channels: keys.allShards().map((shard) => ({ channel: keys.bell(shard), shard })),
+    onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+  });
+  await doorbell.start();
+
+  return {
+    store,
+    doorbell,
+    keys,
+    redis: commands.redis,
+    async close() {
+      await Promise.all(connections.map((c) => c.close()));
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import type { Redis } from 'ioredis';
+import { isStoreError } from './errors.js';
+import { Keys, ROUTER_GROUP } from './keys.js';
+import { RedisEventStore } from './redis-store.js';
+import { envelope, pollDecision } from './test-fixtures.js';
+
+let redisServer: RedisServerHandle;
+let redis: Redis;
+let store: RedisEventStore;
+const keys = new Keys(4, 'test');
+
+before(async () => {
+  redisServer = await startRedis();
+  redis = redisServer.client();
+});
+after(async () => {
+  await redisServer.cleanup();
+});
+beforeEach(async () => {
+  await redis.flushall();
+  store = new RedisEventStore(redis, { keys });
+});
+
+async function appendAndRead(from: string, to: string, content: string) {
+  const env = envelope(from, to, content);
+  await store.append({ envelope: env });
+  const shard = keys.shardOf(to);
+  await store.ensureShardGroup(shard);
+  return { env, shard };
+}
+
+describe('idempotent append', () => {
+  test('a retried send with the same idempotency key and content stores one message and returns its id', async () => {
+    const first = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k1' });
+    const retry = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k1' });
+    assert.equal(first.duplicate, false);
+    assert.equal(retry.duplicate, true);
+    assert.equal(retry.messageId, first.messageId);
+    assert.equal(retry.eventsEntryId, first.eventsEntryId);
+    assert.equal(await redis.xlen(keys.events(keys.shardOf('bob'))), 1);
+  });
+
+  test('an idempotency key reused with different content is refused and stores nothing', async () => {
+    await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k1' });
+    const before = await redis.dbsize();
+    await assert.rejects(
+      store.append({ envelope: envelope('alice', 'bob', 'something else'), idempotencyKey: 'k1' }),
+      (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'),
+    );
+    await assert.rejects(
+      store.append({ envelope: envelope('alice', 'carol', 'hi'), idempotencyKey: 'k1' }),
+      (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'),
+    );
+    assert.equal(await redis.dbsize(), before);
+    assert.equal(await redis.xlen(keys.events(keys.shardOf('bob'))), 1);
+  });
+
+  test('the same key from two different senders names two different messages', async () => {
+    const a = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'shared' });
+    const c = await store.append({ envelope: envelope('carol', 'bob', 'hi'), idempotencyKey: 'shared' });
+    assert.notEqual(a.messageId, c.messageId);
+    assert.equal(c.duplicate, false);
+  });
+
+  test('a send that crashed after reserving its key is completed, once, by its retry', async () => {
+    const first = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k9' });
+    // Make it as if the first attempt reserved the key and died before its append landed.
+    await redis.xtrim(keys.events(keys.shardOf('bob')), 'MAXLEN', 0);
+    await redis.del(keys.ledger('bob', first.messageId));
+    const retry = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k9' });
+    assert.equal(retry.messageId, first.messageId);
+    assert.equal(await redis.xlen(keys.events(keys.shardOf('bob'))), 1, 'the retry appended the message the crash lost');
+    const again = await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k9' });
+    assert.equal(again.duplicate, true);
+    assert.equal(await redis.xlen(keys.events(keys.shardOf('bob'))), 1);
+  });
+});
+
+describe('route and ack', () => {
+  test('routing appends to the lane, records the ledger and acks the entry in one step; a redelivery changes nothing', async () => {
+    const { env, shard } = await appendAndRead('alice', 'bob', 'hello');
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const [entry] = await store.readShardEntries(shard, 'r1', 'new', 10);
+    const [outcome] = await store.route(lease, [pollDecision(entry!.id, env)]);
+    assert.equal(outcome!.status, 'routed');
+    assert.equal(outcome!.sequence, 1);
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 1);
+    assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
+    const ledger = await store.getMessage(env.id);
+    assert.equal(ledger?.state, 'routed');
+    assert.equal(ledger?.lane, 'poll');
+    assert.equal(ledger?.via, 'legacy');
+
+    const [again] = await store.route(lease, [pollDecision(entry!.id, env)]);
+    assert.equal(again!.status, 'duplicate');
+    assert.equal(again!.laneEntryId, outcome!.laneEntryId);
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 1);
+    assert.equal((await store.mailboxState('bob')).sequence, 1);
+  });
+
+  test('a router whose lease was taken over writes nothing (fencing)', async () => {
+    const { env, shard } = await appendAndRead('alice', 'bob', 'hello');
+    const stale = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const [entry] = await store.readShardEntries(shard, 'r1', 'new', 10);
+    await redis.del(keys.lease(shard)); // r1's lease expired…
+    const current = (await store.acquireShardLease(shard, 'r2', 5_000))!; // …and r2 took the shard
+    assert.ok(current.fence > stale.fence);
+    await assert.rejects(store.route(stale, [pollDecision(entry!.id, env)]), (error) => isStoreError(error, 'LEASE_LOST'));
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 0);
+    assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 1, 'the entry is still pending for the new owner');
+    assert.equal(await store.renewShardLease(stale, 5_000), false);
+  });
+
+  test('a dead consumer\'s pending entries are reclaimed by the next lease holder, in order', async () => {
+    const shard = keys.shardOf('bob');
+    const envs = [];
+    for (let i = 0; i < 5; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
+    await store.acquireShardLease(shard, 'dead-router', 200);
+    const read = await store.readShardEntries(shard, 'dead-router', 'new', 10);
+    assert.equal(read.length, 5);
+    // dead-router dies without acking; its lease runs out.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lease = (await store.acquireShardLease(shard, 'r2', 5_000))!;
+    assert.ok(lease, 'the expired lease can be taken');
+    assert.equal(await store.claimShardPending(shard, 'r2'), 5);
+    const pending = await store.readShardEntries(shard, 'r2', 'pending', 10);
+    assert.deepEqual(pending.map((e) => e.envelope?.content), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    await store.route(lease, pending.map((e) => pollDecision(e.id, e.envelope!)));
+    assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 5);
+  });
+
+  test('an entry that does not decode goes to the dead-letter stream instead of blocking its shard', async () => {
+    const shard = keys.shardOf('bob');
+    await store.ensureShardGroup(shard);
+    await redis.xadd(keys.events(shard), '*', 't', 'message', 'm', 'x', 'e', '{not json');
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const [entry] = await store.readShardEntries(shard, 'r1', 'new', 10);
+    assert.ok(entry!.decodeError);
+    await store.deadLetter(lease, entry!, entry!.decodeError!);
+    assert.equal(await redis.xlen(keys.deadLetters(shard)), 1);
+    assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
+  });
+});
+
+describe('trimming', () => {
+  test('unacknowledged entries survive trimming; acknowledged ones go', async () => {
+    const shard = keys.shardOf('bob');
+    for (let i = 0; i < 10; i++) await appendAndRead('alice', 'bob', `m${i}`);
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const firstSix = await store.readShardEntries(shard, 'r1', 'new', 6); // 6 delivered, 4 never read
+    await store.route(lease, firstSix.slice(0, 4).map((e) => pollDecision(e.id, e.envelope!))); // 4 acked, 2 pending
+    const trimmed = await store.trimShard(shard);
+    assert.equal(trimmed, 4);
+    const remaining = await redis.xrange(keys.events(shard), '-', '+');
+    assert.equal(remaining.length, 6);
+    assert.equal(remaining[0]![0], firstSix[4]!.id, 'the oldest pending entry is kept');
+  });
+
+  test('a stream nobody has read yet is not trimmed at all', async () => {
+    const shard = keys.shardOf('bob');
+    await store.append({ envelope: envelope('alice', 'bob', 'x') });
+    assert.equal(await store.trimShard(shard), 0);
+    assert.equal(await redis.xlen(keys.events(shard)), 1);
+  });
+});
+
+describe('poll lane', () => {
+  async function deliver(count: number) {
+    const shard = keys.shardOf('bob');
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const envs = [];
+    for (let i = 0; i < count; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
+    const entries = await store.readShardEntries(shard, 'r1', 'new', 100);
+    await store.route(lease, entries.map((e) => pollDecision(e.id, e.envelope!)));
+    return envs;
+  }
+
+  test('a cursor acknowledges up to itself: those messages become delivered and are trimmed, later ones stay', async () => {
+    const envs = await deliver(3);
+    const page = await store.readPollLane('bob', '0-0', 10);
+    assert.deepEqual(page.entries.map((e) => e.message.sequence), [1, 2, 3]);
+    const outcome = await store.ackPollLane('bob', page.entries[1]!.cursor);
+    assert.deepEqual(outcome, { status: 'acked', count: 2, acked: page.entries[1]!.cursor });
+    assert.equal((await store.getMessage(envs[0]!.id, 'bob'))?.state, 'delivered');
+    assert.equal((await store.getMessage(envs[2]!.id, 'bob'))?.state, 'routed');
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 1);
+    assert.equal(await redis.zscore(keys.openMessages(keys.shardOf('bob')), envs[0]!.id), null);
+    const rest = await store.readPollLane('bob', page.entries[1]!.cursor, 10);
+    assert.deepEqual(rest.entries.map((e) => e.message.content), ['m2']);
+  });
+
+  test('acknowledging the same cursor twice is harmless, an older one is expired, an unissued one unknown', async () => {
+    await deliver(2);
+    const page = await store.readPollLane('bob', '0-0', 10);
+    await store.ackPollLane('bob', page.entries[1]!.cursor);
+    assert.deepEqual(await store.ackPollLane('bob', page.entries[1]!.cursor), { status: 'acked', count: 0, acked: page.entries[1]!.cursor });
+    assert.equal((await store.ackPollLane('bob', page.entries[0]!.cursor)).status, 'expired');
+    assert.equal((await store.ackPollLane('bob', '99999999999999-0')).status, 'unknown');
+  });
+
+  test('has_more is set when more messages wait than were asked for', async () => {
+    await deliver(3);
+    const page = await store.readPollLane('bob', '0-0', 2);
+    assert.equal(page.entries.length, 2);
+    assert.equal(page.hasMore, true);
+  });
+});

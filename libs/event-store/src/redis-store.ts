@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { decodeEnvelope, type DeliveryVia, type MessageKind, type PollLanePayload, type Protocol } from '@agent-bridge/protocol';
+import { StoreError } from './errors.js';
+import { Keys, ROUTER_GROUP, type LaneKind } from './keys.js';
+import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
+import type { EventStore } from './store.js';
+import type {
+  AckOutcome,
+  AppendRequest,
+  AppendResult,
+  AuditEntry,
+  CommunicationEvent,
+  EventEntry,
+  LedgerRecord,
+  LedgerState,
+  MailboxState,
+  PollLanePage,
+  PresenceSession,
+  PublishOutcome,
+  RouteDecision,
+  RouteOutcome,
+  ShardLease,
+} from './types.js';
+
+export interface RedisEventStoreOptions {
+  keys: Keys;
+  /** How long a sender's idempotency key stays bound to its first message. */
+  idempotencyTtlMs: number;
+  /** How long a ledger record is kept after the message reached a terminal state. Must be ≥ the idempotency TTL. */
+  ledgerRetentionSeconds: number;
+  /** Approximate length the normalized communication log is capped at (it is a log, nobody acks it). */
+  communicationLogMaxLength: number;
+  /** Approximate length of the audit stream. */
+  auditMaxLength: number;
+}
+
+export const DEFAULT_STORE_OPTIONS = {
+  idempotencyTtlMs: 24 * 60 * 60 * 1000,
+  ledgerRetentionSeconds: 7 * 24 * 60 * 60,
+  communicationLogMaxLength: 100_000,
+  auditMaxLength: 100_000,
+} as const;
+
+type Reply = Array<string | number>;
+
+export class RedisEventStore implements EventStore {
+  readonly keys: Keys;
+  private readonly scripts: ScriptSet;
+  private readonly options: RedisEventStoreOptions;
+
+  constructor(
+    private readonly redis: Redis,
+    options: Partial<RedisEventStoreOptions> & { keys: Keys },
+  ) {
+    this.options = { ...DEFAULT_STORE_OPTIONS, ...options };
+    if (this.options.ledgerRetentionSeconds * 1000 < this.options.idempotencyTtlMs) {
+      throw new RangeError('ledgerRetentionSeconds must cover idempotencyTtlMs, or a late retry could be stored twice');
+    }
+    this.keys = options.keys;
+    this.scripts = loadScripts();
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.redis.ping());
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const { envelope } = request;
+    let messageId = envelope.id;
+    let replay = false;
+    if (request.idempotencyKey !== undefined) {
+      const fingerprint = createHash('sha256')
+        .update(JSON.stringify([envelope.to, envelope.kind, envelope.content, envelope.metadata, envelope.inReplyTo ?? null, envelope.replySchema ?? null]))
+        .digest('hex');
+      const [status, boundId] = (await this.run(
+        this.scripts.reserve_idempotency,
+        [this.keys.idempotency(envelope.from, request.idempotencyKey)],
+        [envelope.id, fingerprint, this.options.idempotencyTtlMs],
+      )) as [string, string];
+      if (status === 'CONFLICT') {
+        throw new StoreError(
+          'IDEMPOTENCY_CONFLICT',
+          `idempotency key "${request.idempotencyKey}" already names message ${boundId} with different content`,
+          { details: { messageId: boundId } },
+        );
+      }
+      replay = status === 'REPLAY';
+      messageId = boundId;
+    }
+    // A replayed key may belong to a send that crashed between reserving the key and appending:
+    // append_message is idempotent per message id, so appending again completes that send.
+    const stored = replay ? { ...envelope, id: messageId } : envelope;
+    const shard = this.keys.shardOf(stored.to);
+    const [status, eventsEntryId] = (await this.run(
+      this.scripts.append_message,
+      [this.keys.events(shard), this.keys.ledgerInShard(shard, messageId), this.keys.openMessages(shard)],
+      [
+        messageId,
+        JSON.stringify(stored),
+        stored.from,
+        stored.to,
+        stored.kind,
+        stored.sourceProtocol,
+        stored.acceptedAt,
+        stored.deadlineAt,
+        request.awaitsReply ? '1' : '0',
+        stored.inReplyTo ?? '',
+        this.keys.bell(shard),
+        stored.traceparent ?? '',
+      ],
+    )) as [string, string];
+    return { messageId, eventsEntryId, duplicate: replay || status === 'DUPLICATE' };
+  }
+
+  // ---------------------------------------------------------------- shards (router)
+
+  async heartbeatRouter(routerId: string, ttlMs: number): Promise<string[]> {
+    const now = Date.now();
+    const key = this.keys.routerMembers();
+    const replies = await this.call('router heartbeat', () =>
+      this.redis.multi().zadd(key, String(now + ttlMs), routerId).zremrangebyscore(key, '-inf', String(now)).zrange(key, '0', '-1').exec(),
+    );
+    const members = replies?.[2]?.[1] as string[] | undefined;
+    return [...(members ?? [routerId])].sort();
+  }
+
+  async leaveRouters(routerId: string): Promise<void> {
+    await this.call('router leave', () => this.redis.zrem(this.keys.routerMembers(), routerId));
+  }
+
+  async ensureShardGroup(shard: number): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.keys.events(shard), ROUTER_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw this.unavailable('create shard group', error);
+    }
+  }
+
+  async acquireShardLease(shard: number, owner: string, ttlMs: number): Promise<ShardLease | null> {
+    const value = (await this.run(this.scripts.acquire_lease, [this.keys.lease(shard), this.keys.fence(shard)], [owner, ttlMs])) as string | null;
+    if (!value) return null;
+    return { shard, owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
+  }
+
+  async renewShardLease(lease: ShardLease, ttlMs: number): Promise<boolean> {
+    return (await this.run(this.scripts.renew_lease, [this.keys.lease(lease.shard)], [lease.value, ttlMs])) === 1;
+  }
+
+  async releaseShardLease(lease: ShardLease): Promise<void> {
+    await this.run(this.scripts.release_lease, [this.keys.lease(lease.shard)], [lease.value]);
+  }
+
+  async claimShardPending(shard: number, consumer: string): Promise<number> {
+    let start = '0-0';
+    let claimed = 0;
+    do {
+      const reply = (await this.call('xautoclaim', () =>
+        this.redis.xautoclaim(this.keys.events(shard), ROUTER_GROUP, consumer, '0', start, 'COUNT', 500, 'JUSTID'),
+      )) as [string, string[], string[]];
+      start = reply[0];
+      claimed += reply[1].length;
+    } while (start !== '0-0');
+    return claimed;
+  }
+
+  async readShardEntries(shard: number, consumer: string, which: 'pending' | 'new', count: number): Promise<EventEntry[]> {
+    const reply = (await this.call('xreadgroup', () =>
+      this.redis.xreadgroup('GROUP', ROUTER_GROUP, consumer, 'COUNT', count, 'STREAMS', this.keys.events(shard), which === 'new' ? '>' : '0'),
+    )) as Array<[string, Array<[string, string[] | null]>]> | null;
+    if (!reply || reply.length === 0) return [];
+    return reply[0]![1].map(([id, flat]) => decodeEventEntry(id, flat));
+  }
+
+  async route(lease: ShardLease, decisions: RouteDecision[]): Promise<RouteOutcome[]> {
+    if (decisions.length === 0) return [];
+    const script = this.scripts.route_message;
+    const shard = lease.shard;
+    const commands = decisions.map((d) => ({
+      keys: [
+        this.keys.events(shard),
+        this.keys.lease(shard),
+        this.keys.lane(d.envelope.to, d.lane),
+        this.keys.mailbox(d.envelope.to),
+        this.keys.ledgerInShard(shard, d.envelope.id),
+        this.keys.communicationLog(shard),
+      ],
+      args: [
+        ROUTER_GROUP,
+        d.entryId,
+        lease.value,
+        d.lane,
+        d.via,
+        d.envelope.id,
+        JSON.stringify(d.payload),
+        Date.now(),
+        this.keys.bell(shard),
+        this.keys.laneTopic(d.envelope.to, d.lane),
+        JSON.stringify(d.communicationEvent),
+        this.options.communicationLogMaxLength,
+      ] as Array<string | number>,
+    }));
+    // One pipeline keeps the entries' order (one connection executes them in sequence) and costs one
+    // round trip. Re-running it after NOSCRIPT is safe: each script is idempotent per message.
+    const results = await this.pipelineScript(script, commands);
+    return results.map((result, i) => {
+      const decision = decisions[i]!;
+      const [status, a, b] = result as Reply;
+      if (status === 'ROUTED') {
+        return { entryId: decision.entryId, messageId: decision.envelope.id, status: 'routed', lane: decision.lane, laneEntryId: String(a), sequence: Number(b) };
+      }
+      return { entryId: decision.entryId, messageId: decision.envelope.id, status: 'duplicate', lane: a as LaneKind, laneEntryId: String(b), sequence: undefined };
+    });
+  }
+
+  async deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void> {
+    await this.run(
+      this.scripts.dead_letter,
+      [this.keys.events(lease.shard), this.keys.lease(lease.shard), this.keys.deadLetters(lease.shard)],
+      [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields)],
+    );
+  }
+
+  async trimShard(shard: number): Promise<number> {
+    return this.trimAcknowledged(this.keys.events(shard));
+  }
+
+  async trimAcknowledged(streamKey: string): Promise<number> {
+    return Number(await this.run(this.scripts.trim_acknowledged, [streamKey], []));
+  }
+
+  // ---------------------------------------------------------------- mailboxes (poll lane)
+
+  async mailboxState(agentId: string): Promise<MailboxState> {
+    const [acked, last, seq] = await this.call('hmget', () => this.redis.hmget(this.keys.mailbox(agentId), 'acked', 'last', 'seq'));
+    return { acked: acked ?? '0-0', last: last ?? '0-0', sequence: Number(seq ?? 0) };
+  }
+
+  async ackPollLane(agentId: string, cursor: string): Promise<AckOutcome> {
+    const shard = this.keys.shardOf(agentId);
+    const [status, a, b] = (await this.run(
+      this.scripts.ack_poll_lane,
+      [this.keys.lane(agentId, 'poll'), this.keys.mailbox(agentId), this.keys.openMessages(shard)],
+      [cursor, Date.now(), this.keys.ledgerPrefix(shard), this.options.ledgerRetentionSeconds],
+    )) as Reply;
+    if (status === 'OK') return { status: 'acked', count: Number(a), acked: String(b) };
+    if (status === 'EXPIRED') return { status: 'expired', acked: String(a) };
+    return { status: 'unknown', last: String(a) };
+  }
+
+  async readPollLane(agentId: string, after: string, count: number): Promise<PollLanePage> {
+    const raw = await this.call('xrange', () => this.redis.xrange(this.keys.lane(agentId, 'poll'), `(${after}`, '+', 'COUNT', count + 1));
+    const entries = raw.slice(0, count).map(([id, flat]) => {
+      const fields = pairs(flat);
+      const payload = JSON.parse(fields.p ?? '{}') as PollLanePayload;
+      return { cursor: id, message: { sequence: Number(fields.s), ...payload }, via: (fields.v ?? 'legacy') as DeliveryVia };
+    });
+    return { entries, hasMore: raw.length > count };
+  }
+
+  async laneLength(agentId: string, lane: LaneKind): Promise<number> {
+    return this.call('xlen', () => this.redis.xlen(this.keys.lane(agentId, lane)));
+  }
+
+  // ---------------------------------------------------------------- ledger
+
+  async getMessage(messageId: string, targetAgentId?: string): Promise<LedgerRecord | null> {
+    if (targetAgentId !== undefined) {
+      const hash = await this.call('hgetall', () => this.redis.hgetall(this.keys.ledger(targetAgentId, messageId)));
+      return decodeLedger(hash);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const shard of this.keys.allShards()) pipeline.hgetall(this.keys.ledgerInShard(shard, messageId));
+    const results = (await this.call('ledger lookup', () => pipeline.exec())) ?? [];
+    for (const [error, hash] of results) {
+      if (error) throw this.unavailable('ledger lookup', error);
+      const record = decodeLedger(hash as Record<string, string>);
+      if (record) return record;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- presence
+
+  async readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>> {
+    const result = new Map<string, PresenceSession[]>();
+    if (agentIds.length === 0) return result;
+    const pipeline = this.redis.pipeline();
+    for (const agentId of agentIds) pipeline.hgetall(this.keys.presence(agentId));
+    const replies = (await this.call('presence lookup', () => pipeline.exec())) ?? [];
+    const now = Date.now();
+    agentIds.forEach((agentId, i) => {
+      const [error, hash] = replies[i] ?? [null, {}];
+      if (error) throw this.unavailable('presence lookup', error);
+      const sessions: PresenceSession[] = [];
+      for (const [sessionId, json] of Object.entries((hash ?? {}) as Record<string, string>)) {
+        try {
+          const session = JSON.parse(json) as Omit<PresenceSession, 'sessionId'>;
+          if (session.expiresAt > now) sessions.push({ sessionId, ...session });
+        } catch {
+          // A malformed presence entry is treated as absent: the agent is then served on its poll lane.
+        }
+      }
+      result.set(agentId, sessions);
+    });
+    return result;
+  }
+
+  // ---------------------------------------------------------------- control plane
+
+  async readFlagSnapshotJson(): Promise<string | null> {
+    return this.call('get flags', () => this.redis.get(this.keys.flagSnapshot()));
+  }
+
+  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry): Promise<PublishOutcome> {
+    const [status, version, auditId] = (await this.run(
+      this.scripts.publish_flags,
+      [this.keys.flagSnapshot(), this.keys.audit()],
+      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength],
+    )) as Reply;
+    if (status === 'OK') return { status: 'published', version: Number(version), auditId: String(auditId) };
+    return { status: 'conflict', currentVersion: Number(version) };
+  }
+
+  async readAudit(count: number): Promise<Array<AuditEntry & { id: string }>> {
+    const raw = await this.call('xrevrange audit', () => this.redis.xrevrange(this.keys.audit(), '+', '-', 'COUNT', count));
+    return raw.reverse().map(([id, flat]) => ({ id, ...(JSON.parse(pairs(flat).a ?? '{}') as AuditEntry) }));
+  }
+
+  async readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>> {
+    const raw = await this.call('xrevrange comm', () => this.redis.xrevrange(this.keys.communicationLog(shard), '+', '-', 'COUNT', count));
+    return raw.reverse().map(([id, flat]) => ({ id, ...(JSON.parse(pairs(flat).c ?? '{}') as CommunicationEvent) }));
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private async run(script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await script.run(this.redis, keys, args);
+    } catch (error) {
+      throw this.translate(script.name, error);
+    }
+  }
+
+  private async pipelineScript(script: LuaScript, commands: Array<{ keys: string[]; args: Array<string | number> }>): Promise<unknown[]> {
+    for (let attempt = 0; ; attempt++) {
+      const pipeline = this.redis.pipeline();
+      for (const { keys, args } of commands) script.queue(pipeline, keys, args);
+      const replies = (await this.call(script.name, () => pipeline.exec())) ?? [];
+      const noscript = replies.some(([error]) => error instanceof Error && error.message.startsWith('NOSCRIPT'));
+      if (noscript && attempt === 0) {
+        await this.call('script load', () => script.ensureLoaded(this.redis));
+        continue;
+      }
+      return replies.map(([error, value]) => {
+        if (error) throw this.translate(script.name, error);
+        return value;
+      });
+    }
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.translate(what, error);
+    }
+  }
+
+  private translate(what: string, error: unknown): StoreError {
+    if (error instanceof StoreError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (message.startsWith('FENCED')) return new StoreError('LEASE_LOST', message, { cause: error });
+    if (/timed out/i.test(message)) return new StoreError('STORE_DEADLINE_EXCEEDED', `${what}: ${message}`, { cause: error });
+    return this.unavailable(what, error);
+  }
+
+  private unavailable(what: string, error: unknown): StoreError {
+    const message = error instanceof Error ? error.message : String(error);
+    return new StoreError('STORE_UNAVAILABLE', `${what} failed: ${message}`, { cause: error });
+  }
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
+function decodeEventEntry(id: string, flat: string[] | null): EventEntry {
+  const fields = pairs(flat ?? []);
+  const entry: EventEntry = { id, type: fields.t ?? '', messageId: fields.m, envelope: undefined, fields, decodeError: undefined };
+  if (flat === null) {
+    entry.decodeError = 'entry was deleted from the stream while pending';
+    return entry;
+  }
+  if (entry.type !== 'message') {
+    entry.decodeError = `unknown event type "${entry.type}"`;
+    return entry;
+  }
+  try {
+    entry.envelope = decodeEnvelope(fields.e ?? '');
+  } catch (error) {
+    entry.decodeError = `envelope does not decode: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`;
+  }
+  return entry;
+}
+
+function decodeLedger(hash: Record<string, string>): LedgerRecord | null {
+  if (!hash || !hash.id) return null;
+  const optionalNumber = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
+  return {
+    id: hash.id,
+    from: hash.from ?? '',
+    to: hash.to ?? '',
+    kind: (hash.kind ?? 'message') as MessageKind,
+    protocol: (hash.protocol ?? 'legacy') as Protocol,
+    state: (hash.state ?? 'accepted') as LedgerState,
+    lane: (hash.lane || undefined) as LaneKind | undefined,
+    via: (hash.via || undefined) as DeliveryVia | undefined,
+    acceptedAt: Number(hash.accepted_at),
+    routedAt: optionalNumber(hash.routed_at),
+    deliveredAt: optionalNumber(hash.delivered_at),
+    deadlineAt: Number(hash.deadline_at),
+    awaitsReply: hash.awaits_reply === '1',
+    inReplyTo: hash.in_reply_to || undefined,
+    eventsEntryId: hash.events_id ?? '',
+    laneEntryId: hash.lane_id || undefined,
+    sequence: optionalNumber(hash.seq),
+  };
+}

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+export const SCRIPT_NAMES = [
+  'reserve_idempotency',
+  'append_message',
+  'route_message',
+  'dead_letter',
+  'ack_poll_lane',
+  'trim_acknowledged',
+  'acquire_lease',
+  'renew_lease',
+  'release_lease',
+  'publish_flags',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+/** A Lua script from `src/lua/<name>.lua`, run by SHA with a fallback to EVAL after a Redis restart (NOSCRIPT). */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return redis.eval(this.source, keys.length, ...keys, ...args);
+      }
+      throw error;
+    }
+  }
+
+  /** Queues the script on a pipeline; call `ensureLoaded` first so EVALSHA cannot miss. */
+  queue(pipeline: ChainableCommander, keys: string[], args: Array<string | number>): void {
+    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  }
+
+  async ensureLoaded(redis: Redis): Promise<void> {
+    const [exists] = (await redis.script('EXISTS', this.sha)) as number[];
+    if (!exists) await redis.script('LOAD', this.source);
+  }
+}
+
+export type ScriptSet = Record<ScriptName, LuaScript>;
+
+let cached: ScriptSet | undefined;
+
+export function loadScripts(): ScriptSet {
+  if (cached) return cached;
+  const scripts = {} as ScriptSet;
+  for (const name of SCRIPT_NAMES) {
+    const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    scripts[name] = new LuaScript(name, source);
+  }
+  cached = scripts;
+  return scripts;
+}

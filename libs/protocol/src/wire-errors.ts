@@ -1,0 +1,49 @@
+/**
+ * Errors that cross the wire to agents. Each has a stable `code` agents can branch on and a
+ * sentence a person can act on. Internal errors never reach an agent as-is: the endpoint maps them
+ * to one of these (usually UNAVAILABLE or INTERNAL) and logs the cause.
+ */
+export const TOOL_ERROR_CODES = {
+  INVALID_ARGUMENT: 'a field has the wrong type or value',
+  UNKNOWN_FIELD: 'the call carried a field the tool does not define',
+  INVALID_AGENT_ID: 'an agent id does not follow the agent id rule',
+  UNKNOWN_RECIPIENT: 'the recipient is not an agent of this bridge',
+  CONTENT_TOO_LARGE: 'content or metadata exceeds the configured size limit',
+  INVALID_CURSOR: 'the cursor is malformed or was not issued for this mailbox',
+  CURSOR_EXPIRED: 'the cursor is older than the acknowledged position of the mailbox',
+  IDEMPOTENCY_CONFLICT: 'an idempotency key was reused with different content',
+  UNKNOWN_MESSAGE: 'in_reply_to names a message this agent never received',
+  LEGACY_DISABLED: 'the legacy protocol is switched off; connect to the elicitation endpoint',
+  USE_ELICITATION: 'the agent is served by elicitation and dual mode is off',
+  UNAVAILABLE: 'the event store could not be reached; retry with the same idempotency key',
+  INTERNAL: 'an unexpected error; retry, and report it if it persists',
+} as const;
+
+export type ToolErrorCode = keyof typeof TOOL_ERROR_CODES;
+
+export class ToolError extends Error {
+  readonly code: ToolErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ToolErrorCode, message: string, options?: { details?: Record<string, unknown>; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ToolError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  /** The MCP `CallToolResult` for this error: text for people, structured content for programs. */
+  toToolResult(): { isError: true; content: Array<{ type: 'text'; text: string }>; structuredContent: Record<string, unknown> } {
+    const error: Record<string, unknown> = { code: this.code, message: this.message };
+    if (this.details !== undefined) error.details = this.details;
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `${this.code}: ${this.message}` }],
+      structuredContent: { error },
+    };
+  }
+}
+
+export function isToolError(value: unknown): value is ToolError {
+  return value instanceof ToolError;
+}

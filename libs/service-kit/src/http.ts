@@ -1,0 +1,101 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void> | void;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface HttpServerHandle {
+  server: Server;
+  url: string;
+  port: number;
+  /** Stops accepting connections and waits for open ones to finish (at most `graceMs`). */
+  close(graceMs: number): Promise<void>;
+}
+
+/** A small router on node:http: exact-path routes, JSON errors, no framework. */
+export async function startHttpServer(options: {
+  host: string;
+  port: number;
+  routes: Record<string, RouteHandler>;
+  onError?: (error: unknown, request: IncomingMessage) => void;
+}): Promise<HttpServerHandle> {
+  const server = createServer(async (request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    const handler = options.routes[path];
+    try {
+      if (!handler) throw new HttpError(404, `no route for ${path}`);
+      await handler(request, response);
+    } catch (error) {
+      if (!(error instanceof HttpError)) options.onError?.(error, request);
+      if (!response.headersSent) {
+        const status = error instanceof HttpError ? error.status : 500;
+        const headers = error instanceof HttpError ? error.headers : {};
+        sendJson(response, status, { error: error instanceof HttpError ? error.message : 'internal error' }, headers);
+      } else {
+        response.end();
+      }
+    }
+  });
+  // Long polls hold requests for up to a minute: do not let Node's defaults cut them.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  return {
+    server,
+    port,
+    url: `http://${shownHost}:${port}`,
+    close(graceMs) {
+      return new Promise((resolve) => {
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+/** Reads a JSON body of at most `limitBytes`; a larger one is a 413 before it is fully buffered. */
+export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new HttpError(413, `request body is larger than ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+}

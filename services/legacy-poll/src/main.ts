@@ -1,0 +1,16 @@
+import { createLogger } from '@agent-bridge/observability';
+import { installShutdown } from '@agent-bridge/service-kit';
+import { loadLegacyPollConfig } from './config.js';
+import { SERVICE_NAME, startLegacyPollService } from './service.js';
+
+const bootLogger = createLogger(SERVICE_NAME);
+try {
+  const config = loadLegacyPollConfig();
+  const logger = createLogger(SERVICE_NAME, config.LOG_LEVEL);
+  const service = await startLegacyPollService(config, logger);
+  const shutdown = installShutdown({ graceMs: config.SHUTDOWN_GRACE_MS, log: (message, error) => logger.info({ err: error }, message) });
+  shutdown.add(() => service.close());
+} catch (error) {
+  bootLogger.fatal({ err: error }, (error as Error).message);
+  process.exit(1);
+}

@@ -1,0 +1,173 @@
+import { isStoreError, sleep, type Doorbell, type EventEntry, type RouteDecision, type ShardLease, type ShardStore, type PresenceStore } from '@agent-bridge/event-store';
+import type { FlagSnapshot } from '@agent-bridge/flags';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { AdapterError, toPollPayload, toPushPayload, type Envelope } from '@agent-bridge/protocol';
+import { chooseLane } from './routing-policy.js';
+
+export interface ShardWorkerOptions {
+  batchSize: number;
+  idleRecheckMs: number;
+  trimIntervalMs: number;
+}
+
+export interface ShardWorkerDeps {
+  store: ShardStore & PresenceStore;
+  doorbell: Doorbell;
+  flags: () => FlagSnapshot;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  /** Consumer name in the shard's group: the router id. */
+  consumer: string;
+  onLeaseLost: (shard: number) => void;
+}
+
+/**
+ * Routes one shard's events, strictly in stream order, while its router holds the shard lease.
+ * Pending entries (claimed from a crashed or deposed owner, or left by our own failed batch) are
+ * always finished before new ones are read: that is what keeps per-(sender, target) order.
+ */
+export class ShardWorker {
+  private readonly stopController = new AbortController();
+  private done: Promise<void> | undefined;
+  private lastTrimAt = 0;
+
+  constructor(
+    readonly lease: ShardLease,
+    private readonly deps: ShardWorkerDeps,
+    private readonly options: ShardWorkerOptions,
+  ) {}
+
+  get shard(): number {
+    return this.lease.shard;
+  }
+
+  start(): void {
+    this.done = this.run().catch((error) => this.deps.logger.error({ err: error, shard: this.shard }, 'shard worker crashed'));
+  }
+
+  /** Stops after the batch in progress; resolves when the worker has stopped. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.done;
+  }
+
+  private get stopped(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const { store, logger } = this.deps;
+    let phase: 'pending' | 'new' = 'pending';
+    let failures = 0;
+    let claimed = false;
+    while (!this.stopped) {
+      const waiter = this.deps.doorbell.register(`events:${this.shard}`);
+      try {
+        if (!claimed) {
+          await store.ensureShardGroup(this.shard);
+          const count = await store.claimShardPending(this.shard, this.deps.consumer);
+          if (count > 0) logger.info({ shard: this.shard, count }, 'claimed pending entries of the previous owner');
+          claimed = true;
+        }
+        const entries = await store.readShardEntries(this.shard, this.deps.consumer, phase, this.options.batchSize);
+        if (entries.length === 0) {
+          if (phase === 'pending') {
+            phase = 'new';
+            continue;
+          }
+          await this.maybeTrim();
+          await waiter.wait(this.options.idleRecheckMs, this.stopController.signal);
+          continue;
+        }
+        const started = performance.now();
+        await this.routeBatch(entries);
+        this.deps.metrics.routingBatchSeconds.observe((performance.now() - started) / 1000);
+        failures = 0;
+      } catch (error) {
+        if (isStoreError(error, 'LEASE_LOST')) {
+          logger.warn({ shard: this.shard, lease: this.lease.value }, 'shard lease lost; stopping its worker');
+          this.deps.onLeaseLost(this.shard);
+          return;
+        }
+        failures++;
+        // Whatever part of the batch was done is acked; the rest is still pending and must be
+        // finished before anything newer, so go back to reading our pending entries.
+        phase = 'pending';
+        logger.error({ err: error, shard: this.shard, failures }, 'routing failed; retrying');
+        this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: isStoreError(error) ? error.code : 'INTERNAL' });
+        await sleep(Math.min(50 * 2 ** Math.min(failures, 6), 2_000), this.stopController.signal);
+      } finally {
+        waiter.dispose();
+      }
+    }
+  }
+
+  private async routeBatch(entries: EventEntry[]): Promise<void> {
+    const flags = this.deps.flags();
+    const envelopes = entries.filter((e) => e.envelope !== undefined).map((e) => e.envelope!);
+    const presence = await this.deps.store.readPresence([...new Set(envelopes.map((e) => e.to))]);
+    let pending: RouteDecision[] = [];
+    for (const entry of entries) {
+      if (!entry.envelope) {
+        await this.flush(pending);
+        pending = [];
+        this.deps.logger.error({ shard: this.shard, entryId: entry.id, reason: entry.decodeError }, 'moving undecodable entry to the dead-letter stream');
+        this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: 'CORRUPT_ENTRY' });
+        await this.deps.store.deadLetter(this.lease, entry, entry.decodeError ?? 'undecodable');
+        continue;
+      }
+      pending.push(this.decide(entry.id, entry.envelope, flags, presence.get(entry.envelope.to) ?? []));
+    }
+    await this.flush(pending);
+  }
+
+  private decide(entryId: string, envelope: Envelope, flags: FlagSnapshot, sessions: Parameters<typeof chooseLane>[2]): RouteDecision {
+    let choice = chooseLane(flags, envelope.to, sessions);
+    let payload;
+    if (choice.lane === 'push') {
+      try {
+        payload = toPushPayload(envelope);
+      } catch (error) {
+        if (!(error instanceof AdapterError)) throw error;
+        this.deps.metrics.adapterErrors.inc({ direction: 'to_elicitation' });
+        this.deps.logger.warn({ err: error, messageId: envelope.id }, 'cannot render as elicitation; delivering on the poll lane');
+        choice = { ...choice, lane: 'poll', via: 'legacy_fallback', fallback: 'no_elicitation_capability' };
+      }
+    }
+    payload ??= toPollPayload(envelope);
+    if (choice.fallback) this.deps.metrics.fallbacks.inc({ reason: choice.fallback });
+    return {
+      entryId,
+      envelope,
+      lane: choice.lane,
+      via: choice.via,
+      payload,
+      communicationEvent: {
+        type: 'communication',
+        subtype: choice.lane === 'push' ? 'elicitation' : 'legacy_polling',
+        agent_id: envelope.to,
+        data: { message_id: envelope.id, from: envelope.from, to: envelope.to, kind: envelope.kind, lane: choice.lane, via: choice.via, reason: choice.reason },
+        timestamp: Date.now(),
+      },
+    };
+  }
+
+  private async flush(decisions: RouteDecision[]): Promise<void> {
+    if (decisions.length === 0) return;
+    const outcomes = await this.deps.store.route(this.lease, decisions);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'routed') {
+        const decision = decisions.find((d) => d.entryId === outcome.entryId)!;
+        this.deps.metrics.messagesRouted.inc({ lane: outcome.lane, via: decision.via });
+      }
+    }
+  }
+
+  private async maybeTrim(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastTrimAt < this.options.trimIntervalMs) return;
+    this.lastTrimAt = now;
+    const trimmed = await this.deps.store.trimShard(this.shard);
+    if (trimmed > 0) this.deps.logger.debug({ shard: this.shard, trimmed }, 'trimmed acknowledged shard entries');
+  }
+}
