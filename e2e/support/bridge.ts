@@ -1,0 +1,157 @@
+/**
+ * Starts a whole bridge for a black-box test: a real redis-server, router replicas and
+ * legacy-poll replicas as their own OS processes, agent tokens, and published flags.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
+import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
+import { hashToken } from '@agent-bridge/service-kit';
+import { connectAgent, freePort, startRedis, startService, type AgentClient, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
+
+export interface BridgeOptions {
+  agents: string[];
+  routers?: number;
+  legacyPolls?: number;
+  shardCount?: number;
+  appendfsync?: 'always' | 'everysec';
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+  /** Flag assignments published before the services start, e.g. { 'deprecation.warnings': 'true' }. */
+  flags?: Record<string, string>;
+}
+
+export interface Bridge {
+  redis: RedisServerHandle;
+  /** A store handle for assertions (ledger, lanes, audit). */
+  store: OpenedEventStore;
+  routers: ServiceHandle[];
+  legacyPolls: ServiceHandle[];
+  legacyUrls: string[];
+  tokens: Record<string, string>;
+  env: Record<string, string>;
+  startRouter(id: string): Promise<ServiceHandle>;
+  connect(agent: string, replica?: number): Promise<AgentClient>;
+  setFlags(assignments: Record<string, string>, reason?: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const redis = await startRedis({ appendfsync: options.appendfsync ?? 'everysec' });
+  const dir = mkdtempSync(join(tmpdir(), 'agent-bridge-e2e-'));
+  const tokens: Record<string, string> = {};
+  for (const agent of options.agents) tokens[agent] = `token-${agent}-${Math.random().toString(36).slice(2)}`;
+  const tokensFile = join(dir, 'agent-tokens.json');
+  writeFileSync(tokensFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token) })) }));
+  const shardCount = options.shardCount ?? 8;
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    SHARD_COUNT: String(shardCount),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'warn',
+    AGENT_TOKENS_FILE: tokensFile,
+    LEASE_TTL_MS: '1500',
+    FLAGS_POLL_INTERVAL_MS: '200',
+    ...options.env,
+  };
+  const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });
+
+  const setFlags = async (assignments: Record<string, string>, reason = 'e2e test') => {
+    const result = await publishFlags(
+      store.store,
+      (current) => Object.entries(assignments).reduce((settings, [path, value]) => applyFlagAssignment(settings, path, value), current),
+      { actor: 'e2e', reason, trigger: 'test' },
+    );
+    return result.snapshot.version;
+  };
+  await setFlags(options.flags ?? {}, 'initial flags');
+
+  const routers: ServiceHandle[] = [];
+  const legacyPolls: ServiceHandle[] = [];
+  const legacyUrls: string[] = [];
+  const startRouter = async (id: string) => {
+    const port = await freePort();
+    const handle = await startService({
+      name: id,
+      entry: 'services/router/src/main.ts',
+      env: { ...env, PORT: String(port), ROUTER_ID: id },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    });
+    routers.push(handle);
+    return handle;
+  };
+  try {
+    for (let i = 0; i < (options.routers ?? 1); i++) await startRouter(`router-${i + 1}`);
+    for (let i = 0; i < (options.legacyPolls ?? 1); i++) {
+      const port = await freePort();
+      legacyPolls.push(
+        await startService({
+          name: `legacy-poll-${i + 1}`,
+          entry: 'services/legacy-poll/src/main.ts',
+          env: { ...env, PORT: String(port), REPLICA_ID: `legacy-poll-${i + 1}` },
+          readyUrl: `http://127.0.0.1:${port}/readyz`,
+        }),
+      );
+      legacyUrls.push(`http://127.0.0.1:${port}/mcp`);
+    }
+  } catch (error) {
+    await Promise.all([...routers, ...legacyPolls].map((s) => s.stop()));
+    await store.close();
+    await redis.cleanup();
+    throw error;
+  }
+
+  return {
+    redis,
+    store,
+    routers,
+    legacyPolls,
+    legacyUrls,
+    tokens,
+    env,
+    startRouter,
+    setFlags,
+    connect: (agent, replica = 0) => connectAgent({ url: legacyUrls[replica]!, token: tokens[agent]!, name: agent }),
+    async stop() {
+      await Promise.all([...routers, ...legacyPolls].filter((s) => s.running).map((s) => s.stop()));
+      await store.close();
+      await redis.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PolledMessage {
+  sequence: number;
+  message_id: string;
+  from: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  timestamp: string;
+  reply_to?: string;
+}
+
+export interface PollResult {
+  messages: PolledMessage[];
+  has_more: boolean;
+  cursor: string;
+  deprecation?: { message: string; migrate_to: string };
+}
+
+export function poll(agent: AgentClient, args: Record<string, unknown> = {}): Promise<PollResult> {
+  return agent.callToolJson<PollResult>('wait_for_messages', args);
+}
+
+/** Polls until `count` messages arrived (acknowledging as it goes) or the deadline passes. */
+export async function receive(agent: AgentClient, count: number, deadlineMs = 60_000, startCursor?: string): Promise<{ messages: PolledMessage[]; cursor: string | undefined }> {
+  const messages: PolledMessage[] = [];
+  let cursor = startCursor;
+  const deadline = Date.now() + deadlineMs;
+  while (messages.length < count && Date.now() < deadline) {
+    const result = await poll(agent, { ...(cursor ? { cursor } : {}), timeout_ms: 2_000, max_messages: 500 });
+    messages.push(...result.messages);
+    cursor = result.cursor;
+  }
+  return { messages, cursor };
+}

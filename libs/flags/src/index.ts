@@ -1,0 +1,30 @@
+export { FlagsError } from './errors.js';
+export type { FlagsErrorOptions } from './errors.js';
+export {
+  DEFAULT_FLAGS,
+  MAX_AGENT_SELECTOR_LENGTH,
+  agentSelectorSchema,
+  flagSettingsOf,
+  flagSettingsSchema,
+  flagSnapshotSchema,
+  parseFlagSettings,
+  parseFlagSnapshot,
+} from './snapshot.js';
+export type { FlagSettings, FlagSnapshot } from './snapshot.js';
+export {
+  FLAG_PATHS,
+  applyFlagAssignment,
+  diffFlags,
+  flagFileSchema,
+  isFlagPath,
+  parseFlagFile,
+  renderFlagFile,
+} from './flag-file.js';
+export type { FlagChange, FlagFileContent, FlagPath } from './flag-file.js';
+export { agentBucket } from './bucket.js';
+export { compileAgentMatcher, evaluateProtocol } from './evaluate.js';
+export type { AgentMatcher, Protocol, ProtocolDecision, ProtocolReason } from './evaluate.js';
+export { FLAG_WATCHER_DEFAULTS, FlagWatcher } from './watcher.js';
+export type { FlagSnapshotSource, FlagWatcherLogger, FlagWatcherOptions } from './watcher.js';
+export { publishFlags, readPublishedFlags } from './publisher.js';
+export type { FlagPublicationStore, PublishFlagsResult, PublishRequest } from './publisher.js';

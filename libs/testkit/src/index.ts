@@ -1,0 +1,8 @@
+export { startRedis } from './redis-server.js';
+export type { RedisServerHandle, StartRedisOptions } from './redis-server.js';
+export { startService, freePort, REPO_ROOT } from './service-process.js';
+export type { ServiceExit, ServiceHandle, StartServiceOptions } from './service-process.js';
+export { connectAgent, parseToolError, ToolCallError } from './mcp-client.js';
+export type { AgentClient, ConnectAgentOptions } from './mcp-client.js';
+export { waitFor, withTimeout } from './wait.js';
+export type { WaitForOptions } from './wait.js';

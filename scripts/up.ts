@@ -1,0 +1,174 @@
+/**
+ * `make up`: runs agent-bridge on this machine. Starts redis-server with AOF under .local/redis
+ * (unless REDIS_URL is set), creates dev agent tokens, publishes deploy/local/flags.yaml, runs every
+ * service as its own process, prints endpoints and tokens, and stops everything on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { openEventStore } from '@agent-bridge/event-store';
+import { parseFlagFile, publishFlags } from '@agent-bridge/flags';
+import { hashToken, newAgentToken } from '@agent-bridge/service-kit';
+
+const root = new URL('..', import.meta.url).pathname;
+const local = join(root, '.local');
+const env = process.env;
+const ports = {
+  redis: Number(env.REDIS_PORT ?? 6399),
+  legacyPoll: Number(env.LEGACY_POLL_PORT ?? 8701),
+  elicitation: Number(env.ELICITATION_PORT ?? 8702),
+  router: Number(env.ROUTER_PORT ?? 8703),
+};
+const shardCount = env.SHARD_COUNT ?? '16';
+const flagsFile = env.FLAGS_FILE ?? join(root, 'deploy/local/flags.yaml');
+const DEV_AGENTS = ['alice', 'bob', 'carol', 'dave', 'test_agent_alpha', 'test_agent_beta', 'monitoring_agent'];
+
+const children: Array<{ name: string; child: ChildProcess }> = [];
+let stopping = false;
+
+function log(message: string): void {
+  process.stdout.write(`[up] ${message}\n`);
+}
+
+function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `${name.padEnd(12)}| `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffer = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping everything`);
+      void stop(1);
+    }
+  });
+  children.push({ name, child });
+  return child;
+}
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = createConnection({ port, host: '127.0.0.1' }, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+function devTokens(): Record<string, string> {
+  const plainFile = join(local, 'dev-tokens.json');
+  const hashedFile = join(local, 'agent-tokens.json');
+  let tokens: Record<string, string> = existsSync(plainFile) ? JSON.parse(readFileSync(plainFile, 'utf8')) : {};
+  for (const agent of DEV_AGENTS) tokens[agent] ??= newAgentToken();
+  writeFileSync(plainFile, JSON.stringify(tokens, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(hashedFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token) })) }, null, 2) + '\n');
+  return tokens;
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stopping…');
+  const services = children.filter((c) => c.name !== 'redis');
+  await Promise.all(services.map(({ child }) => terminate(child, 12_000)));
+  const redis = children.find((c) => c.name === 'redis');
+  if (redis) await terminate(redis.child, 10_000);
+  log('stopped');
+  process.exit(code);
+}
+
+function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => (clearTimeout(timer), resolve()));
+    child.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(join(local, 'redis'), { recursive: true });
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  let redisUrl = env.REDIS_URL;
+  if (!redisUrl) {
+    run('redis', 'redis-server', [
+      '--port', String(ports.redis), '--bind', '127.0.0.1', '--dir', join(local, 'redis'),
+      '--appendonly', 'yes', '--appendfsync', env.REDIS_APPENDFSYNC ?? 'everysec', '--save', '',
+      '--maxmemory-policy', 'noeviction', '--protected-mode', 'no',
+    ]);
+    await waitForPort(ports.redis, 10_000);
+    redisUrl = `redis://127.0.0.1:${ports.redis}`;
+  }
+  const tokens = devTokens();
+  const shared = {
+    REDIS_URL: redisUrl,
+    SHARD_COUNT: shardCount,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+    AGENT_TOKENS_FILE: join(local, 'agent-tokens.json'),
+    ELICITATION_ENDPOINT_URL: `http://127.0.0.1:${ports.elicitation}/mcp`,
+  };
+
+  const opened = await openEventStore({ url: redisUrl, name: 'make-up', shardCount: Number(shardCount), keyPrefix: env.KEY_PREFIX ?? 'ab' });
+  const publish = async (why: string) => {
+    try {
+      const settings = parseFlagFile(readFileSync(flagsFile, 'utf8'), flagsFile);
+      const result = await publishFlags(opened.store, () => settings, { actor: 'make-up', reason: why, trigger: 'flag-file', details: { file: flagsFile } });
+      log(result.status === 'published' ? `published flags version ${result.snapshot.version} from ${flagsFile}` : `flags unchanged (version ${result.snapshot.version})`);
+    } catch (error) {
+      log(`flags NOT published: ${(error as Error).message}`);
+    }
+  };
+  await publish('make up started');
+  let debounce: NodeJS.Timeout | undefined;
+  watch(flagsFile, () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void publish(`${flagsFile} changed`), 200);
+  });
+
+  const node = [process.execPath, '--conditions=agentbridge-source', '--import', 'tsx'];
+  run('router', node[0]!, [...node.slice(1), 'services/router/src/main.ts'], { ...shared, PORT: String(ports.router), ROUTER_ID: 'router-1' });
+  run('legacy-poll', node[0]!, [...node.slice(1), 'services/legacy-poll/src/main.ts'], { ...shared, PORT: String(ports.legacyPoll), REPLICA_ID: 'legacy-poll-1' });
+  await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000)]);
+
+  const lines = [
+    '',
+    'agent-bridge is running. Ctrl-C stops everything.',
+    '',
+    `  legacy endpoint (MCP)   http://127.0.0.1:${ports.legacyPoll}/mcp`,
+    `  router health/metrics   http://127.0.0.1:${ports.router}/readyz  /metrics`,
+    `  legacy-poll metrics     http://127.0.0.1:${ports.legacyPoll}/metrics`,
+    `  redis                   ${redisUrl}${env.REDIS_URL ? '' : `  (AOF in ${join(local, 'redis')})`}`,
+    `  flags                   ${flagsFile}  (saved edits are published)`,
+    '',
+    '  dev agent tokens (send as "Authorization: Bearer <token>"; also in .local/dev-tokens.json):',
+    ...Object.entries(tokens).map(([agent, token]) => `    ${agent.padEnd(18)} ${token}`),
+    '',
+    `  bridgectl:  REDIS_URL=${redisUrl} SHARD_COUNT=${shardCount} tools/bridgectl/bin/bridgectl flags show`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((error) => {
+  log(`failed: ${(error as Error).message}`);
+  void stop(1);
+});
