@@ -168,6 +168,19 @@ describe('trimming', () => {
   });
 });
 
+describe('consumer pruning', () => {
+  test('a departed router with nothing pending is forgotten; one that still owns entries is kept', async () => {
+    const shard = keys.shardOf('bob');
+    await appendAndRead('alice', 'bob', 'm0');
+    await store.readShardEntries(shard, 'holder', 'new', 10); // owns one pending entry
+    await redis.xreadgroup('GROUP', ROUTER_GROUP, 'departed', 'COUNT', 1, 'STREAMS', keys.events(shard), '>'); // reads nothing, exists
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(await store.pruneIdleConsumers(shard, 10), 1);
+    const names = ((await redis.xinfo('CONSUMERS', keys.events(shard), ROUTER_GROUP)) as string[][]).map((c) => c[1]);
+    assert.deepEqual(names, ['holder']);
+  });
+});
+
 describe('poll lane', () => {
   async function deliver(count: number) {
     const shard = keys.shardOf('bob');

@@ -231,6 +231,22 @@ export class RedisEventStore implements EventStore {
     return Number(await this.run(this.scripts.trim_acknowledged, [streamKey], []));
   }
 
+  async pruneIdleConsumers(shard: number, idleMs: number): Promise<number> {
+    const key = this.keys.events(shard);
+    const consumers = (await this.call('xinfo consumers', () => this.redis.xinfo('CONSUMERS', key, ROUTER_GROUP))) as Array<Array<string | number>>;
+    let pruned = 0;
+    for (const flat of consumers) {
+      const info: Record<string, string | number> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1]!;
+      // Only a consumer with nothing pending can go: deleting one that owns entries would orphan them.
+      if (Number(info.pending) === 0 && Number(info.idle) > idleMs) {
+        await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, ROUTER_GROUP, String(info.name)));
+        pruned++;
+      }
+    }
+    return pruned;
+  }
+
   // ---------------------------------------------------------------- mailboxes (poll lane)
 
   async mailboxState(agentId: string): Promise<MailboxState> {

@@ -40,6 +40,8 @@ export interface ShardStore {
   /** Trims acknowledged entries only. */
   trimShard(shard: number): Promise<number>;
   trimAcknowledged(streamKey: string): Promise<number>;
+  /** Forgets consumers that own no pending entry and have been idle longer than `idleMs` (routers that are gone). */
+  pruneIdleConsumers(shard: number, idleMs: number): Promise<number>;
 }
 
 /** An agent's poll lane, read by `wait_for_messages`. */

@@ -16,6 +16,7 @@ export const legacyPollConfigSchema = z.object({
   MESSAGE_DEADLINE_MS: int(1_000, 30 * 24 * 60 * 60 * 1000).default(24 * 60 * 60 * 1000),
   POLL_TIMEOUT_MAX_MS: int(1_000, 58_000).default(POLL_TIMEOUT_MAX_MS),
   POLL_RECHECK_MS: int(100, 30_000).default(5_000),
+  POLL_PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
   ELICITATION_ENDPOINT_URL: z.string().url().default('http://127.0.0.1:8702/mcp'),
   REPLICA_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
 });

@@ -46,7 +46,6 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     onApplied: (snapshot) => {
       metrics.flagSnapshotVersion.set(snapshot.version);
       metrics.flagPercentage.set(snapshot.elicitation.percentage);
-      logger.info({ version: snapshot.version }, 'applied flag snapshot');
     },
   });
   const initial = await watcher.start();
@@ -70,7 +69,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
       pollTimeoutMaxMs: config.POLL_TIMEOUT_MAX_MS,
       pollRecheckMs: config.POLL_RECHECK_MS,
-      progressIntervalMs: 10_000,
+      progressIntervalMs: config.POLL_PROGRESS_INTERVAL_MS,
     },
   });
   const hooks = {

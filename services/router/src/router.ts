@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Doorbell, Keys, PresenceStore, ShardStore } from '@agent-bridge/event-store';
 import { fnv1a32 } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
@@ -21,6 +22,11 @@ export class Router {
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly preference: number[];
+  /**
+   * Lease owner and consumer name of this process. Unique per incarnation: a restarted router (or
+   * a second process misconfigured with the same ROUTER_ID) must never inherit leases it did not take.
+   */
+  readonly instanceId: string;
 
   constructor(
     private readonly deps: {
@@ -33,9 +39,10 @@ export class Router {
     },
     private readonly options: RouterOptions,
   ) {
+    this.instanceId = `${options.routerId}.${randomBytes(4).toString('hex')}`;
     this.preference = deps.keys
       .allShards()
-      .sort((a, b) => fnv1a32(`${options.routerId}/${b}`) - fnv1a32(`${options.routerId}/${a}`));
+      .sort((a, b) => fnv1a32(`${this.instanceId}/${b}`) - fnv1a32(`${this.instanceId}/${a}`));
   }
 
   ownedShards(): number[] {
@@ -51,7 +58,7 @@ export class Router {
     this.stopController.abort();
     await this.loop;
     await Promise.all([...this.workers.keys()].map((shard) => this.release(shard)));
-    await this.deps.store.leaveRouters(this.options.routerId).catch(() => undefined);
+    await this.deps.store.leaveRouters(this.instanceId).catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -72,8 +79,8 @@ export class Router {
 
   private async tick(): Promise<void> {
     const { store, logger } = this.deps;
-    const { routerId, leaseTtlMs } = this.options;
-    const members = await store.heartbeatRouter(routerId, leaseTtlMs);
+    const { leaseTtlMs } = this.options;
+    const members = await store.heartbeatRouter(this.instanceId, leaseTtlMs);
     const target = Math.ceil(this.deps.keys.shardCount / Math.max(1, members.length));
 
     for (const [shard, worker] of this.workers) {
@@ -86,7 +93,7 @@ export class Router {
     for (const shard of this.preference) {
       if (this.workers.size >= target) break;
       if (this.workers.has(shard)) continue;
-      const lease = await store.acquireShardLease(shard, routerId, leaseTtlMs);
+      const lease = await store.acquireShardLease(shard, this.instanceId, leaseTtlMs);
       if (!lease) continue;
       const worker = new ShardWorker(
         lease,
@@ -96,7 +103,7 @@ export class Router {
           flags: this.deps.flags,
           metrics: this.deps.metrics,
           logger: this.deps.logger,
-          consumer: routerId,
+          consumer: this.instanceId,
           onLeaseLost: (lost) => {
             if (this.workers.get(lost) === worker) this.workers.delete(lost);
           },

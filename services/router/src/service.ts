@@ -33,7 +33,6 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
     onApplied: (snapshot) => {
       metrics.flagSnapshotVersion.set(snapshot.version);
       metrics.flagPercentage.set(snapshot.elicitation.percentage);
-      logger.info({ version: snapshot.version }, 'applied flag snapshot');
     },
   });
   const initial = await watcher.start();

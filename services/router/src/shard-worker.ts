@@ -168,6 +168,7 @@ export class ShardWorker {
     if (now - this.lastTrimAt < this.options.trimIntervalMs) return;
     this.lastTrimAt = now;
     const trimmed = await this.deps.store.trimShard(this.shard);
-    if (trimmed > 0) this.deps.logger.debug({ shard: this.shard, trimmed }, 'trimmed acknowledged shard entries');
+    const pruned = await this.deps.store.pruneIdleConsumers(this.shard, 60 * 60 * 1000);
+    if (trimmed > 0 || pruned > 0) this.deps.logger.debug({ shard: this.shard, trimmed, pruned }, 'trimmed acknowledged shard entries');
   }
 }
