@@ -24,7 +24,8 @@ export function loadConfig<S extends z.ZodObject>(service: string, schema: S, en
   const problems = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const got = input[key];
-    return `${key} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}${got === undefined ? ' (it is not set)' : ` (got "${got}")`}`;
+    if (got === undefined) return `${key} is required but not set`;
+    return `${key} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()} (got "${got}")`;
   });
   throw new ConfigError(`Invalid configuration for ${service}: ${problems.join('; ')}. See docs/configuration.md.`);
 }

@@ -1,5 +1,5 @@
 import { createLogger } from '@agent-bridge/observability';
-import { installShutdown } from '@agent-bridge/service-kit';
+import { ConfigError, installShutdown } from '@agent-bridge/service-kit';
 import { loadRouterConfig } from './config.js';
 import { SERVICE_NAME, startRouterService } from './service.js';
 
@@ -11,6 +11,8 @@ try {
   const shutdown = installShutdown({ graceMs: config.SHUTDOWN_GRACE_MS, log: (message, error) => logger.info({ err: error }, message) });
   shutdown.add(() => service.close());
 } catch (error) {
-  bootLogger.fatal({ err: error }, (error as Error).message);
+  // A bad setting is the operator's to fix: say which, without a stack trace.
+  if (error instanceof ConfigError) bootLogger.fatal({ code: error.code }, error.message);
+  else bootLogger.fatal({ err: error }, (error as Error).message);
   process.exit(1);
 }
