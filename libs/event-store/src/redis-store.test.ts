@@ -173,7 +173,7 @@ describe('consumer pruning', () => {
     const shard = keys.shardOf('bob');
     await appendAndRead('alice', 'bob', 'm0');
     await store.readShardEntries(shard, 'holder', 'new', 10); // owns one pending entry
-    await redis.xreadgroup('GROUP', ROUTER_GROUP, 'departed', 'COUNT', 1, 'STREAMS', keys.events(shard), '>'); // reads nothing, exists
+    await redis.xgroup('CREATECONSUMER', keys.events(shard), ROUTER_GROUP, 'departed'); // a router that left with nothing pending
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(await store.pruneIdleConsumers(shard, 10), 1);
     const names = ((await redis.xinfo('CONSUMERS', keys.events(shard), ROUTER_GROUP)) as string[][]).map((c) => c[1]);
@@ -187,7 +187,7 @@ describe('poll lane', () => {
     const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
     const envs = [];
     for (let i = 0; i < count; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
-    const entries = await store.readShardEntries(shard, 'r1', 'new', 100);
+    const entries = await store.readShardEntries(shard, 'r1', 'new', count);
     await store.route(lease, entries.map((e) => pollDecision(e.id, e.envelope!)));
     return envs;
   }
@@ -213,6 +213,15 @@ describe('poll lane', () => {
     assert.deepEqual(await store.ackPollLane('bob', page.entries[1]!.cursor), { status: 'acked', count: 0, acked: page.entries[1]!.cursor });
     assert.equal((await store.ackPollLane('bob', page.entries[0]!.cursor)).status, 'expired');
     assert.equal((await store.ackPollLane('bob', '99999999999999-0')).status, 'unknown');
+  });
+
+  test('acknowledging a long backlog at once settles it in bounded chunks, all delivered', async () => {
+    const envs = await deliver(1200);
+    const page = await store.readPollLane('bob', '0-0', 1200);
+    const outcome = await store.ackPollLane('bob', page.entries.at(-1)!.cursor);
+    assert.deepEqual(outcome, { status: 'acked', count: 1200, acked: page.entries.at(-1)!.cursor });
+    assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 0);
+    assert.equal((await store.getMessage(envs[700]!.id, 'bob'))?.state, 'delivered');
   });
 
   test('has_more is set when more messages wait than were asked for', async () => {

@@ -44,6 +44,9 @@ export const DEFAULT_STORE_OPTIONS = {
 
 type Reply = Array<string | number>;
 
+/** Entries one ack script call settles at most, so a huge acknowledgement never holds Redis for long. */
+const ACK_CHUNK = 500;
+
 export class RedisEventStore implements EventStore {
   readonly keys: Keys;
   private readonly scripts: ScriptSet;
@@ -256,14 +259,21 @@ export class RedisEventStore implements EventStore {
 
   async ackPollLane(agentId: string, cursor: string): Promise<AckOutcome> {
     const shard = this.keys.shardOf(agentId);
-    const [status, a, b] = (await this.run(
-      this.scripts.ack_poll_lane,
-      [this.keys.lane(agentId, 'poll'), this.keys.mailbox(agentId), this.keys.openMessages(shard)],
-      [cursor, Date.now(), this.keys.ledgerPrefix(shard), this.options.ledgerRetentionSeconds],
-    )) as Reply;
-    if (status === 'OK') return { status: 'acked', count: Number(a), acked: String(b) };
-    if (status === 'EXPIRED') return { status: 'expired', acked: String(a) };
-    return { status: 'unknown', last: String(a) };
+    let total = 0;
+    for (;;) {
+      const [status, a, b] = (await this.run(
+        this.scripts.ack_poll_lane,
+        [this.keys.lane(agentId, 'poll'), this.keys.mailbox(agentId), this.keys.openMessages(shard)],
+        [cursor, Date.now(), this.keys.ledgerPrefix(shard), this.options.ledgerRetentionSeconds, ACK_CHUNK],
+      )) as Reply;
+      if (status === 'PARTIAL') {
+        total += Number(a);
+        continue;
+      }
+      if (status === 'OK') return { status: 'acked', count: total + Number(a), acked: String(b) };
+      if (status === 'EXPIRED') return { status: 'expired', acked: String(a) };
+      return { status: 'unknown', last: String(a) };
+    }
   }
 
   async readPollLane(agentId: string, after: string, count: number): Promise<PollLanePage> {

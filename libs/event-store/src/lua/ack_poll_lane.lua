@@ -10,8 +10,10 @@ ARGV[1]  cursor (stream id)
 ARGV[2]  now (ms)
 ARGV[3]  ledger key prefix of the shard (the message id is appended)
 ARGV[4]  ledger retention after a terminal state, seconds
+ARGV[5]  at most this many entries per call (bounds the time the script holds Redis)
 
 Returns  {'OK', ackedCount, ackedId}
+         {'PARTIAL', ackedCount, ackedId}  acknowledged up to ackedId only: call again
          {'EXPIRED', ackedId}  the cursor is older than the acknowledged position
          {'UNKNOWN', lastId}   the cursor is beyond anything this lane ever issued
 ]]
@@ -40,7 +42,13 @@ if cursor == acked then
   return {'OK', 0, acked}
 end
 
-local entries = redis.call('XRANGE', KEYS[1], '(' .. acked, cursor)
+local entries = redis.call('XRANGE', KEYS[1], '(' .. acked, cursor, 'COUNT', ARGV[5])
+local reached = cursor
+local status = 'OK'
+if #entries == tonumber(ARGV[5]) and entries[#entries][1] ~= cursor then
+  reached = entries[#entries][1]
+  status = 'PARTIAL'
+end
 for _, entry in ipairs(entries) do
   local fields = entry[2]
   local messageId
@@ -56,7 +64,7 @@ for _, entry in ipairs(entries) do
     end
   end
 end
-local ms, seq = parse(cursor)
+local ms, seq = parse(reached)
 redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', ms, seq + 1))
-redis.call('HSET', KEYS[2], 'acked', cursor)
-return {'OK', #entries, cursor}
+redis.call('HSET', KEYS[2], 'acked', reached)
+return {status, #entries, reached}
