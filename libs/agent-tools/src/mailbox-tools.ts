@@ -178,18 +178,19 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       refuseIfLegacyDisabled(flags);
       const args = parseToolArguments('wait_for_messages', waitForMessagesArgs, rawArgs);
       const agentId = context.agentId;
-      let start: string;
-      if (args.cursor !== undefined) {
-        start = await acknowledge(agentId, args.cursor);
-      } else {
-        start = (await store.mailboxState(agentId)).acked;
-      }
+      // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
         throw new ToolError(
           'USE_ELICITATION',
           `You are served by elicitation and dual mode is off. Connect to ${options.elicitationEndpointUrl}; your messages arrive there as elicitations.`,
           { details: { elicitation_endpoint: options.elicitationEndpointUrl } },
         );
+      }
+      let start: string;
+      if (args.cursor !== undefined) {
+        start = await acknowledge(agentId, args.cursor);
+      } else {
+        start = (await store.mailboxState(agentId)).acked;
       }
       await throttle(flags, context.signal);
       const timeoutMs = Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);

@@ -102,6 +102,31 @@ export class Keys {
   presence(agentId: string): string {
     return `${this.agentTag(agentId)}:presence:${agentId}`;
   }
+  /** Lease of the replica currently pushing to this agent: exactly one replica pushes to an agent at a time. */
+  pushLease(agentId: string): string {
+    return `${this.agentTag(agentId)}:pushlease:${agentId}`;
+  }
+  pushFence(agentId: string): string {
+    return `${this.agentTag(agentId)}:pushfence:${agentId}`;
+  }
+  /** Agents of a shard whose push lane is not empty (the router's drain looks here). */
+  pushAgents(shard: number): string {
+    return `${this.shardTag(shard)}:push:agents`;
+  }
+  /**
+   * A pending `elicit` call of `senderId` waiting for the answer to `messageId` (hash: state
+   * waiting | answered | expired, answer). It lives in the sender's slot, where the reply arrives.
+   */
+  elicitWait(senderId: string, messageId: string): string {
+    return `${this.agentTag(senderId)}:elicit:${messageId}`;
+  }
+  /** A key in the agent's slot that never holds data: stands in for an optional script key. */
+  placeholder(agentId: string): string {
+    return `${this.agentTag(agentId)}:none`;
+  }
+  answerTopic(messageId: string): string {
+    return `answer:${messageId}`;
+  }
   /** Idempotency records live in the *sender's* slot: a key is scoped to the agent that sent it. */
   idempotency(senderId: string, idempotencyKey: string): string {
     return `${this.agentTag(senderId)}:idem:${senderId}:${idempotencyKey}`;
@@ -122,6 +147,10 @@ export class Keys {
   }
   routerMembers(): string {
     return `${this.prefix}:{control}:routers`;
+  }
+  /** Live replicas of a service and the URL other replicas reach them at (session forwarding). */
+  replicas(service: string): string {
+    return `${this.prefix}:{control}:replicas:${service}`;
   }
 }
 

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection } from './connection.js';
+import { withDeadline } from './deadline.js';
+import { StoreError } from './errors.js';
 import { Doorbell } from './doorbell.js';
 import { DEFAULT_KEY_PREFIX, Keys } from './keys.js';
 import { DEFAULT_STORE_OPTIONS, RedisEventStore, type RedisEventStoreOptions } from './redis-store.js';
@@ -13,6 +15,8 @@ export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptio
   commandTimeoutMs?: number;
   watchdogIntervalMs?: number;
   watchdogTimeoutMs?: number;
+  /** Opening fails with STORE_UNAVAILABLE (and leaves no connection behind) when Redis does not answer within this long. */
+  connectTimeoutMs?: number;
   onConnectionEvent?: (connection: string, event: string, detail?: unknown) => void;
 }
 
@@ -62,15 +66,27 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     channels: keys.allShards().map((shard) => ({ channel: keys.bell(shard), shard })),
     onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
   });
-  await doorbell.start();
+  const close = async () => {
+    await Promise.all(connections.map((c) => c.close()));
+  };
+  try {
+    await withDeadline(Promise.all([commands.redis.ping(), doorbell.start()]), options.connectTimeoutMs ?? 10_000, `redis at ${redactUrl(options.url)}`);
+  } catch (error) {
+    for (const connection of connections) connection.redis.disconnect(false);
+    await close();
+    throw new StoreError('STORE_UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
+  }
 
   return {
     store,
     doorbell,
     keys,
     redis: commands.redis,
-    async close() {
-      await Promise.all(connections.map((c) => c.close()));
-    },
+    close,
   };
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
