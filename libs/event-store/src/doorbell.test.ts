@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
 import { openEventStore, type OpenedEventStore } from './open.js';
-import { envelope, pollDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
 
 let redisServer: RedisServerHandle;
 let opened: OpenedEventStore;
@@ -24,7 +24,7 @@ async function routeOneTo(agentId: string, content: string): Promise<void> {
   await store.ensureShardGroup(shard);
   const lease = (await store.acquireShardLease(shard, 'bell-router', 5_000))!;
   const entries = await store.readShardEntries(shard, 'bell-router', 'new', 100);
-  await store.route(lease, entries.map((e) => pollDecision(e.id, e.envelope!)));
+  await store.route(lease, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
 }
 
 describe('doorbell', () => {

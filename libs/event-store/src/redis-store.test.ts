@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
 import { RedisEventStore } from './redis-store.js';
-import { envelope, pollDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
@@ -127,8 +127,8 @@ describe('route and ack', () => {
     assert.ok(lease, 'the expired lease can be taken');
     assert.equal(await store.claimShardPending(shard, 'r2'), 5);
     const pending = await store.readShardEntries(shard, 'r2', 'pending', 10);
-    assert.deepEqual(pending.map((e) => e.envelope?.content), ['m0', 'm1', 'm2', 'm3', 'm4']);
-    await store.route(lease, pending.map((e) => pollDecision(e.id, e.envelope!)));
+    assert.deepEqual(pending.map((e) => envelopeOf(e).content), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    await store.route(lease, pending.map((e) => pollDecision(e.id, envelopeOf(e))));
     assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
     assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 5);
   });
@@ -139,8 +139,8 @@ describe('route and ack', () => {
     await redis.xadd(keys.events(shard), '*', 't', 'message', 'm', 'x', 'e', '{not json');
     const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
     const [entry] = await store.readShardEntries(shard, 'r1', 'new', 10);
-    assert.ok(entry!.decodeError);
-    await store.deadLetter(lease, entry!, entry!.decodeError!);
+    assert.equal(entry!.type, 'undecodable');
+    await store.deadLetter(lease, entry!, 'test');
     assert.equal(await redis.xlen(keys.deadLetters(shard)), 1);
     assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
   });
@@ -152,7 +152,7 @@ describe('trimming', () => {
     for (let i = 0; i < 10; i++) await appendAndRead('alice', 'bob', `m${i}`);
     const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
     const firstSix = await store.readShardEntries(shard, 'r1', 'new', 6); // 6 delivered, 4 never read
-    await store.route(lease, firstSix.slice(0, 4).map((e) => pollDecision(e.id, e.envelope!))); // 4 acked, 2 pending
+    await store.route(lease, firstSix.slice(0, 4).map((e) => pollDecision(e.id, envelopeOf(e)))); // 4 acked, 2 pending
     const trimmed = await store.trimShard(shard);
     assert.equal(trimmed, 4);
     const remaining = await redis.xrange(keys.events(shard), '-', '+');
@@ -188,7 +188,7 @@ describe('poll lane', () => {
     const envs = [];
     for (let i = 0; i < count; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
     const entries = await store.readShardEntries(shard, 'r1', 'new', count);
-    await store.route(lease, entries.map((e) => pollDecision(e.id, e.envelope!)));
+    await store.route(lease, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
     return envs;
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { decodeEnvelope, type DeliveryVia, type MessageKind, type PollLanePayload, type Protocol } from '@agent-bridge/protocol';
+import { decodeEnvelope, type DeliveryVia, type MessageKind, type PollLanePayload, type Protocol, type PushLanePayload } from '@agent-bridge/protocol';
 import { StoreError } from './errors.js';
 import { Keys, ROUTER_GROUP, type LaneKind } from './keys.js';
 import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
@@ -179,16 +179,18 @@ export class RedisEventStore implements EventStore {
 
   async route(lease: ShardLease, decisions: RouteDecision[]): Promise<RouteOutcome[]> {
     if (decisions.length === 0) return [];
-    const script = this.scripts.route_message;
     const shard = lease.shard;
     const commands = decisions.map((d) => ({
       keys: [
         this.keys.events(shard),
         this.keys.lease(shard),
-        this.keys.lane(d.envelope.to, d.lane),
-        this.keys.mailbox(d.envelope.to),
-        this.keys.ledgerInShard(shard, d.envelope.id),
+        this.keys.lane(d.target, d.lane),
+        this.keys.mailbox(d.target),
+        this.keys.ledgerInShard(shard, d.messageId),
         this.keys.communicationLog(shard),
+        d.answer ? this.keys.elicitWait(d.target, d.answer.in_reply_to) : this.keys.placeholder(d.target),
+        this.keys.openMessages(shard),
+        this.keys.pushAgents(shard),
       ],
       args: [
         ROUTER_GROUP,
@@ -196,25 +198,31 @@ export class RedisEventStore implements EventStore {
         lease.value,
         d.lane,
         d.via,
-        d.envelope.id,
+        d.messageId,
         JSON.stringify(d.payload),
         Date.now(),
         this.keys.bell(shard),
-        this.keys.laneTopic(d.envelope.to, d.lane),
+        this.keys.laneTopic(d.target, d.lane),
         JSON.stringify(d.communicationEvent),
         this.options.communicationLogMaxLength,
+        d.mode,
+        d.failedLaneEntryId ?? '',
+        d.answer ? JSON.stringify(d.answer) : '',
+        d.pollPayload ? JSON.stringify(d.pollPayload) : '',
+        d.target,
+        this.options.ledgerRetentionSeconds,
       ] as Array<string | number>,
     }));
     // One pipeline keeps the entries' order (one connection executes them in sequence) and costs one
     // round trip. Re-running it after NOSCRIPT is safe: each script is idempotent per message.
-    const results = await this.pipelineScript(script, commands);
+    const results = await this.pipelineScript(this.scripts.route_message, commands);
     return results.map((result, i) => {
       const decision = decisions[i]!;
       const [status, a, b] = result as Reply;
-      if (status === 'ROUTED') {
-        return { entryId: decision.entryId, messageId: decision.envelope.id, status: 'routed', lane: decision.lane, laneEntryId: String(a), sequence: Number(b) };
-      }
-      return { entryId: decision.entryId, messageId: decision.envelope.id, status: 'duplicate', lane: a as LaneKind, laneEntryId: String(b), sequence: undefined };
+      const base = { entryId: decision.entryId, messageId: decision.messageId };
+      if (status === 'ROUTED') return { ...base, status: 'routed', lane: decision.lane, laneEntryId: String(a), sequence: Number(b) };
+      if (status === 'ANSWERED') return { ...base, status: 'answered', lane: 'answer', laneEntryId: '', sequence: undefined };
+      return { ...base, status: 'duplicate', lane: (a || decision.lane) as LaneKind, laneEntryId: String(b), sequence: undefined };
     });
   }
 
@@ -417,21 +425,28 @@ function pairs(flat: string[]): Record<string, string> {
 
 function decodeEventEntry(id: string, flat: string[] | null): EventEntry {
   const fields = pairs(flat ?? []);
-  const entry: EventEntry = { id, type: fields.t ?? '', messageId: fields.m, envelope: undefined, fields, decodeError: undefined };
-  if (flat === null) {
-    entry.decodeError = 'entry was deleted from the stream while pending';
-    return entry;
-  }
-  if (entry.type !== 'message') {
-    entry.decodeError = `unknown event type "${entry.type}"`;
-    return entry;
-  }
+  const undecodable = (decodeError: string): EventEntry => ({ id, fields, type: 'undecodable', decodeError });
+  if (flat === null) return undecodable('entry was deleted from the stream while pending');
   try {
-    entry.envelope = decodeEnvelope(fields.e ?? '');
+    if (fields.t === 'message') return { id, fields, type: 'message', envelope: decodeEnvelope(fields.e ?? '') };
+    if (fields.t === 'delivery.failed') {
+      if (!fields.m || !fields.a || !fields.l || !fields.p || !fields.q) return undecodable('delivery.failed entry lacks a field');
+      return {
+        id,
+        fields,
+        type: 'delivery.failed',
+        messageId: fields.m,
+        target: fields.a,
+        reason: fields.r ?? 'unknown',
+        failedLaneEntryId: fields.l,
+        pushPayload: JSON.parse(fields.p) as PushLanePayload,
+        pollPayload: JSON.parse(fields.q) as PollLanePayload,
+      };
+    }
+    return undecodable(`unknown event type "${fields.t ?? ''}"`);
   } catch (error) {
-    entry.decodeError = `envelope does not decode: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`;
+    return undecodable(`entry does not decode: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
   }
-  return entry;
 }
 
 function decodeLedger(hash: Record<string, string>): LedgerRecord | null {

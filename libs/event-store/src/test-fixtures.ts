@@ -1,5 +1,5 @@
 import { newMessageId, toPollPayload, type Envelope } from '@agent-bridge/protocol';
-import type { RouteDecision } from './types.js';
+import type { EventEntry, RouteDecision } from './types.js';
 
 export function envelope(from: string, to: string, content: string, extra: Partial<Envelope> = {}): Envelope {
   const now = Date.now();
@@ -17,10 +17,18 @@ export function envelope(from: string, to: string, content: string, extra: Parti
   };
 }
 
+/** The envelope of a `message` events entry (fails the test for any other kind). */
+export function envelopeOf(entry: EventEntry | undefined): Envelope {
+  if (entry?.type !== 'message') throw new Error(`expected a message entry, got ${entry?.type}`);
+  return entry.envelope;
+}
+
 export function pollDecision(entryId: string, env: Envelope): RouteDecision {
   return {
     entryId,
-    envelope: env,
+    messageId: env.id,
+    target: env.to,
+    mode: 'route',
     lane: 'poll',
     via: 'legacy',
     payload: toPollPayload(env),

@@ -17,14 +17,35 @@ export interface AppendResult {
 }
 
 /** One entry of a shard events stream, as a router reads it. */
-export interface EventEntry {
+export type EventEntry = MessageEvent | DeliveryFailedEvent | UndecodableEvent;
+
+interface EventEntryBase {
   id: string;
-  type: string;
-  messageId: string | undefined;
-  envelope: Envelope | undefined;
   fields: Record<string, string>;
-  /** Set when the entry cannot be decoded: such entries go to the dead-letter stream. */
-  decodeError: string | undefined;
+}
+
+/** A message accepted from a sender (`t=message`). */
+export interface MessageEvent extends EventEntryBase {
+  type: 'message';
+  envelope: Envelope;
+}
+
+/** A push that could not complete, handed back by an elicitation replica (`t=delivery.failed`). */
+export interface DeliveryFailedEvent extends EventEntryBase {
+  type: 'delivery.failed';
+  messageId: string;
+  target: string;
+  reason: string;
+  /** The push-lane entry that failed: a reroute only applies while the ledger still points at it. */
+  failedLaneEntryId: string;
+  pushPayload: PushLanePayload;
+  pollPayload: PollLanePayload;
+}
+
+/** An entry that cannot be decoded: it goes to the dead-letter stream. */
+export interface UndecodableEvent extends EventEntryBase {
+  type: 'undecodable';
+  decodeError: string;
 }
 
 export interface ShardLease {
@@ -35,22 +56,54 @@ export interface ShardLease {
   fence: number;
 }
 
+/** Where one events entry goes. */
 export interface RouteDecision {
   entryId: string;
-  envelope: Envelope;
+  messageId: string;
+  target: string;
   lane: LaneKind;
   via: DeliveryVia;
   payload: PollLanePayload | PushLanePayload;
+  /** For the push lane: the poll-lane rendering, kept for a later fallback or drain. */
+  pollPayload?: PollLanePayload;
   communicationEvent: CommunicationEvent;
+  /** `reroute` applies a delivery.failed hand-back, only while the ledger still points at `failedLaneEntryId`. */
+  mode: 'route' | 'reroute';
+  failedLaneEntryId?: string;
+  /** For a reply: completes the target's waiting `elicit` call for `answer.in_reply_to` instead of entering a lane. */
+  answer?: ElicitAnswer;
+}
+
+/** What a waiting `elicit` call receives. */
+export interface ElicitAnswer {
+  in_reply_to: string;
+  message_id: string;
+  responder: string;
+  action: 'accept' | 'decline' | 'cancel';
+  /** The reply's content as sent (legacy replies), or the JSON of the accepted form content. */
+  text: string;
+  /** Structured content of an elicitation answer, when there is one. */
+  content?: Record<string, unknown>;
+  via: 'elicitation' | 'legacy';
+  answered_at: number;
 }
 
 export interface RouteOutcome {
   entryId: string;
   messageId: string;
-  status: 'routed' | 'duplicate';
-  lane: LaneKind;
+  status: 'routed' | 'answered' | 'duplicate';
+  lane: LaneKind | 'answer';
   laneEntryId: string;
   sequence: number | undefined;
+}
+
+/** One entry of an agent's push lane, as the elicitation replica delivering to it reads it. */
+export interface PushLaneEntry {
+  id: string;
+  messageId: string;
+  sequence: number;
+  via: DeliveryVia;
+  payload: PushLanePayload;
 }
 
 export interface PollLaneEntry {

@@ -33,6 +33,14 @@ export const envelopeSchema = z
     acceptedAt: z.number().int(),
     /** After this instant a message without a terminal state counts as unaccounted. */
     deadlineAt: z.number().int(),
+    /** Set on a reply that is the target's answer to an elicitation (accept with content, decline, cancel). */
+    answer: z
+      .object({
+        action: z.enum(['accept', 'decline', 'cancel']),
+        content: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict()
+      .optional(),
     /** W3C trace context, so one trace follows a message across services. */
     traceparent: z.string().optional(),
   })

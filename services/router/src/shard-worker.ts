@@ -1,7 +1,21 @@
-import { isStoreError, sleep, type Doorbell, type EventEntry, type RouteDecision, type ShardLease, type ShardStore, type PresenceStore } from '@agent-bridge/event-store';
-import type { FlagSnapshot } from '@agent-bridge/flags';
+import {
+  isStoreError,
+  sleep,
+  type DeliveryFailedEvent,
+  type Doorbell,
+  type ElicitAnswer,
+  type EventEntry,
+  type LaneKind,
+  type MessageEvent,
+  type PresenceSession,
+  type PresenceStore,
+  type RouteDecision,
+  type ShardLease,
+  type ShardStore,
+} from '@agent-bridge/event-store';
+import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
-import { AdapterError, toPollPayload, toPushPayload, type Envelope } from '@agent-bridge/protocol';
+import { AdapterError, toPollPayload, toPushPayload, type DeliveryVia, type Envelope, type PushLanePayload } from '@agent-bridge/protocol';
 import { chooseLane } from './routing-policy.js';
 
 export interface ShardWorkerOptions {
@@ -104,29 +118,34 @@ export class ShardWorker {
 
   private async routeBatch(entries: EventEntry[]): Promise<void> {
     const flags = this.deps.flags();
-    const envelopes = entries.filter((e) => e.envelope !== undefined).map((e) => e.envelope!);
-    const presence = await this.deps.store.readPresence([...new Set(envelopes.map((e) => e.to))]);
+    const targets = new Set<string>();
+    for (const entry of entries) {
+      if (entry.type === 'message') targets.add(entry.envelope.to);
+      else if (entry.type === 'delivery.failed') targets.add(entry.target);
+    }
+    const presence = await this.deps.store.readPresence([...targets]);
     let pending: RouteDecision[] = [];
     for (const entry of entries) {
-      if (!entry.envelope) {
+      if (entry.type === 'undecodable') {
         await this.flush(pending);
         pending = [];
         this.deps.logger.error({ shard: this.shard, entryId: entry.id, reason: entry.decodeError }, 'moving undecodable entry to the dead-letter stream');
         this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: 'CORRUPT_ENTRY' });
-        await this.deps.store.deadLetter(this.lease, entry, entry.decodeError ?? 'undecodable');
+        await this.deps.store.deadLetter(this.lease, entry, entry.decodeError);
         continue;
       }
-      pending.push(this.decide(entry.id, entry.envelope, flags, presence.get(entry.envelope.to) ?? []));
+      pending.push(entry.type === 'message' ? this.decideMessage(entry, flags, presence.get(entry.envelope.to) ?? []) : this.decideFailedPush(entry, flags));
     }
     await this.flush(pending);
   }
 
-  private decide(entryId: string, envelope: Envelope, flags: FlagSnapshot, sessions: Parameters<typeof chooseLane>[2]): RouteDecision {
+  private decideMessage(entry: MessageEvent, flags: FlagSnapshot, sessions: readonly PresenceSession[]): RouteDecision {
+    const envelope = entry.envelope;
     let choice = chooseLane(flags, envelope.to, sessions);
-    let payload;
+    let pushPayload: PushLanePayload | undefined;
     if (choice.lane === 'push') {
       try {
-        payload = toPushPayload(envelope);
+        pushPayload = toPushPayload(envelope);
       } catch (error) {
         if (!(error instanceof AdapterError)) throw error;
         this.deps.metrics.adapterErrors.inc({ direction: 'to_elicitation' });
@@ -134,33 +153,54 @@ export class ShardWorker {
         choice = { ...choice, lane: 'poll', via: 'legacy_fallback', fallback: 'no_elicitation_capability' };
       }
     }
-    payload ??= toPollPayload(envelope);
+    const pollPayload = toPollPayload(envelope);
     if (choice.fallback) this.deps.metrics.fallbacks.inc({ reason: choice.fallback });
-    return {
-      entryId,
-      envelope,
+    const decision: RouteDecision = {
+      entryId: entry.id,
+      messageId: envelope.id,
+      target: envelope.to,
+      mode: 'route',
       lane: choice.lane,
       via: choice.via,
-      payload,
-      communicationEvent: {
-        type: 'communication',
-        subtype: choice.lane === 'push' ? 'elicitation' : 'legacy_polling',
-        agent_id: envelope.to,
-        data: { message_id: envelope.id, from: envelope.from, to: envelope.to, kind: envelope.kind, lane: choice.lane, via: choice.via, reason: choice.reason },
-        timestamp: Date.now(),
-      },
+      payload: pushPayload ?? pollPayload,
+      communicationEvent: communicationEvent(envelope.id, envelope.from, envelope.to, choice.lane, choice.via, { kind: envelope.kind, reason: choice.reason }),
     };
+    if (pushPayload) decision.pollPayload = pollPayload;
+    if (envelope.kind === 'reply' && envelope.inReplyTo !== undefined) decision.answer = answerOf(envelope);
+    return decision;
+  }
+
+  /**
+   * A push the elicitation service could not complete: with auto-fallback on (or when the agent has
+   * meanwhile been moved back to legacy) it goes to the poll lane; otherwise it waits on the push
+   * lane for the agent to come back.
+   */
+  private decideFailedPush(entry: DeliveryFailedEvent, flags: FlagSnapshot): RouteDecision {
+    const toPoll = flags.autoFallback || evaluateProtocol(flags, entry.target).protocol === 'legacy';
+    const lane = toPoll ? 'poll' : 'push';
+    const via = toPoll ? 'legacy_fallback' : 'elicitation';
+    if (toPoll) this.deps.metrics.fallbacks.inc({ reason: `push_${entry.reason}` });
+    const decision: RouteDecision = {
+      entryId: entry.id,
+      messageId: entry.messageId,
+      target: entry.target,
+      mode: 'reroute',
+      failedLaneEntryId: entry.failedLaneEntryId,
+      lane,
+      via,
+      payload: toPoll ? entry.pollPayload : entry.pushPayload,
+      communicationEvent: communicationEvent(entry.messageId, entry.pushPayload.from, entry.target, lane, via, { failure: entry.reason }),
+    };
+    if (!toPoll) decision.pollPayload = entry.pollPayload;
+    return decision;
   }
 
   private async flush(decisions: RouteDecision[]): Promise<void> {
     if (decisions.length === 0) return;
     const outcomes = await this.deps.store.route(this.lease, decisions);
-    for (const outcome of outcomes) {
-      if (outcome.status === 'routed') {
-        const decision = decisions.find((d) => d.entryId === outcome.entryId)!;
-        this.deps.metrics.messagesRouted.inc({ lane: outcome.lane, via: decision.via });
-      }
-    }
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status !== 'duplicate') this.deps.metrics.messagesRouted.inc({ lane: outcome.lane, via: decisions[i]!.via });
+    });
   }
 
   private async maybeTrim(): Promise<void> {
@@ -171,4 +211,29 @@ export class ShardWorker {
     const pruned = await this.deps.store.pruneIdleConsumers(this.shard, 60 * 60 * 1000);
     if (trimmed > 0 || pruned > 0) this.deps.logger.debug({ shard: this.shard, trimmed, pruned }, 'trimmed acknowledged shard entries');
   }
+}
+
+function communicationEvent(messageId: string, from: string, to: string, lane: LaneKind, via: DeliveryVia, extra: Record<string, unknown>) {
+  return {
+    type: 'communication' as const,
+    subtype: lane === 'push' ? ('elicitation' as const) : ('legacy_polling' as const),
+    agent_id: to,
+    data: { message_id: messageId, from, to, lane, via, ...extra },
+    timestamp: Date.now(),
+  };
+}
+
+/** What a waiting `elicit` call gets when this reply completes it. */
+function answerOf(envelope: Envelope): ElicitAnswer {
+  const answer: ElicitAnswer = {
+    in_reply_to: envelope.inReplyTo!,
+    message_id: envelope.id,
+    responder: envelope.from,
+    action: envelope.answer?.action ?? 'accept',
+    text: envelope.content,
+    via: envelope.answer ? 'elicitation' : 'legacy',
+    answered_at: envelope.acceptedAt,
+  };
+  if (envelope.answer?.content !== undefined) answer.content = envelope.answer.content;
+  return answer;
 }
