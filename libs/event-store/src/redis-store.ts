@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { decodeEnvelope, type DeliveryVia, type MessageKind, type PollLanePayload, type Protocol, type PushLanePayload } from '@agent-bridge/protocol';
 import { StoreError } from './errors.js';
-import { Keys, ROUTER_GROUP, type LaneKind } from './keys.js';
+import { Keys, PUSH_GROUP, ROUTER_GROUP, type LaneKind } from './keys.js';
 import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
 import type { EventStore } from './store.js';
 import type {
@@ -11,6 +11,7 @@ import type {
   AppendResult,
   AuditEntry,
   CommunicationEvent,
+  ElicitAnswer,
   EventEntry,
   LedgerRecord,
   LedgerState,
@@ -18,6 +19,8 @@ import type {
   PollLanePage,
   PresenceSession,
   PublishOutcome,
+  PushLaneEntry,
+  PushLease,
   RouteDecision,
   RouteOutcome,
   ShardLease,
@@ -340,6 +343,154 @@ export class RedisEventStore implements EventStore {
       result.set(agentId, sessions);
     });
     return result;
+  }
+
+  async recordPresence(agentId: string, session: PresenceSession): Promise<void> {
+    const { sessionId, ...rest } = session;
+    const key = this.keys.presence(agentId);
+    // The hash expires with its longest-lived session; expired sessions inside it are ignored by readers.
+    await this.call('record presence', () =>
+      this.redis.multi().hset(key, sessionId, JSON.stringify(rest)).pexpire(key, Math.max(1, session.expiresAt - Date.now())).exec(),
+    );
+  }
+
+  async removePresence(agentId: string, sessionId: string): Promise<void> {
+    await this.call('remove presence', () => this.redis.hdel(this.keys.presence(agentId), sessionId));
+  }
+
+  // ---------------------------------------------------------------- replicas
+
+  async heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void> {
+    await this.call('replica heartbeat', () => this.redis.hset(this.keys.replicas(service), replicaId, JSON.stringify({ url, expiresAt: Date.now() + ttlMs })));
+  }
+
+  async removeReplica(service: string, replicaId: string): Promise<void> {
+    await this.call('replica leave', () => this.redis.hdel(this.keys.replicas(service), replicaId));
+  }
+
+  async lookupReplica(service: string, replicaId: string): Promise<string | null> {
+    const json = await this.call('replica lookup', () => this.redis.hget(this.keys.replicas(service), replicaId));
+    if (!json) return null;
+    const { url, expiresAt } = JSON.parse(json) as { url: string; expiresAt: number };
+    return expiresAt > Date.now() ? url : null;
+  }
+
+  // ---------------------------------------------------------------- push lanes
+
+  async acquirePushLease(agentId: string, owner: string, ttlMs: number): Promise<PushLease | null> {
+    const value = (await this.run(this.scripts.acquire_lease, [this.keys.pushLease(agentId), this.keys.pushFence(agentId)], [owner, ttlMs])) as string | null;
+    if (!value) return null;
+    return { agentId, owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
+  }
+
+  async renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean> {
+    return (await this.run(this.scripts.renew_lease, [this.keys.pushLease(lease.agentId)], [lease.value, ttlMs])) === 1;
+  }
+
+  async releasePushLease(lease: PushLease): Promise<void> {
+    await this.run(this.scripts.release_lease, [this.keys.pushLease(lease.agentId)], [lease.value]);
+  }
+
+  async claimPushLane(lease: PushLease, consumer: string): Promise<number> {
+    const key = this.keys.lane(lease.agentId, 'push');
+    try {
+      await this.redis.xgroup('CREATE', key, PUSH_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw this.unavailable('create push group', error);
+    }
+    let start = '0-0';
+    let claimed = 0;
+    do {
+      const reply = (await this.call('xautoclaim push', () => this.redis.xautoclaim(key, PUSH_GROUP, consumer, '0', start, 'COUNT', 500, 'JUSTID'))) as [string, string[]];
+      start = reply[0];
+      claimed += reply[1].length;
+    } while (start !== '0-0');
+    return claimed;
+  }
+
+  async readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]> {
+    const reply = (await this.call('xreadgroup push', () =>
+      this.redis.xreadgroup('GROUP', PUSH_GROUP, consumer, 'COUNT', count, 'STREAMS', this.keys.lane(agentId, 'push'), which === 'new' ? '>' : '0'),
+    )) as Array<[string, Array<[string, string[] | null]>]> | null;
+    if (!reply || reply.length === 0) return [];
+    const entries: PushLaneEntry[] = [];
+    const gone: string[] = [];
+    for (const [id, flat] of reply[0]![1]) {
+      if (flat === null) {
+        gone.push(id); // drained or settled meanwhile: nothing left to deliver
+        continue;
+      }
+      const fields = pairs(flat);
+      entries.push({ id, messageId: fields.m ?? '', sequence: Number(fields.s), via: (fields.v ?? 'elicitation') as DeliveryVia, payload: JSON.parse(fields.p ?? '{}') as PushLanePayload });
+    }
+    if (gone.length > 0) await this.call('xack push', () => this.redis.xack(this.keys.lane(agentId, 'push'), PUSH_GROUP, ...gone));
+    return entries;
+  }
+
+  async settlePush(lease: PushLease, entry: PushLaneEntry, state: 'answered' | 'declined' | 'cancelled' | 'delivered'): Promise<void> {
+    const shard = this.keys.shardOf(lease.agentId);
+    await this.run(
+      this.scripts.settle_push,
+      [this.keys.lane(lease.agentId, 'push'), this.keys.pushLease(lease.agentId), this.keys.ledgerInShard(shard, entry.messageId), this.keys.openMessages(shard), this.keys.pushAgents(shard)],
+      [PUSH_GROUP, entry.id, lease.value, state, Date.now(), this.options.ledgerRetentionSeconds, lease.agentId, entry.messageId],
+    );
+  }
+
+  async failPush(lease: PushLease, entry: PushLaneEntry, reason: string): Promise<void> {
+    const shard = this.keys.shardOf(lease.agentId);
+    await this.run(
+      this.scripts.fail_push,
+      [this.keys.lane(lease.agentId, 'push'), this.keys.pushLease(lease.agentId), this.keys.events(shard), this.keys.pushAgents(shard)],
+      [PUSH_GROUP, entry.id, lease.value, reason, this.keys.bell(shard), lease.agentId],
+    );
+  }
+
+  async drainPushLane(lease: PushLease, via: DeliveryVia): Promise<number> {
+    const shard = this.keys.shardOf(lease.agentId);
+    let moved = 0;
+    for (;;) {
+      const [count, remaining] = (await this.run(
+        this.scripts.drain_push_lane,
+        [this.keys.lane(lease.agentId, 'push'), this.keys.lane(lease.agentId, 'poll'), this.keys.mailbox(lease.agentId), this.keys.pushLease(lease.agentId), this.keys.pushAgents(shard)],
+        [lease.value, this.keys.ledgerPrefix(shard), via, Date.now(), ACK_CHUNK, lease.agentId, this.keys.bell(shard), PUSH_GROUP],
+      )) as [number, number];
+      moved += Number(count);
+      if (Number(remaining) === 0) return moved;
+    }
+  }
+
+  async agentsWithPushBacklog(shard: number): Promise<string[]> {
+    return this.call('push agents', () => this.redis.smembers(this.keys.pushAgents(shard)));
+  }
+
+  // ---------------------------------------------------------------- elicit waits
+
+  async beginElicitWait(senderId: string, messageId: string, ttlMs: number): Promise<void> {
+    const key = this.keys.elicitWait(senderId, messageId);
+    await this.call('begin elicit', () => this.redis.multi().hset(key, 'state', 'waiting').pexpire(key, ttlMs).exec());
+  }
+
+  async readElicitAnswer(senderId: string, messageId: string): Promise<ElicitAnswer | null> {
+    const [state, answer] = await this.call('read elicit', () => this.redis.hmget(this.keys.elicitWait(senderId, messageId), 'state', 'answer'));
+    return state === 'answered' && answer ? (JSON.parse(answer) as ElicitAnswer) : null;
+  }
+
+  async finishElicitWait(senderId: string, messageId: string): Promise<ElicitAnswer | null> {
+    const [status, answer] = (await this.run(this.scripts.finish_elicit, [this.keys.elicitWait(senderId, messageId)], [60_000])) as [string, string?];
+    return status === 'ANSWERED' && answer ? (JSON.parse(answer) as ElicitAnswer) : null;
+  }
+
+  async closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired'): Promise<void> {
+    const shard = this.keys.shardOf(targetAgentId);
+    const ledger = this.keys.ledgerInShard(shard, messageId);
+    await this.call('close message', () =>
+      this.redis
+        .multi()
+        .hset(ledger, 'state', state, 'closed_at', String(Date.now()))
+        .zrem(this.keys.openMessages(shard), messageId)
+        .expire(ledger, this.options.ledgerRetentionSeconds)
+        .exec(),
+    );
   }
 
   // ---------------------------------------------------------------- control plane

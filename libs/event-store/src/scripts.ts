@@ -13,6 +13,10 @@ export const SCRIPT_NAMES = [
   'renew_lease',
   'release_lease',
   'publish_flags',
+  'settle_push',
+  'fail_push',
+  'drain_push_lane',
+  'finish_elicit',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

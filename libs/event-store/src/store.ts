@@ -1,6 +1,9 @@
 import type { LaneKind } from './keys.js';
+import type { DeliveryVia } from '@agent-bridge/protocol';
 import type {
   AckOutcome,
+  ElicitAnswer,
+  PushLaneEntry,
   AppendRequest,
   AppendResult,
   AuditEntry,
@@ -11,6 +14,7 @@ import type {
   PollLanePage,
   PresenceSession,
   PublishOutcome,
+  PushLease,
   RouteDecision,
   RouteOutcome,
   ShardLease,
@@ -60,6 +64,45 @@ export interface LedgerStore {
 export interface PresenceStore {
   /** Live sessions per agent (expired ones left out). */
   readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>>;
+  /** Records (or refreshes) one session of an agent. */
+  recordPresence(agentId: string, session: PresenceSession): Promise<void>;
+  removePresence(agentId: string, sessionId: string): Promise<void>;
+}
+
+/** Replicas of a stateful service and where to reach them (the elicitation service forwards requests for sessions it does not own). */
+export interface ReplicaRegistry {
+  heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void>;
+  removeReplica(service: string, replicaId: string): Promise<void>;
+  /** The URL of a live replica, or null when it is gone. */
+  lookupReplica(service: string, replicaId: string): Promise<string | null>;
+}
+
+/** What the replica pushing to an agent needs: the agent's push lease and its push lane. */
+export interface PushLaneStore {
+  acquirePushLease(agentId: string, owner: string, ttlMs: number): Promise<PushLease | null>;
+  renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean>;
+  releasePushLease(lease: PushLease): Promise<void>;
+  /** Creates the lane's consumer group and takes over every pending entry (the lease makes us the only consumer). */
+  claimPushLane(lease: PushLease, consumer: string): Promise<number>;
+  readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]>;
+  /** The agent answered (or saw) the message: ack the entry and record the terminal state. Fenced by the lease. */
+  settlePush(lease: PushLease, entry: PushLaneEntry, state: 'answered' | 'declined' | 'cancelled' | 'delivered'): Promise<void>;
+  /** The push could not complete: hand the message back to the router (delivery.failed). Fenced by the lease. */
+  failPush(lease: PushLease, entry: PushLaneEntry, reason: string): Promise<void>;
+  /** Moves every undelivered push entry of the agent to its poll lane, each exactly once. Fenced by the lease. */
+  drainPushLane(lease: PushLease, via: DeliveryVia): Promise<number>;
+  /** Agents of a shard with a non-empty push lane. */
+  agentsWithPushBacklog(shard: number): Promise<string[]>;
+}
+
+/** Pending `elicit` calls wait here for their answer. */
+export interface ElicitWaitStore {
+  beginElicitWait(senderId: string, messageId: string, ttlMs: number): Promise<void>;
+  readElicitAnswer(senderId: string, messageId: string): Promise<ElicitAnswer | null>;
+  /** Ends the wait: returns the answer if one arrived, otherwise marks the call expired (a late reply then arrives as a message). */
+  finishElicitWait(senderId: string, messageId: string): Promise<ElicitAnswer | null>;
+  /** Records the terminal state of a message in its ledger (e.g. `expired` for an elicit nobody answered). */
+  closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired'): Promise<void>;
 }
 
 export interface ControlStore {
@@ -72,6 +115,16 @@ export interface CommunicationLogStore {
   readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>>;
 }
 
-export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ControlStore, CommunicationLogStore {
+export interface EventStore
+  extends MessageLog,
+    ShardStore,
+    MailboxStore,
+    LedgerStore,
+    PresenceStore,
+    ReplicaRegistry,
+    PushLaneStore,
+    ElicitWaitStore,
+    ControlStore,
+    CommunicationLogStore {
   ping(): Promise<void>;
 }

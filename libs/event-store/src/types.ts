@@ -56,6 +56,14 @@ export interface ShardLease {
   fence: number;
 }
 
+/** The lease of the one replica pushing to an agent (`owner|fence`). */
+export interface PushLease {
+  agentId: string;
+  owner: string;
+  value: string;
+  fence: number;
+}
+
 /** Where one events entry goes. */
 export interface RouteDecision {
   entryId: string;

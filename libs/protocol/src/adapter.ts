@@ -38,6 +38,7 @@ export function toPushPayload(envelope: Envelope): PushLanePayload {
   }
   const payload: PushLanePayload = {
     message_id: envelope.id,
+    kind: envelope.kind,
     from: envelope.from,
     message: envelope.content,
     requestedSchema: envelope.replySchema ?? DEFAULT_REPLY_SCHEMA,
@@ -46,4 +47,20 @@ export function toPushPayload(envelope: Envelope): PushLanePayload {
   };
   if (envelope.inReplyTo !== undefined) payload.in_reply_to = envelope.inReplyTo;
   return payload;
+}
+
+/** The text of an elicitation answer as a legacy agent reads it (the strategy's elicitation_to_legacy). */
+export function answerToLegacyContent(answer: { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> }): string {
+  if (answer.action === 'decline') return '[declined]';
+  if (answer.action === 'cancel') return '[cancelled]';
+  const content = answer.content ?? {};
+  const keys = Object.keys(content);
+  if (keys.length === 1 && typeof content.response === 'string') return content.response;
+  return JSON.stringify(content);
+}
+
+/** The form message shown to the target: it names the sender. */
+export function elicitationMessageText(payload: PushLanePayload): string {
+  const verb = payload.kind === 'elicitation' ? 'asks' : 'says';
+  return `${payload.from} ${verb}:\n\n${payload.message}`;
 }

@@ -4,3 +4,4 @@ export * from './lane-payloads.js';
 export * from './adapter.js';
 export * from './wire-errors.js';
 export * from './tool-schemas.js';
+export * from './form-schema.js';

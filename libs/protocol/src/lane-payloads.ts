@@ -21,6 +21,8 @@ export type PollLanePayload = Omit<LegacyMessage, 'sequence'>;
 /** Push-lane payload: what the elicitation service sends as `elicitation/create`. */
 export interface PushLanePayload {
   message_id: string;
+  /** `elicitation`: the sender waits in `elicit` for the answer; `message`/`reply`: a plain message shown as a form. */
+  kind: 'message' | 'elicitation' | 'reply';
   from: string;
   message: string;
   requestedSchema: Record<string, unknown>;

@@ -135,3 +135,32 @@ function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }
+
+export const ELICIT_TIMEOUT_DEFAULT_MS = 30_000;
+
+export const elicitArgs = z
+  .object({
+    to: z.string().regex(AGENT_ID_PATTERN),
+    message: z.string().min(1),
+    requested_schema: z.record(z.string(), z.unknown()),
+    timeout_ms: z.number().int().min(1).optional(),
+    idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional(),
+  })
+  .strict();
+export type ElicitArgs = z.infer<typeof elicitArgs>;
+
+export const ELICIT_INPUT_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to', 'message', 'requested_schema'],
+  properties: {
+    to: { type: 'string', pattern: AGENT_ID_PATTERN.source, description: 'The agent to ask.' },
+    message: { type: 'string', description: 'What you ask (shown to the agent with your id).' },
+    requested_schema: {
+      type: 'object',
+      description: 'MCP form schema of the answer: a flat object of string, number, integer, boolean or enum properties, with titles, defaults and required.',
+    },
+    timeout_ms: { type: 'integer', minimum: 1, description: `How long to wait for the answer (default ${ELICIT_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).` },
+    idempotency_key: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source, description: 'Retry-safe key, as for send_message.' },
+  },
+} as const;

@@ -13,6 +13,7 @@ export const TOOL_ERROR_CODES = {
   CURSOR_EXPIRED: 'the cursor is older than the acknowledged position of the mailbox',
   IDEMPOTENCY_CONFLICT: 'an idempotency key was reused with different content',
   UNKNOWN_MESSAGE: 'in_reply_to names a message this agent never received',
+  INVALID_SCHEMA: 'requested_schema is not an MCP form schema',
   LEGACY_DISABLED: 'the legacy protocol is switched off; connect to the elicitation endpoint',
   USE_ELICITATION: 'the agent is served by elicitation and dual mode is off',
   UNAVAILABLE: 'the event store could not be reached; retry with the same idempotency key',

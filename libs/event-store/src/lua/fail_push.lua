@@ -1,26 +1,32 @@
 --[[
 fail_push: hands a message whose push could not complete (no session, no capability, transport
 error, no answer in time, an answer that does not match the schema) back to the router: the
-push-lane entry is acknowledged and a `delivery.failed` event is appended to the shard's events
-stream in the same step, so the message is always in exactly one place.
+push-lane entry is acknowledged and removed, and a `delivery.failed` event carrying its payloads is
+appended to the shard's events stream in the same step, so the message is always in exactly one
+place.
 
 KEYS[1]  push lane stream of the agent
 KEYS[2]  push lease of the agent
 KEYS[3]  events stream of the agent's shard
 KEYS[4]  set of agents with a non-empty push lane (shard)
 ARGV[1]  consumer group   ARGV[2] push-lane entry id   ARGV[3] push lease value
-ARGV[4]  message id       ARGV[5] canonical envelope (JSON)   ARGV[6] reason
-ARGV[7]  doorbell channel ARGV[8] agent id
+ARGV[4]  reason           ARGV[5] doorbell channel     ARGV[6] agent id
 
-Returns  the events entry id, or false when the entry was already handed back
+Returns  the events entry id, or false when the entry was already handed back or settled
 Errors   'FENCED ...' when the caller no longer holds the push lease
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
   return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[3])
 end
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
+local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if #found == 0 then return false end
+local fields = found[1][2]
+local f = {}
+for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[8]) end
-local id = redis.call('XADD', KEYS[3], '*', 't', 'delivery.failed', 'm', ARGV[4], 'e', ARGV[5], 'r', ARGV[6], 'l', ARGV[2])
-redis.call('PUBLISH', ARGV[7], 'events')
+if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[6]) end
+local id = redis.call('XADD', KEYS[3], '*', 't', 'delivery.failed', 'm', f.m, 'a', ARGV[6], 'r', ARGV[4],
+  'l', ARGV[2], 'p', f.p, 'q', f.q)
+redis.call('PUBLISH', ARGV[5], 'events')
 return id
