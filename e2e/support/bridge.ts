@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
 import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
 import { hashToken } from '@agent-bridge/service-kit';
+import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, freePort, startRedis, startService, type AgentClient, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
 
 export interface BridgeOptions {
   agents: string[];
   routers?: number;
   legacyPolls?: number;
+  /** Elicitation replicas to start (default 0). */
+  elicitations?: number;
   shardCount?: number;
   appendfsync?: 'always' | 'everysec';
   /** Extra environment for every service. */
@@ -29,6 +32,12 @@ export interface Bridge {
   routers: ServiceHandle[];
   legacyPolls: ServiceHandle[];
   legacyUrls: string[];
+  elicitations: ServiceHandle[];
+  /** Base URLs (http://127.0.0.1:PORT) of the elicitation replicas. */
+  elicitationBaseUrls: string[];
+  startElicitation(replicaId: string, port?: number): Promise<ServiceHandle>;
+  /** A modern agent: an MCP session on an elicitation replica, answering elicitations with `answer`. */
+  connectModern(agent: string, options?: ModernAgentOptions): Promise<ModernAgent>;
   tokens: Record<string, string>;
   env: Record<string, string>;
   startRouter(id: string): Promise<ServiceHandle>;
@@ -70,6 +79,20 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const routers: ServiceHandle[] = [];
   const legacyPolls: ServiceHandle[] = [];
   const legacyUrls: string[] = [];
+  const elicitations: ServiceHandle[] = [];
+  const elicitationBaseUrls: string[] = [];
+  const startElicitation = async (replicaId: string, fixedPort?: number) => {
+    const port = fixedPort ?? (await freePort());
+    const handle = await startService({
+      name: replicaId,
+      entry: 'services/elicitation/src/main.ts',
+      env: { ...env, PORT: String(port), REPLICA_ID: replicaId },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    });
+    elicitations.push(handle);
+    elicitationBaseUrls.push(`http://127.0.0.1:${port}`);
+    return handle;
+  };
   const startRouter = async (id: string) => {
     const port = await freePort();
     const handle = await startService({
@@ -95,8 +118,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       );
       legacyUrls.push(`http://127.0.0.1:${port}/mcp`);
     }
+    for (let i = 0; i < (options.elicitations ?? 0); i++) await startElicitation(`elicitation-${i + 1}`);
   } catch (error) {
-    await Promise.all([...routers, ...legacyPolls].map((s) => s.stop()));
+    await Promise.all([...routers, ...legacyPolls, ...elicitations].map((s) => s.stop()));
     await store.close();
     await redis.cleanup();
     throw error;
@@ -108,13 +132,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     routers,
     legacyPolls,
     legacyUrls,
+    elicitations,
+    elicitationBaseUrls,
+    startElicitation,
+    connectModern: (agent, modernOptions = {}) => connectModernAgent(modernOptions.url ?? `${elicitationBaseUrls[modernOptions.replica ?? 0]}/mcp`, tokens[agent]!, agent, modernOptions),
     tokens,
     env,
     startRouter,
     setFlags,
     connect: (agent, replica = 0) => connectAgent({ url: legacyUrls[replica]!, token: tokens[agent]!, name: agent }),
     async stop() {
-      await Promise.all([...routers, ...legacyPolls].filter((s) => s.running).map((s) => s.stop()));
+      await Promise.all([...routers, ...legacyPolls, ...elicitations].filter((s) => s.running).map((s) => s.stop()));
       await store.close();
       await redis.cleanup();
       rmSync(dir, { recursive: true, force: true });
@@ -154,4 +182,46 @@ export async function receive(agent: AgentClient, count: number, deadlineMs = 60
     cursor = result.cursor;
   }
   return { messages, cursor };
+}
+
+export interface ReceivedElicitation {
+  message: string;
+  requestedSchema: Record<string, unknown>;
+  receivedAt: number;
+}
+
+export interface ModernAgentOptions {
+  /** Which elicitation replica to connect to (index), unless `url` is given. */
+  replica?: number;
+  url?: string;
+  /** Declare the elicitation capability (default true). */
+  elicitation?: boolean;
+  /** How to answer each elicitation (default: accept with { response: "ok" }). Return a never-settling promise to never answer. */
+  answer?: (request: ReceivedElicitation) => Promise<ElicitResult> | ElicitResult;
+}
+
+export interface ModernAgent extends AgentClient {
+  /** Every elicitation this agent received, in order. */
+  received: ReceivedElicitation[];
+}
+
+export async function connectModernAgent(url: string, token: string, name: string, options: ModernAgentOptions = {}): Promise<ModernAgent> {
+  const received: ReceivedElicitation[] = [];
+  const answer = options.answer ?? (() => ({ action: 'accept' as const, content: { response: 'ok' } }));
+  const client = await connectAgent({
+    url,
+    token,
+    name,
+    capabilities: options.elicitation === false ? {} : { elicitation: {} },
+    setup: (sdkClient) => {
+      if (options.elicitation === false) return;
+      sdkClient.setRequestHandler(ElicitRequestSchema, async (request) => {
+        const params = request.params as { message: string; requestedSchema?: Record<string, unknown> };
+        const item = { message: params.message, requestedSchema: params.requestedSchema ?? {}, receivedAt: Date.now() };
+        received.push(item);
+        return answer(item);
+      });
+    },
+  });
+  return Object.assign(client, { received });
 }

@@ -34,6 +34,11 @@ export interface MailboxToolsOptions {
   elicitationEndpointUrl: string;
   /** Aborted when the service shuts down: waiting polls then answer at once with what they have. */
   shutdownSignal?: AbortSignal;
+  /**
+   * Elicitation endpoint: when this returns a notice, the agent's messages are pushed to it as
+   * elicitations, so `wait_for_messages` answers at once (with what its poll lane still holds).
+   */
+  pushDeliveryNotice?: (agentId: string, sessionId: string | undefined) => string | undefined;
 }
 
 export interface MailboxLimits {
@@ -193,7 +198,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         start = (await store.mailboxState(agentId)).acked;
       }
       await throttle(flags, context.signal);
-      const timeoutMs = Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
+      const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
+      const timeoutMs = notice ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
       const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
       const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context);
       const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
@@ -206,6 +212,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         messages,
         has_more: page.hasMore,
         cursor: page.entries.at(-1)?.cursor ?? start,
+        ...(notice ? { notice } : {}),
         ...deprecationNotice(flags, 'wait_for_messages'),
       };
     },

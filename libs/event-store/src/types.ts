@@ -166,7 +166,10 @@ export interface LedgerRecord {
 export interface PresenceSession {
   sessionId: string;
   replica: string;
+  /** What the client declared at initialize (`elicitation: {}` counts as form). */
   elicitation: { form: boolean; url: boolean };
+  /** Whether the session's GET stream is open: server-to-client requests can only travel on it. */
+  streamOpen: boolean;
   expiresAt: number;
 }
 

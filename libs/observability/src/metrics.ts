@@ -19,6 +19,8 @@ export class BridgeMetrics {
   readonly deprecationWarnings: Counter<'tool'>;
   readonly waitingPolls: Gauge;
   readonly shardsOwned: Gauge;
+  readonly activeSessions: Gauge;
+  readonly forwardedRequests: Counter<'method'>;
   readonly routingBatchSeconds: Histogram;
   readonly flagPercentage: Gauge;
   readonly flagSnapshotVersion: Gauge;
@@ -87,6 +89,13 @@ export class BridgeMetrics {
       registers,
     });
     this.waitingPolls = new Gauge({ name: 'agentbridge_waiting_polls', help: 'wait_for_messages calls waiting right now.', registers });
+    this.activeSessions = new Gauge({ name: 'agentbridge_active_sessions', help: 'MCP sessions this elicitation replica holds.', registers });
+    this.forwardedRequests = new Counter({
+      name: 'agentbridge_forwarded_requests_total',
+      help: 'Requests for sessions owned by another replica, relayed to it.',
+      labelNames: ['method'],
+      registers,
+    });
     this.shardsOwned = new Gauge({ name: 'agentbridge_router_shards_owned', help: 'Shards this router replica holds the lease of.', registers });
     this.routingBatchSeconds = new Histogram({
       name: 'agentbridge_routing_batch_duration_seconds',

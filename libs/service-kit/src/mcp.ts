@@ -9,6 +9,8 @@ export interface ToolCallContext {
   agentId: string;
   /** Aborted when the client cancels or disconnects. */
   signal: AbortSignal;
+  /** The MCP session the call belongs to (stateful endpoints only). */
+  sessionId: string | undefined;
   /** Present when the client asked for progress (sent a progress token). */
   reportProgress: ((progress: number, total?: number, message?: string) => Promise<void>) | undefined;
 }
@@ -67,7 +69,7 @@ export function createToolServer(
               params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) },
             });
     try {
-      const result = await tool.handler(request.params.arguments, { agentId, signal: extra.signal, reportProgress });
+      const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress });
       hooks.onCall?.(tool.name, 'ok', agentId);
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (error) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Doorbell, Keys, PresenceStore, ShardStore } from '@agent-bridge/event-store';
+import type { Doorbell, Keys, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
 import { fnv1a32 } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
@@ -30,7 +30,7 @@ export class Router {
 
   constructor(
     private readonly deps: {
-      store: ShardStore & PresenceStore;
+      store: ShardStore & PresenceStore & PushLaneStore;
       doorbell: Doorbell;
       keys: Keys;
       flags: () => FlagSnapshot;
@@ -43,6 +43,11 @@ export class Router {
     this.preference = deps.keys
       .allShards()
       .sort((a, b) => fnv1a32(`${this.instanceId}/${b}`) - fnv1a32(`${this.instanceId}/${a}`));
+  }
+
+  /** Wakes every shard worker (after a flag change: rollbacks drain push lanes within a second). */
+  wakeAll(): void {
+    for (const shard of this.workers.keys()) this.deps.doorbell.ring(`events:${shard}`);
   }
 
   ownedShards(): number[] {

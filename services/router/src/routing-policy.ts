@@ -8,7 +8,7 @@ export interface LaneChoice {
   /** Why the flags chose the protocol. */
   reason: ProtocolReason;
   /** Set when an elicitation agent is served on the poll lane instead. */
-  fallback: 'no_session' | 'no_elicitation_capability' | undefined;
+  fallback: 'no_session' | 'no_elicitation_capability' | 'no_stream' | undefined;
 }
 
 /**
@@ -20,14 +20,15 @@ export interface LaneChoice {
 export function chooseLane(flags: FlagSnapshot, agentId: string, sessions: readonly PresenceSession[]): LaneChoice {
   const decision = evaluateProtocol(flags, agentId);
   if (decision.protocol === 'legacy') return { lane: 'poll', via: 'legacy', reason: decision.reason, fallback: undefined };
-  if (sessions.some((session) => session.elicitation.form)) {
+  if (sessions.some((session) => session.elicitation.form && session.streamOpen)) {
     return { lane: 'push', via: 'elicitation', reason: decision.reason, fallback: undefined };
   }
   if (!flags.autoFallback) return { lane: 'push', via: 'elicitation', reason: decision.reason, fallback: undefined };
+  const capable = sessions.filter((session) => session.elicitation.form);
   return {
     lane: 'poll',
     via: 'legacy_fallback',
     reason: decision.reason,
-    fallback: sessions.length === 0 ? 'no_session' : 'no_elicitation_capability',
+    fallback: sessions.length === 0 ? 'no_session' : capable.length === 0 ? 'no_elicitation_capability' : 'no_stream',
   };
 }

@@ -33,13 +33,15 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
     onApplied: (snapshot) => {
       metrics.flagSnapshotVersion.set(snapshot.version);
       metrics.flagPercentage.set(snapshot.elicitation.percentage);
+      router?.wakeAll();
     },
   });
   const initial = await watcher.start();
   metrics.flagSnapshotVersion.set(initial.version);
   metrics.flagPercentage.set(initial.elicitation.percentage);
 
-  const router = new Router(
+  let router: Router | undefined;
+  router = new Router(
     { store: opened.store, doorbell: opened.doorbell, keys: opened.keys, flags: () => watcher.current(), metrics, logger },
     {
       routerId: config.ROUTER_ID,

@@ -9,6 +9,7 @@ import {
   type MessageEvent,
   type PresenceSession,
   type PresenceStore,
+  type PushLaneStore,
   type RouteDecision,
   type ShardLease,
   type ShardStore,
@@ -18,6 +19,9 @@ import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { AdapterError, toPollPayload, toPushPayload, type DeliveryVia, type Envelope, type PushLanePayload } from '@agent-bridge/protocol';
 import { chooseLane } from './routing-policy.js';
 
+const DRAIN_CHECK_INTERVAL_MS = 250;
+const DRAIN_LEASE_TTL_MS = 5_000;
+
 export interface ShardWorkerOptions {
   batchSize: number;
   idleRecheckMs: number;
@@ -25,7 +29,7 @@ export interface ShardWorkerOptions {
 }
 
 export interface ShardWorkerDeps {
-  store: ShardStore & PresenceStore;
+  store: ShardStore & PresenceStore & PushLaneStore;
   doorbell: Doorbell;
   flags: () => FlagSnapshot;
   metrics: BridgeMetrics;
@@ -44,6 +48,8 @@ export class ShardWorker {
   private readonly stopController = new AbortController();
   private done: Promise<void> | undefined;
   private lastTrimAt = 0;
+  private lastDrainCheckAt = 0;
+  private lastDrainFlagsVersion = -1;
 
   constructor(
     readonly lease: ShardLease,
@@ -83,6 +89,7 @@ export class ShardWorker {
           if (count > 0) logger.info({ shard: this.shard, count }, 'claimed pending entries of the previous owner');
           claimed = true;
         }
+        await this.maybeDrainPushLanes();
         const entries = await store.readShardEntries(this.shard, this.deps.consumer, phase, this.options.batchSize);
         if (entries.length === 0) {
           if (phase === 'pending') {
@@ -90,7 +97,7 @@ export class ShardWorker {
             continue;
           }
           await this.maybeTrim();
-          await waiter.wait(this.options.idleRecheckMs, this.stopController.signal);
+          await waiter.wait(Math.min(this.options.idleRecheckMs, DRAIN_CHECK_INTERVAL_MS), this.stopController.signal);
           continue;
         }
         const started = performance.now();
@@ -201,6 +208,39 @@ export class ShardWorker {
     outcomes.forEach((outcome, i) => {
       if (outcome.status !== 'duplicate') this.deps.metrics.messagesRouted.inc({ lane: outcome.lane, via: decisions[i]!.via });
     });
+  }
+
+  /**
+   * Moves push-lane backlogs to the poll lane for agents that are back on legacy (rollback) or have
+   * no session that can receive elicitations while auto-fallback is on. A lane whose agent is being
+   * served by an elicitation replica (it holds the push lease) is left to that replica, which drains
+   * it itself after aborting the elicitation in flight. Checked on every flag change and every 250 ms.
+   */
+  private async maybeDrainPushLanes(): Promise<void> {
+    const flags = this.deps.flags();
+    const now = Date.now();
+    if (flags.version === this.lastDrainFlagsVersion && now - this.lastDrainCheckAt < DRAIN_CHECK_INTERVAL_MS) return;
+    this.lastDrainCheckAt = now;
+    this.lastDrainFlagsVersion = flags.version;
+    const agents = await this.deps.store.agentsWithPushBacklog(this.shard);
+    if (agents.length === 0) return;
+    const presence = await this.deps.store.readPresence(agents);
+    for (const agentId of agents) {
+      const rolledBack = evaluateProtocol(flags, agentId).protocol === 'legacy';
+      const reachable = (presence.get(agentId) ?? []).some((session) => session.elicitation.form && session.streamOpen);
+      if (!rolledBack && (reachable || !flags.autoFallback)) continue;
+      const lease = await this.deps.store.acquirePushLease(agentId, this.deps.consumer, DRAIN_LEASE_TTL_MS);
+      if (!lease) continue;
+      try {
+        const moved = await this.deps.store.drainPushLane(lease, 'legacy_fallback');
+        if (moved > 0) {
+          this.deps.metrics.fallbacks.inc({ reason: rolledBack ? 'rollback_drain' : 'no_session_drain' }, moved);
+          this.deps.logger.info({ shard: this.shard, agentId, moved, rolledBack }, 'drained push lane to the poll lane');
+        }
+      } finally {
+        await this.deps.store.releasePushLease(lease).catch(() => undefined);
+      }
+    }
   }
 
   private async maybeTrim(): Promise<void> {

@@ -1,0 +1,149 @@
+import { isStoreError, type Doorbell, type ElicitAnswer, type EventStore } from '@agent-bridge/event-store';
+import type { BridgeMetrics } from '@agent-bridge/observability';
+import {
+  ELICIT_INPUT_SCHEMA,
+  ToolError,
+  elicitArgs,
+  formAnswerProblems,
+  formSchemaProblems,
+  newMessageId,
+  parseToolArguments,
+  type Envelope,
+  type FormSchema,
+} from '@agent-bridge/protocol';
+import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
+
+export interface ElicitToolOptions {
+  store: EventStore;
+  doorbell: Doorbell;
+  metrics: BridgeMetrics;
+  knowsAgent: (agentId: string) => boolean;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  progressIntervalMs: number;
+  recheckMs: number;
+  maxContentBytes: number;
+  shutdownSignal: AbortSignal;
+}
+
+/**
+ * `elicit(to, message, requested_schema, timeout_ms?)`: asks another agent and waits for its
+ * structured answer, whichever protocol the other agent is on — an elicitation form for a modern
+ * agent, a message with `reply_schema` for a legacy one (who answers with send_message(in_reply_to)).
+ */
+export function elicitTool(options: ElicitToolOptions): ToolDefinition {
+  const { store, doorbell, metrics } = options;
+  return {
+    name: 'elicit',
+    title: 'Ask another agent',
+    description:
+      'Ask another agent a question and wait for its structured answer (a form it fills in, following requested_schema). Returns action accept (with content), decline, cancel, or timeout.',
+    inputSchema: ELICIT_INPUT_SCHEMA,
+    async handler(rawArgs, context) {
+      const args = parseToolArguments('elicit', elicitArgs, rawArgs);
+      const problems = formSchemaProblems(args.requested_schema);
+      if (problems.length > 0) {
+        throw new ToolError('INVALID_SCHEMA', `requested_schema is not an MCP form schema: ${problems.join('; ')}. Use a flat object of string, number, integer, boolean or enum properties.`, {
+          details: { problems },
+        });
+      }
+      const bytes = Buffer.byteLength(args.message, 'utf8');
+      if (bytes > options.maxContentBytes) {
+        throw new ToolError('CONTENT_TOO_LARGE', `message is ${bytes} bytes; the limit is ${options.maxContentBytes} bytes. Shorten the question.`, {
+          details: { bytes, limit: options.maxContentBytes },
+        });
+      }
+      if (!options.knowsAgent(args.to)) {
+        throw new ToolError('UNKNOWN_RECIPIENT', `there is no agent "${args.to}" on this bridge; check the recipient id.`, { details: { to: args.to } });
+      }
+      const timeoutMs = Math.min(args.timeout_ms ?? options.defaultTimeoutMs, options.maxTimeoutMs);
+      const now = Date.now();
+      const envelope: Envelope = {
+        id: newMessageId(now),
+        kind: 'elicitation',
+        from: context.agentId,
+        to: args.to,
+        content: args.message,
+        metadata: {},
+        replySchema: args.requested_schema,
+        sourceProtocol: 'elicitation',
+        acceptedAt: now,
+        deadlineAt: now + timeoutMs,
+      };
+      // The wait record exists before the question can be routed, so no answer can miss it.
+      await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
+      let messageId: string;
+      try {
+        const result = await store.append({ envelope, awaitsReply: true, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
+        messageId = result.messageId;
+        if (result.duplicate && messageId !== envelope.id) await store.beginElicitWait(context.agentId, messageId, timeoutMs + 60_000);
+      } catch (error) {
+        if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
+          throw new ToolError('IDEMPOTENCY_CONFLICT', `idempotency_key "${args.idempotency_key}" was already used for a different question; use a new key. Nothing was sent.`, { cause: error });
+        }
+        throw error;
+      }
+      metrics.messagesSent.inc({ protocol: 'elicitation' });
+
+      const answer = await waitForAnswer(messageId, timeoutMs, context);
+      if (!answer) {
+        await store.closeMessage(messageId, args.to, 'expired');
+        return { message_id: messageId, action: 'timeout', responder: args.to };
+      }
+      const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
+      await store.closeMessage(messageId, args.to, state);
+      return shapeResult(messageId, answer, args.requested_schema as FormSchema);
+    },
+  };
+
+  async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null> {
+    const deadline = Date.now() + timeoutMs;
+    const signal = AbortSignal.any([context.signal, options.shutdownSignal]);
+    const waiter = doorbell.register(`answer:${messageId}`);
+    const startedAt = Date.now();
+    let nextProgressAt = startedAt + options.progressIntervalMs;
+    try {
+      for (;;) {
+        const answer = await store.readElicitAnswer(context.agentId, messageId);
+        if (answer) return answer;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || signal.aborted) break;
+        const slice = Math.min(remaining, options.recheckMs, context.reportProgress ? Math.max(1, nextProgressAt - Date.now()) : Infinity);
+        await waiter.wait(slice, signal);
+        if (context.reportProgress && Date.now() >= nextProgressAt) {
+          nextProgressAt += options.progressIntervalMs;
+          await context.reportProgress(Date.now() - startedAt, timeoutMs, 'waiting for the answer').catch(() => undefined);
+        }
+      }
+    } finally {
+      waiter.dispose();
+    }
+    // Settles the race with an answer arriving right now: either we get it, or it becomes a message.
+    return store.finishElicitWait(context.agentId, messageId);
+  }
+}
+
+/**
+ * The elicit result. An elicitation answer carries structured content; a legacy reply is
+ * structured when its text is a JSON object that fits the schema, and `{ response: text }` otherwise.
+ */
+function shapeResult(messageId: string, answer: ElicitAnswer, schema: FormSchema): Record<string, unknown> {
+  const result: Record<string, unknown> = { message_id: messageId, action: answer.action, responder: answer.responder, via: answer.via, reply_id: answer.message_id };
+  if (answer.action !== 'accept') return result;
+  let content = answer.content;
+  if (content === undefined) {
+    const parsed = tryParseObject(answer.text);
+    content = parsed && formAnswerProblems(schema, parsed).length === 0 ? parsed : { response: answer.text };
+  }
+  result.content = content;
+  return result;
+}
+
+function tryParseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

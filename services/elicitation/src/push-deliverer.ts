@@ -1,0 +1,223 @@
+import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { isStoreError, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
+import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { answerToLegacyContent, derivedMessageId, elicitationMessageText, type Envelope } from '@agent-bridge/protocol';
+import type { SessionRegistry } from './sessions.js';
+
+export interface PushDelivererDeps {
+  store: EventStore;
+  doorbell: Doorbell;
+  sessions: SessionRegistry;
+  flags: () => FlagSnapshot;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  /** Lease owner and consumer name: unique per process. */
+  instanceId: string;
+  leaseTtlMs: number;
+  recheckMs: number;
+  messageDeadlineMs: number;
+}
+
+type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
+
+/**
+ * Pushes one agent's push lane to it, one elicitation at a time and in lane order, while this
+ * replica holds the agent's push lease and a session that can receive elicitations. A lost lease
+ * stops it at once (every write is fenced); a flag change that moves the agent back to legacy
+ * aborts the elicitation in flight and drains the lane to the poll lane.
+ */
+export class PushDeliverer {
+  private readonly stopController = new AbortController();
+  private lease: PushLease | undefined;
+  private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost' } | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private done: Promise<void> | undefined;
+
+  constructor(
+    readonly agentId: string,
+    private readonly deps: PushDelivererDeps,
+  ) {}
+
+  start(): void {
+    this.done = this.run().catch((error) => this.deps.logger.error({ err: error, agentId: this.agentId }, 'push deliverer crashed'));
+  }
+
+  /** Stops after the elicitation in flight completes (it is not aborted: the agent may still answer). */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.done;
+  }
+
+  /** Called when a new flag snapshot applies: an agent moved back to legacy is drained within a second. */
+  onFlagsChanged(flags: FlagSnapshot): void {
+    if (evaluateProtocol(flags, this.agentId).protocol === 'legacy' && this.inFlight) {
+      this.inFlight.reason = 'rollback';
+      this.inFlight.controller.abort();
+    }
+    this.deps.doorbell.ring(`push:${this.agentId}`);
+  }
+
+  private get stopped(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const { store, logger } = this.deps;
+    let phase: 'pending' | 'new' = 'pending';
+    let failures = 0;
+    try {
+      while (!this.stopped) {
+        const waiter = this.deps.doorbell.register(`push:${this.agentId}`);
+        try {
+          if (!this.lease) {
+            const lease = await store.acquirePushLease(this.agentId, this.deps.instanceId, this.deps.leaseTtlMs);
+            if (!lease) {
+              // Another replica (or the router's drain) holds it; try again shortly.
+              await waiter.wait(this.deps.recheckMs, this.stopController.signal);
+              continue;
+            }
+            this.lease = lease;
+            this.startRenewing();
+            const claimed = await store.claimPushLane(lease, this.deps.instanceId);
+            if (claimed > 0) logger.info({ agentId: this.agentId, claimed }, 'took over pending push entries');
+            phase = 'pending';
+          }
+          const flags = this.deps.flags();
+          if (evaluateProtocol(flags, this.agentId).protocol === 'legacy') {
+            const moved = await store.drainPushLane(this.lease, 'legacy_fallback');
+            if (moved > 0) logger.info({ agentId: this.agentId, moved }, 'agent moved back to legacy: drained its push lane');
+            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
+            continue;
+          }
+          const [entry] = await store.readPushLane(this.agentId, this.deps.instanceId, phase, 1);
+          if (!entry) {
+            if (phase === 'pending') {
+              phase = 'new';
+              continue;
+            }
+            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
+            continue;
+          }
+          await this.deliver(entry, this.lease, flags);
+          failures = 0;
+        } catch (error) {
+          if (isStoreError(error, 'LEASE_LOST')) {
+            logger.warn({ agentId: this.agentId }, 'push lease lost');
+            this.dropLease();
+            continue;
+          }
+          failures++;
+          phase = 'pending';
+          logger.error({ err: error, agentId: this.agentId, failures }, 'push delivery failed; retrying');
+          await sleep(Math.min(50 * 2 ** Math.min(failures, 6), 2_000), this.stopController.signal);
+        } finally {
+          waiter.dispose();
+        }
+      }
+    } finally {
+      const lease = this.lease;
+      this.dropLease();
+      if (lease) await store.releasePushLease(lease).catch(() => undefined);
+    }
+  }
+
+  private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot): Promise<void> {
+    const { store, metrics } = this.deps;
+    const payload = entry.payload;
+    const replyId = derivedMessageId(entry.messageId, 'answer');
+    // A predecessor may have recorded the answer and died before settling: settle, do not ask again.
+    if (await store.getMessage(replyId, payload.from)) {
+      await store.settlePush(lease, entry, 'answered');
+      return;
+    }
+    const session = this.deps.sessions.pushSession(this.agentId);
+    if (!session) {
+      await store.failPush(lease, entry, 'no_session');
+      metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: 'PUSH_NO_SESSION' });
+      return;
+    }
+    const controller = new AbortController();
+    this.inFlight = { controller };
+    let answer: Answer;
+    try {
+      answer = (await session.server.elicitInput(
+        { mode: 'form', message: elicitationMessageText(payload), requestedSchema: payload.requestedSchema as never },
+        { timeout: flags.elicitationTimeoutMs, signal: controller.signal },
+      )) as Answer;
+    } catch (error) {
+      const interrupted = this.inFlight?.reason;
+      if (interrupted === 'rollback' || interrupted === 'lease_lost') return; // the drain (or the new owner) takes it from here
+      const reason = failureReason(error);
+      this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error }, 'push could not complete; handing it back to the router');
+      metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: `PUSH_${reason.toUpperCase()}` });
+      await store.failPush(lease, entry, reason);
+      return;
+    } finally {
+      this.inFlight = undefined;
+    }
+
+    metrics.messagesDelivered.inc({ protocol: 'elicitation', via: entry.via });
+    metrics.deliveryLatency.observe({ protocol: 'elicitation' }, Math.max(0, Date.now() - Date.parse(payload.timestamp)) / 1000);
+    if (payload.kind === 'elicitation' || (answer.action === 'accept' && answer.content && Object.keys(answer.content).length > 0)) {
+      const now = Date.now();
+      const reply: Envelope = {
+        id: replyId,
+        kind: 'reply',
+        from: this.agentId,
+        to: payload.from,
+        content: answerToLegacyContent(answer),
+        metadata: {},
+        inReplyTo: entry.messageId,
+        answer: answer.content === undefined ? { action: answer.action } : { action: answer.action, content: answer.content },
+        sourceProtocol: 'elicitation',
+        acceptedAt: now,
+        deadlineAt: now + this.deps.messageDeadlineMs,
+      };
+      await store.append({ envelope: reply });
+      metrics.messagesSent.inc({ protocol: 'elicitation' });
+    }
+    const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
+    await store.settlePush(lease, entry, state);
+  }
+
+  private startRenewing(): void {
+    clearInterval(this.renewTimer);
+    this.renewTimer = setInterval(async () => {
+      const lease = this.lease;
+      if (!lease) return;
+      try {
+        if (!(await this.deps.store.renewPushLease(lease, this.deps.leaseTtlMs))) {
+          this.deps.logger.warn({ agentId: this.agentId }, 'push lease expired before renewal');
+          if (this.inFlight) {
+            this.inFlight.reason = 'lease_lost';
+            this.inFlight.controller.abort();
+          }
+          this.dropLease();
+          this.deps.doorbell.ring(`push:${this.agentId}`);
+        }
+      } catch (error) {
+        this.deps.logger.warn({ err: error, agentId: this.agentId }, 'push lease renewal failed');
+      }
+    }, Math.max(100, Math.floor(this.deps.leaseTtlMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  private dropLease(): void {
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    this.lease = undefined;
+  }
+}
+
+/** Why a push failed, as a stable reason (metrics, the delivery.failed event, logs). */
+export function failureReason(error: unknown): string {
+  if (error instanceof McpError) {
+    if (error.code === ErrorCode.RequestTimeout) return 'timeout';
+    if (error.code === ErrorCode.InvalidParams) return 'invalid_answer';
+    if (error.code === ErrorCode.ConnectionClosed) return 'transport_error';
+    return 'client_error';
+  }
+  if (error instanceof Error && /does not support .*elicitation/i.test(error.message)) return 'no_capability';
+  return 'transport_error';
+}

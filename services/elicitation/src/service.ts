@@ -1,0 +1,352 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { mailboxTools, toWireError } from '@agent-bridge/agent-tools';
+import { openEventStore, StoreFlagSource, withDeadline } from '@agent-bridge/event-store';
+import { evaluateProtocol, FlagWatcher } from '@agent-bridge/flags';
+import { BridgeMetrics, type Logger } from '@agent-bridge/observability';
+import { AgentRegistry, HttpError, createToolServer, probeRoutes, sendJson, startHttpServer, type HttpServerHandle } from '@agent-bridge/service-kit';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { ElicitationConfig } from './config.js';
+import { elicitTool } from './elicit-tool.js';
+import { FORWARDED_HEADER, forwardRequest } from './forwarder.js';
+import { PushDeliverer } from './push-deliverer.js';
+import { AgentSession, SessionRegistry } from './sessions.js';
+
+export const SERVICE_NAME = 'elicitation';
+export const SERVICE_VERSION = '0.1.0';
+
+export interface ElicitationService {
+  url: string;
+  mcpUrl: string;
+  sessions: SessionRegistry;
+  close(): Promise<void>;
+}
+
+/**
+ * The modern endpoint: MCP sessions over Streamable HTTP, push delivery by elicitation, `elicit`,
+ * and the shared mailbox tools. A session belongs to the replica that created it (its id starts
+ * with the replica id); a request for it that lands elsewhere is forwarded to the owner.
+ */
+export async function startElicitationService(config: ElicitationConfig, logger: Logger): Promise<ElicitationService> {
+  const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
+  const metrics = new BridgeMetrics(SERVICE_NAME);
+  const instanceId = `${config.REPLICA_ID}-${randomBytes(4).toString('hex')}`;
+  const opened = await openEventStore({
+    url: config.REDIS_URL,
+    name: `${SERVICE_NAME}:${config.REPLICA_ID}`,
+    shardCount: config.SHARD_COUNT,
+    keyPrefix: config.KEY_PREFIX,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    onConnectionEvent: (connection, event, detail) => {
+      metrics.redisConnectionEvents.inc({ connection, event });
+      if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
+    },
+  });
+  const { store, doorbell } = opened;
+  const deliverers = new Map<string, PushDeliverer>();
+
+  const watcher = new FlagWatcher(new StoreFlagSource(store, doorbell, opened.keys), {
+    pollIntervalMs: config.FLAGS_POLL_INTERVAL_MS,
+    logger,
+    onApplied: (snapshot) => {
+      metrics.flagSnapshotVersion.set(snapshot.version);
+      metrics.flagPercentage.set(snapshot.elicitation.percentage);
+      for (const deliverer of deliverers.values()) deliverer.onFlagsChanged(snapshot);
+    },
+  });
+  await watcher.start();
+
+  const sessions = new SessionRegistry((agentId) => {
+    void syncAgent(agentId);
+  });
+
+  /** Starts or stops the agent's push deliverer and refreshes its presence after any session change. */
+  async function syncAgent(agentId: string): Promise<void> {
+    const canPush = sessions.pushSession(agentId) !== undefined;
+    const running = deliverers.get(agentId);
+    if (canPush && !running) {
+      const deliverer = new PushDeliverer(agentId, {
+        store,
+        doorbell,
+        sessions,
+        flags: () => watcher.current(),
+        metrics,
+        logger,
+        instanceId,
+        leaseTtlMs: config.PUSH_LEASE_TTL_MS,
+        recheckMs: config.PUSH_RECHECK_MS,
+        messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
+      });
+      deliverers.set(agentId, deliverer);
+      deliverer.start();
+    } else if (!canPush && running) {
+      deliverers.delete(agentId);
+      await running.stop();
+    }
+    metrics.activeSessions.set(sessions.size);
+    for (const session of sessions.sessionsOf(agentId)) await recordPresence(session);
+  }
+
+  async function recordPresence(session: AgentSession): Promise<void> {
+    try {
+      await store.recordPresence(session.agentId, {
+        sessionId: session.id,
+        replica: config.REPLICA_ID,
+        elicitation: session.elicitation,
+        streamOpen: session.streams > 0,
+        expiresAt: Date.now() + config.PRESENCE_TTL_MS,
+      });
+    } catch (error) {
+      logger.warn({ err: error, agentId: session.agentId }, 'cannot record presence');
+    }
+  }
+
+  const shutdown = new AbortController();
+  const limits = {
+    maxContentBytes: config.MAX_CONTENT_BYTES,
+    maxMetadataBytes: config.MAX_METADATA_BYTES,
+    messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
+    pollTimeoutMaxMs: config.POLL_TIMEOUT_MAX_MS,
+    pollRecheckMs: config.POLL_RECHECK_MS,
+    progressIntervalMs: config.PROGRESS_INTERVAL_MS,
+  };
+  const tools = [
+    ...mailboxTools({
+      endpoint: 'elicitation',
+      store,
+      doorbell,
+      flags: () => watcher.current(),
+      knowsAgent: (agentId) => registry.knows(agentId),
+      metrics,
+      logger,
+      limits,
+      elicitationEndpointUrl: config.ADVERTISE_URL ? `${config.ADVERTISE_URL}/mcp` : 'this endpoint',
+      shutdownSignal: shutdown.signal,
+      pushDeliveryNotice: (agentId, sessionId) => {
+        const session = sessionId ? sessions.get(sessionId) : undefined;
+        if (!session?.elicitation.form || evaluateProtocol(watcher.current(), agentId).protocol !== 'elicitation') return undefined;
+        return 'Your messages are delivered to you as elicitations on this session; wait_for_messages only returns messages that could not be pushed.';
+      },
+    }),
+    elicitTool({
+      store,
+      doorbell,
+      metrics,
+      knowsAgent: (agentId) => registry.knows(agentId),
+      defaultTimeoutMs: config.ELICIT_TIMEOUT_DEFAULT_MS,
+      maxTimeoutMs: config.ELICIT_TIMEOUT_MAX_MS,
+      progressIntervalMs: config.PROGRESS_INTERVAL_MS,
+      recheckMs: config.POLL_RECHECK_MS,
+      maxContentBytes: config.MAX_CONTENT_BYTES,
+      shutdownSignal: shutdown.signal,
+    }),
+  ];
+  const hooks = {
+    mapError(error: unknown, tool: string, agentId: string) {
+      const wire = toWireError(error);
+      metrics.errors.inc({ component: SERVICE_NAME, protocol: 'elicitation', code: wire.code });
+      logger.error({ err: error, tool, agentId, code: wire.code }, 'tool call failed');
+      return wire;
+    },
+    onCall(tool: string, outcome: string) {
+      metrics.toolCalls.inc({ tool, outcome });
+    },
+  };
+  const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
+
+  async function createSession(agentId: string, request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
+    let session: AgentSession | undefined;
+    const server = createToolServer(
+      {
+        name: 'agent-bridge',
+        version: SERVICE_VERSION,
+        instructions: 'agent-bridge: messages from other agents arrive as elicitations. send_message to talk, elicit to ask and wait for a structured answer.',
+      },
+      tools,
+      agentId,
+      hooks,
+    );
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => `${config.REPLICA_ID}.${randomUUID()}`,
+      keepAliveMs: config.KEEPALIVE_MS,
+      onsessioninitialized: (sessionId) => {
+        session = new AgentSession(sessionId, agentId, server, transport);
+        session.elicitation = declaredElicitation(server);
+        sessions.add(session);
+        logger.info({ agentId, sessionId, elicitation: session.elicitation }, 'session started');
+      },
+      onsessionclosed: (sessionId) => {
+        endSession(sessionId, 'closed by the client');
+      },
+    });
+    transport.onclose = () => {
+      if (session) endSession(session.id, 'transport closed');
+    };
+    server.oninitialized = () => {
+      if (!session) return;
+      session.elicitation = declaredElicitation(server);
+      sessions.changed(session);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(request, response, body);
+  }
+
+  function endSession(sessionId: string, why: string): void {
+    const session = sessions.remove(sessionId);
+    if (!session) return;
+    logger.info({ agentId: session.agentId, sessionId, why }, 'session ended');
+    void store.removePresence(session.agentId, sessionId).catch(() => undefined);
+    void session.server.close().catch(() => undefined);
+  }
+
+  async function handleMcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const agentId = registry.authenticate(request);
+    if (!agentId) {
+      sendJson(
+        response,
+        401,
+        { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null },
+        { 'www-authenticate': 'Bearer realm="agent-bridge"' },
+      );
+      return;
+    }
+    const raw = await readRawBody(request, bodyLimit);
+    const sessionId = request.headers['mcp-session-id'];
+    if (typeof sessionId === 'string' && sessionId !== '') {
+      const session = sessions.get(sessionId);
+      if (session) {
+        if (session.agentId !== agentId) return sessionNotFound(response);
+        session.touch();
+        if (request.method === 'GET') trackStream(session, response);
+        await session.transport.handleRequest(request, response, parseJson(raw));
+        return;
+      }
+      const owner = sessionId.slice(0, sessionId.indexOf('.'));
+      if (owner && owner !== config.REPLICA_ID && request.headers[FORWARDED_HEADER] === undefined) {
+        const ownerUrl = await store.lookupReplica(SERVICE_NAME, owner);
+        if (ownerUrl) {
+          metrics.forwardedRequests.inc({ method: request.method ?? 'unknown' });
+          await forwardRequest(request, response, raw, ownerUrl, config.REPLICA_ID);
+          return;
+        }
+      }
+      return sessionNotFound(response);
+    }
+    const body = parseJson(raw);
+    if (request.method !== 'POST' || !isInitializeRequest(body)) {
+      throw new HttpError(400, 'send an initialize request first (no Mcp-Session-Id header was given)');
+    }
+    await createSession(agentId, request, response, body);
+  }
+
+  function trackStream(session: AgentSession, response: ServerResponse): void {
+    session.streams++;
+    sessions.changed(session);
+    response.on('close', () => {
+      session.streams = Math.max(0, session.streams - 1);
+      session.touch();
+      sessions.changed(session);
+    });
+  }
+
+  const http: HttpServerHandle = await startHttpServer({
+    host: config.HOST,
+    port: config.PORT,
+    onError: (error, request) => logger.error({ err: error, path: request.url }, 'request failed'),
+    routes: {
+      '/mcp': handleMcp,
+      ...probeRoutes({
+        ready: async () => {
+          try {
+            await withDeadline(store.ping(), 1_000, 'redis ping');
+            return { ok: true, detail: { replica: config.REPLICA_ID, sessions: sessions.size, flagsVersion: watcher.current().version } };
+          } catch (error) {
+            return { ok: false, detail: { redis: (error as Error).message } };
+          }
+        },
+        metrics: async () => {
+          metrics.flagSnapshotStale.set(watcher.isStale() ? 1 : 0);
+          metrics.activeSessions.set(sessions.size);
+          return metrics.render();
+        },
+      }),
+    },
+  });
+
+  const advertisedUrl = config.ADVERTISE_URL ?? `http://127.0.0.1:${http.port}`;
+
+  // Keep presence and the replica registry fresh, and close sessions that went quiet.
+  const heartbeat = async () => {
+    try {
+      await store.heartbeatReplica(SERVICE_NAME, config.REPLICA_ID, advertisedUrl, config.PRESENCE_TTL_MS);
+    } catch (error) {
+      logger.warn({ err: error }, 'replica heartbeat failed');
+    }
+    const now = Date.now();
+    for (const session of sessions.all()) {
+      if (session.streams === 0 && now - session.lastSeenAt > config.SESSION_IDLE_TIMEOUT_MS) {
+        void session.transport.close();
+        endSession(session.id, 'idle');
+        continue;
+      }
+      await recordPresence(session);
+    }
+  };
+  await heartbeat();
+  const heartbeatTimer = setInterval(() => void heartbeat(), Math.floor(config.PRESENCE_TTL_MS / 3));
+  heartbeatTimer.unref();
+  logger.info({ url: `${http.url}/mcp`, replica: config.REPLICA_ID, advertised: advertisedUrl }, 'elicitation listening');
+
+  return {
+    url: http.url,
+    mcpUrl: `${http.url}/mcp`,
+    sessions,
+    async close() {
+      clearInterval(heartbeatTimer);
+      shutdown.abort();
+      await Promise.all([...deliverers.values()].map((d) => d.stop()));
+      for (const session of sessions.all()) {
+        await store.removePresence(session.agentId, session.id).catch(() => undefined);
+        await session.transport.close().catch(() => undefined);
+      }
+      await store.removeReplica(SERVICE_NAME, config.REPLICA_ID).catch(() => undefined);
+      await http.close(config.SHUTDOWN_GRACE_MS);
+      watcher.stop();
+      await opened.close();
+    },
+  };
+}
+
+/** What the client declared at initialize. Per spec 2025-11-25 an empty `elicitation: {}` means form support. */
+function declaredElicitation(server: Server): { form: boolean; url: boolean } {
+  const declared = server.getClientCapabilities()?.elicitation as { form?: unknown; url?: unknown } | undefined;
+  if (declared === undefined) return { form: false, url: false };
+  return { form: declared.form !== undefined || declared.url === undefined, url: declared.url !== undefined };
+}
+
+function sessionNotFound(response: ServerResponse): void {
+  // The MCP answer for an unknown session: the client starts a new one with initialize.
+  sendJson(response, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+}
+
+async function readRawBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+}
