@@ -40,23 +40,30 @@ elif [[ ! -f node_modules/.package-lock.json ]]; then
   quiet npm install --no-audit --no-fund
 fi
 
-# --- redis-server -------------------------------------------------------------
-if ! command -v redis-server >/dev/null 2>&1; then
+# --- Debian packages the tests and `make up` run --------------------------------
+# redis-server: the event store (tests start their own instances).
+# nginx: the round-robin proxy in front of two elicitation replicas in the e2e tests.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+if (( ${#missing[@]} > 0 )); then
   SUDO=()
   if [[ "$(id -u)" -ne 0 ]]; then
     if command -v sudo >/dev/null 2>&1; then
       SUDO=(sudo)
     else
-      echo "ensure-deps: redis-server is missing and installing it needs root (no sudo found)" >&2
+      echo "ensure-deps: ${missing[*]} missing and installing needs root (no sudo found)" >&2
       exit 1
     fi
   fi
-  log "installing redis-server (apt-get)"
+  log "installing ${missing[*]} (apt-get)"
   quiet "${SUDO[@]}" apt-get update -qq
-  quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
-  # The Debian package may start a system redis on 6379; the tests start their
-  # own instances, so stop it rather than leave it squatting the port.
-  { "${SUDO[@]}" service redis-server stop || "${SUDO[@]}" systemctl stop redis-server || true; } >/dev/null 2>&1
+  quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The packages may start system services on 6379 / 80; the tests start their own instances,
+  # so stop them rather than leave them squatting ports.
+  for service in redis-server nginx; do
+    { "${SUDO[@]}" service "$service" stop || "${SUDO[@]}" systemctl stop "$service" || true; } >/dev/null 2>&1
+  done
   if ! command -v redis-server >/dev/null 2>&1; then
     echo "ensure-deps: redis-server still not on PATH after installing" >&2
     exit 1

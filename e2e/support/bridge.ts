@@ -158,6 +158,7 @@ export interface PolledMessage {
   metadata: Record<string, unknown>;
   timestamp: string;
   reply_to?: string;
+  reply_schema?: Record<string, unknown>;
 }
 
 export interface PollResult {
