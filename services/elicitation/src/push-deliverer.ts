@@ -19,6 +19,9 @@ export interface PushDelivererDeps {
   messageDeadlineMs: number;
 }
 
+/** How long an elicitation in flight may still be answered after its agent was rolled back to legacy. */
+const ROLLBACK_GRACE_MS = 400;
+
 type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
 
 /**
@@ -30,7 +33,7 @@ type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string
 export class PushDeliverer {
   private readonly stopController = new AbortController();
   private lease: PushLease | undefined;
-  private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost' } | undefined;
+  private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost'; rollbackTimer?: NodeJS.Timeout } | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private done: Promise<void> | undefined;
 
@@ -49,11 +52,18 @@ export class PushDeliverer {
     await this.done;
   }
 
-  /** Called when a new flag snapshot applies: an agent moved back to legacy is drained within a second. */
+  /**
+   * Called when a new flag snapshot applies. For an agent moved back to legacy, the elicitation in
+   * flight gets a short grace to be answered (then it counts as delivered); after that it is
+   * cancelled and drained with the rest of the lane — all within a second of the change.
+   */
   onFlagsChanged(flags: FlagSnapshot): void {
-    if (evaluateProtocol(flags, this.agentId).protocol === 'legacy' && this.inFlight) {
-      this.inFlight.reason = 'rollback';
-      this.inFlight.controller.abort();
+    const inFlight = this.inFlight;
+    if (evaluateProtocol(flags, this.agentId).protocol === 'legacy' && inFlight && !inFlight.rollbackTimer) {
+      inFlight.rollbackTimer = setTimeout(() => {
+        inFlight.reason = 'rollback';
+        inFlight.controller.abort();
+      }, ROLLBACK_GRACE_MS);
     }
     this.deps.doorbell.ring(`push:${this.agentId}`);
   }
@@ -154,6 +164,7 @@ export class PushDeliverer {
       await store.failPush(lease, entry, reason);
       return;
     } finally {
+      clearTimeout(this.inFlight?.rollbackTimer);
       this.inFlight = undefined;
     }
 
