@@ -147,15 +147,23 @@ async function main(): Promise<void> {
   const node = [process.execPath, '--conditions=agentbridge-source', '--import', 'tsx'];
   run('router', node[0]!, [...node.slice(1), 'services/router/src/main.ts'], { ...shared, PORT: String(ports.router), ROUTER_ID: 'router-1' });
   run('legacy-poll', node[0]!, [...node.slice(1), 'services/legacy-poll/src/main.ts'], { ...shared, PORT: String(ports.legacyPoll), REPLICA_ID: 'legacy-poll-1' });
-  await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000)]);
+  run('elicitation', node[0]!, [...node.slice(1), 'services/elicitation/src/main.ts'], {
+    ...shared,
+    PORT: String(ports.elicitation),
+    REPLICA_ID: 'elicitation-1',
+    ADVERTISE_URL: `http://127.0.0.1:${ports.elicitation}`,
+  });
+  await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000)]);
 
   const lines = [
     '',
     'agent-bridge is running. Ctrl-C stops everything.',
     '',
-    `  legacy endpoint (MCP)   http://127.0.0.1:${ports.legacyPoll}/mcp`,
+    `  legacy endpoint (MCP)   http://127.0.0.1:${ports.legacyPoll}/mcp      (send_message, wait_for_messages)`,
+    `  modern endpoint (MCP)   http://127.0.0.1:${ports.elicitation}/mcp      (sessions; messages pushed as elicitations; elicit)`,
     `  router health/metrics   http://127.0.0.1:${ports.router}/readyz  /metrics`,
     `  legacy-poll metrics     http://127.0.0.1:${ports.legacyPoll}/metrics`,
+    `  elicitation metrics     http://127.0.0.1:${ports.elicitation}/metrics`,
     `  redis                   ${redisUrl}${env.REDIS_URL ? '' : `  (AOF in ${join(local, 'redis')})`}`,
     `  flags                   ${flagsFile}  (saved edits are published)`,
     '',
