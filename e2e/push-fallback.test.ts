@@ -19,7 +19,7 @@ import {
  * connection mid-elicitation: each message is delivered via legacy_fallback, none lost."
  */
 describe('a push that cannot complete falls back to the poll lane (legacy_fallback), none lost, none doubled', () => {
-  const inRollout = ['nocap', 'silent', 'dropper', 'vanisher', 'absent'];
+  const inRollout = ['nocap', 'silent', 'dropper', 'vanisher', 'absent', 'wobbler'];
   let bridge: Bridge;
   let sender: AgentClient;
   const opened: Array<{ close(): Promise<void> }> = [];
@@ -225,11 +225,61 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
     assert.deepEqual(history.map((h) => [h.lane, h.via]), [['poll', 'legacy_fallback']], 'never on the push lane');
     await assertSenderGotNothing();
   });
+
+  // Last: it changes elicitationTimeoutMs for its duration.
+  test('a client whose stream drops and comes back while an elicitation is in flight is not asked the same message twice; its answer by POST completes it', async () => {
+    // A window wide enough to reconnect and answer before the push times out.
+    await applyFlags({ elicitationTimeoutMs: '5000' });
+    const url = `${bridge.elicitationBaseUrls[0]}/mcp`;
+    const session = await RawMcpSession.open(url, bridge.tokens.wobbler!);
+    const first = await session.openStream();
+    let second: Awaited<ReturnType<RawMcpSession['openStream']>> | undefined;
+    try {
+      await waitForPushReady(bridge, 'wobbler');
+      const { message_id } = await send('wobbler', 'network blip');
+      const request = await first.next((m) => m.method === 'elicitation/create');
+      first.destroy();
+      // The client reconnects its stream at once, as SDK clients do (409 until the server saw the old one close).
+      for (let tries = 0; !second; tries++) {
+        try {
+          second = await session.openStream();
+        } catch (error) {
+          if (tries > 50) throw error;
+          await sleep(20);
+        }
+      }
+      await sleep(1_000);
+      // The client answers the elicitation it got (responses travel by POST, not on the stream).
+      assert.equal(await session.respond(request.id!, { action: 'accept', content: { response: 'answered once' } }), 202);
+      await waitForLedger(bridge, message_id, 'wobbler', (r) => r.state === 'answered', 'the message to be answered');
+      const replies = (await poll(sender, { timeout_ms: 2_000 })).messages;
+      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[message_id, 'answered once']], 'one reply reached the sender');
+      await poll(sender, { cursor: (await poll(sender, { timeout_ms: 0 })).cursor, timeout_ms: 0 });
+      const repeats = second.messages.filter((m) => m.method === 'elicitation/create' && String(m.params?.message).includes('network blip'));
+      assert.equal(repeats.length, 0, `the message in flight was pushed again on the new stream (request ids ${JSON.stringify(repeats.map((m) => m.id))}): the agent was asked twice`);
+    } finally {
+      first.destroy();
+      second?.destroy();
+      await applyFlags({ elicitationTimeoutMs: '1000' });
+    }
+  });
+
+  let applied = -1;
+  /** Publishes flags and waits until the elicitation replica applies them. */
+  async function applyFlags(assignments: Record<string, string>): Promise<void> {
+    const version = await bridge.setFlags(assignments);
+    await waitFor(() => applied >= version, 5_000, `the elicitation replica to apply flags version ${version}`, async () => {
+      const body = (await (await fetch(`${bridge.elicitationBaseUrls[0]}/readyz`)).json()) as Record<string, unknown>;
+      applied = Number((body.detail as Record<string, unknown> | undefined)?.flagsVersion ?? body.flagsVersion ?? -1);
+    });
+  }
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs: number, description: string): Promise<void> {
+async function waitFor(predicate: () => boolean, timeoutMs: number, description: string, refresh?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  for (;;) {
+    await refresh?.();
+    if (predicate()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
     await sleep(20);
   }

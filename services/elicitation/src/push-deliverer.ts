@@ -80,6 +80,13 @@ export class PushDeliverer {
       while (!this.stopped) {
         const waiter = this.deps.doorbell.register(`push:${this.agentId}`);
         try {
+          if (!this.deps.sessions.pushSession(this.agentId)) {
+            // No stream to push on: let go of the lease so the router can fall the lane back, and
+            // wait for a session change (or the periodic re-check).
+            await this.releaseLease();
+            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
+            continue;
+          }
           if (!this.lease) {
             const lease = await store.acquirePushLease(this.agentId, this.deps.instanceId, this.deps.leaseTtlMs);
             if (!lease) {
@@ -126,10 +133,15 @@ export class PushDeliverer {
         }
       }
     } finally {
-      const lease = this.lease;
-      this.dropLease();
-      if (lease) await store.releasePushLease(lease).catch(() => undefined);
+      await this.releaseLease();
     }
+  }
+
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return;
+    this.dropLease();
+    await this.deps.store.releasePushLease(lease).catch(() => undefined);
   }
 
   private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot): Promise<void> {

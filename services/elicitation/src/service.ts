@@ -62,11 +62,28 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     void syncAgent(agentId);
   });
 
-  /** Starts or stops the agent's push deliverer and refreshes its presence after any session change. */
+  const stopping = new Map<string, Promise<void>>();
+  let delivererCount = 0;
+
+  /**
+   * After any session change: refresh the agent's presence, and keep exactly one push deliverer
+   * for the agent while it holds an elicitation-capable session here. The deliverer itself pauses
+   * (and lets go of the push lease) while no session has its stream open.
+   */
   async function syncAgent(agentId: string): Promise<void> {
-    const canPush = sessions.pushSession(agentId) !== undefined;
+    metrics.activeSessions.set(sessions.size);
+    await Promise.all(sessions.sessionsOf(agentId).map((session) => recordPresence(session)));
+    doorbell.ring(`push:${agentId}`);
+    const wanted = sessions.sessionsOf(agentId).some((session) => session.elicitation.form);
     const running = deliverers.get(agentId);
-    if (canPush && !running) {
+    if (!wanted && running) {
+      deliverers.delete(agentId);
+      const stop = running.stop().finally(() => stopping.delete(agentId));
+      stopping.set(agentId, stop);
+      await stop;
+    } else if (wanted && !running) {
+      await stopping.get(agentId);
+      if (deliverers.has(agentId) || !sessions.sessionsOf(agentId).some((session) => session.elicitation.form)) return;
       const deliverer = new PushDeliverer(agentId, {
         store,
         doorbell,
@@ -74,19 +91,15 @@ export async function startElicitationService(config: ElicitationConfig, logger:
         flags: () => watcher.current(),
         metrics,
         logger,
-        instanceId,
+        // Unique per deliverer: two deliverers can never share a lease or pending entries.
+        instanceId: `${instanceId}-${++delivererCount}`,
         leaseTtlMs: config.PUSH_LEASE_TTL_MS,
         recheckMs: config.PUSH_RECHECK_MS,
         messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
       });
       deliverers.set(agentId, deliverer);
       deliverer.start();
-    } else if (!canPush && running) {
-      deliverers.delete(agentId);
-      await running.stop();
     }
-    metrics.activeSessions.set(sessions.size);
-    for (const session of sessions.sessionsOf(agentId)) await recordPresence(session);
   }
 
   async function recordPresence(session: AgentSession): Promise<void> {

@@ -57,10 +57,16 @@ for _, entry in ipairs(entries) do
   end
   if messageId then
     local ledger = ARGV[3] .. messageId
-    redis.call('HSET', ledger, 'state', 'delivered', 'delivered_at', ARGV[2])
-    if redis.call('HGET', ledger, 'awaits_reply') ~= '1' then
-      redis.call('ZREM', KEYS[3], messageId)
-      redis.call('EXPIRE', ledger, ARGV[4])
+    -- answered, declined, cancelled and expired are final: acknowledging only records the delivery time.
+    local state = redis.call('HGET', ledger, 'state')
+    if state == 'routed' or state == 'accepted' then
+      redis.call('HSET', ledger, 'state', 'delivered', 'delivered_at', ARGV[2])
+      if redis.call('HGET', ledger, 'awaits_reply') ~= '1' then
+        redis.call('ZREM', KEYS[3], messageId)
+        redis.call('EXPIRE', ledger, ARGV[4])
+      end
+    elseif state then
+      redis.call('HSET', ledger, 'delivered_at', ARGV[2])
     end
   end
 end

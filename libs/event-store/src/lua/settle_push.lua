@@ -23,7 +23,10 @@ end
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[5], ARGV[7]) end
-if redis.call('HGET', KEYS[3], 'lane_id') == ARGV[2] then
+local ledger = redis.call('HMGET', KEYS[3], 'lane_id', 'state')
+-- Only a message still routed to this very entry moves to its final state: an `elicit` that
+-- already timed out stays expired.
+if ledger[1] == ARGV[2] and ledger[2] == 'routed' then
   redis.call('HSET', KEYS[3], 'state', ARGV[4], 'delivered_at', ARGV[5], 'via', 'elicitation')
   redis.call('ZREM', KEYS[4], ARGV[8])
   redis.call('EXPIRE', KEYS[3], ARGV[6])

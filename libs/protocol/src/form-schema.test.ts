@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formAnswerProblems, formSchemaProblems, type FormSchema } from './form-schema.js';
+
+const approval: FormSchema = {
+  type: 'object',
+  properties: {
+    approved: { type: 'boolean', title: 'Approved' },
+    reason: { type: 'string', maxLength: 20 },
+    priority: { type: 'string', enum: ['low', 'high'] },
+    count: { type: 'integer', minimum: 1, maximum: 3 },
+  },
+  required: ['approved'],
+};
+
+test('a flat form of primitive properties is a valid requested schema', () => {
+  assert.deepEqual(formSchemaProblems(approval), []);
+  assert.deepEqual(formSchemaProblems({ type: 'object', properties: { when: { type: 'string', format: 'date-time' } } }), []);
+});
+
+test('nested objects, arrays, unknown keywords and dangling required names are refused with the path of each problem', () => {
+  const problems = formSchemaProblems({
+    type: 'object',
+    properties: { nested: { type: 'object', properties: {} }, list: { type: 'array' }, name: { type: 'string', pattern: '^a' } },
+    required: ['missing'],
+    additionalProperties: false,
+  });
+  assert.ok(problems.some((p) => p.startsWith('requested_schema.properties.nested.type')));
+  assert.ok(problems.some((p) => p.startsWith('requested_schema.properties.list.type')));
+  assert.ok(problems.some((p) => p.includes('properties.name.pattern is not allowed')));
+  assert.ok(problems.some((p) => p.includes('"missing", which is not a property')));
+  assert.ok(problems.some((p) => p.startsWith('requested_schema.additionalProperties')));
+  assert.deepEqual(formSchemaProblems({ type: 'object', properties: {} }), ['requested_schema.properties must be an object with at least one property']);
+  assert.deepEqual(formSchemaProblems('nope'), ['requested_schema must be a JSON object']);
+});
+
+test('an answer is checked against the form: types, bounds, enums, required fields, unknown fields', () => {
+  assert.deepEqual(formAnswerProblems(approval, { approved: true, priority: 'high', count: 2 }), []);
+  assert.deepEqual(formAnswerProblems(approval, { approved: 'yes' }), ['"approved" must be true or false']);
+  assert.deepEqual(formAnswerProblems(approval, { approved: true, count: 2.5 }), ['"count" must be a whole number']);
+  assert.deepEqual(formAnswerProblems(approval, { approved: true, count: 9 }), ['"count" must be at most 3']);
+  assert.deepEqual(formAnswerProblems(approval, { approved: true, priority: 'urgent' }), ['"priority" must be one of low, high']);
+  assert.deepEqual(formAnswerProblems(approval, { reason: 'x' }), ['"approved" is required']);
+  assert.deepEqual(formAnswerProblems(approval, { approved: false, extra: 1 }), ['"extra" is not a field of the form']);
+});
