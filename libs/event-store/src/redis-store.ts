@@ -467,7 +467,8 @@ export class RedisEventStore implements EventStore {
 
   async beginElicitWait(senderId: string, messageId: string, ttlMs: number): Promise<void> {
     const key = this.keys.elicitWait(senderId, messageId);
-    await this.call('begin elicit', () => this.redis.multi().hset(key, 'state', 'waiting').pexpire(key, ttlMs).exec());
+    // HSETNX: a retried `elicit` (same idempotency key) must not turn an answer back into "waiting".
+    await this.call('begin elicit', () => this.redis.multi().hsetnx(key, 'state', 'waiting').pexpire(key, ttlMs).exec());
   }
 
   async readElicitAnswer(senderId: string, messageId: string): Promise<ElicitAnswer | null> {

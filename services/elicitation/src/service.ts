@@ -139,7 +139,8 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       shutdownSignal: shutdown.signal,
       pushDeliveryNotice: (agentId, sessionId) => {
         const session = sessionId ? sessions.get(sessionId) : undefined;
-        if (!session?.elicitation.form || evaluateProtocol(watcher.current(), agentId).protocol !== 'elicitation') return undefined;
+        // Only while pushes can actually reach this session; otherwise the call waits like any poll.
+        if (!session?.canPush || evaluateProtocol(watcher.current(), agentId).protocol !== 'elicitation') return undefined;
         return 'Your messages are delivered to you as elicitations on this session; wait_for_messages only returns messages that could not be pushed.';
       },
     }),
