@@ -1,4 +1,5 @@
 import { isStoreError } from '@agent-bridge/event-store';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
 
 /** Internal errors → the wire error an agent sees. Store trouble is retryable; anything else is INTERNAL. */
@@ -10,4 +11,20 @@ export function toWireError(error: unknown): ToolError {
     });
   }
   return new ToolError('INTERNAL', 'the bridge hit an unexpected error; retry, and report it to the operators if it persists.', { cause: error });
+}
+
+/** The MCP tool host hooks every endpoint uses: wire errors, error metrics and logs, call counts. */
+export function toolHostHooks(options: { service: string; protocol: 'legacy' | 'elicitation'; metrics: BridgeMetrics; logger: Logger }) {
+  const { service, protocol, metrics, logger } = options;
+  return {
+    mapError(error: unknown, tool: string, agentId: string): ToolError {
+      const wire = toWireError(error);
+      metrics.errors.inc({ component: service, protocol, code: wire.code });
+      logger.error({ err: error, tool, agentId, code: wire.code }, 'tool call failed');
+      return wire;
+    },
+    onCall(tool: string, outcome: string): void {
+      metrics.toolCalls.inc({ tool, outcome });
+    },
+  };
 }

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { AGENT_ID_PATTERN, AGENT_ID_RULE } from '@agent-bridge/protocol';
 import { ConfigError } from './config.js';
+import { sendJson } from './http.js';
 
 /**
  * Agent tokens file: only SHA-256 hashes of tokens are stored, so the file (a Kubernetes Secret, or
@@ -73,4 +74,14 @@ export class AgentRegistry {
   get size(): number {
     return this.agents.size;
   }
+}
+
+/** The answer to a request without a valid agent token (MCP clients read the JSON-RPC error). */
+export function sendUnauthorized(response: ServerResponse): void {
+  sendJson(
+    response,
+    401,
+    { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null },
+    { 'www-authenticate': 'Bearer realm="agent-bridge"' },
+  );
 }

@@ -4,3 +4,4 @@ export * from './http.js';
 export * from './shutdown.js';
 export * from './mcp.js';
 export * from './probes.js';
+export * from './runtime.js';

@@ -2,11 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { mailboxTools, toWireError } from '@agent-bridge/agent-tools';
-import { openEventStore, StoreFlagSource, withDeadline } from '@agent-bridge/event-store';
-import { evaluateProtocol, FlagWatcher } from '@agent-bridge/flags';
-import { BridgeMetrics, type Logger } from '@agent-bridge/observability';
-import { AgentRegistry, HttpError, createToolServer, probeRoutes, sendJson, startHttpServer, type HttpServerHandle } from '@agent-bridge/service-kit';
+import { mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import { evaluateProtocol } from '@agent-bridge/flags';
+import type { Logger } from '@agent-bridge/observability';
+import { AgentRegistry, HttpError, createToolServer, sendJson, sendUnauthorized, startHttpServer, startServiceRuntime, type HttpServerHandle } from '@agent-bridge/service-kit';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
@@ -31,32 +30,19 @@ export interface ElicitationService {
  */
 export async function startElicitationService(config: ElicitationConfig, logger: Logger): Promise<ElicitationService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
-  const metrics = new BridgeMetrics(SERVICE_NAME);
   const instanceId = `${config.REPLICA_ID}-${randomBytes(4).toString('hex')}`;
-  const opened = await openEventStore({
-    url: config.REDIS_URL,
-    name: `${SERVICE_NAME}:${config.REPLICA_ID}`,
-    shardCount: config.SHARD_COUNT,
-    keyPrefix: config.KEY_PREFIX,
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    onConnectionEvent: (connection, event, detail) => {
-      metrics.redisConnectionEvents.inc({ connection, event });
-      if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
-    },
-  });
-  const { store, doorbell } = opened;
   const deliverers = new Map<string, PushDeliverer>();
-
-  const watcher = new FlagWatcher(new StoreFlagSource(store, doorbell, opened.keys), {
-    pollIntervalMs: config.FLAGS_POLL_INTERVAL_MS,
+  const runtime = await startServiceRuntime({
+    service: SERVICE_NAME,
+    replica: config.REPLICA_ID,
+    config,
     logger,
-    onApplied: (snapshot) => {
-      metrics.flagSnapshotVersion.set(snapshot.version);
-      metrics.flagPercentage.set(snapshot.elicitation.percentage);
+    onFlagsApplied: (snapshot) => {
       for (const deliverer of deliverers.values()) deliverer.onFlagsChanged(snapshot);
     },
   });
-  await watcher.start();
+  const { metrics, watcher } = runtime;
+  const { store, doorbell } = runtime.opened;
 
   const sessions = new SessionRegistry((agentId) => {
     void syncAgent(agentId);
@@ -157,17 +143,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       shutdownSignal: shutdown.signal,
     }),
   ];
-  const hooks = {
-    mapError(error: unknown, tool: string, agentId: string) {
-      const wire = toWireError(error);
-      metrics.errors.inc({ component: SERVICE_NAME, protocol: 'elicitation', code: wire.code });
-      logger.error({ err: error, tool, agentId, code: wire.code }, 'tool call failed');
-      return wire;
-    },
-    onCall(tool: string, outcome: string) {
-      metrics.toolCalls.inc({ tool, outcome });
-    },
-  };
+  const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'elicitation', metrics, logger });
   const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
 
   async function createSession(agentId: string, request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
@@ -217,15 +193,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
 
   async function handleMcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const agentId = registry.authenticate(request);
-    if (!agentId) {
-      sendJson(
-        response,
-        401,
-        { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null },
-        { 'www-authenticate': 'Bearer realm="agent-bridge"' },
-      );
-      return;
-    }
+    if (!agentId) return sendUnauthorized(response);
     const raw = await readRawBody(request, bodyLimit);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId !== '') {
@@ -271,20 +239,9 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     onError: (error, request) => logger.error({ err: error, path: request.url }, 'request failed'),
     routes: {
       '/mcp': handleMcp,
-      ...probeRoutes({
-        ready: async () => {
-          try {
-            await withDeadline(store.ping(), 1_000, 'redis ping');
-            return { ok: true, detail: { replica: config.REPLICA_ID, sessions: sessions.size, flagsVersion: watcher.current().version } };
-          } catch (error) {
-            return { ok: false, detail: { redis: (error as Error).message } };
-          }
-        },
-        metrics: async () => {
-          metrics.flagSnapshotStale.set(watcher.isStale() ? 1 : 0);
-          metrics.activeSessions.set(sessions.size);
-          return metrics.render();
-        },
+      ...runtime.probes(() => {
+        metrics.activeSessions.set(sessions.size);
+        return { replica: config.REPLICA_ID, sessions: sessions.size };
       }),
     },
   });
@@ -327,8 +284,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       }
       await store.removeReplica(SERVICE_NAME, config.REPLICA_ID).catch(() => undefined);
       await http.close(config.SHUTDOWN_GRACE_MS);
-      watcher.stop();
-      await opened.close();
+      await runtime.close();
     },
   };
 }

@@ -1,16 +1,14 @@
-import { mailboxTools, toWireError } from '@agent-bridge/agent-tools';
-import { openEventStore, StoreFlagSource, withDeadline } from '@agent-bridge/event-store';
-import { FlagWatcher } from '@agent-bridge/flags';
-import { BridgeMetrics, type Logger } from '@agent-bridge/observability';
+import { mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import type { Logger } from '@agent-bridge/observability';
 import {
   AgentRegistry,
   HttpError,
   createToolServer,
-  probeRoutes,
   readJsonBody,
-  sendJson,
+  sendUnauthorized,
   serveStatelessMcp,
   startHttpServer,
+  startServiceRuntime,
 } from '@agent-bridge/service-kit';
 import type { LegacyPollConfig } from './config.js';
 
@@ -26,31 +24,9 @@ export interface LegacyPollService {
 /** The legacy endpoint: stateless MCP over HTTP, any replica serves any agent. */
 export async function startLegacyPollService(config: LegacyPollConfig, logger: Logger): Promise<LegacyPollService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
-  const metrics = new BridgeMetrics(SERVICE_NAME);
-  const opened = await openEventStore({
-    url: config.REDIS_URL,
-    name: `${SERVICE_NAME}:${config.REPLICA_ID}`,
-    shardCount: config.SHARD_COUNT,
-    keyPrefix: config.KEY_PREFIX,
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    onConnectionEvent: (connection, event, detail) => {
-      metrics.redisConnectionEvents.inc({ connection, event });
-      if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
-    },
-  });
-  const { store, doorbell } = opened;
-
-  const watcher = new FlagWatcher(new StoreFlagSource(store, doorbell, opened.keys), {
-    pollIntervalMs: config.FLAGS_POLL_INTERVAL_MS,
-    logger,
-    onApplied: (snapshot) => {
-      metrics.flagSnapshotVersion.set(snapshot.version);
-      metrics.flagPercentage.set(snapshot.elicitation.percentage);
-    },
-  });
-  const initial = await watcher.start();
-  metrics.flagSnapshotVersion.set(initial.version);
-  metrics.flagPercentage.set(initial.elicitation.percentage);
+  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger });
+  const { metrics, watcher } = runtime;
+  const { store, doorbell } = runtime.opened;
 
   const shutdown = new AbortController();
   const tools = mailboxTools({
@@ -72,17 +48,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       progressIntervalMs: config.POLL_PROGRESS_INTERVAL_MS,
     },
   });
-  const hooks = {
-    mapError(error: unknown, tool: string, agentId: string) {
-      const wire = toWireError(error);
-      metrics.errors.inc({ component: SERVICE_NAME, protocol: 'legacy', code: wire.code });
-      logger.error({ err: error, tool, agentId, code: wire.code }, 'tool call failed');
-      return wire;
-    },
-    onCall(tool: string, outcome: string) {
-      metrics.toolCalls.inc({ tool, outcome });
-    },
-  };
+  const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger });
   // JSON escaping can grow content up to 6×: leave room so an oversized message reaches the
   // tool and gets CONTENT_TOO_LARGE rather than an HTTP 413.
   const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
@@ -98,15 +64,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
           throw new HttpError(405, 'legacy-poll serves MCP over POST only (stateless)', { allow: 'POST' });
         }
         const agentId = registry.authenticate(request);
-        if (!agentId) {
-          sendJson(
-            response,
-            401,
-            { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null },
-            { 'www-authenticate': 'Bearer realm="agent-bridge"' },
-          );
-          return;
-        }
+        if (!agentId) return sendUnauthorized(response);
         const body = await readJsonBody(request, bodyLimit);
         const server = createToolServer(
           {
@@ -120,20 +78,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         );
         await serveStatelessMcp(request, response, body, server);
       },
-      ...probeRoutes({
-        ready: async () => {
-          try {
-            await withDeadline(store.ping(), 1_000, 'redis ping');
-            return { ok: true, detail: { flagsVersion: watcher.current().version, flagsStale: watcher.isStale() } };
-          } catch (error) {
-            return { ok: false, detail: { redis: (error as Error).message } };
-          }
-        },
-        metrics: async () => {
-          metrics.flagSnapshotStale.set(watcher.isStale() ? 1 : 0);
-          return metrics.render();
-        },
-      }),
+      ...runtime.probes(),
     },
   });
   logger.info({ url: `${http.url}/mcp`, agents: registry.size, shards: config.SHARD_COUNT }, 'legacy-poll listening');
@@ -145,8 +90,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       // Waiting polls answer at once (with what they have) so connections can close.
       shutdown.abort();
       await http.close(config.SHUTDOWN_GRACE_MS);
-      watcher.stop();
-      await opened.close();
+      await runtime.close();
     },
   };
 }

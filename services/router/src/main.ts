@@ -1,18 +1,5 @@
-import { createLogger } from '@agent-bridge/observability';
-import { ConfigError, installShutdown } from '@agent-bridge/service-kit';
+import { runService } from '@agent-bridge/service-kit';
 import { loadRouterConfig } from './config.js';
 import { SERVICE_NAME, startRouterService } from './service.js';
 
-const bootLogger = createLogger(SERVICE_NAME);
-try {
-  const config = loadRouterConfig();
-  const logger = createLogger(SERVICE_NAME, config.LOG_LEVEL).child({ routerId: config.ROUTER_ID });
-  const service = await startRouterService(config, logger);
-  const shutdown = installShutdown({ graceMs: config.SHUTDOWN_GRACE_MS, log: (message, error) => logger.info({ err: error }, message) });
-  shutdown.add(() => service.close());
-} catch (error) {
-  // A bad setting is the operator's to fix: say which, without a stack trace.
-  if (error instanceof ConfigError) bootLogger.fatal({ code: error.code }, error.message);
-  else bootLogger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
-}
+await runService(SERVICE_NAME, loadRouterConfig, startRouterService, (config) => ({ routerId: config.ROUTER_ID }));
