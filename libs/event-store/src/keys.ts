@@ -78,9 +78,13 @@ export class Keys {
   deadLetters(shard: number): string {
     return `${this.shardTag(shard)}:dead`;
   }
-  /** Doorbell channel: payloads are `events` or `<lane>:<agentId>`. */
-  bell(shard: number): string {
-    return `${this.shardTag(shard)}:bell`;
+  /** Doorbell for routers: rung (`events`) when the shard's events stream gets an entry. */
+  eventsBell(shard: number): string {
+    return `${this.shardTag(shard)}:bell:events`;
+  }
+  /** Doorbell for endpoints: payload `poll:<agent>`, `push:<agent>` or `answer:<messageId>`. */
+  lanesBell(shard: number): string {
+    return `${this.shardTag(shard)}:bell:lanes`;
   }
 
   // ---- per message (ledger lives in the target agent's shard) ----

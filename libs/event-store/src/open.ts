@@ -15,6 +15,11 @@ export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptio
   commandTimeoutMs?: number;
   watchdogIntervalMs?: number;
   watchdogTimeoutMs?: number;
+  /**
+   * Which doorbells this process listens to: routers need `events` (new shard entries), endpoints
+   * need `lanes` (lane entries and elicit answers). Default: both.
+   */
+  listen?: 'events' | 'lanes' | 'all';
   /** Opening fails with STORE_UNAVAILABLE (and leaves no connection behind) when Redis does not answer within this long. */
   connectTimeoutMs?: number;
   onConnectionEvent?: (connection: string, event: string, detail?: unknown) => void;
@@ -63,7 +68,10 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     auditMaxLength: options.auditMaxLength ?? DEFAULT_STORE_OPTIONS.auditMaxLength,
   });
   const doorbell = new Doorbell(subscriber.redis, {
-    channels: keys.allShards().map((shard) => ({ channel: keys.bell(shard), shard })),
+    channels: keys.allShards().flatMap((shard) => [
+      ...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), shard }] : []),
+      ...(options.listen !== 'events' ? [{ channel: keys.lanesBell(shard) }] : []),
+    ]),
     onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
   });
   const close = async () => {

@@ -114,7 +114,7 @@ export class RedisEventStore implements EventStore {
         stored.deadlineAt,
         request.awaitsReply ? '1' : '0',
         stored.inReplyTo ?? '',
-        this.keys.bell(shard),
+        this.keys.eventsBell(shard),
         stored.traceparent ?? '',
       ],
     )) as [string, string];
@@ -204,7 +204,7 @@ export class RedisEventStore implements EventStore {
         d.messageId,
         JSON.stringify(d.payload),
         Date.now(),
-        this.keys.bell(shard),
+        this.keys.lanesBell(shard),
         this.keys.laneTopic(d.target, d.lane),
         JSON.stringify(d.communicationEvent),
         this.options.communicationLogMaxLength,
@@ -441,7 +441,7 @@ export class RedisEventStore implements EventStore {
     await this.run(
       this.scripts.fail_push,
       [this.keys.lane(lease.agentId, 'push'), this.keys.pushLease(lease.agentId), this.keys.events(shard), this.keys.pushAgents(shard)],
-      [PUSH_GROUP, entry.id, lease.value, reason, this.keys.bell(shard), lease.agentId],
+      [PUSH_GROUP, entry.id, lease.value, reason, this.keys.eventsBell(shard), lease.agentId],
     );
   }
 
@@ -452,7 +452,7 @@ export class RedisEventStore implements EventStore {
       const [count, remaining] = (await this.run(
         this.scripts.drain_push_lane,
         [this.keys.lane(lease.agentId, 'push'), this.keys.lane(lease.agentId, 'poll'), this.keys.mailbox(lease.agentId), this.keys.pushLease(lease.agentId), this.keys.pushAgents(shard)],
-        [lease.value, this.keys.ledgerPrefix(shard), via, Date.now(), ACK_CHUNK, lease.agentId, this.keys.bell(shard), PUSH_GROUP],
+        [lease.value, this.keys.ledgerPrefix(shard), via, Date.now(), ACK_CHUNK, lease.agentId, this.keys.lanesBell(shard), PUSH_GROUP],
       )) as [number, number];
       moved += Number(count);
       if (Number(remaining) === 0) return moved;

@@ -2,7 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { ToolError } from '@agent-bridge/protocol';
+
+/**
+ * One JSON Schema validator (it validates elicitation answers) for every server of the process: the
+ * SDK otherwise builds a fresh Ajv per server, and stateless endpoints build a server per request.
+ * Ajv caches compiled schemas, so sharing it also shares the compiled form schemas.
+ */
+const sharedValidator = new AjvJsonSchemaValidator();
 
 export interface ToolCallContext {
   /** The authenticated agent making the call. */
@@ -39,7 +47,7 @@ export function createToolServer(
 ): Server {
   const server = new Server(
     { name: info.name, version: info.version },
-    { capabilities: { tools: {} }, ...(info.instructions ? { instructions: info.instructions } : {}) },
+    { capabilities: { tools: {} }, jsonSchemaValidator: sharedValidator, ...(info.instructions ? { instructions: info.instructions } : {}) },
   );
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
 

@@ -24,7 +24,7 @@ export async function startServiceRuntime(options: {
   replica: string;
   config: CommonConfig;
   logger: Logger;
-  store?: Partial<Pick<OpenEventStoreOptions, 'communicationLogMaxLength'>>;
+  store?: Partial<Pick<OpenEventStoreOptions, 'communicationLogMaxLength' | 'listen'>>;
   onFlagsApplied?: (snapshot: FlagSnapshot) => void;
 }): Promise<ServiceRuntime> {
   const { config, logger } = options;

@@ -37,6 +37,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     replica: config.REPLICA_ID,
     config,
     logger,
+    store: { listen: 'lanes' },
     onFlagsApplied: (snapshot) => {
       for (const deliverer of deliverers.values()) deliverer.onFlagsChanged(snapshot);
     },

@@ -24,7 +24,7 @@ export interface LegacyPollService {
 /** The legacy endpoint: stateless MCP over HTTP, any replica serves any agent. */
 export async function startLegacyPollService(config: LegacyPollConfig, logger: Logger): Promise<LegacyPollService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
-  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger });
+  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger, store: { listen: 'lanes' } });
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Doorbell, Keys, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
-import { fnv1a32 } from '@agent-bridge/event-store';
+import { fnv1a32, sleep } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
@@ -69,10 +69,7 @@ export class Router {
   private async run(): Promise<void> {
     const interval = Math.max(100, Math.floor(this.options.leaseTtlMs / 3));
     while (!this.stopController.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        this.stopController.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await sleep(interval, this.stopController.signal);
       if (this.stopController.signal.aborted) break;
       try {
         await this.tick();

@@ -18,7 +18,7 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
     replica: config.ROUTER_ID,
     config,
     logger,
-    store: { communicationLogMaxLength: config.COMMUNICATION_LOG_MAX_LENGTH },
+    store: { communicationLogMaxLength: config.COMMUNICATION_LOG_MAX_LENGTH, listen: 'events' },
     // A rollback must reach routing (and the push-lane drain) within a second: wake every shard.
     onFlagsApplied: () => router?.wakeAll(),
   });

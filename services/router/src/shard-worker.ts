@@ -104,6 +104,9 @@ export class ShardWorker {
         await this.routeBatch(entries);
         this.deps.metrics.routingBatchSeconds.observe((performance.now() - started) / 1000);
         failures = 0;
+        // A short batch means we are caught up: wait for the next ring (one that came during the
+        // batch resolves at once) instead of reading an empty stream again.
+        if (phase === 'new' && entries.length < this.options.batchSize) await waiter.wait(Math.min(this.options.idleRecheckMs, DRAIN_CHECK_INTERVAL_MS), this.stopController.signal);
       } catch (error) {
         if (isStoreError(error, 'LEASE_LOST')) {
           logger.warn({ shard: this.shard, lease: this.lease.value }, 'shard lease lost; stopping its worker');
@@ -125,10 +128,10 @@ export class ShardWorker {
 
   private async routeBatch(entries: EventEntry[]): Promise<void> {
     const flags = this.deps.flags();
+    // Presence only matters for targets the flags send to elicitation.
     const targets = new Set<string>();
     for (const entry of entries) {
-      if (entry.type === 'message') targets.add(entry.envelope.to);
-      else if (entry.type === 'delivery.failed') targets.add(entry.target);
+      if (entry.type === 'message' && evaluateProtocol(flags, entry.envelope.to).protocol === 'elicitation') targets.add(entry.envelope.to);
     }
     const presence = await this.deps.store.readPresence([...targets]);
     let pending: RouteDecision[] = [];
