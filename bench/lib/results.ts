@@ -1,0 +1,88 @@
+/** What one measured window produces, and how windows of the same kind are combined. */
+import { mergeCpuReports, type CpuReport } from './cpu.js';
+
+export interface RedisStats {
+  /** Calls and time inside Redis by command (commands run by Lua scripts included). */
+  commands: Map<string, { calls: number; usec: number }>;
+  totalCalls: number;
+  totalUsec: number;
+}
+
+export interface NoopResult {
+  /** Measured seconds. */
+  seconds: number;
+  calls: number;
+  /** Call durations, ms. */
+  latencies: number[];
+  errors: number;
+  cpu: CpuReport;
+}
+
+export interface BridgeResult {
+  /** Measured seconds. */
+  seconds: number;
+  /** Open loop at this many messages/s; undefined for the closed-loop peak. */
+  targetRate: number | undefined;
+  /** Messages whose send_message resolved inside the window. */
+  sent: number;
+  /** Of those, how many never arrived within the drain time. */
+  lost: number;
+  /** Messages returned by the targets' polls inside the window. */
+  delivered: number;
+  /** send accepted → returned by the target's poll, ms (the goal's latency). */
+  latencies: number[];
+  /** send started → returned by the target's poll, ms. */
+  fromSendStart: number[];
+  /** send_message call durations, ms. */
+  sendCalls: number[];
+  /** Messages returned by a poll before the sender's send_message call had resolved (latency counted as 0). */
+  beforeAccepted: number;
+  polls: number;
+  polledMessages: number;
+  sendErrors: number;
+  pollErrors: number;
+  cpu: CpuReport;
+  redis: RedisStats | undefined;
+}
+
+export function mergeNoop(results: NoopResult[]): NoopResult {
+  return {
+    seconds: results.reduce((sum, r) => sum + r.seconds, 0),
+    calls: results.reduce((sum, r) => sum + r.calls, 0),
+    latencies: results.flatMap((r) => r.latencies),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    cpu: mergeCpuReports(results.map((r) => r.cpu)),
+  };
+}
+
+export function mergeBridge(results: BridgeResult[]): BridgeResult {
+  const sum = (pick: (r: BridgeResult) => number) => results.reduce((total, r) => total + pick(r), 0);
+  let redis: RedisStats | undefined;
+  for (const r of results) {
+    if (!r.redis) continue;
+    redis ??= { commands: new Map(), totalCalls: 0, totalUsec: 0 };
+    redis.totalCalls += r.redis.totalCalls;
+    redis.totalUsec += r.redis.totalUsec;
+    for (const [name, c] of r.redis.commands) {
+      const into = redis.commands.get(name) ?? { calls: 0, usec: 0 };
+      redis.commands.set(name, { calls: into.calls + c.calls, usec: into.usec + c.usec });
+    }
+  }
+  return {
+    seconds: sum((r) => r.seconds),
+    targetRate: results[0]?.targetRate,
+    sent: sum((r) => r.sent),
+    lost: sum((r) => r.lost),
+    delivered: sum((r) => r.delivered),
+    latencies: results.flatMap((r) => r.latencies),
+    fromSendStart: results.flatMap((r) => r.fromSendStart),
+    sendCalls: results.flatMap((r) => r.sendCalls),
+    beforeAccepted: sum((r) => r.beforeAccepted),
+    polls: sum((r) => r.polls),
+    polledMessages: sum((r) => r.polledMessages),
+    sendErrors: sum((r) => r.sendErrors),
+    pollErrors: sum((r) => r.pollErrors),
+    cpu: mergeCpuReports(results.map((r) => r.cpu)),
+    redis,
+  };
+}

@@ -1,0 +1,32 @@
+/** Latency distributions for the benchmark. */
+
+export interface Distribution {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentile of an ascending array (NaN when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  const sorted = [...values].sort((a, b) => a - b);
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    mean: sorted.length > 0 ? sum / sorted.length : Number.NaN,
+  };
+}
+
+export const fmtMs = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : 'n/a');
+export const fmtRate = (value: number): string => (Number.isFinite(value) ? value.toFixed(0) : 'n/a');
+export const fmtPct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)} %` : 'n/a');
