@@ -21,9 +21,11 @@ test-unit: deps
 test-e2e: deps
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
-# Every test: type-check, unit and integration tests beside the code, black-box e2e tests.
+# Every test: type-check, unit and integration tests beside the code (two files at a time), then
+# the black-box e2e tests one file at a time (several of them load the machine on purpose).
 test: deps typecheck
-	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS) $(E2E_TESTS)
+	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
+	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
 bench: deps
-	@$(NODE_TS) bench/legacy-throughput.ts
+	@$(NODE_TS) bench/throughput.ts

@@ -5,7 +5,7 @@ import { startBridge, type Bridge, type ModernAgent, type PollResult } from './s
 
 const TARGETS = Array.from({ length: 30 }, (_, i) => `t${i}`);
 const SENDERS = ['s0', 's1', 's2', 's3'];
-const RATE_PER_SECOND = 240;
+const RATE_PER_SECOND = 300;
 const STAGES = [0, 25, 50, 75, 100, 0];
 const STAGE_MS = 3_000;
 const TOKEN = /m-s\d+-\d+/;
@@ -76,7 +76,7 @@ describe('protocol switch under load', () => {
     const sent: string[] = [];
     const errors: string[] = [];
     let sending = true;
-    const LOOPS_PER_SENDER = 3;
+    const LOOPS_PER_SENDER = 4;
     const perLoop = RATE_PER_SECOND / SENDERS.length / LOOPS_PER_SENDER;
     const startedAt = Date.now();
     const loops = senders.flatMap((client, s) => Array.from({ length: LOOPS_PER_SENDER }, (_, l) => ({ client, s, l })));

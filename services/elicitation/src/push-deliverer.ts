@@ -19,6 +19,9 @@ export interface PushDelivererDeps {
   messageDeadlineMs: number;
 }
 
+/** Entries read from the push lane at a time (still pushed one by one). */
+const PUSH_BATCH = 16;
+
 /** How long an elicitation in flight may still be answered after its agent was rolled back to legacy. */
 const ROLLBACK_GRACE_MS = 400;
 
@@ -107,8 +110,8 @@ export class PushDeliverer {
             await waiter.wait(this.deps.recheckMs, this.stopController.signal);
             continue;
           }
-          const [entry] = await store.readPushLane(this.agentId, this.deps.instanceId, phase, 1);
-          if (!entry) {
+          const entries = await store.readPushLane(this.agentId, this.deps.instanceId, phase, PUSH_BATCH);
+          if (entries.length === 0) {
             if (phase === 'pending') {
               phase = 'new';
               continue;
@@ -116,7 +119,15 @@ export class PushDeliverer {
             await waiter.wait(this.deps.recheckMs, this.stopController.signal);
             continue;
           }
-          await this.deliver(entry, this.lease, flags);
+          // One at a time, in lane order; stop early when something changes under us.
+          let delivered = 0;
+          for (const entry of entries) {
+            if (this.stopped || !this.lease || evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') break;
+            if (!(await this.deliver(entry, this.lease, this.deps.flags(), phase === 'pending'))) break;
+            delivered++;
+          }
+          // Entries read but not delivered (we stopped early) are pending now: re-read them first.
+          if (delivered < entries.length) phase = 'pending';
           failures = 0;
         } catch (error) {
           if (isStoreError(error, 'LEASE_LOST')) {
@@ -144,21 +155,18 @@ export class PushDeliverer {
     await this.deps.store.releasePushLease(lease).catch(() => undefined);
   }
 
-  private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot): Promise<void> {
+  /** Pushes one entry; false when the deliverer should stop taking entries (no session, interrupted). */
+  private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, redelivery: boolean): Promise<boolean> {
     const { store, metrics } = this.deps;
     const payload = entry.payload;
     const replyId = derivedMessageId(entry.messageId, 'answer');
     // A predecessor may have recorded the answer and died before settling: settle, do not ask again.
-    if (await store.getMessage(replyId, payload.from)) {
+    if (redelivery && (await store.getMessage(replyId, payload.from))) {
       await store.settlePush(lease, entry, 'answered');
-      return;
+      return true;
     }
     const session = this.deps.sessions.pushSession(this.agentId);
-    if (!session) {
-      await store.failPush(lease, entry, 'no_session');
-      metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: 'PUSH_NO_SESSION' });
-      return;
-    }
+    if (!session) return false;
     const controller = new AbortController();
     this.inFlight = { controller };
     let answer: Answer;
@@ -169,12 +177,12 @@ export class PushDeliverer {
       )) as Answer;
     } catch (error) {
       const interrupted = this.inFlight?.reason;
-      if (interrupted === 'rollback' || interrupted === 'lease_lost') return; // the drain (or the new owner) takes it from here
+      if (interrupted === 'rollback' || interrupted === 'lease_lost') return false; // the drain (or the new owner) takes it from here
       const reason = failureReason(error);
       this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error }, 'push could not complete; handing it back to the router');
       metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: `PUSH_${reason.toUpperCase()}` });
       await store.failPush(lease, entry, reason);
-      return;
+      return true;
     } finally {
       clearTimeout(this.inFlight?.rollbackTimer);
       this.inFlight = undefined;
@@ -202,6 +210,7 @@ export class PushDeliverer {
     }
     const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
     await store.settlePush(lease, entry, state);
+    return true;
   }
 
   private startRenewing(): void {
