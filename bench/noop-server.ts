@@ -1,5 +1,5 @@
 /**
- * Baseline server for bench/legacy-throughput.ts: a no-op MCP tool served exactly the way
+ * Baseline server for bench/throughput.ts: a no-op MCP tool served exactly the way
  * services/legacy-poll serves its tools (same node:http server, same bearer-token check, same body
  * reader, a fresh `createToolServer` per request handed to `serveStatelessMcp`), so the difference
  * between the two measures the bridge, not the transport.

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge, type Bridge, type ModernAgent, type PollResult } from './support/bridge.js';
 
-const TARGETS = Array.from({ length: 30 }, (_, i) => `t${i}`);
+const TARGETS = Array.from({ length: 12 }, (_, i) => `t${i}`);
 const SENDERS = ['s0', 's1', 's2', 's3'];
 const RATE_PER_SECOND = 300;
 const STAGES = [0, 25, 50, 75, 100, 0];

@@ -19,6 +19,8 @@ export interface NoopResult {
 }
 
 export interface BridgeResult {
+  /** How the targets received: legacy = wait_for_messages polls, elicitation = pushed elicitation/create requests. */
+  protocol: 'legacy' | 'elicitation';
   /** Measured seconds. */
   seconds: number;
   /** Open loop at this many messages/s; undefined for the closed-loop peak. */
@@ -27,7 +29,7 @@ export interface BridgeResult {
   sent: number;
   /** Of those, how many never arrived within the drain time. */
   lost: number;
-  /** Messages returned by the targets' polls inside the window. */
+  /** Messages the targets received (poll returned / elicitation arrived) inside the window. */
   delivered: number;
   /** send accepted → returned by the target's poll, ms (the goal's latency). */
   latencies: number[];
@@ -37,7 +39,9 @@ export interface BridgeResult {
   sendCalls: number[];
   /** Messages returned by a poll before the sender's send_message call had resolved (latency counted as 0). */
   beforeAccepted: number;
+  /** Legacy: polls that returned; elicitation: elicitation/create requests received. */
   polls: number;
+  /** Legacy: messages those polls returned; elicitation: ring messages among the elicitations. */
   polledMessages: number;
   sendErrors: number;
   pollErrors: number;
@@ -69,6 +73,7 @@ export function mergeBridge(results: BridgeResult[]): BridgeResult {
     }
   }
   return {
+    protocol: results[0]?.protocol ?? 'legacy',
     seconds: sum((r) => r.seconds),
     targetRate: results[0]?.targetRate,
     sent: sum((r) => r.sent),
@@ -85,4 +90,19 @@ export function mergeBridge(results: BridgeResult[]): BridgeResult {
     cpu: mergeCpuReports(results.map((r) => r.cpu)),
     redis,
   };
+}
+
+/** `elicit` calls by a few closed-loop askers, each asking a modern agent that answers at once. */
+export interface ElicitRoundTrips {
+  askers: number;
+  seconds: number;
+  /** Calls completed inside the window. */
+  calls: number;
+  /** Call durations, ms. */
+  latencies: number[];
+  errors: number;
+  /** Calls that returned something else than accept {ok: true}. */
+  wrong: number;
+  cpu: CpuReport;
+  redis: RedisStats | undefined;
 }

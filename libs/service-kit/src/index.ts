@@ -5,3 +5,4 @@ export * from './shutdown.js';
 export * from './mcp.js';
 export * from './probes.js';
 export * from './runtime.js';
+export * from './schema-validator.js';

@@ -2,15 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { ToolError } from '@agent-bridge/protocol';
+import { CachedSchemaValidator } from './schema-validator.js';
 
 /**
  * One JSON Schema validator (it validates elicitation answers) for every server of the process: the
  * SDK otherwise builds a fresh Ajv per server, and stateless endpoints build a server per request.
- * Ajv caches compiled schemas, so sharing it also shares the compiled form schemas.
  */
-const sharedValidator = new AjvJsonSchemaValidator();
+const sharedValidator = new CachedSchemaValidator();
 
 export interface ToolCallContext {
   /** The authenticated agent making the call. */

@@ -1,0 +1,438 @@
+/**
+ * Throughput benchmark (`make bench`): the legacy protocol, the elicitation protocol and a no-op
+ * MCP baseline, on one real bridge (redis-server + router + legacy-poll + elicitation as OS
+ * processes, started by e2e/support/bridge.ts). All clients live in this one process, so send and
+ * receive times come from one monotonic clock.
+ *
+ * Two rings of N agents each (agent i sends to agent (i+1) mod N), with the same sender side: one
+ * legacy-endpoint client per agent calling send_message. Only the receiving side differs:
+ *   legacy ring       — each target has a receiver client in a wait_for_messages loop (previous cursor).
+ *   elicitation ring  — each target is a modern agent (an MCP session on the elicitation endpoint that
+ *                       declares the elicitation capability, stream open, in the `elicitation.agents`
+ *                       rollout); its messages arrive as elicitation/create requests, answered at once
+ *                       with accept {} (which sends no reply message).
+ *
+ *   noop baseline — N clients call a no-op tool, closed loop, on a server built exactly like
+ *                   legacy-poll (bench/noop-server.ts).
+ *   peak          — N closed-loop senders (each awaits its send_message before the next). Rate =
+ *                   messages the targets received (poll returned / elicitation arrived) per second.
+ *   half peak     — open-loop senders paced by schedule at half that protocol's measured peak.
+ *   elicit        — modern agent A calls `elicit` on modern agent B, who answers at once: 1 asker
+ *                   (round trip p50/p99), then BENCH_ELICIT_ASKERS concurrent askers (elicits/s).
+ * Noop, legacy peak and elicitation peak alternate in BENCH_ROUNDS slices (noop, legacy, elicitation,
+ * noop, …) so all see the same machine: on a shared host the speed drifts by tens of percent, even
+ * between slices. Then legacy half peak, elicitation half peak, and the elicit windows.
+ * Latency of a message = time the target received it − time the sender's send_message resolved.
+ *
+ * Goals (from the issues): legacy msgs/s ≥ 40 % of noop calls/s; legacy p99 < 50 ms at half peak;
+ * elicitation push p99 < 50 ms at half (its own) peak; elicitation msgs/s ≥ 80 % of legacy msgs/s.
+ * Results are printed and prepended to docs/benchmarks.md (at most 5 runs kept). The exit code is
+ * 0 even when a goal is missed (a benchmark, not a test); 1 only when the benchmark itself failed.
+ *
+ * Environment (defaults):
+ *   BENCH_AGENTS=16           agents per ring (= sender clients = receiver clients = noop clients)
+ *   BENCH_SECONDS=15          measured seconds of each of noop, legacy peak, elicitation peak (summed
+ *                             over the slices) and of each half peak
+ *   BENCH_WARMUP_SECONDS=3    warm-up before the first slice of each kind and before each half peak
+ *                             (1 s, at most this, before the later slices)
+ *   BENCH_ROUNDS=5            noop/legacy/elicitation slice rounds
+ *   BENCH_ELICIT_SECONDS=5    measured seconds of each elicit window (1 asker, then several)
+ *   BENCH_ELICIT_ASKERS=4     concurrent askers of the second elicit window
+ *   BENCH_ELICITATION=1       0: legacy and noop only
+ *   BENCH_CONTENT_BYTES=200   message content size
+ *   BENCH_DRAIN_SECONDS=10    after a ring window, how long to wait for messages still in flight
+ *   BENCH_QUIET_WAIT_SECONDS=60  in total, how long to wait for an idle machine (before starting,
+ *                             and before re-running a window another process disturbed)
+ *   BENCH_RETRIES=2           re-run at most this many windows in which processes outside the
+ *                             benchmark used > 20 % of a core (reported either way)
+ *   BENCH_TIMEOUT_SECONDS=420 give up (exit 1, every process stopped) after this long
+ *   BENCH_WRITE_DOCS=1        0: print only, leave docs/benchmarks.md alone
+ *   BENCH_CPU_PROF_DIR=       write V8 CPU profiles of one window into this directory (of the
+ *                             services of that window); start the benchmark with
+ *                             `node --import ./bench/cpu-profile-preload.mjs …` to profile the clients too
+ *   BENCH_CPU_PROF_PHASE=peak which window: noop | peak | half (legacy) | push-peak | push-half | elicit
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { hashToken } from '@agent-bridge/service-kit';
+import { connectAgent, freePort, REPO_ROOT, startService, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { startBridge, type Bridge, type ModernAgent } from '../e2e/support/bridge.js';
+import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
+import { CpuMeter } from './lib/cpu.js';
+import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, runDeliveryWindow, runElicitWindow, sleep, type Mailbox, type Receivers } from './lib/load.js';
+import { Profiler } from './lib/profiling.js';
+import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, writeRunToDocs, type ElicitationPart, type LegacyPart, type RunInfo } from './lib/report.js';
+import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
+import { fmtPct, fmtRate } from './lib/stats.js';
+
+// ------------------------------------------------------------------ parameters
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
+  return value;
+}
+
+type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit';
+
+const params = {
+  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  seconds: envNumber('BENCH_SECONDS', 15, 1),
+  warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3, 0),
+  rounds: Math.floor(envNumber('BENCH_ROUNDS', 5, 1)),
+  elicitSeconds: envNumber('BENCH_ELICIT_SECONDS', 5, 1),
+  elicitAskers: Math.floor(envNumber('BENCH_ELICIT_ASKERS', 4, 1)),
+  elicitation: process.env.BENCH_ELICITATION !== '0',
+  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
+  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
+  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
+  retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
+  timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 420, 10),
+  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
+  cpuProfDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : undefined,
+  cpuProfPhase: (process.env.BENCH_CPU_PROF_PHASE || 'peak') as ProfilePhase,
+};
+if (params.elicitAskers > params.agents) throw new Error('BENCH_ELICIT_ASKERS must be at most BENCH_AGENTS');
+
+const POLL_MAX_MESSAGES = 100;
+const POLL_TIMEOUT_MS = 5_000;
+/** "Quiet" = all cores together at most this busy over a 2 s sample. */
+const QUIET_BUSY_PERCENT = 15;
+const LATER_SLICE_WARMUP_SECONDS = Math.min(1, params.warmupSeconds);
+const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
+const MAX_RUNS_KEPT = 5;
+
+const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
+const ringOf = (prefix: string) => Array.from({ length: params.agents }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+/** The legacy ring (also the noop clients' ids). */
+const agentIds = ringOf('bench-agent');
+/** The elicitation ring: the same shape, agents in the elicitation rollout. */
+const modernIds = ringOf('bench-modern');
+const profiler = new Profiler(params.cpuProfDir);
+
+// ------------------------------------------------------------------ noop baseline
+
+interface NoopTarget {
+  server: ServiceHandle;
+  clients: AgentClient[];
+  close(): Promise<void>;
+}
+
+async function startNoopTarget(): Promise<NoopTarget> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'agent-bridge-bench-'));
+  const tokens = Object.fromEntries(agentIds.map((id) => [id, `bench-${id}-${Math.random().toString(36).slice(2)}`]));
+  const tokensFile = path.join(dir, 'agent-tokens.json');
+  writeFileSync(tokensFile, JSON.stringify({ agents: agentIds.map((id) => ({ id, tokenSha256: hashToken(tokens[id]!) })) }));
+  const clients: AgentClient[] = [];
+  let server: ServiceHandle | undefined;
+  const close = async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await freePort();
+    server = await startService({
+      name: 'noop-server',
+      entry: 'bench/noop-server.ts',
+      env: { PORT: String(port), HOST: '127.0.0.1', AGENT_TOKENS_FILE: tokensFile, ...profiler.env() },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    });
+    for (const id of agentIds) clients.push(await connectAgent({ url: `http://127.0.0.1:${port}/mcp`, token: tokens[id]!, name: id }));
+    return { server, clients, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function runNoopWindow(target: NoopTarget, warmupSeconds: number, seconds: number): Promise<NoopResult> {
+  const window = planWindow(warmupSeconds, seconds);
+  const latencies: number[] = [];
+  let calls = 0;
+  let errors = 0;
+  const loop = async (client: AgentClient) => {
+    while (now() < window.end) {
+      const started = now();
+      try {
+        await client.callToolJson('noop', {});
+      } catch {
+        errors++;
+        continue;
+      }
+      const done = now();
+      if (done >= window.start && done < window.end) {
+        calls++;
+        latencies.push(done - started);
+      }
+    }
+  };
+  const meter = new CpuMeter([{ name: 'noop-server', pid: target.server.pid }]);
+  const profile = params.cpuProfPhase === 'noop' ? profiler.claim([['noop-server', target.server.pid]]) : [];
+  const [cpu] = await Promise.all([meterWindow(window, meter, profiler, profile), ...target.clients.map(loop)]);
+  return { seconds, calls, latencies, errors, cpu: cpu as CpuReport };
+}
+
+// ------------------------------------------------------------------ rings
+
+interface Ring {
+  ids: string[];
+  senders: AgentClient[];
+  receivers: Receivers;
+  /** Processes metered in this ring's windows (besides this one and redis-server). */
+  services: Array<[string, number | undefined]>;
+  phases: { peak: ProfilePhase; half: ProfilePhase };
+}
+
+function ringWindow(bridge: Bridge, ring: Ring, targetRate: number | undefined, warmupSeconds: number, seconds: number): Promise<BridgeResult> {
+  return runDeliveryWindow({
+    bridge,
+    ids: ring.ids,
+    senders: ring.senders,
+    receivers: ring.receivers,
+    targetRate,
+    warmupSeconds,
+    seconds,
+    contentBytes: params.contentBytes,
+    drainSeconds: params.drainSeconds,
+    services: ring.services,
+    profiler,
+    profile: params.cpuProfPhase === (targetRate === undefined ? ring.phases.peak : ring.phases.half),
+  });
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const info: RunInfo = {
+    date: new Date().toISOString(),
+    cores: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    redis: 'unknown',
+    busyBefore: Number.NaN,
+    reruns: 0,
+    aofStalls: 0,
+    serviceLogLines: 'n/a',
+    agents: params.agents,
+    rounds: params.rounds,
+    warmupSeconds: params.warmupSeconds,
+    seconds: params.seconds,
+    contentBytes: params.contentBytes,
+    pollMaxMessages: POLL_MAX_MESSAGES,
+    pollTimeoutMs: POLL_TIMEOUT_MS,
+    elicitSeconds: params.elicitSeconds,
+  };
+  log(
+    `${params.agents} agents per ring, ${params.rounds} rounds, ${params.seconds} s measured per kind, ${info.cores} cores` +
+      (params.elicitation ? '' : ' (BENCH_ELICITATION=0: legacy only)'),
+  );
+
+  // Another test run on this machine skews everything: wait for quiet before starting, and run a
+  // window again when other processes used much CPU during it.
+  let quietBudget = params.quietWaitSeconds;
+  let retriesLeft = params.retries;
+  const waitQuiet = async () => {
+    const started = now();
+    const busy = await waitForQuietMachine(quietBudget, QUIET_BUSY_PERCENT, log);
+    quietBudget = Math.max(0, quietBudget - (now() - started) / 1000);
+    return busy;
+  };
+  const measured = async <T extends { cpu: CpuReport }>(name: string, run: () => Promise<T>): Promise<T> => {
+    let result = await run();
+    while (retriesLeft > 0 && result.cpu.otherPercent > CONTENTION_LIMIT_PERCENT) {
+      retriesLeft--;
+      info.reruns++;
+      log(`${name}: processes outside the benchmark used ${fmtPct(result.cpu.otherPercent)} of a core (${result.cpu.otherTop}); running the window again`);
+      await waitQuiet();
+      result = await run();
+    }
+    return result;
+  };
+
+  const serviceEnv: Record<string, string> = {
+    LOG_LEVEL: 'warn',
+    // Production defaults (the e2e harness shortens these for its failover tests).
+    LEASE_TTL_MS: '5000',
+    FLAGS_POLL_INTERVAL_MS: '500',
+    ...profiler.env(),
+  };
+  const noopTarget = await startNoopTarget();
+  let bridge: Bridge | undefined;
+  const clients: AgentClient[] = [];
+  const push = new PushReceivers();
+  try {
+    bridge = await startBridge({
+      agents: params.elicitation ? [...agentIds, ...modernIds] : agentIds,
+      shardCount: 16,
+      env: serviceEnv,
+      ...(params.elicitation ? { elicitations: 1, flags: { 'elicitation.enabled': 'true', 'elicitation.agents': modernIds.join(',') } } : {}),
+    });
+    const b = bridge;
+    const redisClient = b.redis.client();
+    info.redis = /redis_version:(\S+)/.exec(await redisClient.info('server'))?.[1] ?? 'unknown';
+    redisClient.disconnect();
+    const connect = async (agent: string) => {
+      const client = await b.connect(agent);
+      clients.push(client);
+      return client;
+    };
+
+    const legacySenders: AgentClient[] = [];
+    const mailboxes: Mailbox[] = [];
+    for (const agent of agentIds) {
+      legacySenders.push(await connect(agent));
+      mailboxes.push({ client: await connect(agent), cursor: undefined });
+    }
+    const legacyRing: Ring = {
+      ids: agentIds,
+      senders: legacySenders,
+      receivers: new PollingReceivers(mailboxes, POLL_MAX_MESSAGES, POLL_TIMEOUT_MS),
+      services: [
+        ['legacy-poll', b.legacyPolls[0]?.pid],
+        ['router', b.routers[0]?.pid],
+      ],
+      phases: { peak: 'peak', half: 'half' },
+    };
+
+    let pushRing: Ring | undefined;
+    const modern: ModernAgent[] = [];
+    if (params.elicitation) {
+      const pushSenders: AgentClient[] = [];
+      for (const agent of modernIds) {
+        pushSenders.push(await connect(agent));
+        const session = await b.connectModern(agent, { answer: push.answer });
+        modern.push(session);
+        clients.push(session);
+      }
+      // A modern agent is reachable by push once its session's stream is open (presence says so).
+      await waitFor(
+        async () => {
+          const presence = await b.store.store.readPresence(modernIds);
+          return modernIds.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
+        },
+        { timeoutMs: 15_000, description: 'every modern agent to be present with an open stream' },
+      );
+      pushRing = {
+        ids: modernIds,
+        senders: pushSenders,
+        receivers: push,
+        services: [
+          ['legacy-poll', b.legacyPolls[0]?.pid],
+          ['router', b.routers[0]?.pid],
+          ['elicitation', b.elicitations[0]?.pid],
+        ],
+        phases: { peak: 'push-peak', half: 'push-half' },
+      };
+    }
+
+    info.busyBefore = await waitQuiet();
+    const noopSlices: NoopResult[] = [];
+    const peakSlices: BridgeResult[] = [];
+    const pushSlices: BridgeResult[] = [];
+    const sliceSeconds = params.seconds / params.rounds;
+    for (let round = 0; round < params.rounds; round++) {
+      const warmup = round === 0 ? params.warmupSeconds : LATER_SLICE_WARMUP_SECONDS;
+      const tag = `round ${round + 1}/${params.rounds}`;
+      const noopSlice = await measured('noop', () => runNoopWindow(noopTarget, warmup, sliceSeconds));
+      noopSlices.push(noopSlice);
+      const noopRate = noopSlice.calls / noopSlice.seconds;
+      log(`${tag}: noop ${fmtRate(noopRate)} calls/s`);
+      const peakSlice = await measured('legacy peak', () => ringWindow(b, legacyRing, undefined, warmup, sliceSeconds));
+      peakSlices.push(peakSlice);
+      const legacyRate = peakSlice.delivered / peakSlice.seconds;
+      log(`${tag}: legacy peak ${fmtRate(legacyRate)} msgs/s (${fmtPct((legacyRate / noopRate) * 100)} of noop), lost ${peakSlice.lost}`);
+      if (pushRing) {
+        const ring = pushRing;
+        const pushSlice = await measured('elicitation peak', () => ringWindow(b, ring, undefined, warmup, sliceSeconds));
+        pushSlices.push(pushSlice);
+        const pushRate = pushSlice.delivered / pushSlice.seconds;
+        log(`${tag}: elicitation peak ${fmtRate(pushRate)} msgs/s (${fmtPct((pushRate / legacyRate) * 100)} of legacy), lost ${pushSlice.lost}`);
+      }
+    }
+    const noop = mergeNoop(noopSlices);
+    const peak = mergeBridge(peakSlices);
+    const halfRate = peak.delivered / peak.seconds / 2;
+    if (!(halfRate > 0)) throw new Error('the legacy ring delivered nothing at peak (service logs follow)');
+    log(`legacy half peak: open loop at ${fmtRate(halfRate)} msgs/s`);
+    const half = await measured('legacy half peak', () => ringWindow(b, legacyRing, halfRate, params.warmupSeconds, params.seconds));
+    const legacy: LegacyPart = { noopSlices, peakSlices, noop, peak, half };
+
+    let elicitation: ElicitationPart | undefined;
+    if (pushRing) {
+      const ring = pushRing;
+      const pushPeak = mergeBridge(pushSlices);
+      const pushHalfRate = pushPeak.delivered / pushPeak.seconds / 2;
+      if (!(pushHalfRate > 0)) throw new Error('the elicitation ring delivered nothing at peak (service logs follow)');
+      log(`elicitation half peak: open loop at ${fmtRate(pushHalfRate)} msgs/s`);
+      const pushHalf = await measured('elicitation half peak', () => ringWindow(b, ring, pushHalfRate, params.warmupSeconds, params.seconds));
+      log(`elicitation half peak: p99 computed over ${pushHalf.latencies.length} messages, lost ${pushHalf.lost}`);
+      const elicitServices: Array<[string, number | undefined]> = [
+        ['router', b.routers[0]?.pid],
+        ['elicitation', b.elicitations[0]?.pid],
+      ];
+      const elicitWindow = (askers: number) =>
+        measured(`elicit ×${askers}`, () =>
+          runElicitWindow({
+            bridge: b,
+            askers: modern.slice(0, askers),
+            targets: modernIds.slice(0, askers).map((_, i) => modernIds[(i + 1) % modernIds.length]!),
+            warmupSeconds: LATER_SLICE_WARMUP_SECONDS,
+            seconds: params.elicitSeconds,
+            services: elicitServices,
+            profiler,
+            profile: params.cpuProfPhase === 'elicit' && askers > 1,
+          }),
+        );
+      const elicitSerial = await elicitWindow(1);
+      log(`elicit, 1 asker: ${fmtRate(elicitSerial.calls / elicitSerial.seconds)} elicits/s, errors ${elicitSerial.errors}`);
+      const elicitConcurrent = await elicitWindow(params.elicitAskers);
+      log(`elicit, ${params.elicitAskers} askers: ${fmtRate(elicitConcurrent.calls / elicitConcurrent.seconds)} elicits/s, errors ${elicitConcurrent.errors}`);
+      elicitation = { peakSlices: pushSlices, peak: pushPeak, half: pushHalf, elicitSerial, elicitConcurrent, stray: push.stray };
+    }
+
+    info.serviceLogLines = [...b.routers, ...b.legacyPolls, ...b.elicitations].map((service) => `${service.name} ${service.logs().length}`).join(', ');
+    info.aofStalls = (await b.redis.logTail(1_000)).split('\n').filter((line) => /fsync/i.test(line)).length;
+
+    const goals = evaluateGoals(legacy, elicitation);
+    const report = renderRun(info, legacy, elicitation, goals);
+    process.stdout.write(`\n${report}\n\n`);
+    for (const goal of goals) process.stdout.write(`${goal.pass ? 'PASS' : 'FAIL'}  ${goal.name}: ${goal.detail}\n`);
+    const failed = goals.filter((g) => !g.pass);
+    if (failed.length > 0) process.stdout.write(`\nGOALS MISSED (${failed.length}): ${failed.map((g) => g.name).join('; ')}\n`);
+    const lost = peak.lost + half.lost + (elicitation ? elicitation.peak.lost + elicitation.half.lost : 0);
+    if (lost > 0) process.stdout.write(`\nWARNING: ${lost} messages accepted in a window did not arrive within ${params.drainSeconds} s\n`);
+    if (params.writeDocs) {
+      writeRunToDocs(DOCS_FILE, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+    }
+  } finally {
+    for (const service of [...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? []), noopTarget.server]) {
+      const distinct = [...new Set(service.logs().map((line) => line.slice(0, 400)))];
+      if (distinct.length > 0) log(`${service.name} logged ${service.logs().length} lines (LOG_LEVEL=warn), e.g.:\n  ${distinct.slice(0, 3).join('\n  ')}`);
+    }
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await bridge?.stop();
+    await noopTarget.close();
+    const dir = profiler.finish();
+    if (dir) log(`CPU profiles in ${dir}`);
+  }
+}
+
+// A hung benchmark must not hold the machine: exiting kills every child (testkit's reaper).
+setTimeout(() => {
+  log(`gave up after ${params.timeoutSeconds} s (BENCH_TIMEOUT_SECONDS)`);
+  process.exit(1);
+}, params.timeoutSeconds * 1000).unref();
+
+try {
+  await main();
+} catch (error) {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+}
