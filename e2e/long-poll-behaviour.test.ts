@@ -9,7 +9,7 @@ describe('long-poll timing contract', () => {
 
   before(async () => {
     // Small clamps so the contract is observable in seconds, not minutes.
-    bridge = await startBridge({ agents: ['alice', 'bob'], env: { POLL_TIMEOUT_MAX_MS: '1500', POLL_PROGRESS_INTERVAL_MS: '300' } });
+    bridge = await startBridge({ agents: ['alice', 'bob'], env: { POLL_TIMEOUT_MAX_MS: '1500', PROGRESS_INTERVAL_MS: '300' } });
     bob = await bridge.connect('bob');
   });
   after(async () => {

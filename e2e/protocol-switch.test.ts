@@ -59,7 +59,9 @@ describe('protocol switch under load', () => {
             const result = await client.callToolJson<PollResult & { notice?: string }>('wait_for_messages', { ...(cursor ? { cursor } : {}), timeout_ms: 1_000, max_messages: 500 });
             for (const message of result.messages) delivered(message.content);
             cursor = result.cursor;
+            // Like a real agent that is not in a hurry, let messages gather between polls.
             if (result.messages.length === 0 && result.notice) await new Promise((r) => setTimeout(r, 1_000));
+            else if (!result.has_more) await new Promise((r) => setTimeout(r, 150));
           }
         })(),
       );
@@ -86,7 +88,7 @@ describe('protocol switch under load', () => {
         const token = `m-s${s}-${n}`;
         const to = TARGETS[(n * 7 + s * 13) % TARGETS.length]!;
         try {
-          await client.callToolJson('send_message', { to, content: token, idempotency_key: token });
+          await client.callToolJson('send_message', { to, content: token });
           sent.push(token);
         } catch (error) {
           errors.push(`${token}: ${(error as Error).message}`);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
 import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
+import type { LegacyMessage } from '@agent-bridge/protocol';
 import { hashToken } from '@agent-bridge/service-kit';
 import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, freePort, startRedis, startService, type AgentClient, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
@@ -150,16 +151,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   };
 }
 
-export interface PolledMessage {
-  sequence: number;
-  message_id: string;
-  from: string;
-  content: string;
-  metadata: Record<string, unknown>;
-  timestamp: string;
-  reply_to?: string;
-  reply_schema?: Record<string, unknown>;
-}
+/** One message of a `wait_for_messages` result (the legacy shape). */
+export type PolledMessage = LegacyMessage;
 
 export interface PollResult {
   messages: PolledMessage[];

@@ -1,2 +1,3 @@
 export * from './mailbox-tools.js';
 export * from './error-mapping.js';
+export * from './settings.js';

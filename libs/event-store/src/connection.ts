@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { withDeadline } from './deadline.js';
+import { retryBackoffMs, withDeadline } from './deadline.js';
 
 export interface ConnectionOptions {
   /** Shown in CLIENT LIST, e.g. `legacy-poll:commands`. */
@@ -36,7 +36,7 @@ export function openConnection(url: string, options: ConnectionOptions, extra: R
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    retryStrategy: retryBackoffMs,
     lazyConnect: false,
     ...extra,
   });

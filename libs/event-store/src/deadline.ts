@@ -32,3 +32,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Exponential backoff for retries: 100 ms, 200 ms, … capped at 2 s. */
+export function retryBackoffMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), 2_000);
+}

@@ -138,11 +138,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async ensureShardGroup(shard: number): Promise<void> {
-    try {
-      await this.redis.xgroup('CREATE', this.keys.events(shard), ROUTER_GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw this.unavailable('create shard group', error);
-    }
+    await this.ensureGroup(this.keys.events(shard), ROUTER_GROUP);
   }
 
   async acquireShardLease(shard: number, owner: string, ttlMs: number): Promise<ShardLease | null> {
@@ -160,16 +156,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async claimShardPending(shard: number, consumer: string): Promise<number> {
-    let start = '0-0';
-    let claimed = 0;
-    do {
-      const reply = (await this.call('xautoclaim', () =>
-        this.redis.xautoclaim(this.keys.events(shard), ROUTER_GROUP, consumer, '0', start, 'COUNT', 500, 'JUSTID'),
-      )) as [string, string[], string[]];
-      start = reply[0];
-      claimed += reply[1].length;
-    } while (start !== '0-0');
-    return claimed;
+    return this.claimAll(this.keys.events(shard), ROUTER_GROUP, consumer);
   }
 
   async readShardEntries(shard: number, consumer: string, which: 'pending' | 'new', count: number): Promise<EventEntry[]> {
@@ -393,19 +380,8 @@ export class RedisEventStore implements EventStore {
 
   async claimPushLane(lease: PushLease, consumer: string): Promise<number> {
     const key = this.keys.lane(lease.agentId, 'push');
-    try {
-      await this.redis.xgroup('CREATE', key, PUSH_GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw this.unavailable('create push group', error);
-    }
-    let start = '0-0';
-    let claimed = 0;
-    do {
-      const reply = (await this.call('xautoclaim push', () => this.redis.xautoclaim(key, PUSH_GROUP, consumer, '0', start, 'COUNT', 500, 'JUSTID'))) as [string, string[]];
-      start = reply[0];
-      claimed += reply[1].length;
-    } while (start !== '0-0');
-    return claimed;
+    await this.ensureGroup(key, PUSH_GROUP);
+    return this.claimAll(key, PUSH_GROUP, consumer);
   }
 
   async readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]> {
@@ -521,6 +497,29 @@ export class RedisEventStore implements EventStore {
   }
 
   // ---------------------------------------------------------------- plumbing
+
+  private async ensureGroup(key: string, group: string): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', key, group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw this.unavailable(`create group ${group}`, error);
+    }
+  }
+
+  /**
+   * Moves every pending entry of the group to `consumer`, whatever its idle time: callers hold the
+   * lease that makes them the stream's only consumer, so the previous owner is dead or fenced.
+   */
+  private async claimAll(key: string, group: string, consumer: string): Promise<number> {
+    let start = '0-0';
+    let claimed = 0;
+    do {
+      const reply = (await this.call('xautoclaim', () => this.redis.xautoclaim(key, group, consumer, '0', start, 'COUNT', 500, 'JUSTID'))) as [string, string[]];
+      start = reply[0];
+      claimed += reply[1].length;
+    } while (start !== '0-0');
+    return claimed;
+  }
 
   private async run(script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {

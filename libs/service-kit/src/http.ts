@@ -82,8 +82,8 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-/** Reads a JSON body of at most `limitBytes`; a larger one is a 413 before it is fully buffered. */
-export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
+/** Reads a body of at most `limitBytes`; a larger one is a 413 before it is fully buffered. */
+export async function readRawBody(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -91,11 +91,20 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
     if (size > limitBytes) throw new HttpError(413, `request body is larger than ${limitBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.length === 0) return undefined;
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body (undefined when empty); malformed JSON is a 400. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
   try {
-    return JSON.parse(text);
+    return JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }
+}
+
+/** Reads and parses a JSON body of at most `limitBytes`. */
+export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
+  return parseJsonBody(await readRawBody(request, limitBytes));
 }

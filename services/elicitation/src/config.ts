@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { ELICIT_TIMEOUT_DEFAULT_MS, POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
 import { commonSettings, httpSettings, loadConfig, settingHelpers } from '@agent-bridge/service-kit';
 
@@ -15,12 +16,7 @@ export const elicitationConfigSchema = z.object({
   REPLICA_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"').default(`${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`),
   /** How the other replicas reach this one, for requests of sessions it owns. Default: http://127.0.0.1:PORT. */
   ADVERTISE_URL: z.string().url().optional(),
-  MAX_CONTENT_BYTES: int(1, 16 * 1024 * 1024).default(64 * 1024),
-  MAX_METADATA_BYTES: int(2, 1024 * 1024).default(16 * 1024),
-  MESSAGE_DEADLINE_MS: int(1_000, 30 * 24 * 60 * 60 * 1000).default(24 * 60 * 60 * 1000),
-  POLL_TIMEOUT_MAX_MS: int(1_000, 58_000).default(POLL_TIMEOUT_MAX_MS),
-  POLL_RECHECK_MS: int(100, 30_000).default(5_000),
-  PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
+  ...mailboxSettings,
   ELICIT_TIMEOUT_DEFAULT_MS: int(100, 600_000).default(ELICIT_TIMEOUT_DEFAULT_MS),
   /** Upper bound of an `elicit` call; keep it below the callers' request timeout (60 s by default). */
   ELICIT_TIMEOUT_MAX_MS: int(1_000, 3_600_000).default(POLL_TIMEOUT_MAX_MS),

@@ -1,5 +1,5 @@
 import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import { isStoreError, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
+import { isStoreError, retryBackoffMs, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { answerToLegacyContent, derivedMessageId, elicitationMessageText, type Envelope } from '@agent-bridge/protocol';
@@ -138,7 +138,7 @@ export class PushDeliverer {
           failures++;
           phase = 'pending';
           logger.error({ err: error, agentId: this.agentId, failures }, 'push delivery failed; retrying');
-          await sleep(Math.min(50 * 2 ** Math.min(failures, 6), 2_000), this.stopController.signal);
+          await sleep(retryBackoffMs(failures), this.stopController.signal);
         } finally {
           waiter.dispose();
         }

@@ -2,10 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
 import type { Logger } from '@agent-bridge/observability';
-import { AgentRegistry, HttpError, createToolServer, sendJson, sendUnauthorized, startHttpServer, startServiceRuntime, type HttpServerHandle } from '@agent-bridge/service-kit';
+import {
+  AgentRegistry,
+  HttpError,
+  createToolServer,
+  parseJsonBody,
+  readRawBody,
+  sendJson,
+  sendUnauthorized,
+  startHttpServer,
+  startServiceRuntime,
+  type HttpServerHandle,
+} from '@agent-bridge/service-kit';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
@@ -104,14 +115,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   const shutdown = new AbortController();
-  const limits = {
-    maxContentBytes: config.MAX_CONTENT_BYTES,
-    maxMetadataBytes: config.MAX_METADATA_BYTES,
-    messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
-    pollTimeoutMaxMs: config.POLL_TIMEOUT_MAX_MS,
-    pollRecheckMs: config.POLL_RECHECK_MS,
-    progressIntervalMs: config.PROGRESS_INTERVAL_MS,
-  };
+  const limits = mailboxLimitsFrom(config);
   const tools = [
     ...mailboxTools({
       endpoint: 'elicitation',
@@ -203,7 +207,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
         if (session.agentId !== agentId) return sessionNotFound(response);
         session.touch();
         if (request.method === 'GET') trackStream(session, response);
-        await session.transport.handleRequest(request, response, parseJson(raw));
+        await session.transport.handleRequest(request, response, parseJsonBody(raw));
         return;
       }
       const owner = sessionId.slice(0, sessionId.indexOf('.'));
@@ -217,7 +221,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       }
       return sessionNotFound(response);
     }
-    const body = parseJson(raw);
+    const body = parseJsonBody(raw);
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
       throw new HttpError(400, 'send an initialize request first (no Mcp-Session-Id header was given)');
     }
@@ -300,24 +304,4 @@ function declaredElicitation(server: Server): { form: boolean; url: boolean } {
 function sessionNotFound(response: ServerResponse): void {
   // The MCP answer for an unknown session: the client starts a new one with initialize.
   sendJson(response, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-}
-
-async function readRawBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function parseJson(raw: Buffer): unknown {
-  if (raw.length === 0) return undefined;
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'request body is not valid JSON');
-  }
 }

@@ -1,4 +1,4 @@
-import { mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
 import {
   AgentRegistry,
@@ -39,14 +39,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     metrics,
     logger,
     elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL,
-    limits: {
-      maxContentBytes: config.MAX_CONTENT_BYTES,
-      maxMetadataBytes: config.MAX_METADATA_BYTES,
-      messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
-      pollTimeoutMaxMs: config.POLL_TIMEOUT_MAX_MS,
-      pollRecheckMs: config.POLL_RECHECK_MS,
-      progressIntervalMs: config.POLL_PROGRESS_INTERVAL_MS,
-    },
+    limits: mailboxLimitsFrom(config),
   });
   const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger });
   // JSON escaping can grow content up to 6×: leave room so an oversized message reaches the

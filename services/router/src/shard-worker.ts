@@ -1,5 +1,6 @@
 import {
   isStoreError,
+  retryBackoffMs,
   sleep,
   type DeliveryFailedEvent,
   type Doorbell,
@@ -119,7 +120,7 @@ export class ShardWorker {
         phase = 'pending';
         logger.error({ err: error, shard: this.shard, failures }, 'routing failed; retrying');
         this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: isStoreError(error) ? error.code : 'INTERNAL' });
-        await sleep(Math.min(50 * 2 ** Math.min(failures, 6), 2_000), this.stopController.signal);
+        await sleep(retryBackoffMs(failures), this.stopController.signal);
       } finally {
         waiter.dispose();
       }

@@ -1,0 +1,33 @@
+import { POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
+import { settingHelpers } from '@agent-bridge/service-kit';
+import type { MailboxLimits } from './mailbox-tools.js';
+
+const { int } = settingHelpers;
+
+/** Settings of the mailbox tools, shared by every endpoint that serves them (docs/configuration.md). */
+export const mailboxSettings = {
+  MAX_CONTENT_BYTES: int(1, 16 * 1024 * 1024).default(64 * 1024),
+  MAX_METADATA_BYTES: int(2, 1024 * 1024).default(16 * 1024),
+  MESSAGE_DEADLINE_MS: int(1_000, 30 * 24 * 60 * 60 * 1000).default(24 * 60 * 60 * 1000),
+  POLL_TIMEOUT_MAX_MS: int(1_000, 58_000).default(POLL_TIMEOUT_MAX_MS),
+  POLL_RECHECK_MS: int(100, 30_000).default(5_000),
+  PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
+};
+
+export function mailboxLimitsFrom(config: {
+  MAX_CONTENT_BYTES: number;
+  MAX_METADATA_BYTES: number;
+  MESSAGE_DEADLINE_MS: number;
+  POLL_TIMEOUT_MAX_MS: number;
+  POLL_RECHECK_MS: number;
+  PROGRESS_INTERVAL_MS: number;
+}): MailboxLimits {
+  return {
+    maxContentBytes: config.MAX_CONTENT_BYTES,
+    maxMetadataBytes: config.MAX_METADATA_BYTES,
+    messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
+    pollTimeoutMaxMs: config.POLL_TIMEOUT_MAX_MS,
+    pollRecheckMs: config.POLL_RECHECK_MS,
+    progressIntervalMs: config.PROGRESS_INTERVAL_MS,
+  };
+}
