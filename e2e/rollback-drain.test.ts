@@ -37,7 +37,11 @@ describe('rollback drain', () => {
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await sender.callToolJson<{ message_id: string }>('send_message', { to: 'slow', content: `queued ${i}` })).message_id);
       await waitFor(() => held.length === 1, { timeoutMs: 10_000, description: 'the first message to be in flight as an elicitation' });
-      assert.equal((await bridge.store.store.getMessage(ids[4]!, 'slow'))?.lane, 'push', 'the others wait on the push lane');
+      await waitFor(async () => (await bridge.store.store.getMessage(ids[4]!, 'slow'))?.lane === 'push', {
+        timeoutMs: 5_000,
+        description: 'the other messages to wait on the push lane',
+      });
+      assert.equal(held.length, 1, 'only one elicitation is in flight at a time');
 
       const rolledBackAt = Date.now();
       await bridge.setFlags({ 'elicitation.agents': '' }, 'rollback: slow goes back to legacy');

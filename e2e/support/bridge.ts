@@ -31,6 +31,8 @@ export interface Bridge {
   /** A store handle for assertions (ledger, lanes, audit). */
   store: OpenedEventStore;
   routers: ServiceHandle[];
+  /** Base URLs (http://127.0.0.1:PORT) of the routers' probe and metrics server, in start order. */
+  routerUrls: string[];
   legacyPolls: ServiceHandle[];
   legacyUrls: string[];
   elicitations: ServiceHandle[];
@@ -78,6 +80,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   await setFlags(options.flags ?? {}, 'initial flags');
 
   const routers: ServiceHandle[] = [];
+  const routerUrls: string[] = [];
   const legacyPolls: ServiceHandle[] = [];
   const legacyUrls: string[] = [];
   const elicitations: ServiceHandle[] = [];
@@ -103,6 +106,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       readyUrl: `http://127.0.0.1:${port}/readyz`,
     });
     routers.push(handle);
+    routerUrls.push(`http://127.0.0.1:${port}`);
     return handle;
   };
   try {
@@ -131,6 +135,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     redis,
     store,
     routers,
+    routerUrls,
     legacyPolls,
     legacyUrls,
     elicitations,

@@ -306,6 +306,15 @@ export class RedisEventStore implements EventStore {
     return null;
   }
 
+  async unaccountedMessages(shard: number, now: number, sampleSize: number): Promise<{ count: number; sample: string[] }> {
+    const key = this.keys.openMessages(shard);
+    const [count, sample] = await Promise.all([
+      this.call('zcount open', () => this.redis.zcount(key, '-inf', String(now))),
+      this.call('zrange open', () => this.redis.zrangebyscore(key, '-inf', String(now), 'LIMIT', 0, sampleSize)),
+    ]);
+    return { count, sample };
+  }
+
   // ---------------------------------------------------------------- presence
 
   async readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>> {

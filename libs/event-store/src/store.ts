@@ -59,6 +59,8 @@ export interface MailboxStore {
 export interface LedgerStore {
   /** A message's lifecycle; pass the target when known (one lookup instead of one per shard). */
   getMessage(messageId: string, targetAgentId?: string): Promise<LedgerRecord | null>;
+  /** Messages of a shard past their deadline without a terminal state: how many, and the first ids. */
+  unaccountedMessages(shard: number, now: number, sampleSize: number): Promise<{ count: number; sample: string[] }>;
 }
 
 export interface PresenceStore {

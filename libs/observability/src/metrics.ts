@@ -20,6 +20,7 @@ export class BridgeMetrics {
   readonly waitingPolls: Gauge;
   readonly shardsOwned: Gauge;
   readonly activeSessions: Gauge;
+  readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
   readonly routingBatchSeconds: Histogram;
   readonly flagPercentage: Gauge;
@@ -89,6 +90,12 @@ export class BridgeMetrics {
       registers,
     });
     this.waitingPolls = new Gauge({ name: 'agentbridge_waiting_polls', help: 'wait_for_messages calls waiting right now.', registers });
+    this.unaccountedMessages = new Gauge({
+      name: 'agentbridge_messages_unaccounted',
+      help: 'Messages past their deadline with no terminal state (never delivered, answered or expired), per shard; each shard is reported by the one router that owns it.',
+      labelNames: ['shard'],
+      registers,
+    });
     this.activeSessions = new Gauge({ name: 'agentbridge_active_sessions', help: 'MCP sessions this elicitation replica holds.', registers });
     this.forwardedRequests = new Counter({
       name: 'agentbridge_forwarded_requests_total',

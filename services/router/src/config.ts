@@ -16,6 +16,8 @@ export const routerConfigSchema = z.object({
   /** An idle shard is re-read this often even without a doorbell ring. */
   IDLE_RECHECK_MS: int(50, 30_000).default(1_000),
   TRIM_INTERVAL_MS: int(1_000, 600_000).default(10_000),
+  /** How often each shard's messages past their deadline are counted (agentbridge_messages_unaccounted). */
+  AUDIT_INTERVAL_MS: int(100, 600_000).default(5_000),
   COMMUNICATION_LOG_MAX_LENGTH: int(1_000, 100_000_000).default(100_000),
 });
 

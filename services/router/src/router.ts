@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Doorbell, Keys, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
+import type { Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
 import { fnv1a32, sleep } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
@@ -30,7 +30,7 @@ export class Router {
 
   constructor(
     private readonly deps: {
-      store: ShardStore & PresenceStore & PushLaneStore;
+      store: ShardStore & PresenceStore & PushLaneStore & LedgerStore;
       doorbell: Doorbell;
       keys: Keys;
       flags: () => FlagSnapshot;

@@ -6,6 +6,7 @@ import {
   type Doorbell,
   type ElicitAnswer,
   type EventEntry,
+  type LedgerStore,
   type LaneKind,
   type MessageEvent,
   type PresenceSession,
@@ -25,12 +26,14 @@ const DRAIN_LEASE_TTL_MS = 5_000;
 
 export interface ShardWorkerOptions {
   batchSize: number;
+  /** How often the shard's unaccounted messages are counted. */
+  auditIntervalMs: number;
   idleRecheckMs: number;
   trimIntervalMs: number;
 }
 
 export interface ShardWorkerDeps {
-  store: ShardStore & PresenceStore & PushLaneStore;
+  store: ShardStore & PresenceStore & PushLaneStore & LedgerStore;
   doorbell: Doorbell;
   flags: () => FlagSnapshot;
   metrics: BridgeMetrics;
@@ -50,6 +53,8 @@ export class ShardWorker {
   private done: Promise<void> | undefined;
   private lastTrimAt = 0;
   private lastDrainCheckAt = 0;
+  private lastAuditAt = 0;
+  private lastUnaccounted = 0;
   private lastDrainFlagsVersion = -1;
 
   constructor(
@@ -70,6 +75,8 @@ export class ShardWorker {
   async stop(): Promise<void> {
     this.stopController.abort();
     await this.done;
+    // The next owner reports this shard now: never count it twice.
+    this.deps.metrics.unaccountedMessages.remove({ shard: String(this.shard) });
   }
 
   private get stopped(): boolean {
@@ -91,6 +98,7 @@ export class ShardWorker {
           claimed = true;
         }
         await this.maybeDrainPushLanes();
+        await this.maybeAudit();
         const entries = await store.readShardEntries(this.shard, this.deps.consumer, phase, this.options.batchSize);
         if (entries.length === 0) {
           if (phase === 'pending') {
@@ -245,6 +253,22 @@ export class ShardWorker {
         await this.deps.store.releasePushLease(lease).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * The message-loss auditor for this shard: messages past their deadline without a terminal state.
+   * Only the lease holder reports a shard, so the sum over routers counts each message once.
+   */
+  private async maybeAudit(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastAuditAt < this.options.auditIntervalMs) return;
+    this.lastAuditAt = now;
+    const { count, sample } = await this.deps.store.unaccountedMessages(this.shard, now, 20);
+    this.deps.metrics.unaccountedMessages.set({ shard: String(this.shard) }, count);
+    if (count > 0 && count !== this.lastUnaccounted) {
+      this.deps.logger.warn({ shard: this.shard, count, messageIds: sample }, 'messages past their deadline without a terminal state');
+    }
+    this.lastUnaccounted = count;
   }
 
   private async maybeTrim(): Promise<void> {
