@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { BridgeMetrics } from './metrics.js';
+
+const rulesDir = fileURLToPath(new URL('../../../deploy/prometheus/', import.meta.url));
+const promtool = process.env.PROMTOOL ?? 'promtool';
+
+function run(...args: string[]) {
+  const result = spawnSync(promtool, args, { cwd: rulesDir, encoding: 'utf8' });
+  if (result.error) throw new Error(`cannot run ${promtool} (install the Debian "prometheus" package; make test does): ${result.error.message}`);
+  return result;
+}
+
+test('the alert rule file passes promtool check rules', () => {
+  const result = run('check', 'rules', 'agent-bridge.rules.yaml');
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /SUCCESS: 5 rules found/);
+});
+
+test('every alert fires when it should and stays silent when it should not (promtool test rules)', () => {
+  const result = run('test', 'rules', 'agent-bridge.rules.test.yaml');
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /SUCCESS/);
+});
+
+test('every alert carries a rollback level and a severity', () => {
+  const rules = readFileSync(`${rulesDir}/agent-bridge.rules.yaml`, 'utf8');
+  const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
+  const levels = [...rules.matchAll(/rollback: (\w+)/g)].map((m) => m[1]);
+  assert.equal(levels.length, alerts.length);
+  for (const level of levels) assert.ok(['full', 'partial', 'canary', 'none'].includes(level!), level);
+});
+
+test('every metric the alert rules use is exported by the code', async () => {
+  const rules = readFileSync(`${rulesDir}/agent-bridge.rules.yaml`, 'utf8');
+  const used = new Set([...rules.matchAll(/agentbridge_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+  const exported = new Set((await new BridgeMetrics('test', { defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name));
+  assert.deepEqual([...used].filter((name) => !exported.has(name)), []);
+});
