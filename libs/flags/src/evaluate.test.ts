@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { loadBucketVectors } from './bucket-vectors.js';
 import { DEFAULT_FLAGS, compileAgentMatcher, evaluateProtocol } from './index.js';
 import type { FlagSnapshot } from './index.js';
 
-interface BucketVector {
-  agentId: string;
-  bucket: number;
-}
-
-const vectors = JSON.parse(
-  readFileSync(new URL('../fixtures/bucket-vectors.json', import.meta.url), 'utf8'),
-) as BucketVector[];
+const vectors = loadBucketVectors();
 
 function agentInBucket(bucket: number): string {
   const vector = vectors.find((candidate) => candidate.bucket === bucket);
