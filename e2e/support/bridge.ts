@@ -85,43 +85,31 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const legacyUrls: string[] = [];
   const elicitations: ServiceHandle[] = [];
   const elicitationBaseUrls: string[] = [];
-  const startElicitation = async (replicaId: string, fixedPort?: number) => {
+  /** Starts one service as its own process on a free port and waits until it is ready. */
+  const startProcess = async (name: string, entry: string, extraEnv: Record<string, string>, fixedPort?: number) => {
     const port = fixedPort ?? (await freePort());
-    const handle = await startService({
-      name: replicaId,
-      entry: 'services/elicitation/src/main.ts',
-      env: { ...env, PORT: String(port), REPLICA_ID: replicaId },
-      readyUrl: `http://127.0.0.1:${port}/readyz`,
-    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const handle = await startService({ name, entry, env: { ...env, ...extraEnv, PORT: String(port) }, readyUrl: `${baseUrl}/readyz` });
+    return { handle, baseUrl };
+  };
+  const startElicitation = async (replicaId: string, fixedPort?: number) => {
+    const { handle, baseUrl } = await startProcess(replicaId, 'services/elicitation/src/main.ts', { REPLICA_ID: replicaId }, fixedPort);
     elicitations.push(handle);
-    elicitationBaseUrls.push(`http://127.0.0.1:${port}`);
+    elicitationBaseUrls.push(baseUrl);
     return handle;
   };
   const startRouter = async (id: string) => {
-    const port = await freePort();
-    const handle = await startService({
-      name: id,
-      entry: 'services/router/src/main.ts',
-      env: { ...env, PORT: String(port), ROUTER_ID: id },
-      readyUrl: `http://127.0.0.1:${port}/readyz`,
-    });
+    const { handle, baseUrl } = await startProcess(id, 'services/router/src/main.ts', { ROUTER_ID: id });
     routers.push(handle);
-    routerUrls.push(`http://127.0.0.1:${port}`);
+    routerUrls.push(baseUrl);
     return handle;
   };
   try {
     for (let i = 0; i < (options.routers ?? 1); i++) await startRouter(`router-${i + 1}`);
     for (let i = 0; i < (options.legacyPolls ?? 1); i++) {
-      const port = await freePort();
-      legacyPolls.push(
-        await startService({
-          name: `legacy-poll-${i + 1}`,
-          entry: 'services/legacy-poll/src/main.ts',
-          env: { ...env, PORT: String(port), REPLICA_ID: `legacy-poll-${i + 1}` },
-          readyUrl: `http://127.0.0.1:${port}/readyz`,
-        }),
-      );
-      legacyUrls.push(`http://127.0.0.1:${port}/mcp`);
+      const { handle, baseUrl } = await startProcess(`legacy-poll-${i + 1}`, 'services/legacy-poll/src/main.ts', { REPLICA_ID: `legacy-poll-${i + 1}` });
+      legacyPolls.push(handle);
+      legacyUrls.push(`${baseUrl}/mcp`);
     }
     for (let i = 0; i < (options.elicitations ?? 0); i++) await startElicitation(`elicitation-${i + 1}`);
   } catch (error) {

@@ -142,17 +142,16 @@ export class RedisEventStore implements EventStore {
   }
 
   async acquireShardLease(shard: number, owner: string, ttlMs: number): Promise<ShardLease | null> {
-    const value = (await this.run(this.scripts.acquire_lease, [this.keys.lease(shard), this.keys.fence(shard)], [owner, ttlMs])) as string | null;
-    if (!value) return null;
-    return { shard, owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
+    const held = await this.acquireLease(this.keys.lease(shard), this.keys.fence(shard), owner, ttlMs);
+    return held && { shard, ...held };
   }
 
   async renewShardLease(lease: ShardLease, ttlMs: number): Promise<boolean> {
-    return (await this.run(this.scripts.renew_lease, [this.keys.lease(lease.shard)], [lease.value, ttlMs])) === 1;
+    return this.renewLease(this.keys.lease(lease.shard), lease.value, ttlMs);
   }
 
   async releaseShardLease(lease: ShardLease): Promise<void> {
-    await this.run(this.scripts.release_lease, [this.keys.lease(lease.shard)], [lease.value]);
+    await this.releaseLease(this.keys.lease(lease.shard), lease.value);
   }
 
   async claimShardPending(shard: number, consumer: string): Promise<number> {
@@ -374,17 +373,16 @@ export class RedisEventStore implements EventStore {
   // ---------------------------------------------------------------- push lanes
 
   async acquirePushLease(agentId: string, owner: string, ttlMs: number): Promise<PushLease | null> {
-    const value = (await this.run(this.scripts.acquire_lease, [this.keys.pushLease(agentId), this.keys.pushFence(agentId)], [owner, ttlMs])) as string | null;
-    if (!value) return null;
-    return { agentId, owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
+    const held = await this.acquireLease(this.keys.pushLease(agentId), this.keys.pushFence(agentId), owner, ttlMs);
+    return held && { agentId, ...held };
   }
 
   async renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean> {
-    return (await this.run(this.scripts.renew_lease, [this.keys.pushLease(lease.agentId)], [lease.value, ttlMs])) === 1;
+    return this.renewLease(this.keys.pushLease(lease.agentId), lease.value, ttlMs);
   }
 
   async releasePushLease(lease: PushLease): Promise<void> {
-    await this.run(this.scripts.release_lease, [this.keys.pushLease(lease.agentId)], [lease.value]);
+    await this.releaseLease(this.keys.pushLease(lease.agentId), lease.value);
   }
 
   async claimPushLane(lease: PushLease, consumer: string): Promise<number> {
@@ -506,6 +504,21 @@ export class RedisEventStore implements EventStore {
   }
 
   // ---------------------------------------------------------------- plumbing
+
+  /** Takes a free lease (or extends our own) with a fresh fencing token; null when another owner holds it. */
+  private async acquireLease(leaseKey: string, fenceKey: string, owner: string, ttlMs: number): Promise<{ owner: string; value: string; fence: number } | null> {
+    const value = (await this.run(this.scripts.acquire_lease, [leaseKey, fenceKey], [owner, ttlMs])) as string | null;
+    if (!value) return null;
+    return { owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
+  }
+
+  private async renewLease(leaseKey: string, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.run(this.scripts.renew_lease, [leaseKey], [value, ttlMs])) === 1;
+  }
+
+  private async releaseLease(leaseKey: string, value: string): Promise<void> {
+    await this.run(this.scripts.release_lease, [leaseKey], [value]);
+  }
 
   private async ensureGroup(key: string, group: string): Promise<void> {
     try {

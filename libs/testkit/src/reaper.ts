@@ -44,3 +44,13 @@ export function trackChild(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
 }
+
+/** Whether a process with this pid exists (signal 0 probes without signalling). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

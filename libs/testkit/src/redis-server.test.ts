@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { startRedis } from './redis-server.js';
 import type { RedisServerHandle } from './redis-server.js';
 import { waitFor } from './wait.js';
+import { isProcessAlive } from './reaper.js';
 
 const started: RedisServerHandle[] = [];
 after(async () => {
@@ -19,14 +20,6 @@ async function start(...args: Parameters<typeof startRedis>): Promise<RedisServe
   return r;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Concatenated contents of the AOF files (Redis 7 multi-part AOF lives in appendonlydir/). */
 async function readAof(dataDir: string): Promise<string> {
@@ -42,7 +35,7 @@ describe('startRedis', () => {
     assert.notEqual(r.port, 6379);
     assert.equal(r.url, `redis://127.0.0.1:${r.port}`);
     assert.ok(r.dataDir.startsWith(path.join(os.tmpdir(), 'agent-bridge-redis-')), r.dataDir);
-    assert.ok(r.pid !== undefined && alive(r.pid));
+    assert.ok(r.pid !== undefined && isProcessAlive(r.pid));
 
     const client = r.client();
     assert.equal(await client.ping(), 'PONG');
@@ -69,7 +62,7 @@ describe('startRedis', () => {
     const oldPid = r.pid;
     assert.ok(oldPid !== undefined);
     await r.kill();
-    assert.equal(alive(oldPid), false, 'old redis-server is gone after kill()');
+    assert.equal(isProcessAlive(oldPid), false, 'old redis-server is gone after kill()');
     assert.equal(r.running, false);
     assert.equal(r.pid, undefined);
 
@@ -110,7 +103,7 @@ describe('startRedis', () => {
     assert.ok(pid !== undefined);
     r.client();
     await r.cleanup();
-    assert.equal(alive(pid), false);
+    assert.equal(isProcessAlive(pid), false);
     assert.equal(existsSync(r.dataDir), false);
     await r.cleanup(); // idempotent
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { freePort, startService } from './service-process.js';
 import type { ServiceHandle } from './service-process.js';
+import { isProcessAlive } from './reaper.js';
 
 const HTTP_FIXTURE = 'libs/testkit/src/fixtures/http-ready.ts';
 const EXIT_FIXTURE = 'libs/testkit/src/fixtures/exit-early.ts';
@@ -11,14 +12,6 @@ after(async () => {
   await Promise.all(started.map((s) => s.kill9()));
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function start(...args: Parameters<typeof startService>): Promise<ServiceHandle> {
   const s = await startService(...args);
@@ -41,7 +34,7 @@ describe('startService', () => {
       env: { PORT: String(port), READY_DELAY_MS: '200' },
       readyLogLine: /ready on \d+/,
     });
-    assert.ok(alive(svc.pid));
+    assert.ok(isProcessAlive(svc.pid));
     assert.ok(svc.running);
     assert.ok(svc.logs().includes(`ready on ${port}`), svc.logs().join('\n'));
     assert.ok(svc.logs().includes('fixture stderr line'), 'stderr is captured');
@@ -95,7 +88,7 @@ describe('startService', () => {
     assert.deepEqual(exit, { code: null, signal: 'SIGKILL' });
     assert.deepEqual(await svc.exited, exit);
     assert.equal(svc.running, false);
-    assert.equal(alive(svc.pid), false);
+    assert.equal(isProcessAlive(svc.pid), false);
     assert.ok(!svc.logs().some((l) => l.includes('got SIGTERM')), 'no graceful shutdown ran');
   });
 
