@@ -1,6 +1,6 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog } from '@agent-bridge/event-store';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { SpanKind, activeSpanLinks, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
   MAX_MESSAGES_DEFAULT,
@@ -148,6 +148,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         sourceProtocol: options.endpoint,
         acceptedAt: now,
         deadlineAt: now + limits.messageDeadlineMs,
+        ...traceparentField(),
       };
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
@@ -207,6 +208,15 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       for (const entry of page.entries) {
         metrics.messagesDelivered.inc({ protocol: 'legacy', via: entry.via });
         metrics.deliveryLatency.observe({ protocol: 'legacy' }, Math.max(0, now - Date.parse(entry.message.timestamp)) / 1000);
+        // The delivery joins the message's trace (its parent is the routing span), linked to this poll.
+        if (entry.traceparent) {
+          startSpan('deliver poll', {
+            kind: SpanKind.CONSUMER,
+            parent: entry.traceparent,
+            links: activeSpanLinks(),
+            attributes: { 'agentbridge.message.id': entry.message.message_id, 'agentbridge.agent.id': context.agentId, 'agentbridge.via': entry.via, 'agentbridge.endpoint': options.endpoint },
+          }).end();
+        }
       }
       return {
         messages,

@@ -12,6 +12,8 @@ export const mailboxSettings = {
   POLL_TIMEOUT_MAX_MS: int(1_000, 58_000).default(POLL_TIMEOUT_MAX_MS),
   POLL_RECHECK_MS: int(100, 30_000).default(5_000),
   PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
+  /** An agent's use of this endpoint is recorded at most this often (adoption and legacy-usage numbers). */
+  ACTIVITY_RECORD_INTERVAL_MS: int(100, 600_000).default(15_000),
 };
 
 export function mailboxLimitsFrom(config: {

@@ -17,6 +17,9 @@ export const PUSH_GROUP = 'push';
 
 export type LaneKind = 'poll' | 'push';
 
+/** The activity sets of a shard: everyone, and by protocol. */
+export type ActivityKind = 'any' | 'legacy' | 'elicitation';
+
 /** FNV-1a 32-bit: stable across processes and languages, independent of the md5 rollout bucket. */
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
@@ -71,6 +74,14 @@ export class Keys {
   /** Prefix of ledger hashes in a shard; the Lua scripts append the message id. */
   ledgerPrefix(shard: number): string {
     return `${this.shardTag(shard)}:msg:`;
+  }
+  /**
+   * Agents seen lately on the shard (score = last seen ms): `any` for every agent, `legacy` for the
+   * legacy-poll endpoint, `elicitation` for push-capable sessions. The owning router's census counts
+   * and prunes them.
+   */
+  activity(shard: number, kind: ActivityKind): string {
+    return `${this.shardTag(shard)}:activity:${kind}`;
   }
   communicationLog(shard: number): string {
     return `${this.shardTag(shard)}:comm`;

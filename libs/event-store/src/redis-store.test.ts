@@ -231,3 +231,40 @@ describe('poll lane', () => {
     assert.equal(page.hasMore, true);
   });
 });
+
+describe('shard census', () => {
+  test('active agents are counted per protocol within the window and older activity is forgotten', async () => {
+    const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'].filter((agent) => keys.shardOf(agent) === keys.shardOf('a1'));
+    assert.ok(agents.length >= 2, 'the fixture needs two agents in one shard');
+    const [first, second] = agents as [string, string];
+    const shard = keys.shardOf(first);
+    const now = Date.now();
+    await store.recordActivity(first, 'legacy', now - 10_000);
+    await store.recordActivity(first, 'elicitation', now - 1_000);
+    await store.recordActivity(second, 'other', now - 1_000);
+    await store.recordActivity(second, 'legacy', now - 120_000);
+
+    const census = await store.shardCensus(shard, now - 60_000);
+    assert.deepEqual(census.activeAgents, { any: 2, legacy: 1, elicitation: 1 });
+    assert.equal(await redis.zscore(keys.activity(shard, 'legacy'), second), null, 'activity older than the window is pruned');
+  });
+
+  test('the backlog says how many accepted messages wait to be routed, in a push lane and in a poll lane', async () => {
+    const shard = keys.shardOf('bob');
+    assert.deepEqual((await store.shardCensus(shard, 0)).backlog, { events: 0, push: 0, poll: 0 }, 'an unused shard has no backlog');
+    const routed = await appendAndRead('alice', 'bob', 'one');
+    await store.append({ envelope: envelope('alice', 'bob', 'two') });
+    await store.append({ envelope: envelope('alice', 'bob', 'three') });
+    assert.deepEqual((await store.shardCensus(shard, 0)).backlog, { events: 3, push: 0, poll: 0 });
+
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const [entry] = await store.readShardEntries(shard, 'r1', 'new', 1);
+    assert.equal(envelopeOf(entry).id, routed.env.id);
+    await store.route(lease, [pollDecision(entry!.id, routed.env)]);
+    assert.deepEqual((await store.shardCensus(shard, 0)).backlog, { events: 2, push: 0, poll: 1 });
+
+    const page = await store.readPollLane('bob', '0', 10);
+    await store.ackPollLane('bob', page.entries.at(-1)!.cursor);
+    assert.deepEqual((await store.shardCensus(shard, 0)).backlog, { events: 2, push: 0, poll: 0 }, 'an acknowledged message is no longer backlog');
+  });
+});

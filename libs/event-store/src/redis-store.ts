@@ -7,6 +7,8 @@ import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
 import type { EventStore } from './store.js';
 import type {
   AckOutcome,
+  AgentActivity,
+  ShardCensus,
   AppendRequest,
   AppendResult,
   AuditEntry,
@@ -200,6 +202,7 @@ export class RedisEventStore implements EventStore {
         d.pollPayload ? JSON.stringify(d.pollPayload) : '',
         d.target,
         this.options.ledgerRetentionSeconds,
+        d.traceparent ?? '',
       ] as Array<string | number>,
     }));
     // One pipeline keeps the entries' order (one connection executes them in sequence) and costs one
@@ -278,7 +281,12 @@ export class RedisEventStore implements EventStore {
     const entries = raw.slice(0, count).map(([id, flat]) => {
       const fields = pairs(flat);
       const payload = JSON.parse(fields.p ?? '{}') as PollLanePayload;
-      return { cursor: id, message: { sequence: Number(fields.s), ...payload }, via: (fields.v ?? 'legacy') as DeliveryVia };
+      return {
+        cursor: id,
+        message: { sequence: Number(fields.s), ...payload },
+        via: (fields.v ?? 'legacy') as DeliveryVia,
+        ...(fields.tp ? { traceparent: fields.tp } : {}),
+      };
     });
     return { entries, hasMore: raw.length > count };
   }
@@ -353,6 +361,58 @@ export class RedisEventStore implements EventStore {
     await this.call('remove presence', () => this.redis.hdel(this.keys.presence(agentId), sessionId));
   }
 
+  // ---------------------------------------------------------------- activity and census
+
+  async recordActivity(agentId: string, activity: AgentActivity, at: number): Promise<void> {
+    const shard = this.keys.shardOf(agentId);
+    // GT: a late write from another replica never moves an agent's last-seen time backwards.
+    const multi = this.redis.multi().zadd(this.keys.activity(shard, 'any'), 'GT', at, agentId);
+    if (activity !== 'other') multi.zadd(this.keys.activity(shard, activity), 'GT', at, agentId);
+    await this.call('record activity', () => multi.exec());
+  }
+
+  async shardCensus(shard: number, since: number): Promise<ShardCensus> {
+    const kinds = ['any', 'legacy', 'elicitation'] as const;
+    const pipeline = this.redis.pipeline();
+    // Forgetting what is older than the window keeps the sets as small as the active population.
+    for (const kind of kinds) pipeline.zremrangebyscore(this.keys.activity(shard, kind), '-inf', `(${since}`).zcard(this.keys.activity(shard, kind));
+    pipeline.xinfo('GROUPS', this.keys.events(shard)).xlen(this.keys.events(shard)).zcard(this.keys.openMessages(shard)).smembers(this.keys.pushAgents(shard));
+    const replies = (await this.call('shard census', () => pipeline.exec())) ?? [];
+    const value = (index: number): unknown => {
+      const [error, result] = replies[index] ?? [null, null];
+      // A shard nobody wrote to yet has no events stream: XINFO fails with "no such key".
+      if (error && !/no such key/i.test(error.message)) throw this.unavailable('shard census', error);
+      return error ? null : result;
+    };
+    const [any, legacy, elicitation] = kinds.map((_, i) => Number(value(i * 2 + 1)));
+    const eventsLength = Number(value(7));
+    const open = Number(value(8));
+    const pushAgents = (value(9) as string[] | null) ?? [];
+
+    let events = eventsLength;
+    for (const group of (value(6) as unknown[][] | null) ?? []) {
+      const fields = fieldMap(group);
+      if (fields.name !== ROUTER_GROUP) continue;
+      // `lag` is nil when Redis cannot tell (after deletions); the stream length is then an upper bound.
+      events = Number(fields.pending ?? 0) + (fields.lag === null || fields.lag === undefined ? eventsLength : Number(fields.lag));
+      events = Math.min(events, eventsLength);
+    }
+
+    let push = 0;
+    if (pushAgents.length > 0) {
+      const lengths = this.redis.pipeline();
+      for (const agentId of pushAgents) lengths.xlen(this.keys.lane(agentId, 'push'));
+      for (const [error, length] of (await this.call('push lane lengths', () => lengths.exec())) ?? []) {
+        if (error) throw this.unavailable('push lane lengths', error);
+        push += Number(length);
+      }
+    }
+    // Every accepted message stays in the open set until it is delivered; what is neither waiting to
+    // be routed nor in a push lane waits in a poll lane (delivered to a poll but not yet acked included).
+    const poll = Math.max(0, open - events - push);
+    return { activeAgents: { any: any!, legacy: legacy!, elicitation: elicitation! }, backlog: { events, push, poll } };
+  }
+
   // ---------------------------------------------------------------- replicas
 
   async heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void> {
@@ -404,7 +464,14 @@ export class RedisEventStore implements EventStore {
         continue;
       }
       const fields = pairs(flat);
-      entries.push({ id, messageId: fields.m ?? '', sequence: Number(fields.s), via: (fields.v ?? 'elicitation') as DeliveryVia, payload: JSON.parse(fields.p ?? '{}') as PushLanePayload });
+      entries.push({
+        id,
+        messageId: fields.m ?? '',
+        sequence: Number(fields.s),
+        via: (fields.v ?? 'elicitation') as DeliveryVia,
+        payload: JSON.parse(fields.p ?? '{}') as PushLanePayload,
+        ...(fields.tp ? { traceparent: fields.tp } : {}),
+      });
     }
     if (gone.length > 0) await this.call('xack push', () => this.redis.xack(this.keys.lane(agentId, 'push'), PUSH_GROUP, ...gone));
     return entries;
@@ -644,4 +711,11 @@ function decodeLedger(hash: Record<string, string>): LedgerRecord | null {
     laneEntryId: hash.lane_id || undefined,
     sequence: optionalNumber(hash.seq),
   };
+}
+
+/** XINFO replies are flat `[name, value, name, value…]` lists. */
+function fieldMap(flat: unknown[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = flat[i + 1];
+  return fields;
 }

@@ -2,6 +2,8 @@ import type { LaneKind } from './keys.js';
 import type { DeliveryVia } from '@agent-bridge/protocol';
 import type {
   AckOutcome,
+  AgentActivity,
+  ShardCensus,
   ElicitAnswer,
   PushLaneEntry,
   AppendRequest,
@@ -71,6 +73,17 @@ export interface PresenceStore {
   removePresence(agentId: string, sessionId: string): Promise<void>;
 }
 
+/** Who used which endpoint lately: the input of the adoption and legacy-usage numbers. */
+export interface ActivityStore {
+  /** Notes that the agent was active at `at` (ms); callers throttle (ActivityRecorder). */
+  recordActivity(agentId: string, activity: AgentActivity, at: number): Promise<void>;
+  /**
+   * Counts the shard's agents active since `since` (ms) and its undelivered messages. Forgets
+   * activity older than `since`, so only the shard's owner should call it.
+   */
+  shardCensus(shard: number, since: number): Promise<ShardCensus>;
+}
+
 /** Replicas of a stateful service and where to reach them (the elicitation service forwards requests for sessions it does not own). */
 export interface ReplicaRegistry {
   heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void>;
@@ -123,6 +136,7 @@ export interface EventStore
     MailboxStore,
     LedgerStore,
     PresenceStore,
+    ActivityStore,
     ReplicaRegistry,
     PushLaneStore,
     ElicitWaitStore,

@@ -80,6 +80,8 @@ export interface RouteDecision {
   failedLaneEntryId?: string;
   /** For a reply: completes the target's waiting `elicit` call for `answer.in_reply_to` instead of entering a lane. */
   answer?: ElicitAnswer;
+  /** W3C traceparent stored with the lane entry, so the delivery span joins the message's trace. */
+  traceparent?: string;
 }
 
 /** What a waiting `elicit` call receives. */
@@ -112,6 +114,8 @@ export interface PushLaneEntry {
   sequence: number;
   via: DeliveryVia;
   payload: PushLanePayload;
+  /** W3C traceparent of the routing span, when the message is traced. */
+  traceparent?: string;
 }
 
 export interface PollLaneEntry {
@@ -119,6 +123,8 @@ export interface PollLaneEntry {
   cursor: string;
   message: LegacyMessage;
   via: DeliveryVia;
+  /** W3C traceparent of the routing span, when the message is traced. */
+  traceparent?: string;
 }
 
 export interface PollLanePage {
@@ -193,3 +199,14 @@ export interface AuditEntry {
 }
 
 export type PublishOutcome = { status: 'published'; version: number; auditId: string } | { status: 'conflict'; currentVersion: number };
+
+/** What an agent was seen doing: using the legacy endpoint, holding a push-capable session, or neither. */
+export type AgentActivity = 'legacy' | 'elicitation' | 'other';
+
+/** One shard's numbers for the dashboards, taken by the router that owns the shard. */
+export interface ShardCensus {
+  /** Distinct agents seen since the window start, in total and by protocol. */
+  activeAgents: { any: number; legacy: number; elicitation: number };
+  /** Accepted messages not yet delivered, by where they wait. */
+  backlog: { events: number; push: number; poll: number };
+}

@@ -2,7 +2,13 @@ export { FlagsError } from './errors.js';
 export type { FlagsErrorOptions } from './errors.js';
 export {
   DEFAULT_FLAGS,
+  INITIAL_ROLLOUT,
   MAX_AGENT_SELECTOR_LENGTH,
+  MIGRATION_PHASES,
+  ROLLBACK_LEVELS,
+  ROLLBACK_TRIGGERS,
+  rolloutStateSchema,
+  withRollback,
   agentSelectorSchema,
   flagSettingsOf,
   flagSettingsSchema,
@@ -10,7 +16,7 @@ export {
   parseFlagSettings,
   parseFlagSnapshot,
 } from './snapshot.js';
-export type { FlagSettings, FlagSnapshot } from './snapshot.js';
+export type { FlagSettings, FlagSnapshot, MigrationPhase, RollbackLevel, RollbackTrigger, RolloutState } from './snapshot.js';
 export {
   FLAG_PATHS,
   applyFlagAssignment,

@@ -1,6 +1,7 @@
 import { FlagsError } from './errors.js';
 import { diffFlags, type FlagChange } from './flag-file.js';
-import { DEFAULT_FLAGS, flagSettingsOf, parseFlagSnapshot, type FlagSettings, type FlagSnapshot } from './snapshot.js';
+import { isDeepStrictEqual } from 'node:util';
+import { DEFAULT_FLAGS, flagSettingsOf, parseFlagSnapshot, type FlagSettings, type FlagSnapshot, type RolloutState } from './snapshot.js';
 
 /** What the publisher needs from the store (the event store's ControlStore satisfies it). */
 export interface FlagPublicationStore {
@@ -18,6 +19,8 @@ export interface PublishRequest {
   /** What caused the change: `cli`, `flag-file`, `controller`, `alert:<name>`… */
   trigger: string;
   details?: Record<string, unknown>;
+  /** Changes the rollout state (phase, stage, rollbacks); without it the current state is carried forward. */
+  rollout?: (current: RolloutState) => RolloutState;
 }
 
 export type PublishFlagsResult =
@@ -45,9 +48,12 @@ export async function publishFlags(
     const previous = await readPublishedFlags(store);
     const settings = edit(flagSettingsOf(previous));
     const changes = diffFlags(flagSettingsOf(previous), settings);
-    if (changes.length === 0 && previous.version > 0) return { status: 'unchanged', snapshot: previous };
+    const rollout = request.rollout ? request.rollout(structuredClone(previous.rollout)) : previous.rollout;
+    const rolloutChanged = !isDeepStrictEqual(rollout, previous.rollout);
+    if (changes.length === 0 && !rolloutChanged && previous.version > 0) return { status: 'unchanged', snapshot: previous };
     const snapshot = parseFlagSnapshot({
       ...settings,
+      rollout,
       version: previous.version + 1,
       publishedAt: new Date().toISOString(),
       publishedBy: request.actor,
@@ -59,7 +65,11 @@ export async function publishFlags(
       reason: request.reason,
       trigger: request.trigger,
       changes,
-      details: { version: snapshot.version, ...(request.details ?? {}) },
+      details: {
+        version: snapshot.version,
+        ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
+        ...(request.details ?? {}),
+      },
     });
     if (outcome.status === 'published') return { status: 'published', snapshot, previous, changes, auditId: outcome.auditId };
   }

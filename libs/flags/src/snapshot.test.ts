@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { DEFAULT_FLAGS, FlagsError, flagSettingsOf, parseFlagSnapshot } from './index.js';
+import { DEFAULT_FLAGS, FlagsError, INITIAL_ROLLOUT, flagSettingsOf, parseFlagSnapshot, withRollback } from './index.js';
 import type { FlagSnapshot } from './index.js';
 
 function publishedSnapshot(): FlagSnapshot {
@@ -9,6 +9,12 @@ function publishedSnapshot(): FlagSnapshot {
     version: 7,
     publishedAt: '2025-03-01T12:30:00.000Z',
     publishedBy: 'controller/rollout',
+    rollout: {
+      phase: 'rollout',
+      stage: 2,
+      rollbacks: [{ level: 'partial', trigger: 'alert', count: 1 }],
+      lastRollback: { level: 'partial', trigger: 'alert', reason: 'ElicitationErrorSpike', at: '2025-03-01T11:00:00.000Z' },
+    },
     elicitation: { enabled: true, percentage: 25, agents: ['test_agent_alpha', 'canary_*'], excludedAgents: ['*-legacy'] },
     autoFallback: true,
     dualMode: true,
@@ -172,4 +178,32 @@ test('flagSettingsOf drops exactly the publication metadata', () => {
     'legacyTimeoutMs',
   ]);
   assert.equal(settings.elicitation.percentage, 25);
+});
+
+test('a snapshot published before the rollout state existed reads as the initial rollout state', () => {
+  const { rollout: _rollout, ...older } = publishedSnapshot();
+  assert.deepEqual(parseFlagSnapshot(older).rollout, INITIAL_ROLLOUT);
+});
+
+test('the rollout state rejects an unknown phase and a rollback level the controller does not know, naming the field', () => {
+  const phase = invalidityOf(withChange((s) => (s.rollout.phase = 'week-8')));
+  assert.match(phase.message, /rollout\.phase/);
+  assert.match(phase.message, /preparation, canary, rollout, stabilization, completion/);
+  const level = invalidityOf(withChange((s) => (s.rollout.lastRollback.level = 'everything')));
+  assert.match(level.message, /rollout\.lastRollback\.level/);
+});
+
+test('withRollback counts rollbacks per level and trigger and replaces the last rollback', () => {
+  const once = withRollback(publishedSnapshot().rollout, { level: 'partial', trigger: 'alert', reason: 'again', at: '2025-03-02T00:00:00.000Z' });
+  const twice = withRollback(once, { level: 'full', trigger: 'cli', reason: 'drill', at: '2025-03-03T00:00:00.000Z' });
+  assert.deepEqual(twice.rollbacks, [
+    { level: 'partial', trigger: 'alert', count: 2 },
+    { level: 'full', trigger: 'cli', count: 1 },
+  ]);
+  assert.deepEqual(twice.lastRollback, { level: 'full', trigger: 'cli', reason: 'drill', at: '2025-03-03T00:00:00.000Z' });
+  assert.equal(publishedSnapshot().rollout.rollbacks[0]!.count, 1, 'the input state is not modified');
+});
+
+test('flagSettingsOf drops the rollout state with the other publication metadata', () => {
+  assert.equal('rollout' in flagSettingsOf(publishedSnapshot()), false);
 });

@@ -68,9 +68,65 @@ const flagSettingsShape = {
 /** The flags themselves, without the publication metadata. */
 export const flagSettingsSchema = z.strictObject(flagSettingsShape, mapping);
 
+export const MIGRATION_PHASES = ['preparation', 'canary', 'rollout', 'stabilization', 'completion'] as const;
+export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
+export const ROLLBACK_LEVELS = ['full', 'partial', 'canary'] as const;
+export type RollbackLevel = (typeof ROLLBACK_LEVELS)[number];
+/** What started a rollback: an Alertmanager notification, a failed analysis gate, the admin API, bridgectl, or an edit of the resource. */
+export const ROLLBACK_TRIGGERS = ['alert', 'gate', 'admin', 'cli', 'resource'] as const;
+export type RollbackTrigger = (typeof ROLLBACK_TRIGGERS)[number];
+
+const rollbackLevel = z.enum(ROLLBACK_LEVELS, { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}` });
+const rollbackTrigger = z.enum(ROLLBACK_TRIGGERS, { error: `expected one of ${ROLLBACK_TRIGGERS.join(', ')}` });
+const count = z.int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' });
+
+/**
+ * Where the migration stands, published with the flags so every service (and its metrics) sees the
+ * same phase, stage and rollback history. The controller owns it; other publishers carry it forward.
+ */
+export const rolloutStateSchema = z.strictObject(
+  {
+    phase: z.enum(MIGRATION_PHASES, { error: `expected one of ${MIGRATION_PHASES.join(', ')}` }),
+    /** 0 before the first stage of the plan, n while at the nth stage. */
+    stage: count,
+    /** Rollbacks since the migration started, by level and trigger (monotonic). */
+    rollbacks: z.array(z.strictObject({ level: rollbackLevel, trigger: rollbackTrigger, count }, mapping)),
+    lastRollback: z
+      .strictObject(
+        {
+          level: rollbackLevel,
+          trigger: rollbackTrigger,
+          reason: z.string({ error: 'expected a string' }),
+          at: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp such as 2025-01-31T12:00:00Z' }),
+        },
+        mapping,
+      )
+      .nullable(),
+  },
+  mapping,
+);
+
+export type RolloutState = z.infer<typeof rolloutStateSchema>;
+
+export const INITIAL_ROLLOUT: RolloutState = deepFreeze({ phase: 'preparation', stage: 0, rollbacks: [], lastRollback: null });
+
+/** The rollout state after one more rollback (counts carried forward, `lastRollback` replaced). */
+export function withRollback(
+  state: RolloutState,
+  rollback: { level: RollbackLevel; trigger: RollbackTrigger; reason: string; at: string },
+): RolloutState {
+  const rollbacks = state.rollbacks.map((entry) => ({ ...entry }));
+  const existing = rollbacks.find((entry) => entry.level === rollback.level && entry.trigger === rollback.trigger);
+  if (existing) existing.count += 1;
+  else rollbacks.push({ level: rollback.level, trigger: rollback.trigger, count: 1 });
+  return { ...state, rollbacks, lastRollback: { ...rollback } };
+}
+
 /** The effective flag snapshot the controller publishes and every service applies. */
 export const flagSnapshotSchema = z.strictObject(
   {
+    /** Snapshots published before the rollout state existed read as the initial state. */
+    rollout: rolloutStateSchema.default(() => structuredClone(INITIAL_ROLLOUT) as RolloutState),
     version: z.int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' }),
     publishedAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp such as 2025-01-31T12:00:00Z' }),
     publishedBy: z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' }),
@@ -88,6 +144,7 @@ export const DEFAULT_FLAGS: FlagSnapshot = deepFreeze({
   version: 0,
   publishedAt: '1970-01-01T00:00:00.000Z',
   publishedBy: 'built-in-defaults',
+  rollout: { phase: 'preparation', stage: 0, rollbacks: [], lastRollback: null },
   elicitation: {
     /** Master switch: when off, every agent is served by the legacy protocol. */
     enabled: false,
@@ -129,8 +186,8 @@ export function parseFlagSettings(input: unknown): FlagSettings {
  * metadata, so a FlagSnapshot can be used wherever FlagSettings are validated strictly.
  */
 export function flagSettingsOf(flags: FlagSettings): FlagSettings {
-  const { version: _version, publishedAt: _publishedAt, publishedBy: _publishedBy, ...settings } =
-    flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy'>> & FlagSettings;
+  const { version: _version, publishedAt: _publishedAt, publishedBy: _publishedBy, rollout: _rollout, ...settings } =
+    flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'rollout'>> & FlagSettings;
   return settings;
 }
 

@@ -1,5 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const MIGRATION_PHASE_LABELS = ['preparation', 'canary', 'rollout', 'stabilization', 'completion'] as const;
+
+/** The parts of a flag snapshot the metrics mirror (structurally a `FlagSnapshot` of @agent-bridge/flags). */
+export interface AppliedSnapshot {
+  version: number;
+  publishedAt: string;
+  elicitation: { percentage: number };
+  rollout: {
+    phase: string;
+    stage: number;
+    rollbacks: ReadonlyArray<{ level: string; trigger: string; count: number }>;
+    lastRollback: { level: string; trigger: string; at: string } | null;
+  };
+}
+
 /**
  * Every agent-bridge metric is defined here, once, so names, labels and units stay the same in
  * every service (`agentbridge_` prefix, `_total` counters, `_seconds` durations). Services create
@@ -27,6 +42,14 @@ export class BridgeMetrics {
   readonly flagSnapshotVersion: Gauge;
   readonly flagSnapshotStale: Gauge;
   readonly redisConnectionEvents: Counter<'connection' | 'event'>;
+  readonly activeAgents: Gauge<'shard'>;
+  readonly activeAgentsByProtocol: Gauge<'shard' | 'protocol'>;
+  readonly laneBacklog: Gauge<'shard' | 'lane'>;
+  readonly flagSnapshotPublished: Gauge;
+  readonly migrationPhase: Gauge<'phase'>;
+  readonly rolloutStage: Gauge;
+  readonly rollbacks: Counter<'level' | 'trigger'>;
+  readonly lastRollback: Gauge<'level' | 'trigger'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -123,6 +146,70 @@ export class BridgeMetrics {
       labelNames: ['connection', 'event'],
       registers,
     });
+    this.activeAgents = new Gauge({
+      name: 'agentbridge_active_agents',
+      help: 'Distinct agents that used either endpoint within the activity window, per shard; each shard is reported by the one router that owns it.',
+      labelNames: ['shard'],
+      registers,
+    });
+    this.activeAgentsByProtocol = new Gauge({
+      name: 'agentbridge_active_agents_by_protocol',
+      help: 'Distinct agents within the activity window by protocol: legacy (called the legacy-poll endpoint) or elicitation (held a push-capable session); an agent using both counts in both.',
+      labelNames: ['shard', 'protocol'],
+      registers,
+    });
+    this.laneBacklog = new Gauge({
+      name: 'agentbridge_lane_backlog',
+      help: 'Accepted messages not yet delivered, per shard and where they wait: events (not yet routed), push (in a push lane), poll (in a poll lane, not yet acknowledged).',
+      labelNames: ['shard', 'lane'],
+      registers,
+    });
+    this.flagSnapshotPublished = new Gauge({
+      name: 'agentbridge_flag_snapshot_published_timestamp_seconds',
+      help: 'When the flag snapshot this process applies was published (Unix time).',
+      registers,
+    });
+    this.migrationPhase = new Gauge({
+      name: 'agentbridge_migration_phase',
+      help: 'Migration phase of the applied flag snapshot: 1 for the current phase, 0 for the others.',
+      labelNames: ['phase'],
+      registers,
+    });
+    this.rolloutStage = new Gauge({
+      name: 'agentbridge_rollout_stage',
+      help: 'Rollout stage of the applied flag snapshot (0 before the first stage, n for the nth stage of the plan).',
+      registers,
+    });
+    this.rollbacks = new Counter({
+      name: 'agentbridge_rollbacks_total',
+      help: 'Rollbacks since the migration started, by level (full, partial, canary) and trigger (alert, gate, admin, cli, resource); mirrored from the flag snapshot, so every process reports the same count.',
+      labelNames: ['level', 'trigger'],
+      registers,
+    });
+    this.lastRollback = new Gauge({
+      name: 'agentbridge_last_rollback_timestamp_seconds',
+      help: 'When the most recent rollback happened (Unix time), labelled with its level and trigger; absent before the first rollback.',
+      labelNames: ['level', 'trigger'],
+      registers,
+    });
+  }
+
+  /** Mirrors the applied flag snapshot: version, percentage, publication time, migration phase, stage and rollbacks. */
+  applyFlagSnapshot(snapshot: AppliedSnapshot): void {
+    this.flagSnapshotVersion.set(snapshot.version);
+    this.flagPercentage.set(snapshot.elicitation.percentage);
+    const publishedMs = Date.parse(snapshot.publishedAt);
+    if (Number.isFinite(publishedMs)) this.flagSnapshotPublished.set(publishedMs / 1000);
+    for (const phase of MIGRATION_PHASE_LABELS) this.migrationPhase.set({ phase }, phase === snapshot.rollout.phase ? 1 : 0);
+    this.rolloutStage.set(snapshot.rollout.stage);
+    // The counts live in the snapshot (monotonic, carried forward by the controller), so a restarted
+    // process reports the same totals as its peers instead of starting from zero.
+    this.rollbacks.reset();
+    for (const { level, trigger, count } of snapshot.rollout.rollbacks) this.rollbacks.inc({ level, trigger }, count);
+    this.lastRollback.reset();
+    const last = snapshot.rollout.lastRollback;
+    const lastMs = last ? Date.parse(last.at) : NaN;
+    if (last && Number.isFinite(lastMs)) this.lastRollback.set({ level: last.level, trigger: last.trigger }, lastMs / 1000);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -6,3 +6,4 @@ export * from './mcp.js';
 export * from './probes.js';
 export * from './runtime.js';
 export * from './schema-validator.js';
+export * from './activity.js';

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { SpanKind, withSpan } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
 import { CachedSchemaValidator } from './schema-validator.js';
 
@@ -75,15 +76,20 @@ export function createToolServer(
               method: 'notifications/progress',
               params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) },
             });
-    try {
-      const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress });
-      hooks.onCall?.(tool.name, 'ok', agentId);
-      return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
-    } catch (error) {
-      const toolError = error instanceof ToolError ? error : hooks.mapError(error, tool.name, agentId);
-      hooks.onCall?.(tool.name, toolError.code, agentId);
-      return toolError.toToolResult();
-    }
+    const attributes = { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool.name, 'agentbridge.agent.id': agentId, ...(extra.sessionId ? { 'mcp.session.id': extra.sessionId } : {}) };
+    // The span is the root of a message's trace when the call sends one: the envelope carries its context.
+    return withSpan(`tools/call ${tool.name}`, { kind: SpanKind.SERVER, attributes }, async (span) => {
+      try {
+        const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress });
+        hooks.onCall?.(tool.name, 'ok', agentId);
+        return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+      } catch (error) {
+        const toolError = error instanceof ToolError ? error : hooks.mapError(error, tool.name, agentId);
+        hooks.onCall?.(tool.name, toolError.code, agentId);
+        span.setAttribute('error.type', toolError.code);
+        return toolError.toToolResult();
+      }
+    });
   });
   return server;
 }

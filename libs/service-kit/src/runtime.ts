@@ -1,6 +1,6 @@
 import { openEventStore, StoreFlagSource, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
 import { FlagWatcher, type FlagSnapshot } from '@agent-bridge/flags';
-import { BridgeMetrics, createLogger, type Logger } from '@agent-bridge/observability';
+import { BridgeMetrics, TracingConfigError, createLogger, startTracing, type Logger } from '@agent-bridge/observability';
 import type { commonSettings } from './config.js';
 import { ConfigError } from './config.js';
 import type { RouteHandler } from './http.js';
@@ -41,10 +41,7 @@ export async function startServiceRuntime(options: {
       if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
     },
   });
-  const applied = (snapshot: FlagSnapshot) => {
-    metrics.flagSnapshotVersion.set(snapshot.version);
-    metrics.flagPercentage.set(snapshot.elicitation.percentage);
-  };
+  const applied = (snapshot: FlagSnapshot) => metrics.applyFlagSnapshot(snapshot);
   const watcher = new FlagWatcher(new StoreFlagSource(opened.store, opened.doorbell, opened.keys), {
     pollIntervalMs: config.FLAGS_POLL_INTERVAL_MS,
     logger,
@@ -94,12 +91,18 @@ export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_GRACE_M
   const bootLogger = createLogger(service);
   try {
     const config = loadServiceConfig();
-    const logger = createLogger(service, config.LOG_LEVEL as Parameters<typeof createLogger>[1]).child(childBindings(config));
+    const bindings = childBindings(config);
+    // Traces are configured by the standard OTEL_* variables, before anything can start a span.
+    const instance = bindings.replica ?? bindings.routerId;
+    const tracing = startTracing({ service, ...(typeof instance === 'string' ? { instance } : {}) });
+    const logger = createLogger(service, config.LOG_LEVEL as Parameters<typeof createLogger>[1]).child(bindings);
+    if (tracing.enabled) logger.info('tracing on (OTEL_* environment)');
     const running = await start(config, logger);
     const shutdown = installShutdown({ graceMs: config.SHUTDOWN_GRACE_MS, log: (message, error) => logger.info({ err: error }, message) });
     shutdown.add(() => running.close());
+    shutdown.add(() => tracing.shutdown());
   } catch (error) {
-    if (error instanceof ConfigError) bootLogger.fatal({ code: error.code }, error.message);
+    if (error instanceof ConfigError || error instanceof TracingConfigError) bootLogger.fatal({ code: error.code }, error.message);
     else bootLogger.fatal({ err: error }, (error as Error).message);
     process.exit(1);
   }

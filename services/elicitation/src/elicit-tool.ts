@@ -1,5 +1,5 @@
 import { isStoreError, type Doorbell, type ElicitAnswer, type EventStore } from '@agent-bridge/event-store';
-import type { BridgeMetrics } from '@agent-bridge/observability';
+import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
 import {
   ELICIT_INPUT_SCHEMA,
   ToolError,
@@ -69,6 +69,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         sourceProtocol: 'elicitation',
         acceptedAt: now,
         deadlineAt: now + timeoutMs,
+        ...traceparentField(),
       };
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);

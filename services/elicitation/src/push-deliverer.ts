@@ -1,9 +1,9 @@
 import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { isStoreError, retryBackoffMs, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { SpanKind, failSpan, traceparentField, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { answerToLegacyContent, derivedMessageId, elicitationMessageText, type Envelope } from '@agent-bridge/protocol';
-import type { SessionRegistry } from './sessions.js';
+import type { AgentSession, SessionRegistry } from './sessions.js';
 
 export interface PushDelivererDeps {
   store: EventStore;
@@ -167,6 +167,16 @@ export class PushDeliverer {
     }
     const session = this.deps.sessions.pushSession(this.agentId);
     if (!session) return false;
+    const attributes = { 'agentbridge.message.id': entry.messageId, 'agentbridge.agent.id': this.agentId, 'agentbridge.via': entry.via, 'mcp.session.id': session.id };
+    // The push joins the message's trace (child of its routing span); the reply carries this span's context.
+    return withSpan('deliver push', { kind: SpanKind.CLIENT, parent: entry.traceparent, attributes }, (span) =>
+      this.push(entry, lease, flags, session, replyId, span),
+    );
+  }
+
+  private async push(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, session: AgentSession, replyId: string, span: Span): Promise<boolean> {
+    const { store, metrics } = this.deps;
+    const payload = entry.payload;
     const controller = new AbortController();
     this.inFlight = { controller };
     let answer: Answer;
@@ -179,6 +189,7 @@ export class PushDeliverer {
       const interrupted = this.inFlight?.reason;
       if (interrupted === 'rollback' || interrupted === 'lease_lost') return false; // the drain (or the new owner) takes it from here
       const reason = failureReason(error);
+      failSpan(span, error);
       this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error }, 'push could not complete; handing it back to the router');
       metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: `PUSH_${reason.toUpperCase()}` });
       await store.failPush(lease, entry, reason);
@@ -204,11 +215,13 @@ export class PushDeliverer {
         sourceProtocol: 'elicitation',
         acceptedAt: now,
         deadlineAt: now + this.deps.messageDeadlineMs,
+        ...traceparentField(),
       };
       await store.append({ envelope: reply });
       metrics.messagesSent.inc({ protocol: 'elicitation' });
     }
     const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
+    span.setAttribute('agentbridge.answer.action', answer.action);
     await store.settlePush(lease, entry, state);
     return true;
   }

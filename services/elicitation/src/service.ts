@@ -6,6 +6,7 @@ import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/ag
 import { evaluateProtocol } from '@agent-bridge/flags';
 import type { Logger } from '@agent-bridge/observability';
 import {
+  ActivityRecorder,
   AgentRegistry,
   HttpError,
   createToolServer,
@@ -55,6 +56,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   });
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
+  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
 
   const sessions = new SessionRegistry((agentId) => {
     void syncAgent(agentId);
@@ -101,6 +103,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   async function recordPresence(session: AgentSession): Promise<void> {
+    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other');
     try {
       await store.recordPresence(session.agentId, {
         sessionId: session.id,

@@ -1,6 +1,7 @@
 import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
 import {
+  ActivityRecorder,
   AgentRegistry,
   HttpError,
   createToolServer,
@@ -28,6 +29,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
 
+  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
   const shutdown = new AbortController();
   const tools = mailboxTools({
     endpoint: 'legacy',
@@ -58,6 +60,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         }
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
+        activity.saw(agentId, 'legacy');
         const body = await readJsonBody(request, bodyLimit);
         const server = createToolServer(
           {

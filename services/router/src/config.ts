@@ -18,6 +18,8 @@ export const routerConfigSchema = z.object({
   TRIM_INTERVAL_MS: int(1_000, 600_000).default(10_000),
   /** How often each shard's messages past their deadline are counted (agentbridge_messages_unaccounted). */
   AUDIT_INTERVAL_MS: int(100, 600_000).default(5_000),
+  /** An agent counts as active (agentbridge_active_agents) when it used an endpoint within this window. */
+  ACTIVE_AGENT_WINDOW_MS: int(10_000, 24 * 60 * 60 * 1000).default(5 * 60 * 1000),
   COMMUNICATION_LOG_MAX_LENGTH: int(1_000, 100_000_000).default(100_000),
 });
 

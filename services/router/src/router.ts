@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
+import type { ActivityStore, Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
 import { fnv1a32, sleep } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
@@ -30,7 +30,7 @@ export class Router {
 
   constructor(
     private readonly deps: {
-      store: ShardStore & PresenceStore & PushLaneStore & LedgerStore;
+      store: ShardStore & PresenceStore & PushLaneStore & LedgerStore & ActivityStore;
       doorbell: Doorbell;
       keys: Keys;
       flags: () => FlagSnapshot;
@@ -55,6 +55,8 @@ export class Router {
   }
 
   async start(): Promise<void> {
+    // Series that exist from the start: rate() and the adapter alert see 0, not "no data".
+    this.deps.metrics.adapterErrors.inc({ direction: 'to_elicitation' }, 0);
     await this.tick();
     this.loop = this.run();
   }

@@ -33,6 +33,7 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
       idleRecheckMs: config.IDLE_RECHECK_MS,
       trimIntervalMs: config.TRIM_INTERVAL_MS,
       auditIntervalMs: config.AUDIT_INTERVAL_MS,
+      activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
     },
   );
   await router.start();

@@ -1,5 +1,6 @@
 import {
   isStoreError,
+  type ActivityStore,
   retryBackoffMs,
   sleep,
   type DeliveryFailedEvent,
@@ -17,7 +18,7 @@ import {
   type ShardStore,
 } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { SpanKind, failSpan, startSpan, traceparentOf, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { AdapterError, toPollPayload, toPushPayload, type DeliveryVia, type Envelope, type PushLanePayload } from '@agent-bridge/protocol';
 import { chooseLane } from './routing-policy.js';
 
@@ -26,14 +27,16 @@ const DRAIN_LEASE_TTL_MS = 5_000;
 
 export interface ShardWorkerOptions {
   batchSize: number;
-  /** How often the shard's unaccounted messages are counted. */
+  /** How often the shard's unaccounted messages, active agents and backlog are counted. */
   auditIntervalMs: number;
+  /** Agents seen within this window count as active. */
+  activeAgentWindowMs: number;
   idleRecheckMs: number;
   trimIntervalMs: number;
 }
 
 export interface ShardWorkerDeps {
-  store: ShardStore & PresenceStore & PushLaneStore & LedgerStore;
+  store: ShardStore & PresenceStore & PushLaneStore & LedgerStore & ActivityStore;
   doorbell: Doorbell;
   flags: () => FlagSnapshot;
   metrics: BridgeMetrics;
@@ -76,7 +79,12 @@ export class ShardWorker {
     this.stopController.abort();
     await this.done;
     // The next owner reports this shard now: never count it twice.
-    this.deps.metrics.unaccountedMessages.remove({ shard: String(this.shard) });
+    const shard = String(this.shard);
+    const { metrics } = this.deps;
+    metrics.unaccountedMessages.remove({ shard });
+    metrics.activeAgents.remove({ shard });
+    for (const protocol of ['legacy', 'elicitation']) metrics.activeAgentsByProtocol.remove({ shard, protocol });
+    for (const lane of ['events', 'push', 'poll']) metrics.laneBacklog.remove({ shard, lane });
   }
 
   private get stopped(): boolean {
@@ -144,18 +152,53 @@ export class ShardWorker {
     }
     const presence = await this.deps.store.readPresence([...targets]);
     let pending: RouteDecision[] = [];
-    for (const entry of entries) {
-      if (entry.type === 'undecodable') {
-        await this.flush(pending);
-        pending = [];
-        this.deps.logger.error({ shard: this.shard, entryId: entry.id, reason: entry.decodeError }, 'moving undecodable entry to the dead-letter stream');
-        this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: 'CORRUPT_ENTRY' });
-        await this.deps.store.deadLetter(this.lease, entry, entry.decodeError);
-        continue;
+    const spans: Span[] = [];
+    try {
+      for (const entry of entries) {
+        if (entry.type === 'undecodable') {
+          await this.flush(pending);
+          pending = [];
+          this.deps.logger.error({ shard: this.shard, entryId: entry.id, reason: entry.decodeError }, 'moving undecodable entry to the dead-letter stream');
+          this.deps.metrics.errors.inc({ component: 'router', protocol: 'none', code: 'CORRUPT_ENTRY' });
+          await this.deps.store.deadLetter(this.lease, entry, entry.decodeError);
+          continue;
+        }
+        if (entry.type === 'message') {
+          const decision = this.decideMessage(entry, flags, presence.get(entry.envelope.to) ?? []);
+          if (entry.envelope.traceparent) spans.push(this.traceRouting(decision, entry.envelope.traceparent));
+          pending.push(decision);
+        } else {
+          pending.push(this.decideFailedPush(entry, flags));
+        }
       }
-      pending.push(entry.type === 'message' ? this.decideMessage(entry, flags, presence.get(entry.envelope.to) ?? []) : this.decideFailedPush(entry, flags));
+      await this.flush(pending);
+    } catch (error) {
+      for (const span of spans) failSpan(span, error);
+      throw error;
+    } finally {
+      for (const span of spans) span.end();
     }
-    await this.flush(pending);
+  }
+
+  /**
+   * The routing step of a traced message: a child of the sender's span, ended once the batch is
+   * stored. The lane entry carries this span's context, so the delivery becomes its child.
+   */
+  private traceRouting(decision: RouteDecision, parent: string): Span {
+    const span = startSpan('route message', {
+      kind: SpanKind.CONSUMER,
+      parent,
+      attributes: {
+        'agentbridge.message.id': decision.messageId,
+        'agentbridge.agent.id': decision.target,
+        'agentbridge.lane': decision.answer ? 'answer' : decision.lane,
+        'agentbridge.via': decision.via,
+        'agentbridge.shard': this.shard,
+      },
+    });
+    const traceparent = traceparentOf(span);
+    if (traceparent) decision.traceparent = traceparent;
+    return span;
   }
 
   private decideMessage(entry: MessageEvent, flags: FlagSnapshot, sessions: readonly PresenceSession[]): RouteDecision {
@@ -269,6 +312,14 @@ export class ShardWorker {
       this.deps.logger.warn({ shard: this.shard, count, messageIds: sample }, 'messages past their deadline without a terminal state');
     }
     this.lastUnaccounted = count;
+
+    const census = await this.deps.store.shardCensus(this.shard, now - this.options.activeAgentWindowMs);
+    const shard = String(this.shard);
+    const { metrics } = this.deps;
+    metrics.activeAgents.set({ shard }, census.activeAgents.any);
+    metrics.activeAgentsByProtocol.set({ shard, protocol: 'legacy' }, census.activeAgents.legacy);
+    metrics.activeAgentsByProtocol.set({ shard, protocol: 'elicitation' }, census.activeAgents.elicitation);
+    for (const lane of ['events', 'push', 'poll'] as const) metrics.laneBacklog.set({ shard, lane }, census.backlog[lane]);
   }
 
   private async maybeTrim(): Promise<void> {

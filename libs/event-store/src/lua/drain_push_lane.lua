@@ -24,7 +24,7 @@ for _, entry in ipairs(entries) do
   local ledger = ARGV[2] .. (f.m or '')
   if f.m and f.q and redis.call('HGET', ledger, 'lane_id') == id then
     local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
-    local pollId = redis.call('XADD', KEYS[2], '*', 'm', f.m, 's', seq, 'v', ARGV[3], 'p', f.q)
+    local pollId = redis.call('XADD', KEYS[2], '*', 'm', f.m, 's', seq, 'v', ARGV[3], 'p', f.q, 'tp', f.tp or '')
     redis.call('HSET', KEYS[3], 'last', pollId)
     redis.call('HSET', ledger, 'lane', 'poll', 'lane_id', pollId, 'via', ARGV[3], 'seq', seq, 'drained_at', ARGV[4])
     moved = moved + 1

@@ -34,6 +34,7 @@ ARGV[15] answer for a waiting elicit (JSON), or '' when the message is not a rep
 ARGV[16] push lane only: poll-lane payload kept for a later fallback or drain ('' otherwise)
 ARGV[17] target agent id
 ARGV[18] ledger retention after a terminal state, seconds
+ARGV[19] trace context of the routing span (W3C traceparent) for the lane entry, or ''
 
 Returns  {'ROUTED', laneEntryId, sequence} | {'ANSWERED'} | {'DUPLICATE', lane, laneEntryId}
 Errors   'FENCED ...' when the caller no longer holds the shard lease (nothing is written).
@@ -67,10 +68,10 @@ end
 local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
 local laneId
 if ARGV[4] == 'push' then
-  laneId = redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', seq, 'v', ARGV[5], 'p', ARGV[7], 'q', ARGV[16])
+  laneId = redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', seq, 'v', ARGV[5], 'p', ARGV[7], 'q', ARGV[16], 'tp', ARGV[19])
   redis.call('SADD', KEYS[9], ARGV[17])
 else
-  laneId = redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', seq, 'v', ARGV[5], 'p', ARGV[7])
+  laneId = redis.call('XADD', KEYS[3], '*', 'm', ARGV[6], 's', seq, 'v', ARGV[5], 'p', ARGV[7], 'tp', ARGV[19])
   redis.call('HSET', KEYS[4], 'last', laneId)
 end
 redis.call('HSET', KEYS[5], 'state', 'routed', 'lane', ARGV[4], 'lane_id', laneId, 'via', ARGV[5],

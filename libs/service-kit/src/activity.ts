@@ -1,0 +1,38 @@
+import type { ActivityStore, AgentActivity } from '@agent-bridge/event-store';
+import type { Logger } from '@agent-bridge/observability';
+
+export interface ActivityRecorderOptions {
+  /** Records an agent's activity at most this often per kind (the census window is minutes long). */
+  intervalMs: number;
+}
+
+/**
+ * Notes which agents use which endpoint, for the adoption and legacy-usage numbers. Throttled per
+ * agent and kind so a busy agent costs one Redis write per interval, and never in the way of the
+ * request it observes: a failed write is logged and the next request tries again.
+ */
+export class ActivityRecorder {
+  private readonly lastRecorded = new Map<string, number>();
+
+  constructor(
+    private readonly store: Pick<ActivityStore, 'recordActivity'>,
+    private readonly logger: Logger,
+    private readonly options: ActivityRecorderOptions,
+  ) {}
+
+  saw(agentId: string, activity: AgentActivity, now = Date.now()): void {
+    const key = `${activity}\u0000${agentId}`;
+    const last = this.lastRecorded.get(key);
+    if (last !== undefined && now - last < this.options.intervalMs) return;
+    this.lastRecorded.set(key, now);
+    if (this.lastRecorded.size > 10_000) this.forgetOlderThan(now - this.options.intervalMs);
+    this.store.recordActivity(agentId, activity, now).catch((error: unknown) => {
+      this.lastRecorded.delete(key);
+      this.logger.warn({ err: error, agentId }, 'could not record agent activity');
+    });
+  }
+
+  private forgetOlderThan(cutoff: number): void {
+    for (const [key, at] of this.lastRecorded) if (at < cutoff) this.lastRecorded.delete(key);
+  }
+}
