@@ -89,7 +89,7 @@ export function renderFlagFile(settings: FlagSettings): string {
   return stringify(file);
 }
 
-function settingsFromFile(file: FlagFileContent): FlagSettings {
+export function settingsFromFile(file: FlagFileContent): FlagSettings {
   const defaults = DEFAULT_FLAGS;
   return {
     elicitation: {

@@ -34,3 +34,4 @@ export { FLAG_WATCHER_DEFAULTS, FlagWatcher } from './watcher.js';
 export type { FlagSnapshotSource, FlagWatcherLogger, FlagWatcherOptions } from './watcher.js';
 export { publishFlags, readPublishedFlags } from './publisher.js';
 export type { FlagPublicationStore, PublishFlagsResult, PublishRequest } from './publisher.js';
+export * from './resource.js';

@@ -1,0 +1,216 @@
+/**
+ * The FeatureFlags resource (agentbridge.io/v1alpha1): what an operator applies with kubectl (or
+ * keeps in a local YAML file) to drive the migration. The CRD's OpenAPI schema
+ * (deploy/crds/featureflags.agentbridge.io.yaml) is the Kubernetes side of this contract; this
+ * module is the controller's side, with the same fields, defaults and rules, and is checked against
+ * the CRD by tests.
+ */
+import { z } from 'zod';
+import { flagFileSchema, settingsFromFile } from './flag-file.js';
+import { parseOrThrow } from './issues.js';
+import { MIGRATION_PHASES, ROLLBACK_LEVELS, agentSelectorSchema, type FlagSettings, type MigrationPhase, type RollbackLevel } from './snapshot.js';
+
+export const FEATURE_FLAGS_GROUP = 'agentbridge.io';
+export const FEATURE_FLAGS_VERSION = 'v1alpha1';
+export const FEATURE_FLAGS_API_VERSION = `${FEATURE_FLAGS_GROUP}/${FEATURE_FLAGS_VERSION}`;
+export const FEATURE_FLAGS_KIND = 'FeatureFlags';
+export const FEATURE_FLAGS_PLURAL = 'featureflags';
+
+/** Go-style durations as Kubernetes resources write them: `90s`, `5m`, `4h`, `1h30m`, `250ms`. */
+export const DURATION_PATTERN = /^(\d+(ms|s|m|h))+$/;
+
+export function parseDuration(text: string): number {
+  if (!DURATION_PATTERN.test(text)) throw new RangeError(`not a duration: "${text}" (write e.g. 90s, 5m, 4h, 1h30m)`);
+  const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, value, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(value) * units[unit!]!;
+  return total;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
+}
+
+const duration = (min?: number) =>
+  z
+    .string({ error: 'expected a duration such as 90s, 5m or 4h' })
+    .regex(DURATION_PATTERN, { error: 'expected a duration such as 90s, 5m or 4h' })
+    .refine((text) => min === undefined || !DURATION_PATTERN.test(text) || parseDuration(text) >= min, { error: `expected a duration of at least ${min === undefined ? '' : formatDuration(min)}` });
+
+const percentage = z.int({ error: 'expected an integer from 0 to 100' }).min(0, { error: 'expected an integer from 0 to 100' }).max(100, { error: 'expected an integer from 0 to 100' });
+const mapping = { error: 'expected a mapping' } as const;
+const level = z.enum(ROLLBACK_LEVELS, { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}` });
+const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+export const stageSchema = z.strictObject(
+  {
+    /** Share of agents on elicitation during this stage. */
+    percentage,
+    /** How long the stage is held (and analysed) before the next one. */
+    hold: duration(0),
+  },
+  mapping,
+);
+
+export const analysisMetricSchema = z
+  .strictObject(
+    {
+      name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a lowercase name of letters, digits and "-" (at most 63)' }),
+      /** PromQL instant query returning one number (the first sample is used). */
+      query: nonEmpty('a PromQL query'),
+      /** The check passes while the value is ≤ max and ≥ min (give at least one). */
+      max: z.number({ error: 'expected a number' }).optional(),
+      min: z.number({ error: 'expected a number' }).optional(),
+    },
+    mapping,
+  )
+  .refine((metric) => metric.max !== undefined || metric.min !== undefined, { error: 'give a threshold: max, min or both' });
+
+export const featureFlagsSpecSchema = z.strictObject(
+  {
+    /** The phase the operator has put the migration in; the controller moves rollout → stabilization after the last stage. */
+    phase: z.enum(MIGRATION_PHASES, { error: `expected one of ${MIGRATION_PHASES.join(', ')}` }).default('preparation'),
+    /** Stops stage progression (holds do not advance) until set back to false. */
+    paused: z.boolean({ error: 'expected true or false' }).default(false),
+    /** The flags (the strategy's feature_flags.yaml groups); `elicitation.percentage` applies while no stage is active. */
+    flags: flagFileSchema.default({}),
+    rollout: z
+      .strictObject(
+        {
+          /** Ordered stages, percentages strictly ascending. */
+          stages: z.array(stageSchema, { error: 'expected a list of stages' }).default([]),
+        },
+        mapping,
+      )
+      .default({ stages: [] }),
+    analysis: z
+      .strictObject(
+        {
+          /** Prometheus base URL (the controller calls /api/v1/query). */
+          prometheusUrl: z.url({ error: 'expected an http(s) URL such as http://prometheus:9090' }).optional(),
+          /** How often the checks run during a hold. */
+          interval: duration(1_000).default('1m'),
+          /** Failed checks (in a row, within a stage) that trigger a rollback. */
+          failureLimit: z.int({ error: 'expected a positive integer' }).min(1, { error: 'expected a positive integer' }).default(3),
+          /** What a query that returns nothing means: inconclusive (pauses promotion) or a failed check. */
+          noData: z.enum(['inconclusive', 'fail'], { error: 'expected inconclusive or fail' }).default('inconclusive'),
+          metrics: z.array(analysisMetricSchema, { error: 'expected a list of metric checks' }).default([]),
+        },
+        mapping,
+      )
+      .default({ interval: '1m', failureLimit: 3, noData: 'inconclusive', metrics: [] }),
+    rollback: z
+      .strictObject(
+        {
+          /** Act on Alertmanager notifications and gate breaches (manual rollbacks always work). */
+          automatic: z.boolean({ error: 'expected true or false' }).default(true),
+          /** Percentage points a partial rollback removes. */
+          partialStep: z.int({ error: 'expected an integer from 1 to 100' }).min(1, { error: 'expected an integer from 1 to 100' }).max(100, { error: 'expected an integer from 1 to 100' }).default(25),
+          /** Agents (ids or globs) a canary rollback sends back to legacy; default: the opt-in list. */
+          canaryAgents: z.array(agentSelectorSchema, { error: 'expected a list of agent ids or glob patterns' }).optional(),
+          /** Alert name → level; an alert not listed uses its `rollback` label (none = no action). */
+          alerts: z
+            .array(
+              z.strictObject({ alertName: nonEmpty('an alert name'), level: z.enum([...ROLLBACK_LEVELS, 'none'], { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}, none` }) }, mapping),
+              { error: 'expected a list of {alertName, level}' },
+            )
+            .default([]),
+          /** Level applied when an analysis gate fails failureLimit times. */
+          onGateFailure: level.default('partial'),
+          /** A rollback requested by editing the resource: applied once per distinct id. */
+          request: z.strictObject({ id: nonEmpty('a request id'), level, reason: nonEmpty('a reason'), agents: z.array(agentSelectorSchema).optional() }, mapping).optional(),
+        },
+        mapping,
+      )
+      .default({ automatic: true, partialStep: 25, alerts: [], onGateFailure: 'partial' }),
+    /** Readiness checks before legacyDisabled takes effect. */
+    cutover: z
+      .strictObject(
+        {
+          /** Legacy share of active agents must stay below this (0–1)… */
+          maxLegacyShare: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }).default(0.05),
+          /** …for this long. */
+          window: duration(60_000).default('24h'),
+          /** Disable legacy even though the checks fail; the reason goes into the audit trail. */
+          force: z.strictObject({ reason: nonEmpty('a reason') }, mapping).optional(),
+        },
+        mapping,
+      )
+      .default({ maxLegacyShare: 0.05, window: '24h' }),
+  },
+  mapping,
+);
+
+export type FeatureFlagsSpec = z.infer<typeof featureFlagsSpecSchema>;
+export type Stage = z.infer<typeof stageSchema>;
+export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
+
+const metadataSchema = z.looseObject(
+  {
+    name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
+    namespace: z.string().optional(),
+    generation: z.int().optional(),
+    resourceVersion: z.string().optional(),
+  },
+);
+
+export const featureFlagsResourceSchema = z.looseObject({
+  apiVersion: z.literal(FEATURE_FLAGS_API_VERSION, { error: `expected ${FEATURE_FLAGS_API_VERSION}` }),
+  kind: z.literal(FEATURE_FLAGS_KIND, { error: `expected ${FEATURE_FLAGS_KIND}` }),
+  metadata: metadataSchema,
+  spec: featureFlagsSpecSchema,
+});
+
+export type FeatureFlagsResource = z.infer<typeof featureFlagsResourceSchema>;
+
+/**
+ * Parses a FeatureFlags resource (the object, not YAML) and checks what the OpenAPI schema cannot
+ * express structurally: stages strictly ascending. Throws a FlagsError naming each bad field.
+ */
+export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): FeatureFlagsResource {
+  const strict = featureFlagsResourceSchema.superRefine((resource, context) => {
+    const stages = resource.spec.rollout.stages;
+    for (let i = 1; i < stages.length; i++) {
+      if (stages[i]!.percentage <= stages[i - 1]!.percentage) {
+        context.addIssue({
+          code: 'custom',
+          path: ['spec', 'rollout', 'stages', i, 'percentage'],
+          message: `stage percentages must be strictly ascending: ${stages[i]!.percentage} follows ${stages[i - 1]!.percentage}`,
+        });
+      }
+    }
+    if (resource.spec.analysis.metrics.length > 0 && !resource.spec.analysis.prometheusUrl) {
+      context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'metric checks need a Prometheus URL' });
+    }
+    const names = new Set<string>();
+    resource.spec.analysis.metrics.forEach((metric, i) => {
+      if (names.has(metric.name)) context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'metrics', i, 'name'], message: `duplicate metric name "${metric.name}"` });
+      names.add(metric.name);
+    });
+  });
+  return parseOrThrow(strict, input, `invalid ${source}`);
+}
+
+/** The flag settings the spec asks for, before stages, rollbacks and the cutover guard apply. */
+export function requestedSettings(spec: FeatureFlagsSpec): FlagSettings {
+  return settingsFromFile(spec.flags);
+}
+
+export interface SpecDurations {
+  holdsMs: number[];
+  analysisIntervalMs: number;
+  cutoverWindowMs: number;
+}
+
+export function durationsOf(spec: FeatureFlagsSpec): SpecDurations {
+  return {
+    holdsMs: spec.rollout.stages.map((stage) => parseDuration(stage.hold)),
+    analysisIntervalMs: parseDuration(spec.analysis.interval),
+    cutoverWindowMs: parseDuration(spec.cutover.window),
+  };
+}
+
+export type { MigrationPhase, RollbackLevel };
