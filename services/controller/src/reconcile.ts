@@ -293,7 +293,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
 
   function currentPercentage(): number {
     const base = status.stage > 0 && stages.length > 0 ? stages[Math.min(status.stage, stages.length) - 1]!.percentage : requestedSettings(spec).elicitation.percentage;
-    return Math.min(base, status.rollback?.percentage ?? 100);
+    return status.rollback?.percentage ?? base;
   }
 
   function apply(action: ControlAction): ActionOutcome {
