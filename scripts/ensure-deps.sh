@@ -43,11 +43,15 @@ fi
 # --- Debian packages the tests and `make up` run --------------------------------
 # redis-server: the event store (tests start their own instances).
 # nginx: the round-robin proxy in front of two elicitation replicas in the e2e tests.
-# prometheus: promtool checks and unit-tests the alert rules.
+# prometheus: promtool checks and unit-tests the alert rules; `make up` and the observability
+#   e2e test run the prometheus binary.
+# prometheus-alertmanager: receives the alerts of that Prometheus (binary `prometheus-alertmanager`
+#   on Debian, `alertmanager` elsewhere).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if (( ${#missing[@]} > 0 )); then
   SUDO=()
   if [[ "$(id -u)" -ne 0 ]]; then
@@ -61,9 +65,9 @@ if (( ${#missing[@]} > 0 )); then
   log "installing ${missing[*]} (apt-get)"
   quiet "${SUDO[@]}" apt-get update -qq
   quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The packages may start system services on 6379 / 80 / 9090; the tests start their own instances,
-  # so stop them rather than leave them squatting ports.
-  for service in redis-server nginx prometheus; do
+  # The packages may start system services on 6379 / 80 / 9090 / 9093; the tests and `make up` start
+  # their own instances, so stop them rather than leave them squatting ports.
+  for service in redis-server nginx prometheus prometheus-alertmanager; do
     { "${SUDO[@]}" service "$service" stop || "${SUDO[@]}" systemctl stop "$service" || true; } >/dev/null 2>&1
   done
   if ! command -v redis-server >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 /**
  * `make up`: runs agent-bridge on this machine. Starts redis-server with AOF under .local/redis
  * (unless REDIS_URL is set), creates dev agent tokens, publishes deploy/local/flags.yaml, runs every
- * service as its own process, prints endpoints and tokens, and stops everything on Ctrl-C.
+ * service as its own process, starts Prometheus (scraping the services, loading the alert rules) and
+ * Alertmanager under .local/ (unless MONITORING=off), prints endpoints and tokens, and stops
+ * everything on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { openEventStore } from '@agent-bridge/event-store';
 import { parseFlagFile, publishFlags } from '@agent-bridge/flags';
 import { hashToken, newAgentToken } from '@agent-bridge/service-kit';
+import { startAlertmanager, startPrometheus, type AlertmanagerHandle, type AlertmanagerWebhook, type PrometheusHandle } from '@agent-bridge/testkit';
 
 const root = new URL('..', import.meta.url).pathname;
 const local = join(root, '.local');
@@ -19,21 +22,29 @@ const ports = {
   legacyPoll: Number(env.LEGACY_POLL_PORT ?? 8701),
   elicitation: Number(env.ELICITATION_PORT ?? 8702),
   router: Number(env.ROUTER_PORT ?? 8703),
+  prometheus: Number(env.PROMETHEUS_PORT ?? 9090),
+  alertmanager: Number(env.ALERTMANAGER_PORT ?? 9093),
 };
+const monitoringEnabled = env.MONITORING !== 'off';
+const rulesFile = join(root, 'deploy/prometheus/agent-bridge.rules.yaml');
 const shardCount = env.SHARD_COUNT ?? '16';
 const flagsFile = env.FLAGS_FILE ?? join(root, 'deploy/local/flags.yaml');
 const DEV_AGENTS = ['alice', 'bob', 'carol', 'dave', 'test_agent_alpha', 'test_agent_beta', 'monitoring_agent'];
 
 const children: Array<{ name: string; child: ChildProcess }> = [];
+/** Prometheus and Alertmanager (started by @agent-bridge/testkit's monitoring module). */
+const monitors: Array<{ name: string; handle: PrometheusHandle | AlertmanagerHandle }> = [];
 let stopping = false;
 
 function log(message: string): void {
   process.stdout.write(`[up] ${message}\n`);
 }
 
+const outputPrefix = (name: string) => `${name.padEnd(12)}| `;
+
 function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
   const child = spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `${name.padEnd(12)}| `;
+  const prefix = outputPrefix(name);
   for (const stream of [child.stdout, child.stderr]) {
     let buffer = '';
     stream?.on('data', (chunk: Buffer) => {
@@ -85,12 +96,55 @@ async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping…');
+  await Promise.all(monitors.map(({ handle }) => handle.stop()));
   const services = children.filter((c) => c.name !== 'redis');
   await Promise.all(services.map(({ child }) => terminate(child, 12_000)));
   const redis = children.find((c) => c.name === 'redis');
   if (redis) await terminate(redis.child, 10_000);
   log('stopped');
   process.exit(code);
+}
+
+/** Starts Alertmanager, then Prometheus scraping the services and sending alerts to it. */
+async function startMonitoring(): Promise<void> {
+  const onOutput = (name: string) => (line: string) => process.stdout.write(outputPrefix(name) + line + '\n');
+  const track = (name: string, handle: PrometheusHandle | AlertmanagerHandle) => {
+    monitors.push({ name, handle });
+    void handle.exited.then((exit) => {
+      if (stopping) return;
+      log(`${name} exited (${exit.signal ?? exit.code}); stopping everything`);
+      void stop(1);
+    });
+  };
+  const hint = 'set PROMETHEUS_PORT / ALERTMANAGER_PORT to free ports, or MONITORING=off to run without them';
+
+  // ── Alertmanager notifications ─────────────────────────────────────────────────────────────────
+  // THE ONE PLACE where local alerts are sent. The controller (next milestone) receives them here:
+  //   { url: `http://127.0.0.1:${controllerPort}/webhook/alertmanager`, bearerToken: <its webhook token> }
+  // Until then the receiver has no integrations: alerts show in Alertmanager's UI and API only.
+  const webhooks: AlertmanagerWebhook[] = [];
+  // ───────────────────────────────────────────────────────────────────────────────────────────────
+  try {
+    const alertmanager = await startAlertmanager({ port: ports.alertmanager, dataDir: join(local, 'alertmanager'), webhooks, onOutput: onOutput('alertmanager') });
+    track('alertmanager', alertmanager);
+    const prometheus = await startPrometheus({
+      targets: {
+        router: [`http://127.0.0.1:${ports.router}`],
+        'legacy-poll': [`http://127.0.0.1:${ports.legacyPoll}`],
+        elicitation: [`http://127.0.0.1:${ports.elicitation}`],
+      },
+      ruleFiles: [rulesFile],
+      alertmanagerUrl: alertmanager.url,
+      scrapeIntervalMs: 5_000,
+      evaluationIntervalMs: 5_000,
+      port: ports.prometheus,
+      dataDir: join(local, 'prometheus'),
+      onOutput: onOutput('prometheus'),
+    });
+    track('prometheus', prometheus);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n(${hint})`);
+  }
 }
 
 function terminate(child: ChildProcess, graceMs: number): Promise<void> {
@@ -154,6 +208,7 @@ async function main(): Promise<void> {
     ADVERTISE_URL: `http://127.0.0.1:${ports.elicitation}`,
   });
   await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000)]);
+  if (monitoringEnabled) await startMonitoring();
 
   const lines = [
     '',
@@ -164,6 +219,13 @@ async function main(): Promise<void> {
     `  router health/metrics   http://127.0.0.1:${ports.router}/readyz  /metrics`,
     `  legacy-poll metrics     http://127.0.0.1:${ports.legacyPoll}/metrics`,
     `  elicitation metrics     http://127.0.0.1:${ports.elicitation}/metrics`,
+    ...(monitoringEnabled
+      ? [
+          `  prometheus              http://127.0.0.1:${ports.prometheus}      (scrapes the services every 5 s; alert rules: deploy/prometheus/agent-bridge.rules.yaml; data in .local/prometheus)`,
+          `  alertmanager            http://127.0.0.1:${ports.alertmanager}      (alerts from that Prometheus; data in .local/alertmanager)`,
+          `  grafana dashboards      deploy/grafana/dashboards/*.json  (import into a Grafana with this Prometheus as data source; docs/operations.md)`,
+        ]
+      : ['  prometheus/alertmanager not started (MONITORING=off)']),
     `  redis                   ${redisUrl}${env.REDIS_URL ? '' : `  (AOF in ${join(local, 'redis')})`}`,
     `  flags                   ${flagsFile}  (saved edits are published)`,
     '',

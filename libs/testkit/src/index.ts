@@ -6,3 +6,14 @@ export { connectAgent, parseToolError, ToolCallError } from './mcp-client.js';
 export type { AgentClient, ConnectAgentOptions } from './mcp-client.js';
 export { waitFor, withTimeout } from './wait.js';
 export type { WaitForOptions } from './wait.js';
+export { alertmanagerConfig, prometheusConfig, startAlertmanager, startPrometheus } from './monitoring.js';
+export type {
+  AlertmanagerAlert,
+  AlertmanagerHandle,
+  AlertmanagerWebhook,
+  DaemonExit,
+  PrometheusHandle,
+  PrometheusSample,
+  StartAlertmanagerOptions,
+  StartPrometheusOptions,
+} from './monitoring.js';
