@@ -160,6 +160,21 @@ export class Keys {
   audit(): string {
     return `${this.prefix}:{control}:audit`;
   }
+  /** Leader lease of the controllers (`owner|fence`); every controller write is fenced by it. */
+  controllerLease(): string {
+    return `${this.prefix}:{control}:controller:lease`;
+  }
+  controllerFence(): string {
+    return `${this.prefix}:{control}:controller:fence`;
+  }
+  /** The FeatureFlags status in local mode (JSON). */
+  controllerStatus(): string {
+    return `${this.prefix}:{control}:controller:status`;
+  }
+  /** Hash: `<service>/<replica>` → JSON {version, at}: which flag snapshot each live process applies. */
+  flagsApplied(): string {
+    return `${this.prefix}:{control}:flags:applied`;
+  }
   routerMembers(): string {
     return `${this.prefix}:{control}:routers`;
   }

@@ -7,6 +7,8 @@ import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
 import type { EventStore } from './store.js';
 import type {
   AckOutcome,
+  AppliedFlags,
+  ControllerLease,
   AgentActivity,
   ShardCensus,
   AppendRequest,
@@ -550,14 +552,88 @@ export class RedisEventStore implements EventStore {
     return this.call('get flags', () => this.redis.get(this.keys.flagSnapshot()));
   }
 
-  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry): Promise<PublishOutcome> {
+  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue = ''): Promise<PublishOutcome> {
     const [status, version, auditId] = (await this.run(
       this.scripts.publish_flags,
-      [this.keys.flagSnapshot(), this.keys.audit()],
-      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength],
+      [this.keys.flagSnapshot(), this.keys.audit(), this.keys.controllerLease()],
+      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength, leaseValue],
     )) as Reply;
     if (status === 'OK') return { status: 'published', version: Number(version), auditId: String(auditId) };
+    if (status === 'FENCED') return { status: 'fenced', currentVersion: Number(version) };
     return { status: 'conflict', currentVersion: Number(version) };
+  }
+
+  async appendAudit(entry: AuditEntry, leaseValue?: string): Promise<string> {
+    if (leaseValue === undefined) {
+      return this.call('xadd audit', async () => (await this.redis.xadd(this.keys.audit(), 'MAXLEN', '~', this.options.auditMaxLength, '*', 'a', JSON.stringify(entry)))!);
+    }
+    return String(await this.run(this.scripts.fenced_write, [this.keys.controllerLease(), this.keys.audit()], [leaseValue, 'xadd', JSON.stringify(entry), this.options.auditMaxLength]));
+  }
+
+  async recordFlagsApplied(service: string, replica: string, version: number): Promise<void> {
+    const key = this.keys.flagsApplied();
+    const now = Date.now();
+    // Reports of processes that died stay behind until someone prunes them: every writer drops
+    // reports older than an hour, readers ignore the ones older than their window.
+    await this.call('record flags applied', () => this.redis.hset(key, `${service}/${replica}`, JSON.stringify({ version, at: now })));
+  }
+
+  async readFlagsApplied(since: number): Promise<AppliedFlags[]> {
+    const hash = await this.call('read flags applied', () => this.redis.hgetall(this.keys.flagsApplied()));
+    const reports: AppliedFlags[] = [];
+    const stale: string[] = [];
+    for (const [field, json] of Object.entries(hash)) {
+      const [service = '', replica = ''] = field.split('/');
+      try {
+        const { version, at } = JSON.parse(json) as { version: number; at: number };
+        if (at >= since) reports.push({ service, replica, version, at });
+        else if (at < Date.now() - 3_600_000) stale.push(field);
+      } catch {
+        stale.push(field);
+      }
+    }
+    if (stale.length > 0) await this.call('prune flags applied', () => this.redis.hdel(this.keys.flagsApplied(), ...stale));
+    return reports;
+  }
+
+  // ---------------------------------------------------------------- controller
+
+  async acquireControllerLease(owner: string, ttlMs: number): Promise<ControllerLease | null> {
+    return this.acquireLease(this.keys.controllerLease(), this.keys.controllerFence(), owner, ttlMs);
+  }
+
+  async renewControllerLease(lease: ControllerLease, ttlMs: number): Promise<boolean> {
+    return this.renewLease(this.keys.controllerLease(), lease.value, ttlMs);
+  }
+
+  async releaseControllerLease(lease: ControllerLease): Promise<void> {
+    await this.releaseLease(this.keys.controllerLease(), lease.value);
+  }
+
+  async controllerLeaseHolder(): Promise<string | null> {
+    const value = await this.call('get controller lease', () => this.redis.get(this.keys.controllerLease()));
+    return value ? value.slice(0, value.lastIndexOf('|')) : null;
+  }
+
+  async readControllerStatusJson(): Promise<string | null> {
+    return this.call('get controller status', () => this.redis.get(this.keys.controllerStatus()));
+  }
+
+  async writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void> {
+    await this.run(this.scripts.fenced_write, [this.keys.controllerLease(), this.keys.controllerStatus()], [lease.value, 'set', json, 0]);
+  }
+
+  async activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }> {
+    const kinds = ['any', 'legacy', 'elicitation'] as const;
+    const pipeline = this.redis.pipeline();
+    for (const shard of this.keys.allShards()) for (const kind of kinds) pipeline.zcount(this.keys.activity(shard, kind), since, '+inf');
+    const replies = (await this.call('active agents', () => pipeline.exec())) ?? [];
+    const totals = { any: 0, legacy: 0, elicitation: 0 };
+    replies.forEach(([error, count], i) => {
+      if (error) throw this.unavailable('active agents', error);
+      totals[kinds[i % kinds.length]!] += Number(count);
+    });
+    return totals;
   }
 
   async readAudit(count: number): Promise<Array<AuditEntry & { id: string }>> {

@@ -17,6 +17,7 @@ export const SCRIPT_NAMES = [
   'fail_push',
   'drain_push_lane',
   'finish_elicit',
+  'fenced_write',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

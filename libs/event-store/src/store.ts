@@ -2,6 +2,8 @@ import type { LaneKind } from './keys.js';
 import type { DeliveryVia } from '@agent-bridge/protocol';
 import type {
   AckOutcome,
+  AppliedFlags,
+  ControllerLease,
   AgentActivity,
   ShardCensus,
   ElicitAnswer,
@@ -122,8 +124,29 @@ export interface ElicitWaitStore {
 
 export interface ControlStore {
   readFlagSnapshotJson(): Promise<string | null>;
-  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry): Promise<PublishOutcome>;
+  /** With `leaseValue`, publishes only while that controller lease is held ('fenced' otherwise). */
+  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue?: string): Promise<PublishOutcome>;
   readAudit(count: number): Promise<Array<AuditEntry & { id: string }>>;
+  /** An audit entry that is not a flag publication (pause, gate result, rollback effect); fenced like publications. */
+  appendAudit(entry: AuditEntry, leaseValue?: string): Promise<string>;
+  /** Each live process reports the snapshot version it applies (and again every few seconds). */
+  recordFlagsApplied(service: string, replica: string, version: number): Promise<void>;
+  /** Reports newer than `since` (ms). */
+  readFlagsApplied(since: number): Promise<AppliedFlags[]>;
+}
+
+/** What the controllers need: leader election, the local-mode status, and the adoption numbers. */
+export interface ControllerStore {
+  acquireControllerLease(owner: string, ttlMs: number): Promise<ControllerLease | null>;
+  renewControllerLease(lease: ControllerLease, ttlMs: number): Promise<boolean>;
+  releaseControllerLease(lease: ControllerLease): Promise<void>;
+  /** Who holds the lease now, if anyone. */
+  controllerLeaseHolder(): Promise<string | null>;
+  readControllerStatusJson(): Promise<string | null>;
+  /** Fenced by the lease: throws LEASE_LOST when `lease` is no longer held. */
+  writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void>;
+  /** Distinct agents active since `since` (ms) over every shard, in total and by protocol. */
+  activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }>;
 }
 
 export interface CommunicationLogStore {
@@ -141,6 +164,7 @@ export interface EventStore
     PushLaneStore,
     ElicitWaitStore,
     ControlStore,
+    ControllerStore,
     CommunicationLogStore {
   ping(): Promise<void>;
 }

@@ -198,7 +198,25 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-export type PublishOutcome = { status: 'published'; version: number; auditId: string } | { status: 'conflict'; currentVersion: number };
+export type PublishOutcome =
+  | { status: 'published'; version: number; auditId: string }
+  | { status: 'conflict'; currentVersion: number }
+  | { status: 'fenced'; currentVersion: number };
+
+/** The controllers' leader lease (`owner|fence`). */
+export interface ControllerLease {
+  owner: string;
+  value: string;
+  fence: number;
+}
+
+/** Which flag snapshot a live process applies, as it last reported. */
+export interface AppliedFlags {
+  service: string;
+  replica: string;
+  version: number;
+  at: number;
+}
 
 /** What an agent was seen doing: using the legacy endpoint, holding a push-capable session, or neither. */
 export type AgentActivity = 'legacy' | 'elicitation' | 'other';

@@ -8,7 +8,9 @@ export interface FlagsErrorOptions {
  * An error of the flags package, identified by a stable `code`:
  * - FLAGS_INVALID: a snapshot, settings object, flag file or flag value failed validation;
  * - FLAGS_FILE_SYNTAX: a flag file is not well-formed YAML;
- * - FLAGS_UNKNOWN_FLAG: a flag assignment named a flag that does not exist.
+ * - FLAGS_UNKNOWN_FLAG: a flag assignment named a flag that does not exist;
+ * - FLAGS_CONFLICT: the snapshot kept changing under a publisher;
+ * - FLAGS_FENCED: a controller that lost its lease tried to publish.
  */
 export class FlagsError extends Error {
   override readonly name = 'FlagsError';

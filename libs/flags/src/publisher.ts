@@ -10,7 +10,8 @@ export interface FlagPublicationStore {
     snapshotJson: string,
     expectedVersion: number,
     audit: { at: string; actor: string; action: string; reason: string; trigger?: string; changes?: FlagChange[]; details?: Record<string, unknown> },
-  ): Promise<{ status: 'published'; version: number; auditId: string } | { status: 'conflict'; currentVersion: number }>;
+    leaseValue?: string,
+  ): Promise<{ status: 'published'; version: number; auditId: string } | { status: 'conflict' | 'fenced'; currentVersion: number }>;
 }
 
 export interface PublishRequest {
@@ -19,6 +20,8 @@ export interface PublishRequest {
   /** What caused the change: `cli`, `flag-file`, `controller`, `alert:<name>`… */
   trigger: string;
   details?: Record<string, unknown>;
+  /** The controller's lease: publish only while it is held (a deposed leader publishes nothing). */
+  leaseValue?: string;
   /** Changes the rollout state (phase, stage, rollbacks); without it the current state is carried forward. */
   rollout?: (current: RolloutState) => RolloutState;
 }
@@ -70,8 +73,9 @@ export async function publishFlags(
         ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
         ...(request.details ?? {}),
       },
-    });
+    }, request.leaseValue);
     if (outcome.status === 'published') return { status: 'published', snapshot, previous, changes, auditId: outcome.auditId };
+    if (outcome.status === 'fenced') throw new FlagsError('FLAGS_FENCED', `${request.actor} no longer holds the controller lease; the snapshot was not published`);
   }
   throw new FlagsError('FLAGS_CONFLICT', 'the flag snapshot kept changing under us (5 attempts); try again');
 }

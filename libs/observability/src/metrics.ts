@@ -50,6 +50,10 @@ export class BridgeMetrics {
   readonly rolloutStage: Gauge;
   readonly rollbacks: Counter<'level' | 'trigger'>;
   readonly lastRollback: Gauge<'level' | 'trigger'>;
+  readonly controllerLeader: Gauge;
+  readonly analysisChecks: Counter<'metric' | 'result'>;
+  readonly rollbackEffectSeconds: Histogram;
+  readonly alertNotifications: Counter<'alertname' | 'outcome'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -192,6 +196,37 @@ export class BridgeMetrics {
       labelNames: ['level', 'trigger'],
       registers,
     });
+    this.controllerLeader = new Gauge({ name: 'agentbridge_controller_leader', help: '1 while this controller is the leader (the one that reconciles).', registers });
+    this.analysisChecks = new Counter({
+      name: 'agentbridge_analysis_checks_total',
+      help: 'Analysis gate checks run by the controller, by metric check and result (pass, fail, inconclusive).',
+      labelNames: ['metric', 'result'],
+      registers,
+    });
+    this.rollbackEffectSeconds = new Histogram({
+      name: 'agentbridge_rollback_effect_seconds',
+      help: 'Time from a rollback trigger to its effect: every router and elicitation replica applies the snapshot and affected push lanes are drained.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30],
+      registers,
+    });
+    this.alertNotifications = new Counter({
+      name: 'agentbridge_alert_notifications_total',
+      help: 'Alertmanager notifications received by the controller, by alert and outcome (rollback, duplicate, ignored, resolved).',
+      labelNames: ['alertname', 'outcome'],
+      registers,
+    });
+  }
+
+  /**
+   * Creates the series an endpoint will report, at zero, so that the first events after start are
+   * counted by rate()/increase() (a series born at 1 has no increase to show) and panels have data.
+   */
+  initializeEndpointSeries(protocol: 'legacy' | 'elicitation', errorCodes: readonly string[] = []): void {
+    const vias = protocol === 'legacy' ? ['legacy', 'legacy_fallback'] : ['elicitation'];
+    for (const via of vias) this.messagesDelivered.inc({ protocol, via }, 0);
+    this.messagesSent.inc({ protocol }, 0);
+    this.deliveryLatency.zero({ protocol });
+    for (const code of errorCodes) this.errors.inc({ component: protocol, protocol, code }, 0);
   }
 
   /** Mirrors the applied flag snapshot: version, percentage, publication time, migration phase, stage and rollbacks. */

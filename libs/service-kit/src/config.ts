@@ -24,7 +24,7 @@ export function loadConfig<S extends z.ZodObject>(service: string, schema: S, en
   const problems = result.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const got = input[key];
-    if (got === undefined) return `${key} is required but not set`;
+    if (got === undefined) return issue.code === 'custom' ? `${key} ${issue.message}` : `${key} is required but not set`;
     return `${key} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()} (got "${got}")`;
   });
   throw new ConfigError(`Invalid configuration for ${service}: ${problems.join('; ')}. See docs/configuration.md.`);

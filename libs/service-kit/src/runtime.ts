@@ -7,6 +7,9 @@ import type { RouteHandler } from './http.js';
 import { probeRoutes } from './probes.js';
 import { installShutdown } from './shutdown.js';
 
+/** How often a process repeats which flag snapshot it applies (readers treat older reports as gone). */
+export const APPLIED_REPORT_INTERVAL_MS = 5_000;
+
 type CommonConfig = { [K in keyof typeof commonSettings]: ReturnType<(typeof commonSettings)[K]['parse']> };
 
 /** What every service runs on: its metrics, the event store (two connections) and the flag watcher. */
@@ -41,7 +44,14 @@ export async function startServiceRuntime(options: {
       if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
     },
   });
-  const applied = (snapshot: FlagSnapshot) => metrics.applyFlagSnapshot(snapshot);
+  // The controller measures how fast a change takes effect from these reports (and they show which
+  // processes lag): one HSET per change, and a refresh every few seconds as a liveness signal.
+  const reportApplied = (version: number) =>
+    opened.store.recordFlagsApplied(options.service, options.replica, version).catch((error: unknown) => logger.debug({ err: error }, 'could not report the applied flag version'));
+  const applied = (snapshot: FlagSnapshot) => {
+    metrics.applyFlagSnapshot(snapshot);
+    void reportApplied(snapshot.version);
+  };
   const watcher = new FlagWatcher(new StoreFlagSource(opened.store, opened.doorbell, opened.keys), {
     pollIntervalMs: config.FLAGS_POLL_INTERVAL_MS,
     logger,
@@ -51,6 +61,8 @@ export async function startServiceRuntime(options: {
     },
   });
   applied(await watcher.start());
+  const appliedHeartbeat = setInterval(() => void reportApplied(watcher.current().version), APPLIED_REPORT_INTERVAL_MS);
+  appliedHeartbeat.unref();
 
   return {
     metrics,
@@ -72,6 +84,7 @@ export async function startServiceRuntime(options: {
         },
       }),
     async close() {
+      clearInterval(appliedHeartbeat);
       watcher.stop();
       await opened.close();
     },
@@ -93,7 +106,7 @@ export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_GRACE_M
     const config = loadServiceConfig();
     const bindings = childBindings(config);
     // Traces are configured by the standard OTEL_* variables, before anything can start a span.
-    const instance = bindings.replica ?? bindings.routerId;
+    const instance = bindings.replica ?? bindings.routerId ?? bindings.controllerId;
     const tracing = startTracing({ service, ...(typeof instance === 'string' ? { instance } : {}) });
     const logger = createLogger(service, config.LOG_LEVEL as Parameters<typeof createLogger>[1]).child(bindings);
     if (tracing.enabled) logger.info('tracing on (OTEL_* environment)');

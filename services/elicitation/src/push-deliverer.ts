@@ -256,7 +256,10 @@ export class PushDeliverer {
 }
 
 /** Why a push failed, as a stable reason (metrics, the delivery.failed event, logs). */
-export function failureReason(error: unknown): string {
+/** Every reason a push can fail with (metric code PUSH_<REASON>). */
+export const PUSH_FAILURE_REASONS = ['timeout', 'invalid_answer', 'transport_error', 'client_error', 'no_capability'] as const;
+
+export function failureReason(error: unknown): (typeof PUSH_FAILURE_REASONS)[number] {
   if (error instanceof McpError) {
     if (error.code === ErrorCode.RequestTimeout) return 'timeout';
     if (error.code === ErrorCode.InvalidParams) return 'invalid_answer';

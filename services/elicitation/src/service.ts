@@ -22,7 +22,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
 import { FORWARDED_HEADER, forwardRequest } from './forwarder.js';
-import { PushDeliverer } from './push-deliverer.js';
+import { PUSH_FAILURE_REASONS, PushDeliverer } from './push-deliverer.js';
 import { AgentSession, SessionRegistry } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
@@ -57,6 +57,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
+  metrics.initializeEndpointSeries('elicitation', PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`));
 
   const sessions = new SessionRegistry((agentId) => {
     void syncAgent(agentId);

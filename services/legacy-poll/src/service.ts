@@ -30,6 +30,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
   const { store, doorbell } = runtime.opened;
 
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
+  metrics.initializeEndpointSeries('legacy');
   const shutdown = new AbortController();
   const tools = mailboxTools({
     endpoint: 'legacy',

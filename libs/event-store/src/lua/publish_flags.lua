@@ -1,20 +1,27 @@
 --[[
 publish_flags: publishes a new effective flag snapshot, with its audit entry, if the current
-version is the one the publisher read (optimistic concurrency), then rings the change channel.
+version is the one the publisher read (optimistic concurrency) and, when the publisher is the
+controller, only while it still holds the controller lease (a deposed leader writes nothing).
+Then rings the change channel.
 
 KEYS[1]  flag snapshot (string, JSON with a numeric `version`)
 KEYS[2]  audit stream
+KEYS[3]  controller lease (checked only when ARGV[6] is not empty)
 ARGV[1]  expected current version (0 when none was published)
 ARGV[2]  new snapshot JSON (its version must be expected + 1)
 ARGV[3]  change channel
 ARGV[4]  audit entry JSON
 ARGV[5]  audit stream approximate max length
+ARGV[6]  controller lease value the publisher holds, or '' for an unfenced publisher (bridgectl, tests)
 
-Returns  {'OK', newVersion, auditId} | {'CONFLICT', currentVersion}
+Returns  {'OK', newVersion, auditId} | {'CONFLICT', currentVersion} | {'FENCED', currentVersion}
 ]]
 local current = redis.call('GET', KEYS[1])
 local version = 0
 if current then version = cjson.decode(current).version or 0 end
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[6] then
+  return {'FENCED', version}
+end
 if tonumber(ARGV[1]) ~= version then
   return {'CONFLICT', version}
 end

@@ -1,0 +1,55 @@
+/**
+ * Alertmanager's webhook (payload version 4) → rollback actions. The level comes from the
+ * resource's rollback policy (spec.rollback.alerts), else from the alert's `rollback` label (set by
+ * deploy/prometheus/agent-bridge.rules.yaml); `none` and resolved alerts do nothing.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { FeatureFlagsSpec, RollbackLevel } from '@agent-bridge/flags';
+import type { ControlAction } from './reconcile.js';
+
+const alertSchema = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: z.record(z.string(), z.string()),
+  annotations: z.record(z.string(), z.string()).default({}),
+  startsAt: z.string(),
+  fingerprint: z.string().optional(),
+});
+
+export const alertmanagerPayloadSchema = z.object({
+  version: z.string().optional(),
+  status: z.string().optional(),
+  alerts: z.array(alertSchema),
+});
+
+export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
+
+export type AlertDecision =
+  | { alertname: string; outcome: 'rollback'; action: Extract<ControlAction, { type: 'rollback' }> }
+  | { alertname: string; outcome: 'ignored' | 'resolved'; reason: string };
+
+export function decideAlerts(payload: AlertmanagerPayload, spec: FeatureFlagsSpec): AlertDecision[] {
+  return payload.alerts.map((alert) => {
+    const alertname = alert.labels.alertname ?? 'unnamed';
+    if (alert.status === 'resolved') return { alertname, outcome: 'resolved', reason: 'resolved alerts do not roll back (resume when ready)' };
+    const mapped = spec.rollback.alerts.find((entry) => entry.alertName === alertname)?.level;
+    const level = mapped ?? alert.labels.rollback ?? 'none';
+    if (level === 'none') return { alertname, outcome: 'ignored', reason: mapped ? 'the resource maps this alert to none' : 'the alert has no rollback label and the resource does not map it' };
+    if (!['full', 'partial', 'canary'].includes(level)) return { alertname, outcome: 'ignored', reason: `unknown rollback level "${level}" in the alert's rollback label` };
+    if (!spec.rollback.automatic) return { alertname, outcome: 'ignored', reason: 'spec.rollback.automatic is false' };
+    const fingerprint = alert.fingerprint ?? createHash('sha256').update(JSON.stringify(Object.entries(alert.labels).sort())).digest('hex').slice(0, 16);
+    return {
+      alertname,
+      outcome: 'rollback',
+      action: {
+        type: 'rollback',
+        level: level as RollbackLevel,
+        trigger: 'alert',
+        actor: 'alertmanager',
+        reason: `${alertname}${alert.annotations.summary ? `: ${alert.annotations.summary}` : ''}`,
+        alert: { fingerprint, startsAt: alert.startsAt },
+        details: { alert: { name: alertname, labels: alert.labels, annotations: alert.annotations, startsAt: alert.startsAt, fingerprint } },
+      },
+    };
+  });
+}

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
+import { readPublishedFlags } from '@agent-bridge/flags';
+import { createLogger } from '@agent-bridge/observability';
+import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
+import { loadControllerConfig } from './config.js';
+import { startControllerService, type ControllerService } from './service.js';
+import type { FeatureFlagsStatus } from './status.js';
+
+const ADMIN = 'admin-token-0123456789';
+const WEBHOOK = 'webhook-token-0123456789';
+
+const RESOURCE = (extra = '') => `apiVersion: agentbridge.io/v1alpha1
+kind: FeatureFlags
+metadata:
+  name: agent-bridge
+spec:
+  phase: rollout
+  flags:
+    elicitation:
+      enabled: true
+      agents: [test_agent_alpha]
+  rollout:
+    stages:
+      - { percentage: 10, hold: 1h }
+      - { percentage: 50, hold: 1h }
+  rollback:
+    alerts:
+      - { alertName: ElicitationErrorSpike, level: partial }
+${extra}`;
+
+describe('controller service (local mode: file source, status and lease in the store)', () => {
+  let redis: RedisServerHandle;
+  let dir: string;
+  let file: string;
+  let store: OpenedEventStore;
+  const running: ControllerService[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    dir = mkdtempSync(join(tmpdir(), 'controller-test-'));
+    file = join(dir, 'featureflags.yaml');
+  });
+  after(async () => {
+    await Promise.all(running.map((c) => c.close().catch(() => undefined)));
+    await store?.close();
+    await redis.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.close().catch(() => undefined)));
+    await store?.close();
+    await redis.client().flushall();
+    writeFileSync(file, RESOURCE());
+    store = await openEventStore({ url: redis.url, name: 'assert', shardCount: 4 });
+  });
+
+  async function startController(id: string): Promise<ControllerService> {
+    const config = loadControllerConfig({
+      REDIS_URL: redis.url,
+      SHARD_COUNT: '4',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CONTROLLER_ID: id,
+      FEATURE_FLAGS_FILE: file,
+      ADMIN_TOKEN: ADMIN,
+      WEBHOOK_TOKEN: WEBHOOK,
+      LEADER_LEASE_TTL_MS: '1500',
+      RECONCILE_INTERVAL_MS: '100',
+      EFFECT_TIMEOUT_MS: '2000',
+    });
+    const service = await startControllerService(config, createLogger('controller', 'silent'));
+    running.push(service);
+    return service;
+  }
+
+  async function storedStatus(): Promise<FeatureFlagsStatus> {
+    const json = await store.store.readControllerStatusJson();
+    assert.ok(json, 'a status is stored');
+    return JSON.parse(json) as FeatureFlagsStatus;
+  }
+
+  async function post(service: ControllerService, path: string, body: unknown, token = ADMIN) {
+    const response = await fetch(`${service.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  }
+
+  test('with two controllers running exactly one leads; it publishes the first stage and keeps status in the store', async () => {
+    const a = await startController('ctl-a');
+    const b = await startController('ctl-b');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'the first stage to be published' });
+    assert.equal([a, b].filter((c) => c.controller.isLeader()).length, 1);
+    const snapshot = await readPublishedFlags(store.store);
+    assert.deepEqual({ phase: snapshot.rollout.phase, stage: snapshot.rollout.stage }, { phase: 'rollout', stage: 1 });
+    const status = await storedStatus();
+    assert.equal(status.stage, 1);
+    assert.equal(status.snapshotVersion, snapshot.version);
+    assert.equal(status.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+    const audit = await store.store.readAudit(10);
+    assert.ok(audit.some((entry) => entry.action === 'flags.publish' && entry.reason === 'rollout plan started'));
+  });
+
+  test('the follower takes over when the leader stops, and resumes the hold from the stored status', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => a.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-a to lead' });
+    await waitFor(async () => (await store.store.readControllerStatusJson()) !== null, { timeoutMs: 5_000, description: 'a status' });
+    const before = await storedStatus();
+    const b = await startController('ctl-b');
+    await a.close();
+    running.splice(running.indexOf(a), 1);
+    await waitFor(async () => b.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-b to take over' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await storedStatus();
+    assert.equal(after.stage, 1);
+    assert.equal(after.stageStartedAt, before.stageStartedAt, 'the hold is not restarted by the new leader');
+  });
+
+  test('a deposed leader writes nothing: its lease taken away, its publications are refused in Redis', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).version > 0, { timeoutMs: 5_000, description: 'a first publication' });
+    const versionBefore = (await readPublishedFlags(store.store)).version;
+    // Another controller seizes the lease (as after a long GC pause of ctl-a): ctl-a's next writes must fail.
+    const raw = redis.client();
+    await raw.set('ab:{control}:controller:lease', 'intruder|999', 'PX', 60_000);
+    const statusBefore = await raw.get('ab:{control}:controller:status');
+    writeFileSync(file, RESOURCE().replace('phase: rollout', 'phase: rollout\n  paused: true'));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(a.controller.isLeader(), false, 'ctl-a noticed it lost the lease');
+    assert.equal((await readPublishedFlags(store.store)).version, versionBefore, 'no snapshot published after losing the lease');
+    assert.equal(await raw.get('ab:{control}:controller:status'), statusBefore, 'no status written after losing the lease');
+  });
+
+  test('admin API: bearer token required, a rollback takes effect and is audited, a request that does nothing says so', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });
+    assert.equal((await post(a, '/admin/rollback', { level: 'full', reason: 'x' }, 'wrong-token-wrong-token')).status, 401);
+    const bad = await post(a, '/admin/rollback', { level: 'everything', reason: 'x' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /level must be full, partial or canary/);
+    assert.match((await post(a, '/admin/rollback', { level: 'full' })).body.error.message, /reason is required/);
+
+    const done = await post(a, '/admin/rollback', { level: 'full', reason: 'drill', actor: 'ops@example' });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.applied, true);
+    const snapshot = await readPublishedFlags(store.store);
+    assert.equal(snapshot.version, done.body.snapshot_version);
+    assert.equal(snapshot.elicitation.enabled, false);
+    assert.equal(snapshot.rollout.lastRollback?.level, 'full');
+    const again = await post(a, '/admin/rollback', { level: 'full', reason: 'drill again' });
+    assert.equal(again.body.applied, false);
+    assert.match(again.body.message, /already off/);
+    await waitFor(async () => (await store.store.readAudit(20)).some((e) => e.action === 'rollback.effective'), { timeoutMs: 5_000, description: 'the effect measurement in the audit trail' });
+    const effect = (await store.store.readAudit(20)).find((e) => e.action === 'rollback.effective')!;
+    assert.equal(typeof effect.details?.effectMs, 'number', `effect measured: ${effect.reason}`);
+    const publication = (await store.store.readAudit(20)).find((e) => e.action === 'flags.publish' && e.trigger === 'admin')!;
+    assert.equal(publication.actor, 'ops@example');
+    assert.equal(publication.reason, 'drill');
+
+    const resumed = await post(a, '/admin/resume', { reason: 'fixed' });
+    assert.equal(resumed.body.applied, true);
+    assert.equal((await readPublishedFlags(store.store)).elicitation.enabled, true);
+  });
+
+  test('a controller that does not lead relays admin requests to the leader', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => a.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-a to lead' });
+    const b = await startController('ctl-b');
+    const paused = await post(b, '/admin/pause', { reason: 'via the follower' });
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    assert.equal(paused.body.applied, true);
+    await waitFor(async () => (await storedStatus()).paused, { timeoutMs: 3_000, description: 'the pause in the status' });
+  });
+
+  test('the Alertmanager webhook rolls back once per alert, maps the level from the resource and ignores resolved alerts', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });
+    const alert = { status: 'firing', labels: { alertname: 'ElicitationErrorSpike', severity: 'critical', rollback: 'full' }, annotations: { summary: 'errors' }, startsAt: '2026-11-26T04:00:00Z', fingerprint: 'abc' };
+    assert.equal((await post(a, '/webhook/alertmanager', { alerts: [alert] }, ADMIN)).status, 401, 'the admin token is not the webhook token');
+    const first = await post(a, '/webhook/alertmanager', { version: '4', status: 'firing', alerts: [alert] }, WEBHOOK);
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body.results.map((r: any) => [r.level, r.applied]), [['partial', true]], 'the resource maps the alert to partial (its label says full)');
+    const repeat = await post(a, '/webhook/alertmanager', { version: '4', status: 'firing', alerts: [alert] }, WEBHOOK);
+    assert.equal(repeat.body.results[0].applied, false);
+    const resolved = await post(a, '/webhook/alertmanager', { alerts: [{ ...alert, status: 'resolved' }] }, WEBHOOK);
+    assert.equal(resolved.body.results[0].applied, false);
+    const snapshot = await readPublishedFlags(store.store);
+    assert.deepEqual(snapshot.rollout.rollbacks, [{ level: 'partial', trigger: 'alert', count: 1 }]);
+    assert.equal(snapshot.elicitation.percentage, 0);
+  });
+});

@@ -1,0 +1,323 @@
+/**
+ * The reconcile loop: while this process leads, it reads the resource and its status, runs the
+ * analysis when due, applies queued actions (admin API, CLI, Alertmanager), computes the next state
+ * (reconcile.ts), publishes the effective flags as a versioned snapshot with its audit entry, writes
+ * the status, and measures how fast a rollback takes effect.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-store';
+import { FlagsError, durationsOf, evaluateProtocol, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FlagSettings, type FlagSnapshot } from '@agent-bridge/flags';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
+import type { LeaderElector } from './leader.js';
+import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
+import type { ResourceSource } from './sources/source.js';
+import { initialStatus, type FeatureFlagsStatus } from './status.js';
+
+export interface ControllerOptions {
+  controllerId: string;
+  reconcileIntervalMs: number;
+  effectTimeoutMs: number;
+  activeAgentWindowMs: number;
+}
+
+export interface ControllerDeps {
+  store: EventStore;
+  keys: Keys;
+  source: ResourceSource;
+  elector: LeaderElector;
+  /** A Prometheus client for the spec's URL (created per URL, cached). */
+  prometheus: (baseUrl: string) => PrometheusClient;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** What the admin API answers for an action. */
+export interface ActionResult extends ActionOutcome {
+  /** The snapshot version published for it (when it changed the flags). */
+  snapshotVersion?: number;
+}
+
+interface QueuedAction {
+  action: ControlAction;
+  receivedAt: number;
+  resolve: (result: ActionResult) => void;
+  reject: (error: Error) => void;
+}
+
+/** Services whose applied version decides when a change is effective in routing and delivery. */
+const EFFECT_SERVICES = new Set(['router', 'elicitation']);
+/** A process whose last report is older than this counts as gone. */
+const LIVE_REPORT_MS = 15_000;
+
+export class Controller {
+  private readonly queue: QueuedAction[] = [];
+  private status: FeatureFlagsStatus | undefined;
+  private cutover: { check: CutoverCheck; at: number } | undefined;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: ControllerDeps,
+    private readonly options: ControllerOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    await this.deps.source.start(() => this.poke());
+    await this.deps.elector.start((leader) => {
+      this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
+      this.status = undefined; // a new term reads the status afresh
+      if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
+      this.poke();
+    });
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.poke();
+    await this.running;
+    this.failQueued('the controller is shutting down');
+    await this.deps.elector.stop();
+    await this.deps.source.stop();
+  }
+
+  isLeader(): boolean {
+    return this.deps.elector.isLeader();
+  }
+
+  /** The spec in force, when the resource can be read. */
+  currentSpec(): FeatureFlagsSpec | undefined {
+    const view = this.deps.source.current();
+    return view.state === 'ok' ? view.resource.spec : undefined;
+  }
+
+  /** Queues an action for the leader's next pass and resolves with its outcome. */
+  submit(action: ControlAction): Promise<ActionResult> {
+    if (!this.isLeader()) return Promise.reject(Object.assign(new Error('this controller is not the leader'), { code: 'NOT_LEADER' }));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ action, receivedAt: this.now(), resolve, reject });
+      this.poke();
+    });
+  }
+
+  /** Status for GET /health/status and `bridgectl status`. */
+  async report(): Promise<Record<string, unknown>> {
+    const { store, source } = this.deps;
+    const view = source.current();
+    const [status, leader, snapshot, agents] = await Promise.all([
+      this.status ? Promise.resolve(this.status) : source.readStatus(),
+      store.controllerLeaseHolder(),
+      readPublishedFlags(store),
+      store.activeAgentCounts(this.now() - this.options.activeAgentWindowMs),
+    ]);
+    const spec = view.state === 'ok' ? view.resource.spec : undefined;
+    return {
+      controller: { id: this.options.controllerId, leader: this.isLeader(), leaderId: leader, source: source.kind },
+      resource:
+        view.state === 'ok'
+          ? { state: 'ok', name: view.resource.metadata.name, namespace: view.resource.metadata.namespace, generation: view.generation }
+          : { state: view.state, message: view.message },
+      plan: spec ? { phase: spec.phase, paused: spec.paused, stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } } : undefined,
+      status: status ?? null,
+      snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
+      adoption: {
+        windowMs: this.options.activeAgentWindowMs,
+        activeAgents: agents.any,
+        elicitationAgents: agents.elicitation,
+        legacyAgents: agents.legacy,
+        rate: agents.any > 0 ? agents.elicitation / agents.any : null,
+        legacyShare: agents.any > 0 ? agents.legacy / agents.any : null,
+      },
+    };
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private failQueued(message: string): void {
+    for (const queued of this.queue.splice(0)) queued.reject(Object.assign(new Error(message), { code: 'NOT_LEADER' }));
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const woken = new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, this.options.reconcileIntervalMs).unref();
+      });
+      if (this.isLeader()) {
+        try {
+          await this.pass();
+        } catch (error) {
+          this.deps.logger.error({ err: error }, 'reconcile failed; retrying');
+          if (isStoreError(error, 'LEASE_LOST') || (error as { code?: string }).code === 'NOT_LEADER' || (error instanceof FlagsError && error.code === 'FLAGS_FENCED')) {
+            this.failQueued('this controller lost leadership during the change; nothing was written by it');
+          }
+        }
+      } else if (this.queue.length > 0) {
+        this.failQueued('this controller is not the leader');
+      }
+      if (this.queue.length === 0 && this.pendingEffects.length === 0) await woken;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const { source, store, elector, logger } = this.deps;
+    const view = source.current();
+    if (view.state !== 'ok') {
+      for (const queued of this.queue.splice(0)) queued.resolve({ applied: false, message: `the FeatureFlags resource cannot be used: ${view.message}` });
+      return;
+    }
+    const { spec } = view.resource;
+    const now = this.now();
+    this.status ??= (await source.readStatus()) ?? initialStatus();
+    const status = this.status;
+    const client = spec.analysis.prometheusUrl ? this.deps.prometheus(spec.analysis.prometheusUrl) : undefined;
+
+    const analysis = analysisDue(spec, status, now) ? await runAnalysis(spec, client, now) : undefined;
+    for (const metric of analysis ?? []) this.deps.metrics.analysisChecks.inc({ metric: metric.name, result: metric.result });
+    const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
+
+    const queued = this.queue.splice(0);
+    const result = reconcile({
+      spec,
+      generation: view.generation,
+      status,
+      now,
+      actions: queued.map((q) => q.action),
+      ...(analysis ? { analysis } : {}),
+      ...(cutover ? { cutover } : {}),
+      controllerId: this.options.controllerId,
+    });
+    for (const effect of this.pendingEffects.splice(0)) {
+      if (result.status.lastRollback?.at === effect.at && effect.effectMs !== undefined) result.status.lastRollback.effectMs = effect.effectMs;
+    }
+
+    // Publish first (fenced by the lease inside Redis), then record the status that reflects it.
+    const guard = () => elector.assertLeader();
+    guard();
+    const published = await this.publish(result, now);
+    if (published) result.status.snapshotVersion = published.version;
+    if (!isDeepStrictEqual(result.status, status)) {
+      await source.writeStatus(result.status, guard);
+    }
+    this.status = result.status;
+    await this.recordEvents(result.events, published !== undefined, guard);
+
+    // The outcomes of actions: the admin API waits on these.
+    queued.forEach((q, i) => q.resolve({ ...(result.outcomes[i] ?? { applied: false, message: 'not applied' }), ...(published ? { snapshotVersion: published.version } : {}) }));
+    if (published && result.rollbacks.length > 0) {
+      const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);
+      void this.measureEffect(published.snapshot, receivedAt, result.status.lastRollback?.at ?? '').catch((error) => logger.warn({ err: error }, 'could not measure the rollback effect'));
+    }
+  }
+
+  private async cutoverCheck(spec: Parameters<typeof checkCutover>[0], status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {
+    // Readiness queries run at the analysis interval, not on every pass.
+    if (this.cutover && now - this.cutover.at < durationsOf(spec).analysisIntervalMs) return this.cutover.check;
+    const check = await checkCutover(spec, status, client);
+    this.cutover = { check, at: now };
+    return check;
+  }
+
+  private async publish(result: ReconcileResult, now: number): Promise<{ version: number; snapshot: FlagSnapshot } | undefined> {
+    const lease = this.deps.elector.lease();
+    if (!lease) throw Object.assign(new Error('not the leader'), { code: 'NOT_LEADER' });
+    const primary = primaryEvent(result);
+    const outcome = await publishFlags(this.deps.store, () => result.settings, {
+      actor: primary?.actor ?? this.options.controllerId,
+      trigger: primary?.trigger ?? 'controller',
+      reason: primary?.reason ?? 'reconcile',
+      leaseValue: lease.value,
+      rollout: result.rollout,
+      details: {
+        controller: this.options.controllerId,
+        at: new Date(now).toISOString(),
+        events: result.events.map(({ action, actor, trigger, reason, details }) => ({ action, actor, trigger, reason, ...(details ? { details } : {}) })),
+        ...(result.status.lastMetrics.length > 0 ? { metrics: result.status.lastMetrics } : {}),
+      },
+    });
+    if (outcome.status !== 'published') return undefined;
+    this.deps.logger.info({ version: outcome.snapshot.version, changes: outcome.changes, trigger: primary?.trigger }, 'published flag snapshot');
+    return { version: outcome.snapshot.version, snapshot: outcome.snapshot };
+  }
+
+  /** Audit entries for what did not change the flags (pause, failed checks…), and Kubernetes Events for all. */
+  private async recordEvents(events: ControllerEvent[], published: boolean, guard: () => void): Promise<void> {
+    const lease = this.deps.elector.lease();
+    for (const event of events) {
+      if (!published && lease) {
+        await this.deps.store.appendAudit(
+          { at: new Date(this.now()).toISOString(), actor: event.actor, action: `controller.${event.action}`, reason: event.reason, trigger: event.trigger, ...(event.details ? { details: event.details } : {}) },
+          lease.value,
+        );
+      }
+      await this.deps.source.recordEvent(event, guard).catch((error) => this.deps.logger.warn({ err: error, event: event.action }, 'could not record a Kubernetes Event'));
+    }
+  }
+
+  /**
+   * Measures trigger → effect for a rollback: every live router and elicitation replica applies the
+   * new snapshot (routing follows it) and no agent now on legacy has entries left in its push lane
+   * (the drain is complete). Recorded in the audit trail and in status.lastRollback.effectMs.
+   */
+  private async measureEffect(snapshot: FlagSnapshot, receivedAt: number, rollbackAt: string): Promise<void> {
+    const { store, keys } = this.deps;
+    const deadline = receivedAt + this.options.effectTimeoutMs;
+    let effectMs: number | undefined;
+    let lagging: string[] = [];
+    let undrained: string[] = [];
+    while (this.now() < deadline) {
+      const reports = await store.readFlagsApplied(this.now() - LIVE_REPORT_MS);
+      lagging = reports.filter((r) => EFFECT_SERVICES.has(r.service) && r.version < snapshot.version).map((r) => `${r.service}/${r.replica}@${r.version}`);
+      if (lagging.length === 0) undrained = await this.agentsAwaitingDrain(snapshot, keys.allShards());
+      if (lagging.length === 0 && undrained.length === 0) {
+        effectMs = this.now() - receivedAt;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.deps.metrics.rollbackEffectSeconds.observe((effectMs ?? this.options.effectTimeoutMs) / 1000);
+    const lease = this.deps.elector.lease();
+    if (lease) {
+      await store.appendAudit(
+        {
+          at: new Date(this.now()).toISOString(),
+          actor: this.options.controllerId,
+          action: 'rollback.effective',
+          reason: effectMs !== undefined ? `rollback effective in routing and push lanes drained ${effectMs} ms after the trigger` : `rollback not confirmed within ${this.options.effectTimeoutMs} ms`,
+          trigger: 'controller',
+          details: { snapshotVersion: snapshot.version, effectMs: effectMs ?? null, ...(effectMs === undefined ? { lagging, undrained } : {}) },
+        },
+        lease.value,
+      );
+    }
+    this.deps.logger.info({ effectMs, version: snapshot.version }, 'rollback effect measured');
+    this.pendingEffects.push({ at: rollbackAt, effectMs });
+    this.poke();
+  }
+
+  private async agentsAwaitingDrain(settings: FlagSettings, shards: number[]): Promise<string[]> {
+    const waiting: string[] = [];
+    for (const shard of shards) {
+      for (const agentId of await this.deps.store.agentsWithPushBacklog(shard)) {
+        if (evaluateProtocol(settings, agentId).protocol === 'legacy') waiting.push(agentId);
+      }
+    }
+    return waiting;
+  }
+}
+
+/** The event that best explains a publication: a rollback, else the first thing that happened. */
+function primaryEvent(result: ReconcileResult): ControllerEvent | undefined {
+  return result.events.find((e) => e.action === 'rollback') ?? result.events.find((e) => e.action !== 'analysis.failed' && e.action !== 'analysis.inconclusive') ?? result.events[0];
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from '@agent-bridge/observability';
+import { startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import { prometheusClient, type PrometheusClient } from './analysis.js';
+import type { ControllerConfig } from './config.js';
+import { Controller } from './controller.js';
+import { httpApiRoutes } from './http-api.js';
+import { StoreLeaderElector, type LeadershipGate } from './leader.js';
+import { FileResourceSource } from './sources/file-source.js';
+import type { ResourceSource } from './sources/source.js';
+
+export const SERVICE_NAME = 'controller';
+
+export interface ControllerService {
+  controller: Controller;
+  url: string;
+  close(): Promise<void>;
+}
+
+function secret(value: string | undefined, file: string | undefined): string {
+  return value ?? readFileSync(file!, 'utf8').trim();
+}
+
+/** Parts that differ in Kubernetes mode (the API source and the Lease gate); see kube/. */
+export interface KubernetesParts {
+  source: ResourceSource;
+  gate: LeadershipGate;
+}
+
+export async function startControllerService(
+  config: ControllerConfig,
+  logger: Logger,
+  kubernetes?: (elector: () => StoreLeaderElector) => Promise<KubernetesParts>,
+): Promise<ControllerService> {
+  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.CONTROLLER_ID, config, logger });
+  const { metrics } = runtime;
+  const { store, keys } = runtime.opened;
+  let elector: StoreLeaderElector;
+  let source: ResourceSource;
+  let gate: LeadershipGate | undefined;
+  if (config.SOURCE === 'kubernetes') {
+    if (!kubernetes) throw new Error('SOURCE=kubernetes needs the Kubernetes parts (main.ts wires them)');
+    ({ source, gate } = await kubernetes(() => elector));
+  } else {
+    source = new FileResourceSource(config.FEATURE_FLAGS_FILE!, store, () => elector.lease(), logger);
+  }
+  elector = new StoreLeaderElector(store, config.CONTROLLER_ID, config.LEADER_LEASE_TTL_MS, logger, gate);
+  const clients = new Map<string, PrometheusClient>();
+  const controller = new Controller(
+    {
+      store,
+      keys,
+      source,
+      elector,
+      metrics,
+      logger,
+      prometheus: (url) => {
+        let client = clients.get(url);
+        if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
+        return client;
+      },
+    },
+    {
+      controllerId: config.CONTROLLER_ID,
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      effectTimeoutMs: config.EFFECT_TIMEOUT_MS,
+      activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
+    },
+  );
+
+  const http = await startHttpServer({
+    host: config.HOST,
+    port: config.PORT,
+    onError: (error, request) => logger.error({ err: error, path: request.url }, 'request failed'),
+    routes: {
+      ...httpApiRoutes({
+        controller,
+        adminToken: secret(config.ADMIN_TOKEN, config.ADMIN_TOKEN_FILE),
+        webhookToken: secret(config.WEBHOOK_TOKEN, config.WEBHOOK_TOKEN_FILE),
+        controllerId: config.CONTROLLER_ID,
+        metrics,
+        logger,
+        leaderUrl: async () => {
+          const leader = await store.controllerLeaseHolder();
+          return leader && leader !== config.CONTROLLER_ID ? store.lookupReplica(SERVICE_NAME, leader) : null;
+        },
+      }),
+      ...runtime.probes(() => ({ leader: controller.isLeader() })),
+    },
+  });
+  const advertise = config.ADVERTISE_URL ?? http.url;
+  // Other controllers relay admin requests here while this one leads.
+  const heartbeat = () => store.heartbeatReplica(SERVICE_NAME, config.CONTROLLER_ID, advertise, config.LEADER_LEASE_TTL_MS * 2).catch(() => undefined);
+  await heartbeat();
+  const heartbeatTimer = setInterval(() => void heartbeat(), Math.floor(config.LEADER_LEASE_TTL_MS / 2));
+  heartbeatTimer.unref();
+
+  await controller.start();
+  logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID }, 'controller started');
+
+  return {
+    controller,
+    url: http.url,
+    async close() {
+      clearInterval(heartbeatTimer);
+      await controller.stop();
+      await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);
+      await http.close(1_000);
+      await runtime.close();
+    },
+  };
+}
