@@ -1,16 +1,16 @@
 /**
  * `make up`: runs agent-bridge on this machine. Starts redis-server with AOF under .local/redis
- * (unless REDIS_URL is set), creates dev agent tokens, publishes deploy/local/flags.yaml, runs every
- * service as its own process, starts Prometheus (scraping the services, loading the alert rules) and
+ * (unless REDIS_URL is set), creates dev agent tokens and the controller's admin and webhook tokens,
+ * runs every service as its own process — the controller reads deploy/local/featureflags.yaml and
+ * publishes the flags — starts Prometheus (scraping the services, loading the alert rules) and
  * Alertmanager under .local/ (unless MONITORING=off), prints endpoints and tokens, and stops
  * everything on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { openEventStore } from '@agent-bridge/event-store';
-import { parseFlagFile, publishFlags } from '@agent-bridge/flags';
 import { hashToken, newAgentToken } from '@agent-bridge/service-kit';
 import { startAlertmanager, startPrometheus, type AlertmanagerHandle, type AlertmanagerWebhook, type PrometheusHandle } from '@agent-bridge/testkit';
 
@@ -22,13 +22,14 @@ const ports = {
   legacyPoll: Number(env.LEGACY_POLL_PORT ?? 8701),
   elicitation: Number(env.ELICITATION_PORT ?? 8702),
   router: Number(env.ROUTER_PORT ?? 8703),
+  controller: Number(env.CONTROLLER_PORT ?? 8704),
   prometheus: Number(env.PROMETHEUS_PORT ?? 9090),
   alertmanager: Number(env.ALERTMANAGER_PORT ?? 9093),
 };
 const monitoringEnabled = env.MONITORING !== 'off';
 const rulesFile = join(root, 'deploy/prometheus/agent-bridge.rules.yaml');
 const shardCount = env.SHARD_COUNT ?? '16';
-const flagsFile = env.FLAGS_FILE ?? join(root, 'deploy/local/flags.yaml');
+const featureFlagsFile = env.FEATURE_FLAGS_FILE ?? join(root, 'deploy/local/featureflags.yaml');
 const DEV_AGENTS = ['alice', 'bob', 'carol', 'dave', 'test_agent_alpha', 'test_agent_beta', 'monitoring_agent'];
 
 const children: Array<{ name: string; child: ChildProcess }> = [];
@@ -92,6 +93,13 @@ function devTokens(): Record<string, string> {
   return tokens;
 }
 
+/** A secret kept under .local/ across runs (mode 0600), created on first use. */
+function localSecret(name: string): string {
+  const file = join(local, name);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -119,10 +127,9 @@ async function startMonitoring(): Promise<void> {
   const hint = 'set PROMETHEUS_PORT / ALERTMANAGER_PORT to free ports, or MONITORING=off to run without them';
 
   // ── Alertmanager notifications ─────────────────────────────────────────────────────────────────
-  // THE ONE PLACE where local alerts are sent. The controller (next milestone) receives them here:
-  //   { url: `http://127.0.0.1:${controllerPort}/webhook/alertmanager`, bearerToken: <its webhook token> }
-  // Until then the receiver has no integrations: alerts show in Alertmanager's UI and API only.
-  const webhooks: AlertmanagerWebhook[] = [];
+  // THE ONE PLACE where local alerts are sent: the controller's webhook, which turns an alert into
+  // the rollback its FeatureFlags policy (or the alert's `rollback` label) names.
+  const webhooks: AlertmanagerWebhook[] = [{ url: `http://127.0.0.1:${ports.controller}/webhook/alertmanager`, bearerToken: localSecret('webhook-token') }];
   // ───────────────────────────────────────────────────────────────────────────────────────────────
   try {
     const alertmanager = await startAlertmanager({ port: ports.alertmanager, dataDir: join(local, 'alertmanager'), webhooks, onOutput: onOutput('alertmanager') });
@@ -132,6 +139,7 @@ async function startMonitoring(): Promise<void> {
         router: [`http://127.0.0.1:${ports.router}`],
         'legacy-poll': [`http://127.0.0.1:${ports.legacyPoll}`],
         elicitation: [`http://127.0.0.1:${ports.elicitation}`],
+        controller: [`http://127.0.0.1:${ports.controller}`],
       },
       ruleFiles: [rulesFile],
       alertmanagerUrl: alertmanager.url,
@@ -172,6 +180,8 @@ async function main(): Promise<void> {
     redisUrl = `redis://127.0.0.1:${ports.redis}`;
   }
   const tokens = devTokens();
+  localSecret('admin-token');
+  localSecret('webhook-token');
   const shared = {
     REDIS_URL: redisUrl,
     SHARD_COUNT: shardCount,
@@ -180,23 +190,6 @@ async function main(): Promise<void> {
     AGENT_TOKENS_FILE: join(local, 'agent-tokens.json'),
     ELICITATION_ENDPOINT_URL: `http://127.0.0.1:${ports.elicitation}/mcp`,
   };
-
-  const opened = await openEventStore({ url: redisUrl, name: 'make-up', shardCount: Number(shardCount), keyPrefix: env.KEY_PREFIX ?? 'ab' });
-  const publish = async (why: string) => {
-    try {
-      const settings = parseFlagFile(readFileSync(flagsFile, 'utf8'), flagsFile);
-      const result = await publishFlags(opened.store, () => settings, { actor: 'make-up', reason: why, trigger: 'flag-file', details: { file: flagsFile } });
-      log(result.status === 'published' ? `published flags version ${result.snapshot.version} from ${flagsFile}` : `flags unchanged (version ${result.snapshot.version})`);
-    } catch (error) {
-      log(`flags NOT published: ${(error as Error).message}`);
-    }
-  };
-  await publish('make up started');
-  let debounce: NodeJS.Timeout | undefined;
-  watch(flagsFile, () => {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => void publish(`${flagsFile} changed`), 200);
-  });
 
   const node = [process.execPath, '--conditions=agentbridge-source', '--import', 'tsx'];
   run('router', node[0]!, [...node.slice(1), 'services/router/src/main.ts'], { ...shared, PORT: String(ports.router), ROUTER_ID: 'router-1' });
@@ -207,7 +200,17 @@ async function main(): Promise<void> {
     REPLICA_ID: 'elicitation-1',
     ADVERTISE_URL: `http://127.0.0.1:${ports.elicitation}`,
   });
-  await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000)]);
+  // The controller owns the flag snapshot: it reads the FeatureFlags file and publishes the flags.
+  run('controller', node[0]!, [...node.slice(1), 'services/controller/src/main.ts'], {
+    ...shared,
+    PORT: String(ports.controller),
+    CONTROLLER_ID: 'controller-1',
+    SOURCE: 'file',
+    FEATURE_FLAGS_FILE: featureFlagsFile,
+    ADMIN_TOKEN_FILE: join(local, 'admin-token'),
+    WEBHOOK_TOKEN_FILE: join(local, 'webhook-token'),
+  });
+  await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000), waitForPort(ports.controller, 30_000)]);
   if (monitoringEnabled) await startMonitoring();
 
   const lines = [
@@ -219,6 +222,7 @@ async function main(): Promise<void> {
     `  router health/metrics   http://127.0.0.1:${ports.router}/readyz  /metrics`,
     `  legacy-poll metrics     http://127.0.0.1:${ports.legacyPoll}/metrics`,
     `  elicitation metrics     http://127.0.0.1:${ports.elicitation}/metrics`,
+    `  controller              http://127.0.0.1:${ports.controller}/health/status   (admin API: POST /admin/rollback|promote|pause|resume, token in .local/admin-token)`,
     ...(monitoringEnabled
       ? [
           `  prometheus              http://127.0.0.1:${ports.prometheus}      (scrapes the services every 5 s; alert rules: deploy/prometheus/agent-bridge.rules.yaml; data in .local/prometheus)`,
@@ -227,12 +231,12 @@ async function main(): Promise<void> {
         ]
       : ['  prometheus/alertmanager not started (MONITORING=off)']),
     `  redis                   ${redisUrl}${env.REDIS_URL ? '' : `  (AOF in ${join(local, 'redis')})`}`,
-    `  flags                   ${flagsFile}  (saved edits are published)`,
+    `  FeatureFlags resource   ${featureFlagsFile}  (the controller applies saved edits; bridgectl apply -f)`,
     '',
     '  dev agent tokens (send as "Authorization: Bearer <token>"; also in .local/dev-tokens.json):',
     ...Object.entries(tokens).map(([agent, token]) => `    ${agent.padEnd(18)} ${token}`),
     '',
-    `  bridgectl:  REDIS_URL=${redisUrl} SHARD_COUNT=${shardCount} tools/bridgectl/bin/bridgectl flags show`,
+    `  bridgectl:  REDIS_URL=${redisUrl} SHARD_COUNT=${shardCount} tools/bridgectl/bin/bridgectl status`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -1,7 +1,7 @@
 /**
  * The FeatureFlags resource (agentbridge.io/v1alpha1): what an operator applies with kubectl (or
  * keeps in a local YAML file) to drive the migration. The CRD's OpenAPI schema
- * (deploy/crds/featureflags.agentbridge.io.yaml) is the Kubernetes side of this contract; this
+ * (charts/agent-bridge/crds/featureflags.agentbridge.io.yaml) is the Kubernetes side of this contract; this
  * module is the controller's side, with the same fields, defaults and rules, and is checked against
  * the CRD by tests.
  */
@@ -81,7 +81,7 @@ export const featureFlagsSpecSchema = z.strictObject(
       .strictObject(
         {
           /** Ordered stages, percentages strictly ascending. */
-          stages: z.array(stageSchema, { error: 'expected a list of stages' }).default([]),
+          stages: z.array(stageSchema, { error: 'expected a list of stages' }).max(101, { error: 'at most 101 stages (percentages 0–100, strictly ascending)' }).default([]),
         },
         mapping,
       )
@@ -94,7 +94,7 @@ export const featureFlagsSpecSchema = z.strictObject(
           /** How often the checks run during a hold. */
           interval: duration(1_000).default('1m'),
           /** Failed checks (in a row, within a stage) that trigger a rollback. */
-          failureLimit: z.int({ error: 'expected a positive integer' }).min(1, { error: 'expected a positive integer' }).default(3),
+          failureLimit: z.int({ error: 'expected an integer from 1 to 100' }).min(1, { error: 'expected an integer from 1 to 100' }).max(100, { error: 'expected an integer from 1 to 100' }).default(3),
           /** What a query that returns nothing means: inconclusive (pauses promotion) or a failed check. */
           noData: z.enum(['inconclusive', 'fail'], { error: 'expected inconclusive or fail' }).default('inconclusive'),
           metrics: z.array(analysisMetricSchema, { error: 'expected a list of metric checks' }).default([]),
@@ -185,10 +185,20 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
     if (resource.spec.analysis.metrics.length > 0 && !resource.spec.analysis.prometheusUrl) {
       context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'metric checks need a Prometheus URL' });
     }
+    const url = resource.spec.analysis.prometheusUrl;
+    if (url && !/^https?:\/\//.test(url)) context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'expected an http(s) URL such as http://prometheus:9090' });
     const names = new Set<string>();
     resource.spec.analysis.metrics.forEach((metric, i) => {
       if (names.has(metric.name)) context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'metrics', i, 'name'], message: `duplicate metric name "${metric.name}"` });
       names.add(metric.name);
+      if (metric.min !== undefined && metric.max !== undefined && metric.min > metric.max) {
+        context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'metrics', i, 'min'], message: `min ${metric.min} is above max ${metric.max}: the check could never pass` });
+      }
+    });
+    const alerts = new Set<string>();
+    resource.spec.rollback.alerts.forEach((entry, i) => {
+      if (alerts.has(entry.alertName)) context.addIssue({ code: 'custom', path: ['spec', 'rollback', 'alerts', i, 'alertName'], message: `"${entry.alertName}" is mapped twice; keep one entry per alert` });
+      alerts.add(entry.alertName);
     });
   });
   return parseOrThrow(strict, input, `invalid ${source}`);

@@ -4,7 +4,7 @@ export { startService, freePort, REPO_ROOT } from './service-process.js';
 export type { ServiceExit, ServiceHandle, StartServiceOptions } from './service-process.js';
 export { connectAgent, parseToolError, ToolCallError } from './mcp-client.js';
 export type { AgentClient, ConnectAgentOptions } from './mcp-client.js';
-export { waitFor, withTimeout } from './wait.js';
+export { waitFor, waitForValue, withTimeout } from './wait.js';
 export type { WaitForOptions } from './wait.js';
 export { alertmanagerConfig, prometheusConfig, startAlertmanager, startPrometheus } from './monitoring.js';
 export type {
@@ -17,3 +17,4 @@ export type {
   StartAlertmanagerOptions,
   StartPrometheusOptions,
 } from './monitoring.js';
+export * from './kube-api-fake.js';

@@ -43,6 +43,18 @@ export async function waitFor(
   }
 }
 
+/** Like waitFor, but resolves with the first value `probe` returns that is not false, null or undefined. */
+export async function waitForValue<T>(probe: () => Promise<T | false | null | undefined> | T | false | null | undefined, options: WaitForOptions): Promise<T> {
+  let found: T | undefined;
+  await waitFor(async () => {
+    const value = await probe();
+    if (value === false || value === null || value === undefined) return false;
+    found = value;
+    return true;
+  }, options);
+  return found as T;
+}
+
 /**
  * Resolve/reject with `promise`, or reject with
  * `timed out after X ms waiting for <description>` if it takes longer than `ms`.

@@ -191,4 +191,18 @@ describe('controller service (local mode: file source, status and lease in the s
     assert.deepEqual(snapshot.rollout.rollbacks, [{ level: 'partial', trigger: 'alert', count: 1 }]);
     assert.equal(snapshot.elicitation.percentage, 0);
   });
+
+  test('an invalid edit of the resource is not applied: Ready turns False naming the field, the flags stay as they were', async () => {
+    await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });
+    const version = (await readPublishedFlags(store.store)).version;
+    writeFileSync(file, RESOURCE().replace('percentage: 50', 'percentage: 5'));
+    await waitFor(async () => (await storedStatus()).conditions.find((c) => c.type === 'Ready')?.status === 'False', { timeoutMs: 5_000, description: 'Ready=False' });
+    const ready = (await storedStatus()).conditions.find((c) => c.type === 'Ready')!;
+    assert.equal(ready.reason, 'InvalidSpec');
+    assert.match(ready.message, /spec\.rollout\.stages\[1\]\.percentage: stage percentages must be strictly ascending/);
+    assert.equal((await readPublishedFlags(store.store)).version, version);
+    writeFileSync(file, RESOURCE());
+    await waitFor(async () => (await storedStatus()).conditions.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 5_000, description: 'Ready=True again after the fix' });
+  });
 });

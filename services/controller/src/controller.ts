@@ -12,7 +12,7 @@ import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js'
 import type { LeaderElector } from './leader.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { ResourceSource } from './sources/source.js';
-import { initialStatus, type FeatureFlagsStatus } from './status.js';
+import { initialStatus, setCondition, type FeatureFlagsStatus } from './status.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -175,6 +175,7 @@ export class Controller {
     const view = source.current();
     if (view.state !== 'ok') {
       for (const queued of this.queue.splice(0)) queued.resolve({ applied: false, message: `the FeatureFlags resource cannot be used: ${view.message}` });
+      if (view.state === 'invalid') await this.reportInvalid(view.message, view.generation);
       return;
     }
     const { spec } = view.resource;
@@ -219,6 +220,19 @@ export class Controller {
       const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);
       void this.measureEffect(published.snapshot, receivedAt, result.status.lastRollback?.at ?? '').catch((error) => logger.warn({ err: error }, 'could not measure the rollback effect'));
     }
+  }
+
+  /**
+   * The flags stay as last published; the status says why the new generation is not applied
+   * (Ready=False, reason InvalidSpec), so `kubectl wait --for=condition=Ready` does not pass on it.
+   */
+  private async reportInvalid(message: string, generation: number): Promise<void> {
+    this.status ??= (await this.deps.source.readStatus()) ?? initialStatus();
+    const next = structuredClone(this.status);
+    setCondition(next, 'Ready', 'False', 'InvalidSpec', message, new Date(this.now()).toISOString(), generation);
+    if (isDeepStrictEqual(next.conditions, this.status.conditions)) return;
+    await this.deps.source.writeStatus(next, () => this.deps.elector.assertLeader());
+    this.status = next;
   }
 
   private async cutoverCheck(spec: Parameters<typeof checkCutover>[0], status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {

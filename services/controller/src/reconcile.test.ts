@@ -112,6 +112,21 @@ describe('stage progression', () => {
     h.pass(T0 + 3 * HOUR + 40 * MIN);
     assert.equal(h.status.stage, 2);
 
+    const edited = new Harness(specOf(ROLLOUT));
+    edited.pass(T0);
+    edited.spec = specOf({ ...ROLLOUT, paused: true });
+    edited.generation = 2;
+    edited.pass(T0 + 50 * MIN);
+    edited.pass(T0 + 5 * HOUR);
+    assert.equal(edited.status.stage, 1, 'spec.paused holds the stage');
+    edited.spec = specOf(ROLLOUT);
+    edited.generation = 3;
+    edited.pass(T0 + 5 * HOUR);
+    edited.pass(T0 + 5 * HOUR + 9 * MIN);
+    assert.equal(edited.status.stage, 1, '50 minutes were held before spec.paused: 10 remain');
+    edited.pass(T0 + 5 * HOUR + 10 * MIN);
+    assert.equal(edited.status.stage, 2);
+
     const specPaused = new Harness(specOf({ ...ROLLOUT, paused: true }));
     specPaused.pass(T0);
     specPaused.pass(T0 + 5 * HOUR);
@@ -285,6 +300,14 @@ describe('cutover guard', () => {
     const ready = h.pass(T0 + HOUR, { cutover: { ready: true, message: 'all readiness checks hold' } });
     assert.equal(ready.settings.legacyDisabled, true);
     assert.equal(conditionOf(h.status, 'CutoverBlocked')?.status, 'False');
+  });
+
+  test('a rollback after the cutover opens the legacy endpoint again: agents moved back must be served', () => {
+    const h = new Harness(specOf(COMPLETION));
+    assert.equal(h.pass(T0, { cutover: { ready: true, message: 'ok' } }).settings.legacyDisabled, true);
+    h.act(T0 + MIN, { type: 'rollback', level: 'full', trigger: 'admin', actor: 'ops', reason: 'elicitation outage' });
+    assert.equal(h.last.settings.legacyDisabled, false);
+    assert.equal(h.last.settings.elicitation.enabled, false);
   });
 
   test('a forced cutover disables legacy despite failing checks and records the reason', () => {

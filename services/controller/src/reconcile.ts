@@ -177,6 +177,14 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   }
 
   // ---- stage progression
+  // ---- pauses (spec.paused or the admin API): the hold does not count while paused
+  const pausedNow = spec.paused || status.paused;
+  if (pausedNow && !status.pausedAt) status.pausedAt = iso;
+  if (!pausedNow && status.pausedAt) {
+    if (status.stageStartedAt) status.stageStartedAt = new Date(Date.parse(status.stageStartedAt) + Math.max(0, now - Date.parse(status.pausedAt))).toISOString();
+    delete status.pausedAt;
+  }
+
   const haltedBy = status.rollback ? 'rollback' : spec.paused ? 'spec.paused' : status.paused ? 'paused' : undefined;
   if (STAGED_PHASES.has(status.phase) && stages.length > 0 && !haltedBy) {
     if (status.stage === 0) startStage(1, self, 'rollout plan started');
@@ -199,7 +207,9 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     if (rollback.percentage !== undefined) settings.elicitation.percentage = rollback.percentage;
     if (rollback.agents?.length) settings.elicitation.excludedAgents = unique([...settings.elicitation.excludedAgents, ...rollback.agents]);
   }
-  if (requested.legacyDisabled) {
+  // A rollback sends agents to the legacy protocol, so the legacy endpoint must serve again.
+  if (rollback && requested.legacyDisabled) settings.legacyDisabled = false;
+  if (requested.legacyDisabled && !rollback) {
     const forced = spec.cutover.force;
     const check = input.cutover ?? { ready: false, message: 'readiness not checked yet' };
     const wasReady = status.cutover?.ready || status.cutover?.forced;
@@ -301,7 +311,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       case 'pause': {
         if (status.paused) return { applied: false, message: `already paused since ${status.pausedAt} (${status.pauseReason ?? 'no reason given'}); nothing changed` };
         status.paused = true;
-        status.pausedAt = iso;
+        status.pausedAt ??= iso;
         status.pauseReason = action.reason;
         record({ action: 'pause', actor: action.actor, trigger: 'admin', reason: action.reason, severity: 'Normal' });
         return { applied: true, message: `paused at stage ${status.stage}` };
@@ -311,14 +321,12 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
           return { applied: false, message: spec.paused ? 'not paused by the admin API; spec.paused is true — set it to false in the resource' : 'nothing to resume: not paused and no rollback in force' };
         }
         const cleared = status.rollback;
-        if (status.paused && status.pausedAt && status.stageStartedAt && !cleared) {
-          // The hold continues where it stopped: shift its start by the time spent paused.
-          status.stageStartedAt = new Date(Date.parse(status.stageStartedAt) + (now - Date.parse(status.pausedAt))).toISOString();
-        } else if (status.stage > 0) {
+        if (cleared && status.stage > 0) {
           status.stageStartedAt = iso; // after a rollback the stage is held again from the start
+          delete status.pausedAt;
         }
+        // Without a rollback the hold continues where it stopped (see "pauses" in reconcile).
         status.paused = false;
-        delete status.pausedAt;
         delete status.pauseReason;
         delete status.rollback;
         status.failedChecks = 0;
