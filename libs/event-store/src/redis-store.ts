@@ -623,6 +623,19 @@ export class RedisEventStore implements EventStore {
     await this.run(this.scripts.fenced_write, [this.keys.controllerLease(), this.keys.controllerStatus()], [lease.value, 'set', json, 0]);
   }
 
+  async activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>> {
+    const pipeline = this.redis.pipeline();
+    for (const shard of this.keys.allShards()) pipeline.zrevrangebyscore(this.keys.activity(shard, 'any'), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit);
+    const replies = (await this.call('active agents', () => pipeline.exec())) ?? [];
+    const agents: Array<{ agentId: string; lastSeenAt: number }> = [];
+    for (const [error, flat] of replies) {
+      if (error) throw this.unavailable('active agents', error);
+      const list = flat as string[];
+      for (let i = 0; i + 1 < list.length; i += 2) agents.push({ agentId: list[i]!, lastSeenAt: Number(list[i + 1]) });
+    }
+    return agents.sort((a, b) => b.lastSeenAt - a.lastSeenAt).slice(0, limit);
+  }
+
   async activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }> {
     const kinds = ['any', 'legacy', 'elicitation'] as const;
     const pipeline = this.redis.pipeline();

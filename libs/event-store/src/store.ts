@@ -145,6 +145,8 @@ export interface ControllerStore {
   readControllerStatusJson(): Promise<string | null>;
   /** Fenced by the lease: throws LEASE_LOST when `lease` is no longer held. */
   writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void>;
+  /** The agents active since `since` (ms) over every shard, most recent first, at most `limit`. */
+  activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>>;
   /** Distinct agents active since `since` (ms) over every shard, in total and by protocol. */
   activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }>;
 }

@@ -3,7 +3,6 @@
  * runs in production, with readiness detection and captured logs.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { trackChild } from './reaper.js';

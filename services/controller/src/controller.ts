@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-store';
-import { FlagsError, durationsOf, evaluateProtocol, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FlagSettings, type FlagSnapshot } from '@agent-bridge/flags';
+import { FlagsError, durationsOf, evaluateProtocol, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FlagSettings, type FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import type { LeaderElector } from './leader.js';
@@ -124,7 +124,7 @@ export class Controller {
         view.state === 'ok'
           ? { state: 'ok', name: view.resource.metadata.name, namespace: view.resource.metadata.namespace, generation: view.generation }
           : { state: view.state, message: view.message },
-      plan: spec ? { phase: spec.phase, paused: spec.paused, stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } } : undefined,
+      plan: spec ? { phase: spec.phase, paused: spec.paused, flags: requestedSettings(spec), stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } } : undefined,
       status: status ?? null,
       snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
       adoption: {
@@ -171,7 +171,7 @@ export class Controller {
   }
 
   private async pass(): Promise<void> {
-    const { source, store, elector, logger } = this.deps;
+    const { source, elector, logger } = this.deps;
     const view = source.current();
     if (view.state !== 'ok') {
       for (const queued of this.queue.splice(0)) queued.resolve({ applied: false, message: `the FeatureFlags resource cannot be used: ${view.message}` });

@@ -122,7 +122,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     if (body === null) return;
     const args = parse(simpleBody, body, response);
     if (!args) return;
-    const base = { actor: args.actor ?? `${args.trigger}`, reason: args.reason ?? `${type} requested via the ${args.trigger === 'cli' ? 'CLI' : 'admin API'} (no reason given)` };
+    const base = { actor: args.actor ?? `${args.trigger}`, trigger: args.trigger, reason: args.reason ?? `${type} requested via the ${args.trigger === 'cli' ? 'CLI' : 'admin API'} (no reason given)` };
     await run(response, type === 'promote' ? { type, ...base, full: args.full ?? false } : { type, ...base });
   };
 

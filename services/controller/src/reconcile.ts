@@ -40,9 +40,9 @@ export type ControlAction =
       /** An Alertmanager alert: acted on once per fingerprint + startsAt. */
       alert?: { fingerprint: string; startsAt: string };
     }
-  | { type: 'pause'; actor: string; reason: string }
-  | { type: 'resume'; actor: string; reason: string }
-  | { type: 'promote'; actor: string; reason: string; full: boolean };
+  | { type: 'pause'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
+  | { type: 'resume'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
+  | { type: 'promote'; actor: string; reason: string; full: boolean; trigger?: 'admin' | 'cli' };
 
 export interface ActionOutcome {
   applied: boolean;
@@ -273,7 +273,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     return status.conditions.find((c) => c.type === type)?.status;
   }
 
-  function startStage(stage: number, actor: string, reason: string): void {
+  function startStage(stage: number, actor: string, reason: string, trigger?: string): void {
     const from = status.stage;
     status.stage = stage;
     status.stageStartedAt = iso;
@@ -284,17 +284,17 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     record({
       action: from === 0 ? 'stage.started' : 'stage.promoted',
       actor,
-      trigger: actor === self ? 'controller' : 'admin',
+      trigger: trigger ?? (actor === self ? 'controller' : 'admin'),
       reason,
       details: { from, to: stage, percentage: stages[stage - 1]!.percentage, hold: stages[stage - 1]!.hold },
       severity: 'Normal',
     });
   }
 
-  function completeStages(actor: string, reason: string): void {
+  function completeStages(actor: string, reason: string, trigger?: string): void {
     status.stage = stages.length;
     setCondition(status, 'StagesComplete', 'True', 'AllStagesHeld', `${stages.length}/${stages.length} stages`, iso, generation);
-    record({ action: 'stages.completed', actor, trigger: actor === self ? 'controller' : 'admin', reason, details: { percentage: stages.at(-1)!.percentage }, severity: 'Normal' });
+    record({ action: 'stages.completed', actor, trigger: trigger ?? (actor === self ? 'controller' : 'admin'), reason, details: { percentage: stages.at(-1)!.percentage }, severity: 'Normal' });
     if (status.phase === 'rollout') {
       status.phase = 'stabilization';
       record({ action: 'phase.changed', actor, trigger: 'controller', reason: 'every rollout stage completed', details: { from: 'rollout', to: 'stabilization' }, severity: 'Normal' });
@@ -313,7 +313,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         status.paused = true;
         status.pausedAt ??= iso;
         status.pauseReason = action.reason;
-        record({ action: 'pause', actor: action.actor, trigger: 'admin', reason: action.reason, severity: 'Normal' });
+        record({ action: 'pause', actor: action.actor, trigger: action.trigger ?? 'admin', reason: action.reason, severity: 'Normal' });
         return { applied: true, message: `paused at stage ${status.stage}` };
       }
       case 'resume': {
@@ -332,8 +332,9 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         status.failedChecks = 0;
         status.lastMetrics = [];
         delete status.lastAnalysisAt;
-        record({ action: 'resume', actor: action.actor, trigger: 'admin', reason: action.reason, ...(cleared ? { details: { clearedRollback: cleared } } : {}), severity: 'Normal' });
-        return { applied: true, message: cleared ? `resumed: the ${cleared.level} rollback is lifted and stage ${status.stage} is held again` : `resumed at stage ${status.stage}` };
+        record({ action: 'resume', actor: action.actor, trigger: action.trigger ?? 'admin', reason: action.reason, ...(cleared ? { details: { clearedRollback: cleared } } : {}), severity: 'Normal' });
+        const where = status.stage === 0 ? 'the rollout starts again from its first stage' : `stage ${status.stage} is held again`;
+        return { applied: true, message: cleared ? `resumed: the ${cleared.level} rollback is lifted and ${where}` : `resumed at stage ${status.stage}` };
       }
       case 'promote': {
         if (!STAGED_PHASES.has(status.phase)) return { applied: false, message: `nothing to promote: phase is ${status.phase} (stages run in canary and rollout)` };
@@ -343,14 +344,14 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         if (action.full) {
           status.stage = stages.length;
           status.stageStartedAt = iso;
-          completeStages(action.actor, action.reason);
+          completeStages(action.actor, action.reason, action.trigger);
           return { applied: true, message: `promoted to the last stage (${stages.at(-1)!.percentage}%)` };
         }
         if (status.stage === stages.length) {
-          completeStages(action.actor, action.reason);
+          completeStages(action.actor, action.reason, action.trigger);
           return { applied: true, message: `stage ${status.stage} completed` };
         }
-        startStage(status.stage + 1, action.actor, action.reason);
+        startStage(status.stage + 1, action.actor, action.reason, action.trigger);
         return { applied: true, message: `promoted to stage ${status.stage} (${stages[status.stage - 1]!.percentage}%)` };
       }
       case 'rollback':

@@ -157,7 +157,7 @@ export class PushDeliverer {
 
   /** Pushes one entry; false when the deliverer should stop taking entries (no session, interrupted). */
   private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, redelivery: boolean): Promise<boolean> {
-    const { store, metrics } = this.deps;
+    const { store } = this.deps;
     const payload = entry.payload;
     const replyId = derivedMessageId(entry.messageId, 'answer');
     // A predecessor may have recorded the answer and died before settling: settle, do not ask again.

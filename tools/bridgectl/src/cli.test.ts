@@ -86,7 +86,7 @@ describe('bridgectl against a real Redis', () => {
   test('history lists each change with actor, reason and old -> new', async () => {
     const history = await run('history');
     assert.equal(history.code, EXIT.ok, history.err);
-    assert.match(history.out, /flags\.publish\s+by ops-jane \(cli\): canary$/m);
+    assert.match(history.out, /flags\.publish v1\s+by ops-jane \(cli\): canary$/m);
     assert.match(history.out, /^\s+elicitation\.enabled: false -> true$/m);
     assert.match(history.out, /^\s+elicitation\.percentage: 0 -> 25$/m);
     const [entry] = JSON.parse((await run('history', '--json')).out) as Array<{ actor: string; reason: string; changes: unknown[] }>;

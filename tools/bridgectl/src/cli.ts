@@ -15,14 +15,12 @@ import {
   type FlagSettings,
 } from '@agent-bridge/flags';
 import { ConfigError, commonSettings, loadConfig } from '@agent-bridge/service-kit';
+import { EXIT, InputError, UsageError, requireReason, type Output } from './common.js';
+import { ControllerRequestError, ControllerUnavailableError, DEFAULT_CONTROLLER_URL } from './controller-client.js';
+import { CONTROLLER_COMMANDS, runControllerCommand } from './controller-commands.js';
+import { renderAuditEntry } from './history.js';
 
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** Exit codes: 0 done, 1 the operation failed, 2 the command line was wrong, 3 the store is unreachable. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
+export { EXIT, type Output } from './common.js';
 
 const USAGE = `bridgectl — operate agent-bridge
 
@@ -30,19 +28,36 @@ Usage:
   bridgectl flags show [--json]                      the flag snapshot every service applies
   bridgectl flags set <flag>=<value>... --reason R   change flags (published as a new version, audited)
   bridgectl flags apply -f <file.yaml> --reason R    publish the flags of a YAML flag file
-  bridgectl history [--limit N] [--json]             the audit trail (flag changes), oldest first
+  bridgectl history [--limit N] [--json]             the audit trail (flag changes, controller actions), oldest first
   bridgectl message <message_id> [--json]            one message's lifecycle from the ledger
+
+The controller (its HTTP API; see docs/operations.md, "bridgectl and the controller"):
+  bridgectl status [--json]                          the controller: phase, stage, pause, rollback, adoption, gates
+  bridgectl rollback <full|partial|canary> --reason R [--step N] [--agents a,b*]
+                                                     roll back (partial: --step points, default the plan's partialStep;
+                                                     canary: --agents, default the plan's canary agents)
+  bridgectl promote [--full] [--reason R]            skip the rest of the hold (--full: to the last stage)
+  bridgectl pause --reason R                         hold the current stage (no promotion, no analysis)
+  bridgectl resume [--reason R]                      lift a pause or a rollback
+  bridgectl simulate (--agents a,b,c | --present [--window 5m] [--limit N]) [--file featureflags.yaml] [--json]
+                                                     who is on elicitation at each stage of the plan (and now)
+  bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
+                                                     the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
 Flags: ${FLAG_PATHS.join(', ')}
 Lists (elicitation.agents, elicitation.excludedAgents) are comma-separated; "*" globs are allowed.
 
 Environment: REDIS_URL, SHARD_COUNT, KEY_PREFIX (the same values the services use);
+BRIDGECTL_CONTROLLER_URL (default ${DEFAULT_CONTROLLER_URL});
+BRIDGECTL_ADMIN_TOKEN, or BRIDGECTL_ADMIN_TOKEN_FILE (default .local/admin-token, written by make up);
+BRIDGECTL_FEATURE_FLAGS_FILE (default deploy/local/featureflags.yaml, what make up's controller watches);
 BRIDGECTL_ACTOR names you in the audit trail (default: your login name).
+
+Exit codes: 0 done, 1 failed, 2 wrong command line, configuration or file, 3 store or controller
+unreachable, 4 the controller changed nothing (already paused, already rolled back…).
 `;
 
 const cliSettings = z.object({ REDIS_URL: commonSettings.REDIS_URL, SHARD_COUNT: commonSettings.SHARD_COUNT, KEY_PREFIX: commonSettings.KEY_PREFIX });
-
-class UsageError extends Error {}
 
 export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: Output): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -54,6 +69,11 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       reason: { type: 'string' },
       file: { type: 'string', short: 'f' },
       limit: { type: 'string' },
+      step: { type: 'string' },
+      agents: { type: 'string' },
+      full: { type: 'boolean' },
+      present: { type: 'boolean' },
+      window: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,6 +90,9 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
     const open = async () =>
       (opened ??= await openEventStore({ url: config.REDIS_URL, name: 'bridgectl', shardCount: config.SHARD_COUNT, keyPrefix: config.KEY_PREFIX, commandTimeoutMs: 3_000 }));
 
+    if (CONTROLLER_COMMANDS.has(command)) {
+      return await runControllerCommand(command, positionals.slice(1), { env, io, json, actor, values, openStore: open });
+    }
     switch (`${command} ${sub ?? ''}`.trim()) {
       case 'flags show': {
         const { store } = await open();
@@ -113,10 +136,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
           return EXIT.ok;
         }
         if (entries.length === 0) io.out('no audit entries yet\n');
-        for (const entry of entries) {
-          io.out(`${entry.at}  ${entry.action}  by ${entry.actor}${entry.trigger ? ` (${entry.trigger})` : ''}: ${entry.reason}\n`);
-          for (const change of entry.changes ?? []) io.out(`    ${change.flag}: ${JSON.stringify(change.oldValue)} -> ${JSON.stringify(change.newValue)}\n`);
-        }
+        for (const entry of entries) io.out(renderAuditEntry(entry));
         return EXIT.ok;
       }
       default:
@@ -145,6 +165,20 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       io.err(`bridgectl: ${error.message}\n\n${USAGE}`);
       return EXIT.usage;
     }
+    if (error instanceof InputError) {
+      io.err(`bridgectl: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ControllerUnavailableError) {
+      io.err(`bridgectl: ${error.message}\n`);
+      return EXIT.unavailable;
+    }
+    if (error instanceof ControllerRequestError) {
+      const plain = error.status === 401 || error.code.startsWith('HTTP_') || error.code === 'NOT_JSON' || error.code === 'NOT_A_REPORT' || error.code === 'BAD_ANSWER';
+      io.err(`bridgectl: ${plain ? '' : `the controller answered ${error.code}: `}${error.message}\n`);
+      // 400: the arguments were wrong; 502/503: no leader can act now (retry); anything else failed.
+      return error.status === 400 ? EXIT.usage : error.status === 502 || error.status === 503 ? EXIT.unavailable : EXIT.failed;
+    }
     if (error instanceof FlagsError || error instanceof ConfigError) {
       io.err(`bridgectl: ${error.message}\n`);
       return error instanceof ConfigError ? EXIT.usage : EXIT.failed;
@@ -159,11 +193,6 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
   } finally {
     await opened?.close();
   }
-}
-
-function requireReason(reason: unknown): string {
-  if (typeof reason !== 'string' || reason.trim() === '') throw new UsageError('say why with --reason "…" (it goes into the audit trail)');
-  return reason;
 }
 
 function report(io: Output, json: boolean, result: Awaited<ReturnType<typeof publishFlags>>): number {

@@ -1,0 +1,171 @@
+/**
+ * bridgectl's side of the controller's HTTP API (services/controller/src/http-api.ts is the
+ * contract): GET /health/status, and POST /admin/{rollback,promote,pause,resume} with the admin
+ * bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
+ * BRIDGECTL_ADMIN_TOKEN_FILE.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FeatureFlagsStatus } from '@agent-bridge/controller';
+import type { FeatureFlagsSpec, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
+import { ConfigError } from '@agent-bridge/service-kit';
+
+/** The repository root (bridgectl runs from its source tree): defaults are relative to it. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:8704';
+export const DEFAULT_ADMIN_TOKEN_FILE = join(REPO_ROOT, '.local', 'admin-token');
+export const DEFAULT_FEATURE_FLAGS_FILE = join(REPO_ROOT, 'deploy', 'local', 'featureflags.yaml');
+
+const STATUS_TIMEOUT_MS = 5_000;
+/** An admin request waits for the leader's next reconcile pass (and may be relayed to the leader). */
+const ADMIN_TIMEOUT_MS = 20_000;
+
+/** What GET /health/status answers (Controller.report()). */
+export interface ControllerReport {
+  controller: { id: string; leader: boolean; leaderId: string | null; source: 'file' | 'kubernetes' };
+  resource: { state: 'ok'; name: string; namespace?: string; generation: number } | { state: 'missing' | 'invalid'; message: string };
+  plan?: {
+    phase: FeatureFlagsSpec['phase'];
+    paused: boolean;
+    stages: FeatureFlagsSpec['rollout']['stages'];
+    analysis: FeatureFlagsSpec['analysis'];
+    rollback: { automatic: boolean; partialStep: number };
+    /** Not in the report yet: the flags the spec asks for (see simulate). */
+    flags?: unknown;
+  };
+  status: FeatureFlagsStatus | null;
+  snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState };
+  adoption: { windowMs: number; activeAgents: number; elicitationAgents: number; legacyAgents: number; rate: number | null; legacyShare: number | null };
+}
+
+/** What an admin endpoint answers when it handled the request. */
+export interface AdminAnswer {
+  applied: boolean;
+  message: string;
+  snapshot_version?: number;
+}
+
+export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume';
+
+/** The controller could not be reached (connection refused, timeout, DNS…). */
+export class ControllerUnavailableError extends Error {
+  readonly code = 'CONTROLLER_UNAVAILABLE';
+}
+
+/** The controller answered with an error (`{error: {code, message}}`). */
+export class ControllerRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export function controllerUrl(env: NodeJS.ProcessEnv): string {
+  const raw = env.BRIDGECTL_CONTROLLER_URL?.trim() || DEFAULT_CONTROLLER_URL;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`BRIDGECTL_CONTROLLER_URL must be an http(s) URL such as ${DEFAULT_CONTROLLER_URL} (got "${raw}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`BRIDGECTL_CONTROLLER_URL must be an http(s) URL such as ${DEFAULT_CONTROLLER_URL} (got "${raw}")`);
+  return raw.replace(/\/+$/, '');
+}
+
+export interface AdminToken {
+  token: string;
+  /** Where it came from, for error messages (never the token itself). */
+  source: string;
+}
+
+/** The admin token: BRIDGECTL_ADMIN_TOKEN, else the file BRIDGECTL_ADMIN_TOKEN_FILE (default .local/admin-token). */
+export function adminToken(env: NodeJS.ProcessEnv): AdminToken {
+  const direct = env.BRIDGECTL_ADMIN_TOKEN?.trim();
+  if (direct) return { token: direct, source: 'BRIDGECTL_ADMIN_TOKEN' };
+  const file = env.BRIDGECTL_ADMIN_TOKEN_FILE?.trim() || DEFAULT_ADMIN_TOKEN_FILE;
+  const named = env.BRIDGECTL_ADMIN_TOKEN_FILE?.trim() ? `BRIDGECTL_ADMIN_TOKEN_FILE (${file})` : `the default token file ${file}`;
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `no admin token: BRIDGECTL_ADMIN_TOKEN is not set and ${named} does not exist. ` +
+        'Set BRIDGECTL_ADMIN_TOKEN to the controller\'s ADMIN_TOKEN, or point BRIDGECTL_ADMIN_TOKEN_FILE at a file holding it (`make up` writes .local/admin-token).',
+    );
+  }
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(`no admin token: cannot read ${named}: ${(error as Error).message}`);
+  }
+  if (!token) throw new ConfigError(`no admin token: ${named} is empty. Put the controller's ADMIN_TOKEN in it, or set BRIDGECTL_ADMIN_TOKEN.`);
+  return { token, source: named };
+}
+
+async function call(base: string, path: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new ControllerUnavailableError(`cannot reach the controller at ${base}: ${describeFetchError(error, timeoutMs)}. Is it running? Set BRIDGECTL_CONTROLLER_URL to its address.`);
+  }
+  const text = await response.text().catch(() => '');
+  let body: unknown;
+  try {
+    body = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    throw new ControllerRequestError(`${base}${path} answered ${response.status} with something that is not JSON (${JSON.stringify(text.slice(0, 80))}); is BRIDGECTL_CONTROLLER_URL the controller?`, response.status, 'NOT_JSON');
+  }
+  return { status: response.status, body };
+}
+
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  const err = error as Error & { cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
+  const cause = err.cause;
+  if (cause?.code) return cause.message?.includes(cause.code) ? cause.message : `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
+  return cause?.message ?? err.message;
+}
+
+function errorOf(base: string, path: string, status: number, body: unknown): ControllerRequestError {
+  const error = (body as { error?: unknown } | undefined)?.error;
+  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
+    const { code, message } = error as { code?: string; message: string };
+    return new ControllerRequestError(message, status, code ?? `HTTP_${status}`);
+  }
+  const said = typeof error === 'string' ? ` (${error})` : '';
+  return new ControllerRequestError(`${base}${path} answered HTTP ${status}${said}, not an answer of the controller's API; is BRIDGECTL_CONTROLLER_URL the controller?`, status, `HTTP_${status}`);
+}
+
+export async function fetchStatus(baseUrl: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<ControllerReport> {
+  const { status, body } = await call(baseUrl, '/health/status', { method: 'GET', headers: { accept: 'application/json' } }, timeoutMs);
+  if (status !== 200) throw errorOf(baseUrl, '/health/status', status, body);
+  const report = body as Partial<ControllerReport> | undefined;
+  if (!report || typeof report !== 'object' || !report.controller || !report.snapshot) {
+    throw new ControllerRequestError(`${baseUrl}/health/status did not answer a controller report; is BRIDGECTL_CONTROLLER_URL the controller?`, status, 'NOT_A_REPORT');
+  }
+  return report as ControllerReport;
+}
+
+export async function postAdmin(baseUrl: string, token: AdminToken, path: AdminPath, payload: Record<string, unknown>): Promise<AdminAnswer> {
+  const { status, body } = await call(
+    baseUrl,
+    path,
+    { method: 'POST', headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(payload) },
+    ADMIN_TIMEOUT_MS,
+  );
+  if (status !== 200) {
+    const error = errorOf(baseUrl, path, status, body);
+    if (status === 401) {
+      throw new ControllerRequestError(`the controller at ${baseUrl} refused the admin token from ${token.source} (${error.message}); it must equal the controller's ADMIN_TOKEN`, status, error.code);
+    }
+    throw error;
+  }
+  const answer = body as Partial<AdminAnswer> | undefined;
+  if (!answer || typeof answer.applied !== 'boolean' || typeof answer.message !== 'string') {
+    throw new ControllerRequestError(`${baseUrl}${path} answered 200 without {applied, message}; is BRIDGECTL_CONTROLLER_URL the controller?`, status, 'BAD_ANSWER');
+  }
+  return answer as AdminAnswer;
+}
