@@ -219,6 +219,21 @@ describe('bridgectl against a real Redis', () => {
     assert.equal(help.code, EXIT.ok);
     assert.match(help.out, /Usage:/);
   });
+  test('flags set is refused while a controller owns the snapshot, and goes through with --force', async () => {
+    const opened = await openEventStore({ url: redis.url, name: 'lease', shardCount: 4 });
+    const lease = await opened.store.acquireControllerLease('ctl-test', 60_000);
+    try {
+      const refused = await run('flags', 'set', 'elicitation.percentage=7', '--reason', 'manual');
+      assert.equal(refused.code, EXIT.failed);
+      assert.match(refused.err, /controller ctl-test owns the flag snapshot/);
+      assert.notEqual((await run('flags', 'show', '--json')).out.includes('"percentage": 7'), true);
+      const forced = await run('flags', 'set', 'elicitation.percentage=7', '--reason', 'controller wedged', '--force');
+      assert.equal(forced.code, EXIT.ok, forced.err);
+    } finally {
+      await opened.store.releaseControllerLease(lease!);
+      await opened.close();
+    }
+  });
 });
 
 describe('bridgectl with Redis unreachable', () => {
@@ -274,4 +289,5 @@ describe('bridgectl with Redis unreachable', () => {
     assert.ok(result.ms < 8_000, `exited after ${result.ms.toFixed(0)} ms`);
     assert.equal(result.code, EXIT.unavailable, result.err);
   });
+
 });

@@ -26,7 +26,8 @@ const USAGE = `bridgectl — operate agent-bridge
 
 Usage:
   bridgectl flags show [--json]                      the flag snapshot every service applies
-  bridgectl flags set <flag>=<value>... --reason R   change flags (published as a new version, audited)
+  bridgectl flags set <flag>=<value>... --reason R   change flags (published as a new version, audited);
+                                                     refused while a controller runs, unless --force
   bridgectl flags apply -f <file.yaml> --reason R    publish the flags of a YAML flag file
   bridgectl history [--limit N] [--json]             the audit trail (flag changes, controller actions), oldest first
   bridgectl message <message_id> [--json]            one message's lifecycle from the ledger
@@ -66,6 +67,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
     strict: false,
     options: {
       json: { type: 'boolean' },
+      force: { type: 'boolean' },
       reason: { type: 'string' },
       file: { type: 'string', short: 'f' },
       limit: { type: 'string' },
@@ -110,6 +112,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
           return [arg.slice(0, eq), arg.slice(eq + 1)] as const;
         });
         const { store } = await open();
+        await refuseWhileControllerLeads(store, values.force === true);
         const result = await publishFlags(
           store,
           (current) => assignments.reduce<FlagSettings>((settings, [path, value]) => applyFlagAssignment(settings, path, value), current),
@@ -123,6 +126,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
         const file = values.file;
         const settings = parseFlagFile(readFileSync(file, 'utf8'), file);
         const { store } = await open();
+        await refuseWhileControllerLeads(store, values.force === true);
         const result = await publishFlags(store, () => settings, { actor, reason, trigger: 'flag-file', details: { file } });
         return report(io, json, result);
       }
@@ -214,5 +218,19 @@ function safeUser(): string {
     return userInfo().username;
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * A running controller republishes its own computation within a second, so a direct publication
+ * would silently come undone: say so, unless --force (e.g. the controller is wedged).
+ */
+async function refuseWhileControllerLeads(store: { controllerLeaseHolder(): Promise<string | null> }, force: boolean): Promise<void> {
+  const leader = await store.controllerLeaseHolder();
+  if (leader && !force) {
+    throw new FlagsError(
+      'FLAGS_OWNED_BY_CONTROLLER',
+      `controller ${leader} owns the flag snapshot and would publish its own flags again within a second; change the FeatureFlags resource (bridgectl apply -f) or use bridgectl rollback|promote|pause|resume — or add --force to publish anyway`,
+    );
   }
 }
