@@ -12,7 +12,7 @@ import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js'
 import type { LeaderElector } from './leader.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { ResourceSource } from './sources/source.js';
-import { initialStatus, setCondition, type FeatureFlagsStatus } from './status.js';
+import { initialStatus, setCondition, type FeatureFlagsStatus, type MetricValue } from './status.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -54,6 +54,8 @@ const LIVE_REPORT_MS = 15_000;
 export class Controller {
   private readonly queue: QueuedAction[] = [];
   private status: FeatureFlagsStatus | undefined;
+  /** The status as last stored; differs from `status` after a failed write, which the next pass retries. */
+  private storedStatus: FeatureFlagsStatus | undefined;
   private cutover: { check: CutoverCheck; at: number } | undefined;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
@@ -180,7 +182,10 @@ export class Controller {
     }
     const { spec } = view.resource;
     const now = this.now();
-    this.status ??= (await source.readStatus()) ?? initialStatus();
+    if (!this.status) {
+      this.status = (await source.readStatus()) ?? initialStatus();
+      this.storedStatus = this.status;
+    }
     const status = this.status;
     const client = spec.analysis.prometheusUrl ? this.deps.prometheus(spec.analysis.prometheusUrl) : undefined;
 
@@ -189,9 +194,23 @@ export class Controller {
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
 
     const queued = this.queue.splice(0);
+    try {
+      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover });
+    } catch (error) {
+      for (const q of queued) q.reject(Object.assign(new Error(`the change could not be completed: ${(error as Error).message}; retry`), { code: (error as { code?: string }).code ?? 'UNAVAILABLE' }));
+      throw error;
+    }
+  }
+
+  private async apply(
+    queued: QueuedAction[],
+    input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined },
+  ): Promise<void> {
+    const { source, elector, logger } = this.deps;
+    const { spec, status, now, analysis, cutover } = input;
     const result = reconcile({
       spec,
-      generation: view.generation,
+      generation: input.generation,
       status,
       now,
       actions: queued.map((q) => q.action),
@@ -208,10 +227,13 @@ export class Controller {
     guard();
     const published = await this.publish(result, now);
     if (published) result.status.snapshotVersion = published.version;
-    if (!isDeepStrictEqual(result.status, status)) {
-      await source.writeStatus(result.status, guard);
-    }
+    // What was published is the truth from here on: a failed status write must not let the next pass
+    // recompute from the older status (it would publish the old flags again); it retries the write.
     this.status = result.status;
+    if (!isDeepStrictEqual(result.status, this.storedStatus)) {
+      await source.writeStatus(result.status, guard);
+      this.storedStatus = result.status;
+    }
     await this.recordEvents(result.events, published !== undefined, guard);
 
     // The outcomes of actions: the admin API waits on these.
@@ -227,12 +249,16 @@ export class Controller {
    * (Ready=False, reason InvalidSpec), so `kubectl wait --for=condition=Ready` does not pass on it.
    */
   private async reportInvalid(message: string, generation: number): Promise<void> {
-    this.status ??= (await this.deps.source.readStatus()) ?? initialStatus();
+    if (!this.status) {
+      this.status = (await this.deps.source.readStatus()) ?? initialStatus();
+      this.storedStatus = this.status;
+    }
     const next = structuredClone(this.status);
     setCondition(next, 'Ready', 'False', 'InvalidSpec', message, new Date(this.now()).toISOString(), generation);
     if (isDeepStrictEqual(next.conditions, this.status.conditions)) return;
     await this.deps.source.writeStatus(next, () => this.deps.elector.assertLeader());
     this.status = next;
+    this.storedStatus = next;
   }
 
   private async cutoverCheck(spec: Parameters<typeof checkCutover>[0], status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {
