@@ -20,6 +20,8 @@ export const controllerConfigSchema = z
     FEATURE_FLAGS_FILE: z.string().min(1).optional(),
     /** SOURCE=kubernetes: the resource's namespace (default: the pod's own) and name. */
     KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name').optional(),
+    /** SOURCE=kubernetes: the coordination.k8s.io Lease the controllers elect their leader with. */
+    KUBE_LEASE_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name').default('agent-bridge-controller'),
     FEATURE_FLAGS_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name').default('agent-bridge'),
     /** Bearer token of the admin API (POST /admin/…), or a file holding it. One of the two is required. */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
