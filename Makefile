@@ -1,10 +1,10 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 NODE_TS := node --conditions=agentbridge-source --import tsx
-UNIT_TESTS := $(shell find libs services tools -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+UNIT_TESTS := $(shell find libs services tools charts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck test-unit test-e2e bench
+.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability
 
 deps:
 	@scripts/ensure-deps.sh
@@ -27,5 +27,43 @@ test: deps typecheck
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
+# Benchmarks (docs/benchmarks.md): throughput, then the overhead of tracing and metrics scraping.
+# `make bench BENCH_PARTS=observability` (or `make bench-observability`) runs one part alone.
+BENCH_PARTS ?= throughput observability
+
 bench: deps
+	@set -e; for part in $(BENCH_PARTS); do \
+	  case $$part in \
+	    throughput) $(NODE_TS) bench/throughput.ts ;; \
+	    observability) $(NODE_TS) bench/observability-overhead.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability)" >&2; exit 2 ;; \
+	  esac; \
+	done
+
+bench-throughput: deps
 	@$(NODE_TS) bench/throughput.ts
+
+bench-observability: deps
+	@$(NODE_TS) bench/observability-overhead.ts
+
+# Kubernetes packaging (docs/deployment.md). One image for every service (Dockerfile); the chart in
+# charts/agent-bridge, linted with each environment's values and packaged into dist/charts/.
+.PHONY: images chart
+IMAGE ?= agent-bridge
+IMAGE_TAG ?= $(shell node -p "require('./package.json').version")
+DOCKER ?= docker
+
+images:
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make images: docker is not installed (no '$(DOCKER)' on PATH); install Docker (or set DOCKER=podman) to build $(IMAGE):$(IMAGE_TAG)" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make images: cannot reach the Docker daemon ('$(DOCKER) info' failed); start it and retry" >&2; exit 1; }
+	$(DOCKER) build -t $(IMAGE):$(IMAGE_TAG) .
+
+chart: deps
+	@set -e; helm="$$(scripts/k8s-tools.sh helm)"; \
+	for values in "" deploy/environments/dev.yaml deploy/environments/staging.yaml deploy/environments/production.yaml; do \
+	  echo "helm lint --strict charts/agent-bridge $${values:+-f $$values}"; \
+	  "$$helm" lint --strict charts/agent-bridge $${values:+-f $$values} 2>&1 | grep -v 'found symbolic link in path'; \
+	  test "$${PIPESTATUS[0]}" -eq 0; \
+	done; \
+	mkdir -p dist/charts; \
+	"$$helm" package charts/agent-bridge --destination dist/charts 2>&1 | grep -v 'found symbolic link in path'

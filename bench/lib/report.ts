@@ -281,20 +281,26 @@ below, newest first (the last ${maxRuns} runs are kept).
 `;
 }
 
-/** Prepends `run` under "## Runs" (everything above that heading is kept as is), keeping at most `maxRuns`. */
+/**
+ * Prepends `run` under "## Runs", keeping at most `maxRuns`. Everything above that heading is kept
+ * as is, and so is everything from the next `## ` heading after it (e.g. the observability section).
+ */
 export function writeRunToDocs(file: string, run: string, maxRuns: number): void {
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const headingAt = existing.indexOf(`\n${RUNS_HEADING}\n`);
   const head = headingAt >= 0 ? existing.slice(0, headingAt + 1) : existing.trim() ? `${existing.trimEnd()}\n` : intro(maxRuns);
+  const runsAt = headingAt + RUNS_HEADING.length + 2;
+  const nextSectionAt = headingAt >= 0 ? existing.indexOf('\n## ', runsAt - 1) : -1;
+  const tail = nextSectionAt >= 0 ? existing.slice(nextSectionAt + 1).trimEnd() : '';
   const older =
     headingAt >= 0
       ? existing
-          .slice(headingAt + RUNS_HEADING.length + 2)
+          .slice(runsAt, nextSectionAt >= 0 ? nextSectionAt : undefined)
           .split(RUN_MARK)
           .map((chunk) => chunk.trim())
           .filter((chunk) => chunk.length > 0)
       : [];
   const runs = [run.trim(), ...older].slice(0, maxRuns);
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}`);
+  writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}${tail ? `\n${tail}\n` : ''}`);
 }

@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# agent-bridge: ONE image for every service. The first argument picks the service
+# (scripts/container-entrypoint.sh): `legacy-poll`, `elicitation`, `router`, `controller`, or
+# `bridgectl …`. The services run from their TypeScript sources with tsx, exactly as the tests run
+# them; why one image and no build step: docs/decisions/0007-kubernetes-packaging.md.
+#
+#   make images                       # docker build -t agent-bridge:<version> .
+#   docker run --rm agent-bridge:0.1.0 router
+#
+# Stages: manifests (only the package.json files and the lockfile, so the dependency layer is
+# rebuilt only when they change) → deps (production dependencies only: `npm ci --omit=dev`) →
+# runtime (slim Node LTS, non-root, sources + node_modules, nothing else).
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---------------------------------------------------------------------------------------- manifests
+FROM ${NODE_IMAGE} AS manifests
+WORKDIR /src
+COPY . .
+# Keep the workspace layout of every package.json (npm ci needs each workspace's manifest).
+RUN mkdir -p /manifests \
+ && find . -name package.json -not -path '*/node_modules/*' -exec cp --parents {} /manifests/ \; \
+ && cp package-lock.json /manifests/
+
+# ---------------------------------------------------------------------------------------------- deps
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY --from=manifests /manifests/ ./
+# Production dependencies only (tsx, the runtime loader, is one: package.json "dependencies").
+# No install scripts: nothing the services use needs one (esbuild finds its platform binary through
+# its optional dependency).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+# ------------------------------------------------------------------------------------------- runtime
+FROM ${NODE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="agent-bridge" \
+      org.opencontainers.image.description="agent-bridge services (legacy-poll, elicitation, router, controller) and bridgectl"
+# tsx transpiles each module in memory at start-up (about a second); no cache on disk, so the root
+# filesystem can stay read-only.
+ENV NODE_ENV=production \
+    TSX_DISABLE_CACHE=1
+WORKDIR /app
+COPY --from=deps --chown=root:root /app/ ./
+# Sources only (.dockerignore drops tests, docs, deploy/, bench/, e2e sources, local state).
+COPY --chown=root:root . .
+RUN chmod 0755 scripts/container-entrypoint.sh \
+ && ln -s /app/scripts/container-entrypoint.sh /usr/local/bin/agent-bridge
+# The image's `node` user (uid/gid 1000); the files above stay owned by root and read-only to it.
+USER 1000:1000
+EXPOSE 8701 8702 8703 8704
+ENTRYPOINT ["/app/scripts/container-entrypoint.sh"]
+CMD ["router"]

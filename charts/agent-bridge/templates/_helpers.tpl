@@ -1,0 +1,402 @@
+{{/* Names ---------------------------------------------------------------------------------------- */}}
+
+{{- define "agent-bridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "agent-bridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* <fullname>-<component>, e.g. agent-bridge-legacy-poll. Call with (list $ "legacy-poll"). */}}
+{{- define "agent-bridge.componentName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "agent-bridge.fullname" $root | trunc 45 | trimSuffix "-") (index . 1) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "agent-bridge.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels. Call the component variants with (list $ "<component>"). ------------------------------ */}}
+
+{{- define "agent-bridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "agent-bridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "agent-bridge.labels" -}}
+helm.sh/chart: {{ include "agent-bridge.chart" . }}
+{{ include "agent-bridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: agent-bridge
+{{- end }}
+
+{{- define "agent-bridge.componentSelectorLabels" -}}
+{{ include "agent-bridge.selectorLabels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "agent-bridge.componentLabels" -}}
+{{ include "agent-bridge.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* Image ---------------------------------------------------------------------------------------- */}}
+
+{{- define "agent-bridge.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* Secrets and their keys ----------------------------------------------------------------------- */}}
+
+{{- define "agent-bridge.redisSecretName" -}}
+{{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "redis-url") }}{{ end }}
+{{- end }}
+
+{{- define "agent-bridge.redisSecretKey" -}}
+{{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecretKey }}{{ else }}redis-url{{ end }}
+{{- end }}
+
+{{- define "agent-bridge.agentTokensSecretName" -}}
+{{- if .Values.agentTokens.existingSecret }}{{ .Values.agentTokens.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "agent-tokens") }}{{ end }}
+{{- end }}
+
+{{- define "agent-bridge.agentTokensSecretKey" -}}
+{{- if .Values.agentTokens.existingSecret }}{{ .Values.agentTokens.existingSecretKey }}{{ else }}agent-tokens.json{{ end }}
+{{- end }}
+
+{{- define "agent-bridge.controllerTokensSecretName" -}}
+{{- if .Values.controller.tokens.existingSecret }}{{ .Values.controller.tokens.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "controller-tokens") }}{{ end }}
+{{- end }}
+
+{{/* The ServiceAccount of the pods that run the controller container. */}}
+{{- define "agent-bridge.controllerServiceAccountName" -}}
+{{- include "agent-bridge.componentName" (list . "controller") }}
+{{- end }}
+
+{{/* Is the controller a sidecar of the router pods? */}}
+{{- define "agent-bridge.controllerSidecar" -}}
+{{- if and .Values.controller.enabled (eq .Values.controller.mode "sidecar") }}true{{ end }}
+{{- end }}
+
+{{/* The URL agents reach the elicitation endpoint at (ELICITATION_ENDPOINT_URL of legacy-poll). */}}
+{{- define "agent-bridge.elicitationEndpointUrl" -}}
+{{- if and .Values.ingress.enabled .Values.elicitation.enabled }}
+{{- $scheme := ternary "https" "http" (ne .Values.ingress.elicitation.tlsSecretName "") }}
+{{- printf "%s://%s%s" $scheme .Values.ingress.elicitation.host .Values.ingress.elicitation.path }}
+{{- else }}
+{{- printf "http://%s:%v/mcp" (include "agent-bridge.componentName" (list . "elicitation")) .Values.elicitation.port }}
+{{- end }}
+{{- end }}
+
+{{/* Validation of combinations the schema cannot express; fails the render with a sentence. ------- */}}
+
+{{- define "agent-bridge.validate" -}}
+{{- $redisSources := 0 }}
+{{- if .Values.redis.existingSecret }}{{ $redisSources = add1 $redisSources }}{{ end }}
+{{- if .Values.redis.url }}{{ $redisSources = add1 $redisSources }}{{ end }}
+{{- if .Values.redis.internal.enabled }}{{ $redisSources = add1 $redisSources }}{{ end }}
+{{- if ne $redisSources 1 }}
+{{- fail "agent-bridge: set exactly one of redis.existingSecret, redis.url and redis.internal.enabled (where the event store is)" }}
+{{- end }}
+{{- if and (or .Values.legacyPoll.enabled .Values.elicitation.enabled) (not .Values.agentTokens.existingSecret) (empty .Values.agentTokens.agents) }}
+{{- fail "agent-bridge: the agent endpoints need tokens: set agentTokens.existingSecret (a Secret with the hashed tokens JSON) or agentTokens.agents" }}
+{{- end }}
+{{- if and .Values.agentTokens.existingSecret (not (empty .Values.agentTokens.agents)) }}
+{{- fail "agent-bridge: set agentTokens.existingSecret or agentTokens.agents, not both" }}
+{{- end }}
+{{- if and (eq .Values.controller.mode "sidecar") .Values.controller.enabled (not .Values.router.enabled) }}
+{{- fail "agent-bridge: controller.mode=sidecar runs the controller in the router pods; enable the router or set controller.mode=deployment" }}
+{{- end }}
+{{- if and .Values.router.autoscaling.enabled (gt (int .Values.router.autoscaling.maxReplicas) (int .Values.shardCount)) }}
+{{- fail (printf "agent-bridge: router.autoscaling.maxReplicas (%v) is above shardCount (%v): routers beyond the number of shards would own none" .Values.router.autoscaling.maxReplicas .Values.shardCount) }}
+{{- end }}
+{{- if and (not .Values.router.autoscaling.enabled) (gt (int .Values.router.replicas) (int .Values.shardCount)) }}
+{{- fail (printf "agent-bridge: router.replicas (%v) is above shardCount (%v): routers beyond the number of shards would own none" .Values.router.replicas .Values.shardCount) }}
+{{- end }}
+{{- if and .Values.ingress.enabled .Values.legacyPoll.enabled .Values.elicitation.enabled (eq .Values.ingress.legacy.host .Values.ingress.elicitation.host) (eq .Values.ingress.legacy.path .Values.ingress.elicitation.path) }}
+{{- fail "agent-bridge: ingress.legacy and ingress.elicitation have the same host and path; give them different hosts or paths" }}
+{{- end }}
+{{- if .Values.ingress.enabled }}
+{{- range $endpoint, $component := dict "legacy" "legacyPoll" "elicitation" "elicitation" }}
+{{- $settings := merge (dict) (index $.Values $component "settings") $.Values.settings }}
+{{- $pollMs := int (default 55000 (index $settings "POLL_TIMEOUT_MAX_MS")) }}
+{{- $readTimeout := int (index $.Values.ingress $endpoint "readTimeoutSeconds") }}
+{{- if lt (mul $readTimeout 1000) (add $pollMs 10000) }}
+{{- fail (printf "agent-bridge: ingress.%s.readTimeoutSeconds (%d) must exceed the longest poll (POLL_TIMEOUT_MAX_MS %d ms) by at least 10 s, or the proxy cuts long polls" $endpoint $readTimeout $pollMs) }}
+{{- end }}
+{{- end }}
+{{- $elicitSettings := merge (dict) .Values.elicitation.settings .Values.settings }}
+{{- $elicitMs := int (default 55000 (index $elicitSettings "ELICIT_TIMEOUT_MAX_MS")) }}
+{{- if lt (mul (int .Values.ingress.elicitation.readTimeoutSeconds) 1000) (add $elicitMs 10000) }}
+{{- fail (printf "agent-bridge: ingress.elicitation.readTimeoutSeconds (%v) must exceed ELICIT_TIMEOUT_MAX_MS (%d ms) by at least 10 s" .Values.ingress.elicitation.readTimeoutSeconds $elicitMs) }}
+{{- end }}
+{{- $keepaliveMs := int (default 15000 (index $elicitSettings "KEEPALIVE_MS")) }}
+{{- if le (mul (int .Values.ingress.elicitation.readTimeoutSeconds) 1000) (mul $keepaliveMs 2) }}
+{{- fail (printf "agent-bridge: ingress.elicitation.readTimeoutSeconds (%v) must be more than twice KEEPALIVE_MS (%d ms), or the proxy closes idle SSE streams between keep-alives" .Values.ingress.elicitation.readTimeoutSeconds $keepaliveMs) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod pieces ----------------------------------------------------------------------------------- */}}
+
+{{/* Environment every agent-bridge container gets. Call with (list $ <component values>). */}}
+{{- define "agent-bridge.commonEnv" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 -}}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "agent-bridge.redisSecretName" $root }}
+      key: {{ include "agent-bridge.redisSecretKey" $root }}
+- name: SHARD_COUNT
+  value: {{ $root.Values.shardCount | quote }}
+- name: KEY_PREFIX
+  value: {{ $root.Values.keyPrefix | quote }}
+- name: HOST
+  value: "0.0.0.0"
+- name: PORT
+  value: {{ $component.port | quote }}
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- $settings := merge (dict) $component.settings $root.Values.settings }}
+{{- range $name := keys $settings | sortAlpha }}
+{{- $value := index $settings $name }}
+{{- if not (kindIs "invalid" $value) }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- with $root.Values.tracing }}
+{{- if .otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+{{- end }}
+{{- if .sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+{{- end }}
+{{- if .samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerArg | quote }}
+{{- end }}
+{{- if .resourceAttributes }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ .resourceAttributes | quote }}
+{{- end }}
+{{- end }}
+{{- with $root.Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- with $component.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Probes on the container's named port. Call with (list $ "<port name>"). */}}
+{{- define "agent-bridge.probes" -}}
+{{- $p := (index . 0).Values.probes }}
+{{- $port := index . 1 -}}
+startupProbe:
+  httpGet: { path: /healthz, port: {{ $port }} }
+  periodSeconds: {{ $p.startup.periodSeconds }}
+  timeoutSeconds: {{ $p.startup.timeoutSeconds }}
+  failureThreshold: {{ $p.startup.failureThreshold }}
+livenessProbe:
+  httpGet: { path: /healthz, port: {{ $port }} }
+  periodSeconds: {{ $p.liveness.periodSeconds }}
+  timeoutSeconds: {{ $p.liveness.timeoutSeconds }}
+  failureThreshold: {{ $p.liveness.failureThreshold }}
+readinessProbe:
+  httpGet: { path: /readyz, port: {{ $port }} }
+  periodSeconds: {{ $p.readiness.periodSeconds }}
+  timeoutSeconds: {{ $p.readiness.timeoutSeconds }}
+  failureThreshold: {{ $p.readiness.failureThreshold }}
+{{- end }}
+
+{{- define "agent-bridge.preStop" -}}
+{{- if gt (int .Values.preStopSleepSeconds) 0 }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", "{{ .Values.preStopSleepSeconds }}"]
+{{- end }}
+{{- end }}
+
+{{/* preStop sleep + SHUTDOWN_GRACE_MS (+2 s the service allows itself) + a margin. Call with (list $ <component values>). */}}
+{{- define "agent-bridge.terminationGracePeriodSeconds" -}}
+{{- $root := index . 0 }}
+{{- $settings := merge (dict) (index . 1).settings $root.Values.settings }}
+{{- $graceMs := int (default 10000 (index $settings "SHUTDOWN_GRACE_MS")) }}
+{{- add (int $root.Values.preStopSleepSeconds) (div (add $graceMs 999) 1000) 2 5 }}
+{{- end }}
+
+{{/* /tmp for anything that needs a scratch file (the root filesystem is read-only). */}}
+{{- define "agent-bridge.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "agent-bridge.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* Scheduling keys of a component. Call with (list $ <component values> "<component>"). */}}
+{{- define "agent-bridge.scheduling" -}}
+{{- $root := index . 0 }}
+{{- $c := index . 1 }}
+{{- $name := index . 2 }}
+{{- with $c.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $c.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $c.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml $c.topologySpreadConstraints | nindent 2 }}
+{{- else if $root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: {{ $root.Values.topologySpread.topologyKey }}
+    whenUnsatisfiable: {{ $root.Values.topologySpread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "agent-bridge.componentSelectorLabels" (list $root $name) | trim | nindent 8 }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level spec shared by the agent-bridge pods. Call with (list $ "<serviceaccount>"). */}}
+{{- define "agent-bridge.podCommon" -}}
+{{- $root := index . 0 -}}
+serviceAccountName: {{ index . 1 }}
+automountServiceAccountToken: false
+enableServiceLinks: false
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The agent-tokens volume (legacy-poll, elicitation). */}}
+{{- define "agent-bridge.agentTokensVolume" -}}
+- name: agent-tokens
+  secret:
+    secretName: {{ include "agent-bridge.agentTokensSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "agent-bridge.agentTokensSecretKey" . }}
+        path: agent-tokens.json
+{{- end }}
+
+{{/* Volumes of the controller container: its tokens and its own projected API token. */}}
+{{- define "agent-bridge.controllerVolumes" -}}
+- name: controller-tokens
+  secret:
+    secretName: {{ include "agent-bridge.controllerTokensSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.controller.tokens.adminTokenKey }}
+        path: admin-token
+      - key: {{ .Values.controller.tokens.webhookTokenKey }}
+        path: webhook-token
+# What automountServiceAccountToken would mount, but only into the controller container: the other
+# containers of the pod (the router, in sidecar mode) get no API credentials.
+- name: kube-api-access
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
+{{- end }}
+
+{{/* The controller container (a sidecar of the router pods, or its own Deployment's). */}}
+{{- define "agent-bridge.controllerContainer" -}}
+{{- $c := .Values.controller }}
+{{- $port := ternary "http-ctl" "http" (eq (include "agent-bridge.controllerSidecar" .) "true") -}}
+- name: controller
+  image: {{ include "agent-bridge.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: ["controller"]
+  ports:
+    - name: {{ $port }}
+      containerPort: {{ $c.port }}
+      protocol: TCP
+  env:
+    {{- include "agent-bridge.commonEnv" (list . $c) | trim | nindent 4 }}
+    - name: SOURCE
+      value: kubernetes
+    - name: KUBE_NAMESPACE
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.namespace
+    - name: FEATURE_FLAGS_NAME
+      value: {{ $c.featureFlagsName | quote }}
+    # The Lease the Role allows (get/update by this name only).
+    - name: KUBE_LEASE_NAME
+      value: {{ $c.leaseName | quote }}
+    - name: ADVERTISE_URL
+      value: "http://$(POD_IP):{{ $c.port }}"
+    - name: ADMIN_TOKEN_FILE
+      value: /etc/agent-bridge/controller-tokens/admin-token
+    - name: WEBHOOK_TOKEN_FILE
+      value: /etc/agent-bridge/controller-tokens/webhook-token
+  {{- include "agent-bridge.probes" (list . $port) | trim | nindent 2 }}
+  {{- include "agent-bridge.preStop" . | trim | nindent 2 }}
+  resources:
+    {{- toYaml $c.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    {{- include "agent-bridge.tmpMount" . | trim | nindent 4 }}
+    - name: controller-tokens
+      mountPath: /etc/agent-bridge/controller-tokens
+      readOnly: true
+    - name: kube-api-access
+      mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      readOnly: true
+{{- end }}
