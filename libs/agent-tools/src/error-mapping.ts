@@ -1,5 +1,5 @@
 import { isStoreError } from '@agent-bridge/event-store';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { traceIds, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
 
 /** Internal errors → the wire error an agent sees. Store trouble is retryable; anything else is INTERNAL. */
@@ -17,10 +17,10 @@ export function toWireError(error: unknown): ToolError {
 export function toolHostHooks(options: { service: string; protocol: 'legacy' | 'elicitation'; metrics: BridgeMetrics; logger: Logger }) {
   const { service, protocol, metrics, logger } = options;
   return {
-    mapError(error: unknown, tool: string, agentId: string): ToolError {
+    mapError(error: unknown, tool: string, agentId: string, span?: Span): ToolError {
       const wire = toWireError(error);
       metrics.errors.inc({ component: service, protocol, code: wire.code });
-      logger.error({ err: error, tool, agentId, code: wire.code }, 'tool call failed');
+      logger.error({ err: error, tool, agentId, code: wire.code, ...traceIds(span) }, 'tool call failed');
       return wire;
     },
     onCall(tool: string, outcome: string): void {

@@ -1,6 +1,6 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog } from '@agent-bridge/event-store';
-import { SpanKind, activeSpanLinks, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
+import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
   MAX_MESSAGES_DEFAULT,
@@ -148,7 +148,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         sourceProtocol: options.endpoint,
         acceptedAt: now,
         deadlineAt: now + limits.messageDeadlineMs,
-        ...traceparentField(),
+        ...traceparentField(context.span),
       };
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
@@ -213,7 +213,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
           startSpan('deliver poll', {
             kind: SpanKind.CONSUMER,
             parent: entry.traceparent,
-            links: activeSpanLinks(),
+            links: linksTo(context.span),
             attributes: { 'agentbridge.message.id': entry.message.message_id, 'agentbridge.agent.id': context.agentId, 'agentbridge.via': entry.via, 'agentbridge.endpoint': options.endpoint },
           }).end();
         }

@@ -1,13 +1,12 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent, type LoggerOptions } from 'pino';
-import { activeTraceIds } from './tracing.js';
 
 export type { Logger };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
- * JSON logs on stdout, one line per event, with the service name on every line and, inside a traced
- * operation, its `trace_id` and `span_id`.
+ * JSON logs on stdout, one line per event, with the service name on every line. Lines about a traced
+ * operation add its `trace_id` and `span_id` (`traceIds(span)` from tracing.ts).
  */
 export function createLogger(service: string, level: LevelWithSilent = 'info', destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
@@ -15,7 +14,6 @@ export function createLogger(service: string, level: LevelWithSilent = 'info', d
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    mixin: activeTraceIds,
   };
   return destination ? pino(options, destination) : pino(options);
 }

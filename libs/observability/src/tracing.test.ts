@@ -6,10 +6,10 @@ import { createLogger } from './logger.js';
 import {
   SpanKind,
   TracingConfigError,
-  activeTraceIds,
-  currentTraceparent,
+  linksTo,
   startSpan,
   startTracing,
+  traceIds,
   traceparentField,
   traceparentOf,
   tracingChoiceFromEnv,
@@ -31,14 +31,15 @@ test('tracing is off unless the OTEL_* variables ask for it, and names the varia
 });
 
 test('with tracing off nothing is stored with a message: no traceparent, no trace ids in logs', async () => {
-  await withSpan('tools/call send_message', { kind: SpanKind.SERVER }, async () => {
-    assert.equal(currentTraceparent(), undefined);
-    assert.deepEqual(traceparentField(), {});
-    assert.deepEqual(activeTraceIds(), {});
+  await withSpan('tools/call send_message', { kind: SpanKind.SERVER }, async (span) => {
+    assert.equal(traceparentOf(span), undefined);
+    assert.deepEqual(traceparentField(span), {});
+    assert.deepEqual(traceIds(span), {});
+    assert.deepEqual(linksTo(span), []);
   });
 });
 
-test('with tracing on, a span\'s context survives a stored traceparent and log lines inside a span carry its ids', async () => {
+test('with tracing on, a span\'s context survives a stored traceparent and log lines about it carry its ids', async () => {
   const exporter = new InMemorySpanExporter();
   const tracing = startTracing({ service: 'unit', instance: 'r1', exporter });
   assert.equal(tracing.enabled, true);
@@ -47,9 +48,10 @@ test('with tracing on, a span\'s context survives a stored traceparent and log l
   const logger = createLogger('unit', 'info', sink);
 
   let stored: string | undefined;
-  await withSpan('tools/call send_message', { kind: SpanKind.SERVER }, async () => {
-    stored = traceparentField().traceparent;
-    logger.info('message accepted');
+  await withSpan('tools/call send_message', { kind: SpanKind.SERVER }, async (span) => {
+    await new Promise((resolve) => setImmediate(resolve)); // the span is passed on, not looked up: awaits do not lose it
+    stored = traceparentField(span).traceparent;
+    logger.info({ ...traceIds(span) }, 'message accepted');
   });
   assert.match(stored ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'a W3C traceparent');
 

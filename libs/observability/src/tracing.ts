@@ -6,12 +6,16 @@
  * sending span travels in the message envelope (events stream), the routing span's in the lane
  * entry, and the push span's in the reply's envelope. Services never talk to each other directly
  * on the message path, so there is no header to carry it instead.
+ *
+ * Within a process the context is passed explicitly (a span, or its traceparent), never through an
+ * async context manager: on Node 20, AsyncLocalStorage makes every promise of the process slower
+ * once it is in use, which cost more than recording and exporting the spans themselves
+ * (docs/benchmarks.md, observability overhead).
  */
 import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  context,
   isSpanContextValid,
   propagation,
   trace,
@@ -21,7 +25,6 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -97,7 +100,7 @@ export interface Tracing {
 let installed: Tracing | undefined;
 
 /**
- * Installs the process-wide tracer provider, context manager and W3C propagator, once. When the
+ * Installs the process-wide tracer provider and W3C propagator, once. When the
  * environment does not ask for traces nothing is installed and every span below is a no-op.
  */
 export function startTracing(options: TracingOptions): Tracing {
@@ -114,7 +117,6 @@ export function startTracing(options: TracingOptions): Tracing {
     ? new SimpleSpanProcessor(options.exporter)
     : new BatchSpanProcessor(choice.exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   installed = {
@@ -129,66 +131,68 @@ function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
 }
 
-/** The W3C traceparent of the active span (or of `ctx`), or undefined when nothing is traced. */
-export function currentTraceparent(ctx: Context = context.active()): string | undefined {
-  const carrier: Record<string, string> = {};
-  propagation.inject(ctx, carrier);
-  return carrier.traceparent;
-}
-
 /** The context a stored traceparent stands for: the parent of the next span of that message. */
 export function contextOf(traceparent: string | undefined): Context {
   return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
 }
 
-/** The active span's ids, for log lines; empty when nothing is traced. */
-export function activeTraceIds(): { trace_id?: string; span_id?: string } {
-  const span = trace.getActiveSpan();
-  if (!span) return {};
+/** The W3C traceparent of `span`, to store with what it produced; undefined when nothing is traced. */
+export function traceparentOf(span: Span | undefined): string | undefined {
+  if (!span || !span.isRecording()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+  return carrier.traceparent;
+}
+
+/** `{ traceparent }` for a stored record (an envelope) made under `span`, or `{}` when nothing is traced. */
+export function traceparentField(span: Span | undefined): { traceparent?: string } {
+  const traceparent = traceparentOf(span);
+  return traceparent ? { traceparent } : {};
+}
+
+/** `{ trace_id, span_id }` of `span` for a log line, or `{}` when it is not traced. */
+export function traceIds(span: Span | undefined): { trace_id?: string; span_id?: string } {
+  if (!span || !span.isRecording()) return {};
   const spanContext = span.spanContext();
   return isSpanContextValid(spanContext) ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
+}
+
+/** A link to `span` (e.g. the poll that handed a message over), or none. */
+export function linksTo(span: Span | undefined): Link[] {
+  return span && span.isRecording() ? [{ context: span.spanContext() }] : [];
 }
 
 export interface SpanOptions {
   kind?: SpanKind;
   attributes?: Attributes;
-  /** Parent from a stored traceparent instead of the active context. */
+  /** The parent, as a stored traceparent; without it the span starts a trace. */
   parent?: string | undefined;
   links?: Link[];
 }
 
-/**
- * Runs `fn` in a new active span, ends it, and marks it failed (with the exception) when `fn`
- * throws. With tracing off this costs one no-op span.
- */
-export async function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
-  const parent = options.parent !== undefined ? contextOf(options.parent) : context.active();
-  return tracer().startActiveSpan(
+/** Starts a span the caller ends. With tracing off this is a no-op span. */
+export function startSpan(name: string, options: SpanOptions = {}): Span {
+  return tracer().startSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) },
-    parent,
-    async (span) => {
-      try {
-        return await fn(span);
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links?.length ? { links: options.links } : {}) },
+    contextOf(options.parent),
   );
 }
 
-/** Starts a span the caller ends (for work that spans callbacks, e.g. a routing batch). */
-export function startSpan(name: string, options: SpanOptions): Span {
-  const parent = options.parent !== undefined ? contextOf(options.parent) : context.active();
-  return tracer().startSpan(
-    name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links ? { links: options.links } : {}) },
-    parent,
-  );
+/**
+ * Runs `fn` with a new span, ends it, and marks it failed (with the exception) when `fn` throws.
+ * The span is handed to `fn`: pass it on to whatever needs the context.
+ */
+export async function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
+  const span = startSpan(name, options);
+  try {
+    return await fn(span);
+  } catch (error) {
+    failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 /** Marks a span failed with `error`. */
@@ -197,24 +201,7 @@ export function failSpan(span: Span, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
 }
 
-/** The traceparent of `span` (to store with what it produced). */
-export function traceparentOf(span: Span): string | undefined {
-  return currentTraceparent(trace.setSpan(ROOT_CONTEXT, span));
-}
-
 /** Whether tracing was started and is on in this process. */
 export function tracingEnabled(): boolean {
   return installed?.enabled ?? false;
-}
-
-/** `{ traceparent }` of the active span for a stored record (an envelope), or `{}` when nothing is traced. */
-export function traceparentField(ctx: Context = context.active()): { traceparent?: string } {
-  const traceparent = currentTraceparent(ctx);
-  return traceparent ? { traceparent } : {};
-}
-
-/** A link to the active span (e.g. the poll that handed a message over), or none. */
-export function activeSpanLinks(): Link[] {
-  const span = trace.getActiveSpan();
-  return span && isSpanContextValid(span.spanContext()) ? [{ context: span.spanContext() }] : [];
 }

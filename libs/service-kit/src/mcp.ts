@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { SpanKind, withSpan } from '@agent-bridge/observability';
+import { SpanKind, withSpan, type Span } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
 import { CachedSchemaValidator } from './schema-validator.js';
 
@@ -21,6 +21,8 @@ export interface ToolCallContext {
   sessionId: string | undefined;
   /** Present when the client asked for progress (sent a progress token). */
   reportProgress: ((progress: number, total?: number, message?: string) => Promise<void>) | undefined;
+  /** The call's span (a no-op span when tracing is off): what the call stores carries its context. */
+  span: Span;
 }
 
 export interface ToolDefinition {
@@ -34,7 +36,7 @@ export interface ToolDefinition {
 
 export interface ToolHostHooks {
   /** Maps an error that is not a ToolError (store down, a bug) to the ToolError the agent sees. */
-  mapError(error: unknown, tool: string, agentId: string): ToolError;
+  mapError(error: unknown, tool: string, agentId: string, span?: Span): ToolError;
   onCall?(tool: string, outcome: string, agentId: string): void;
 }
 
@@ -80,11 +82,11 @@ export function createToolServer(
     // The span is the root of a message's trace when the call sends one: the envelope carries its context.
     return withSpan(`tools/call ${tool.name}`, { kind: SpanKind.SERVER, attributes }, async (span) => {
       try {
-        const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress });
+        const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress, span });
         hooks.onCall?.(tool.name, 'ok', agentId);
         return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
       } catch (error) {
-        const toolError = error instanceof ToolError ? error : hooks.mapError(error, tool.name, agentId);
+        const toolError = error instanceof ToolError ? error : hooks.mapError(error, tool.name, agentId, span);
         hooks.onCall?.(tool.name, toolError.code, agentId);
         span.setAttribute('error.type', toolError.code);
         return toolError.toToolResult();

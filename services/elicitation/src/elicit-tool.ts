@@ -69,7 +69,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         sourceProtocol: 'elicitation',
         acceptedAt: now,
         deadlineAt: now + timeoutMs,
-        ...traceparentField(),
+        ...traceparentField(context.span),
       };
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);

@@ -1,7 +1,7 @@
 import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { isStoreError, retryBackoffMs, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { SpanKind, failSpan, traceparentField, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
+import { SpanKind, failSpan, traceIds, traceparentField, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { answerToLegacyContent, derivedMessageId, elicitationMessageText, type Envelope } from '@agent-bridge/protocol';
 import type { AgentSession, SessionRegistry } from './sessions.js';
 
@@ -190,7 +190,7 @@ export class PushDeliverer {
       if (interrupted === 'rollback' || interrupted === 'lease_lost') return false; // the drain (or the new owner) takes it from here
       const reason = failureReason(error);
       failSpan(span, error);
-      this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error }, 'push could not complete; handing it back to the router');
+      this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error, ...traceIds(span) }, 'push could not complete; handing it back to the router');
       metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: `PUSH_${reason.toUpperCase()}` });
       await store.failPush(lease, entry, reason);
       return true;
@@ -215,7 +215,7 @@ export class PushDeliverer {
         sourceProtocol: 'elicitation',
         acceptedAt: now,
         deadlineAt: now + this.deps.messageDeadlineMs,
-        ...traceparentField(),
+        ...traceparentField(span),
       };
       await store.append({ envelope: reply });
       metrics.messagesSent.inc({ protocol: 'elicitation' });
