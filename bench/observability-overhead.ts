@@ -43,8 +43,8 @@
  * the benchmark failed or its sanity checks did (then docs are not written).
  *
  * Environment (defaults); the BENCH_* settings shared with throughput.ts mean the same here:
- *   BENCH_OBS_SECONDS=20          measured seconds per arm and protocol, summed over the slices
- *   BENCH_OBS_ROUNDS=4            rounds of (off, on) slice pairs per protocol, ABBA order (≥ 3)
+ *   BENCH_OBS_SECONDS=30          measured seconds per arm and protocol, summed over the slices
+ *   BENCH_OBS_ROUNDS=6            rounds of (off, on) slice pairs per protocol, ABBA order (≥ 3)
  *   BENCH_OBS_WARMUP_SECONDS=3    warm-up before the first slice of each arm and protocol (1 s, at
  *                                 most this, before the later ones)
  *   BENCH_OBS_ELICITATION=1       0: the legacy ring only
@@ -63,7 +63,7 @@
  *   BENCH_OBS_TIMEOUT_SECONDS=420 give up (exit 1, every process stopped) after this long
  *   BENCH_AGENTS=16, BENCH_CONTENT_BYTES=200, BENCH_DRAIN_SECONDS=10, BENCH_QUIET_WAIT_SECONDS=60,
  *   BENCH_WRITE_DOCS=1            as in bench/throughput.ts
- * With the defaults it takes about 3 minutes on an idle 2-core machine.
+ * With the defaults it takes about 5 minutes on an idle 2-core machine.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -100,8 +100,8 @@ function envNumber(name: string, fallback: number, min: number): number {
 
 const params = {
   agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
-  seconds: envNumber('BENCH_OBS_SECONDS', 20, 1),
-  rounds: Math.floor(envNumber('BENCH_OBS_ROUNDS', 4, 1)),
+  seconds: envNumber('BENCH_OBS_SECONDS', 30, 1),
+  rounds: Math.floor(envNumber('BENCH_OBS_ROUNDS', 6, 1)),
   warmupSeconds: envNumber('BENCH_OBS_WARMUP_SECONDS', 3, 0),
   elicitation: process.env.BENCH_OBS_ELICITATION !== '0',
   scrapeIntervalMs: envNumber('BENCH_OBS_SCRAPE_INTERVAL_MS', 1000, 100),
@@ -437,8 +437,8 @@ which a real deployment would run elsewhere.
 
 | variable | default | meaning |
 |---|---|---|
-| \`BENCH_OBS_SECONDS\` | 20 | measured seconds per arm and protocol, summed over the slices |
-| \`BENCH_OBS_ROUNDS\` | 4 | off/on slice pairs per protocol (ABBA order) |
+| \`BENCH_OBS_SECONDS\` | 30 | measured seconds per arm and protocol, summed over the slices |
+| \`BENCH_OBS_ROUNDS\` | 6 | off/on slice pairs per protocol (ABBA order) |
 | \`BENCH_OBS_WARMUP_SECONDS\` | 3 | warm-up before the first slice of each arm and protocol (1 s before the others) |
 | \`BENCH_OBS_ELICITATION\` | 1 | \`0\`: the legacy ring only |
 | \`BENCH_OBS_SCRAPE_INTERVAL_MS\` | 1000 | scrape interval of the on arm |
@@ -450,7 +450,7 @@ which a real deployment would run elsewhere.
 
 \`BENCH_AGENTS\`, \`BENCH_CONTENT_BYTES\`, \`BENCH_DRAIN_SECONDS\`, \`BENCH_QUIET_WAIT_SECONDS\`
 and \`BENCH_WRITE_DOCS\` mean the same as for the throughput benchmark. With the
-defaults it takes about 3 minutes. Runs, newest first (the last ${MAX_RUNS_KEPT} are kept):
+defaults it takes about 5 minutes. Runs, newest first (the last ${MAX_RUNS_KEPT} are kept):
 `;
 
 // ------------------------------------------------------------------ main

@@ -127,8 +127,11 @@ export function startTracing(options: TracingOptions): Tracing {
   return installed;
 }
 
+let cachedTracer: Tracer | undefined;
+
+/** One tracer per process (a proxy until startTracing registers the provider, then the real one). */
 function tracer(): Tracer {
-  return trace.getTracer(TRACER_NAME);
+  return (cachedTracer ??= trace.getTracer(TRACER_NAME));
 }
 
 /** The context a stored traceparent stands for: the parent of the next span of that message. */
