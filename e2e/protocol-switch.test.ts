@@ -78,7 +78,8 @@ describe('protocol switch under load', () => {
     const sent: string[] = [];
     const errors: string[] = [];
     let sending = true;
-    const LOOPS_PER_SENDER = 4;
+    // Enough concurrent loops that the target rate holds while each call takes up to ~100 ms.
+    const LOOPS_PER_SENDER = 8;
     const perLoop = RATE_PER_SECOND / SENDERS.length / LOOPS_PER_SENDER;
     const startedAt = Date.now();
     const loops = senders.flatMap((client, s) => Array.from({ length: LOOPS_PER_SENDER }, (_, l) => ({ client, s, l })));
