@@ -87,16 +87,11 @@ import {
 import { Profiler } from './lib/profiling.js';
 import { mergeBridge, type BridgeResult } from './lib/results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './lib/stats.js';
+import type { RunInfo } from './lib/report.js';
+import { envNumber } from './lib/env.js';
 
 // ------------------------------------------------------------------ parameters
 
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return value;
-}
 
 const params = {
   agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
@@ -252,17 +247,8 @@ async function setUpArm(name: ArmName, bridge: Bridge, sinkPid: number, clients:
 
 // ------------------------------------------------------------------ report
 
-interface Info {
-  date: string;
-  cores: number;
-  cpuModel: string;
-  os: string;
-  node: string;
-  redis: string;
-  busyBefore: number;
-  reruns: number;
-  tookSeconds: number;
-}
+/** The machine part of the throughput benchmark's RunInfo, plus how long this run took. */
+type Info = Pick<RunInfo, 'date' | 'cores' | 'cpuModel' | 'os' | 'node' | 'redis' | 'busyBefore' | 'reruns'> & { tookSeconds: number };
 
 interface ProtocolOutcome {
   protocol: Protocol;

@@ -65,16 +65,10 @@ import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, writeRunToDocs, type ElicitationPart, type LegacyPart, type RunInfo } from './lib/report.js';
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
 import { fmtPct, fmtRate } from './lib/stats.js';
+import { envNumber } from './lib/env.js';
 
 // ------------------------------------------------------------------ parameters
 
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return value;
-}
 
 type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit';
 

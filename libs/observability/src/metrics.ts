@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-const MIGRATION_PHASE_LABELS = ['preparation', 'canary', 'rollout', 'stabilization', 'completion'] as const;
 
 /** The parts of a flag snapshot the metrics mirror (structurally a `FlagSnapshot` of @agent-bridge/flags). */
 export interface AppliedSnapshot {
@@ -229,13 +228,13 @@ export class BridgeMetrics {
     for (const code of errorCodes) this.errors.inc({ component: protocol, protocol, code }, 0);
   }
 
-  /** Mirrors the applied flag snapshot: version, percentage, publication time, migration phase, stage and rollbacks. */
-  applyFlagSnapshot(snapshot: AppliedSnapshot): void {
+  /** Mirrors the applied flag snapshot: version, percentage, publication time, phase (1 for the current one of `phases`, 0 for the others), stage and rollbacks. */
+  applyFlagSnapshot(snapshot: AppliedSnapshot, phases: readonly string[]): void {
     this.flagSnapshotVersion.set(snapshot.version);
     this.flagPercentage.set(snapshot.elicitation.percentage);
     const publishedMs = Date.parse(snapshot.publishedAt);
     if (Number.isFinite(publishedMs)) this.flagSnapshotPublished.set(publishedMs / 1000);
-    for (const phase of MIGRATION_PHASE_LABELS) this.migrationPhase.set({ phase }, phase === snapshot.rollout.phase ? 1 : 0);
+    for (const phase of phases) this.migrationPhase.set({ phase }, phase === snapshot.rollout.phase ? 1 : 0);
     this.rolloutStage.set(snapshot.rollout.stage);
     // The counts live in the snapshot (monotonic, carried forward by the controller), so a restarted
     // process reports the same totals as its peers instead of starting from zero.

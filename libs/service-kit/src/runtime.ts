@@ -1,5 +1,5 @@
 import { openEventStore, StoreFlagSource, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
-import { FlagWatcher, type FlagSnapshot } from '@agent-bridge/flags';
+import { FlagWatcher, MIGRATION_PHASES, type FlagSnapshot } from '@agent-bridge/flags';
 import { BridgeMetrics, TracingConfigError, createLogger, startTracing, type Logger } from '@agent-bridge/observability';
 import type { commonSettings } from './config.js';
 import { ConfigError } from './config.js';
@@ -49,7 +49,7 @@ export async function startServiceRuntime(options: {
   const reportApplied = (version: number) =>
     opened.store.recordFlagsApplied(options.service, options.replica, version).catch((error: unknown) => logger.debug({ err: error }, 'could not report the applied flag version'));
   const applied = (snapshot: FlagSnapshot) => {
-    metrics.applyFlagSnapshot(snapshot);
+    metrics.applyFlagSnapshot(snapshot, MIGRATION_PHASES);
     void reportApplied(snapshot.version);
   };
   const watcher = new FlagWatcher(new StoreFlagSource(opened.store, opened.doorbell, opened.keys), {

@@ -261,7 +261,7 @@ export class Controller {
     this.storedStatus = next;
   }
 
-  private async cutoverCheck(spec: Parameters<typeof checkCutover>[0], status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {
+  private async cutoverCheck(spec: FeatureFlagsSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {
     // Readiness queries run at the analysis interval, not on every pass.
     if (this.cutover && now - this.cutover.at < durationsOf(spec).analysisIntervalMs) return this.cutover.check;
     const check = await checkCutover(spec, status, client);

@@ -23,6 +23,8 @@ import { AdapterError, toPollPayload, toPushPayload, type DeliveryVia, type Enve
 import { chooseLane } from './routing-policy.js';
 
 const DRAIN_CHECK_INTERVAL_MS = 250;
+/** Where an undelivered message can wait (agentbridge_lane_backlog), as ShardCensus reports it. */
+const BACKLOG_LANES = ['events', 'push', 'poll'] as const;
 const DRAIN_LEASE_TTL_MS = 5_000;
 
 export interface ShardWorkerOptions {
@@ -84,7 +86,7 @@ export class ShardWorker {
     metrics.unaccountedMessages.remove({ shard });
     metrics.activeAgents.remove({ shard });
     for (const protocol of ['legacy', 'elicitation']) metrics.activeAgentsByProtocol.remove({ shard, protocol });
-    for (const lane of ['events', 'push', 'poll']) metrics.laneBacklog.remove({ shard, lane });
+    for (const lane of BACKLOG_LANES) metrics.laneBacklog.remove({ shard, lane });
   }
 
   private get stopped(): boolean {
@@ -319,7 +321,7 @@ export class ShardWorker {
     metrics.activeAgents.set({ shard }, census.activeAgents.any);
     metrics.activeAgentsByProtocol.set({ shard, protocol: 'legacy' }, census.activeAgents.legacy);
     metrics.activeAgentsByProtocol.set({ shard, protocol: 'elicitation' }, census.activeAgents.elicitation);
-    for (const lane of ['events', 'push', 'poll'] as const) metrics.laneBacklog.set({ shard, lane }, census.backlog[lane]);
+    for (const lane of BACKLOG_LANES) metrics.laneBacklog.set({ shard, lane }, census.backlog[lane]);
   }
 
   private async maybeTrim(): Promise<void> {
