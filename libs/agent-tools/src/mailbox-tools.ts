@@ -17,7 +17,7 @@ import {
   type LegacyMessage,
   type Protocol,
 } from '@agent-bridge/protocol';
-import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
+import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent-bridge/service-kit';
 
 export interface MailboxToolsOptions {
   /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
@@ -39,6 +39,28 @@ export interface MailboxToolsOptions {
    * elicitations, so `wait_for_messages` answers at once (with what its poll lane still holds).
    */
   pushDeliveryNotice?: (agentId: string, sessionId: string | undefined) => string | undefined;
+  /** Elicitation endpoint: delivery of push-lane messages to 2026-07-28 calls as `input_required` rounds. */
+  rounds?: RoundDelivery;
+}
+
+/**
+ * Push delivery to 2026-07-28 agents, which have no session to push on: a waiting
+ * `wait_for_messages` answers `input_required` with one elicitation per waiting message, and the
+ * client's retry carries the answers.
+ */
+export interface RoundDelivery {
+  /**
+   * Whether this call is served by rounds (a 2026-07-28 call of an agent the flags put on
+   * elicitation). Throws a ToolError for such a call that cannot be (no elicitation capability);
+   * it runs before anything is acknowledged, so a refused call has no effect.
+   */
+  serves(flags: FlagSnapshot, context: ToolCallContext): boolean;
+  /** The retry of a round (it carries requestState): stores the answers, settles their entries. */
+  complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean }>;
+  /** Takes the next round of the agent's push lane, or undefined when there is none to take now. */
+  handOut(context: ToolCallContext): Promise<InputRequired | undefined>;
+  /** The agent counts as present for push while its call waits, and for a window after. */
+  present(agentId: string, holdMs: number): void;
 }
 
 export interface MailboxLimits {
@@ -179,11 +201,18 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     description:
       'Return the messages waiting for you, or wait for the next one (up to timeout_ms). Pass the cursor of your previous result: it acknowledges what you received. has_more=true means call again at once.',
     inputSchema: WAIT_FOR_MESSAGES_INPUT_SCHEMA,
+    holds: true,
     async handler(rawArgs, context) {
       const flags = options.flags();
       refuseIfLegacyDisabled(flags);
       const args = parseToolArguments('wait_for_messages', waitForMessagesArgs, rawArgs);
       const agentId = context.agentId;
+      const rounds = options.rounds?.serves(flags, context) ? options.rounds : undefined;
+      if (context.requestState !== undefined && options.rounds) {
+        // A round's retry: its cursor was acknowledged by the first call already.
+        const outcome = await options.rounds.complete(context);
+        return { messages: [], ...outcome, cursor: (await store.mailboxState(agentId)).acked };
+      }
       // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
         throw new ToolError(
@@ -202,7 +231,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
       const timeoutMs = notice ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
       const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
-      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context);
+      rounds?.present(agentId, timeoutMs);
+      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds);
+      if (page instanceof InputRequired) return page;
       const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
       const now = Date.now();
       for (const entry of page.entries) {
@@ -260,19 +291,26 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     return cursor;
   }
 
-  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext) {
+  /**
+   * The next page of the poll lane, waiting up to `timeoutMs` for one. With `rounds`, a message on
+   * the push lane ends the wait too: it is handed out as a round (an InputRequired answer).
+   */
+  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext, rounds: RoundDelivery | undefined) {
     const deadline = Date.now() + timeoutMs;
     const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
     // Register before the first read: a message routed between the read and the wait still rings us.
-    const waiter = doorbell.register(`poll:${agentId}`);
+    const waiter = rounds ? doorbell.register(`poll:${agentId}`, `push:${agentId}`) : doorbell.register(`poll:${agentId}`);
     metrics.waitingPolls.inc();
     const startedAt = Date.now();
     let nextProgressAt = startedAt + limits.progressIntervalMs;
     try {
       for (;;) {
         const page = await store.readPollLane(agentId, start, maxMessages);
+        if (page.entries.length > 0) return page;
+        const round = signal.aborted ? undefined : await rounds?.handOut(context);
+        if (round) return round;
         const remaining = deadline - Date.now();
-        if (page.entries.length > 0 || remaining <= 0 || signal.aborted) return page;
+        if (remaining <= 0 || signal.aborted) return page;
         const slice = Math.min(remaining, limits.pollRecheckMs, context.reportProgress ? Math.max(1, nextProgressAt - Date.now()) : Infinity);
         const reason = await waiter.wait(slice, signal);
         if (reason === 'aborted') return page;

@@ -14,6 +14,8 @@ export const mailboxSettings = {
   PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
   /** An agent's use of this endpoint is recorded at most this often (adoption and legacy-usage numbers). */
   ACTIVITY_RECORD_INTERVAL_MS: int(100, 600_000).default(15_000),
+  /** SSE keep-alive comments on open streams (held calls, session streams), so proxies do not cut idle ones. */
+  KEEPALIVE_MS: int(1_000, 120_000).default(15_000),
 };
 
 export function mailboxLimitsFrom(config: {

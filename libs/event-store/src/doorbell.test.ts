@@ -36,6 +36,20 @@ describe('doorbell', () => {
     waiter.dispose();
   });
 
+  test('a waiter of several topics wakes on any of them, is counted once, and leaves none behind', async () => {
+    const waiter = opened.doorbell.register('poll:gus', 'push:gus');
+    assert.equal(opened.doorbell.waiterCount('p'), 1);
+    const woken = waiter.wait(5_000);
+    opened.doorbell.ring('push:gus');
+    assert.equal(await woken, 'rung');
+    const again = waiter.wait(5_000);
+    await routeOneTo('gus', 'ding');
+    assert.equal(await again, 'rung');
+    waiter.dispose();
+    assert.equal(opened.doorbell.waiterCount('poll:gus'), 0);
+    assert.equal(opened.doorbell.waiterCount('push:gus'), 0);
+  });
+
   test('a ring that arrives between the check and the wait is not missed', async () => {
     const waiter = opened.doorbell.register('poll:eve');
     // The "check" happened here and found nothing; the message lands before wait() is called.

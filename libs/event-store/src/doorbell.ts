@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 export type WakeReason = 'rung' | 'timeout' | 'aborted';
 
 /**
- * A waiter for one topic. Register it *before* checking for work, then `wait()`: a ring that lands
- * between the check and the wait is remembered, so no wakeup is ever lost.
+ * A waiter for one or more topics (a ring on any wakes it). Register it *before* checking for
+ * work, then `wait()`: a ring that lands between the check and the wait is remembered, so no
+ * wakeup is ever lost.
  */
 export class Waiter {
   private rung = false;
@@ -12,7 +13,7 @@ export class Waiter {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly topic: string,
+    readonly topics: readonly string[],
     private readonly onDispose: (waiter: Waiter) => void,
   ) {}
 
@@ -105,14 +106,16 @@ export class Doorbell {
     if (this.subscriber.status === 'ready') await this.subscriber.subscribe(channel);
   }
 
-  register(topic: string): Waiter {
-    const waiter = new Waiter(topic, (w) => this.unregister(w));
-    let set = this.waiters.get(topic);
-    if (!set) {
-      set = new Set();
-      this.waiters.set(topic, set);
+  register(...topics: [string, ...string[]]): Waiter {
+    const waiter = new Waiter(topics, (w) => this.unregister(w));
+    for (const topic of topics) {
+      let set = this.waiters.get(topic);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(topic, set);
+      }
+      set.add(waiter);
     }
-    set.add(waiter);
     return waiter;
   }
 
@@ -126,18 +129,20 @@ export class Doorbell {
     for (const set of this.waiters.values()) for (const waiter of set) waiter.ring();
   }
 
-  /** Number of registered waiters (for the waiting-polls gauge). */
+  /** Number of registered waiters (for the waiting-polls gauge); a waiter of several topics counts once. */
   waiterCount(prefix?: string): number {
-    let count = 0;
-    for (const [topic, set] of this.waiters) if (prefix === undefined || topic.startsWith(prefix)) count += set.size;
-    return count;
+    const seen = new Set<Waiter>();
+    for (const [topic, set] of this.waiters) if (prefix === undefined || topic.startsWith(prefix)) for (const waiter of set) seen.add(waiter);
+    return seen.size;
   }
 
   private unregister(waiter: Waiter): void {
-    const set = this.waiters.get(waiter.topic);
-    if (!set) return;
-    set.delete(waiter);
-    if (set.size === 0) this.waiters.delete(waiter.topic);
+    for (const topic of waiter.topics) {
+      const set = this.waiters.get(topic);
+      if (!set) continue;
+      set.delete(waiter);
+      if (set.size === 0) this.waiters.delete(topic);
+    }
   }
 
   private onMessage(channel: string, payload: string): void {

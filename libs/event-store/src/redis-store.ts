@@ -434,9 +434,24 @@ export class RedisEventStore implements EventStore {
 
   // ---------------------------------------------------------------- push lanes
 
-  async acquirePushLease(agentId: string, owner: string, ttlMs: number): Promise<PushLease | null> {
-    const held = await this.acquireLease(this.keys.pushLease(agentId), this.keys.pushFence(agentId), owner, ttlMs);
+  async acquirePushLease(agentId: string, owner: string, ttlMs: number, options: { preempt?: string } = {}): Promise<PushLease | null> {
+    const held = await this.acquireLease(this.keys.pushLease(agentId), this.keys.pushFence(agentId), owner, ttlMs, options.preempt);
     return held && { agentId, ...held };
+  }
+
+  async readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]> {
+    if (ids.length === 0) return [];
+    const key = this.keys.lane(agentId, 'push');
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.xrange(key, id, id);
+    const replies = (await this.call('xrange push', () => pipeline.exec())) ?? [];
+    const entries: PushLaneEntry[] = [];
+    for (const [error, reply] of replies) {
+      if (error) throw this.unavailable('xrange push', error);
+      const [found] = reply as Array<[string, string[]]>;
+      if (found) entries.push(pushLaneEntry(found[0], found[1]));
+    }
+    return entries;
   }
 
   async renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean> {
@@ -465,15 +480,7 @@ export class RedisEventStore implements EventStore {
         gone.push(id); // drained or settled meanwhile: nothing left to deliver
         continue;
       }
-      const fields = pairs(flat);
-      entries.push({
-        id,
-        messageId: fields.m ?? '',
-        sequence: Number(fields.s),
-        via: (fields.v ?? 'elicitation') as DeliveryVia,
-        payload: JSON.parse(fields.p ?? '{}') as PushLanePayload,
-        ...(fields.tp ? { traceparent: fields.tp } : {}),
-      });
+      entries.push(pushLaneEntry(id, flat));
     }
     if (gone.length > 0) await this.call('xack push', () => this.redis.xack(this.keys.lane(agentId, 'push'), PUSH_GROUP, ...gone));
     return entries;
@@ -662,8 +669,8 @@ export class RedisEventStore implements EventStore {
   // ---------------------------------------------------------------- plumbing
 
   /** Takes a free lease (or extends our own) with a fresh fencing token; null when another owner holds it. */
-  private async acquireLease(leaseKey: string, fenceKey: string, owner: string, ttlMs: number): Promise<{ owner: string; value: string; fence: number } | null> {
-    const value = (await this.run(this.scripts.acquire_lease, [leaseKey, fenceKey], [owner, ttlMs])) as string | null;
+  private async acquireLease(leaseKey: string, fenceKey: string, owner: string, ttlMs: number, preempt = ''): Promise<{ owner: string; value: string; fence: number } | null> {
+    const value = (await this.run(this.scripts.acquire_lease, [leaseKey, fenceKey], [owner, ttlMs, preempt])) as string | null;
     if (!value) return null;
     return { owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) };
   }
@@ -744,6 +751,19 @@ export class RedisEventStore implements EventStore {
     const message = error instanceof Error ? error.message : String(error);
     return new StoreError('STORE_UNAVAILABLE', `${what} failed: ${message}`, { cause: error });
   }
+}
+
+/** A push-lane stream entry as readers see it (the fields are named in docs/event-store.md). */
+function pushLaneEntry(id: string, flat: string[]): PushLaneEntry {
+  const fields = pairs(flat);
+  return {
+    id,
+    messageId: fields.m ?? '',
+    sequence: Number(fields.s),
+    via: (fields.v ?? 'elicitation') as DeliveryVia,
+    payload: JSON.parse(fields.p ?? '{}') as PushLanePayload,
+    ...(fields.tp ? { traceparent: fields.tp } : {}),
+  };
 }
 
 function pairs(flat: string[]): Record<string, string> {

@@ -96,12 +96,15 @@ export interface ReplicaRegistry {
 
 /** What the replica pushing to an agent needs: the agent's push lease and its push lane. */
 export interface PushLaneStore {
-  acquirePushLease(agentId: string, owner: string, ttlMs: number): Promise<PushLease | null>;
+  /** `preempt`: an owner prefix whose lease this caller may take over (a rollback drain taking back a 2026 round). */
+  acquirePushLease(agentId: string, owner: string, ttlMs: number, options?: { preempt?: string }): Promise<PushLease | null>;
   renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean>;
   releasePushLease(lease: PushLease): Promise<void>;
   /** Creates the lane's consumer group and takes over every pending entry (the lease makes us the only consumer). */
   claimPushLane(lease: PushLease, consumer: string): Promise<number>;
   readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]>;
+  /** The entries with these ids still on the lane (settled or drained ones are gone), in the order given. */
+  readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]>;
   /** The agent answered (or saw) the message: ack the entry and record the terminal state. Fenced by the lease. */
   settlePush(lease: PushLease, entry: PushLaneEntry, state: 'answered' | 'declined' | 'cancelled' | 'delivered'): Promise<void>;
   /** The push could not complete: hand the message back to the router (delivery.failed). Fenced by the lease. */

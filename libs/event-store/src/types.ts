@@ -56,6 +56,12 @@ export interface ShardLease {
   fence: number;
 }
 
+/**
+ * Owner prefix of a push lease held by a 2026-07-28 round: the lease waits for the agent's retry and
+ * no process holds it, so a rollback drain may take it over (see acquire_lease.lua).
+ */
+export const ROUND_LEASE_OWNER_PREFIX = 'round:';
+
 /** The lease of the one replica pushing to an agent (`owner|fence`). */
 export interface PushLease {
   agentId: string;

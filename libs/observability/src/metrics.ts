@@ -36,6 +36,7 @@ export class BridgeMetrics {
   readonly activeSessions: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
+  readonly roundsHandedOut: Counter;
   readonly routingBatchSeconds: Histogram;
   readonly flagPercentage: Gauge;
   readonly flagSnapshotVersion: Gauge;
@@ -123,6 +124,11 @@ export class BridgeMetrics {
       registers,
     });
     this.activeSessions = new Gauge({ name: 'agentbridge_active_sessions', help: 'MCP sessions this elicitation replica holds.', registers });
+    this.roundsHandedOut = new Counter({
+      name: 'agentbridge_elicitation_rounds_total',
+      help: 'input_required rounds handed out to 2026-07-28 agents (each carries one or more messages).',
+      registers,
+    });
     this.forwardedRequests = new Counter({
       name: 'agentbridge_forwarded_requests_total',
       help: 'Requests for sessions owned by another replica, relayed to it.',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_REPLY_SCHEMA, answerToLegacyContent, elicitationMessageText, toPollPayload, toPushPayload } from './adapter.js';
+import { DEFAULT_REPLY_SCHEMA, MESSAGE_META_KEY, answerToLegacyContent, elicitationMessageText, elicitationRequest, toPollPayload, toPushPayload } from './adapter.js';
 import type { Envelope } from './envelope.js';
 import { derivedMessageId, isMessageId, newMessageId } from './ids.js';
 
@@ -31,11 +31,29 @@ test('a message becomes the legacy wait_for_messages shape', () => {
 test('a plain message is pushed with the default reply schema; a question with its own schema; the text names the sender', () => {
   const plain = toPushPayload(envelope);
   assert.deepEqual(plain.requestedSchema, DEFAULT_REPLY_SCHEMA);
-  assert.equal(elicitationMessageText(plain), 'alice says:\n\nHello from legacy');
+  assert.equal(elicitationMessageText(plain), `alice says:\n\nHello from legacy\n\n(message ${envelope.id})`);
   const schema = { type: 'object', properties: { ok: { type: 'boolean' } } };
   const question = toPushPayload({ ...envelope, kind: 'elicitation', replySchema: schema });
   assert.deepEqual(question.requestedSchema, schema);
   assert.match(elicitationMessageText(question), /^alice asks:/);
+});
+
+test('every delivered elicitation names its message in _meta and in its text', () => {
+  const payload = toPushPayload({ ...envelope, inReplyTo: 'm_earlier' });
+  const request = elicitationRequest(payload, 7);
+  assert.equal(request.mode, 'form');
+  assert.deepEqual(request.requestedSchema, DEFAULT_REPLY_SCHEMA);
+  assert.deepEqual(request._meta[MESSAGE_META_KEY], {
+    message_id: envelope.id,
+    from: 'alice',
+    kind: 'message',
+    sequence: 7,
+    timestamp: '2026-11-26T01:02:03.000Z',
+    metadata: { topic: 'greeting' },
+    in_reply_to: 'm_earlier',
+  });
+  assert.ok(request.message.startsWith('alice says:'));
+  assert.ok(request.message.endsWith(`(message ${envelope.id})`));
 });
 
 test('an elicitation answer becomes legacy content: the response text, JSON of a form, or the action', () => {

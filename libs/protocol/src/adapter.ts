@@ -59,8 +59,37 @@ export function answerToLegacyContent(answer: { action: 'accept' | 'decline' | '
   return JSON.stringify(content);
 }
 
-/** The form message shown to the target: it names the sender. */
+/** The form message shown to the target: it names the sender and, on its last line, the message id. */
 export function elicitationMessageText(payload: PushLanePayload): string {
   const verb = payload.kind === 'elicitation' ? 'asks' : 'says';
-  return `${payload.from} ${verb}:\n\n${payload.message}`;
+  return `${payload.from} ${verb}:\n\n${payload.message}\n\n(message ${payload.message_id})`;
+}
+
+/**
+ * The `_meta` key under which every elicitation the bridge delivers names its message, on both MCP
+ * generations (a pushed `elicitation/create` and each `input_required` elicitation). An agent
+ * asked again after a crash uses `message_id` to tell that it already handled the message.
+ */
+export const MESSAGE_META_KEY = 'io.agentbridge/message';
+
+/** What `_meta[MESSAGE_META_KEY]` carries (documented in docs/agent-guide.md). */
+export interface MessageMeta {
+  message_id: string;
+  from: string;
+  kind: PushLanePayload['kind'];
+  /** Per-recipient sequence number of the lane entry. */
+  sequence: number;
+  timestamp: string;
+  metadata: Record<string, unknown>;
+  in_reply_to?: string;
+}
+
+/** The form elicitation for one push-lane entry: the same request on both MCP generations. */
+export function elicitationRequest(
+  payload: PushLanePayload,
+  sequence: number,
+): { mode: 'form'; message: string; requestedSchema: Record<string, unknown>; _meta: Record<string, MessageMeta> } {
+  const meta: MessageMeta = { message_id: payload.message_id, from: payload.from, kind: payload.kind, sequence, timestamp: payload.timestamp, metadata: payload.metadata };
+  if (payload.in_reply_to !== undefined) meta.in_reply_to = payload.in_reply_to;
+  return { mode: 'form', message: elicitationMessageText(payload), requestedSchema: payload.requestedSchema, _meta: { [MESSAGE_META_KEY]: meta } };
 }

@@ -16,6 +16,10 @@ export const TOOL_ERROR_CODES = {
   INVALID_SCHEMA: 'requested_schema is not an MCP form schema',
   LEGACY_DISABLED: 'the legacy protocol is switched off; connect to the elicitation endpoint',
   USE_ELICITATION: 'the agent is served by elicitation and dual mode is off',
+  ELICITATION_REQUIRED: 'a 2026-07-28 call to wait_for_messages did not declare the elicitation (form) capability the agent is served with',
+  REQUEST_STATE_INVALID: 'requestState of a retried call is malformed, too large, or its signature does not verify',
+  REQUEST_STATE_EXPIRED: 'requestState of a retried call is past its expiry (or its round was taken back); nothing was settled',
+  REQUEST_STATE_FOREIGN: 'requestState of a retried call was issued to another agent',
   UNAVAILABLE: 'the event store could not be reached; retry with the same idempotency key',
   INTERNAL: 'an unexpected error; retry, and report it if it persists',
 } as const;

@@ -7,3 +7,4 @@ export * from './probes.js';
 export * from './runtime.js';
 export * from './schema-validator.js';
 export * from './activity.js';
+export * from './request-state.js';

@@ -1,28 +1,69 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
+  Server,
+  createMcpHandler,
+  inputRequired,
+  type CallToolResult,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  type McpRequestContext,
+} from '@modelcontextprotocol/server';
 import { SpanKind, withSpan, type Span } from '@agent-bridge/observability';
-import { ToolError } from '@agent-bridge/protocol';
+import { ToolError, type McpGeneration } from '@agent-bridge/protocol';
 import { CachedSchemaValidator } from './schema-validator.js';
 
 /**
  * One JSON Schema validator (it validates elicitation answers) for every server of the process: the
  * SDK otherwise builds a fresh Ajv per server, and stateless endpoints build a server per request.
  */
-const sharedValidator = new CachedSchemaValidator();
+export const sharedSchemaValidator = new CachedSchemaValidator();
+
+/** What a client declared it can do with elicitations (per spec 2025-11-25 an empty `elicitation: {}` means form). */
+export interface DeclaredElicitation {
+  form: boolean;
+  url: boolean;
+}
 
 export interface ToolCallContext {
   /** The authenticated agent making the call. */
   agentId: string;
   /** Aborted when the client cancels or disconnects. */
   signal: AbortSignal;
-  /** The MCP session the call belongs to (stateful endpoints only). */
+  /** The MCP session the call belongs to (2025-11-25 sessions only). */
   sessionId: string | undefined;
+  /** The protocol generation of the call: 2026-07-28 requests carry their version in `params._meta`. */
+  generation: McpGeneration;
+  /** Elicitation support declared at initialize (2025 sessions) or in this request's `_meta` (2026). */
+  elicitation: DeclaredElicitation;
+  /** 2026-07-28 multi round-trip retry: the answers to the previous round's input requests. */
+  inputResponses: Record<string, unknown> | undefined;
+  /** 2026-07-28 multi round-trip retry: the `requestState` the previous round returned, as received (untrusted). */
+  requestState: string | undefined;
   /** Present when the client asked for progress (sent a progress token). */
   reportProgress: ((progress: number, total?: number, message?: string) => Promise<void>) | undefined;
   /** The call's span (a no-op span when tracing is off): what the call stores carries its context. */
   span: Span;
+}
+
+/** One form elicitation of an `input_required` answer. */
+export interface FormElicitation {
+  message: string;
+  requestedSchema: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+}
+
+/**
+ * A tool's answer to a 2026-07-28 call that needs input from the agent first: the client answers
+ * the elicitations and retries the same call with the answers and `requestState`.
+ */
+export class InputRequired {
+  constructor(
+    readonly elicitations: Readonly<Record<string, FormElicitation>>,
+    readonly requestState: string,
+  ) {}
 }
 
 export interface ToolDefinition {
@@ -31,7 +72,9 @@ export interface ToolDefinition {
   description: string;
   /** JSON Schema advertised in tools/list; the handler validates its arguments itself (see libs/protocol). */
   inputSchema: Record<string, unknown>;
-  handler(args: unknown, context: ToolCallContext): Promise<Record<string, unknown>>;
+  /** The call may wait a long time (long poll, elicit): its 2026-07-28 answer is streamed so bytes keep flowing. */
+  holds?: boolean;
+  handler(args: unknown, context: ToolCallContext): Promise<Record<string, unknown> | InputRequired>;
 }
 
 export interface ToolHostHooks {
@@ -40,20 +83,21 @@ export interface ToolHostHooks {
   onCall?(tool: string, outcome: string, agentId: string): void;
 }
 
-/** Builds an MCP server exposing `tools` to one authenticated agent. */
-export function createToolServer(
-  info: { name: string; version: string; instructions?: string },
-  tools: ToolDefinition[],
-  agentId: string,
-  hooks: ToolHostHooks,
-): Server {
+export interface ToolServerInfo {
+  name: string;
+  version: string;
+  instructions?: string;
+}
+
+/** Builds an MCP server (SDK v2, either generation) exposing `tools` to one authenticated agent. */
+export function createToolServer(info: ToolServerInfo, tools: readonly ToolDefinition[], agentId: string, hooks: ToolHostHooks): Server {
   const server = new Server(
     { name: info.name, version: info.version },
-    { capabilities: { tools: {} }, jsonSchemaValidator: sharedValidator, ...(info.instructions ? { instructions: info.instructions } : {}) },
+    { capabilities: { tools: {} }, jsonSchemaValidator: sharedSchemaValidator, ...(info.instructions ? { instructions: info.instructions } : {}) },
   );
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+  server.setRequestHandler('tools/list', async () => ({
     tools: tools.map((tool) => ({
       name: tool.name,
       ...(tool.title ? { title: tool.title } : {}),
@@ -62,27 +106,54 @@ export function createToolServer(
     })),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult | InputRequiredResult> => {
     const tool = byName.get(request.params.name);
     if (!tool) {
-      const error = new ToolError('INVALID_ARGUMENT', `there is no tool named "${request.params.name}"; available tools: ${[...byName.keys()].join(', ')}.`);
-      hooks.onCall?.(request.params.name, error.code, agentId);
+      // The name comes from the client: the metric gets a fixed label, not the name.
+      const error = new ToolError('INVALID_ARGUMENT', `there is no tool named "${request.params.name.slice(0, 64)}"; available tools: ${[...byName.keys()].join(', ')}.`);
+      hooks.onCall?.('unknown', error.code, agentId);
       return error.toToolResult();
     }
-    const progressToken = request.params._meta?.progressToken;
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const modern = typeof envelope?.[PROTOCOL_VERSION_META_KEY] === 'string';
+    const capabilities = (modern ? envelope?.[CLIENT_CAPABILITIES_META_KEY] : server.getClientCapabilities()) as ClientCapabilities | undefined;
+    const progressToken = ctx.mcpReq._meta?.progressToken;
     const reportProgress =
       progressToken === undefined
         ? undefined
         : (progress: number, total?: number, message?: string) =>
-            extra.sendNotification({
+            ctx.mcpReq.notify({
               method: 'notifications/progress',
               params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) },
             });
-    const attributes = { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool.name, 'agentbridge.agent.id': agentId, ...(extra.sessionId ? { 'mcp.session.id': extra.sessionId } : {}) };
+    const requestState = ctx.mcpReq.requestState<unknown>();
+    const generation: McpGeneration = modern ? '2026-07-28' : '2025-11-25';
+    const attributes = {
+      'mcp.method.name': 'tools/call',
+      'mcp.protocol.version': generation,
+      'gen_ai.tool.name': tool.name,
+      'agentbridge.agent.id': agentId,
+      ...(ctx.sessionId ? { 'mcp.session.id': ctx.sessionId } : {}),
+    };
     // The span is the root of a message's trace when the call sends one: the envelope carries its context.
     return withSpan(`tools/call ${tool.name}`, { kind: SpanKind.SERVER, attributes }, async (span) => {
       try {
-        const result = await tool.handler(request.params.arguments, { agentId, sessionId: extra.sessionId, signal: extra.signal, reportProgress, span });
+        const result = await tool.handler(request.params.arguments, {
+          agentId,
+          sessionId: ctx.sessionId,
+          signal: ctx.mcpReq.signal,
+          generation,
+          elicitation: declaredElicitation(capabilities),
+          inputResponses: ctx.mcpReq.inputResponses,
+          requestState: requestState === undefined ? undefined : String(requestState),
+          reportProgress,
+          span,
+        });
+        if (result instanceof InputRequired) {
+          hooks.onCall?.(tool.name, 'input_required', agentId);
+          const inputRequests = Object.fromEntries(Object.entries(result.elicitations).map(([key, form]) => [key, inputRequired.elicit({ mode: 'form', ...form } as never)]));
+          return inputRequired({ inputRequests, requestState: result.requestState });
+        }
         hooks.onCall?.(tool.name, 'ok', agentId);
         return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
       } catch (error) {
@@ -96,17 +167,51 @@ export function createToolServer(
   return server;
 }
 
+export function declaredElicitation(capabilities: ClientCapabilities | undefined): DeclaredElicitation {
+  const declared = capabilities?.elicitation as { form?: unknown; url?: unknown } | undefined;
+  if (declared === undefined || declared === null) return { form: false, url: false };
+  return { form: declared.form !== undefined || declared.url === undefined, url: declared.url !== undefined };
+}
+
+export interface StatelessMcpOptions {
+  info: ToolServerInfo;
+  tools: readonly ToolDefinition[];
+  hooks: ToolHostHooks;
+  /** `stateless`: 2025-era requests are served too, each by a fresh server (no sessions); `reject`: 2026-07-28 only. */
+  legacy: 'stateless' | 'reject';
+  /** SSE keep-alive comments on streamed answers (holding calls), so proxies do not cut idle ones. */
+  keepAliveMs: number;
+  onError?: (error: Error) => void;
+}
+
 /**
- * Serves one MCP Streamable HTTP request statelessly: a fresh server and transport per request, so
- * any replica can serve any agent. Tool results travel on the request's SSE stream, which also
- * carries progress notifications during long polls.
+ * Serves MCP requests statelessly with the SDK v2 entry: 2026-07-28 requests (and, with
+ * `legacy: 'stateless'`, 2025-era ones) by a fresh server per request, so any replica serves any
+ * agent, including `server/discover`. A call to a tool that holds (long poll, elicit) is answered
+ * on an SSE stream with keep-alives; every other request in a single JSON body, the cheaper form.
  */
-export async function serveStatelessMcp(request: IncomingMessage, response: ServerResponse, body: unknown, server: Server): Promise<void> {
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-  response.on('close', () => {
-    void transport.close();
-    void server.close();
-  });
-  await server.connect(transport);
-  await transport.handleRequest(request, response, body);
+export function statelessMcpServing(options: StatelessMcpOptions): (request: IncomingMessage, response: ServerResponse, body: unknown, agentId: string) => Promise<void> {
+  const holding = new Set(options.tools.filter((tool) => tool.holds).map((tool) => tool.name));
+  const factory = (ctx: McpRequestContext) => createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks);
+  const common = { legacy: options.legacy, keepAliveMs: options.keepAliveMs, ...(options.onError ? { onerror: options.onError } : {}) };
+  const streamed = toNodeHandler(createMcpHandler(factory, { ...common, responseMode: 'sse' }));
+  const single = toNodeHandler(createMcpHandler(factory, { ...common, responseMode: 'auto' }));
+  return async (request, response, body, agentId) => {
+    // Authentication happened before: the SDK passes `auth` through to the factory as authInfo.
+    (request as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: agentId, scopes: [] };
+    await (callsHoldingTool(body, holding) ? streamed : single)(request, response, body);
+  };
+}
+
+function callsHoldingTool(body: unknown, holding: ReadonlySet<string>): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const message = body as { method?: unknown; params?: { name?: unknown } };
+  return message.method === 'tools/call' && typeof message.params?.name === 'string' && holding.has(message.params.name);
+}
+
+/** A 2026-07-28 request: it carries the protocol version in its `params._meta` envelope. */
+export function isModernRequestBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+  return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
 }

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { ELICIT_TIMEOUT_DEFAULT_MS, POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
-import { commonSettings, httpSettings, loadConfig, settingHelpers } from '@agent-bridge/service-kit';
+import type { Logger } from '@agent-bridge/observability';
+import { RequestStateSealer, commonSettings, httpSettings, loadConfig, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
 
@@ -20,8 +22,6 @@ export const elicitationConfigSchema = z.object({
   ELICIT_TIMEOUT_DEFAULT_MS: int(100, 600_000).default(ELICIT_TIMEOUT_DEFAULT_MS),
   /** Upper bound of an `elicit` call; keep it below the callers' request timeout (60 s by default). */
   ELICIT_TIMEOUT_MAX_MS: int(1_000, 3_600_000).default(POLL_TIMEOUT_MAX_MS),
-  /** SSE keep-alive comments on open streams, so proxies do not cut idle ones. */
-  KEEPALIVE_MS: int(1_000, 120_000).default(15_000),
   /** A session with no request and no open stream for this long is closed. */
   SESSION_IDLE_TIMEOUT_MS: int(10_000, 24 * 60 * 60 * 1000).default(30 * 60 * 1000),
   /** Presence records expire after this long unless refreshed (refreshed every third of it). */
@@ -30,9 +30,33 @@ export const elicitationConfigSchema = z.object({
   PUSH_LEASE_TTL_MS: int(500, 60_000).default(5_000),
   /** An agent's idle push lane is re-read this often even without a doorbell ring. */
   PUSH_RECHECK_MS: int(50, 30_000).default(1_000),
+  /**
+   * HMAC key signing the requestState of 2026-07-28 rounds, at least 32 bytes; every replica needs
+   * the same one (from a Secret). Unset: a random key per process, so a retry must come back to the
+   * replica that issued the round (fine for one replica, not for several).
+   */
+  REQUEST_STATE_KEY: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -base64 48)').optional(),
+  /** The previous REQUEST_STATE_KEY during a rotation: state it signed still verifies. */
+  REQUEST_STATE_PREVIOUS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Messages handed out in one input_required round of a 2026-07-28 wait_for_messages, at most. */
+  ROUND_MAX_MESSAGES: int(1, 64).default(8),
+  /** A 2026-07-28 agent counts as present for push while a wait_for_messages call waits, and this long after. */
+  STATELESS_PRESENCE_WINDOW_MS: int(1_000, 600_000).default(30_000),
 });
 
 export type ElicitationConfig = z.infer<typeof elicitationConfigSchema>;
+
+/** The largest requestState a round issues: 64 entry ids, the lease and the signature fit easily. */
+const MAX_REQUEST_STATE_BYTES = 4096;
+
+export function requestStateSealer(config: ElicitationConfig, logger: Logger): RequestStateSealer {
+  const keys = [config.REQUEST_STATE_KEY, config.REQUEST_STATE_PREVIOUS_KEY].filter((key): key is string => key !== undefined).map((key) => Buffer.from(key, 'utf8'));
+  if (keys.length === 0) {
+    logger.warn('REQUEST_STATE_KEY is not set: 2026-07-28 rounds are signed with a random key of this process, so only this replica can complete them; set the same key on every replica');
+    keys.push(randomBytes(32));
+  }
+  return new RequestStateSealer({ keys, maxBytes: MAX_REQUEST_STATE_BYTES });
+}
 
 export function loadElicitationConfig(env: NodeJS.ProcessEnv = process.env): ElicitationConfig {
   return loadConfig('elicitation', elicitationConfigSchema, env);

@@ -39,6 +39,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
     description:
       'Ask another agent a question and wait for its structured answer (a form it fills in, following requested_schema). Returns action accept (with content), decline, cancel, or timeout.',
     inputSchema: ELICIT_INPUT_SCHEMA,
+    holds: true,
     async handler(rawArgs, context) {
       const args = parseToolArguments('elicit', elicitArgs, rawArgs);
       const problems = formSchemaProblems(args.requested_schema);

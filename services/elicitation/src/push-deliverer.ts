@@ -1,8 +1,9 @@
-import { McpError, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { isStoreError, retryBackoffMs, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { SpanKind, failSpan, traceIds, traceparentField, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
-import { answerToLegacyContent, derivedMessageId, elicitationMessageText, type Envelope } from '@agent-bridge/protocol';
+import { SpanKind, failSpan, traceIds, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
+import { elicitationRequest } from '@agent-bridge/protocol';
+import { answeredBefore, recordAnswer, type Answer } from './answers.js';
 import type { AgentSession, SessionRegistry } from './sessions.js';
 
 export interface PushDelivererDeps {
@@ -24,8 +25,6 @@ const PUSH_BATCH = 16;
 
 /** How long an elicitation in flight may still be answered after its agent was rolled back to legacy. */
 const ROLLBACK_GRACE_MS = 400;
-
-type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
 
 /**
  * Pushes one agent's push lane to it, one elicitation at a time and in lane order, while this
@@ -158,10 +157,8 @@ export class PushDeliverer {
   /** Pushes one entry; false when the deliverer should stop taking entries (no session, interrupted). */
   private async deliver(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, redelivery: boolean): Promise<boolean> {
     const { store } = this.deps;
-    const payload = entry.payload;
-    const replyId = derivedMessageId(entry.messageId, 'answer');
     // A predecessor may have recorded the answer and died before settling: settle, do not ask again.
-    if (redelivery && (await store.getMessage(replyId, payload.from))) {
+    if (redelivery && (await answeredBefore(store, entry))) {
       await store.settlePush(lease, entry, 'answered');
       return true;
     }
@@ -170,21 +167,17 @@ export class PushDeliverer {
     const attributes = { 'agentbridge.message.id': entry.messageId, 'agentbridge.agent.id': this.agentId, 'agentbridge.via': entry.via, 'mcp.session.id': session.id };
     // The push joins the message's trace (child of its routing span); the reply carries this span's context.
     return withSpan('deliver push', { kind: SpanKind.CLIENT, parent: entry.traceparent, attributes }, (span) =>
-      this.push(entry, lease, flags, session, replyId, span),
+      this.push(entry, lease, flags, session, span),
     );
   }
 
-  private async push(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, session: AgentSession, replyId: string, span: Span): Promise<boolean> {
+  private async push(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, session: AgentSession, span: Span): Promise<boolean> {
     const { store, metrics } = this.deps;
-    const payload = entry.payload;
     const controller = new AbortController();
     this.inFlight = { controller };
     let answer: Answer;
     try {
-      answer = (await session.server.elicitInput(
-        { mode: 'form', message: elicitationMessageText(payload), requestedSchema: payload.requestedSchema as never },
-        { timeout: flags.elicitationTimeoutMs, signal: controller.signal },
-      )) as Answer;
+      answer = (await session.server.elicitInput(elicitationRequest(entry.payload, entry.sequence) as never, { timeout: flags.elicitationTimeoutMs, signal: controller.signal })) as Answer;
     } catch (error) {
       const interrupted = this.inFlight?.reason;
       if (interrupted === 'rollback' || interrupted === 'lease_lost') return false; // the drain (or the new owner) takes it from here
@@ -199,30 +192,7 @@ export class PushDeliverer {
       this.inFlight = undefined;
     }
 
-    metrics.messagesDelivered.inc({ protocol: 'elicitation', via: entry.via });
-    metrics.deliveryLatency.observe({ protocol: 'elicitation' }, Math.max(0, Date.now() - Date.parse(payload.timestamp)) / 1000);
-    if (payload.kind === 'elicitation' || (answer.action === 'accept' && answer.content && Object.keys(answer.content).length > 0)) {
-      const now = Date.now();
-      const reply: Envelope = {
-        id: replyId,
-        kind: 'reply',
-        from: this.agentId,
-        to: payload.from,
-        content: answerToLegacyContent(answer),
-        metadata: {},
-        inReplyTo: entry.messageId,
-        answer: answer.content === undefined ? { action: answer.action } : { action: answer.action, content: answer.content },
-        sourceProtocol: 'elicitation',
-        acceptedAt: now,
-        deadlineAt: now + this.deps.messageDeadlineMs,
-        ...traceparentField(span),
-      };
-      await store.append({ envelope: reply });
-      metrics.messagesSent.inc({ protocol: 'elicitation' });
-    }
-    const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
-    span.setAttribute('agentbridge.answer.action', answer.action);
-    await store.settlePush(lease, entry, state);
+    await recordAnswer(this.deps, lease, entry, answer, span);
     return true;
   }
 
@@ -260,10 +230,14 @@ export class PushDeliverer {
 export const PUSH_FAILURE_REASONS = ['timeout', 'invalid_answer', 'transport_error', 'client_error', 'no_capability'] as const;
 
 export function failureReason(error: unknown): (typeof PUSH_FAILURE_REASONS)[number] {
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout) return 'timeout';
-    if (error.code === ErrorCode.InvalidParams) return 'invalid_answer';
-    if (error.code === ErrorCode.ConnectionClosed) return 'transport_error';
+  if (error instanceof SdkError) {
+    if (error.code === SdkErrorCode.RequestTimeout) return 'timeout';
+    if (error.code === SdkErrorCode.CapabilityNotSupported) return 'no_capability';
+    if (error.code === SdkErrorCode.InvalidResult) return 'invalid_answer';
+    return 'transport_error';
+  }
+  if (error instanceof ProtocolError) {
+    if (error.code === ProtocolErrorCode.InvalidParams) return 'invalid_answer';
     return 'client_error';
   }
   if (error instanceof Error && /does not support .*elicitation/i.test(error.message)) return 'no_capability';

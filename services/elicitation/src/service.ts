@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
 import type { Logger } from '@agent-bridge/observability';
@@ -10,19 +10,22 @@ import {
   AgentRegistry,
   HttpError,
   createToolServer,
+  declaredElicitation,
+  isModernRequestBody,
   parseJsonBody,
   readRawBody,
   sendJson,
   sendUnauthorized,
   startHttpServer,
   startServiceRuntime,
+  statelessMcpServing,
   type HttpServerHandle,
 } from '@agent-bridge/service-kit';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { ElicitationConfig } from './config.js';
+import { requestStateSealer, type ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
 import { FORWARDED_HEADER, forwardRequest } from './forwarder.js';
 import { PUSH_FAILURE_REASONS, PushDeliverer } from './push-deliverer.js';
+import { StatelessRounds } from './rounds.js';
 import { AgentSession, SessionRegistry } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
@@ -120,6 +123,18 @@ export async function startElicitationService(config: ElicitationConfig, logger:
 
   const shutdown = new AbortController();
   const limits = mailboxLimitsFrom(config);
+  const rounds = new StatelessRounds({
+    store,
+    doorbell,
+    flags: () => watcher.current(),
+    metrics,
+    logger,
+    sealer: requestStateSealer(config, logger),
+    replica: config.REPLICA_ID,
+    maxPerRound: config.ROUND_MAX_MESSAGES,
+    presenceWindowMs: config.STATELESS_PRESENCE_WINDOW_MS,
+    messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
+  });
   const tools = [
     ...mailboxTools({
       endpoint: 'elicitation',
@@ -138,6 +153,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
         if (!session?.canPush || evaluateProtocol(watcher.current(), agentId).protocol !== 'elicitation') return undefined;
         return 'Your messages are delivered to you as elicitations on this session; wait_for_messages only returns messages that could not be pushed.';
       },
+      rounds,
     }),
     elicitTool({
       store,
@@ -154,25 +170,30 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   ];
   const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'elicitation', metrics, logger });
   const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
+  const serverInfo = {
+    name: 'agent-bridge',
+    version: SERVICE_VERSION,
+    instructions: 'agent-bridge: messages from other agents arrive as elicitations. send_message to talk, elicit to ask and wait for a structured answer.',
+  };
+  // 2026-07-28 requests: no sessions, any replica serves them (the 2025 era has its sessions below).
+  const serveModern = statelessMcpServing({
+    info: serverInfo,
+    tools,
+    hooks,
+    legacy: 'reject',
+    keepAliveMs: config.KEEPALIVE_MS,
+    onError: (error) => logger.debug({ err: error }, 'MCP request rejected'),
+  });
 
   async function createSession(agentId: string, request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
     let session: AgentSession | undefined;
-    const server = createToolServer(
-      {
-        name: 'agent-bridge',
-        version: SERVICE_VERSION,
-        instructions: 'agent-bridge: messages from other agents arrive as elicitations. send_message to talk, elicit to ask and wait for a structured answer.',
-      },
-      tools,
-      agentId,
-      hooks,
-    );
-    const transport = new StreamableHTTPServerTransport({
+    const server = createToolServer(serverInfo, tools, agentId, hooks);
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => `${config.REPLICA_ID}.${randomUUID()}`,
       keepAliveMs: config.KEEPALIVE_MS,
       onsessioninitialized: (sessionId) => {
         session = new AgentSession(sessionId, agentId, server, transport);
-        session.elicitation = declaredElicitation(server);
+        session.elicitation = declaredElicitation(server.getClientCapabilities());
         sessions.add(session);
         logger.info({ agentId, sessionId, elicitation: session.elicitation }, 'session started');
       },
@@ -185,7 +206,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     };
     server.oninitialized = () => {
       if (!session) return;
-      session.elicitation = declaredElicitation(server);
+      session.elicitation = declaredElicitation(server.getClientCapabilities());
       sessions.changed(session);
     };
     await server.connect(transport);
@@ -226,8 +247,12 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       return sessionNotFound(response);
     }
     const body = parseJsonBody(raw);
+    if (request.method === 'POST' && isModernRequestBody(body)) return serveModern(request, response, body, agentId);
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
-      throw new HttpError(400, 'send an initialize request first (no Mcp-Session-Id header was given)');
+      throw new HttpError(
+        400,
+        'send an initialize request first (no Mcp-Session-Id header was given), or a 2026-07-28 request carrying its protocol version in params._meta',
+      );
     }
     await createSession(agentId, request, response, body);
   }
@@ -296,13 +321,6 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       await runtime.close();
     },
   };
-}
-
-/** What the client declared at initialize. Per spec 2025-11-25 an empty `elicitation: {}` means form support. */
-function declaredElicitation(server: Server): { form: boolean; url: boolean } {
-  const declared = server.getClientCapabilities()?.elicitation as { form?: unknown; url?: unknown } | undefined;
-  if (declared === undefined) return { form: false, url: false };
-  return { form: declared.form !== undefined || declared.url === undefined, url: declared.url !== undefined };
 }
 
 function sessionNotFound(response: ServerResponse): void {

@@ -1,5 +1,5 @@
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import type { Server } from '@modelcontextprotocol/server';
 
 /** One MCP session held by this replica. */
 export class AgentSession {
@@ -12,7 +12,7 @@ export class AgentSession {
     readonly id: string,
     readonly agentId: string,
     readonly server: Server,
-    readonly transport: StreamableHTTPServerTransport,
+    readonly transport: NodeStreamableHTTPServerTransport,
   ) {}
 
   /** Can this session receive a pushed form elicitation right now? */

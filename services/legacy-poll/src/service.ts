@@ -4,10 +4,9 @@ import {
   ActivityRecorder,
   AgentRegistry,
   HttpError,
-  createToolServer,
   readJsonBody,
   sendUnauthorized,
-  serveStatelessMcp,
+  statelessMcpServing,
   startHttpServer,
   startServiceRuntime,
 } from '@agent-bridge/service-kit';
@@ -49,6 +48,20 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
   // tool and gets CONTENT_TOO_LARGE rather than an HTTP 413.
   const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
 
+  // Both MCP generations on the one URL, statelessly: 2026-07-28 requests and 2025-era ones alike.
+  const serveMcp = statelessMcpServing({
+    info: {
+      name: 'agent-bridge-legacy',
+      version: SERVICE_VERSION,
+      instructions: 'Legacy agent-bridge endpoint: send_message to talk to other agents, wait_for_messages to receive.',
+    },
+    tools,
+    hooks,
+    legacy: 'stateless',
+    keepAliveMs: config.KEEPALIVE_MS,
+    onError: (error) => logger.debug({ err: error }, 'MCP request rejected'),
+  });
+
   const http = await startHttpServer({
     host: config.HOST,
     port: config.PORT,
@@ -63,17 +76,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         if (!agentId) return sendUnauthorized(response);
         activity.saw(agentId, 'legacy');
         const body = await readJsonBody(request, bodyLimit);
-        const server = createToolServer(
-          {
-            name: 'agent-bridge-legacy',
-            version: SERVICE_VERSION,
-            instructions: 'Legacy agent-bridge endpoint: send_message to talk to other agents, wait_for_messages to receive.',
-          },
-          tools,
-          agentId,
-          hooks,
-        );
-        await serveStatelessMcp(request, response, body, server);
+        await serveMcp(request, response, body, agentId);
       },
       ...runtime.probes(),
     },

@@ -16,6 +16,7 @@ import {
   type RouteDecision,
   type ShardLease,
   type ShardStore,
+  ROUND_LEASE_OWNER_PREFIX,
 } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, startSpan, traceparentOf, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
@@ -286,7 +287,8 @@ export class ShardWorker {
       const rolledBack = evaluateProtocol(flags, agentId).protocol === 'legacy';
       const reachable = (presence.get(agentId) ?? []).some((session) => session.elicitation.form && session.streamOpen);
       if (!rolledBack && (reachable || !flags.autoFallback)) continue;
-      const lease = await this.deps.store.acquirePushLease(agentId, this.deps.consumer, DRAIN_LEASE_TTL_MS);
+      // A rollback also takes back a 2026-07-28 round waiting for its retry (no process holds it).
+      const lease = await this.deps.store.acquirePushLease(agentId, this.deps.consumer, DRAIN_LEASE_TTL_MS, rolledBack ? { preempt: ROUND_LEASE_OWNER_PREFIX } : {});
       if (!lease) continue;
       try {
         const moved = await this.deps.store.drainPushLane(lease, 'legacy_fallback');

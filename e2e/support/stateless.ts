@@ -1,0 +1,86 @@
+/**
+ * A 2026-07-28 agent for the e2e tests: the SDK v2 client pinned to 2026-07-28 (no session), which
+ * answers the elicitations of an `input_required` round with its `elicitation/create` handler and
+ * retries the call by itself. `run()` loops wait_for_messages the way a real agent would.
+ */
+import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/client';
+import { MESSAGE_META_KEY, type MessageMeta } from '@agent-bridge/protocol';
+
+export interface RoundElicitation {
+  message: string;
+  requestedSchema: Record<string, unknown>;
+  meta: MessageMeta | undefined;
+  receivedAt: number;
+}
+
+export interface StatelessAgentOptions {
+  /** Declare the elicitation (form) capability (default true). */
+  elicitation?: boolean;
+  answer?: (request: RoundElicitation) => Promise<ElicitResult> | ElicitResult;
+}
+
+export interface StatelessAgent {
+  readonly client: Client;
+  /** Every elicitation received, in order. */
+  readonly received: RoundElicitation[];
+  /** Every wait_for_messages result, in order. */
+  readonly results: Array<Record<string, unknown>>;
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  callJson<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** Loops wait_for_messages (timeout_ms as given) until stop(). */
+  run(timeoutMs?: number): void;
+  stop(): Promise<void>;
+}
+
+export async function connectStateless(url: string, token: string, name: string, options: StatelessAgentOptions = {}): Promise<StatelessAgent> {
+  const received: RoundElicitation[] = [];
+  const results: Array<Record<string, unknown>> = [];
+  const answer = options.answer ?? (() => ({ action: 'accept' as const, content: { response: 'ok' } }));
+  const client = new Client(
+    { name, version: '1.0.0' },
+    { capabilities: options.elicitation === false ? {} : { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  if (options.elicitation !== false) {
+    client.setRequestHandler('elicitation/create', async (request) => {
+      const params = request.params as { message: string; requestedSchema?: Record<string, unknown>; _meta?: Record<string, unknown> };
+      const item: RoundElicitation = { message: params.message, requestedSchema: params.requestedSchema ?? {}, meta: params._meta?.[MESSAGE_META_KEY] as MessageMeta | undefined, receivedAt: Date.now() };
+      received.push(item);
+      return answer(item);
+    });
+  }
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
+  const callJson = async <T>(tool: string, args: Record<string, unknown> = {}): Promise<T> => {
+    const result = await call(tool, args);
+    if (result.isError) throw new Error(`${tool} failed: ${JSON.stringify(result.structuredContent ?? result.content)}`);
+    return result.structuredContent as T;
+  };
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  return {
+    client,
+    received,
+    results,
+    call,
+    callJson,
+    run(timeoutMs = 5_000) {
+      running = (async () => {
+        let cursor: string | undefined;
+        while (!stopping) {
+          const result = await callJson<Record<string, unknown>>('wait_for_messages', { timeout_ms: timeoutMs, ...(cursor ? { cursor } : {}) }).catch((error: unknown) => {
+            if (!stopping) throw error;
+            return undefined;
+          });
+          if (!result) return;
+          results.push(result);
+          cursor = result.cursor as string;
+        }
+      })();
+    },
+    async stop() {
+      stopping = true;
+      await client.close().catch(() => undefined);
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { ROUND_LEASE_OWNER_PREFIX, isStoreError, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
+import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
+import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
+import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
+import { InputRequired, type RequestStateSealer, type ToolCallContext } from '@agent-bridge/service-kit';
+import type { RoundDelivery } from '@agent-bridge/agent-tools';
+import { answeredBefore, parseAnswer, recordAnswer } from './answers.js';
+
+export interface RoundDeliveryDeps {
+  store: EventStore;
+  doorbell: Doorbell;
+  flags: () => FlagSnapshot;
+  metrics: BridgeMetrics;
+  logger: Logger;
+  sealer: RequestStateSealer;
+  replica: string;
+  /** Elicitations per round at most. */
+  maxPerRound: number;
+  /** A 2026 agent counts as present for push this long after its last waiting call. */
+  presenceWindowMs: number;
+  messageDeadlineMs: number;
+}
+
+/** The consumer name of every round: one lease holder at a time, so one name serves them all. */
+const ROUND_CONSUMER = 'rounds';
+
+/** Extra lease time beyond the answer window, so a retry arriving just in time still finds the lease. */
+const LEASE_MARGIN_MS = 2_000;
+
+/** What a round's requestState carries: the push lease it holds and the lane entries it handed out. */
+interface RoundState {
+  /** push lease value `owner|fence` */
+  l: string;
+  /** lane entry ids, in lane order */
+  e: string[];
+}
+
+/**
+ * Push delivery to 2026-07-28 agents. A waiting `wait_for_messages` takes the agent's push lease
+ * (owner `round:…`), reads up to `maxPerRound` entries (redeliveries first) and answers
+ * `input_required` with one form elicitation per entry, keyed by message id. The lease and the
+ * entry ids travel in the signed requestState, so the retry can land on any replica: it stores
+ * each answer's reply, then settles the entry, then releases the lease. An entry not answered in
+ * time stays pending and is handed out again (or drained to the poll lane by the router when the
+ * agent is gone and auto-fallback is on, or rolled back).
+ */
+export class StatelessRounds implements RoundDelivery {
+  private readonly presenceWrittenUntil = new Map<string, number>();
+
+  constructor(private readonly deps: RoundDeliveryDeps) {}
+
+  serves(flags: FlagSnapshot, context: ToolCallContext): boolean {
+    if (context.generation !== '2026-07-28' || evaluateProtocol(flags, context.agentId).protocol !== 'elicitation') return false;
+    if (!context.elicitation.form) {
+      throw new ToolError(
+        'ELICITATION_REQUIRED',
+        'You are served by elicitation: messages reach a 2026-07-28 client as form elicitations of the wait_for_messages answer. Declare the capability (capabilities: { elicitation: { form: {} } }) and handle elicitation/create; nothing was taken off your mailbox.',
+      );
+    }
+    return true;
+  }
+
+  present(agentId: string, holdMs: number): void {
+    const now = Date.now();
+    const until = now + holdMs + this.deps.presenceWindowMs;
+    // One presence write per agent and replica while earlier ones still cover half the window.
+    if ((this.presenceWrittenUntil.get(agentId) ?? 0) >= until - this.deps.presenceWindowMs / 2) return;
+    this.presenceWrittenUntil.set(agentId, until);
+    if (this.presenceWrittenUntil.size > 50_000) for (const [id, at] of this.presenceWrittenUntil) if (at < now) this.presenceWrittenUntil.delete(id);
+    this.deps.store
+      .recordPresence(agentId, { sessionId: `stateless:${this.deps.replica}`, replica: this.deps.replica, elicitation: { form: true, url: false }, streamOpen: true, expiresAt: until })
+      .catch((error: unknown) => {
+        this.presenceWrittenUntil.delete(agentId);
+        this.deps.logger.warn({ err: error, agentId }, 'cannot record presence of a 2026-07-28 agent');
+      });
+  }
+
+  async handOut(context: ToolCallContext): Promise<InputRequired | undefined> {
+    const { store, flags } = this.deps;
+    const agentId = context.agentId;
+    // Moved back to legacy while waiting: the router drains the lane to the poll lane.
+    if (evaluateProtocol(flags(), agentId).protocol === 'legacy' || (await store.laneLength(agentId, 'push')) === 0) return undefined;
+    const answerWindowMs = flags().elicitationTimeoutMs;
+    const lease = await store.acquirePushLease(agentId, `${ROUND_LEASE_OWNER_PREFIX}${this.deps.replica}:${randomUUID()}`, answerWindowMs + LEASE_MARGIN_MS);
+    if (!lease) return undefined; // a session's deliverer, another round or a drain holds the lane: wait
+    let handedOut = false;
+    try {
+      await store.claimPushLane(lease, ROUND_CONSUMER);
+      const pending = await store.readPushLane(agentId, ROUND_CONSUMER, 'pending', this.deps.maxPerRound);
+      const fresh = pending.length < this.deps.maxPerRound ? await store.readPushLane(agentId, ROUND_CONSUMER, 'new', this.deps.maxPerRound - pending.length) : [];
+      const entries: PushLaneEntry[] = [];
+      for (const entry of pending) {
+        if (await answeredBefore(store, entry)) await store.settlePush(lease, entry, 'answered');
+        else entries.push(entry);
+      }
+      entries.push(...fresh);
+      if (entries.length === 0 || evaluateProtocol(flags(), agentId).protocol === 'legacy') return undefined;
+      const elicitations = Object.fromEntries(entries.map((entry) => [entry.messageId, elicitationRequest(entry.payload, entry.sequence)]));
+      const state = this.deps.sealer.seal<RoundState>({ l: lease.value, e: entries.map((entry) => entry.id) }, { agentId, expiresAt: Date.now() + answerWindowMs });
+      this.deps.metrics.roundsHandedOut.inc();
+      handedOut = true;
+      return new InputRequired(elicitations, state);
+    } finally {
+      // Kept only by a round handed out: it is the round's until the retry (or its expiry).
+      if (!handedOut) await store.releasePushLease(lease).catch(() => undefined);
+    }
+  }
+
+  async complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean }> {
+    const { store } = this.deps;
+    const agentId = context.agentId;
+    const state = this.deps.sealer.open<RoundState>(context.requestState, agentId);
+    const owner = state.l.slice(0, state.l.lastIndexOf('|'));
+    const lease: PushLease = { agentId, owner, value: state.l, fence: Number(state.l.slice(state.l.lastIndexOf('|') + 1)) };
+    const taken = () =>
+      new ToolError(
+        'REQUEST_STATE_EXPIRED',
+        'this round is no longer yours to answer: it expired or was taken back (the agent moved back to legacy, or the answers came too late). Nothing more was settled; call wait_for_messages again and what is unanswered is delivered again.',
+      );
+    // Checked first so that a round taken back stores no reply the poll lane will also deliver.
+    if (!(await store.renewPushLease(lease, this.deps.flags().elicitationTimeoutMs + LEASE_MARGIN_MS))) throw taken();
+    const answered: Array<Record<string, unknown>> = [];
+    try {
+      const entries = await store.readPushEntries(agentId, state.e);
+      for (const entry of entries) {
+        const response = context.inputResponses?.[entry.messageId];
+        if (response === undefined) continue; // not answered this round: it stays pending and comes again
+        const parsed = parseAnswer(response, entry.payload.requestedSchema);
+        const attributes = { 'agentbridge.message.id': entry.messageId, 'agentbridge.agent.id': agentId, 'agentbridge.via': entry.via, 'mcp.protocol.version': '2026-07-28' };
+        await withSpan('deliver round', { kind: SpanKind.CLIENT, parent: entry.traceparent, attributes }, async (span) => {
+          if ('problem' in parsed) {
+            // As for a push: an answer that does not fit the form goes back to the router (fallback rules).
+            this.deps.metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: 'PUSH_INVALID_ANSWER' });
+            await store.failPush(lease, entry, 'invalid_answer');
+            answered.push({ message_id: entry.messageId, action: 'rejected', problem: parsed.problem });
+            return;
+          }
+          await recordAnswer(this.deps, lease, entry, parsed.answer, span);
+          answered.push({ message_id: entry.messageId, action: parsed.answer.action });
+        });
+      }
+    } catch (error) {
+      if (isStoreError(error, 'LEASE_LOST')) throw taken();
+      throw error;
+    } finally {
+      await store.releasePushLease(lease).catch(() => undefined);
+      this.deps.doorbell.ring(`push:${agentId}`);
+    }
+    const [push, mailbox] = await Promise.all([store.laneLength(agentId, 'push'), store.mailboxState(agentId)]);
+    return { answered, has_more: push > 0 || mailbox.last !== mailbox.acked };
+  }
+}
