@@ -104,7 +104,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   async function recordPresence(session: AgentSession): Promise<void> {
-    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other');
+    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other', '2025-11-25');
     try {
       await store.recordPresence(session.agentId, {
         sessionId: session.id,

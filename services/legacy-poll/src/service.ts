@@ -61,7 +61,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         }
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
-        activity.saw(agentId, 'legacy');
+        activity.saw(agentId, 'legacy', '2025-11-25');
         const body = await readJsonBody(request, bodyLimit);
         const server = createToolServer(
           {
