@@ -8,6 +8,8 @@
  * docs/decisions/0001-shard-hash-tags.md.
  */
 
+import type { McpGeneration } from '@agent-bridge/protocol';
+
 export const DEFAULT_KEY_PREFIX = 'ab';
 
 /** Consumer group the routers use on every shard events stream. */
@@ -82,6 +84,10 @@ export class Keys {
    */
   activity(shard: number, kind: ActivityKind): string {
     return `${this.shardTag(shard)}:activity:${kind}`;
+  }
+  /** Agents seen lately on the shard by the MCP generation they spoke (score = last seen ms); counted and pruned like `activity`. */
+  generationActivity(shard: number, generation: McpGeneration): string {
+    return `${this.shardTag(shard)}:activity:generation:${generation}`;
   }
   communicationLog(shard: number): string {
     return `${this.shardTag(shard)}:comm`;

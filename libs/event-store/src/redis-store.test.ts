@@ -245,8 +245,44 @@ describe('shard census', () => {
     await store.recordActivity(second, 'legacy', now - 120_000);
 
     const census = await store.shardCensus(shard, now - 60_000);
-    assert.deepEqual(census.activeAgents, { any: 2, legacy: 1, elicitation: 1 });
+    assert.deepEqual(census.activeAgents, { any: 2, legacy: 1, elicitation: 1, byGeneration: { '2025-11-25': 0, '2026-07-28': 0 } });
     assert.equal(await redis.zscore(keys.activity(shard, 'legacy'), second), null, 'activity older than the window is pruned');
+  });
+
+  test('active agents are counted per MCP generation within the window, an agent on both in both, and older generation activity is forgotten', async () => {
+    const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9', 'a10', 'a11', 'a12'].filter((agent) => keys.shardOf(agent) === keys.shardOf('a1'));
+    assert.ok(agents.length >= 3, 'the fixture needs three agents in one shard');
+    const [both, modern, gone] = agents as [string, string, string];
+    const shard = keys.shardOf(both);
+    const now = Date.now();
+    await store.recordActivity(both, 'legacy', now - 10_000, '2025-11-25');
+    await store.recordActivity(both, 'elicitation', now - 1_000, '2026-07-28');
+    await store.recordActivity(modern, 'other', now - 1_000, '2026-07-28');
+    await store.recordActivity(gone, 'legacy', now - 120_000, '2025-11-25');
+
+    const census = await store.shardCensus(shard, now - 60_000);
+    assert.deepEqual(census.activeAgents, { any: 2, legacy: 1, elicitation: 1, byGeneration: { '2025-11-25': 1, '2026-07-28': 2 } });
+    assert.equal(await redis.zscore(keys.generationActivity(shard, '2025-11-25'), gone), null, 'generation activity older than the window is pruned');
+    assert.match(keys.generationActivity(shard, '2026-07-28'), new RegExp(`^test:\\{s${shard}\\}:`), 'the generation sets carry the shard hash tag');
+  });
+
+  test('recording an agent\'s activity with its generation is one MULTI/EXEC transaction', async () => {
+    await redis.config('RESETSTAT');
+    await store.recordActivity('alice', 'elicitation', Date.now(), '2026-07-28');
+    const stats = (await redis.info('commandstats')).split('\r\n').filter((line) => /^cmdstat_(multi|exec|zadd):/.test(line));
+    const calls = Object.fromEntries(stats.map((line) => [line.slice(8, line.indexOf(':')), Number(/calls=(\d+)/.exec(line)?.[1])]));
+    assert.deepEqual(calls, { multi: 1, exec: 1, zadd: 3 }, 'any, elicitation and the generation set, written together');
+  });
+
+  test('the controller\'s counts add up every shard, by protocol and by MCP generation, within the window', async () => {
+    const now = Date.now();
+    const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'];
+    assert.ok(new Set(agents.map((agent) => keys.shardOf(agent))).size > 1, 'the fixture spans several shards');
+    for (const agent of agents.slice(0, 5)) await store.recordActivity(agent, 'legacy', now - 1_000, '2025-11-25');
+    for (const agent of agents.slice(3, 7)) await store.recordActivity(agent, 'elicitation', now - 1_000, '2026-07-28');
+    await store.recordActivity('a8', 'other', now - 1_000);
+    await store.recordActivity('old', 'legacy', now - 120_000, '2026-07-28');
+    assert.deepEqual(await store.activeAgentCounts(now - 60_000), { any: 8, legacy: 5, elicitation: 4, byGeneration: { '2025-11-25': 5, '2026-07-28': 4 } });
   });
 
   test('the backlog says how many accepted messages wait to be routed, in a push lane and in a poll lane', async () => {

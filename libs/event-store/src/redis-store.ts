@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { decodeEnvelope, type DeliveryVia, type MessageKind, type PollLanePayload, type Protocol, type PushLanePayload } from '@agent-bridge/protocol';
+import { MCP_GENERATIONS, decodeEnvelope, type DeliveryVia, type McpGeneration, type MessageKind, type PollLanePayload, type Protocol, type PushLanePayload } from '@agent-bridge/protocol';
 import { StoreError } from './errors.js';
 import { Keys, PUSH_GROUP, ROUTER_GROUP, type LaneKind } from './keys.js';
 import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
 import type { EventStore } from './store.js';
 import type {
   AckOutcome,
+  ActiveAgentCounts,
   AppliedFlags,
   ControllerLease,
   AgentActivity,
@@ -53,6 +54,8 @@ type Reply = Array<string | number>;
 
 /** Entries one ack script call settles at most, so a huge acknowledgement never holds Redis for long. */
 const ACK_CHUNK = 500;
+/** The protocol activity sets of a shard; the MCP generation sets follow them (`activitySets`). */
+const ACTIVITY_KINDS = ['any', 'legacy', 'elicitation'] as const;
 
 export class RedisEventStore implements EventStore {
   readonly keys: Keys;
@@ -365,19 +368,25 @@ export class RedisEventStore implements EventStore {
 
   // ---------------------------------------------------------------- activity and census
 
-  async recordActivity(agentId: string, activity: AgentActivity, at: number): Promise<void> {
+  async recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void> {
     const shard = this.keys.shardOf(agentId);
     // GT: a late write from another replica never moves an agent's last-seen time backwards.
     const multi = this.redis.multi().zadd(this.keys.activity(shard, 'any'), 'GT', at, agentId);
     if (activity !== 'other') multi.zadd(this.keys.activity(shard, activity), 'GT', at, agentId);
+    if (generation !== undefined) multi.zadd(this.keys.generationActivity(shard, generation), 'GT', at, agentId);
     await this.call('record activity', () => multi.exec());
   }
 
+  /** The sets a shard's active agents are counted in, in the order `activeAgentCountsOf` reads their counts. */
+  private activitySets(shard: number): string[] {
+    return [...ACTIVITY_KINDS.map((kind) => this.keys.activity(shard, kind)), ...MCP_GENERATIONS.map((generation) => this.keys.generationActivity(shard, generation))];
+  }
+
   async shardCensus(shard: number, since: number): Promise<ShardCensus> {
-    const kinds = ['any', 'legacy', 'elicitation'] as const;
+    const sets = this.activitySets(shard);
     const pipeline = this.redis.pipeline();
     // Forgetting what is older than the window keeps the sets as small as the active population.
-    for (const kind of kinds) pipeline.zremrangebyscore(this.keys.activity(shard, kind), '-inf', `(${since}`).zcard(this.keys.activity(shard, kind));
+    for (const key of sets) pipeline.zremrangebyscore(key, '-inf', `(${since}`).zcard(key);
     pipeline.xinfo('GROUPS', this.keys.events(shard)).xlen(this.keys.events(shard)).zcard(this.keys.openMessages(shard)).smembers(this.keys.pushAgents(shard));
     const replies = (await this.call('shard census', () => pipeline.exec())) ?? [];
     const value = (index: number): unknown => {
@@ -386,13 +395,14 @@ export class RedisEventStore implements EventStore {
       if (error && !/no such key/i.test(error.message)) throw this.unavailable('shard census', error);
       return error ? null : result;
     };
-    const [any, legacy, elicitation] = kinds.map((_, i) => Number(value(i * 2 + 1)));
-    const eventsLength = Number(value(7));
-    const open = Number(value(8));
-    const pushAgents = (value(9) as string[] | null) ?? [];
+    const activeAgents = activeAgentCountsOf(sets.map((_, i) => Number(value(i * 2 + 1))));
+    const backlogAt = sets.length * 2;
+    const eventsLength = Number(value(backlogAt + 1));
+    const open = Number(value(backlogAt + 2));
+    const pushAgents = (value(backlogAt + 3) as string[] | null) ?? [];
 
     let events = eventsLength;
-    for (const group of (value(6) as unknown[][] | null) ?? []) {
+    for (const group of (value(backlogAt) as unknown[][] | null) ?? []) {
       const fields = fieldMap(group);
       if (fields.name !== ROUTER_GROUP) continue;
       // `lag` is nil when Redis cannot tell (after deletions); the stream length is then an upper bound.
@@ -412,7 +422,7 @@ export class RedisEventStore implements EventStore {
     // Every accepted message stays in the open set until it is delivered; what is neither waiting to
     // be routed nor in a push lane waits in a poll lane (delivered to a poll but not yet acked included).
     const poll = Math.max(0, open - events - push);
-    return { activeAgents: { any: any!, legacy: legacy!, elicitation: elicitation! }, backlog: { events, push, poll } };
+    return { activeAgents, backlog: { events, push, poll } };
   }
 
   // ---------------------------------------------------------------- replicas
@@ -643,17 +653,19 @@ export class RedisEventStore implements EventStore {
     return agents.sort((a, b) => b.lastSeenAt - a.lastSeenAt).slice(0, limit);
   }
 
-  async activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }> {
-    const kinds = ['any', 'legacy', 'elicitation'] as const;
+  async activeAgentCounts(since: number): Promise<ActiveAgentCounts> {
+    const sets = this.keys.allShards().map((shard) => this.activitySets(shard));
     const pipeline = this.redis.pipeline();
-    for (const shard of this.keys.allShards()) for (const kind of kinds) pipeline.zcount(this.keys.activity(shard, kind), since, '+inf');
+    for (const key of sets.flat()) pipeline.zcount(key, since, '+inf');
     const replies = (await this.call('active agents', () => pipeline.exec())) ?? [];
-    const totals = { any: 0, legacy: 0, elicitation: 0 };
+    // An agent lives in one shard, so the shards' counts add up.
+    const perShard = sets[0]!.length;
+    const totals = new Array<number>(perShard).fill(0);
     replies.forEach(([error, count], i) => {
       if (error) throw this.unavailable('active agents', error);
-      totals[kinds[i % kinds.length]!] += Number(count);
+      totals[i % perShard]! += Number(count);
     });
-    return totals;
+    return activeAgentCountsOf(totals);
   }
 
   async readAudit(count: number): Promise<Array<AuditEntry & { id: string }>> {
@@ -764,6 +776,13 @@ function pushLaneEntry(id: string, flat: string[]): PushLaneEntry {
     payload: JSON.parse(fields.p ?? '{}') as PushLanePayload,
     ...(fields.tp ? { traceparent: fields.tp } : {}),
   };
+}
+
+/** Counts in `activitySets` order: the activity kinds, then one per MCP generation. */
+function activeAgentCountsOf(counts: number[]): ActiveAgentCounts {
+  const [any = 0, legacy = 0, elicitation = 0] = counts;
+  const byGeneration = Object.fromEntries(MCP_GENERATIONS.map((generation, i) => [generation, counts[ACTIVITY_KINDS.length + i] ?? 0])) as Record<McpGeneration, number>;
+  return { any, legacy, elicitation, byGeneration };
 }
 
 function pairs(flat: string[]): Record<string, string> {

@@ -1,7 +1,8 @@
 import type { LaneKind } from './keys.js';
-import type { DeliveryVia } from '@agent-bridge/protocol';
+import type { DeliveryVia, McpGeneration } from '@agent-bridge/protocol';
 import type {
   AckOutcome,
+  ActiveAgentCounts,
   AppliedFlags,
   ControllerLease,
   AgentActivity,
@@ -77,8 +78,8 @@ export interface PresenceStore {
 
 /** Who used which endpoint lately: the input of the adoption and legacy-usage numbers. */
 export interface ActivityStore {
-  /** Notes that the agent was active at `at` (ms); callers throttle (ActivityRecorder). */
-  recordActivity(agentId: string, activity: AgentActivity, at: number): Promise<void>;
+  /** Notes that the agent was active at `at` (ms), speaking MCP `generation` when known; callers throttle (ActivityRecorder). */
+  recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void>;
   /**
    * Counts the shard's agents active since `since` (ms) and its undelivered messages. Forgets
    * activity older than `since`, so only the shard's owner should call it.
@@ -150,8 +151,8 @@ export interface ControllerStore {
   writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void>;
   /** The agents active since `since` (ms) over every shard, most recent first, at most `limit`. */
   activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>>;
-  /** Distinct agents active since `since` (ms) over every shard, in total and by protocol. */
-  activeAgentCounts(since: number): Promise<{ any: number; legacy: number; elicitation: number }>;
+  /** Distinct agents active since `since` (ms) over every shard, in total, by protocol and by MCP generation. */
+  activeAgentCounts(since: number): Promise<ActiveAgentCounts>;
 }
 
 export interface CommunicationLogStore {

@@ -1,4 +1,4 @@
-import type { DeliveryVia, Envelope, LegacyMessage, MessageKind, PollLanePayload, Protocol, PushLanePayload } from '@agent-bridge/protocol';
+import type { DeliveryVia, Envelope, LegacyMessage, McpGeneration, MessageKind, PollLanePayload, Protocol, PushLanePayload } from '@agent-bridge/protocol';
 import type { LaneKind } from './keys.js';
 
 export interface AppendRequest {
@@ -227,10 +227,23 @@ export interface AppliedFlags {
 /** What an agent was seen doing: using the legacy endpoint, holding a push-capable session, or neither. */
 export type AgentActivity = 'legacy' | 'elicitation' | 'other';
 
+/** Distinct agents seen since the window start. */
+export interface ActiveAgentCounts {
+  /** Every agent seen, whatever it did. */
+  any: number;
+  /** By protocol (AgentActivity): an agent using both counts in both, an `other` one in neither. */
+  legacy: number;
+  elicitation: number;
+  /**
+   * By the MCP generation the agent spoke: an agent using both counts in both, one seen without a
+   * generation (recorded before generations were) in neither.
+   */
+  byGeneration: Record<McpGeneration, number>;
+}
+
 /** One shard's numbers for the dashboards, taken by the router that owns the shard. */
 export interface ShardCensus {
-  /** Distinct agents seen since the window start, in total and by protocol. */
-  activeAgents: { any: number; legacy: number; elicitation: number };
+  activeAgents: ActiveAgentCounts;
   /** Accepted messages not yet delivered, by where they wait. */
   backlog: { events: number; push: number; poll: number };
 }

@@ -44,6 +44,7 @@ export class BridgeMetrics {
   readonly redisConnectionEvents: Counter<'connection' | 'event'>;
   readonly activeAgents: Gauge<'shard'>;
   readonly activeAgentsByProtocol: Gauge<'shard' | 'protocol'>;
+  readonly activeAgentsByGeneration: Gauge<'shard' | 'generation'>;
   readonly laneBacklog: Gauge<'shard' | 'lane'>;
   readonly flagSnapshotPublished: Gauge;
   readonly migrationPhase: Gauge<'phase'>;
@@ -165,6 +166,12 @@ export class BridgeMetrics {
       name: 'agentbridge_active_agents_by_protocol',
       help: 'Distinct agents within the activity window by protocol: legacy (called the legacy-poll endpoint) or elicitation (held a push-capable session); an agent using both counts in both.',
       labelNames: ['shard', 'protocol'],
+      registers,
+    });
+    this.activeAgentsByGeneration = new Gauge({
+      name: 'agentbridge_active_agents_by_generation',
+      help: 'Distinct agents within the activity window by the MCP protocol generation they spoke (2025-11-25 or 2026-07-28); an agent using both counts in both.',
+      labelNames: ['shard', 'generation'],
       registers,
     });
     this.laneBacklog = new Gauge({

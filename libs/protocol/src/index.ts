@@ -5,3 +5,4 @@ export * from './adapter.js';
 export * from './wire-errors.js';
 export * from './tool-schemas.js';
 export * from './form-schema.js';
+export * from './mcp-generation.js';

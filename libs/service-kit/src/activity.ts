@@ -1,5 +1,6 @@
 import type { ActivityStore, AgentActivity } from '@agent-bridge/event-store';
 import type { Logger } from '@agent-bridge/observability';
+import type { McpGeneration } from '@agent-bridge/protocol';
 
 export interface ActivityRecorderOptions {
   /** Records an agent's activity at most this often per kind (the census window is minutes long). */
@@ -7,9 +8,10 @@ export interface ActivityRecorderOptions {
 }
 
 /**
- * Notes which agents use which endpoint, for the adoption and legacy-usage numbers. Throttled per
- * agent and kind so a busy agent costs one Redis write per interval, and never in the way of the
- * request it observes: a failed write is logged and the next request tries again.
+ * Notes which agents use which endpoint, and on which MCP generation, for the adoption and
+ * legacy-usage numbers. Throttled per agent, kind and generation so a busy agent costs one Redis
+ * write per interval, and never in the way of the request it observes: a failed write is logged and
+ * the next request tries again.
  */
 export class ActivityRecorder {
   private readonly lastRecorded = new Map<string, number>();
@@ -20,15 +22,16 @@ export class ActivityRecorder {
     private readonly options: ActivityRecorderOptions,
   ) {}
 
-  saw(agentId: string, activity: AgentActivity, now = Date.now()): void {
-    const key = `${activity}\u0000${agentId}`;
+  /** `generation`: the MCP generation the request spoke, when the caller knows it. */
+  saw(agentId: string, activity: AgentActivity, generation?: McpGeneration, now = Date.now()): void {
+    const key = `${activity}\u0000${generation ?? ''}\u0000${agentId}`;
     const last = this.lastRecorded.get(key);
     if (last !== undefined && now - last < this.options.intervalMs) return;
     this.lastRecorded.set(key, now);
     if (this.lastRecorded.size > 10_000) this.forgetOlderThan(now - this.options.intervalMs);
-    this.store.recordActivity(agentId, activity, now).catch((error: unknown) => {
+    this.store.recordActivity(agentId, activity, now, generation).catch((error: unknown) => {
       this.lastRecorded.delete(key);
-      this.logger.warn({ err: error, agentId }, 'could not record agent activity');
+      this.logger.warn({ err: error, agentId, generation }, 'could not record agent activity');
     });
   }
 

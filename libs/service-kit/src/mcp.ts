@@ -209,9 +209,13 @@ function callsHoldingTool(body: unknown, holding: ReadonlySet<string>): boolean 
   return message.method === 'tools/call' && typeof message.params?.name === 'string' && holding.has(message.params.name);
 }
 
-/** A 2026-07-28 request: it carries the protocol version in its `params._meta` envelope. */
-export function isModernRequestBody(body: unknown): boolean {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+/**
+ * The elicitation support a 2026-07-28 request declares in its `params._meta` envelope, or
+ * undefined for a request that carries no protocol version there (a 2025-era request).
+ */
+export function modernRequestElicitation(body: unknown): DeclaredElicitation | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
-  return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
+  if (typeof meta !== 'object' || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return undefined;
+  return declaredElicitation(meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined);
 }

@@ -192,6 +192,29 @@ describe('controller service (local mode: file source, status and lease in the s
     assert.equal(snapshot.elicitation.percentage, 0);
   });
 
+  test('GET /health/status reports adoption by protocol and by MCP generation over every shard, within the activity window', async () => {
+    const a = await startController('ctl-a');
+    const now = Date.now();
+    await store.store.recordActivity('alice', 'legacy', now, '2025-11-25');
+    await store.store.recordActivity('bob', 'elicitation', now, '2026-07-28');
+    await store.store.recordActivity('bob', 'legacy', now, '2025-11-25');
+    await store.store.recordActivity('carol', 'other', now, '2026-07-28');
+    await store.store.recordActivity('dave', 'legacy', now);
+    await store.store.recordActivity('old', 'legacy', now - 10 * 60 * 1000, '2026-07-28');
+    const response = await fetch(`${a.url}/health/status`);
+    assert.equal(response.status, 200);
+    const { adoption } = (await response.json()) as { adoption: Record<string, unknown> };
+    assert.deepEqual(adoption, {
+      windowMs: 5 * 60 * 1000,
+      activeAgents: 4,
+      elicitationAgents: 1,
+      legacyAgents: 3,
+      agentsByGeneration: { '2025-11-25': 2, '2026-07-28': 2 },
+      rate: 0.25,
+      legacyShare: 0.75,
+    });
+  });
+
   test('an invalid edit of the resource is not applied: Ready turns False naming the field, the flags stay as they were', async () => {
     await startController('ctl-a');
     await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });

@@ -134,6 +134,8 @@ export class Controller {
         activeAgents: agents.any,
         elicitationAgents: agents.elicitation,
         legacyAgents: agents.legacy,
+        /** By MCP generation (2025-11-25, 2026-07-28): an agent on both counts in both. */
+        agentsByGeneration: agents.byGeneration,
         rate: agents.any > 0 ? agents.elicitation / agents.any : null,
         legacyShare: agents.any > 0 ? agents.legacy / agents.any : null,
       },

@@ -11,7 +11,7 @@ import {
   HttpError,
   createToolServer,
   declaredElicitation,
-  isModernRequestBody,
+  modernRequestElicitation,
   parseJsonBody,
   readRawBody,
   sendJson,
@@ -107,7 +107,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   async function recordPresence(session: AgentSession): Promise<void> {
-    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other');
+    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other', '2025-11-25');
     try {
       await store.recordPresence(session.agentId, {
         sessionId: session.id,
@@ -247,7 +247,11 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       return sessionNotFound(response);
     }
     const body = parseJsonBody(raw);
-    if (request.method === 'POST' && isModernRequestBody(body)) return serveModern(request, response, body, agentId);
+    const modern = request.method === 'POST' ? modernRequestElicitation(body) : undefined;
+    if (modern) {
+      activity.saw(agentId, modern.form ? 'elicitation' : 'other', '2026-07-28');
+      return serveModern(request, response, body, agentId);
+    }
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
       throw new HttpError(
         400,

@@ -4,6 +4,7 @@ import {
   ActivityRecorder,
   AgentRegistry,
   HttpError,
+  modernRequestElicitation,
   readJsonBody,
   sendUnauthorized,
   statelessMcpServing,
@@ -74,8 +75,8 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         }
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
-        activity.saw(agentId, 'legacy');
         const body = await readJsonBody(request, bodyLimit);
+        activity.saw(agentId, 'legacy', modernRequestElicitation(body) ? '2026-07-28' : '2025-11-25');
         await serveMcp(request, response, body, agentId);
       },
       ...runtime.probes(),

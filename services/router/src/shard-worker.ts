@@ -20,7 +20,7 @@ import {
 } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, startSpan, traceparentOf, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
-import { AdapterError, toPollPayload, toPushPayload, type DeliveryVia, type Envelope, type PushLanePayload } from '@agent-bridge/protocol';
+import { AdapterError, MCP_GENERATIONS, toPollPayload, toPushPayload, type DeliveryVia, type Envelope, type PushLanePayload } from '@agent-bridge/protocol';
 import { chooseLane } from './routing-policy.js';
 
 const DRAIN_CHECK_INTERVAL_MS = 250;
@@ -87,6 +87,7 @@ export class ShardWorker {
     metrics.unaccountedMessages.remove({ shard });
     metrics.activeAgents.remove({ shard });
     for (const protocol of ['legacy', 'elicitation']) metrics.activeAgentsByProtocol.remove({ shard, protocol });
+    for (const generation of MCP_GENERATIONS) metrics.activeAgentsByGeneration.remove({ shard, generation });
     for (const lane of BACKLOG_LANES) metrics.laneBacklog.remove({ shard, lane });
   }
 
@@ -323,6 +324,8 @@ export class ShardWorker {
     metrics.activeAgents.set({ shard }, census.activeAgents.any);
     metrics.activeAgentsByProtocol.set({ shard, protocol: 'legacy' }, census.activeAgents.legacy);
     metrics.activeAgentsByProtocol.set({ shard, protocol: 'elicitation' }, census.activeAgents.elicitation);
+    // Every generation, 0 included: the by-generation panel has both series from the first census.
+    for (const generation of MCP_GENERATIONS) metrics.activeAgentsByGeneration.set({ shard, generation }, census.activeAgents.byGeneration[generation]);
     for (const lane of BACKLOG_LANES) metrics.laneBacklog.set({ shard, lane }, census.backlog[lane]);
   }
 

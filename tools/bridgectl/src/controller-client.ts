@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FeatureFlagsStatus } from '@agent-bridge/controller';
 import type { FeatureFlagsSpec, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
+import type { McpGeneration } from '@agent-bridge/protocol';
 import { ConfigError } from '@agent-bridge/service-kit';
 
 /** The repository root (bridgectl runs from its source tree): defaults are relative to it. */
@@ -36,7 +37,16 @@ export interface ControllerReport {
   };
   status: FeatureFlagsStatus | null;
   snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState };
-  adoption: { windowMs: number; activeAgents: number; elicitationAgents: number; legacyAgents: number; rate: number | null; legacyShare: number | null };
+  adoption: {
+    windowMs: number;
+    activeAgents: number;
+    elicitationAgents: number;
+    legacyAgents: number;
+    /** Absent from a controller older than this bridgectl. */
+    agentsByGeneration?: Record<McpGeneration, number>;
+    rate: number | null;
+    legacyShare: number | null;
+  };
 }
 
 /** What an admin endpoint answers when it handled the request. */

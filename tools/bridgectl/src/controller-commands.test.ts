@@ -12,6 +12,7 @@ import { createLogger } from '@agent-bridge/observability';
 import { REPO_ROOT, freePort, startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
 import { EXIT, runBridgectl } from './cli.js';
 import type { ControllerReport } from './controller-client.js';
+import { renderStatus } from './controller-commands.js';
 
 const ADMIN = 'bridgectl-admin-token-0123456789';
 
@@ -130,11 +131,11 @@ describe('bridgectl controller commands against a real controller (local mode) a
     return (await response.json()) as ControllerReport;
   }
 
-  test('status shows phase, stage n/N, pause, adoption, gates against thresholds, last rollback, conditions, leader and snapshot', async () => {
+  test('status shows phase, stage n/N, pause, adoption (by protocol and by MCP generation), gates against thresholds, last rollback, conditions, leader and snapshot', async () => {
     const now = Date.now();
-    await store.store.recordActivity('agent_v1', 'elicitation', now);
-    await store.store.recordActivity('canary_2', 'legacy', now);
-    await store.store.recordActivity('agent-006', 'other', now);
+    await store.store.recordActivity('agent_v1', 'elicitation', now, '2026-07-28');
+    await store.store.recordActivity('canary_2', 'legacy', now, '2025-11-25');
+    await store.store.recordActivity('agent-006', 'other', now, '2025-11-25');
     const status = await run(['status']);
     assert.equal(status.code, EXIT.ok, status.err);
     const { snapshot } = await report();
@@ -145,6 +146,7 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.match(status.out, /^paused\s+no$/m);
     assert.match(status.out, /^rollback\s+none in force$/m);
     assert.match(status.out, /^adoption\s+3 active agents in the last 5m: 1 on elicitation, 1 on legacy; rate 33\.3%, legacy share 33\.3%$/m);
+    assert.match(status.out, /^MCP generation\s+2025-11-25 2, 2026-07-28 1$/m);
     assert.match(status.out, new RegExp(`^snapshot\\s+version ${snapshot.version}, published ${snapshot.publishedAt.replace(/\./g, '\\.')} \\(\\d+s ago\\) by ctl-test$`, 'm'));
     assert.match(status.out, /^last rollback\s+none$/m);
     // Each gate: value, threshold, result.
@@ -156,6 +158,12 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.match(status.out, /^\s+Ready\s+True\s+Reconciled\s+generation 1 reconciled$/m);
     assert.match(status.out, /^\s+Progressing\s+True\s+AnalysisInconclusive\s+stage 1\/2 at 10%, waiting for analysis data$/m);
     assert.match(status.out, /^\s+RolledBack\s+False\s+NoRollback\s+-$/m);
+  });
+
+  test('status from a controller that does not report MCP generations (older than bridgectl) says so instead of failing', async () => {
+    const older = await report();
+    delete older.adoption.agentsByGeneration;
+    assert.match(renderStatus(older, controller.url, Date.now()), /^MCP generation\s+not reported \(the controller is older than bridgectl\)$/m);
   });
 
   test('status --json prints the raw report of GET /health/status', async () => {

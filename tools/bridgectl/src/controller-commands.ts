@@ -27,6 +27,7 @@ import {
   type ProtocolDecision,
   type RollbackLevel,
 } from '@agent-bridge/flags';
+import { MCP_GENERATIONS } from '@agent-bridge/protocol';
 import { EXIT, InputError, UsageError, ago, formatSpan, requireReason, table, type Output } from './common.js';
 import {
   DEFAULT_FEATURE_FLAGS_FILE,
@@ -134,6 +135,8 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
     'adoption',
     `${adoption.activeAgents} active agent${adoption.activeAgents === 1 ? '' : 's'} in the last ${formatSpan(adoption.windowMs)}: ${adoption.elicitationAgents} on elicitation, ${adoption.legacyAgents} on legacy; rate ${pct(adoption.rate)}, legacy share ${pct(adoption.legacyShare)}`,
   ]);
+  const byGeneration = adoption.agentsByGeneration;
+  rows.push(['MCP generation', byGeneration ? MCP_GENERATIONS.map((generation) => `${generation} ${byGeneration[generation] ?? 0}`).join(', ') : 'not reported (the controller is older than bridgectl)']);
   rows.push(['snapshot', `version ${snapshot.version}, published ${when(snapshot.publishedAt, now)} by ${snapshot.publishedBy}`]);
   if (status?.lastRollback) {
     const last = status.lastRollback;
