@@ -84,3 +84,34 @@ export async function connectStateless(url: string, token: string, name: string,
     },
   };
 }
+
+/**
+ * A 2026-07-28 client in manual mode: it sees the `input_required` answer itself and retries with
+ * whatever `requestState` and `inputResponses` a test gives (tampered, expired, another agent's).
+ */
+export interface ManualRoundClient {
+  readonly client: Client;
+  /** tools/call wait_for_messages; returns the raw result (input_required or final). */
+  wait(args: Record<string, unknown>, retry?: { requestState: string; inputResponses: Record<string, unknown> }): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function connectManual(url: string, token: string, name: string, options: { elicitation?: boolean } = {}): Promise<ManualRoundClient> {
+  const client = new Client(
+    { name, version: '1.0.0' },
+    {
+      capabilities: options.elicitation === false ? {} : { elicitation: { form: {} } },
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      inputRequired: { autoFulfill: false },
+    },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return {
+    client,
+    async wait(args, retry) {
+      const params = { name: 'wait_for_messages', arguments: args, ...(retry ?? {}) };
+      return (await client.request({ method: 'tools/call', params }, { allowInputRequired: true })) as unknown as Record<string, unknown>;
+    },
+    close: () => client.close(),
+  };
+}
