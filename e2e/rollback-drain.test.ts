@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
+import { connectManual } from './support/stateless.js';
 
 describe('rollback drain', () => {
   let bridge: Bridge;
@@ -10,9 +11,11 @@ describe('rollback drain', () => {
 
   before(async () => {
     bridge = await startBridge({
-      agents: ['sender', 'slow', 'absent'],
+      agents: ['sender', 'slow', 'absent', 'stateless'],
       elicitations: 1,
       flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'slow,absent', elicitationTimeoutMs: '30000' },
+      // Two messages per 2026 round, so a rollback finds a round outstanding and entries still waiting.
+      env: { ROUND_MAX_MESSAGES: '2' },
     });
     sender = await bridge.connect('sender');
   });
@@ -81,5 +84,36 @@ describe('rollback drain', () => {
     const { messages } = await receive(absent, 3, 10_000);
     assert.deepEqual(messages.map((m) => m.content), ['kept 0', 'kept 1', 'kept 2']);
     await absent.close();
+  });
+
+  test('a 2026-07-28 agent with a round outstanding has its push lane on its poll lane within 1 s of a rollback, each message once', async (t) => {
+    await bridge.setFlags({ 'elicitation.agents': 'stateless', autoFallback: 'true' }, 'stateless joins');
+    const agent = await connectManual(`${bridge.elicitationBaseUrls[0]}/mcp`, bridge.tokens.stateless!, 'stateless');
+    try {
+      await agent.wait({ timeout_ms: 100 }); // present from now on
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await sender.callToolJson<{ message_id: string }>('send_message', { to: 'stateless', content: `round ${i}` })).message_id);
+      await waitFor(async () => (await bridge.store.store.getMessage(ids[4]!, 'stateless'))?.lane === 'push', { timeoutMs: 5_000, description: 'the messages on the push lane' });
+      const round = await agent.wait({ timeout_ms: 5_000 });
+      assert.deepEqual(Object.keys(round.inputRequests as object), ids.slice(0, 2), 'a round of two is outstanding (its lease lasts the 30 s answer window)');
+
+      const rolledBackAt = Date.now();
+      await bridge.setFlags({ 'elicitation.agents': '' }, 'rollback: stateless goes back to legacy');
+      await waitFor(() => pollLaneHolds('stateless', ids), { timeoutMs: 5_000, intervalMs: 20, description: 'every entry, handed out or not, on the poll lane' });
+      const drainedInMs = Date.now() - rolledBackAt;
+      t.diagnostic(`2026 push lane drained ${drainedInMs} ms after the flag change`);
+      assert.ok(drainedInMs < 1_000, `drained within 1 s (took ${drainedInMs} ms)`);
+
+      const late = await agent.wait({}, { requestState: round.requestState as string, inputResponses: { [ids[0]!]: { action: 'accept', content: { response: 'too late' } } } });
+      assert.equal((late as { structuredContent?: { error?: { code?: string } } }).structuredContent?.error?.code, 'REQUEST_STATE_EXPIRED', 'the round was taken back');
+      const legacy = await bridge.connect('stateless');
+      const { messages, cursor } = await receive(legacy, 5, 10_000);
+      assert.deepEqual(messages.map((m) => m.content), ['round 0', 'round 1', 'round 2', 'round 3', 'round 4'], 'each exactly once, in order');
+      assert.equal((await receive(legacy, 1, 1_500, cursor)).messages.length, 0, 'nothing twice');
+      assert.equal((await receive(sender, 1, 1_500)).messages.length, 0, 'the late answer produced no reply');
+      await legacy.close();
+    } finally {
+      await agent.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
+import { ROUND_LEASE_OWNER_PREFIX } from './types.js';
 import { RedisEventStore } from './redis-store.js';
 import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
 
@@ -302,5 +303,23 @@ describe('shard census', () => {
     const page = await store.readPollLane('bob', '0', 10);
     await store.ackPollLane('bob', page.entries.at(-1)!.cursor);
     assert.deepEqual((await store.shardCensus(shard, 0)).backlog, { events: 2, push: 0, poll: 0 }, 'an acknowledged message is no longer backlog');
+  });
+});
+
+describe('push leases of 2026-07-28 rounds', () => {
+  test('a round lease is taken over only by a caller that names the round prefix, and the round is fenced out', async () => {
+    const round = await store.acquirePushLease('ria', `${ROUND_LEASE_OWNER_PREFIX}r1:abc`, 30_000);
+    assert.ok(round);
+    assert.equal(await store.acquirePushLease('ria', 'deliverer-1', 5_000), null, 'a deliverer waits for the round');
+    assert.equal(await store.acquirePushLease('ria', 'router-1', 5_000, { preempt: 'other:' }), null, 'another prefix does not preempt');
+    const drain = await store.acquirePushLease('ria', 'router-1', 5_000, { preempt: ROUND_LEASE_OWNER_PREFIX });
+    assert.ok(drain && drain.fence > round.fence, 'the drain holds it with a newer fence');
+    assert.equal(await store.renewPushLease(round, 30_000), false, 'the round can no longer renew (or write)');
+    assert.equal(await store.acquirePushLease('ria', 'router-2', 5_000, { preempt: ROUND_LEASE_OWNER_PREFIX }), null, "a drain's lease is not a round's: not preemptable");
+  });
+
+  test('readPushEntries returns the entries still on the lane, in the order asked', async () => {
+    assert.deepEqual(await store.readPushEntries('ria', []), []);
+    assert.deepEqual(await store.readPushEntries('ria', ['1-0', '2-0']), [], 'ids not on the lane are skipped');
   });
 });
