@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge, type Bridge, type ModernAgent, type PollResult } from './support/bridge.js';
+import { connectStateless, type StatelessAgent } from './support/stateless.js';
 
 const TARGETS = Array.from({ length: 12 }, (_, i) => `t${i}`);
+/** Half of the targets are 2026-07-28 agents (no session: their messages come as wait_for_messages rounds). */
+const STATELESS_TARGETS = new Set(TARGETS.slice(6));
 const SENDERS = ['s0', 's1', 's2', 's3'];
 const RATE_PER_SECOND = 300;
 const STAGES = [0, 25, 50, 75, 100, 0];
@@ -13,6 +16,7 @@ const TOKEN = /m-s\d+-\d+/;
 describe('protocol switch under load', () => {
   let bridge: Bridge;
   const targets = new Map<string, ModernAgent>();
+  const statelessTargets: StatelessAgent[] = [];
   const senders: AgentClient[] = [];
   /** token → how many times any path delivered it */
   const deliveries = new Map<string, number>();
@@ -32,6 +36,18 @@ describe('protocol switch under load', () => {
       env: { FLAGS_POLL_INTERVAL_MS: '200' },
     });
     for (const agent of TARGETS) {
+      if (STATELESS_TARGETS.has(agent)) {
+        const client = await connectStateless(`${bridge.elicitationBaseUrls[0]}/mcp`, bridge.tokens[agent]!, agent, {
+          answer: (request) => {
+            delivered(request.message);
+            return { action: 'accept', content: {} };
+          },
+          onPolled: (messages) => messages.forEach((message) => delivered(message.content)),
+        });
+        client.run(1_000);
+        statelessTargets.push(client);
+        continue;
+      }
       targets.set(
         agent,
         await bridge.connectModern(agent, {
@@ -70,11 +86,12 @@ describe('protocol switch under load', () => {
   after(async () => {
     polling = false;
     await Promise.allSettled(pollLoops);
+    await Promise.all(statelessTargets.map((client) => client.stop()));
     await Promise.all([...targets.values(), ...senders].map((c) => c.close().catch(() => undefined)));
     await bridge?.stop();
   });
 
-  test('percentage 0 → 25 → 50 → 75 → 100 → 0 while 200+ messages/s flow: zero errors, zero lost, zero duplicated', async (t) => {
+  test('percentage 0 → 25 → 50 → 75 → 100 → 0 while 200+ messages/s flow, to 2025 sessions and 2026 agents alike: zero errors, zero lost, zero duplicated', async (t) => {
     const sent: string[] = [];
     const errors: string[] = [];
     let sending = true;
@@ -116,6 +133,10 @@ describe('protocol switch under load', () => {
     const lost = sent.filter((token) => !deliveries.has(token));
     const duplicated = [...deliveries].filter(([, count]) => count > 1).map(([token]) => token);
     t.diagnostic(`delivered ${deliveries.size}, lost ${lost.length}, duplicated ${duplicated.length}`);
+    assert.deepEqual(statelessTargets.flatMap((client) => client.errors), [], 'no wait_for_messages of a 2026 agent failed');
+    const rounds = statelessTargets.reduce((sum, client) => sum + client.received.length, 0);
+    t.diagnostic(`2026 agents answered ${rounds} elicitations of rounds`);
+    assert.ok(statelessTargets.every((client) => client.received.length > 0), 'every 2026 agent got messages as round elicitations at some stage');
     assert.deepEqual(lost, [], 'nothing lost');
     assert.deepEqual(duplicated, [], 'nothing delivered twice');
     assert.equal(deliveries.size, sent.length);

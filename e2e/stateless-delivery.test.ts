@@ -88,6 +88,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
     );
     assert.ok(answered.every((a) => a.action === 'accept'));
     assert.equal(MESSAGE_META_KEY, 'io.agentbridge/message');
+    assert.deepEqual(bob.errors, [], 'no wait_for_messages call failed');
   });
 
   test('a retry with tampered, foreign or expired requestState gets a stable code, settles nothing and loses nothing', async () => {

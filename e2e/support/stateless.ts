@@ -4,7 +4,7 @@
  * retries the call by itself. `run()` loops wait_for_messages the way a real agent would.
  */
 import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/client';
-import { MESSAGE_META_KEY, type MessageMeta } from '@agent-bridge/protocol';
+import { MESSAGE_META_KEY, type LegacyMessage, type MessageMeta } from '@agent-bridge/protocol';
 
 export interface RoundElicitation {
   message: string;
@@ -17,6 +17,8 @@ export interface StatelessAgentOptions {
   /** Declare the elicitation (form) capability (default true). */
   elicitation?: boolean;
   answer?: (request: RoundElicitation) => Promise<ElicitResult> | ElicitResult;
+  /** Called with the messages of every wait_for_messages result (the poll lane: legacy-routed and fallbacks). */
+  onPolled?: (messages: LegacyMessage[]) => void;
 }
 
 export interface StatelessAgent {
@@ -25,6 +27,8 @@ export interface StatelessAgent {
   readonly received: RoundElicitation[];
   /** Every wait_for_messages result, in order. */
   readonly results: Array<Record<string, unknown>>;
+  /** Every failed wait_for_messages call of run() (the loop goes on after one). */
+  readonly errors: string[];
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   callJson<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
   /** Loops wait_for_messages (timeout_ms as given) until stop(). */
@@ -35,6 +39,7 @@ export interface StatelessAgent {
 export async function connectStateless(url: string, token: string, name: string, options: StatelessAgentOptions = {}): Promise<StatelessAgent> {
   const received: RoundElicitation[] = [];
   const results: Array<Record<string, unknown>> = [];
+  const errors: string[] = [];
   const answer = options.answer ?? (() => ({ action: 'accept' as const, content: { response: 'ok' } }));
   const client = new Client(
     { name, version: '1.0.0' },
@@ -61,6 +66,7 @@ export async function connectStateless(url: string, token: string, name: string,
     client,
     received,
     results,
+    errors,
     call,
     callJson,
     run(timeoutMs = 5_000) {
@@ -68,11 +74,13 @@ export async function connectStateless(url: string, token: string, name: string,
         let cursor: string | undefined;
         while (!stopping) {
           const result = await callJson<Record<string, unknown>>('wait_for_messages', { timeout_ms: timeoutMs, ...(cursor ? { cursor } : {}) }).catch((error: unknown) => {
-            if (!stopping) throw error;
+            if (!stopping) errors.push((error as Error).message);
             return undefined;
           });
-          if (!result) return;
+          if (stopping) return;
+          if (!result) continue;
           results.push(result);
+          options.onPolled?.((result.messages as LegacyMessage[] | undefined) ?? []);
           cursor = result.cursor as string;
         }
       })();

@@ -59,8 +59,8 @@ export interface RoundDelivery {
   complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean }>;
   /** Takes the next round of the agent's push lane, or undefined when there is none to take now. */
   handOut(context: ToolCallContext): Promise<InputRequired | undefined>;
-  /** The agent counts as present for push while its call waits, and for a window after. */
-  present(agentId: string, holdMs: number): void;
+  /** A 2026-07-28 agent that can answer elicitations counts as present for push while its call waits, and for a window after. */
+  present(context: ToolCallContext, holdMs: number): void;
 }
 
 export interface MailboxLimits {
@@ -231,7 +231,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
       const timeoutMs = notice ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
       const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
-      rounds?.present(agentId, timeoutMs);
+      options.rounds?.present(context, timeoutMs);
       const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds);
       if (page instanceof InputRequired) return page;
       const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);

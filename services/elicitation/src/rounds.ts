@@ -61,7 +61,9 @@ export class StatelessRounds implements RoundDelivery {
     return true;
   }
 
-  present(agentId: string, holdMs: number): void {
+  present(context: ToolCallContext, holdMs: number): void {
+    if (context.generation !== '2026-07-28' || !context.elicitation.form) return;
+    const agentId = context.agentId;
     const now = Date.now();
     const until = now + holdMs + this.deps.presenceWindowMs;
     // One presence write per agent and replica while earlier ones still cover half the window.

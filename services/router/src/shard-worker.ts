@@ -27,6 +27,12 @@ const DRAIN_CHECK_INTERVAL_MS = 250;
 /** Where an undelivered message can wait (agentbridge_lane_backlog), as ShardCensus reports it. */
 const BACKLOG_LANES = ['events', 'push', 'poll'] as const;
 const DRAIN_LEASE_TTL_MS = 5_000;
+/**
+ * How long a 2026-07-28 round outstanding at a rollback may still be answered before the drain
+ * takes its lease back: the same grace an elicitation in flight on a session gets (decision 0005),
+ * so an answer already on its way is stored rather than the message delivered twice.
+ */
+const ROUND_ROLLBACK_GRACE_MS = 400;
 
 export interface ShardWorkerOptions {
   batchSize: number;
@@ -62,6 +68,8 @@ export class ShardWorker {
   private lastAuditAt = 0;
   private lastUnaccounted = 0;
   private lastDrainFlagsVersion = -1;
+  /** When this worker first saw the flag version in force (a rollback's rounds get a grace from then). */
+  private flagsSeenAt = 0;
 
   constructor(
     readonly lease: ShardLease,
@@ -280,7 +288,9 @@ export class ShardWorker {
     const now = Date.now();
     if (flags.version === this.lastDrainFlagsVersion && now - this.lastDrainCheckAt < DRAIN_CHECK_INTERVAL_MS) return;
     this.lastDrainCheckAt = now;
+    if (flags.version !== this.lastDrainFlagsVersion) this.flagsSeenAt = now;
     this.lastDrainFlagsVersion = flags.version;
+    const takeBackRounds = now - this.flagsSeenAt >= ROUND_ROLLBACK_GRACE_MS;
     const agents = await this.deps.store.agentsWithPushBacklog(this.shard);
     if (agents.length === 0) return;
     const presence = await this.deps.store.readPresence(agents);
@@ -288,8 +298,8 @@ export class ShardWorker {
       const rolledBack = evaluateProtocol(flags, agentId).protocol === 'legacy';
       const reachable = (presence.get(agentId) ?? []).some((session) => session.elicitation.form && session.streamOpen);
       if (!rolledBack && (reachable || !flags.autoFallback)) continue;
-      // A rollback also takes back a 2026-07-28 round waiting for its retry (no process holds it).
-      const lease = await this.deps.store.acquirePushLease(agentId, this.deps.consumer, DRAIN_LEASE_TTL_MS, rolledBack ? { preempt: ROUND_LEASE_OWNER_PREFIX } : {});
+      // A rollback also takes back a 2026-07-28 round waiting for its retry (no process holds it), after the grace.
+      const lease = await this.deps.store.acquirePushLease(agentId, this.deps.consumer, DRAIN_LEASE_TTL_MS, rolledBack && takeBackRounds ? { preempt: ROUND_LEASE_OWNER_PREFIX } : {});
       if (!lease) continue;
       try {
         const moved = await this.deps.store.drainPushLane(lease, 'legacy_fallback');
