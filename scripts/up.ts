@@ -1,10 +1,11 @@
 /**
  * `make up`: runs agent-bridge on this machine. Starts redis-server with AOF under .local/redis
- * (unless REDIS_URL is set), creates dev agent tokens and the controller's admin and webhook tokens,
- * runs every service as its own process — the controller reads deploy/local/featureflags.yaml and
- * publishes the flags — starts Prometheus (scraping the services, loading the alert rules) and
- * Alertmanager under .local/ (unless MONITORING=off), prints endpoints and tokens, and stops
- * everything on Ctrl-C.
+ * (unless REDIS_URL is set), creates dev agent tokens, the controller's admin and webhook tokens and
+ * the elicitation endpoint's requestState key (kept under .local/, so a restart still verifies the
+ * MCP 2026-07-28 rounds it handed out), runs every service as its own process — the controller
+ * reads deploy/local/featureflags.yaml and publishes the flags — starts Prometheus (scraping the
+ * services, loading the alert rules) and Alertmanager under .local/ (unless MONITORING=off), prints
+ * endpoints and tokens, and stops everything on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -93,10 +94,10 @@ function devTokens(): Record<string, string> {
   return tokens;
 }
 
-/** A secret kept under .local/ across runs (mode 0600), created on first use. */
-function localSecret(name: string): string {
+/** A secret kept under .local/ across runs (mode 0600), created on first use from `bytes` random bytes. */
+function localSecret(name: string, bytes = 24): string {
   const file = join(local, name);
-  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, randomBytes(bytes).toString('base64url') + '\n', { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -182,6 +183,8 @@ async function main(): Promise<void> {
   const tokens = devTokens();
   localSecret('admin-token');
   localSecret('webhook-token');
+  // 48 bytes: 64 characters, above REQUEST_STATE_KEY's 32.
+  const requestStateKey = localSecret('request-state-key', 48);
   const shared = {
     REDIS_URL: redisUrl,
     SHARD_COUNT: shardCount,
@@ -199,6 +202,7 @@ async function main(): Promise<void> {
     PORT: String(ports.elicitation),
     REPLICA_ID: 'elicitation-1',
     ADVERTISE_URL: `http://127.0.0.1:${ports.elicitation}`,
+    REQUEST_STATE_KEY: requestStateKey,
   });
   // The controller owns the flag snapshot: it reads the FeatureFlags file and publishes the flags.
   run('controller', node[0]!, [...node.slice(1), 'services/controller/src/main.ts'], {

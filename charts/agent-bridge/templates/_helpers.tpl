@@ -85,6 +85,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.controller.tokens.existingSecret }}{{ .Values.controller.tokens.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "controller-tokens") }}{{ end }}
 {{- end }}
 
+{{- define "agent-bridge.requestStateSecretName" -}}
+{{- if .Values.elicitation.requestState.existingSecret }}{{ .Values.elicitation.requestState.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "request-state") }}{{ end }}
+{{- end }}
+
 {{/* The ServiceAccount of the pods that run the controller container. */}}
 {{- define "agent-bridge.controllerServiceAccountName" -}}
 {{- include "agent-bridge.componentName" (list . "controller") }}
@@ -120,6 +124,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- if and .Values.agentTokens.existingSecret (not (empty .Values.agentTokens.agents)) }}
 {{- fail "agent-bridge: set agentTokens.existingSecret or agentTokens.agents, not both" }}
+{{- end }}
+{{- if eq .Values.elicitation.requestState.existingSecretKey .Values.elicitation.requestState.previousKeySecretKey }}
+{{- fail "agent-bridge: elicitation.requestState.existingSecretKey and previousKeySecretKey name the same Secret key; the current and the previous requestState keys need a key each" }}
 {{- end }}
 {{- if and (eq .Values.controller.mode "sidecar") .Values.controller.enabled (not .Values.router.enabled) }}
 {{- fail "agent-bridge: controller.mode=sidecar runs the controller in the router pods; enable the router or set controller.mode=deployment" }}

@@ -342,7 +342,7 @@ describe('settings', () => {
     controller: { values: 'controller', shape: controllerConfigSchema.shape, load: loadControllerConfig },
   };
   /** Set by the chart itself (from other values, the downward API or Secrets). */
-  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE'];
+  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY'];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
     REPLICA_ID: 'defaults to <pod name>-<pid>: unique per pod',
@@ -716,6 +716,7 @@ describe('NOTES.txt, environments and skaffold', () => {
     assert.match(notes, /kubectl port-forward -n agent-bridge svc\/agent-bridge-controller 8704:8704/);
     assert.match(notes, /\/webhook\/alertmanager/);
     assert.match(notes, /agent-bridge-redis: key redis-url/);
+    assert.match(notes, /agent-bridge-request-state: key request-state-key = the requestState key \(32\+ characters/);
   });
 
   test('skaffold.yaml: one artifact (the one image), Helm deploy of the chart, a profile per environment', () => {

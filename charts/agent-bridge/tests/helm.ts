@@ -62,7 +62,8 @@ export interface RenderOptions {
   includeCrds?: boolean;
 }
 
-function templateArgs(options: RenderOptions): string[] {
+/** The arguments of `helm template` for these options. */
+export function templateArgs(options: RenderOptions): string[] {
   const args = ['template', options.release ?? 'agent-bridge', CHART_DIR, '--namespace', options.namespace ?? 'agent-bridge'];
   if (options.includeCrds) args.push('--include-crds');
   for (const file of options.valuesFiles ?? []) args.push('--values', file);
@@ -152,7 +153,8 @@ export function environmentOf(container: Container): Record<string, string> {
     } else if (variable.valueFrom?.fieldRef) {
       env[variable.name] = { 'status.podIP': '10.1.2.3', 'metadata.namespace': 'agent-bridge', 'metadata.name': 'pod-0' }[variable.valueFrom.fieldRef.fieldPath!] ?? 'field';
     } else if (variable.valueFrom?.secretKeyRef) {
-      env[variable.name] = variable.name === 'REDIS_URL' ? 'rediss://user:secret@redis.example:6380' : 'from-a-secret';
+      // Long enough for the services' key settings (REQUEST_STATE_KEY: 32+ characters).
+      env[variable.name] = variable.name === 'REDIS_URL' ? 'rediss://user:secret@redis.example:6380' : `from-a-secret:${'x'.repeat(34)}`;
     }
   }
   return env;
