@@ -30,3 +30,16 @@ test('a bad config names every wrong setting, what it must be and what it got', 
 test('numbers are range-checked', () => {
   assert.throws(() => loadConfig('svc', schema, { TOKENS: 'x', SHARD_COUNT: '0' }), /SHARD_COUNT .*>=1.*\(got "0"\)/);
 });
+
+test('a bad secret setting is named with its length, never its value', () => {
+  const secrets = z.object({ REQUEST_STATE_KEY: z.string().min(32, 'must be at least 32 characters') });
+  assert.throws(
+    () => loadConfig('svc', secrets, { REQUEST_STATE_KEY: 'hunter2' }),
+    (error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /REQUEST_STATE_KEY must be at least 32 characters \(got 7 characters, value hidden\)/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    },
+  );
+});

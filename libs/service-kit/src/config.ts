@@ -13,6 +13,9 @@ export class ConfigError extends Error {
  * environment variable names; an empty variable counts as unset. On a bad value it throws a
  * ConfigError whose message names every wrong setting and what it must be.
  */
+/** Settings whose values are secrets (keys, tokens, passwords): errors name them without the value. */
+const SECRET_SETTING = /KEY|TOKEN|SECRET|PASSWORD/;
+
 export function loadConfig<S extends z.ZodObject>(service: string, schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -25,7 +28,9 @@ export function loadConfig<S extends z.ZodObject>(service: string, schema: S, en
     const key = String(issue.path[0] ?? '');
     const got = input[key];
     if (got === undefined) return issue.code === 'custom' ? `${key} ${issue.message}` : `${key} is required but not set`;
-    return `${key} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()} (got "${got}")`;
+    // A secret's value never reaches a log: only its length does.
+    const shown = SECRET_SETTING.test(key) ? `${got.length} characters, value hidden` : `"${got}"`;
+    return `${key} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()} (got ${shown})`;
   });
   throw new ConfigError(`Invalid configuration for ${service}: ${problems.join('; ')}. See docs/configuration.md.`);
 }

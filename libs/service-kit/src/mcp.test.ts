@@ -71,7 +71,7 @@ after(async () => {
 
 async function connect(mode: 'legacy' | { pin: '2026-07-28' }, elicitation = true): Promise<Client> {
   const client = new Client({ name: 'test', version: '1' }, { capabilities: elicitation ? { elicitation: { form: {} } } : {}, versionNegotiation: { mode } });
-  client.setRequestHandler('elicitation/create', async (request) => ({ action: 'accept', content: { name: `answered ${(request.params as { message: string }).message}` } }));
+  if (elicitation) client.setRequestHandler('elicitation/create', async (request) => ({ action: 'accept', content: { name: `answered ${(request.params as { message: string }).message}` } }));
   await client.connect(new StreamableHTTPClientTransport(url));
   return client;
 }
