@@ -1,7 +1,7 @@
 /**
  * The SDK 1.x client, kept on purpose as a *foreign* 2025-era agent: agents in the field are built on
- * older SDKs, and the bridge must keep serving them after it moves to SDK v2. This module is the only
- * place in the testkit that imports `@modelcontextprotocol/sdk`; it adapts that client to the
+ * older SDKs, and the bridge must keep serving them after it moves to SDK v2. Apart from its test,
+ * it is the only testkit module importing `@modelcontextprotocol/sdk`; it adapts that client to the
  * generation-neutral shape `connectAgent` builds its AgentClient from.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
