@@ -12,8 +12,8 @@
  *                       rollout); its messages arrive as elicitation/create requests, answered at once
  *                       with accept {} (which sends no reply message).
  *
- *   noop baseline — N clients call a no-op tool, closed loop, on a server built exactly like
- *                   legacy-poll (bench/noop-server.ts).
+ *   noop baseline — N clients call a no-op tool, closed loop, on a stateless SDK v2 endpoint behind
+ *                   legacy-poll's HTTP front (bench/noop-server.ts).
  *   peak          — N closed-loop senders (each awaits its send_message before the next). Rate =
  *                   messages the targets received (poll returned / elicitation arrived) per second.
  *   half peak     — open-loop senders paced by schedule at half that protocol's measured peak.

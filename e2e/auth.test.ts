@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
+import { SdkHttpError } from '@modelcontextprotocol/client';
 import { assertStoresNothing, legacyBaseUrls } from './support/assertions.js';
 import { startBridge, type Bridge } from './support/bridge.js';
 
@@ -82,8 +83,10 @@ describe('the legacy endpoint authenticates every MCP request and exposes probes
       (async () => {
         client = await connectAgent({ url: mcpUrl, token: 'wrong-token', name: 'intruder' });
       })(),
-      (error: Error & { code?: unknown }) => {
-        assert.equal(error.code, 401, `rejected with HTTP 401: ${error.message}`);
+      (error: unknown) => {
+        // SDK v2 carries the HTTP status on SdkHttpError.status (its `code` is an SdkErrorCode).
+        assert.ok(error instanceof SdkHttpError, `an HTTP error: ${String(error)}`);
+        assert.equal(error.status, 401, `rejected with HTTP 401: ${error.message}`);
         return true;
       },
     );

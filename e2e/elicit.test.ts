@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { AgentClient } from '@agent-bridge/testkit';
 import { assertStoresNothing, assertToolError } from './support/assertions.js';
 import { poll, receive, startBridge, type Bridge, type ModernAgent, type PolledMessage } from './support/bridge.js';

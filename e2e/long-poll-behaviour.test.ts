@@ -35,7 +35,7 @@ describe('long-poll timing contract', () => {
 
   test('a waiting poll sends progress notifications when the client asked for them', async () => {
     const progress: number[] = [];
-    const result = await bob.client.callTool({ name: 'wait_for_messages', arguments: { timeout_ms: 1_400 } }, undefined, {
+    const result = await bob.client.callTool({ name: 'wait_for_messages', arguments: { timeout_ms: 1_400 } }, {
       onprogress: (p) => progress.push(p.progress),
     });
     assert.equal(result.isError, undefined);

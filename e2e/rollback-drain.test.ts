@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitResult } from '@modelcontextprotocol/client';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
 import { connectManual } from './support/stateless.js';

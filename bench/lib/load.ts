@@ -4,8 +4,8 @@
  * from "send accepted" to "received by the target", whatever receives it (a poll, a push).
  */
 import type { AgentClient } from '@agent-bridge/testkit';
+import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { Bridge, PollResult, ReceivedElicitation } from '../../e2e/support/bridge.js';
-import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { CpuMeter, type CpuReport } from './cpu.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult, ElicitRoundTrips, RedisStats } from './results.js';
@@ -119,9 +119,10 @@ export class PollingReceivers implements Receivers {
   private stopping = false;
   private loops: Array<Promise<void>> = [];
   private counts = { deliveries: 0, items: 0, errors: 0 };
-  // Each poll gets its own AbortController, aborted only while that poll is in flight: the MCP SDK
-  // (Protocol.request) never removes its 'abort' listener from a request's signal, so aborting one
-  // signal shared by every poll would send a notifications/cancelled POST for every poll ever made.
+  // Each poll gets its own AbortController, aborted only while that poll is in flight, so stop()
+  // cancels exactly the polls still waiting. (One signal shared by every poll was worse with SDK 1.x,
+  // whose Protocol.request never removed its 'abort' listener: aborting it sent a
+  // notifications/cancelled POST for every poll ever made.)
   private readonly inFlight = new Set<AbortController>();
 
   constructor(

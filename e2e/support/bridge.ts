@@ -9,8 +9,18 @@ import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store
 import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
 import type { LegacyMessage } from '@agent-bridge/protocol';
 import { hashToken } from '@agent-bridge/service-kit';
-import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
-import { connectAgent, freePort, startRedis, startService, type AgentClient, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
+import type { ElicitResult } from '@modelcontextprotocol/client';
+import {
+  connectAgent,
+  freePort,
+  startRedis,
+  startService,
+  type AgentClient,
+  type AnyAgentClient,
+  type ClientGeneration,
+  type RedisServerHandle,
+  type ServiceHandle,
+} from '@agent-bridge/testkit';
 
 export interface BridgeOptions {
   agents: string[];
@@ -39,8 +49,8 @@ export interface Bridge {
   /** Base URLs (http://127.0.0.1:PORT) of the elicitation replicas. */
   elicitationBaseUrls: string[];
   startElicitation(replicaId: string, port?: number): Promise<ServiceHandle>;
-  /** A modern agent: an MCP session on an elicitation replica, answering elicitations with `answer`. */
-  connectModern(agent: string, options?: ModernAgentOptions): Promise<ModernAgent>;
+  /** A modern agent: an MCP client of an elicitation replica, answering elicitations with `answer`. */
+  connectModern<G extends ClientGeneration = '2025-11-25'>(agent: string, options?: ModernAgentOptions<G>): Promise<ModernAgent<G>>;
   tokens: Record<string, string>;
   env: Record<string, string>;
   startRouter(id: string): Promise<ServiceHandle>;
@@ -154,12 +164,12 @@ export interface PollResult {
   deprecation?: { message: string; migrate_to: string };
 }
 
-export function poll(agent: AgentClient, args: Record<string, unknown> = {}): Promise<PollResult> {
+export function poll(agent: AnyAgentClient, args: Record<string, unknown> = {}): Promise<PollResult> {
   return agent.callToolJson<PollResult>('wait_for_messages', args);
 }
 
 /** Polls until `count` messages arrived (acknowledging as it goes) or the deadline passes. */
-export async function receive(agent: AgentClient, count: number, deadlineMs = 60_000, startCursor?: string): Promise<{ messages: PolledMessage[]; cursor: string | undefined }> {
+export async function receive(agent: AnyAgentClient, count: number, deadlineMs = 60_000, startCursor?: string): Promise<{ messages: PolledMessage[]; cursor: string | undefined }> {
   const messages: PolledMessage[] = [];
   let cursor = startCursor;
   const deadline = Date.now() + deadlineMs;
@@ -177,7 +187,7 @@ export interface ReceivedElicitation {
   receivedAt: number;
 }
 
-export interface ModernAgentOptions {
+export interface ModernAgentOptions<G extends ClientGeneration = ClientGeneration> {
   /** Which elicitation replica to connect to (index), unless `url` is given. */
   replica?: number;
   url?: string;
@@ -185,30 +195,33 @@ export interface ModernAgentOptions {
   elicitation?: boolean;
   /** How to answer each elicitation (default: accept with { response: "ok" }). Return a never-settling promise to never answer. */
   answer?: (request: ReceivedElicitation) => Promise<ElicitResult> | ElicitResult;
+  /** Which client (see connectAgent). Default '2025-11-25'. */
+  generation?: G;
 }
 
-export interface ModernAgent extends AgentClient {
+export interface ModernAgent<G extends ClientGeneration = '2025-11-25' | '2026-07-28'> extends AgentClient<G> {
   /** Every elicitation this agent received, in order. */
   received: ReceivedElicitation[];
 }
 
-export async function connectModernAgent(url: string, token: string, name: string, options: ModernAgentOptions = {}): Promise<ModernAgent> {
+export async function connectModernAgent<G extends ClientGeneration = '2025-11-25'>(url: string, token: string, name: string, options: ModernAgentOptions<G> = {}): Promise<ModernAgent<G>> {
   const received: ReceivedElicitation[] = [];
   const answer = options.answer ?? (() => ({ action: 'accept' as const, content: { response: 'ok' } }));
-  const client = await connectAgent({
+  const client = await connectAgent<G>({
     url,
     token,
     name,
+    ...(options.generation ? { generation: options.generation } : {}),
     capabilities: options.elicitation === false ? {} : { elicitation: {} },
-    setup: (sdkClient) => {
-      if (options.elicitation === false) return;
-      sdkClient.setRequestHandler(ElicitRequestSchema, async (request) => {
-        const params = request.params as { message: string; requestedSchema?: Record<string, unknown> };
-        const item = { message: params.message, requestedSchema: params.requestedSchema ?? {}, receivedAt: Date.now() };
-        received.push(item);
-        return answer(item);
-      });
-    },
+    ...(options.elicitation === false
+      ? {}
+      : {
+          onElicitation: async (params) => {
+            const item = { message: params.message, requestedSchema: 'requestedSchema' in params ? params.requestedSchema : {}, receivedAt: Date.now() };
+            received.push(item);
+            return answer(item);
+          },
+        }),
   });
   return Object.assign(client, { received });
 }

@@ -168,7 +168,7 @@ describe('image: build context (.dockerignore)', () => {
     const { files, packages, problems } = walkRuntimeGraph(context);
     assert.deepEqual(problems, []);
     assert.ok(files.size > 50, `walked ${files.size} files`);
-    for (const expected of ['ioredis', 'prom-client', 'zod', '@modelcontextprotocol/sdk', '@kubernetes/client-node']) assert.ok(packages.has(expected), `${expected} is imported`);
+    for (const expected of ['ioredis', 'prom-client', 'zod', '@modelcontextprotocol/server', '@modelcontextprotocol/node', '@kubernetes/client-node']) assert.ok(packages.has(expected), `${expected} is imported`);
     assert.ok(context.has('charts/agent-bridge/crds/featureflags.agentbridge.io.yaml'), 'the CRD (libs/flags/src/crd.ts) is in the image');
   });
 

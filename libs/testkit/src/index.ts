@@ -3,7 +3,7 @@ export type { RedisServerHandle, StartRedisOptions } from './redis-server.js';
 export { startService, freePort, REPO_ROOT } from './service-process.js';
 export type { ServiceExit, ServiceHandle, StartServiceOptions } from './service-process.js';
 export { connectAgent, parseToolError, ToolCallError } from './mcp-client.js';
-export type { AgentClient, ConnectAgentOptions } from './mcp-client.js';
+export type { AgentCallOptions, AgentClient, AnyAgentClient, ClientGeneration, ConnectAgentOptions, ElicitationHandler, V2Generation } from './mcp-client.js';
 export { waitFor, waitForValue, withTimeout } from './wait.js';
 export type { WaitForOptions } from './wait.js';
 export { alertmanagerConfig, prometheusConfig, startAlertmanager, startPrometheus } from './monitoring.js';
