@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
 import { receive, startBridge, type Bridge } from './support/bridge.js';
@@ -26,8 +25,8 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
       agents: ['alice', 'bob', 'carol', 'dave'],
       elicitations: 2,
       flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'bob,carol,dave', elicitationTimeoutMs: '2000', autoFallback: 'true' },
-      // Every replica signs and verifies with the same key, as the chart's Secret makes them.
-      env: { REQUEST_STATE_KEY: randomBytes(32).toString('base64'), POLL_RECHECK_MS: '300', STATELESS_PRESENCE_WINDOW_MS: '1500' },
+      // Every replica signs and verifies with the one key startBridge gives them (as the chart's Secret does).
+      env: { POLL_RECHECK_MS: '300', STATELESS_PRESENCE_WINDOW_MS: '1500' },
     });
     alice = await bridge.connect('alice');
   });

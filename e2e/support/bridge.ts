@@ -2,6 +2,7 @@
  * Starts a whole bridge for a black-box test: a real redis-server, router replicas and
  * legacy-poll replicas as their own OS processes, agent tokens, and published flags.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     AGENT_TOKENS_FILE: tokensFile,
     LEASE_TTL_MS: '1500',
     FLAGS_POLL_INTERVAL_MS: '200',
+    // One requestState key for every elicitation replica, as the chart's Secret gives them.
+    REQUEST_STATE_KEY: randomBytes(32).toString('base64'),
     ...options.env,
   };
   const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });

@@ -3,7 +3,8 @@
  * answers the elicitations of an `input_required` round with its `elicitation/create` handler and
  * retries the call by itself. `run()` loops wait_for_messages the way a real agent would.
  */
-import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitRequestParams, type ElicitResult } from '@modelcontextprotocol/client';
+import { connectAgent } from '@agent-bridge/testkit';
 import { MESSAGE_META_KEY, type LegacyMessage, type MessageMeta } from '@agent-bridge/protocol';
 
 export interface RoundElicitation {
@@ -41,25 +42,25 @@ export async function connectStateless(url: string, token: string, name: string,
   const results: Array<Record<string, unknown>> = [];
   const errors: string[] = [];
   const answer = options.answer ?? (() => ({ action: 'accept' as const, content: { response: 'ok' } }));
-  const client = new Client(
-    { name, version: '1.0.0' },
-    { capabilities: options.elicitation === false ? {} : { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  if (options.elicitation !== false) {
-    client.setRequestHandler('elicitation/create', async (request) => {
-      const params = request.params as { message: string; requestedSchema?: Record<string, unknown>; _meta?: Record<string, unknown> };
-      const item: RoundElicitation = { message: params.message, requestedSchema: params.requestedSchema ?? {}, meta: params._meta?.[MESSAGE_META_KEY] as MessageMeta | undefined, receivedAt: Date.now() };
-      received.push(item);
-      return answer(item);
-    });
-  }
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
-  const call = async (tool: string, args: Record<string, unknown> = {}) => (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
-  const callJson = async <T>(tool: string, args: Record<string, unknown> = {}): Promise<T> => {
-    const result = await call(tool, args);
-    if (result.isError) throw new Error(`${tool} failed: ${JSON.stringify(result.structuredContent ?? result.content)}`);
-    return result.structuredContent as T;
-  };
+  const agent = await connectAgent({
+    url,
+    token,
+    name,
+    generation: '2026-07-28',
+    ...(options.elicitation === false
+      ? {}
+      : {
+          onElicitation: async (params: ElicitRequestParams) => {
+            const form = params as { message: string; requestedSchema?: Record<string, unknown>; _meta?: Record<string, unknown> };
+            const item: RoundElicitation = { message: form.message, requestedSchema: form.requestedSchema ?? {}, meta: form._meta?.[MESSAGE_META_KEY] as MessageMeta | undefined, receivedAt: Date.now() };
+            received.push(item);
+            return answer(item);
+          },
+        }),
+  });
+  const client = agent.client;
+  const call = (tool: string, args: Record<string, unknown> = {}) => agent.callTool(tool, args);
+  const callJson = <T,>(tool: string, args: Record<string, unknown> = {}) => agent.callToolJson<T>(tool, args);
   let running: Promise<void> | undefined;
   let stopping = false;
   return {
@@ -87,7 +88,7 @@ export async function connectStateless(url: string, token: string, name: string,
     },
     async stop() {
       stopping = true;
-      await client.close().catch(() => undefined);
+      await agent.close().catch(() => undefined);
       await running?.catch(() => undefined);
     },
   };
