@@ -6,7 +6,7 @@ import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
 import { ROUND_LEASE_OWNER_PREFIX } from './types.js';
 import { RedisEventStore } from './redis-store.js';
-import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pollDecision, pushDecision } from './test-fixtures.js';
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
@@ -318,8 +318,69 @@ describe('push leases of 2026-07-28 rounds', () => {
     assert.equal(await store.acquirePushLease('ria', 'router-2', 5_000, { preempt: ROUND_LEASE_OWNER_PREFIX }), null, "a drain's lease is not a round's: not preemptable");
   });
 
-  test('readPushEntries returns the entries still on the lane, in the order asked', async () => {
-    assert.deepEqual(await store.readPushEntries('ria', []), []);
-    assert.deepEqual(await store.readPushEntries('ria', ['1-0', '2-0']), [], 'ids not on the lane are skipped');
+  /** Routes `count` messages from alice to ria's push lane; returns their envelopes. */
+  async function pushToRia(count: number) {
+    const shard = keys.shardOf('ria');
+    const envs = [];
+    for (let i = 0; i < count; i++) {
+      const env = envelope('alice', 'ria', `m${i}`);
+      await store.append({ envelope: env });
+      envs.push(env);
+    }
+    await store.ensureShardGroup(shard);
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const entries = await store.readShardEntries(shard, 'r1', 'new', 100);
+    await store.route(lease, entries.map((entry) => pushDecision(entry.id, envelopeOf(entry))));
+    return envs;
+  }
+
+  test('take_round: an empty lane takes no lease; a round reads new entries up to its size and holds the lease', async () => {
+    assert.equal(await store.takeRound('ria', 'round:a', 30_000, 'rounds', 2), 'empty');
+    assert.equal(await redis.exists(keys.pushLease('ria')), 0, 'no lease for an empty lane');
+    const envs = await pushToRia(3);
+    const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 2);
+    assert.ok(typeof round === 'object');
+    assert.deepEqual(round.pending, []);
+    assert.deepEqual(round.fresh.map((e) => e.messageId), [envs[0]!.id, envs[1]!.id]);
+    assert.equal(await store.takeRound('ria', 'round:b', 30_000, 'rounds', 2), 'held', 'one round at a time');
+  });
+
+  test('an unanswered round is handed out again first, after its lease is gone, whoever consumed it before', async () => {
+    const envs = await pushToRia(3);
+    const deliverer = (await store.acquirePushLease('ria', 'deliverer', 5_000))!;
+    await store.claimPushLane(deliverer, 'deliverer');
+    await store.readPushLane('ria', 'deliverer', 'new', 1); // a session's push in flight when its replica died
+    await store.releasePushLease(deliverer);
+    const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 8);
+    assert.ok(typeof round === 'object');
+    assert.deepEqual(round.pending.map((e) => e.messageId), [envs[0]!.id], 'the entry another consumer had pending comes first');
+    assert.deepEqual(round.fresh.map((e) => e.messageId), [envs[1]!.id, envs[2]!.id]);
+  });
+
+  test('settle_round settles what was answered, leaves the rest pending, releases the lease and says what waits', async () => {
+    const envs = await pushToRia(3);
+    const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 8);
+    assert.ok(typeof round === 'object');
+    const [first, second] = round.fresh;
+    const outcome = await store.settleRound(round.lease, [{ entry: first!, state: 'answered' }, { entry: second!, state: 'declined' }]);
+    assert.equal(outcome.pushRemaining, 1, 'the unanswered entry is still on the lane');
+    assert.equal((await store.getMessage(envs[0]!.id, 'ria'))?.state, 'answered');
+    assert.equal((await store.getMessage(envs[1]!.id, 'ria'))?.state, 'declined');
+    assert.equal((await store.getMessage(envs[2]!.id, 'ria'))?.state, 'routed');
+    assert.equal(await redis.exists(keys.pushLease('ria')), 0, 'the lease is released');
+    const again = await store.takeRound('ria', 'round:b', 30_000, 'rounds', 8);
+    assert.ok(typeof again === 'object');
+    assert.deepEqual(again.pending.map((e) => e.messageId), [envs[2]!.id], 'the unanswered one comes again');
+    assert.deepEqual(await store.readPushEntries('ria', [first!.id, round.fresh[2]!.id]), [round.fresh[2]], 'only what is still on the lane, read by id');
+  });
+
+  test('settle_round of a round whose lease was taken over changes nothing (LEASE_LOST)', async () => {
+    const envs = await pushToRia(1);
+    const round = await store.takeRound('ria', `${ROUND_LEASE_OWNER_PREFIX}a`, 30_000, 'rounds', 8);
+    assert.ok(typeof round === 'object');
+    await store.acquirePushLease('ria', 'router-1', 5_000, { preempt: ROUND_LEASE_OWNER_PREFIX });
+    await assert.rejects(store.settleRound(round.lease, [{ entry: round.fresh[0]!, state: 'answered' }]), (error) => isStoreError(error, 'LEASE_LOST'));
+    assert.equal((await store.getMessage(envs[0]!.id, 'ria'))?.state, 'routed');
+    assert.equal(await store.laneLength('ria', 'push'), 1);
   });
 });

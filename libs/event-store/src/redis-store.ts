@@ -26,6 +26,7 @@ import type {
   PublishOutcome,
   PushLaneEntry,
   PushLease,
+  TakenRound,
   RouteDecision,
   RouteOutcome,
   ShardLease,
@@ -447,6 +448,32 @@ export class RedisEventStore implements EventStore {
   async acquirePushLease(agentId: string, owner: string, ttlMs: number, options: { preempt?: string } = {}): Promise<PushLease | null> {
     const held = await this.acquireLease(this.keys.pushLease(agentId), this.keys.pushFence(agentId), owner, ttlMs, options.preempt);
     return held && { agentId, ...held };
+  }
+
+  async takeRound(agentId: string, owner: string, ttlMs: number, consumer: string, count: number): Promise<TakenRound | 'empty' | 'held'> {
+    const reply = (await this.run(
+      this.scripts.take_round,
+      [this.keys.pushLease(agentId), this.keys.pushFence(agentId), this.keys.lane(agentId, 'push')],
+      [owner, ttlMs, PUSH_GROUP, consumer, count],
+    )) as 'EMPTY' | 'HELD' | [string, Array<[string, string[]]>, Array<[string, string[]]>];
+    if (reply === 'EMPTY') return 'empty';
+    if (reply === 'HELD') return 'held';
+    const [value, pending, fresh] = reply;
+    return {
+      lease: { agentId, owner, value, fence: Number(value.slice(value.lastIndexOf('|') + 1)) },
+      pending: pending.map(([id, flat]) => pushLaneEntry(id, flat)),
+      fresh: fresh.map(([id, flat]) => pushLaneEntry(id, flat)),
+    };
+  }
+
+  async settleRound(lease: PushLease, settlements: ReadonlyArray<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }>): Promise<{ pushRemaining: number; mailbox: { last: string; acked: string } }> {
+    const shard = this.keys.shardOf(lease.agentId);
+    const [, remaining, last, acked] = (await this.run(
+      this.scripts.settle_round,
+      [this.keys.lane(lease.agentId, 'push'), this.keys.pushLease(lease.agentId), this.keys.openMessages(shard), this.keys.pushAgents(shard), this.keys.mailbox(lease.agentId)],
+      [PUSH_GROUP, lease.value, Date.now(), this.options.ledgerRetentionSeconds, lease.agentId, this.keys.ledgerPrefix(shard), ...settlements.flatMap(({ entry, state }) => [entry.id, entry.messageId, state])],
+    )) as [number, number, string, string];
+    return { pushRemaining: Number(remaining), mailbox: { last: String(last), acked: String(acked) } };
   }
 
   async readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]> {

@@ -16,6 +16,8 @@ export const SCRIPT_NAMES = [
   'settle_push',
   'fail_push',
   'drain_push_lane',
+  'take_round',
+  'settle_round',
   'finish_elicit',
   'fenced_write',
 ] as const;

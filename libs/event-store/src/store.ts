@@ -20,6 +20,7 @@ import type {
   PresenceSession,
   PublishOutcome,
   PushLease,
+  TakenRound,
   RouteDecision,
   RouteOutcome,
   ShardLease,
@@ -104,6 +105,17 @@ export interface PushLaneStore {
   /** Creates the lane's consumer group and takes over every pending entry (the lease makes us the only consumer). */
   claimPushLane(lease: PushLease, consumer: string): Promise<number>;
   readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]>;
+  /**
+   * Takes the free push lease for a 2026-07-28 round, claims the lane's pending entries for
+   * `consumer` and reads up to `count` (pending first): 'empty' for an empty lane (no lease taken),
+   * 'held' when another owner holds the lease.
+   */
+  takeRound(agentId: string, owner: string, ttlMs: number, consumer: string, count: number): Promise<TakenRound | 'empty' | 'held'>;
+  /** Settles the answered entries of a round and releases its lease, fenced by it; says what still waits. */
+  settleRound(
+    lease: PushLease,
+    settlements: ReadonlyArray<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }>,
+  ): Promise<{ pushRemaining: number; mailbox: { last: string; acked: string } }>;
   /** The entries with these ids still on the lane (settled or drained ones are gone), in the order given. */
   readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]>;
   /** The agent answered (or saw) the message: ack the entry and record the terminal state. Fenced by the lease. */

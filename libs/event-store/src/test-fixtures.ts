@@ -1,4 +1,4 @@
-import { newMessageId, toPollPayload, type Envelope } from '@agent-bridge/protocol';
+import { newMessageId, toPollPayload, toPushPayload, type Envelope } from '@agent-bridge/protocol';
 import type { EventEntry, RouteDecision } from './types.js';
 
 export function envelope(from: string, to: string, content: string, extra: Partial<Envelope> = {}): Envelope {
@@ -33,5 +33,16 @@ export function pollDecision(entryId: string, env: Envelope): RouteDecision {
     via: 'legacy',
     payload: toPollPayload(env),
     communicationEvent: { type: 'communication', subtype: 'legacy_polling', agent_id: env.to, data: { message_id: env.id }, timestamp: Date.now() },
+  };
+}
+
+export function pushDecision(entryId: string, env: Envelope): RouteDecision {
+  return {
+    ...pollDecision(entryId, env),
+    lane: 'push',
+    via: 'elicitation',
+    payload: toPushPayload(env),
+    pollPayload: toPollPayload(env),
+    communicationEvent: { type: 'communication', subtype: 'elicitation', agent_id: env.to, data: { message_id: env.id }, timestamp: Date.now() },
   };
 }

@@ -70,6 +70,15 @@ export interface PushLease {
   fence: number;
 }
 
+/** A 2026-07-28 round taken off an agent's push lane: the lease it holds and the entries it hands out. */
+export interface TakenRound {
+  lease: PushLease;
+  /** Entries handed out before and never settled (redeliveries), in lane order. */
+  pending: PushLaneEntry[];
+  /** Entries never handed out before, in lane order. */
+  fresh: PushLaneEntry[];
+}
+
 /** Where one events entry goes. */
 export interface RouteDecision {
   entryId: string;

@@ -26,6 +26,17 @@ export async function answeredBefore(store: EventStore, entry: PushLaneEntry): P
  * Fenced by the push lease: throws LEASE_LOST when it was taken over.
  */
 export async function recordAnswer(deps: AnswerDeps, lease: PushLease, entry: PushLaneEntry, answer: Answer, span: Span): Promise<'answered' | 'declined' | 'cancelled'> {
+  const state = await storeReply(deps, lease, entry, answer, span);
+  await deps.store.settlePush(lease, entry, state);
+  return state;
+}
+
+/**
+ * The first half of recordAnswer: counts the delivery and appends the reply the answer makes (if
+ * any); returns the state the entry is to be settled with. A 2026 round settles all its entries
+ * in one step after this ran for each.
+ */
+export async function storeReply(deps: AnswerDeps, lease: PushLease, entry: PushLaneEntry, answer: Answer, span: Span): Promise<'answered' | 'declined' | 'cancelled'> {
   const { store, metrics } = deps;
   const payload = entry.payload;
   metrics.messagesDelivered.inc({ protocol: 'elicitation', via: entry.via });
@@ -49,10 +60,8 @@ export async function recordAnswer(deps: AnswerDeps, lease: PushLease, entry: Pu
     await store.append({ envelope: reply });
     metrics.messagesSent.inc({ protocol: 'elicitation' });
   }
-  const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
   span.setAttribute('agentbridge.answer.action', answer.action);
-  await store.settlePush(lease, entry, state);
-  return state;
+  return answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
 }
 
 /**

@@ -5,7 +5,7 @@ import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-brid
 import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
 import { InputRequired, type RequestStateSealer, type ToolCallContext } from '@agent-bridge/service-kit';
 import type { RoundDelivery } from '@agent-bridge/agent-tools';
-import { answeredBefore, parseAnswer, recordAnswer } from './answers.js';
+import { answeredBefore, parseAnswer, storeReply } from './answers.js';
 
 export interface RoundDeliveryDeps {
   store: EventStore;
@@ -82,30 +82,30 @@ export class StatelessRounds implements RoundDelivery {
     const { store, flags } = this.deps;
     const agentId = context.agentId;
     // Moved back to legacy while waiting: the router drains the lane to the poll lane.
-    if (evaluateProtocol(flags(), agentId).protocol === 'legacy' || (await store.laneLength(agentId, 'push')) === 0) return undefined;
+    if (evaluateProtocol(flags(), agentId).protocol === 'legacy') return undefined;
     const answerWindowMs = flags().elicitationTimeoutMs;
-    const lease = await store.acquirePushLease(agentId, `${ROUND_LEASE_OWNER_PREFIX}${this.deps.replica}:${randomUUID()}`, answerWindowMs + LEASE_MARGIN_MS);
-    if (!lease) return undefined; // a session's deliverer, another round or a drain holds the lane: wait
+    const owner = `${ROUND_LEASE_OWNER_PREFIX}${this.deps.replica}:${randomUUID()}`;
+    const taken = await store.takeRound(agentId, owner, answerWindowMs + LEASE_MARGIN_MS, ROUND_CONSUMER, this.deps.maxPerRound);
+    // Empty, or a session's deliverer, another round or a drain holds the lane: wait for a ring.
+    if (taken === 'empty' || taken === 'held') return undefined;
     let handedOut = false;
     try {
-      await store.claimPushLane(lease, ROUND_CONSUMER);
-      const pending = await store.readPushLane(agentId, ROUND_CONSUMER, 'pending', this.deps.maxPerRound);
-      const fresh = pending.length < this.deps.maxPerRound ? await store.readPushLane(agentId, ROUND_CONSUMER, 'new', this.deps.maxPerRound - pending.length) : [];
       const entries: PushLaneEntry[] = [];
-      for (const entry of pending) {
-        if (await answeredBefore(store, entry)) await store.settlePush(lease, entry, 'answered');
+      for (const entry of taken.pending) {
+        // A redelivery whose reply is already stored (its round's retry died before settling): settle, do not ask again.
+        if (await answeredBefore(store, entry)) await store.settlePush(taken.lease, entry, 'answered');
         else entries.push(entry);
       }
-      entries.push(...fresh);
-      if (entries.length === 0 || evaluateProtocol(flags(), agentId).protocol === 'legacy') return undefined;
+      entries.push(...taken.fresh);
+      if (entries.length === 0) return undefined;
       const elicitations = Object.fromEntries(entries.map((entry) => [entry.messageId, elicitationRequest(entry.payload, entry.sequence)]));
-      const state = this.deps.sealer.seal<RoundState>({ l: lease.value, e: entries.map((entry) => entry.id) }, { agentId, expiresAt: Date.now() + answerWindowMs });
+      const state = this.deps.sealer.seal<RoundState>({ l: taken.lease.value, e: entries.map((entry) => entry.id) }, { agentId, expiresAt: Date.now() + answerWindowMs });
       this.deps.metrics.roundsHandedOut.inc();
       handedOut = true;
       return new InputRequired(elicitations, state);
     } finally {
       // Kept only by a round handed out: it is the round's until the retry (or its expiry).
-      if (!handedOut) await store.releasePushLease(lease).catch(() => undefined);
+      if (!handedOut) await store.releasePushLease(taken.lease).catch(() => undefined);
     }
   }
 
@@ -113,8 +113,8 @@ export class StatelessRounds implements RoundDelivery {
     const { store } = this.deps;
     const agentId = context.agentId;
     const state = this.deps.sealer.open<RoundState>(context.requestState, agentId);
-    const owner = state.l.slice(0, state.l.lastIndexOf('|'));
-    const lease: PushLease = { agentId, owner, value: state.l, fence: Number(state.l.slice(state.l.lastIndexOf('|') + 1)) };
+    const separator = state.l.lastIndexOf('|');
+    const lease: PushLease = { agentId, owner: state.l.slice(0, separator), value: state.l, fence: Number(state.l.slice(separator + 1)) };
     const taken = () =>
       new ToolError(
         'REQUEST_STATE_EXPIRED',
@@ -123,9 +123,10 @@ export class StatelessRounds implements RoundDelivery {
     // Checked first so that a round taken back stores no reply the poll lane will also deliver.
     if (!(await store.renewPushLease(lease, this.deps.flags().elicitationTimeoutMs + LEASE_MARGIN_MS))) throw taken();
     const answered: Array<Record<string, unknown>> = [];
+    const settlements: Array<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }> = [];
+    let settled = false;
     try {
-      const entries = await store.readPushEntries(agentId, state.e);
-      for (const entry of entries) {
+      for (const entry of await store.readPushEntries(agentId, state.e)) {
         const response = context.inputResponses?.[entry.messageId];
         if (response === undefined) continue; // not answered this round: it stays pending and comes again
         const parsed = parseAnswer(response, entry.payload.requestedSchema);
@@ -138,18 +139,21 @@ export class StatelessRounds implements RoundDelivery {
             answered.push({ message_id: entry.messageId, action: 'rejected', problem: parsed.problem });
             return;
           }
-          await recordAnswer(this.deps, lease, entry, parsed.answer, span);
+          // The reply first (idempotent), the settle after, in one step for the whole round below.
+          settlements.push({ entry, state: await storeReply(this.deps, lease, entry, parsed.answer, span) });
           answered.push({ message_id: entry.messageId, action: parsed.answer.action });
         });
       }
+      const outcome = await store.settleRound(lease, settlements);
+      settled = true;
+      return { answered, has_more: outcome.pushRemaining > 0 || outcome.mailbox.last !== outcome.mailbox.acked };
     } catch (error) {
       if (isStoreError(error, 'LEASE_LOST')) throw taken();
       throw error;
     } finally {
-      await store.releasePushLease(lease).catch(() => undefined);
+      // settle_round released the lease; on any failure let the next round have it now.
+      if (!settled) await store.releasePushLease(lease).catch(() => undefined);
       this.deps.doorbell.ring(`push:${agentId}`);
     }
-    const [push, mailbox] = await Promise.all([store.laneLength(agentId, 'push'), store.mailboxState(agentId)]);
-    return { answered, has_more: push > 0 || mailbox.last !== mailbox.acked };
   }
 }
