@@ -56,7 +56,7 @@ export interface RoundDelivery {
    */
   serves(flags: FlagSnapshot, context: ToolCallContext): boolean;
   /** The retry of a round (it carries requestState): stores the answers, settles their entries. */
-  complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean }>;
+  complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean; cursor: string }>;
   /** Takes the next round of the agent's push lane, or undefined when there is none to take now. */
   handOut(context: ToolCallContext): Promise<InputRequired | undefined>;
   /** A 2026-07-28 agent that can answer elicitations counts as present for push while its call waits, and for a window after. */
@@ -210,8 +210,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const rounds = options.rounds?.serves(flags, context) ? options.rounds : undefined;
       if (context.requestState !== undefined && options.rounds) {
         // A round's retry: its cursor was acknowledged by the first call already.
-        const outcome = await options.rounds.complete(context);
-        return { messages: [], ...outcome, cursor: (await store.mailboxState(agentId)).acked };
+        return { messages: [], ...(await options.rounds.complete(context)) };
       }
       // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {

@@ -109,7 +109,7 @@ export class StatelessRounds implements RoundDelivery {
     }
   }
 
-  async complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean }> {
+  async complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean; cursor: string }> {
     const { store } = this.deps;
     const agentId = context.agentId;
     const state = this.deps.sealer.open<RoundState>(context.requestState, agentId);
@@ -146,7 +146,8 @@ export class StatelessRounds implements RoundDelivery {
       }
       const outcome = await store.settleRound(lease, settlements);
       settled = true;
-      return { answered, has_more: outcome.pushRemaining > 0 || outcome.mailbox.last !== outcome.mailbox.acked };
+      // The cursor is the acknowledged position: the first call of the round acknowledged what it was given.
+      return { answered, has_more: outcome.pushRemaining > 0 || outcome.mailbox.last !== outcome.mailbox.acked, cursor: outcome.mailbox.acked };
     } catch (error) {
       if (isStoreError(error, 'LEASE_LOST')) throw taken();
       throw error;
