@@ -20,9 +20,14 @@ below, newest first (the last ${maxRuns} runs are kept).
 `;
 }
 
+/** The MCP SDK a run's heading names ("### <date> — MCP SDK v2 — <verdict>"), or undefined. */
+const sdkOf = (run: string): string | undefined => /^### [^\n]*? — (MCP SDK [^—\n]+?) — /.exec(run)?.[1];
+
 /**
- * Prepends `run` under "## Runs", keeping at most `maxRuns`. Everything above that heading is kept
- * as is, and so is everything from the next `## ` heading after it (e.g. the observability section).
+ * Prepends `run` under "## Runs", keeping at most `maxRuns`, plus the newest run on another MCP SDK
+ * than `run` when none is among those (so the runs keep a comparison across the SDK change).
+ * Everything above that heading is kept as is, and so is everything from the next `## ` heading
+ * after it (e.g. the observability section).
  */
 export function writeRunToDocs(file: string, run: string, maxRuns: number): void {
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -40,6 +45,9 @@ export function writeRunToDocs(file: string, run: string, maxRuns: number): void
           .filter((chunk) => chunk.length > 0)
       : [];
   const runs = [run.trim(), ...older].slice(0, maxRuns);
+  const sdk = sdkOf(run);
+  const earlierSdk = older.find((r) => sdkOf(r) !== undefined && sdkOf(r) !== sdk);
+  if (sdk && earlierSdk && !runs.some((r) => sdkOf(r) !== undefined && sdkOf(r) !== sdk)) runs[runs.length - 1] = earlierSdk;
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}${tail ? `\n${tail}\n` : ''}`);
 }
