@@ -1,8 +1,8 @@
 /**
  * Throughput benchmark (`make bench`): the legacy protocol, the elicitation protocol, 2026-07-28
- * rounds and a no-op MCP baseline, on one real bridge (redis-server + router + legacy-poll + elicitation as OS
- * processes, started by e2e/support/bridge.ts). All clients live in this one process, so send and
- * receive times come from one monotonic clock.
+ * rounds and a no-op MCP baseline, on one real bridge (redis-server + router + legacy-poll +
+ * elicitation as OS processes, started by e2e/support/bridge.ts). All clients live in this one
+ * process, so send and receive times come from one monotonic clock.
  *
  * Three rings of N agents each (agent i sends to agent (i+1) mod N), with the same sender side: one
  * legacy-endpoint client per agent calling send_message. Only the receiving side differs:
@@ -33,7 +33,8 @@
  * Goals (from the issues): legacy msgs/s ≥ 40 % of noop calls/s; legacy p99 < 50 ms at half peak;
  * elicitation push p99 < 50 ms at half (its own) peak; elicitation msgs/s ≥ 80 % of legacy msgs/s;
  * 2026 delivery p99 < 50 ms at half (its own) peak; 2026 msgs/s ≥ 100 % of legacy msgs/s.
- * Results are printed and prepended to docs/benchmarks.md (at most 5 runs kept). The exit code is
+ * Results are printed and prepended to docs/benchmarks.md (the last 5 runs kept, and the newest run
+ * on an earlier MCP SDK besides: bench/lib/runs-doc.ts). The exit code is
  * 0 even when a goal is missed (a benchmark, not a test); 1 only when the benchmark itself failed.
  *
  * Environment (defaults):
