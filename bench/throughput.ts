@@ -1,16 +1,22 @@
 /**
- * Throughput benchmark (`make bench`): the legacy protocol, the elicitation protocol and a no-op
- * MCP baseline, on one real bridge (redis-server + router + legacy-poll + elicitation as OS
- * processes, started by e2e/support/bridge.ts). All clients live in this one process, so send and
- * receive times come from one monotonic clock.
+ * Throughput benchmark (`make bench`): the legacy protocol, the elicitation protocol, 2026-07-28
+ * rounds and a no-op MCP baseline, on one real bridge (redis-server + router + legacy-poll +
+ * elicitation as OS processes, started by e2e/support/bridge.ts). All clients live in this one
+ * process, so send and receive times come from one monotonic clock.
  *
- * Two rings of N agents each (agent i sends to agent (i+1) mod N), with the same sender side: one
+ * Three rings of N agents each (agent i sends to agent (i+1) mod N), with the same sender side: one
  * legacy-endpoint client per agent calling send_message. Only the receiving side differs:
  *   legacy ring       — each target has a receiver client in a wait_for_messages loop (previous cursor).
  *   elicitation ring  — each target is a modern agent (an MCP session on the elicitation endpoint that
  *                       declares the elicitation capability, stream open, in the `elicitation.agents`
  *                       rollout); its messages arrive as elicitation/create requests, answered at once
  *                       with accept {} (which sends no reply message).
+ *   2026 ring         — each target is a 2026-07-28 agent (SDK v2 client pinned: no session, no stream),
+ *                       in the rollout, in a wait_for_messages loop on the elicitation endpoint. A
+ *                       waiting call is answered input_required with one elicitation per waiting
+ *                       push-lane message (up to ROUND_MAX_MESSAGES); the client's elicitation handler
+ *                       answers each at once with accept {} (received = when the handler is called),
+ *                       and the client retries by itself, which stores the answers and settles them.
  *
  *   noop baseline — N clients call a no-op tool, closed loop, on a stateless SDK v2 endpoint behind
  *                   legacy-poll's HTTP front (bench/noop-server.ts).
@@ -19,40 +25,44 @@
  *   half peak     — open-loop senders paced by schedule at half that protocol's measured peak.
  *   elicit        — modern agent A calls `elicit` on modern agent B, who answers at once: 1 asker
  *                   (round trip p50/p99), then BENCH_ELICIT_ASKERS concurrent askers (elicits/s).
- * Noop, legacy peak and elicitation peak alternate in BENCH_ROUNDS slices (noop, legacy, elicitation,
- * noop, …) so all see the same machine: on a shared host the speed drifts by tens of percent, even
- * between slices. Then legacy half peak, elicitation half peak, and the elicit windows.
+ * Noop and the ring peaks alternate in BENCH_ROUNDS slices (noop, legacy, elicitation, 2026, noop, …)
+ * so all see the same machine: on a shared host the speed drifts by tens of percent, even between
+ * slices. Then the legacy, elicitation and 2026 half peaks, and the elicit windows.
  * Latency of a message = time the target received it − time the sender's send_message resolved.
  *
  * Goals (from the issues): legacy msgs/s ≥ 40 % of noop calls/s; legacy p99 < 50 ms at half peak;
- * elicitation push p99 < 50 ms at half (its own) peak; elicitation msgs/s ≥ 80 % of legacy msgs/s.
- * Results are printed and prepended to docs/benchmarks.md (at most 5 runs kept). The exit code is
+ * elicitation push p99 < 50 ms at half (its own) peak; elicitation msgs/s ≥ 80 % of legacy msgs/s;
+ * 2026 delivery p99 < 50 ms at half (its own) peak; 2026 msgs/s ≥ 100 % of legacy msgs/s.
+ * Results are printed and prepended to docs/benchmarks.md (the last 5 runs kept, and the newest run
+ * on an earlier MCP SDK besides: bench/lib/runs-doc.ts). The exit code is
  * 0 even when a goal is missed (a benchmark, not a test); 1 only when the benchmark itself failed.
  *
  * Environment (defaults):
  *   BENCH_AGENTS=16           agents per ring (= sender clients = receiver clients = noop clients)
- *   BENCH_SECONDS=15          measured seconds of each of noop, legacy peak, elicitation peak (summed
- *                             over the slices) and of each half peak
+ *   BENCH_SECONDS=15          measured seconds of each of noop and each ring's peak (summed over the
+ *                             slices) and of each half peak
  *   BENCH_WARMUP_SECONDS=3    warm-up before the first slice of each kind and before each half peak
  *                             (1 s, at most this, before the later slices)
- *   BENCH_ROUNDS=5            noop/legacy/elicitation slice rounds
+ *   BENCH_ROUNDS=5            noop/legacy/elicitation/2026 slice rounds
  *   BENCH_ELICIT_SECONDS=5    measured seconds of each elicit window (1 asker, then several)
  *   BENCH_ELICIT_ASKERS=4     concurrent askers of the second elicit window
- *   BENCH_ELICITATION=1       0: legacy and noop only
+ *   BENCH_ELICITATION=1       0: no elicitation ring (and no elicit windows)
+ *   BENCH_STATELESS=1         0: no 2026 ring
  *   BENCH_CONTENT_BYTES=200   message content size
  *   BENCH_DRAIN_SECONDS=10    after a ring window, how long to wait for messages still in flight
  *   BENCH_QUIET_WAIT_SECONDS=60  in total, how long to wait for an idle machine (before starting,
  *                             and before re-running a window another process disturbed)
  *   BENCH_RETRIES=2           re-run at most this many windows in which processes outside the
  *                             benchmark used > 20 % of a core (reported either way)
- *   BENCH_TIMEOUT_SECONDS=420 give up (exit 1, every process stopped) after this long
+ *   BENCH_TIMEOUT_SECONDS=540 give up (exit 1, every process stopped) after this long
  *   BENCH_WRITE_DOCS=1        0: print only, leave docs/benchmarks.md alone
  *   BENCH_CPU_PROF_DIR=       write V8 CPU profiles of one window into this directory (of the
  *                             services of that window); start the benchmark with
  *                             `node --import ./bench/cpu-profile-preload.mjs …` to profile the clients too
  *   BENCH_CPU_PROF_PHASE=peak which window: noop | peak | half (legacy) | push-peak | push-half | elicit
+ *                             | 2026-peak | 2026-half
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { hashToken } from '@agent-bridge/service-kit';
@@ -60,9 +70,10 @@ import { connectAgent, freePort, REPO_ROOT, startService, waitFor, type AgentCli
 import { startBridge, type Bridge, type ModernAgent } from '../e2e/support/bridge.js';
 import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { CpuMeter } from './lib/cpu.js';
-import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, runDeliveryWindow, runElicitWindow, type Mailbox, type Receivers } from './lib/load.js';
+import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, RoundReceivers, runDeliveryWindow, runElicitWindow, type Mailbox, type Receivers } from './lib/load.js';
 import { Profiler } from './lib/profiling.js';
-import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, writeRunToDocs, type ElicitationPart, type LegacyPart, type RunInfo } from './lib/report.js';
+import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, type ElicitationPart, type LegacyPart, type RoundsPart, type RunInfo } from './lib/report.js';
+import { writeRunToDocs } from './lib/runs-doc.js';
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
 import { fmtPct, fmtRate } from './lib/stats.js';
 import { envNumber } from './lib/env.js';
@@ -70,7 +81,7 @@ import { envNumber } from './lib/env.js';
 // ------------------------------------------------------------------ parameters
 
 
-type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit';
+type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit' | '2026-peak' | '2026-half';
 
 const params = {
   agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
@@ -80,11 +91,12 @@ const params = {
   elicitSeconds: envNumber('BENCH_ELICIT_SECONDS', 5, 1),
   elicitAskers: Math.floor(envNumber('BENCH_ELICIT_ASKERS', 4, 1)),
   elicitation: process.env.BENCH_ELICITATION !== '0',
+  stateless: process.env.BENCH_STATELESS !== '0',
   contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
   drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
   quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
-  timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 420, 10),
+  timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 540, 10),
   writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : undefined,
   cpuProfPhase: (process.env.BENCH_CPU_PROF_PHASE || 'peak') as ProfilePhase,
@@ -105,6 +117,8 @@ const ringOf = (prefix: string) => Array.from({ length: params.agents }, (_, i) 
 const agentIds = ringOf('bench-agent');
 /** The elicitation ring: the same shape, agents in the elicitation rollout. */
 const modernIds = ringOf('bench-modern');
+/** The 2026 ring: the same shape, 2026-07-28 agents in the elicitation rollout. */
+const statelessIds = ringOf('bench-stateless');
 const profiler = new Profiler(params.cpuProfDir);
 
 // ------------------------------------------------------------------ noop baseline
@@ -198,6 +212,69 @@ function ringWindow(bridge: Bridge, ring: Ring, targetRate: number | undefined, 
   });
 }
 
+/**
+ * The 2026 ring: a legacy-endpoint sender per agent, and per target a 2026-07-28 agent on the
+ * elicitation endpoint whose elicitation handler is the receivers'. Returns once every target is
+ * present for push (a waiting call records it), so the first window's messages go to push lanes.
+ */
+async function startRoundsRing(bridge: Bridge, connectSender: (agent: string) => Promise<AgentClient>, track: (client: AgentClient) => void): Promise<Ring & { receivers: RoundReceivers }> {
+  const receivers = new RoundReceivers(POLL_MAX_MESSAGES, POLL_TIMEOUT_MS);
+  const senders: AgentClient[] = [];
+  for (const agent of statelessIds) {
+    senders.push(await connectSender(agent));
+    const client = await receivers.add((onElicitation) =>
+      connectAgent({ url: `${bridge.elicitationBaseUrls[0]}/mcp`, token: bridge.tokens[agent]!, name: agent, generation: '2026-07-28', onElicitation }),
+    );
+    track(client);
+  }
+  receivers.start('presence', () => undefined);
+  try {
+    await waitFor(
+      async () => {
+        const presence = await bridge.store.store.readPresence(statelessIds);
+        return statelessIds.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
+      },
+      { timeoutMs: 15_000, description: 'every 2026-07-28 agent to be present for push (waiting on the elicitation endpoint)' },
+    );
+  } finally {
+    const counts = await receivers.stop();
+    if (counts.errors > 0) log(`2026 ring: ${counts.errors} wait_for_messages calls failed while waiting for presence`);
+  }
+  return {
+    ids: statelessIds,
+    senders,
+    receivers,
+    services: [
+      ['legacy-poll', bridge.legacyPolls[0]?.pid],
+      ['router', bridge.routers[0]?.pid],
+      ['elicitation', bridge.elicitations[0]?.pid],
+    ],
+    phases: { peak: '2026-peak', half: '2026-half' },
+  };
+}
+
+/** "MCP SDK v2 (client 2.4.0, server 2.4.0, node 2.1.2)", from the installed packages. */
+function sdkLabel(): string {
+  const version = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', '@modelcontextprotocol', name, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+    } catch {
+      return '?';
+    }
+  };
+  return `MCP SDK v2 (client ${version('client')}, server ${version('server')}, node ${version('node')})`;
+}
+
+/** The half-peak window of a ring: open loop at half its measured peak. */
+async function halfPeak(name: string, peak: BridgeResult, run: (rate: number) => Promise<BridgeResult>): Promise<BridgeResult> {
+  const rate = peak.delivered / peak.seconds / 2;
+  if (!(rate > 0)) throw new Error(`the ${name} ring delivered nothing at peak (service logs follow)`);
+  log(`${name} half peak: open loop at ${fmtRate(rate)} msgs/s`);
+  const half = await run(rate);
+  log(`${name} half peak: p99 computed over ${half.latencies.length} messages, lost ${half.lost}`);
+  return half;
+}
+
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
@@ -209,6 +286,7 @@ async function main(): Promise<void> {
     os: `${os.type()} ${os.release()}`,
     node: process.version,
     redis: 'unknown',
+    sdk: sdkLabel(),
     busyBefore: Number.NaN,
     reruns: 0,
     aofStalls: 0,
@@ -223,8 +301,9 @@ async function main(): Promise<void> {
     elicitSeconds: params.elicitSeconds,
   };
   log(
-    `${params.agents} agents per ring, ${params.rounds} rounds, ${params.seconds} s measured per kind, ${info.cores} cores` +
-      (params.elicitation ? '' : ' (BENCH_ELICITATION=0: legacy only)'),
+    `${params.agents} agents per ring, ${params.rounds} rounds, ${params.seconds} s measured per kind, ${info.cores} cores, ${info.sdk}` +
+      (params.elicitation ? '' : ' (BENCH_ELICITATION=0: no elicitation ring)') +
+      (params.stateless ? '' : ' (BENCH_STATELESS=0: no 2026 ring)'),
   );
 
   // Another test run on this machine skews everything: wait for quiet before starting, and run a
@@ -261,11 +340,12 @@ async function main(): Promise<void> {
   const clients: AgentClient[] = [];
   const push = new PushReceivers();
   try {
+    const rolledOut = [...(params.elicitation ? modernIds : []), ...(params.stateless ? statelessIds : [])];
     bridge = await startBridge({
-      agents: params.elicitation ? [...agentIds, ...modernIds] : agentIds,
+      agents: [...agentIds, ...rolledOut],
       shardCount: 16,
       env: serviceEnv,
-      ...(params.elicitation ? { elicitations: 1, flags: { 'elicitation.enabled': 'true', 'elicitation.agents': modernIds.join(',') } } : {}),
+      ...(rolledOut.length > 0 ? { elicitations: 1, flags: { 'elicitation.enabled': 'true', 'elicitation.agents': rolledOut.join(',') } } : {}),
     });
     const b = bridge;
     const redisClient = b.redis.client();
@@ -325,10 +405,13 @@ async function main(): Promise<void> {
       };
     }
 
+    const roundsRing = params.stateless ? await startRoundsRing(b, connect, (client) => clients.push(client)) : undefined;
+
     info.busyBefore = await waitQuiet();
     const noopSlices: NoopResult[] = [];
     const peakSlices: BridgeResult[] = [];
     const pushSlices: BridgeResult[] = [];
+    const roundsSlices: BridgeResult[] = [];
     const sliceSeconds = params.seconds / params.rounds;
     for (let round = 0; round < params.rounds; round++) {
       const warmup = round === 0 ? params.warmupSeconds : LATER_SLICE_WARMUP_SECONDS;
@@ -348,24 +431,35 @@ async function main(): Promise<void> {
         const pushRate = pushSlice.delivered / pushSlice.seconds;
         log(`${tag}: elicitation peak ${fmtRate(pushRate)} msgs/s (${fmtPct((pushRate / legacyRate) * 100)} of legacy), lost ${pushSlice.lost}`);
       }
+      if (roundsRing) {
+        const roundsSlice = await measured('2026 peak', () => ringWindow(b, roundsRing, undefined, warmup, sliceSeconds));
+        roundsSlices.push(roundsSlice);
+        const roundsRate = roundsSlice.delivered / roundsSlice.seconds;
+        log(
+          `${tag}: 2026 peak ${fmtRate(roundsRate)} msgs/s (${fmtPct((roundsRate / legacyRate) * 100)} of legacy), ` +
+            `${(roundsSlice.polledMessages / Math.max(1, roundsSlice.rounds)).toFixed(2)} per round, lost ${roundsSlice.lost}, wait errors ${roundsSlice.pollErrors}`,
+        );
+      }
     }
     const noop = mergeNoop(noopSlices);
     const peak = mergeBridge(peakSlices);
-    const halfRate = peak.delivered / peak.seconds / 2;
-    if (!(halfRate > 0)) throw new Error('the legacy ring delivered nothing at peak (service logs follow)');
-    log(`legacy half peak: open loop at ${fmtRate(halfRate)} msgs/s`);
-    const half = await measured('legacy half peak', () => ringWindow(b, legacyRing, halfRate, params.warmupSeconds, params.seconds));
+    const half = await halfPeak('legacy', peak, (rate) => measured('legacy half peak', () => ringWindow(b, legacyRing, rate, params.warmupSeconds, params.seconds)));
     const legacy: LegacyPart = { noopSlices, peakSlices, noop, peak, half };
 
+    const pushPeak = pushRing ? mergeBridge(pushSlices) : undefined;
+    const pushHalf =
+      pushRing && pushPeak
+        ? await halfPeak('elicitation', pushPeak, (rate) => measured('elicitation half peak', () => ringWindow(b, pushRing, rate, params.warmupSeconds, params.seconds)))
+        : undefined;
+    let rounds: RoundsPart | undefined;
+    if (roundsRing) {
+      const roundsPeak = mergeBridge(roundsSlices);
+      const roundsHalf = await halfPeak('2026', roundsPeak, (rate) => measured('2026 half peak', () => ringWindow(b, roundsRing, rate, params.warmupSeconds, params.seconds)));
+      rounds = { peakSlices: roundsSlices, peak: roundsPeak, half: roundsHalf, stray: roundsRing.receivers.stray };
+    }
+
     let elicitation: ElicitationPart | undefined;
-    if (pushRing) {
-      const ring = pushRing;
-      const pushPeak = mergeBridge(pushSlices);
-      const pushHalfRate = pushPeak.delivered / pushPeak.seconds / 2;
-      if (!(pushHalfRate > 0)) throw new Error('the elicitation ring delivered nothing at peak (service logs follow)');
-      log(`elicitation half peak: open loop at ${fmtRate(pushHalfRate)} msgs/s`);
-      const pushHalf = await measured('elicitation half peak', () => ringWindow(b, ring, pushHalfRate, params.warmupSeconds, params.seconds));
-      log(`elicitation half peak: p99 computed over ${pushHalf.latencies.length} messages, lost ${pushHalf.lost}`);
+    if (pushPeak && pushHalf) {
       const elicitServices: Array<[string, number | undefined]> = [
         ['router', b.routers[0]?.pid],
         ['elicitation', b.elicitations[0]?.pid],
@@ -393,13 +487,14 @@ async function main(): Promise<void> {
     info.serviceLogLines = [...b.routers, ...b.legacyPolls, ...b.elicitations].map((service) => `${service.name} ${service.logs().length}`).join(', ');
     info.aofStalls = (await b.redis.logTail(1_000)).split('\n').filter((line) => /fsync/i.test(line)).length;
 
-    const goals = evaluateGoals(legacy, elicitation);
-    const report = renderRun(info, legacy, elicitation, goals);
+    const parts = { legacy, elicitation, rounds };
+    const goals = evaluateGoals(parts);
+    const report = renderRun(info, parts, goals);
     process.stdout.write(`\n${report}\n\n`);
     for (const goal of goals) process.stdout.write(`${goal.pass ? 'PASS' : 'FAIL'}  ${goal.name}: ${goal.detail}\n`);
     const failed = goals.filter((g) => !g.pass);
     if (failed.length > 0) process.stdout.write(`\nGOALS MISSED (${failed.length}): ${failed.map((g) => g.name).join('; ')}\n`);
-    const lost = peak.lost + half.lost + (elicitation ? elicitation.peak.lost + elicitation.half.lost : 0);
+    const lost = [peak, half, elicitation?.peak, elicitation?.half, rounds?.peak, rounds?.half].reduce((sum, r) => sum + (r?.lost ?? 0), 0);
     if (lost > 0) process.stdout.write(`\nWARNING: ${lost} messages accepted in a window did not arrive within ${params.drainSeconds} s\n`);
     if (params.writeDocs) {
       writeRunToDocs(DOCS_FILE, report, MAX_RUNS_KEPT);

@@ -1,6 +1,4 @@
-/** The benchmark's verdicts, its markdown report, and docs/benchmarks.md upkeep. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+/** The benchmark's verdicts and its markdown report (bench/lib/runs-doc.ts puts it into docs/benchmarks.md). */
 import { cpuMsPerUnit, SELF, type CpuReport } from './cpu.js';
 import type { BridgeResult, ElicitRoundTrips, NoopResult, RedisStats } from './results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
@@ -9,6 +7,8 @@ export const GOAL_RATIO = 0.4;
 export const GOAL_HALF_PEAK_P99_MS = 50;
 /** Elicitation messages/s at least this share of legacy messages/s, measured in the same run. */
 export const GOAL_ELICITATION_RATIO = 0.8;
+/** 2026-07-28 messages/s at least this share of legacy messages/s (one call carries several messages and their answers). */
+export const GOAL_ROUNDS_RATIO = 1;
 /** Above this CPU use by processes outside the benchmark (% of one core) in a window, the run is flagged as contended. */
 export const CONTENTION_LIMIT_PERCENT = 20;
 
@@ -19,6 +19,8 @@ export interface RunInfo {
   os: string;
   node: string;
   redis: string;
+  /** The MCP SDK the clients and endpoints use, e.g. "MCP SDK v2 (client 2.4.0, server 2.4.0)". */
+  sdk: string;
   /** All cores together, percent busy just before the run. */
   busyBefore: number;
   /** Windows run again because other processes used the machine meanwhile. */
@@ -38,6 +40,8 @@ export interface RunInfo {
 }
 
 export interface Goal {
+  /** Which goal, for the report's table rows. */
+  key: 'legacy-ratio' | 'legacy-p99' | 'push-p99' | 'push-ratio' | 'rounds-p99' | 'rounds-ratio';
   name: string;
   pass: boolean;
   detail: string;
@@ -65,6 +69,22 @@ export interface ElicitationPart {
   stray: number;
 }
 
+/** The 2026-07-28 protocol: the same ring, every target a 2026-07-28 agent served by input_required rounds. */
+export interface RoundsPart {
+  peakSlices: BridgeResult[];
+  peak: BridgeResult;
+  half: BridgeResult;
+  /** Elicitations the 2026 agents got that were not ring messages. */
+  stray: number;
+}
+
+/** Everything one run measured; a ring turned off (BENCH_ELICITATION=0, BENCH_STATELESS=0) is undefined. */
+export interface RunParts {
+  legacy: LegacyPart;
+  elicitation: ElicitationPart | undefined;
+  rounds: RoundsPart | undefined;
+}
+
 const rateOf = (count: number, seconds: number) => count / Math.max(seconds, 1e-9);
 const LEGACY_COST: Array<[string, string]> = [
   ['bench', SELF],
@@ -79,38 +99,52 @@ const ELICITATION_COST: Array<[string, string]> = [
   ['elicitation', 'elicitation'],
   ['redis', 'redis-server'],
 ];
+const ROUNDS_COST = ELICITATION_COST;
 const ELICIT_COST: Array<[string, string]> = [
   ['bench', SELF],
   ['router', 'router'],
   ['elicitation', 'elicitation'],
   ['redis', 'redis-server'],
 ];
-const NOOP_PROCESSES = [SELF, 'noop-server'];
+const NOOP_COST: Array<[string, string]> = [
+  ['bench', SELF],
+  ['noop-server', 'noop-server'],
+];
+const NOOP_PROCESSES = NOOP_COST.map(([, name]) => name);
 
-export function evaluateGoals(legacy: LegacyPart, elicitation: ElicitationPart | undefined): Goal[] {
+/** A ring's half-peak latency goal: p99 below the limit, nothing lost. */
+function halfPeakGoal(key: Goal['key'], name: string, half: BridgeResult): Goal {
+  const p99 = distribution(half.latencies).p99;
+  return { key, name, pass: p99 < GOAL_HALF_PEAK_P99_MS && half.lost === 0, detail: `${fmtMs(p99)}${half.lost > 0 ? `, ${half.lost} lost` : ''}` };
+}
+
+/** A ring's peak against the legacy peak. */
+function ratioGoal(key: Goal['key'], name: string, ring: BridgeResult, legacyPeak: BridgeResult, goal: number): Goal {
+  const rate = rateOf(ring.delivered, ring.seconds);
+  const legacyRate = rateOf(legacyPeak.delivered, legacyPeak.seconds);
+  const ratio = rate / legacyRate;
+  return { key, name: `${name} msgs/s ≥ ${goal * 100} % of legacy msgs/s`, pass: ratio >= goal, detail: `${fmtPct(ratio * 100)} (${fmtRate(rate)} / ${fmtRate(legacyRate)})` };
+}
+
+export function evaluateGoals({ legacy, elicitation, rounds }: RunParts): Goal[] {
   const noopRate = rateOf(legacy.noop.calls, legacy.noop.seconds);
   const peakRate = rateOf(legacy.peak.delivered, legacy.peak.seconds);
   const ratio = peakRate / noopRate;
   const p99 = distribution(legacy.half.latencies).p99;
   const goals: Goal[] = [
-    { name: `legacy msgs/s ≥ ${GOAL_RATIO * 100} % of noop calls/s`, pass: ratio >= GOAL_RATIO, detail: `${fmtPct(ratio * 100)} (${fmtRate(peakRate)} / ${fmtRate(noopRate)})` },
-    { name: `legacy p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, pass: p99 < GOAL_HALF_PEAK_P99_MS, detail: fmtMs(p99) },
+    { key: 'legacy-ratio', name: `legacy msgs/s ≥ ${GOAL_RATIO * 100} % of noop calls/s`, pass: ratio >= GOAL_RATIO, detail: `${fmtPct(ratio * 100)} (${fmtRate(peakRate)} / ${fmtRate(noopRate)})` },
+    { key: 'legacy-p99', name: `legacy p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, pass: p99 < GOAL_HALF_PEAK_P99_MS, detail: fmtMs(p99) },
   ];
   if (elicitation) {
-    const pushRate = rateOf(elicitation.peak.delivered, elicitation.peak.seconds);
-    const pushRatio = pushRate / peakRate;
-    const pushP99 = distribution(elicitation.half.latencies).p99;
     goals.push(
-      {
-        name: `elicitation push p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`,
-        pass: pushP99 < GOAL_HALF_PEAK_P99_MS && elicitation.half.lost === 0,
-        detail: `${fmtMs(pushP99)}${elicitation.half.lost > 0 ? `, ${elicitation.half.lost} lost` : ''}`,
-      },
-      {
-        name: `elicitation msgs/s ≥ ${GOAL_ELICITATION_RATIO * 100} % of legacy msgs/s`,
-        pass: pushRatio >= GOAL_ELICITATION_RATIO,
-        detail: `${fmtPct(pushRatio * 100)} (${fmtRate(pushRate)} / ${fmtRate(peakRate)})`,
-      },
+      halfPeakGoal('push-p99', `elicitation push p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, elicitation.half),
+      ratioGoal('push-ratio', 'elicitation', elicitation.peak, legacy.peak, GOAL_ELICITATION_RATIO),
+    );
+  }
+  if (rounds) {
+    goals.push(
+      halfPeakGoal('rounds-p99', `2026 delivery p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, rounds.half),
+      ratioGoal('rounds-ratio', '2026', rounds.peak, legacy.peak, GOAL_ROUNDS_RATIO),
     );
   }
   return goals;
@@ -139,15 +173,20 @@ const redisPer = (redis: RedisStats | undefined, units: number) => {
 /** The details rows shared by every ring protocol: peak and half peak side by side. */
 function deliveryDetails(lines: string[], info: RunInfo, peak: BridgeResult, half: BridgeResult, cost: Array<[string, string]>): void {
   const both = (render: (r: BridgeResult) => string) => `${render(peak)} | ${render(half)}`;
-  const legacy = peak.protocol === 'legacy';
   lines.push('| | peak | half peak |', '|---|---|---|');
   lines.push(`| messages accepted in the window / lost | ${both((r) => `${r.sent} / ${r.lost}`)} |`);
   lines.push(`| send_message call p50 / p99 | ${both((r) => `${fmtMs(distribution(r.sendCalls).p50)} / ${fmtMs(distribution(r.sendCalls).p99)}`)} |`);
   lines.push(`| send started → received p50 / p99 | ${both((r) => `${fmtMs(distribution(r.fromSendStart).p50)} / ${fmtMs(distribution(r.fromSendStart).p99)}`)} |`);
   lines.push(`| received before the send call resolved (latency 0) | ${both((r) => String(r.beforeAccepted))} |`);
-  if (legacy) {
+  if (peak.protocol === 'legacy') {
     lines.push(`| polls / messages per poll | ${both((r) => `${r.polls} / ${(r.polledMessages / Math.max(1, r.polls)).toFixed(2)}`)} |`);
     lines.push(`| send / poll errors | ${both((r) => `${r.sendErrors} / ${r.pollErrors}`)} |`);
+  } else if (peak.protocol === 'rounds') {
+    lines.push(
+      `| wait_for_messages results / rounds completed / ring elicitations per round | ${both((r) => `${r.polls} / ${r.rounds} / ${(r.polledMessages / Math.max(1, r.rounds)).toFixed(2)}`)} |`,
+    );
+    lines.push(`| ring messages returned on the poll lane instead (fallback) | ${both((r) => String(r.pollLaneMessages))} |`);
+    lines.push(`| send / wait_for_messages errors | ${both((r) => `${r.sendErrors} / ${r.pollErrors}`)} |`);
   } else {
     lines.push(`| elicitation/create requests received (ring messages among them) | ${both((r) => `${r.polls} (${r.polledMessages})`)} |`);
     lines.push(`| send errors | ${both((r) => String(r.sendErrors))} |`);
@@ -161,36 +200,47 @@ function deliveryDetails(lines: string[], info: RunInfo, peak: BridgeResult, hal
   lines.push(`| Redis commands per delivered message | ${both((r) => redisPer(r.redis, r.delivered))} |`);
 }
 
-/** One run as markdown: heading, context, a section per protocol (results table, details). */
-export function renderRun(info: RunInfo, legacy: LegacyPart, elicitation: ElicitationPart | undefined, goals: Goal[]): string {
+/** The results rows of a ring measured against the legacy ring: peak, its ratio to legacy, latency at peak and half peak. */
+function ringAgainstLegacy(
+  lines: string[],
+  ring: { peakSlices: BridgeResult[]; peak: BridgeResult; half: BridgeResult },
+  legacy: LegacyPart,
+  labels: { peak: string; name: string; latency: string },
+  goals: { ratio: number; ratioGoal: Goal | undefined; latencyGoal: Goal | undefined },
+): void {
+  const rate = rateOf(ring.peak.delivered, ring.peak.seconds);
+  const legacyRate = rateOf(legacy.peak.delivered, legacy.peak.seconds);
+  const perRound = ring.peakSlices.map((r, i) => rateOf(r.delivered, r.seconds) / rateOf(legacy.peakSlices[i]?.delivered ?? Number.NaN, legacy.peakSlices[i]?.seconds ?? Number.NaN));
+  const atPeak = distribution(ring.peak.latencies);
+  const atHalf = distribution(ring.half.latencies);
+  lines.push('| measure | value | goal | verdict |', '|---|---|---|---|');
+  lines.push(`| ${labels.peak} | ${fmtRate(rate)}${slicesOf(ring.peakSlices.map((r) => rateOf(r.delivered, r.seconds)))} | | |`);
+  lines.push(
+    `| ${labels.name} peak ÷ legacy peak | ${fmtPct((rate / legacyRate) * 100)}${perRound.length > 1 ? ` (per round ${perRound.map((r) => fmtPct(r * 100)).join(' / ')})` : ''} | ≥ ${goals.ratio * 100} % | ${verdictOf(goals.ratioGoal)} |`,
+  );
+  lines.push(`| ${labels.latency} at peak, p50 / p99 / max | ${fmtMs(atPeak.p50)} / ${fmtMs(atPeak.p99)} / ${fmtMs(atPeak.max)} | | |`);
+  lines.push(`| half peak: target / achieved messages/s | ${fmtRate(ring.half.targetRate ?? Number.NaN)} / ${fmtRate(rateOf(ring.half.delivered, ring.half.seconds))} | | |`);
+  lines.push(
+    `| ${labels.latency} at half peak, p50 / p99 / max | ${fmtMs(atHalf.p50)} / ${fmtMs(atHalf.p99)} / ${fmtMs(atHalf.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(goals.latencyGoal)} |`,
+  );
+}
+
+/** CPU per message of a ring against the legacy ring's, at peak. */
+function costAgainstLegacy(lines: string[], ring: BridgeResult, cost: Array<[string, string]>, legacyPeak: BridgeResult): void {
+  const legacyTotal = cpuMsPerUnit(legacyPeak.cpu, LEGACY_COST.map(([, n]) => n), legacyPeak.delivered);
+  const total = cpuMsPerUnit(ring.cpu, cost.map(([, n]) => n), ring.delivered);
+  lines.push(
+    `| CPU per message ÷ legacy CPU per message (peak) | ${(total / legacyTotal).toFixed(2)} (${total.toFixed(2)} ms / ${legacyTotal.toFixed(2)} ms): a CPU-bound machine tops out at ${fmtPct((legacyTotal / total) * 100)} of the legacy rate | |`,
+  );
+}
+
+function renderLegacy(lines: string[], info: RunInfo, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
   const { noop, peak, half, noopSlices, peakSlices } = legacy;
   const noopRate = rateOf(noop.calls, noop.seconds);
   const peakRate = rateOf(peak.delivered, peak.seconds);
-  const halfRate = rateOf(half.delivered, half.seconds);
   const peakLatency = distribution(peak.latencies);
   const halfLatency = distribution(half.latencies);
   const noopLatency = distribution(noop.latencies);
-  const [ratioGoal, latencyGoal, pushLatencyGoal, pushRatioGoal] = goals;
-  const verdict = goals.every((g) => g.pass) ? 'all goals met' : `missed: ${goals.filter((g) => !g.pass).map((g) => g.name).join('; ')}`;
-
-  const lines: string[] = [];
-  lines.push(`### ${info.date} — ${verdict}`, '');
-  lines.push(
-    `Machine: ${info.cores} cores (${info.cpuModel}), ${info.os}; Node ${info.node}; Redis ${info.redis}. ` +
-      `Parameters: ${info.agents} agents in a ring per protocol (${info.agents} sender + ${info.agents} receiver clients; baseline ${info.agents} clients); ` +
-      `noop, legacy peak${elicitation ? ' and elicitation peak' : ''} measured in ${info.rounds} alternating slices, ${info.seconds} s of each in total (${info.warmupSeconds} s warm-up before the first slice of each, 1 s before the others); ` +
-      `each half peak ${info.seconds} s after ${info.warmupSeconds} s warm-up; content ${info.contentBytes} bytes; senders use send_message on the legacy endpoint for both protocols; ` +
-      `wait_for_messages max_messages ${info.pollMaxMessages}, timeout_ms ${info.pollTimeoutMs}; one router, one legacy-poll${elicitation ? ', one elicitation' : ''}, Redis AOF everysec.`,
-  );
-  const allWindows = [...noopSlices, ...peakSlices, half, ...(elicitation ? [...elicitation.peakSlices, elicitation.half, elicitation.elicitSerial, elicitation.elicitConcurrent] : [])];
-  const contention = Math.max(...allWindows.map((r) => r.cpu.otherPercent));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`,
-    );
-  }
-
   lines.push('', '#### Legacy (wait_for_messages)', '');
   lines.push('| measure | value | goal | verdict |', '|---|---|---|---|');
   lines.push(
@@ -199,10 +249,10 @@ export function renderRun(info: RunInfo, legacy: LegacyPart, elicitation: Elicit
   lines.push(`| legacy peak messages/s (returned by the targets' polls) | ${fmtRate(peakRate)}${slicesOf(peakSlices.map((r) => rateOf(r.delivered, r.seconds)))} | | |`);
   const roundRatios = peakSlices.map((r, i) => rateOf(r.delivered, r.seconds) / rateOf(noopSlices[i]?.calls ?? Number.NaN, noopSlices[i]?.seconds ?? Number.NaN));
   const perRound = roundRatios.length > 1 ? ` (per round ${roundRatios.map((r) => fmtPct(r * 100)).join(' / ')})` : '';
-  lines.push(`| legacy peak ÷ noop | ${fmtPct((peakRate / noopRate) * 100)}${perRound} | ≥ ${GOAL_RATIO * 100} % | ${verdictOf(ratioGoal)} |`);
+  lines.push(`| legacy peak ÷ noop | ${fmtPct((peakRate / noopRate) * 100)}${perRound} | ≥ ${GOAL_RATIO * 100} % | ${verdictOf(goalOf('legacy-ratio'))} |`);
   lines.push(`| latency at peak, p50 / p99 / max | ${fmtMs(peakLatency.p50)} / ${fmtMs(peakLatency.p99)} / ${fmtMs(peakLatency.max)} | | |`);
-  lines.push(`| half peak: target / achieved messages/s | ${fmtRate(half.targetRate ?? Number.NaN)} / ${fmtRate(halfRate)} | | |`);
-  lines.push(`| latency at half peak, p50 / p99 / max | ${fmtMs(halfLatency.p50)} / ${fmtMs(halfLatency.p99)} / ${fmtMs(halfLatency.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(latencyGoal)} |`);
+  lines.push(`| half peak: target / achieved messages/s | ${fmtRate(half.targetRate ?? Number.NaN)} / ${fmtRate(rateOf(half.delivered, half.seconds))} | | |`);
+  lines.push(`| latency at half peak, p50 / p99 / max | ${fmtMs(halfLatency.p50)} / ${fmtMs(halfLatency.p99)} / ${fmtMs(halfLatency.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(goalOf('legacy-p99'))} |`);
 
   const noopCost = cpuMsPerUnit(noop.cpu, NOOP_PROCESSES, noop.calls);
   const peakCost = cpuMsPerUnit(peak.cpu, LEGACY_COST.map(([, n]) => n), peak.delivered);
@@ -214,93 +264,92 @@ export function renderRun(info: RunInfo, legacy: LegacyPart, elicitation: Elicit
   lines.push('');
   lines.push(
     `Noop slices, CPU in % of one core: ${noop.cpu.processes.map((p) => `${p.name} ${fmtPct(p.percent)}`).join(', ')}, kernel ${fmtPct(noop.cpu.kernelPercent)}, ` +
-      `processes outside the benchmark ${fmtPct(noop.cpu.otherPercent)}${noop.cpu.otherTop ? ` (worst window: ${noop.cpu.otherTop})` : ''}; machine busy ${fmtPct(noop.cpu.machineBusyPercent)}; errors ${noop.errors}. ` +
+      `processes outside the benchmark ${fmtPct(noop.cpu.otherPercent)}${noop.cpu.otherTop ? ` (worst window: ${noop.cpu.otherTop})` : ''}; machine busy ${fmtPct(noop.cpu.machineBusyPercent)}; errors ${noop.errors}; ` +
+      `CPU ms per noop call: ${perUnit(noop.cpu, noop.calls, NOOP_COST)}. ` +
       `Machine busy before the run: ${fmtPct(info.busyBefore)}. Windows re-run for contention: ${info.reruns}. Redis slow-fsync log lines: ${info.aofStalls}. ` +
       `Service log lines (warn and above): ${info.serviceLogLines}.`,
   );
   lines.push('', '</details>');
+}
 
-  if (elicitation) {
-    const e = elicitation;
-    const pushRate = rateOf(e.peak.delivered, e.peak.seconds);
-    const pushHalfRate = rateOf(e.half.delivered, e.half.seconds);
-    const pushPeakLatency = distribution(e.peak.latencies);
-    const pushHalfLatency = distribution(e.half.latencies);
-    const roundPushRatios = e.peakSlices.map((r, i) => rateOf(r.delivered, r.seconds) / rateOf(peakSlices[i]?.delivered ?? Number.NaN, peakSlices[i]?.seconds ?? Number.NaN));
-    const serial = distribution(e.elicitSerial.latencies);
-    const concurrent = distribution(e.elicitConcurrent.latencies);
-    lines.push('', '#### Elicitation (push as elicitation/create)', '');
-    lines.push('| measure | value | goal | verdict |', '|---|---|---|---|');
-    lines.push(`| elicitation peak messages/s (elicitations received by the targets) | ${fmtRate(pushRate)}${slicesOf(e.peakSlices.map((r) => rateOf(r.delivered, r.seconds)))} | | |`);
+function renderElicitation(lines: string[], info: RunInfo, e: ElicitationPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
+  const serial = distribution(e.elicitSerial.latencies);
+  const concurrent = distribution(e.elicitConcurrent.latencies);
+  lines.push('', '#### Elicitation (push as elicitation/create)', '');
+  ringAgainstLegacy(
+    lines,
+    e,
+    legacy,
+    { peak: 'elicitation peak messages/s (elicitations received by the targets)', name: 'elicitation', latency: 'push delivery' },
+    { ratio: GOAL_ELICITATION_RATIO, ratioGoal: goalOf('push-ratio'), latencyGoal: goalOf('push-p99') },
+  );
+  lines.push(
+    `| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`,
+  );
+  lines.push(
+    `| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`,
+  );
+  lines.push('', '<details><summary>Elicitation details</summary>', '');
+  deliveryDetails(lines, info, e.peak, e.half, ELICITATION_COST);
+  costAgainstLegacy(lines, e.peak, ELICITATION_COST, legacy.peak);
+  lines.push('', '| elicit | 1 asker | ' + `${e.elicitConcurrent.askers} askers |`, '|---|---|---|');
+  const pair = (render: (r: ElicitRoundTrips) => string) => `${render(e.elicitSerial)} | ${render(e.elicitConcurrent)}`;
+  lines.push(`| calls in the window / errors / not accept {ok: true} | ${pair((r) => `${r.calls} / ${r.errors} / ${r.wrong}`)} |`);
+  lines.push(`| CPU ms per elicit | ${pair((r) => perUnit(r.cpu, r.calls, ELICIT_COST))} |`);
+  lines.push(`| Redis commands per elicit | ${pair((r) => redisPer(r.redis, r.calls))} |`);
+  lines.push(`| machine busy, % of all ${info.cores} cores | ${pair((r) => fmtPct(r.cpu.machineBusyPercent))} |`);
+  lines.push('', `Elicitations received that were neither ring messages nor elicit questions: ${e.stray}.`);
+  lines.push('', '</details>');
+}
+
+function renderRounds(lines: string[], info: RunInfo, r: RoundsPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
+  lines.push('', '#### 2026-07-28 (wait_for_messages answered by input_required rounds)', '');
+  ringAgainstLegacy(
+    lines,
+    r,
+    legacy,
+    { peak: "2026 peak messages/s (elicitations received by the targets' handlers)", name: '2026', latency: 'delivery' },
+    { ratio: GOAL_ROUNDS_RATIO, ratioGoal: goalOf('rounds-ratio'), latencyGoal: goalOf('rounds-p99') },
+  );
+  lines.push('', '<details><summary>2026-07-28 details</summary>', '');
+  deliveryDetails(lines, info, r.peak, r.half, ROUNDS_COST);
+  costAgainstLegacy(lines, r.peak, ROUNDS_COST, legacy.peak);
+  lines.push('', `Elicitations received that were not ring messages: ${r.stray}.`);
+  lines.push('', '</details>');
+}
+
+/** One run as markdown: heading, context, a section per protocol (results table, details). */
+export function renderRun(info: RunInfo, parts: RunParts, goals: Goal[]): string {
+  const { legacy, elicitation, rounds } = parts;
+  const goalOf = (key: Goal['key']) => goals.find((g) => g.key === key);
+  const verdict = goals.every((g) => g.pass) ? 'all goals met' : `missed: ${goals.filter((g) => !g.pass).map((g) => g.name).join('; ')}`;
+  const rings = ['legacy', ...(elicitation ? ['elicitation'] : []), ...(rounds ? ['2026'] : [])];
+
+  const lines: string[] = [];
+  lines.push(`### ${info.date} — ${info.sdk.split(' (')[0]} — ${verdict}`, '');
+  lines.push(
+    `Machine: ${info.cores} cores (${info.cpuModel}), ${info.os}; Node ${info.node}; Redis ${info.redis}; ${info.sdk}. ` +
+      `Parameters: ${info.agents} agents in a ring per protocol (${info.agents} sender + ${info.agents} receiver clients; baseline ${info.agents} clients); ` +
+      `noop and the ${rings.join(', ')} peaks measured in ${info.rounds} alternating slices, ${info.seconds} s of each in total (${info.warmupSeconds} s warm-up before the first slice of each, 1 s before the others); ` +
+      `each half peak ${info.seconds} s after ${info.warmupSeconds} s warm-up; content ${info.contentBytes} bytes; senders use send_message on the legacy endpoint for every protocol; ` +
+      `wait_for_messages max_messages ${info.pollMaxMessages}, timeout_ms ${info.pollTimeoutMs}; one router, one legacy-poll${elicitation || rounds ? ', one elicitation' : ''}, Redis AOF everysec.`,
+  );
+  const allWindows = [
+    ...legacy.noopSlices,
+    ...legacy.peakSlices,
+    legacy.half,
+    ...(elicitation ? [...elicitation.peakSlices, elicitation.half, elicitation.elicitSerial, elicitation.elicitConcurrent] : []),
+    ...(rounds ? [...rounds.peakSlices, rounds.half] : []),
+  ];
+  const contention = Math.max(...allWindows.map((r) => r.cpu.otherPercent));
+  if (contention > CONTENTION_LIMIT_PERCENT) {
     lines.push(
-      `| elicitation peak ÷ legacy peak | ${fmtPct((pushRate / peakRate) * 100)}${roundPushRatios.length > 1 ? ` (per round ${roundPushRatios.map((r) => fmtPct(r * 100)).join(' / ')})` : ''} | ≥ ${GOAL_ELICITATION_RATIO * 100} % | ${verdictOf(pushRatioGoal)} |`,
+      '',
+      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`,
     );
-    lines.push(`| push delivery at peak, p50 / p99 / max | ${fmtMs(pushPeakLatency.p50)} / ${fmtMs(pushPeakLatency.p99)} / ${fmtMs(pushPeakLatency.max)} | | |`);
-    lines.push(`| half peak: target / achieved messages/s | ${fmtRate(e.half.targetRate ?? Number.NaN)} / ${fmtRate(pushHalfRate)} | | |`);
-    lines.push(
-      `| push delivery at half peak, p50 / p99 / max | ${fmtMs(pushHalfLatency.p50)} / ${fmtMs(pushHalfLatency.p99)} / ${fmtMs(pushHalfLatency.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(pushLatencyGoal)} |`,
-    );
-    lines.push(
-      `| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`,
-    );
-    lines.push(
-      `| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`,
-    );
-    const legacyTotal = cpuMsPerUnit(peak.cpu, LEGACY_COST.map(([, n]) => n), peak.delivered);
-    const pushTotal = cpuMsPerUnit(e.peak.cpu, ELICITATION_COST.map(([, n]) => n), e.peak.delivered);
-    lines.push('', '<details><summary>Elicitation details</summary>', '');
-    deliveryDetails(lines, info, e.peak, e.half, ELICITATION_COST);
-    lines.push(
-      `| CPU per message ÷ legacy CPU per message (peak) | ${(pushTotal / legacyTotal).toFixed(2)} (${pushTotal.toFixed(2)} ms / ${legacyTotal.toFixed(2)} ms): a CPU-bound machine tops out at ${fmtPct((legacyTotal / pushTotal) * 100)} of the legacy rate | |`,
-    );
-    lines.push('', '| elicit | 1 asker | ' + `${e.elicitConcurrent.askers} askers |`, '|---|---|---|');
-    const pair = (render: (r: ElicitRoundTrips) => string) => `${render(e.elicitSerial)} | ${render(e.elicitConcurrent)}`;
-    lines.push(`| calls in the window / errors / not accept {ok: true} | ${pair((r) => `${r.calls} / ${r.errors} / ${r.wrong}`)} |`);
-    lines.push(`| CPU ms per elicit | ${pair((r) => perUnit(r.cpu, r.calls, ELICIT_COST))} |`);
-    lines.push(`| Redis commands per elicit | ${pair((r) => redisPer(r.redis, r.calls))} |`);
-    lines.push(`| machine busy, % of all ${info.cores} cores | ${pair((r) => fmtPct(r.cpu.machineBusyPercent))} |`);
-    lines.push('', `Elicitations received that were neither ring messages nor elicit questions: ${e.stray}.`);
-    lines.push('', '</details>');
   }
+  renderLegacy(lines, info, legacy, goalOf);
+  if (elicitation) renderElicitation(lines, info, elicitation, legacy, goalOf);
+  if (rounds) renderRounds(lines, info, rounds, legacy, goalOf);
   return lines.join('\n');
-}
-
-const RUNS_HEADING = '## Runs';
-const RUN_MARK = '<!-- bench-run -->';
-
-function intro(maxRuns: number): string {
-  return `# Benchmarks
-
-## Throughput (\`make bench\`)
-
-\`bench/throughput.ts\` starts a real bridge on this machine — redis-server (AOF everysec), one
-router, one legacy-poll and one elicitation replica, each its own OS process — and drives it with
-real MCP SDK clients over Streamable HTTP, all hosted in the benchmark process (one monotonic clock
-for both ends): a no-op baseline, a legacy ring and an elicitation ring. Results are prepended
-below, newest first (the last ${maxRuns} runs are kept).
-`;
-}
-
-/**
- * Prepends `run` under "## Runs", keeping at most `maxRuns`. Everything above that heading is kept
- * as is, and so is everything from the next `## ` heading after it (e.g. the observability section).
- */
-export function writeRunToDocs(file: string, run: string, maxRuns: number): void {
-  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const headingAt = existing.indexOf(`\n${RUNS_HEADING}\n`);
-  const head = headingAt >= 0 ? existing.slice(0, headingAt + 1) : existing.trim() ? `${existing.trimEnd()}\n` : intro(maxRuns);
-  const runsAt = headingAt + RUNS_HEADING.length + 2;
-  const nextSectionAt = headingAt >= 0 ? existing.indexOf('\n## ', runsAt - 1) : -1;
-  const tail = nextSectionAt >= 0 ? existing.slice(nextSectionAt + 1).trimEnd() : '';
-  const older =
-    headingAt >= 0
-      ? existing
-          .slice(runsAt, nextSectionAt >= 0 ? nextSectionAt : undefined)
-          .split(RUN_MARK)
-          .map((chunk) => chunk.trim())
-          .filter((chunk) => chunk.length > 0)
-      : [];
-  const runs = [run.trim(), ...older].slice(0, maxRuns);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}${tail ? `\n${tail}\n` : ''}`);
 }

@@ -1,6 +1,9 @@
 /** What one measured window produces, and how windows of the same kind are combined. */
 import { mergeCpuReports, type CpuReport } from './cpu.js';
 
+/** How a ring's targets receive: poll results, pushed elicitation/create requests, or 2026-07-28 input_required rounds. */
+export type DeliveryProtocol = 'legacy' | 'elicitation' | 'rounds';
+
 export interface RedisStats {
   /** Calls and time inside Redis by command (commands run by Lua scripts included). */
   commands: Map<string, { calls: number; usec: number }>;
@@ -19,8 +22,11 @@ export interface NoopResult {
 }
 
 export interface BridgeResult {
-  /** How the targets received: legacy = wait_for_messages polls, elicitation = pushed elicitation/create requests. */
-  protocol: 'legacy' | 'elicitation';
+  /**
+   * How the targets received: legacy = wait_for_messages polls, elicitation = pushed
+   * elicitation/create requests, rounds = elicitations of 2026-07-28 input_required rounds.
+   */
+  protocol: DeliveryProtocol;
   /** Measured seconds. */
   seconds: number;
   /** Open loop at this many messages/s; undefined for the closed-loop peak. */
@@ -39,12 +45,17 @@ export interface BridgeResult {
   sendCalls: number[];
   /** Messages returned by a poll before the sender's send_message call had resolved (latency counted as 0). */
   beforeAccepted: number;
-  /** Legacy: polls that returned; elicitation: elicitation/create requests received. */
+  /** Legacy and rounds: wait_for_messages results; elicitation: elicitation/create requests received. */
   polls: number;
-  /** Legacy: messages those polls returned; elicitation: ring messages among the elicitations. */
+  /** Legacy: messages those polls returned; elicitation and rounds: ring messages among the elicitations. */
   polledMessages: number;
   sendErrors: number;
+  /** Failed wait_for_messages calls (legacy, rounds). */
   pollErrors: number;
+  /** Rounds: wait_for_messages results that completed a round. */
+  rounds: number;
+  /** Rounds: ring messages that came back on the poll lane instead (a fallback). */
+  pollLaneMessages: number;
   cpu: CpuReport;
   redis: RedisStats | undefined;
 }
@@ -87,6 +98,8 @@ export function mergeBridge(results: BridgeResult[]): BridgeResult {
     polledMessages: sum((r) => r.polledMessages),
     sendErrors: sum((r) => r.sendErrors),
     pollErrors: sum((r) => r.pollErrors),
+    rounds: sum((r) => r.rounds),
+    pollLaneMessages: sum((r) => r.pollLaneMessages),
     cpu: mergeCpuReports(results.map((r) => r.cpu)),
     redis,
   };

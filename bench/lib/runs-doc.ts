@@ -1,0 +1,53 @@
+/**
+ * The throughput runs in docs/benchmarks.md: prepending a run under "## Runs", keeping the last few.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const RUNS_HEADING = '## Runs';
+const RUN_MARK = '<!-- bench-run -->';
+
+function intro(maxRuns: number): string {
+  return `# Benchmarks
+
+## Throughput (\`make bench\`)
+
+\`bench/throughput.ts\` starts a real bridge on this machine — redis-server (AOF everysec), one
+router, one legacy-poll and one elicitation replica, each its own OS process — and drives it with
+real MCP SDK clients over Streamable HTTP, all hosted in the benchmark process (one monotonic clock
+for both ends): a no-op baseline, a legacy ring, an elicitation ring and a 2026-07-28 ring. Results are prepended
+below, newest first (the last ${maxRuns} runs are kept).
+`;
+}
+
+/** The MCP SDK a run's heading names ("### <date> — MCP SDK v2 — <verdict>"), or undefined. */
+const sdkOf = (run: string): string | undefined => /^### [^\n]*? — (MCP SDK [^—\n]+?) — /.exec(run)?.[1];
+
+/**
+ * Prepends `run` under "## Runs", keeping at most `maxRuns`, plus the newest run on another MCP SDK
+ * than `run` when none is among those (so the runs keep a comparison across the SDK change).
+ * Everything above that heading is kept as is, and so is everything from the next `## ` heading
+ * after it (e.g. the observability section).
+ */
+export function writeRunToDocs(file: string, run: string, maxRuns: number): void {
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const headingAt = existing.indexOf(`\n${RUNS_HEADING}\n`);
+  const head = headingAt >= 0 ? existing.slice(0, headingAt + 1) : existing.trim() ? `${existing.trimEnd()}\n` : intro(maxRuns);
+  const runsAt = headingAt + RUNS_HEADING.length + 2;
+  const nextSectionAt = headingAt >= 0 ? existing.indexOf('\n## ', runsAt - 1) : -1;
+  const tail = nextSectionAt >= 0 ? existing.slice(nextSectionAt + 1).trimEnd() : '';
+  const older =
+    headingAt >= 0
+      ? existing
+          .slice(runsAt, nextSectionAt >= 0 ? nextSectionAt : undefined)
+          .split(RUN_MARK)
+          .map((chunk) => chunk.trim())
+          .filter((chunk) => chunk.length > 0)
+      : [];
+  const runs = [run.trim(), ...older].slice(0, maxRuns);
+  const sdk = sdkOf(run);
+  const earlierSdk = older.find((r) => sdkOf(r) !== undefined && sdkOf(r) !== sdk);
+  if (sdk && earlierSdk && !runs.some((r) => sdkOf(r) !== undefined && sdkOf(r) !== sdk)) runs[runs.length - 1] = earlierSdk;
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}${tail ? `\n${tail}\n` : ''}`);
+}
