@@ -104,7 +104,7 @@ describe('rollback drain', () => {
       t.diagnostic(`2026 push lane drained ${drainedInMs} ms after the flag change`);
       assert.ok(drainedInMs < 1_000, `drained within 1 s (took ${drainedInMs} ms)`);
 
-      const late = await agent.wait({}, { requestState: round.requestState as string, inputResponses: { [ids[0]!]: { action: 'accept', content: { response: 'too late' } } } });
+      const late = await agent.wait({ timeout_ms: 0 }, { requestState: round.requestState as string, inputResponses: { [ids[0]!]: { action: 'accept', content: { response: 'too late' } } } });
       assert.equal((late as { structuredContent?: { error?: { code?: string } } }).structuredContent?.error?.code, 'REQUEST_STATE_EXPIRED', 'the round was taken back');
       const legacy = await bridge.connect('stateless');
       const { messages, cursor } = await receive(legacy, 5, 10_000);

@@ -48,7 +48,7 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
 
     const bobElsewhere = await connectManual(replicaUrl(1), bridge.tokens.bob!, 'bob');
     try {
-      const done = await bobElsewhere.wait({}, { requestState: round.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'survived' } } } });
+      const done = await bobElsewhere.wait({ timeout_ms: 0 }, { requestState: round.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'survived' } } } });
       assert.deepEqual((done.structuredContent as { answered?: unknown }).answered, [{ message_id: messageId, action: 'accept' }], JSON.stringify(done));
       await waitForLedger(bridge, messageId, 'bob', (r) => r.state === 'answered', 'answered');
       assert.deepEqual((await aliceReceives(1)).map((m) => [m.reply_to, m.content]), [[messageId, 'survived']]);
@@ -71,7 +71,7 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
     try {
       const again = await carolAgain.wait({ timeout_ms: 15_000 });
       assert.deepEqual(Object.keys(again.inputRequests as object), [messageId], 'the same message, once its round expired');
-      await carolAgain.wait({}, { requestState: again.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'once' } } } });
+      await carolAgain.wait({ timeout_ms: 0 }, { requestState: again.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'once' } } } });
       await waitForLedger(bridge, messageId, 'carol', (r) => r.state === 'answered', 'answered');
       assert.deepEqual((await aliceReceives(1)).map((m) => [m.reply_to, m.content]), [[messageId, 'once']]);
     } finally {

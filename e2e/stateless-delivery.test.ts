@@ -6,9 +6,9 @@ import { receive, startBridge, type Bridge } from './support/bridge.js';
 import { sleep, waitForLedger } from './support/modern.js';
 import { connectManual, connectStateless, type ManualRoundClient, type StatelessAgent } from './support/stateless.js';
 
-const AGENTS = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank', 'gina'];
+const AGENTS = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank', 'gina', 'hank'];
 /** Served by elicitation; alice and frank stay on legacy. */
-const MODERN = ['bob', 'carol', 'dave', 'eve', 'gina'];
+const MODERN = ['bob', 'carol', 'dave', 'eve', 'gina', 'hank'];
 
 interface ToolErrorShape {
   isError?: boolean;
@@ -81,7 +81,10 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       assert.ok(r.message.includes(`hello ${i}`) && r.message.includes(`(message ${sent[i]})`), r.message);
     }
     for (const id of sent) await waitForLedger(bridge, id, 'bob', (record) => record.state === 'answered' && record.via === 'elicitation', `${id} answered`);
-    const answered = bob.results.flatMap((r) => (r.answered as Array<{ message_id: string; action: string }> | undefined) ?? []);
+    // A call goes on with more rounds while messages come, so its result (listing every answer) comes at its end.
+    const answeredSoFar = () => bob.results.flatMap((r) => (r.answered as Array<{ message_id: string; action: string }> | undefined) ?? []);
+    await waitFor(() => answeredSoFar().length >= sent.length, { timeoutMs: 15_000, description: "bob's calls to return their results" });
+    const answered = answeredSoFar();
     assert.deepEqual(
       answered.map((a) => a.message_id),
       sent,
@@ -105,19 +108,19 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
 
       const [version, keyId, payload, signature] = state.split('.') as [string, string, string, string];
       const altered = `${version}.${keyId}.${payload.slice(0, -2)}${payload.endsWith('A') ? 'B' : 'A'}${payload.slice(-1)}.${signature}`;
-      assert.equal(errorCode(await carol.wait({}, { requestState: altered, inputResponses: answers })), 'REQUEST_STATE_INVALID');
-      assert.equal(errorCode(await dave.wait({}, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_FOREIGN');
+      assert.equal(errorCode(await carol.wait({ timeout_ms: 0 }, { requestState: altered, inputResponses: answers })), 'REQUEST_STATE_INVALID');
+      assert.equal(errorCode(await dave.wait({ timeout_ms: 0 }, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_FOREIGN');
       const record = await bridge.store.store.getMessage(messageId, 'carol');
       assert.equal(record?.state, 'routed', 'nothing was settled');
       assert.equal(await bridge.store.store.laneLength('carol', 'push'), 1, 'the entry is still on the push lane');
 
-      const done = await carol.wait({}, { requestState: state, inputResponses: answers });
+      const done = await carol.wait({ timeout_ms: 0 }, { requestState: state, inputResponses: answers });
       assert.equal(errorCode(done), undefined, JSON.stringify(done));
       assert.deepEqual((done.structuredContent as { answered: unknown }).answered, [{ message_id: messageId, action: 'accept' }]);
       await waitForLedger(bridge, messageId, 'carol', (r) => r.state === 'answered', 'answered once the valid retry came');
       const replies = await aliceReceives(1);
       assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[messageId, 'signed']]);
-      assert.equal(errorCode(await carol.wait({}, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_EXPIRED', 'a round completes once');
+      assert.equal(errorCode(await carol.wait({ timeout_ms: 0 }, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_EXPIRED', 'a round completes once');
 
       // Expired: the answer comes back after the answer window; the message is offered again.
       await bridge.setFlags({ elicitationTimeoutMs: '1000' });
@@ -125,20 +128,50 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       const { message_id: lateId } = await legacy.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'late' });
       const lateRound = await carol.wait({ timeout_ms: 10_000 });
       await sleep(1_200);
-      const late = await carol.wait({}, { requestState: lateRound.requestState as string, inputResponses: { [lateId]: { action: 'accept', content: { response: 'too late' } } } });
+      const late = await carol.wait({ timeout_ms: 0 }, { requestState: lateRound.requestState as string, inputResponses: { [lateId]: { action: 'accept', content: { response: 'too late' } } } });
       assert.equal(errorCode(late), 'REQUEST_STATE_EXPIRED');
       assert.equal((await bridge.store.store.getMessage(lateId, 'carol'))?.state, 'routed');
       const again = await carol.wait({ timeout_ms: 15_000 });
       assert.deepEqual(Object.keys(again.inputRequests as object), [lateId], 'the unanswered message is handed out again');
       const meta = (again.inputRequests as Record<string, { params?: { _meta?: Record<string, { message_id?: string }> } }>)[lateId]?.params?._meta?.[MESSAGE_META_KEY];
       assert.equal(meta?.message_id, lateId, 'with its message id, so the agent can tell it saw it before');
-      const settled = await carol.wait({}, { requestState: again.requestState as string, inputResponses: { [lateId]: { action: 'decline' } } });
+      const settled = await carol.wait({ timeout_ms: 0 }, { requestState: again.requestState as string, inputResponses: { [lateId]: { action: 'decline' } } });
       assert.deepEqual((settled.structuredContent as { answered: unknown }).answered, [{ message_id: lateId, action: 'decline' }]);
       await waitForLedger(bridge, lateId, 'carol', (r) => r.state === 'declined', 'declined');
     } finally {
       await bridge.setFlags({ elicitationTimeoutMs: '5000' });
       await carol.close();
       await dave.close();
+    }
+  });
+
+  test('one call goes on with the next round while messages wait, and its result lists every answer', async () => {
+    const hank = await connectManual(url, bridge.tokens.hank!, 'hank');
+    try {
+      await hank.wait({ timeout_ms: 100 });
+      const first = (await legacy.callToolJson<{ message_id: string }>('send_message', { to: 'hank', content: 'one' })).message_id;
+      const round1 = await hank.wait({ timeout_ms: 10_000 });
+      assert.deepEqual(Object.keys(round1.inputRequests as object), [first]);
+      const more = [];
+      for (const content of ['two', 'three']) more.push((await legacy.callToolJson<{ message_id: string }>('send_message', { to: 'hank', content })).message_id);
+      await waitFor(async () => (await bridge.store.store.laneLength('hank', 'push')) === 3, { description: 'two more on the push lane' });
+      const accept = (text: string) => ({ action: 'accept', content: { response: text } });
+      const round2 = await hank.wait({ timeout_ms: 10_000 }, { requestState: round1.requestState as string, inputResponses: { [first]: accept('1') } });
+      assert.equal(errorCode(round2), undefined, JSON.stringify(round2));
+      assert.deepEqual(Object.keys(round2.inputRequests as object), more, 'the retry is the next round of the same call');
+      await waitForLedger(bridge, first, 'hank', (r) => r.state === 'answered', 'the first round settled before the second was handed out');
+      const done = await hank.wait({ timeout_ms: 0 }, { requestState: round2.requestState as string, inputResponses: { [more[0]!]: accept('2'), [more[1]!]: { action: 'decline' } } });
+      const result = done.structuredContent as { answered: unknown; has_more: boolean; messages: unknown[] };
+      assert.deepEqual(result.answered, [
+        { message_id: first, action: 'accept' },
+        { message_id: more[0], action: 'accept' },
+        { message_id: more[1], action: 'decline' },
+      ]);
+      assert.deepEqual([result.has_more, result.messages], [false, []]);
+      const replies = await aliceReceives(2);
+      assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[first, '1'], [more[0], '2']], 'a declined plain message sends no reply');
+    } finally {
+      await hank.close();
     }
   });
 

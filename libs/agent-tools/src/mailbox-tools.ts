@@ -1,5 +1,5 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog } from '@agent-bridge/event-store';
+import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage } from '@agent-bridge/event-store';
 import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
@@ -48,6 +48,26 @@ export interface MailboxToolsOptions {
  * `wait_for_messages` answers `input_required` with one elicitation per waiting message, and the
  * client's retry carries the answers.
  */
+/** What one answer of a round did: the action given, or `rejected` with the problem. */
+export interface RoundAnswer {
+  message_id: string;
+  action: 'accept' | 'decline' | 'cancel' | 'rejected';
+  problem?: string;
+}
+
+/**
+ * What a call's rounds carry from one to the next: one `wait_for_messages` call may hand out
+ * several rounds (each retry stores its answers, then the call goes on while messages wait or
+ * until its hold ends), and its final result lists every answer.
+ */
+export interface RoundCarry {
+  /** When the call's hold ends (epoch ms), counted from its first request. */
+  deadline: number;
+  /** Rounds handed out by the call so far. */
+  round: number;
+  answered: RoundAnswer[];
+}
+
 export interface RoundDelivery {
   /**
    * Whether this call is served by rounds (a 2026-07-28 call of an agent the flags put on
@@ -55,10 +75,13 @@ export interface RoundDelivery {
    * it runs before anything is acknowledged, so a refused call has no effect.
    */
   serves(flags: FlagSnapshot, context: ToolCallContext): boolean;
-  /** The retry of a round (it carries requestState): stores the answers, settles their entries. */
-  complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean; cursor: string }>;
+  /**
+   * The retry of a round (it carries requestState): stores the answers, settles their entries.
+   * `carry` is set when the same call may go on with another round (it has rounds left).
+   */
+  complete(context: ToolCallContext): Promise<{ answered: RoundAnswer[]; has_more: boolean; cursor: string; carry: RoundCarry | undefined }>;
   /** Takes the next round of the agent's push lane, or undefined when there is none to take now. */
-  handOut(context: ToolCallContext): Promise<InputRequired | undefined>;
+  handOut(context: ToolCallContext, carry: RoundCarry): Promise<InputRequired | undefined>;
   /** A 2026-07-28 agent that can answer elicitations counts as present for push while its call waits, and for a window after. */
   present(context: ToolCallContext, holdMs: number): void;
 }
@@ -208,9 +231,19 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const args = parseToolArguments('wait_for_messages', waitForMessagesArgs, rawArgs);
       const agentId = context.agentId;
       const rounds = options.rounds?.serves(flags, context) ? options.rounds : undefined;
+      const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
       if (context.requestState !== undefined && options.rounds) {
         // A round's retry: its cursor was acknowledged by the first call already.
-        return { messages: [], ...(await options.rounds.complete(context)) };
+        const done = await options.rounds.complete(context);
+        // The hold counts from the call's first request; a retry's own timeout_ms can only shorten it.
+        const until = done.carry ? Math.min(done.carry.deadline, args.timeout_ms === undefined ? Infinity : Date.now() + args.timeout_ms) : 0;
+        const remaining = until - Date.now();
+        if (!rounds || !done.carry || (remaining <= 0 && !done.has_more)) return { messages: [], answered: done.answered, has_more: done.has_more, cursor: done.cursor };
+        // The call goes on: the next round now if messages wait, or when one arrives before its hold ends.
+        options.rounds.present(context, remaining);
+        const page = await waitForPage(agentId, done.cursor, maxMessages, Math.max(0, remaining), context, { rounds, carry: done.carry });
+        if (page instanceof InputRequired) return page;
+        return { ...(await pageResult(page, done.cursor, context, rounds)), answered: done.answered };
       }
       // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
@@ -229,34 +262,38 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       await throttle(flags, context.signal);
       const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
       const timeoutMs = notice ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
-      const maxMessages = args.max_messages ?? MAX_MESSAGES_DEFAULT;
       options.rounds?.present(context, timeoutMs);
-      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds);
+      const carry: RoundCarry = { deadline: Date.now() + timeoutMs, round: 0, answered: [] };
+      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds && { rounds, carry });
       if (page instanceof InputRequired) return page;
-      const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
-      const now = Date.now();
-      for (const entry of page.entries) {
-        metrics.messagesDelivered.inc({ protocol: 'legacy', via: entry.via });
-        metrics.deliveryLatency.observe({ protocol: 'legacy' }, Math.max(0, now - Date.parse(entry.message.timestamp)) / 1000);
-        // The delivery joins the message's trace (its parent is the routing span), linked to this poll.
-        if (entry.traceparent) {
-          startSpan('deliver poll', {
-            kind: SpanKind.CONSUMER,
-            parent: entry.traceparent,
-            links: linksTo(context.span),
-            attributes: { 'agentbridge.message.id': entry.message.message_id, 'agentbridge.agent.id': context.agentId, 'agentbridge.via': entry.via, 'agentbridge.endpoint': options.endpoint },
-          }).end();
-        }
-      }
       return {
-        messages,
-        has_more: page.hasMore,
-        cursor: page.entries.at(-1)?.cursor ?? start,
+        ...(await pageResult(page, start, context, rounds)),
         ...(notice ? { notice } : {}),
         ...deprecationNotice(flags, 'wait_for_messages'),
       };
     },
   };
+
+  /** The legacy result shape of a poll-lane page; with rounds, has_more also counts the push lane. */
+  async function pageResult(page: PollLanePage, start: string, context: ToolCallContext, rounds: RoundDelivery | undefined) {
+    const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
+    const now = Date.now();
+    for (const entry of page.entries) {
+      metrics.messagesDelivered.inc({ protocol: 'legacy', via: entry.via });
+      metrics.deliveryLatency.observe({ protocol: 'legacy' }, Math.max(0, now - Date.parse(entry.message.timestamp)) / 1000);
+      // The delivery joins the message's trace (its parent is the routing span), linked to this poll.
+      if (entry.traceparent) {
+        startSpan('deliver poll', {
+          kind: SpanKind.CONSUMER,
+          parent: entry.traceparent,
+          links: linksTo(context.span),
+          attributes: { 'agentbridge.message.id': entry.message.message_id, 'agentbridge.agent.id': context.agentId, 'agentbridge.via': entry.via, 'agentbridge.endpoint': options.endpoint },
+        }).end();
+      }
+    }
+    const hasMore = page.hasMore || (rounds !== undefined && (await store.laneLength(context.agentId, 'push')) > 0);
+    return { messages, has_more: hasMore, cursor: page.entries.at(-1)?.cursor ?? start };
+  }
 
   const ackMessages: ToolDefinition = {
     name: 'ack_messages',
@@ -294,11 +331,18 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
    * The next page of the poll lane, waiting up to `timeoutMs` for one. With `rounds`, a message on
    * the push lane ends the wait too: it is handed out as a round (an InputRequired answer).
    */
-  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext, rounds: RoundDelivery | undefined) {
+  async function waitForPage(
+    agentId: string,
+    start: string,
+    maxMessages: number,
+    timeoutMs: number,
+    context: ToolCallContext,
+    roundSource: { rounds: RoundDelivery; carry: RoundCarry } | undefined,
+  ): Promise<PollLanePage | InputRequired> {
     const deadline = Date.now() + timeoutMs;
     const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
     // Register before the first read: a message routed between the read and the wait still rings us.
-    const waiter = rounds ? doorbell.register(`poll:${agentId}`, `push:${agentId}`) : doorbell.register(`poll:${agentId}`);
+    const waiter = roundSource ? doorbell.register(`poll:${agentId}`, `push:${agentId}`) : doorbell.register(`poll:${agentId}`);
     metrics.waitingPolls.inc();
     const startedAt = Date.now();
     let nextProgressAt = startedAt + limits.progressIntervalMs;
@@ -306,7 +350,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       for (;;) {
         const page = await store.readPollLane(agentId, start, maxMessages);
         if (page.entries.length > 0) return page;
-        const round = signal.aborted ? undefined : await rounds?.handOut(context);
+        const round = signal.aborted ? undefined : await roundSource?.rounds.handOut(context, roundSource.carry);
         if (round) return round;
         const remaining = deadline - Date.now();
         if (remaining <= 0 || signal.aborted) return page;

@@ -203,11 +203,11 @@ export function statelessMcpServing(options: StatelessMcpOptions): (request: Inc
   };
 }
 
-/** A call that may hold: a holding tool's first call. Its retry (it carries requestState) never waits. */
+/** A call that may hold: any call of a holding tool, its multi round-trip retries included (a call may go on with another round). */
 function callsHoldingTool(body: unknown, holding: ReadonlySet<string>): boolean {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-  const message = body as { method?: unknown; params?: { name?: unknown; requestState?: unknown } };
-  return message.method === 'tools/call' && typeof message.params?.name === 'string' && holding.has(message.params.name) && message.params.requestState === undefined;
+  const message = body as { method?: unknown; params?: { name?: unknown } };
+  return message.method === 'tools/call' && typeof message.params?.name === 'string' && holding.has(message.params.name);
 }
 
 /**

@@ -40,14 +40,23 @@ export const elicitationConfigSchema = z.object({
   REQUEST_STATE_PREVIOUS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Messages handed out in one input_required round of a 2026-07-28 wait_for_messages, at most. */
   ROUND_MAX_MESSAGES: int(1, 64).default(8),
+  /**
+   * Rounds one 2026-07-28 wait_for_messages call hands out at most: after a retry stores its
+   * answers, the call goes on with the next round while messages wait (or arrive within its hold).
+   * The SDK client fulfils 10 rounds per call by default; 1 makes every retry return at once.
+   */
+  ROUNDS_PER_CALL: int(1, 9).default(8),
   /** A 2026-07-28 agent counts as present for push while a wait_for_messages call waits, and this long after. */
   STATELESS_PRESENCE_WINDOW_MS: int(1_000, 600_000).default(30_000),
 });
 
 export type ElicitationConfig = z.infer<typeof elicitationConfigSchema>;
 
-/** The largest requestState a round issues: 64 entry ids, the lease and the signature fit easily. */
-const MAX_REQUEST_STATE_BYTES = 4096;
+/**
+ * The largest requestState a round issues: 64 entry ids, the lease, and what at most 9 rounds of
+ * 64 messages answered (a message id and an action each, or a problem of at most 160 characters).
+ */
+const MAX_REQUEST_STATE_BYTES = 64 * 1024;
 
 export function requestStateSealer(config: ElicitationConfig, logger: Logger): RequestStateSealer {
   const keys = [config.REQUEST_STATE_KEY, config.REQUEST_STATE_PREVIOUS_KEY].filter((key): key is string => key !== undefined).map((key) => Buffer.from(key, 'utf8'));

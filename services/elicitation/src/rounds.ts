@@ -4,7 +4,7 @@ import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
 import { InputRequired, type RequestStateSealer, type ToolCallContext } from '@agent-bridge/service-kit';
-import type { RoundDelivery } from '@agent-bridge/agent-tools';
+import type { RoundAnswer, RoundCarry, RoundDelivery } from '@agent-bridge/agent-tools';
 import { answeredBefore, parseAnswer, storeReply } from './answers.js';
 
 export interface RoundDeliveryDeps {
@@ -17,6 +17,8 @@ export interface RoundDeliveryDeps {
   replica: string;
   /** Elicitations per round at most. */
   maxPerRound: number;
+  /** Rounds one wait_for_messages call hands out at most before it returns its result. */
+  roundsPerCall: number;
   /** A 2026 agent counts as present for push this long after its last waiting call. */
   presenceWindowMs: number;
   messageDeadlineMs: number;
@@ -28,13 +30,24 @@ const ROUND_CONSUMER = 'rounds';
 /** Extra lease time beyond the answer window, so a retry arriving just in time still finds the lease. */
 const LEASE_MARGIN_MS = 2_000;
 
-/** What a round's requestState carries: the push lease it holds and the lane entries it handed out. */
+/** What a round's requestState carries: the push lease it holds, the lane entries it handed out, and the call's carry. */
 interface RoundState {
   /** push lease value `owner|fence` */
   l: string;
   /** lane entry ids, in lane order */
   e: string[];
+  /** the call's hold deadline, epoch ms */
+  d: number;
+  /** this round's number within the call (1, 2, …) */
+  n: number;
+  /** what the call's earlier rounds answered */
+  a: RoundAnswer[];
 }
+
+/** A rejected answer's problem as the state carries it: bounded, whatever the form was. */
+const MAX_PROBLEM_CHARS = 160;
+/** A call whose answers so far take more than this (as JSON) returns its result rather than carry them on. */
+const MAX_CARRIED_ANSWERS_CHARS = 16_000;
 
 /**
  * Push delivery to 2026-07-28 agents. A waiting `wait_for_messages` takes the agent's push lease
@@ -78,7 +91,7 @@ export class StatelessRounds implements RoundDelivery {
       });
   }
 
-  async handOut(context: ToolCallContext): Promise<InputRequired | undefined> {
+  async handOut(context: ToolCallContext, carry: RoundCarry): Promise<InputRequired | undefined> {
     const { store, flags } = this.deps;
     const agentId = context.agentId;
     // Moved back to legacy while waiting: the router drains the lane to the poll lane.
@@ -99,7 +112,10 @@ export class StatelessRounds implements RoundDelivery {
       entries.push(...taken.fresh);
       if (entries.length === 0) return undefined;
       const elicitations = Object.fromEntries(entries.map((entry) => [entry.messageId, elicitationRequest(entry.payload, entry.sequence)]));
-      const state = this.deps.sealer.seal<RoundState>({ l: taken.lease.value, e: entries.map((entry) => entry.id) }, { agentId, expiresAt: Date.now() + answerWindowMs });
+      const state = this.deps.sealer.seal<RoundState>(
+        { l: taken.lease.value, e: entries.map((entry) => entry.id), d: carry.deadline, n: carry.round + 1, a: carry.answered },
+        { agentId, expiresAt: Date.now() + answerWindowMs },
+      );
       this.deps.metrics.roundsHandedOut.inc();
       handedOut = true;
       return new InputRequired(elicitations, state);
@@ -109,7 +125,7 @@ export class StatelessRounds implements RoundDelivery {
     }
   }
 
-  async complete(context: ToolCallContext): Promise<{ answered: Array<Record<string, unknown>>; has_more: boolean; cursor: string }> {
+  async complete(context: ToolCallContext): Promise<{ answered: RoundAnswer[]; has_more: boolean; cursor: string; carry: RoundCarry | undefined }> {
     const { store } = this.deps;
     const agentId = context.agentId;
     const state = this.deps.sealer.open<RoundState>(context.requestState, agentId);
@@ -122,7 +138,7 @@ export class StatelessRounds implements RoundDelivery {
       );
     // Checked first so that a round taken back stores no reply the poll lane will also deliver.
     if (!(await store.renewPushLease(lease, this.deps.flags().elicitationTimeoutMs + LEASE_MARGIN_MS))) throw taken();
-    const answered: Array<Record<string, unknown>> = [];
+    const answered: RoundAnswer[] = [...state.a];
     const settlements: Array<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }> = [];
     let settled = false;
     try {
@@ -136,7 +152,7 @@ export class StatelessRounds implements RoundDelivery {
             // As for a push: an answer that does not fit the form goes back to the router (fallback rules).
             this.deps.metrics.errors.inc({ component: 'elicitation', protocol: 'elicitation', code: 'PUSH_INVALID_ANSWER' });
             await store.failPush(lease, entry, 'invalid_answer');
-            answered.push({ message_id: entry.messageId, action: 'rejected', problem: parsed.problem });
+            answered.push({ message_id: entry.messageId, action: 'rejected', problem: parsed.problem.slice(0, MAX_PROBLEM_CHARS) });
             return;
           }
           // The reply first (idempotent), the settle after, in one step for the whole round below.
@@ -147,7 +163,13 @@ export class StatelessRounds implements RoundDelivery {
       const outcome = await store.settleRound(lease, settlements);
       settled = true;
       // The cursor is the acknowledged position: the first call of the round acknowledged what it was given.
-      return { answered, has_more: outcome.pushRemaining > 0 || outcome.mailbox.last !== outcome.mailbox.acked, cursor: outcome.mailbox.acked };
+      return {
+        answered,
+        has_more: outcome.pushRemaining > 0 || outcome.mailbox.last !== outcome.mailbox.acked,
+        cursor: outcome.mailbox.acked,
+        // The call goes on while it has rounds left and what it carries stays small.
+        carry: state.n < this.deps.roundsPerCall && JSON.stringify(answered).length < MAX_CARRIED_ANSWERS_CHARS ? { deadline: state.d, round: state.n, answered } : undefined,
+      };
     } catch (error) {
       if (isStoreError(error, 'LEASE_LOST')) throw taken();
       throw error;

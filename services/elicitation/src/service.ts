@@ -132,6 +132,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     sealer: requestStateSealer(config, logger),
     replica: config.REPLICA_ID,
     maxPerRound: config.ROUND_MAX_MESSAGES,
+    roundsPerCall: config.ROUNDS_PER_CALL,
     presenceWindowMs: config.STATELESS_PRESENCE_WINDOW_MS,
     messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
   });
