@@ -1,5 +1,5 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage } from '@agent-bridge/event-store';
+import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
 import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
@@ -22,7 +22,7 @@ import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent
 export interface MailboxToolsOptions {
   /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
   endpoint: Protocol;
-  store: MessageLog & MailboxStore & LedgerStore;
+  store: MessageLog & MailboxStore & LedgerStore & Pick<PushLaneStore, 'pushLaneState'>;
   doorbell: Doorbell;
   flags: () => FlagSnapshot;
   /** Whether an agent id belongs to this bridge (recipients must). */
@@ -224,7 +224,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     description:
       'Return the messages waiting for you, or wait for the next one (up to timeout_ms). Pass the cursor of your previous result: it acknowledges what you received. has_more=true means call again at once.',
     inputSchema: WAIT_FOR_MESSAGES_INPUT_SCHEMA,
-    holds: true,
+    // Streamed (it may wait) unless something is there for it now: then one cheaper JSON body.
+    holds: ({ agentId, args, answers }) => nothingWaiting(agentId, typeof args.cursor === 'string' ? args.cursor : undefined, answers),
     async handler(rawArgs, context) {
       const flags = options.flags();
       refuseIfLegacyDisabled(flags);
@@ -235,8 +236,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       if (context.requestState !== undefined && options.rounds) {
         // A round's retry: its cursor was acknowledged by the first call already.
         const done = await options.rounds.complete(context);
-        // The hold counts from the call's first request; a retry's own timeout_ms can only shorten it.
-        const until = done.carry ? Math.min(done.carry.deadline, args.timeout_ms === undefined ? Infinity : Date.now() + args.timeout_ms) : 0;
+        // The hold counts from the call's first request; a retry's own timeout_ms (or an answer sent as one JSON body) can only shorten it.
+        const until = done.carry ? Math.min(done.carry.deadline, args.timeout_ms === undefined ? Infinity : Date.now() + args.timeout_ms, context.mayHold ? Infinity : Date.now()) : 0;
         const remaining = until - Date.now();
         if (!rounds || !done.carry || (remaining <= 0 && !done.has_more)) return { messages: [], answered: done.answered, has_more: done.has_more, cursor: done.cursor };
         // The call goes on: the next round now if messages wait, or when one arrives before its hold ends.
@@ -261,7 +262,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       }
       await throttle(flags, context.signal);
       const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
-      const timeoutMs = notice ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
+      const timeoutMs = notice || !context.mayHold ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
       options.rounds?.present(context, timeoutMs);
       const carry: RoundCarry = { deadline: Date.now() + timeoutMs, round: 0, answered: [] };
       const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds && { rounds, carry });
@@ -273,6 +274,21 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       };
     },
   };
+
+  /**
+   * Whether a wait_for_messages call may find nothing to take now, so that it may wait: no
+   * poll-lane message after its cursor (or the acknowledged position) and, with rounds, no
+   * push-lane entry it could take. A retry (`answers` > 0) holds its round's lease and frees it
+   * before the next round; a first call can take entries only while nobody holds the lease (a
+   * round waiting for its retry, a session's deliverer). Decides only how the answer is sent
+   * (streamed, or one body that must not wait), never what it says.
+   */
+  async function nothingWaiting(agentId: string, cursor: string | undefined, answers: number): Promise<boolean> {
+    const [mailbox, push] = await Promise.all([store.mailboxState(agentId), options.rounds ? store.pushLaneState(agentId) : undefined]);
+    if (mailbox.last !== (cursor ?? mailbox.acked)) return false;
+    if (!push) return true;
+    return answers > 0 ? push.length <= answers : push.leased || push.length === 0;
+  }
 
   /** The legacy result shape of a poll-lane page; with rounds, has_more also counts the push lane. */
   async function pageResult(page: PollLanePage, start: string, context: ToolCallContext, rounds: RoundDelivery | undefined) {

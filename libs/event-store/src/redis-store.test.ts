@@ -374,6 +374,15 @@ describe('push leases of 2026-07-28 rounds', () => {
     assert.deepEqual(await store.readPushEntries('ria', [first!.id, round.fresh[2]!.id]), [round.fresh[2]], 'only what is still on the lane, read by id');
   });
 
+  test('pushLaneState says how long the lane is and whether its lease is held', async () => {
+    assert.deepEqual(await store.pushLaneState('ria'), { length: 0, leased: false });
+    await pushToRia(2);
+    assert.deepEqual(await store.pushLaneState('ria'), { length: 2, leased: false });
+    const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 1);
+    assert.ok(typeof round === 'object');
+    assert.deepEqual(await store.pushLaneState('ria'), { length: 2, leased: true });
+  });
+
   test('settle_round of a round whose lease was taken over changes nothing (LEASE_LOST)', async () => {
     const envs = await pushToRia(1);
     const round = await store.takeRound('ria', `${ROUND_LEASE_OWNER_PREFIX}a`, 30_000, 'rounds', 8);

@@ -476,6 +476,13 @@ export class RedisEventStore implements EventStore {
     return { pushRemaining: Number(remaining), mailbox: { last: String(last), acked: String(acked) } };
   }
 
+  async pushLaneState(agentId: string): Promise<{ length: number; leased: boolean }> {
+    const replies = (await this.call('push lane state', () => this.redis.pipeline().xlen(this.keys.lane(agentId, 'push')).exists(this.keys.pushLease(agentId)).exec())) ?? [];
+    const [[lengthError, length] = [null, 0], [leaseError, leased] = [null, 0]] = replies;
+    if (lengthError || leaseError) throw this.unavailable('push lane state', lengthError ?? leaseError);
+    return { length: Number(length), leased: Number(leased) === 1 };
+  }
+
   async readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]> {
     if (ids.length === 0) return [];
     const key = this.keys.lane(agentId, 'push');

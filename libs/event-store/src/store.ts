@@ -116,6 +116,8 @@ export interface PushLaneStore {
     lease: PushLease,
     settlements: ReadonlyArray<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }>,
   ): Promise<{ pushRemaining: number; mailbox: { last: string; acked: string } }>;
+  /** How many entries the push lane holds, and whether someone (a deliverer, a round, a drain) holds its lease. */
+  pushLaneState(agentId: string): Promise<{ length: number; leased: boolean }>;
   /** The entries with these ids still on the lane (settled or drained ones are gone), in the order given. */
   readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]>;
   /** The agent answered (or saw) the message: ack the entry and record the terminal state. Fenced by the lease. */

@@ -34,6 +34,16 @@ const tools: ToolDefinition[] = [
     },
   },
   {
+    name: 'maybe',
+    description: 'holds unless its argument says the answer is ready',
+    inputSchema: { type: 'object' },
+    holds: async ({ args }) => args.ready !== true,
+    async handler(_args, context) {
+      seen.push(context);
+      return { mayHold: context.mayHold };
+    },
+  },
+  {
     name: 'fail',
     description: 'always fails',
     inputSchema: { type: 'object' },
@@ -117,6 +127,9 @@ describe('one tool host for both MCP generations', () => {
     );
     await probe.callTool({ name: 'echo', arguments: {} });
     await probe.callTool({ name: 'ask', arguments: {} });
+    assert.deepEqual((await probe.callTool({ name: 'maybe', arguments: { ready: true } })).structuredContent, { mayHold: false }, 'a ready answer: the handler must not wait');
+    assert.deepEqual((await probe.callTool({ name: 'maybe', arguments: { ready: false } })).structuredContent, { mayHold: true });
+    assert.ok(types.some((t) => t.startsWith('maybe application/json')) && types.some((t) => t.startsWith('maybe text/event-stream')), `holds() chooses the form per call (${types.join('; ')})`);
     assert.ok(types.some((t) => t.startsWith('echo application/json')), types.join('; '));
     assert.ok(types.some((t) => t.startsWith('ask text/event-stream')), types.join('; '));
     assert.ok(types.some((t) => t.startsWith('ask retry text/event-stream')), `a retry may hold too (another round): streamed (${types.join('; ')})`);

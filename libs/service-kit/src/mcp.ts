@@ -44,6 +44,8 @@ export interface ToolCallContext {
   requestState: string | undefined;
   /** Present when the client asked for progress (sent a progress token). */
   reportProgress: ((progress: number, total?: number, message?: string) => Promise<void>) | undefined;
+  /** False when the answer goes out as one JSON body (no keep-alives): the handler must answer without waiting. */
+  mayHold: boolean;
   /** The call's span (a no-op span when tracing is off): what the call stores carries its context. */
   span: Span;
 }
@@ -66,14 +68,26 @@ export class InputRequired {
   ) {}
 }
 
+/** What a tool's `holds` function sees of a 2026-07-28 call before it is dispatched. */
+export interface HoldingCall {
+  agentId: string;
+  args: Record<string, unknown>;
+  /** How many answers the call carries (a multi round-trip retry), 0 for a first call. */
+  answers: number;
+}
+
 export interface ToolDefinition {
   name: string;
   title?: string;
   description: string;
   /** JSON Schema advertised in tools/list; the handler validates its arguments itself (see libs/protocol). */
   inputSchema: Record<string, unknown>;
-  /** The call may wait a long time (long poll, elicit): its 2026-07-28 answer is streamed so bytes keep flowing. */
-  holds?: boolean;
+  /**
+   * The call may wait a long time (long poll, elicit): its 2026-07-28 answer is streamed (SSE with
+   * keep-alives) so bytes keep flowing. A function decides per call: false when the answer is ready
+   * now, and the cheaper single JSON body is used; the handler then sees `mayHold: false`.
+   */
+  holds?: boolean | ((call: HoldingCall) => Promise<boolean>);
   handler(args: unknown, context: ToolCallContext): Promise<Record<string, unknown> | InputRequired>;
 }
 
@@ -90,7 +104,7 @@ export interface ToolServerInfo {
 }
 
 /** Builds an MCP server (SDK v2, either generation) exposing `tools` to one authenticated agent. */
-export function createToolServer(info: ToolServerInfo, tools: readonly ToolDefinition[], agentId: string, hooks: ToolHostHooks): Server {
+export function createToolServer(info: ToolServerInfo, tools: readonly ToolDefinition[], agentId: string, hooks: ToolHostHooks, options: { mayHold: boolean } = { mayHold: true }): Server {
   const server = new Server(
     { name: info.name, version: info.version },
     { capabilities: { tools: {} }, jsonSchemaValidator: sharedSchemaValidator, ...(info.instructions ? { instructions: info.instructions } : {}) },
@@ -147,6 +161,7 @@ export function createToolServer(info: ToolServerInfo, tools: readonly ToolDefin
           inputResponses: ctx.mcpReq.inputResponses,
           requestState: requestState === undefined ? undefined : String(requestState),
           reportProgress,
+          mayHold: options.mayHold,
           span,
         });
         if (result instanceof InputRequired) {
@@ -191,23 +206,33 @@ export interface StatelessMcpOptions {
  * on an SSE stream with keep-alives; every other request in a single JSON body, the cheaper form.
  */
 export function statelessMcpServing(options: StatelessMcpOptions): (request: IncomingMessage, response: ServerResponse, body: unknown, agentId: string) => Promise<void> {
-  const holding = new Set(options.tools.filter((tool) => tool.holds).map((tool) => tool.name));
-  const factory = (ctx: McpRequestContext) => createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks);
+  const holding = new Map(options.tools.filter((tool) => tool.holds).map((tool) => [tool.name, tool.holds!]));
+  // A 2025-era request on the `stateless` leg is always streamed by the SDK: it may hold either way.
+  const factory = (streamed: boolean) => (ctx: McpRequestContext) =>
+    createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks, { mayHold: streamed || ctx.era === 'legacy' });
   const common = { legacy: options.legacy, keepAliveMs: options.keepAliveMs, ...(options.onError ? { onerror: options.onError } : {}) };
-  const streamed = toNodeHandler(createMcpHandler(factory, { ...common, responseMode: 'sse' }));
-  const single = toNodeHandler(createMcpHandler(factory, { ...common, responseMode: 'auto' }));
+  const streamed = toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'sse' }));
+  const single = toNodeHandler(createMcpHandler(factory(false), { ...common, responseMode: 'auto' }));
   return async (request, response, body, agentId) => {
     // Authentication happened before: the SDK passes `auth` through to the factory as authInfo.
     (request as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: agentId, scopes: [] };
-    await (callsHoldingTool(body, holding) ? streamed : single)(request, response, body);
+    await ((await mayHold(body, agentId, holding)) ? streamed : single)(request, response, body);
   };
 }
 
-/** A call that may hold: any call of a holding tool, its multi round-trip retries included (a call may go on with another round). */
-function callsHoldingTool(body: unknown, holding: ReadonlySet<string>): boolean {
+/** Whether a request may wait: a call of a holding tool whose `holds` does not say its answer is ready. */
+async function mayHold(body: unknown, agentId: string, holding: ReadonlyMap<string, NonNullable<ToolDefinition['holds']>>): Promise<boolean> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-  const message = body as { method?: unknown; params?: { name?: unknown } };
-  return message.method === 'tools/call' && typeof message.params?.name === 'string' && holding.has(message.params.name);
+  const message = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown; inputResponses?: unknown } };
+  if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return false;
+  const holds = holding.get(message.params.name);
+  if (typeof holds !== 'function') return holds === true;
+  // A 2025-era request is streamed by the SDK's stateless leg whichever handler takes it.
+  if (modernRequestElicitation(body) === undefined) return true;
+  const args = typeof message.params.arguments === 'object' && message.params.arguments !== null ? (message.params.arguments as Record<string, unknown>) : {};
+  const answers = typeof message.params.inputResponses === 'object' && message.params.inputResponses !== null ? Object.keys(message.params.inputResponses).length : 0;
+  // When the check cannot be made (store down), stream: always safe.
+  return holds({ agentId, args, answers }).catch(() => true);
 }
 
 /**
