@@ -202,8 +202,10 @@ export interface StatelessMcpOptions {
 /**
  * Serves MCP requests statelessly with the SDK v2 entry: 2026-07-28 requests (and, with
  * `legacy: 'stateless'`, 2025-era ones) by a fresh server per request, so any replica serves any
- * agent, including `server/discover`. A call to a tool that holds (long poll, elicit) is answered
- * on an SSE stream with keep-alives; every other request in a single JSON body, the cheaper form.
+ * agent, including `server/discover`. A 2026 call that may wait (a tool that holds, unless its
+ * `holds` says the answer is ready) is answered on an SSE stream with keep-alives; every other
+ * request in a single JSON body, the cheaper form. 2025-era requests are streamed by the SDK's
+ * stateless leg either way.
  */
 export function statelessMcpServing(options: StatelessMcpOptions): (request: IncomingMessage, response: ServerResponse, body: unknown, agentId: string) => Promise<void> {
   const holding = new Map(options.tools.filter((tool) => tool.holds).map((tool) => [tool.name, tool.holds!]));
