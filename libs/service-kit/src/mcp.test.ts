@@ -149,6 +149,23 @@ describe('one tool host for both MCP generations', () => {
   });
 });
 
+test('subscriptions/listen is refused at once (no change notifications to listen for, no stream held)', async () => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 9,
+      method: 'subscriptions/listen',
+      params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+    }),
+  });
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { id: number; error: { code: number; message: string } };
+  assert.deepEqual([body.id, body.error.code], [9, -32601]);
+  assert.match(body.error.message, /no change notifications/);
+});
+
 describe('classifying a request by its body', () => {
   const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'c', version: '1' } };
   const bodies: Array<[string, unknown]> = [

@@ -216,10 +216,26 @@ export function statelessMcpServing(options: StatelessMcpOptions): (request: Inc
   const streamed = toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'sse' }));
   const single = toNodeHandler(createMcpHandler(factory(false), { ...common, responseMode: 'auto' }));
   return async (request, response, body, agentId) => {
+    if (isListenRequest(body)) return refuseListen(response, body);
     // Authentication happened before: the SDK passes `auth` through to the factory as authInfo.
     (request as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: agentId, scopes: [] };
     await ((await mayHold(body, agentId, holding)) ? streamed : single)(request, response, body);
   };
+}
+
+/**
+ * `subscriptions/listen` (2026-07-28) opens a stream that stays open for change notifications. The
+ * bridge publishes none (its tools never change), and the SDK entry would hold up to 1024 such
+ * streams for all agents together, so one agent could take them all: it is refused up front.
+ */
+function isListenRequest(body: unknown): body is { id?: unknown } {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && (body as { method?: unknown }).method === 'subscriptions/listen';
+}
+
+function refuseListen(response: ServerResponse, body: { id?: unknown }): void {
+  const message = 'subscriptions/listen is not offered: agent-bridge publishes no change notifications (its tools do not change). Call tools/list once.';
+  response.writeHead(200, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, error: { code: -32601, message } }));
 }
 
 /** Whether a request may wait: a call of a holding tool whose `holds` does not say its answer is ready. */
