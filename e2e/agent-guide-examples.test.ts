@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT, startService, type ServiceHandle } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
+import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
 import { startHoldingProxy } from './support/holding-proxy.js';
 import { waitForLedger, waitForPushReady } from './support/modern.js';
 
@@ -34,16 +34,11 @@ const EXAMPLES = [
 describe('the agent guide examples', () => {
   let bridge: Bridge;
   let alice: Awaited<ReturnType<Bridge['connect']>>;
-  let aliceCursor: string | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'agent-guide-examples-'));
   const running: ServiceHandle[] = [];
 
   /** alice's next `count` messages (replies), acknowledged as she goes. */
-  const aliceReceives = async (count: number, deadlineMs = 20_000) => {
-    const result = await receive(alice, count, deadlineMs, aliceCursor);
-    aliceCursor = result.cursor;
-    return result.messages;
-  };
+  const aliceReceives = mailboxReader(() => alice);
 
   const startExample = async (entry: string, agent: string, url: string, stateFile: string) => {
     const handle = await startService({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
+import { mailboxReader, receive, startBridge, type Bridge } from './support/bridge.js';
 import { waitForLedger, waitForPresence } from './support/modern.js';
 import { connectManual } from './support/stateless.js';
 
@@ -13,12 +13,7 @@ import { connectManual } from './support/stateless.js';
 describe('2026-07-28 rounds survive the replica that handed them out', () => {
   let bridge: Bridge;
   let alice: AgentClient;
-  let aliceCursor: string | undefined;
-  const aliceReceives = async (count: number) => {
-    const result = await receive(alice, count, 20_000, aliceCursor);
-    aliceCursor = result.cursor;
-    return result.messages;
-  };
+  const aliceReceives = mailboxReader(() => alice);
 
   before(async () => {
     bridge = await startBridge({

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MESSAGE_META_KEY } from '@agent-bridge/protocol';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
+import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
 import { sleep, waitForLedger } from './support/modern.js';
-import { connectManual, connectStateless, type ManualRoundClient, type StatelessAgent } from './support/stateless.js';
+import { connectManual, connectStateless, type StatelessAgent } from './support/stateless.js';
 
 const AGENTS = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank', 'gina', 'hank'];
 /** Served by elicitation; alice and frank stay on legacy. */
@@ -25,13 +25,8 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
   let legacy: AgentClient;
   let bob: StatelessAgent;
   let url: string;
-  let aliceCursor: string | undefined;
   /** alice's next `count` messages, acknowledged as she goes. */
-  const aliceReceives = async (count: number) => {
-    const result = await receive(legacy, count, 15_000, aliceCursor);
-    aliceCursor = result.cursor;
-    return result;
-  };
+  const aliceReceives = mailboxReader(() => legacy, 15_000);
 
   before(async () => {
     bridge = await startBridge({
@@ -61,7 +56,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       const result = await legacy.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: `hello ${i}` });
       sent.push(result.message_id);
     }
-    const { messages } = await aliceReceives(5);
+    const messages = await aliceReceives(5);
     assert.deepEqual(
       messages.map((m) => m.reply_to),
       sent,
@@ -119,7 +114,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       assert.deepEqual((done.structuredContent as { answered: unknown }).answered, [{ message_id: messageId, action: 'accept' }]);
       await waitForLedger(bridge, messageId, 'carol', (r) => r.state === 'answered', 'answered once the valid retry came');
       const replies = await aliceReceives(1);
-      assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[messageId, 'signed']]);
+      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[messageId, 'signed']]);
       assert.equal(errorCode(await carol.wait({ timeout_ms: 0 }, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_EXPIRED', 'a round completes once');
 
       // Expired: the answer comes back after the answer window; the message is offered again.
@@ -169,7 +164,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       ]);
       assert.deepEqual([result.has_more, result.messages], [false, []]);
       const replies = await aliceReceives(2);
-      assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[first, '1'], [more[0], '2']], 'a declined plain message sends no reply');
+      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[first, '1'], [more[0], '2']], 'a declined plain message sends no reply');
     } finally {
       await hank.close();
     }
@@ -196,7 +191,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
     try {
       const sent = await gina.callJson<{ message_id: string; status: string }>('send_message', { to: 'alice', content: 'from the future' });
       assert.equal(sent.status, 'accepted');
-      const { messages } = await aliceReceives(1);
+      const messages = await aliceReceives(1);
       assert.deepEqual(messages.map((m) => [m.message_id, m.from, m.content]), [[sent.message_id, 'gina', 'from the future']]);
 
       const progress: number[] = [];
@@ -215,7 +210,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
         { name: 'elicit', arguments: { to: 'alice', message: 'ok?', requested_schema: { type: 'object', properties: { response: { type: 'string' } } }, timeout_ms: 20_000 } },
         { onprogress: (p) => void progress.push(p.progress) },
       );
-      const { messages: asks } = await aliceReceives(1);
+      const asks = await aliceReceives(1);
       await sleep(800); // long enough for progress notifications
       await legacy.callToolJson('send_message', { to: 'gina', content: 'fine', in_reply_to: asks[0]!.message_id });
       const reply = (await question).structuredContent as { action: string; content?: { response?: string }; via: string };

@@ -184,6 +184,20 @@ export async function receive(agent: AnyAgentClient, count: number, deadlineMs =
   return { messages, cursor };
 }
 
+/**
+ * An agent's mailbox read across calls: each call returns its next `count` messages, acknowledging
+ * as it goes (the cursor is kept between calls). `agent` is read at each call, so it may be
+ * connected after the reader is made.
+ */
+export function mailboxReader(agent: () => AnyAgentClient, defaultDeadlineMs = 20_000): (count: number, deadlineMs?: number) => Promise<PolledMessage[]> {
+  let cursor: string | undefined;
+  return async (count, deadlineMs = defaultDeadlineMs) => {
+    const result = await receive(agent(), count, deadlineMs, cursor);
+    cursor = result.cursor;
+    return result.messages;
+  };
+}
+
 export interface ReceivedElicitation {
   message: string;
   requestedSchema: Record<string, unknown>;
