@@ -112,7 +112,8 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
     assert.ok(form, 'the target got the question as an elicitation');
     assert.match(form.message, /asker/, 'the form names the asker');
     assert.deepEqual(form.requestedSchema, APPROVAL, 'the target was shown the requested schema');
-    const record = await ledger(bridge, result.message_id, 'answerer');
+    // elicit returns once the reply is stored; the target's entry is settled right after.
+    const record = await waitForLedger(bridge, result.message_id, 'answerer', (r) => r.state !== 'routed', 'the question to be settled');
     assert.equal(record.state, 'answered');
     assert.equal(record.via, 'elicitation');
   });
@@ -122,12 +123,12 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
     assert.equal(declined.action, 'decline');
     assert.equal(declined.content, undefined);
     assert.equal(declined.responder, 'answerer');
-    assert.equal((await ledger(bridge, declined.message_id, 'answerer')).state, 'declined');
+    await waitForLedger(bridge, declined.message_id, 'answerer', (r) => r.state === 'declined', 'the question to be settled declined');
 
     const cancelled = await elicit({ to: 'answerer', message: 'CANCEL this one please' });
     assert.equal(cancelled.action, 'cancel');
     assert.equal(cancelled.content, undefined);
-    assert.equal((await ledger(bridge, cancelled.message_id, 'answerer')).state, 'cancelled');
+    await waitForLedger(bridge, cancelled.message_id, 'answerer', (r) => r.state === 'cancelled', 'the question to be settled cancelled');
   });
 
   test('a target that never answers within timeout_ms: elicit returns action timeout and the question is expired in the ledger', async () => {
@@ -243,7 +244,7 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
     const answered = await asking;
     assert.equal(answered.action, 'accept');
     assert.deepEqual(answered.content, { approved: false });
-    assert.equal((await ledger(bridge, answered.message_id, 'oldtimer')).state, 'answered');
+    await waitForLedger(bridge, answered.message_id, 'oldtimer', (r) => r.state === 'answered', 'the question to be marked answered');
     // The legacy agent acknowledges what it read with its next poll's cursor, as agents do.
     await poll(oldtimer, { cursor, timeout_ms: 0 });
     assert.equal((await ledger(bridge, answered.message_id, 'oldtimer')).state, 'answered', 'acknowledging an answered question does not turn it back into delivered');

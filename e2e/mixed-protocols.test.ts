@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { poll, receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
+import { waitForLedger } from './support/modern.js';
 
 describe('legacy and modern agents talk to each other', () => {
   let bridge: Bridge;
@@ -39,9 +40,11 @@ describe('legacy and modern agents talk to each other', () => {
     assert.deepEqual(messages.map((m) => m.content), ['Hello from modern']);
     assert.equal(messages[0]!.from, 'modern');
     assert.equal(messages[0]!.reply_to, sent.message_id);
-    const ledger = await bridge.store.store.getMessage(sent.message_id, 'modern');
-    assert.equal(ledger?.state, 'answered');
-    assert.equal(ledger?.via, 'elicitation');
+    // The reply is stored before the lane entry is settled (never the other way round), so the
+    // legacy agent can read it a moment before the ledger says answered.
+    const ledger = await waitForLedger(bridge, sent.message_id, 'modern', (r) => r.state !== 'routed', 'the question to be settled');
+    assert.equal(ledger.state, 'answered');
+    assert.equal(ledger.via, 'elicitation');
     await poll(legacy, { cursor: (await poll(legacy, { timeout_ms: 0 })).cursor, timeout_ms: 0 });
   });
 
