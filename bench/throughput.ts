@@ -437,7 +437,7 @@ async function main(): Promise<void> {
         const roundsRate = roundsSlice.delivered / roundsSlice.seconds;
         log(
           `${tag}: 2026 peak ${fmtRate(roundsRate)} msgs/s (${fmtPct((roundsRate / legacyRate) * 100)} of legacy), ` +
-            `${(roundsSlice.polledMessages / Math.max(1, roundsSlice.rounds)).toFixed(2)} per round, lost ${roundsSlice.lost}, wait errors ${roundsSlice.pollErrors}`,
+            `${roundsSlice.roundsHandedOut ? (roundsSlice.delivered / roundsSlice.roundsHandedOut).toFixed(2) : 'n/a'} per round, lost ${roundsSlice.lost}, wait errors ${roundsSlice.pollErrors}`,
         );
       }
     }

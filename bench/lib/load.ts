@@ -67,6 +67,29 @@ export async function redisStatsOverWindow(bridge: Bridge, window: Window): Prom
   }
 }
 
+/** Sums of Prometheus counters (by series pattern) over the measured part of the window, from one /metrics URL. */
+export async function countersOverWindow(metricsUrl: string, window: Window, series: Record<string, RegExp>): Promise<Record<string, number> | undefined> {
+  const scrape = async () => {
+    const lines = (await (await fetch(metricsUrl)).text()).split('\n').filter((line) => !line.startsWith('#'));
+    return Object.fromEntries(Object.entries(series).map(([name, pattern]) => [name, lines.filter((line) => pattern.test(line)).reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)]));
+  };
+  try {
+    await sleep(window.start - now());
+    const before = await scrape();
+    await sleep(window.end - now());
+    const after = await scrape();
+    return Object.fromEntries(Object.keys(series).map((name) => [name, after[name]! - before[name]!]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The elicitation replica's own count of 2026 rounds and of wait_for_messages requests (one per round handed out or result). */
+const ROUND_COUNTERS = {
+  rounds: /^agentbridge_elicitation_rounds_total/,
+  requests: /^agentbridge_tool_calls_total\{[^}]*tool="wait_for_messages"/,
+};
+
 /**
  * Runs `count` workers until the window ends. Closed loop (`perWorkerRate` undefined): each worker
  * awaits its call before the next. Open loop: call k of worker i is due at begin + (i/count + k) /
@@ -104,13 +127,11 @@ export interface ReceiverCounts {
   items: number;
   /** Failed wait_for_messages calls (legacy, rounds). */
   errors: number;
-  /** Rounds: wait_for_messages results that completed a round (answered non-empty). */
-  rounds: number;
   /** Rounds: ring messages returned in `messages` (the poll lane: a fallback, not a round). */
   pollLane: number;
 }
 
-const noCounts = (): ReceiverCounts => ({ deliveries: 0, items: 0, errors: 0, rounds: 0, pollLane: 0 });
+const noCounts = (): ReceiverCounts => ({ deliveries: 0, items: 0, errors: 0, pollLane: 0 });
 
 /** Receives the ring's messages for one protocol. */
 export interface Receivers {
@@ -322,7 +343,6 @@ export class RoundReceivers implements Receivers {
     this.answers.start(tag, onReceive);
     this.loops.start((result, at) => {
       this.counts.deliveries++;
-      if (((result as { answered?: unknown[] }).answered?.length ?? 0) > 0) this.counts.rounds++;
       // Poll-lane messages: a fallback, routed while the agent was not present for push (its
       // presence lapses 30 s after its last waiting call, e.g. between two half-peak windows).
       for (const message of result.messages) {
@@ -394,7 +414,8 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
   const meter = new CpuMeter([...options.services.map(([name, pid]) => ({ name, pid })), { name: 'redis-server', pid: bridge.redis.pid }]);
   const profile = options.profile ? options.profiler.claim(options.services) : [];
   const load = driveLoad(window, senders.length, options.targetRate === undefined ? undefined : options.targetRate / senders.length, send);
-  const [cpu, redis] = await Promise.all([meterWindow(window, meter, options.profiler, profile), redisStatsOverWindow(bridge, window), load]);
+  const roundCounters = receivers.protocol === 'rounds' && bridge.elicitationBaseUrls[0] ? countersOverWindow(`${bridge.elicitationBaseUrls[0]}/metrics`, window, ROUND_COUNTERS) : Promise.resolve(undefined);
+  const [cpu, redis, , counters] = await Promise.all([meterWindow(window, meter, options.profiler, profile), redisStatsOverWindow(bridge, window), load, roundCounters]);
 
   // Let what was accepted in the window arrive, then stop the receivers.
   const accepted = () => [...sent].filter(([, r]) => inWindow(window, r.acceptedAt));
@@ -417,7 +438,7 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
     polledMessages: counts.items,
     sendErrors,
     pollErrors: counts.errors,
-    rounds: counts.rounds,
+    ...(counters ? { roundsHandedOut: counters.rounds, roundRequests: counters.requests } : {}),
     pollLaneMessages: counts.pollLane,
     cpu,
     redis,

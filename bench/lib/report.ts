@@ -182,8 +182,12 @@ function deliveryDetails(lines: string[], info: RunInfo, peak: BridgeResult, hal
     lines.push(`| polls / messages per poll | ${both((r) => `${r.polls} / ${(r.polledMessages / Math.max(1, r.polls)).toFixed(2)}`)} |`);
     lines.push(`| send / poll errors | ${both((r) => `${r.sendErrors} / ${r.pollErrors}`)} |`);
   } else if (peak.protocol === 'rounds') {
+    const perRound = (r: BridgeResult) => (r.roundsHandedOut ? (r.delivered / r.roundsHandedOut).toFixed(2) : 'n/a');
+    const requestsPerMessage = (r: BridgeResult) => (r.roundRequests !== undefined ? (r.roundRequests / Math.max(1, r.delivered)).toFixed(2) : 'n/a');
     lines.push(
-      `| wait_for_messages results / rounds completed / ring elicitations per round | ${both((r) => `${r.polls} / ${r.rounds} / ${(r.polledMessages / Math.max(1, r.rounds)).toFixed(2)}`)} |`,
+      `| wait_for_messages results / ring elicitations per result | ${both((r) => `${r.polls} / ${(r.polledMessages / Math.max(1, r.polls)).toFixed(2)}`)} |`,
+      `| rounds handed out / wait_for_messages requests (the elicitation replica's counters) | ${both((r) => `${r.roundsHandedOut ?? 'n/a'} / ${r.roundRequests ?? 'n/a'}`)} |`,
+      `| messages per round / requests per delivered message (legacy: 1 ÷ messages per poll) | ${both((r) => `${perRound(r)} / ${requestsPerMessage(r)}`)} |`,
     );
     lines.push(`| ring messages returned on the poll lane instead (fallback) | ${both((r) => String(r.pollLaneMessages))} |`);
     lines.push(`| send / wait_for_messages errors | ${both((r) => `${r.sendErrors} / ${r.pollErrors}`)} |`);

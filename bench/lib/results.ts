@@ -52,8 +52,10 @@ export interface BridgeResult {
   sendErrors: number;
   /** Failed wait_for_messages calls (legacy, rounds). */
   pollErrors: number;
-  /** Rounds: wait_for_messages results that completed a round. */
-  rounds: number;
+  /** Rounds: rounds the elicitation replica handed out in the measured part (its metric). */
+  roundsHandedOut?: number;
+  /** Rounds: wait_for_messages requests the elicitation replica served in the measured part (first calls and retries). */
+  roundRequests?: number;
   /** Rounds: ring messages that came back on the poll lane instead (a fallback). */
   pollLaneMessages: number;
   cpu: CpuReport;
@@ -98,7 +100,7 @@ export function mergeBridge(results: BridgeResult[]): BridgeResult {
     polledMessages: sum((r) => r.polledMessages),
     sendErrors: sum((r) => r.sendErrors),
     pollErrors: sum((r) => r.pollErrors),
-    rounds: sum((r) => r.rounds),
+    ...(results.every((r) => r.roundsHandedOut !== undefined) ? { roundsHandedOut: sum((r) => r.roundsHandedOut!), roundRequests: sum((r) => r.roundRequests ?? 0) } : {}),
     pollLaneMessages: sum((r) => r.pollLaneMessages),
     cpu: mergeCpuReports(results.map((r) => r.cpu)),
     redis,
