@@ -244,6 +244,57 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
     }
   });
 
+  test('a 2026 call that cannot hold past the keep-alive interval is one JSON body that still holds until a message arrives', async () => {
+    const call = (args: Record<string, unknown>, progress: boolean) =>
+      fetch(bridge.legacyUrls[0]!, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${bridge.tokens.frank}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'wait_for_messages',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: {
+            name: 'wait_for_messages',
+            arguments: args,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+              'io.modelcontextprotocol/clientCapabilities': {},
+              ...(progress ? { progressToken: 'p1' } : {}),
+            },
+          },
+        }),
+      });
+    // KEEPALIVE_MS is 1000 here: a 900 ms hold would carry no keep-alive on a stream either.
+    const startedAt = Date.now();
+    const held = call({ timeout_ms: 900 }, false);
+    await sleep(300);
+    await legacy.callToolJson('send_message', { to: 'frank', content: 'short wake' });
+    const response = await held;
+    assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+    const text = await response.text();
+    assert.match(text, /short wake/, 'the held call returned the message that arrived while it waited');
+    assert.ok(Date.now() - startedAt >= 250, 'it held until the message came');
+    const { cursor } = (JSON.parse(text) as { result: { structuredContent: { cursor: string } } }).result.structuredContent;
+    // Nothing waiting: the call holds to its timeout, still as one JSON body.
+    const idleStart = Date.now();
+    const idle = await call({ timeout_ms: 600, cursor }, false);
+    assert.match(idle.headers.get('content-type') ?? '', /application\/json/);
+    assert.match(await idle.text(), /"messages":\[\]/);
+    assert.ok(Date.now() - idleStart >= 550, `it held for its timeout (${Date.now() - idleStart} ms)`);
+    // Asking for progress streams it, however short.
+    const withProgress = await call({ timeout_ms: 300, cursor }, true);
+    assert.match(withProgress.headers.get('content-type') ?? '', /text\/event-stream/);
+    await withProgress.text();
+  });
+
   test('a held 2026 call streams keep-alives and returns the moment a message arrives', async () => {
     const body = {
       jsonrpc: '2.0',

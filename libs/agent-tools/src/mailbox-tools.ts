@@ -226,6 +226,12 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     inputSchema: WAIT_FOR_MESSAGES_INPUT_SCHEMA,
     // Streamed (it may wait) unless something is there for it now: then one cheaper JSON body.
     holds: ({ agentId, args, answers }) => nothingWaiting(agentId, typeof args.cursor === 'string' ? args.cursor : undefined, answers),
+    // The hold's bound, as the handler computes it (a retry's hold ends no later than its first call's).
+    holdsAtMostMs: (args) => {
+      const flags = options.flags();
+      const asked = args.timeout_ms === undefined ? flags.legacyTimeoutMs : typeof args.timeout_ms === 'number' ? args.timeout_ms : Infinity;
+      return (legacyEndpoint ? Math.max(0, flags.deprecation.throttleMs) : 0) + Math.min(asked, limits.pollTimeoutMaxMs);
+    },
     async handler(rawArgs, context) {
       const flags = options.flags();
       refuseIfLegacyDisabled(flags);

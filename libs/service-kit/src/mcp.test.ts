@@ -44,6 +44,17 @@ const tools: ToolDefinition[] = [
     },
   },
   {
+    name: 'brief',
+    description: 'holds at most args.ms',
+    inputSchema: { type: 'object' },
+    holds: true,
+    holdsAtMostMs: (args) => Number(args.ms),
+    async handler(_args, context) {
+      seen.push(context);
+      return { mayHold: context.mayHold };
+    },
+  },
+  {
     name: 'fail',
     description: 'always fails',
     inputSchema: { type: 'object' },
@@ -129,6 +140,15 @@ describe('one tool host for both MCP generations', () => {
     await probe.callTool({ name: 'ask', arguments: {} });
     assert.deepEqual((await probe.callTool({ name: 'maybe', arguments: { ready: true } })).structuredContent, { mayHold: false }, 'a ready answer: the handler must not wait');
     assert.deepEqual((await probe.callTool({ name: 'maybe', arguments: { ready: false } })).structuredContent, { mayHold: true });
+    // keepAliveMs is 1000: a call that cannot hold longer gets one JSON body, and may still hold.
+    assert.deepEqual((await probe.callTool({ name: 'brief', arguments: { ms: 1_000 } })).structuredContent, { mayHold: true });
+    assert.deepEqual((await probe.callTool({ name: 'brief', arguments: { ms: 1_001 } })).structuredContent, { mayHold: true });
+    assert.deepEqual((await probe.callTool({ name: 'brief', arguments: { ms: 10 } }, { onprogress: () => undefined })).structuredContent, { mayHold: true });
+    assert.deepEqual(
+      types.filter((t) => t.startsWith('brief')).map((t) => t.split(' ')[1]),
+      ['application/json', 'text/event-stream', 'text/event-stream'],
+      'a short hold is one JSON body; a longer one, or one that asked for progress, a stream',
+    );
     assert.ok(types.some((t) => t.startsWith('maybe application/json')) && types.some((t) => t.startsWith('maybe text/event-stream')), `holds() chooses the form per call (${types.join('; ')})`);
     assert.ok(types.some((t) => t.startsWith('echo application/json')), types.join('; '));
     assert.ok(types.some((t) => t.startsWith('ask text/event-stream')), types.join('; '));

@@ -88,6 +88,12 @@ export interface ToolDefinition {
    * now, and the cheaper single JSON body is used; the handler then sees `mayHold: false`.
    */
   holds?: boolean | ((call: HoldingCall) => Promise<boolean>);
+  /**
+   * The longest a call with these arguments can hold, ms. A 2026-07-28 call that cannot hold longer
+   * than the keep-alive interval (and asked for no progress) is answered in one JSON body and holds
+   * there: a stream would carry no keep-alive before it ends either.
+   */
+  holdsAtMostMs?: (args: Record<string, unknown>) => number;
   handler(args: unknown, context: ToolCallContext): Promise<Record<string, unknown> | InputRequired>;
 }
 
@@ -208,20 +214,30 @@ export interface StatelessMcpOptions {
  * stateless leg either way.
  */
 export function statelessMcpServing(options: StatelessMcpOptions): (request: IncomingMessage, response: ServerResponse, body: unknown, agentId: string) => Promise<void> {
-  const holding = new Map(options.tools.filter((tool) => tool.holds).map((tool) => [tool.name, tool.holds!]));
+  const holding = new Map(options.tools.filter((tool) => tool.holds).map((tool) => [tool.name, tool]));
   // A 2025-era request on the `stateless` leg is always streamed by the SDK: it may hold either way.
   const factory = (streamed: boolean) => (ctx: McpRequestContext) =>
     createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks, { mayHold: streamed || ctx.era === 'legacy' });
   const common = { legacy: options.legacy, keepAliveMs: options.keepAliveMs, ...(options.onError ? { onerror: options.onError } : {}) };
-  const streamed = toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'sse' }));
-  const single = toNodeHandler(createMcpHandler(factory(false), { ...common, responseMode: 'auto' }));
+  const handlers: Record<Answering, ReturnType<typeof toNodeHandler>> = {
+    stream: toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'sse' })),
+    // 'auto': one JSON body, unless the handler sends something before its result (then SSE).
+    'short-hold': toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'auto' })),
+    now: toNodeHandler(createMcpHandler(factory(false), { ...common, responseMode: 'auto' })),
+  };
   return async (request, response, body, agentId) => {
     if (isListenRequest(body)) return refuseListen(response, body);
     // Authentication happened before: the SDK passes `auth` through to the factory as authInfo.
     (request as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: agentId, scopes: [] };
-    await ((await mayHold(body, agentId, holding)) ? streamed : single)(request, response, body);
+    await handlers[await answering(body, agentId, holding, options.keepAliveMs)](request, response, body);
   };
 }
+
+/**
+ * How a request is answered: `stream` (SSE with keep-alives; it may hold), `short-hold` (one JSON
+ * body; it may hold, but not beyond the keep-alive interval), `now` (one JSON body; it does not wait).
+ */
+type Answering = 'stream' | 'short-hold' | 'now';
 
 /**
  * `subscriptions/listen` (2026-07-28) opens a stream that stays open for change notifications. The
@@ -238,19 +254,25 @@ function refuseListen(response: ServerResponse, body: { id?: unknown }): void {
   response.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? null, error: { code: -32601, message } }));
 }
 
-/** Whether a request may wait: a call of a holding tool whose `holds` does not say its answer is ready. */
-async function mayHold(body: unknown, agentId: string, holding: ReadonlyMap<string, NonNullable<ToolDefinition['holds']>>): Promise<boolean> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-  const message = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown; inputResponses?: unknown } };
-  if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return false;
-  const holds = holding.get(message.params.name);
-  if (typeof holds !== 'function') return holds === true;
+/**
+ * How a request is answered. A call of a holding tool is streamed unless it cannot hold beyond the
+ * keep-alive interval (its `holdsAtMostMs`, and no progress asked for: one JSON body that holds), or
+ * its `holds` says the answer is ready (one JSON body that does not wait).
+ */
+async function answering(body: unknown, agentId: string, holding: ReadonlyMap<string, ToolDefinition>, keepAliveMs: number): Promise<Answering> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'now';
+  const message = body as { method?: unknown; params?: { name?: unknown; arguments?: unknown; inputResponses?: unknown; _meta?: { progressToken?: unknown } } };
+  if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return 'now';
+  const tool = holding.get(message.params.name);
+  if (!tool) return 'now';
   // A 2025-era request is streamed by the SDK's stateless leg whichever handler takes it.
-  if (modernRequestElicitation(body) === undefined) return true;
+  if (modernRequestElicitation(body) === undefined) return 'stream';
   const args = typeof message.params.arguments === 'object' && message.params.arguments !== null ? (message.params.arguments as Record<string, unknown>) : {};
+  if (tool.holdsAtMostMs && message.params._meta?.progressToken === undefined && tool.holdsAtMostMs(args) <= keepAliveMs) return 'short-hold';
+  if (typeof tool.holds !== 'function') return 'stream';
   const answers = typeof message.params.inputResponses === 'object' && message.params.inputResponses !== null ? Object.keys(message.params.inputResponses).length : 0;
   // When the check cannot be made (store down), stream: always safe.
-  return holds({ agentId, args, answers }).catch(() => true);
+  return (await tool.holds({ agentId, args, answers }).catch(() => true)) ? 'stream' : 'now';
 }
 
 /**
