@@ -245,33 +245,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
   });
 
   test('a 2026 call that cannot hold past the keep-alive interval is one JSON body that still holds until a message arrives', async () => {
-    const call = (args: Record<string, unknown>, progress: boolean) =>
-      fetch(bridge.legacyUrls[0]!, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${bridge.tokens.frank}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'wait_for_messages',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 2,
-          method: 'tools/call',
-          params: {
-            name: 'wait_for_messages',
-            arguments: args,
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-              'io.modelcontextprotocol/clientCapabilities': {},
-              ...(progress ? { progressToken: 'p1' } : {}),
-            },
-          },
-        }),
-      });
+    const call = (args: Record<string, unknown>, progress: boolean) => rawWaitForMessages(bridge, 'frank', args, progress);
     // KEEPALIVE_MS is 1000 here: a 900 ms hold would carry no keep-alive on a stream either.
     const startedAt = Date.now();
     const held = call({ timeout_ms: 900 }, false);
@@ -296,33 +270,8 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
   });
 
   test('a held 2026 call streams keep-alives and returns the moment a message arrives', async () => {
-    const body = {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name: 'wait_for_messages',
-        arguments: { timeout_ms: 20_000 },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    };
     const startedAt = Date.now();
-    const response = await fetch(bridge.legacyUrls[0]!, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${bridge.tokens.frank}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'wait_for_messages',
-      },
-      body: JSON.stringify(body),
-    });
+    const response = await rawWaitForMessages(bridge, 'frank', { timeout_ms: 20_000 }, false);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
     const reader = response.body!.getReader();
@@ -345,3 +294,33 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
     assert.ok(Date.now() - startedAt < 15_000, 'the call returned when the message came, not at its 20 s timeout');
   });
 });
+
+/** A 2026-07-28 wait_for_messages call by hand (no SDK), on the legacy endpoint: the raw HTTP answer. */
+function rawWaitForMessages(bridge: Bridge, agent: string, args: Record<string, unknown>, progress: boolean): Promise<Response> {
+  return fetch(bridge.legacyUrls[0]!, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${bridge.tokens[agent]}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'wait_for_messages',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'wait_for_messages',
+        arguments: args,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+          ...(progress ? { progressToken: 'p1' } : {}),
+        },
+      },
+    }),
+  });
+}
