@@ -5,14 +5,14 @@
  * (the SDK v2 client in legacy mode: the handler's stateless legacy leg) and pinned to 2026-07-28,
  * in 3 alternating 5 s windows; prints calls/s and CPU ms per call of the server and of this process.
  *
- *   node --conditions=agentbridge-source --import tsx bench/noop-generations.ts
+ *   node --conditions=agentbridge-source --import tsx bench/experiments/noop-generations.ts
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { hashToken } from '@agent-bridge/service-kit';
 import { connectAgent, freePort, startService, type AgentClient } from '@agent-bridge/testkit';
-import { CpuMeter } from './lib/cpu.js';
+import { CpuMeter } from '../lib/cpu.js';
 
 const N = 16;
 const ids = Array.from({ length: N }, (_, i) => `noop-${i}`);
