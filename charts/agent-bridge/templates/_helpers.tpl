@@ -109,6 +109,36 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
+{{/*
+Origin and Host checks of the MCP endpoints (MCP_ALLOWED_ORIGINS, MCP_ALLOWED_HOSTS): the pages
+allowed are the Ingress hosts' origins plus mcpAccess.allowedOrigins ("none" when there is none);
+the names the endpoints answer to are the Ingress hosts, the Services' cluster names (any port)
+and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
+*/}}
+{{- define "agent-bridge.mcpAccessEnv" -}}
+{{- $origins := list }}
+{{- $hosts := list }}
+{{- if .Values.ingress.enabled }}
+{{- range $key := list "legacy" "elicitation" }}
+{{- $endpoint := index $.Values.ingress $key }}
+{{- $origins = append $origins (printf "%s://%s" (ternary "https" "http" (ne $endpoint.tlsSecretName "")) $endpoint.host) }}
+{{- $hosts = append $hosts (printf "%s:*" $endpoint.host) }}
+{{- end }}
+{{- end }}
+{{- range $component := list "legacy-poll" "elicitation" }}
+{{- $service := include "agent-bridge.componentName" (list $ $component) }}
+{{- range $name := list $service (printf "%s.%s" $service $.Release.Namespace) (printf "%s.%s.svc" $service $.Release.Namespace) (printf "%s.%s.svc.cluster.local" $service $.Release.Namespace) }}
+{{- $hosts = append $hosts (printf "%s:*" $name) }}
+{{- end }}
+{{- end }}
+{{- $origins = concat $origins .Values.mcpAccess.allowedOrigins | uniq }}
+{{- $hosts = concat $hosts .Values.mcpAccess.allowedHosts | uniq }}
+- name: MCP_ALLOWED_ORIGINS
+  value: {{ ternary (join "," $origins) "none" (gt (len $origins) 0) | quote }}
+- name: MCP_ALLOWED_HOSTS
+  value: {{ ternary (join "," $hosts) "*" .Values.mcpAccess.checkHost | quote }}
+{{- end }}
+
 {{/* Validation of combinations the schema cannot express; fails the render with a sentence. ------- */}}
 
 {{- define "agent-bridge.validate" -}}

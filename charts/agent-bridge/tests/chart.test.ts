@@ -18,6 +18,7 @@ import { controllerConfigSchema, loadControllerConfig } from '@agent-bridge/cont
 import { elicitationConfigSchema, loadElicitationConfig } from '@agent-bridge/elicitation';
 import { legacyPollConfigSchema, loadLegacyPollConfig } from '@agent-bridge/legacy-poll';
 import { loadRouterConfig, routerConfigSchema } from '@agent-bridge/router';
+import { OriginPolicy } from '@agent-bridge/service-kit';
 import { metricNames } from '../../../e2e/support/dashboards.js';
 import {
   CHART_DIR,
@@ -342,7 +343,7 @@ describe('settings', () => {
     controller: { values: 'controller', shape: controllerConfigSchema.shape, load: loadControllerConfig },
   };
   /** Set by the chart itself (from other values, the downward API or Secrets). */
-  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY'];
+  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY', 'MCP_ALLOWED_ORIGINS', 'MCP_ALLOWED_HOSTS'];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
     REPLICA_ID: 'defaults to <pod name>-<pid>: unique per pod',
@@ -782,3 +783,41 @@ describe('the documented Alertmanager receiver (docs/deployment.md)', () => {
   });
 });
 
+
+describe('Origin and Host checks of the MCP endpoints', () => {
+  const endpointsOf = (objects: readonly KubeObject[]) => serviceContainers(objects).filter(({ service }) => service === 'legacy-poll' || service === 'elicitation');
+  const policyOf = (service: ServiceName, container: Container) =>
+    OriginPolicy.fromSettings((service === 'legacy-poll' ? loadLegacyPollConfig : loadElicitationConfig)(environmentOf(container)) as never);
+  const request = (headers: Record<string, string>) => ({ headers }) as never;
+
+  test('the allowed origins are the Ingress hosts and the listed ones; the allowed names the Ingress hosts, the Services and the listed ones', () => {
+    const objects = render({ set: { 'ingress.legacy.host': 'legacy.agents.test', 'ingress.elicitation.host': 'agents.test', 'ingress.elicitation.tlsSecretName': 'tls', 'mcpAccess.allowedOrigins': ['https://console.agents.test'], 'mcpAccess.allowedHosts': ['mcp.internal.test'] } });
+    const endpoints = endpointsOf(objects);
+    assert.equal(endpoints.length, 2);
+    for (const { service, container } of endpoints) {
+      const env = environmentOf(container);
+      assert.deepEqual(env.MCP_ALLOWED_ORIGINS!.split(','), ['http://legacy.agents.test', 'https://agents.test', 'https://console.agents.test']);
+      const policy = policyOf(service, container);
+      for (const origin of ['https://agents.test', 'https://console.agents.test', undefined]) assert.equal(policy.refusal(request({ host: 'agents.test', ...(origin ? { origin } : {}) })), undefined, `${service}: ${origin}`);
+      assert.ok(policy.refusal(request({ host: 'agents.test', origin: 'http://localhost:3000' })), `${service}: no localhost page in a cluster`);
+      for (const host of ['agents.test', 'legacy.agents.test:443', 'mcp.internal.test', 'agent-bridge-elicitation.agent-bridge.svc:8702', 'agent-bridge-legacy-poll.agent-bridge.svc.cluster.local']) {
+        assert.equal(policy.refusal(request({ host })), undefined, `${service}: Host ${host}`);
+      }
+      assert.ok(policy.refusal(request({ host: 'rebound.evil.example' })), `${service}: a foreign Host`);
+    }
+  });
+
+  test('without an Ingress or listed origins no page is allowed; checkHost false answers any name', () => {
+    for (const { service, container } of endpointsOf(render({ set: { 'ingress.enabled': false, 'mcpAccess.checkHost': false } }))) {
+      assert.equal(environmentOf(container).MCP_ALLOWED_ORIGINS, 'none');
+      assert.equal(environmentOf(container).MCP_ALLOWED_HOSTS, '*');
+      const policy = policyOf(service, container);
+      assert.ok(policy.refusal(request({ origin: 'http://localhost:3000' })), service);
+      assert.equal(policy.refusal(request({ host: '10.1.2.3:8701' })), undefined, service);
+    }
+  });
+
+  test('a malformed origin in the values is refused by the schema', () => {
+    assert.match(renderError({ set: { 'mcpAccess.allowedOrigins': ['console.agents.test'] } }), /allowedOrigins/);
+  });
+});

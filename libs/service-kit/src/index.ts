@@ -8,3 +8,4 @@ export * from './runtime.js';
 export * from './schema-validator.js';
 export * from './activity.js';
 export * from './request-state.js';
+export * from './origin.js';

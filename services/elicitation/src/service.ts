@@ -9,6 +9,7 @@ import {
   ActivityRecorder,
   AgentRegistry,
   HttpError,
+  OriginPolicy,
   createToolServer,
   declaredElicitation,
   modernRequestElicitation,
@@ -45,6 +46,7 @@ export interface ElicitationService {
  */
 export async function startElicitationService(config: ElicitationConfig, logger: Logger): Promise<ElicitationService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
+  const origins = OriginPolicy.fromSettings(config);
   const instanceId = `${config.REPLICA_ID}-${randomBytes(4).toString('hex')}`;
   const deliverers = new Map<string, PushDeliverer>();
   const runtime = await startServiceRuntime({
@@ -223,6 +225,10 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   async function handleMcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Before anything else: a page on a foreign origin learns nothing, not even whether a token is
+    // valid. A request relayed by another replica was checked there; its Host is this replica's.
+    const refusal = origins.refusal(request, { relayed: request.headers[FORWARDED_HEADER] !== undefined });
+    if (refusal) throw new HttpError(403, refusal);
     const agentId = registry.authenticate(request);
     if (!agentId) return sendUnauthorized(response);
     const raw = await readRawBody(request, bodyLimit);

@@ -4,6 +4,7 @@ import {
   ActivityRecorder,
   AgentRegistry,
   HttpError,
+  OriginPolicy,
   modernRequestElicitation,
   readJsonBody,
   sendUnauthorized,
@@ -25,6 +26,7 @@ export interface LegacyPollService {
 /** The legacy endpoint: stateless MCP over HTTP, any replica serves any agent. */
 export async function startLegacyPollService(config: LegacyPollConfig, logger: Logger): Promise<LegacyPollService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
+  const origins = OriginPolicy.fromSettings(config);
   const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger, store: { listen: 'lanes' } });
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
@@ -73,6 +75,9 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
           // Stateless endpoint: there is no session stream to open (GET) or close (DELETE).
           throw new HttpError(405, 'legacy-poll serves MCP over POST only (stateless)', { allow: 'POST' });
         }
+        // Before anything else: a page on a foreign origin learns nothing, not even whether a token is valid.
+        const refusal = origins.refusal(request);
+        if (refusal) throw new HttpError(403, refusal);
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
         const body = await readJsonBody(request, bodyLimit);
