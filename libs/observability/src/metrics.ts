@@ -19,6 +19,32 @@ export interface AppliedSnapshot {
  * every service (`agentbridge_` prefix, `_total` counters, `_seconds` durations). Services create
  * one `BridgeMetrics` and use what applies to them.
  */
+/**
+ * The values one label takes when they come from outside (a client, a webhook caller): the first
+ * `limit` distinct values are kept, later new ones are all counted as `overflow`, so a caller cannot
+ * make series without end (each one costs memory here and in Prometheus).
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly limit: number,
+    readonly overflow = 'other',
+  ) {}
+
+  of(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= this.limit) return this.overflow;
+    this.seen.add(value);
+    return value;
+  }
+}
+
+/** HTTP methods as a label: the ones MCP uses, anything else `other`. */
+export function httpMethodLabel(method: string | undefined): string {
+  return method === 'GET' || method === 'POST' || method === 'DELETE' ? method : 'other';
+}
+
 export class BridgeMetrics {
   readonly registry: Registry;
 

@@ -192,6 +192,22 @@ describe('controller service (local mode: file source, status and lease in the s
     assert.equal(snapshot.elicitation.percentage, 0);
   });
 
+  test('alert names from the webhook make at most 64 series: later new names count as other', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'ctl-a to lead and publish stage 1' });
+    const alerts = Array.from({ length: 100 }, (_, i) => ({ status: 'firing', labels: { alertname: `Junk${i}` }, annotations: {}, startsAt: '2026-11-26T04:00:00Z', fingerprint: `f${i}` }));
+    const answer = await post(a, '/webhook/alertmanager', { version: '4', status: 'firing', alerts }, WEBHOOK);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.results.length, 100, 'every alert is answered (ignored: no rollback level)');
+    const text = await (await fetch(`${a.url}/metrics`)).text();
+    const series = text.split('\n').filter((line) => line.startsWith('agentbridge_alert_notifications_total{'));
+    const names = new Set(series.map((line) => /alertname="([^"]*)"/.exec(line)?.[1]));
+    assert.equal(names.size, 65, `64 names and other (${names.size})`);
+    assert.ok(names.has('other') && names.has('Junk0') && !names.has('Junk99'));
+    const other = series.find((line) => line.includes('alertname="other"'))!;
+    assert.equal(Number(other.slice(other.lastIndexOf(' ') + 1)), 36, 'the 36 later names are counted under other');
+  });
+
   test('GET /health/status reports adoption by protocol and by MCP generation over every shard, within the activity window', async () => {
     const a = await startController('ctl-a');
     const now = Date.now();

@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { agentSelectorSchema } from '@agent-bridge/flags';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import { BoundedLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import { readRawBody, sendJson, type RouteHandler } from '@agent-bridge/service-kit';
 import { alertmanagerPayloadSchema, decideAlerts } from './alerts.js';
 import type { Controller } from './controller.js';
@@ -53,7 +53,12 @@ function fail(response: ServerResponse, status: number, code: string, message: s
   sendJson(response, status, { error: { code, message, ...extra } });
 }
 
+/** Distinct alert names counted by name in agentbridge_alert_notifications_total; later ones count as `other`. */
+const MAX_ALERT_NAME_SERIES = 64;
+
 export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
+  // Alert names come from the webhook's caller: at most this many get a series of their own.
+  const alertNames = new BoundedLabel(MAX_ALERT_NAME_SERIES);
   const { controller } = deps;
 
   /** Checks the method and token, parses the body, relays to the leader when needed; null when answered. */
@@ -162,13 +167,13 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       const results = [];
       for (const decision of decideAlerts(payload, spec)) {
         if (decision.outcome !== 'rollback') {
-          deps.metrics.alertNotifications.inc({ alertname: decision.alertname, outcome: decision.outcome });
+          deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: decision.outcome });
           results.push({ alert: decision.alertname, applied: false, message: decision.reason });
           continue;
         }
         try {
           const result = await controller.submit(decision.action);
-          deps.metrics.alertNotifications.inc({ alertname: decision.alertname, outcome: result.applied ? 'rollback' : 'duplicate' });
+          deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: result.applied ? 'rollback' : 'duplicate' });
           results.push({ alert: decision.alertname, level: decision.action.level, applied: result.applied, message: result.message });
         } catch (error) {
           // Alertmanager retries a failed webhook: answering 503 makes it try again (on the new leader).

@@ -4,7 +4,7 @@ import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
-import type { Logger } from '@agent-bridge/observability';
+import { httpMethodLabel, type Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
   AgentRegistry,
@@ -246,7 +246,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       if (owner && owner !== config.REPLICA_ID && request.headers[FORWARDED_HEADER] === undefined) {
         const ownerUrl = await store.lookupReplica(SERVICE_NAME, owner);
         if (ownerUrl) {
-          metrics.forwardedRequests.inc({ method: request.method ?? 'unknown' });
+          metrics.forwardedRequests.inc({ method: httpMethodLabel(request.method) });
           await forwardRequest(request, response, raw, ownerUrl, config.REPLICA_ID);
           return;
         }
