@@ -52,6 +52,35 @@ describe('every bad input gets a tool error with a stable code and advice, and s
 
   const send = (from: AgentClient, args: Record<string, unknown>) => from.callToolJson<SendResult>('send_message', args);
 
+  test('metadata nested 50,000 levels deep (fine for JSON.parse, fatal for what follows) is a 400 with a sentence, 33 levels INVALID_ARGUMENT, never INTERNAL', async () => {
+    const nested = (depth: number) => {
+      const root: Record<string, unknown> = {};
+      let at = root;
+      for (let i = 1; i < depth; i++) at = (at.a = {}) as Record<string, unknown>;
+      return root;
+    };
+    // No client can serialize that either: the request is written by hand (a 2026-07-28 call).
+    const deepText = '{"a":'.repeat(49_999) + '{}' + '}'.repeat(49_999);
+    const raw = async (argumentsText: string) => {
+      const response = await fetch(bridge.legacyUrls[0]!, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bridge.tokens.alice}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'send_message' },
+        body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":${argumentsText},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`,
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    // Refused as the body is read, before MCP (whose validation cannot take that depth either).
+    const deep = await assertStoresNothing(bridge, redis, () => raw(`{"to":"bob","content":"deep","metadata":${deepText}}`));
+    assert.equal(deep.status, 400);
+    assert.match(JSON.parse(deep.text).error, /nests objects or arrays deeper than 64 levels; flatten the data \(tool metadata may nest at most 32 levels\)/);
+    // Deeper than 32 but within what a request may carry: the tool's own error.
+    await refused(alice, 'send_message', { to: 'bob', content: 'deep', metadata: nested(33) }, { code: 'INVALID_ARGUMENT', advice: /flatten it/, mentions: ['deeper than 32 levels'] });
+    const ok = await send(alice, { to: 'bob', content: 'deep enough', metadata: nested(32) });
+    const [message] = await drain(bob, 1);
+    assert.equal(message!.message_id, ok.message_id);
+    assert.deepEqual(message!.metadata, nested(32), '32 levels arrive intact');
+  });
+
   test('content over 64 KiB, counted in UTF-8 bytes, is refused with CONTENT_TOO_LARGE', async () => {
     const tooLarge = /Split it into several messages/;
     await refused(alice, 'send_message', { to: 'bob', content: 'x'.repeat(64 * KiB + 1) }, { code: 'CONTENT_TOO_LARGE', advice: tooLarge, mentions: ['65537', '65536'] });

@@ -82,6 +82,17 @@ describe('both MCP endpoints check Origin and Host (DNS rebinding)', () => {
     }
   });
 
+  test('a session id without a dot names no replica: 404, nothing relayed (it once lost its last character and named one)', async () => {
+    const second = `${bridge.elicitationBaseUrls[1]}/mcp`;
+    const relays = async () => Number(/agentbridge_forwarded_requests_total\{[^}]*\} (\d+)/.exec(await (await fetch(`${bridge.elicitationBaseUrls[1]}/metrics`)).text())?.[1] ?? 0);
+    const before = await relays();
+    // 'elicitation-1x' used to be read as owned by 'elicitation-1', a live replica.
+    const answer = await post(second, { host: hostOf(second), authorization: `Bearer ${bridge.tokens.oscar}`, 'mcp-session-id': 'elicitation-1x', 'mcp-protocol-version': '2025-11-25' }, { jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    assert.equal(answer.status, 404, answer.text);
+    assert.match(answer.text, /Session not found/);
+    assert.equal(await relays(), before, 'not relayed');
+  });
+
   test("a request relayed to the session's owner passes there (its Host is the owner's address), and the session works", async () => {
     const [first, second] = bridge.elicitationBaseUrls.map((base) => `${base}/mcp`);
     const opened = await post(first!, { host: hostOf(first!), authorization: `Bearer ${bridge.tokens.oscar}` }, INITIALIZE);

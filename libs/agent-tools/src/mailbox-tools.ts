@@ -8,6 +8,7 @@ import {
   SEND_MESSAGE_INPUT_SCHEMA,
   ToolError,
   WAIT_FOR_MESSAGES_INPUT_SCHEMA,
+  jsonDepthExceeds,
   ackMessagesArgs,
   newMessageId,
   parseToolArguments,
@@ -18,6 +19,9 @@ import {
   type Protocol,
 } from '@agent-bridge/protocol';
 import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent-bridge/service-kit';
+
+/** metadata may nest objects and arrays this deep at most. */
+export const MAX_METADATA_DEPTH = 32;
 
 export interface MailboxToolsOptions {
   /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
@@ -161,6 +165,12 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         );
       }
       const metadata = args.metadata ?? {};
+      // Checked before it is serialized: JSON.parse accepts any depth, JSON.stringify does not.
+      if (jsonDepthExceeds(metadata, MAX_METADATA_DEPTH)) {
+        throw new ToolError('INVALID_ARGUMENT', `metadata nests objects or arrays deeper than ${MAX_METADATA_DEPTH} levels; flatten it, or move structured data into content.`, {
+          details: { field: 'metadata', max_depth: MAX_METADATA_DEPTH },
+        });
+      }
       const metadataBytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
       if (metadataBytes > limits.maxMetadataBytes) {
         throw new ToolError(

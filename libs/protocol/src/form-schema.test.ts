@@ -43,3 +43,17 @@ test('an answer is checked against the form: types, bounds, enums, required fiel
   assert.deepEqual(formAnswerProblems(approval, { reason: 'x' }), ['"approved" is required']);
   assert.deepEqual(formAnswerProblems(approval, { approved: false, extra: 1 }), ['"extra" is not a field of the form']);
 });
+
+test('a requested schema is bounded: depth, size, number of properties and text lengths, each with its figure', () => {
+  const oneOf = { type: 'object', properties: { pick: { type: 'string', oneOf: [{ const: 'a', title: 'A' }] } } };
+  assert.deepEqual(formSchemaProblems(oneOf), [], 'a oneOf option list (5 levels) is a valid form');
+  let deep: Record<string, unknown> = { x: 1 };
+  for (let i = 0; i < 100_000; i++) deep = { a: deep };
+  assert.deepEqual(formSchemaProblems({ type: 'object', properties: { p: { type: 'string', title: deep } } }), ['requested_schema nests deeper than 6 levels; a form is a flat object of primitive properties']);
+  const many = { type: 'object', properties: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`p${i}`, { type: 'boolean' }])) };
+  assert.deepEqual(formSchemaProblems(many), ['requested_schema has 65 properties; the limit is 64']);
+  const large = { type: 'object', properties: { pick: { type: 'string', enum: Array.from({ length: 2_000 }, (_, i) => `option-${i}`) } } };
+  assert.match(formSchemaProblems(large)[0] ?? '', /^requested_schema is \d+ bytes of JSON; the limit is 16384$/);
+  const titled = { type: 'object', title: 'x'.repeat(1_025), properties: { p: { type: 'boolean', description: { not: 'text' } } } };
+  assert.deepEqual(formSchemaProblems(titled), ['requested_schema.title must be a string of at most 1024 characters', 'requested_schema.properties.p.description must be a string of at most 1024 characters']);
+});

@@ -15,6 +15,8 @@ export type FormSchema = {
 
 export type FormProperty = Record<string, unknown> & { type: 'string' | 'number' | 'integer' | 'boolean' };
 
+import { jsonDepthExceeds } from './json-depth.js';
+
 const STRING_FORMATS = new Set(['email', 'uri', 'date', 'date-time']);
 const COMMON_KEYS = new Set(['type', 'title', 'description', 'default']);
 const KEYS_BY_TYPE: Record<string, Set<string>> = {
@@ -24,10 +26,23 @@ const KEYS_BY_TYPE: Record<string, Set<string>> = {
   boolean: new Set(COMMON_KEYS),
 };
 
+/** Bounds of a requested schema: it travels with the question to the target and is stored with it. */
+export const FORM_SCHEMA_LIMITS = { bytes: 16 * 1024, properties: 64, depth: 6, textChars: 1024 } as const;
+
 /** Returns the problems of a requested schema; an empty list means it is a valid form schema. */
 export function formSchemaProblems(schema: unknown): string[] {
   const problems: string[] = [];
   if (!isRecord(schema)) return ['requested_schema must be a JSON object'];
+  // Checked first: a form is flat, so anything deeper (or larger) is refused before it is walked.
+  if (jsonDepthExceeds(schema, FORM_SCHEMA_LIMITS.depth)) return [`requested_schema nests deeper than ${FORM_SCHEMA_LIMITS.depth} levels; a form is a flat object of primitive properties`];
+  const bytes = Buffer.byteLength(JSON.stringify(schema), 'utf8');
+  if (bytes > FORM_SCHEMA_LIMITS.bytes) return [`requested_schema is ${bytes} bytes of JSON; the limit is ${FORM_SCHEMA_LIMITS.bytes}`];
+  if (isRecord(schema.properties) && Object.keys(schema.properties).length > FORM_SCHEMA_LIMITS.properties) {
+    return [`requested_schema has ${Object.keys(schema.properties).length} properties; the limit is ${FORM_SCHEMA_LIMITS.properties}`];
+  }
+  for (const key of ['title', 'description'] as const) {
+    if (schema[key] !== undefined && (typeof schema[key] !== 'string' || schema[key].length > FORM_SCHEMA_LIMITS.textChars)) problems.push(`requested_schema.${key} must be a string of at most ${FORM_SCHEMA_LIMITS.textChars} characters`);
+  }
   if (schema.type !== 'object') problems.push('requested_schema.type must be "object"');
   for (const key of Object.keys(schema)) {
     if (!['type', 'properties', 'required', 'title', 'description', '$schema'].includes(key)) {
@@ -51,6 +66,9 @@ export function formSchemaProblems(schema: unknown): string[] {
     }
     for (const key of Object.keys(property)) {
       if (!KEYS_BY_TYPE[type]!.has(key)) problems.push(`${at}.${key} is not allowed for a ${type} property`);
+    }
+    for (const key of ['title', 'description'] as const) {
+      if (property[key] !== undefined && (typeof property[key] !== 'string' || property[key].length > FORM_SCHEMA_LIMITS.textChars)) problems.push(`${at}.${key} must be a string of at most ${FORM_SCHEMA_LIMITS.textChars} characters`);
     }
     if (property.format !== undefined && !STRING_FORMATS.has(String(property.format))) {
       problems.push(`${at}.format must be one of ${[...STRING_FORMATS].join(', ')}`);

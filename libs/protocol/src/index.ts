@@ -6,3 +6,4 @@ export * from './wire-errors.js';
 export * from './tool-schemas.js';
 export * from './form-schema.js';
 export * from './mcp-generation.js';
+export * from './json-depth.js';

@@ -1,3 +1,4 @@
+import { jsonDepthExceeds } from '@agent-bridge/protocol';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -82,26 +83,59 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-/** Reads a body of at most `limitBytes`; a larger one is a 413 before it is fully buffered. */
-export async function readRawBody(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) throw new HttpError(413, `request body is larger than ${limitBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** A request body must arrive within this long of its headers (a client that trickles it holds a connection and memory). */
+export const BODY_DEADLINE_MS = 10_000;
+
+/**
+ * Reads a body of at most `limitBytes`: a larger one is a 413 before it is fully buffered, one that
+ * has not fully arrived `deadlineMs` after the headers a 408. Either way the connection is closed
+ * after the answer.
+ */
+export function readRawBody(request: IncomingMessage, limitBytes: number, deadlineMs = BODY_DEADLINE_MS): Promise<Buffer> {
+  if (request.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      request.off('data', onData).off('end', onEnd).off('error', onError);
+      if (error) {
+        request.pause();
+        reject(error);
+      } else {
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) return finish(new HttpError(413, `request body is larger than ${limitBytes} bytes`, { connection: 'close' }));
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (error: Error) => finish(error);
+    const timer = setTimeout(
+      () => finish(new HttpError(408, `the request body did not arrive within ${deadlineMs / 1000} s of its headers; send the whole body at once`, { connection: 'close' })),
+      deadlineMs,
+    );
+    request.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
-/** Parses a JSON body (undefined when empty); malformed JSON is a 400. */
+/** A request body may nest objects and arrays this deep at most (tool metadata may nest 32 levels). */
+export const MAX_BODY_DEPTH = 64;
+
+/** Parses a JSON body (undefined when empty); malformed JSON, or JSON nested deeper than MAX_BODY_DEPTH, is a 400. */
 export function parseJsonBody(raw: Buffer): unknown {
   if (raw.length === 0) return undefined;
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'request body is not valid JSON');
   }
+  // JSON.parse takes any depth; the code after it (the SDK's validation, JSON.stringify) does not.
+  if (jsonDepthExceeds(body, MAX_BODY_DEPTH)) throw new HttpError(400, `request body nests objects or arrays deeper than ${MAX_BODY_DEPTH} levels; flatten the data (tool metadata may nest at most 32 levels)`);
+  return body;
 }
 
 /** Reads and parses a JSON body of at most `limitBytes`. */

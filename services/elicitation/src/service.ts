@@ -242,7 +242,9 @@ export async function startElicitationService(config: ElicitationConfig, logger:
         await session.transport.handleRequest(request, response, parseJsonBody(raw));
         return;
       }
-      const owner = sessionId.slice(0, sessionId.indexOf('.'));
+      // Session ids are `<replica>.<random>`; one without a dot names no replica.
+      const dot = sessionId.indexOf('.');
+      const owner = dot > 0 ? sessionId.slice(0, dot) : '';
       if (owner && owner !== config.REPLICA_ID && request.headers[FORWARDED_HEADER] === undefined) {
         const ownerUrl = await store.lookupReplica(SERVICE_NAME, owner);
         if (ownerUrl) {
