@@ -118,6 +118,32 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
     assert.equal(record.via, 'elicitation');
   });
 
+  test('a replayed elicit (same idempotency key) after its answer expired returns the recorded answer at once; the ledger stays answered', async () => {
+    const first = await elicit({ to: 'answerer', message: 'May I deploy build 43?', idempotency_key: 'deploy-43' });
+    assert.equal(first.action, 'accept');
+    await waitForLedger(bridge, first.message_id, 'answerer', (r) => r.state === 'answered', 'the question to be settled');
+    // What 60 s after the end would do: the call's wait record (and its answer) expires.
+    assert.equal(await redis.del(bridge.store.keys.elicitWait('asker', first.message_id)), 1);
+    const startedAt = Date.now();
+    const replay = await elicit({ to: 'answerer', message: 'May I deploy build 43?', idempotency_key: 'deploy-43', timeout_ms: 5_000 });
+    assert.ok(Date.now() - startedAt < 2_000, `answered from the record, without waiting (${Date.now() - startedAt} ms)`);
+    assert.deepEqual(replay, first, 'the same message id, action, content and responder');
+    assert.equal((await ledger(bridge, first.message_id, 'answerer')).state, 'answered', 'not overwritten with expired');
+    assert.equal(answerer.received.filter((r) => r.message.includes('build 43')).length, 1, 'the target was asked once');
+  });
+
+  test('a replayed elicit whose first call timed out returns timeout at once, and a late answer does not reopen it', async () => {
+    const first = await asker.callToolJson<ElicitOutcome>('elicit', { to: 'quiet', message: 'anyone there?', requested_schema: APPROVAL, timeout_ms: 500, idempotency_key: 'quiet-1' });
+    assert.equal(first.action, 'timeout');
+    const startedAt = Date.now();
+    const replay = await asker.callToolJson<ElicitOutcome>('elicit', { to: 'quiet', message: 'anyone there?', requested_schema: APPROVAL, timeout_ms: 5_000, idempotency_key: 'quiet-1' });
+    assert.ok(Date.now() - startedAt < 2_000, `no second wait (${Date.now() - startedAt} ms)`);
+    assert.equal(replay.action, 'timeout');
+    assert.equal(replay.message_id, first.message_id);
+    assert.equal((await ledger(bridge, first.message_id, 'quiet')).state, 'expired');
+    await ackAll(quiet);
+  });
+
   test('decline and cancel reach the asker as action decline / cancel, without content', async () => {
     const declined = await elicit({ to: 'answerer', message: 'DECLINE this one please' });
     assert.equal(declined.action, 'decline');

@@ -393,3 +393,19 @@ describe('push leases of 2026-07-28 rounds', () => {
     assert.equal(await store.laneLength('ria', 'push'), 1);
   });
 });
+
+describe('closing an elicit question', () => {
+  test('close_message records the state and the answer once; a terminal state is never rewritten', async () => {
+    const env = envelope('alice', 'bob', 'May I?');
+    await store.append({ envelope: env, awaitsReply: true });
+    const answer = { in_reply_to: env.id, message_id: `${env.id}-a`, responder: 'bob', action: 'accept' as const, text: '{"ok":true}', content: { ok: true }, via: 'elicitation' as const, answered_at: 1 };
+    assert.equal(await store.closeMessage(env.id, 'bob', 'answered', answer), 'answered');
+    assert.equal(await store.closeMessage(env.id, 'bob', 'expired'), 'answered', 'a late timeout does not turn answered into expired');
+    const record = await store.getMessage(env.id, 'bob');
+    assert.equal(record?.state, 'answered');
+    assert.deepEqual(record?.answer, answer);
+    assert.equal(await redis.zscore(keys.openMessages(keys.shardOf('bob')), env.id), null, 'no longer open');
+    assert.equal(await store.closeMessage('msg_unknown', 'bob', 'expired'), null, 'no record: nothing is created');
+    assert.equal(await redis.exists(keys.ledger('bob', 'msg_unknown')), 0);
+  });
+});

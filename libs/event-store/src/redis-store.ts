@@ -584,17 +584,14 @@ export class RedisEventStore implements EventStore {
     return status === 'ANSWERED' && answer ? (JSON.parse(answer) as ElicitAnswer) : null;
   }
 
-  async closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired'): Promise<void> {
+  async closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired', answer?: ElicitAnswer): Promise<LedgerState | null> {
     const shard = this.keys.shardOf(targetAgentId);
-    const ledger = this.keys.ledgerInShard(shard, messageId);
-    await this.call('close message', () =>
-      this.redis
-        .multi()
-        .hset(ledger, 'state', state, 'closed_at', String(Date.now()))
-        .zrem(this.keys.openMessages(shard), messageId)
-        .expire(ledger, this.options.ledgerRetentionSeconds)
-        .exec(),
-    );
+    const after = (await this.run(
+      this.scripts.close_message,
+      [this.keys.ledgerInShard(shard, messageId), this.keys.openMessages(shard)],
+      [state, Date.now(), this.options.ledgerRetentionSeconds, answer === undefined ? '' : JSON.stringify(answer), messageId],
+    )) as string;
+    return after === '' ? null : (after as LedgerState);
   }
 
   // ---------------------------------------------------------------- control plane
@@ -872,6 +869,7 @@ function decodeLedger(hash: Record<string, string>): LedgerRecord | null {
     eventsEntryId: hash.events_id ?? '',
     laneEntryId: hash.lane_id || undefined,
     sequence: optionalNumber(hash.seq),
+    ...(hash.answer ? { answer: JSON.parse(hash.answer) as ElicitAnswer } : {}),
   };
 }
 

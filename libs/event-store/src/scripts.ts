@@ -20,6 +20,7 @@ export const SCRIPT_NAMES = [
   'settle_round',
   'finish_elicit',
   'fenced_write',
+  'close_message',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

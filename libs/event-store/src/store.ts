@@ -15,6 +15,7 @@ import type {
   CommunicationEvent,
   EventEntry,
   LedgerRecord,
+  LedgerState,
   MailboxState,
   PollLanePage,
   PresenceSession,
@@ -136,8 +137,11 @@ export interface ElicitWaitStore {
   readElicitAnswer(senderId: string, messageId: string): Promise<ElicitAnswer | null>;
   /** Ends the wait: returns the answer if one arrived, otherwise marks the call expired (a late reply then arrives as a message). */
   finishElicitWait(senderId: string, messageId: string): Promise<ElicitAnswer | null>;
-  /** Records the terminal state of a message in its ledger (e.g. `expired` for an elicit nobody answered). */
-  closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired'): Promise<void>;
+  /**
+   * Records how an elicit ended in the question's ledger (e.g. `expired` for one nobody answered),
+   * and its answer: a terminal state already there is kept. Returns the state afterwards (null: no record).
+   */
+  closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired', answer?: ElicitAnswer): Promise<LedgerState | null>;
 }
 
 export interface ControlStore {

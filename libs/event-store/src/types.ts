@@ -182,6 +182,8 @@ export interface LedgerRecord {
   eventsEntryId: string;
   laneEntryId: string | undefined;
   sequence: number | undefined;
+  /** An elicit question's answer, recorded when the elicit ended (a replay returns it). */
+  answer?: ElicitAnswer;
 }
 
 export interface PresenceSession {

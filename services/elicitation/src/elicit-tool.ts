@@ -75,9 +75,11 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
       let messageId: string;
+      let duplicate = false;
       try {
         const result = await store.append({ envelope, awaitsReply: true, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
         messageId = result.messageId;
+        duplicate = result.duplicate;
         if (result.duplicate && messageId !== envelope.id) await store.beginElicitWait(context.agentId, messageId, timeoutMs + 60_000);
       } catch (error) {
         if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
@@ -85,18 +87,38 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         }
         throw error;
       }
-      metrics.messagesSent.inc({ protocol: 'elicitation' });
+      if (duplicate) {
+        // A replay of an elicit that already ended returns how it ended; it does not wait again.
+        const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema);
+        if (ended) return ended;
+      } else {
+        metrics.messagesSent.inc({ protocol: 'elicitation' });
+      }
 
       const answer = await waitForAnswer(messageId, timeoutMs, context);
       if (!answer) {
-        await store.closeMessage(messageId, args.to, 'expired');
+        // An answer recorded meanwhile (by the call this one replays) wins over the timeout.
+        const state = await store.closeMessage(messageId, args.to, 'expired');
+        if (state !== 'expired' && state !== null) return (await endedBefore(messageId, args.to, args.requested_schema as FormSchema)) ?? { message_id: messageId, action: 'timeout', responder: args.to };
         return { message_id: messageId, action: 'timeout', responder: args.to };
       }
       const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
-      await store.closeMessage(messageId, args.to, state);
+      await store.closeMessage(messageId, args.to, state, answer);
       return shapeResult(messageId, answer, args.requested_schema as FormSchema);
     },
   };
+
+  /** How an elicit ended, from its ledger record: its recorded answer, or a timeout; null while it has not ended. */
+  async function endedBefore(messageId: string, target: string, schema: FormSchema): Promise<Record<string, unknown> | null> {
+    const record = await store.getMessage(messageId, target);
+    if (!record || !['answered', 'declined', 'cancelled', 'expired'].includes(record.state)) return null;
+    if (record.answer) return shapeResult(messageId, record.answer, schema);
+    if (record.state === 'expired') return { message_id: messageId, action: 'timeout', responder: target };
+    // Ended, but its answer was not recorded (it ended before answers were kept): the answer, if still held, else the state.
+    const held = await store.readElicitAnswer(record.from, messageId);
+    if (held) return shapeResult(messageId, held, schema);
+    return { message_id: messageId, action: record.state === 'answered' ? 'accept' : record.state === 'declined' ? 'decline' : 'cancel', responder: target };
+  }
 
   async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null> {
     const deadline = Date.now() + timeoutMs;
