@@ -409,3 +409,29 @@ describe('closing an elicit question', () => {
     assert.equal(await redis.exists(keys.ledger('bob', 'msg_unknown')), 0);
   });
 });
+
+describe('push-lane consumers', () => {
+  test('claiming the lane (a deliverer) or taking a round forgets the consumers that own nothing: reconnects do not pile them up', async () => {
+    const lane = keys.lane('pia', 'push');
+    const names = async () => ((await redis.xinfo('CONSUMERS', lane, 'push')) as string[][]).map((c) => c[1]).sort();
+    const env = envelope('alice', 'pia', 'hello');
+    await store.append({ envelope: env });
+    const shard = keys.shardOf('pia');
+    await store.ensureShardGroup(shard);
+    const routerLease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    await store.route(routerLease, (await store.readShardEntries(shard, 'r1', 'new', 10)).map((entry) => pushDecision(entry.id, envelopeOf(entry))));
+    await store.releaseShardLease(routerLease);
+    await redis.xgroup('CREATE', lane, 'push', '0');
+    for (const departed of ['replica-a-1', 'replica-b-2', 'replica-c-3']) await redis.xgroup('CREATECONSUMER', lane, 'push', departed);
+    const deliverer = (await store.acquirePushLease('pia', 'replica-d-4', 5_000))!;
+    await store.claimPushLane(deliverer, 'replica-d-4');
+    const [entry] = await store.readPushLane('pia', 'replica-d-4', 'new', 1);
+    assert.ok(entry, 'the message is handed to the new deliverer');
+    assert.deepEqual(await names(), ['replica-d-4']);
+    await store.releasePushLease(deliverer);
+    const round = await store.takeRound('pia', 'round:x', 30_000, 'rounds', 8);
+    assert.ok(typeof round === 'object');
+    assert.deepEqual(round.pending.map((e) => e.messageId), [env.id], 'the pending entry moved to the round');
+    assert.deepEqual(await names(), ['rounds'], 'the deliverer that owned it is gone once it owns nothing');
+  });
+});

@@ -509,7 +509,18 @@ export class RedisEventStore implements EventStore {
   async claimPushLane(lease: PushLease, consumer: string): Promise<number> {
     const key = this.keys.lane(lease.agentId, 'push');
     await this.ensureGroup(key, PUSH_GROUP);
-    return this.claimAll(key, PUSH_GROUP, consumer);
+    const claimed = await this.claimAll(key, PUSH_GROUP, consumer);
+    // The lease makes us the lane's only consumer: earlier ones (replicas gone, sessions closed) own
+    // nothing now and are forgotten, so reconnects do not pile consumers up in Redis.
+    const consumers = (await this.call('xinfo consumers', () => this.redis.xinfo('CONSUMERS', key, PUSH_GROUP))) as Array<Array<string | number>>;
+    for (const flat of consumers) {
+      const info: Record<string, string | number> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1]!;
+      if (String(info.name) !== consumer && Number(info.pending) === 0) {
+        await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, PUSH_GROUP, String(info.name)));
+      }
+    }
+    return claimed;
   }
 
   async readPushLane(agentId: string, consumer: string, which: 'pending' | 'new', count: number): Promise<PushLaneEntry[]> {

@@ -1,7 +1,8 @@
 --[[
 take_round: hands a 2026-07-28 agent's push lane out as one round, in one step: takes the free push
 lease (a round never shares or extends one), moves every pending entry of the lane's group to the
-round consumer (the lease makes it the only consumer: the previous holder is dead or fenced), and
+round consumer (the lease makes it the only consumer: the previous holder is dead or fenced; the
+consumers that own nothing then are deleted), and
 reads up to COUNT entries, the pending ones (redeliveries) first, then new ones. An empty lane takes
 no lease. Decision 0009.
 
@@ -26,6 +27,15 @@ local start = '0-0'
 repeat
   start = redis.call('XAUTOCLAIM', KEYS[3], ARGV[3], ARGV[4], 0, start, 'COUNT', 100, 'JUSTID')[1]
 until start == '0-0'
+-- Earlier consumers (a session's deliverer, replicas gone) own nothing now: forget them, so
+-- reconnects do not pile consumers up in Redis.
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[3], ARGV[3])) do
+  local name, pending
+  for i = 1, #consumer, 2 do
+    if consumer[i] == 'name' then name = consumer[i + 1] elseif consumer[i] == 'pending' then pending = consumer[i + 1] end
+  end
+  if name ~= ARGV[4] and pending == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[3], ARGV[3], name) end
+end
 local count = tonumber(ARGV[5])
 local pending = {}
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[4], 'COUNT', count, 'STREAMS', KEYS[3], '0')
