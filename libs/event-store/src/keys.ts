@@ -160,6 +160,10 @@ export class Keys {
   flagSnapshot(): string {
     return `${this.prefix}:{control}:flags`;
   }
+  /** An admin request by its Idempotency-Key: what it asked (a fingerprint) and, once done, its answer. */
+  adminRequest(idempotencyKey: string): string {
+    return `${this.prefix}:{control}:admin-request:${idempotencyKey}`;
+  }
   flagChannel(): string {
     return `${this.prefix}:{control}:flags:changed`;
   }

@@ -4,7 +4,7 @@ import { MCP_GENERATIONS, decodeEnvelope, type DeliveryVia, type McpGeneration, 
 import { StoreError } from './errors.js';
 import { Keys, PUSH_GROUP, ROUTER_GROUP, type LaneKind } from './keys.js';
 import { loadScripts, type LuaScript, type ScriptSet } from './scripts.js';
-import type { EventStore } from './store.js';
+import type { AdminRequestReservation, EventStore } from './store.js';
 import type {
   AckOutcome,
   ActiveAgentCounts,
@@ -672,6 +672,25 @@ export class RedisEventStore implements EventStore {
   async controllerLeaseHolder(): Promise<string | null> {
     const value = await this.call('get controller lease', () => this.redis.get(this.keys.controllerLease()));
     return value ? value.slice(0, value.lastIndexOf('|')) : null;
+  }
+
+  async reserveAdminRequest(idempotencyKey: string, fingerprint: string, ttlSeconds: number): Promise<AdminRequestReservation> {
+    const key = this.keys.adminRequest(idempotencyKey);
+    const reserved = await this.call('reserve admin request', () => this.redis.set(key, JSON.stringify({ fingerprint }), 'EX', ttlSeconds, 'NX'));
+    if (reserved === 'OK') return { status: 'new' };
+    const raw = await this.call('read admin request', () => this.redis.get(key));
+    if (raw === null) return this.reserveAdminRequest(idempotencyKey, fingerprint, ttlSeconds); // expired in between
+    const record = JSON.parse(raw) as { fingerprint: string; answer?: unknown };
+    if (record.fingerprint !== fingerprint) return { status: 'conflict' };
+    return record.answer === undefined ? { status: 'pending' } : { status: 'done', answer: record.answer };
+  }
+
+  async completeAdminRequest(idempotencyKey: string, fingerprint: string, answer: unknown, ttlSeconds: number): Promise<void> {
+    await this.call('complete admin request', () => this.redis.set(this.keys.adminRequest(idempotencyKey), JSON.stringify({ fingerprint, answer }), 'EX', ttlSeconds));
+  }
+
+  async abandonAdminRequest(idempotencyKey: string): Promise<void> {
+    await this.call('abandon admin request', () => this.redis.del(this.keys.adminRequest(idempotencyKey)));
   }
 
   async readControllerStatusJson(): Promise<string | null> {

@@ -165,6 +165,15 @@ export interface ControllerStore {
   /** Who holds the lease now, if anyone. */
   controllerLeaseHolder(): Promise<string | null>;
   readControllerStatusJson(): Promise<string | null>;
+  /**
+   * An admin request with an Idempotency-Key, before it runs: 'new' (reserved for this caller; run
+   * it, then complete or abandon), 'done' with the answer it got, 'pending' (another attempt runs
+   * it now), 'conflict' (the key was used for a different request).
+   */
+  reserveAdminRequest(idempotencyKey: string, fingerprint: string, ttlSeconds: number): Promise<AdminRequestReservation>;
+  completeAdminRequest(idempotencyKey: string, fingerprint: string, answer: unknown, ttlSeconds: number): Promise<void>;
+  /** The request failed without effect: a retry with the key runs it again. */
+  abandonAdminRequest(idempotencyKey: string): Promise<void>;
   /** Fenced by the lease: throws LEASE_LOST when `lease` is no longer held. */
   writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void>;
   /** The agents active since `since` (ms) over every shard, most recent first, at most `limit`. */
@@ -192,3 +201,5 @@ export interface EventStore
     CommunicationLogStore {
   ping(): Promise<void>;
 }
+
+export type AdminRequestReservation = { status: 'new' } | { status: 'done'; answer: unknown } | { status: 'pending' } | { status: 'conflict' };

@@ -175,6 +175,37 @@ describe('controller service (local mode: file source, status and lease in the s
     await waitFor(async () => (await storedStatus()).paused, { timeoutMs: 3_000, description: 'the pause in the status' });
   });
 
+  test('an admin action with an Idempotency-Key applies once: retries (on the leader or through a follower) get the first answer', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'ctl-a to lead and publish stage 1' });
+    const b = await startController('ctl-b');
+    const keyed = async (service: ControllerService, key: string, body: unknown) => {
+      const response = await fetch(`${service.url}/admin/rollback`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+      return { status: response.status, replay: response.headers.get('idempotent-replay'), body: (await response.json()) as Record<string, any> };
+    };
+    const request = { level: 'partial', reason: 'canary errors', actor: 'ops@example' };
+    const first = await keyed(a, 'rollback-1', request);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.applied, true);
+    const lowered = (await readPublishedFlags(store.store)).elicitation.percentage;
+    for (const service of [a, b]) {
+      const retry = await keyed(service, 'rollback-1', request);
+      assert.equal(retry.status, 200);
+      assert.equal(retry.replay, 'true');
+      assert.deepEqual(retry.body, first.body, 'the first answer, not a second rollback');
+    }
+    const snapshot = await readPublishedFlags(store.store);
+    assert.equal(snapshot.elicitation.percentage, lowered, 'the percentage was lowered once');
+    assert.deepEqual(snapshot.rollout.rollbacks, [{ level: 'partial', trigger: 'admin', count: 1 }]);
+    const conflict = await keyed(a, 'rollback-1', { ...request, level: 'full' });
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.body.error.code, 'IDEMPOTENCY_CONFLICT');
+    assert.equal((await readPublishedFlags(store.store)).elicitation.enabled, true, 'nothing done');
+    const invalid = await keyed(a, 'no spaces allowed', request);
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.body.error.code, 'INVALID_IDEMPOTENCY_KEY');
+  });
+
   test('the Alertmanager webhook rolls back once per alert, maps the level from the resource and ignores resolved alerts', async () => {
     const a = await startController('ctl-a');
     await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { agentSelectorSchema } from '@agent-bridge/flags';
 import { BoundedLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
+import type { ControllerStore } from '@agent-bridge/event-store';
 import { readRawBody, sendJson, type RouteHandler } from '@agent-bridge/service-kit';
 import { alertmanagerPayloadSchema, decideAlerts } from './alerts.js';
 import type { Controller } from './controller.js';
@@ -37,7 +38,14 @@ export interface HttpApiDeps {
   controllerId: string;
   metrics: BridgeMetrics;
   logger: Logger;
+  /** Where admin requests with an Idempotency-Key are remembered (Redis: shared by every controller). */
+  adminRequests: Pick<ControllerStore, 'reserveAdminRequest' | 'completeAdminRequest' | 'abandonAdminRequest'>;
 }
+
+/** An admin request's Idempotency-Key: what bridgectl sends, or any 1–128 letters, digits, `.`, `_`, `:`, `-`. */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How long an admin request's answer is kept for a retry with the same key. */
+const ADMIN_REQUEST_TTL_SECONDS = 24 * 60 * 60;
 
 function sameToken(given: string, expected: string): boolean {
   // Compare digests so neither the length nor the content leaks through timing.
@@ -74,18 +82,29 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       fail(response, 401, 'UNAUTHORIZED', `${path} needs "Authorization: Bearer <token>" with the ${token === deps.adminToken ? 'admin' : 'webhook'} token`);
       return null;
     }
+    const key = request.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      fail(response, 400, 'INVALID_IDEMPOTENCY_KEY', 'the Idempotency-Key header must be 1 to 128 letters, digits, ".", "_", ":" or "-"; send a new unique key per action, the same one for its retries');
+      return null;
+    }
     const raw = await readRawBody(request, BODY_LIMIT);
     if (!controller.isLeader()) {
       await relay(request, response, raw, path);
       return null;
     }
+    let body: unknown;
     try {
-      return raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+      body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
     } catch (error) {
       fail(response, 400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
       return null;
     }
+    if (typeof key === 'string') pendingKeys.set(response, { key, fingerprint: createHash('sha256').update(`${path}\n`).update(raw).digest('hex') });
+    return body;
   }
+
+  /** The Idempotency-Key of a request admitted but not answered yet, by its response. */
+  const pendingKeys = new WeakMap<ServerResponse, { key: string; fingerprint: string }>();
 
   async function relay(request: IncomingMessage, response: ServerResponse, body: Buffer, path: string): Promise<void> {
     const leaderUrl = request.headers[FORWARDED_HEADER] ? null : await deps.leaderUrl();
@@ -96,23 +115,45 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     try {
       const answer = await fetch(new URL(path, leaderUrl), {
         method: 'POST',
-        headers: { authorization: request.headers.authorization ?? '', 'content-type': 'application/json', [FORWARDED_HEADER]: deps.controllerId },
+        headers: {
+          authorization: request.headers.authorization ?? '',
+          'content-type': 'application/json',
+          [FORWARDED_HEADER]: deps.controllerId,
+          ...(typeof request.headers['idempotency-key'] === 'string' ? { 'idempotency-key': request.headers['idempotency-key'] } : {}),
+        },
         body: new Uint8Array(body),
         signal: AbortSignal.timeout(15_000),
       });
-      sendJson(response, answer.status, await answer.json());
+      const replay = answer.headers.get('idempotent-replay');
+      sendJson(response, answer.status, await answer.json(), replay ? { 'idempotent-replay': replay } : {});
     } catch (error) {
       fail(response, 502, 'LEADER_UNREACHABLE', `the leader at ${leaderUrl} did not answer: ${(error as Error).message}`);
     }
   }
 
+  /**
+   * Runs an admin action and answers it. With an Idempotency-Key the action runs once: a retry (a
+   * relay that timed out, bridgectl trying again) gets the first answer, from any controller.
+   */
   async function run(response: ServerResponse, action: ControlAction): Promise<void> {
+    const idempotency = pendingKeys.get(response);
+    if (idempotency) {
+      const reservation = await deps.adminRequests.reserveAdminRequest(idempotency.key, idempotency.fingerprint, ADMIN_REQUEST_TTL_SECONDS);
+      if (reservation.status === 'done') return sendJson(response, 200, reservation.answer, { 'idempotent-replay': 'true' });
+      if (reservation.status === 'conflict') return fail(response, 409, 'IDEMPOTENCY_CONFLICT', `Idempotency-Key "${idempotency.key}" was already used for a different request; use a new key for a new action. Nothing was done.`);
+      if (reservation.status === 'pending') return fail(response, 409, 'REQUEST_IN_PROGRESS', `the request with Idempotency-Key "${idempotency.key}" is being carried out now; retry in a moment to get its answer.`);
+    }
+    let answer: Record<string, unknown>;
     try {
       const result = await controller.submit(action);
-      sendJson(response, 200, { applied: result.applied, message: result.message, ...(result.snapshotVersion !== undefined ? { snapshot_version: result.snapshotVersion } : {}) });
+      answer = { applied: result.applied, message: result.message, ...(result.snapshotVersion !== undefined ? { snapshot_version: result.snapshotVersion } : {}) };
     } catch (error) {
-      fail(response, 503, (error as { code?: string }).code ?? 'UNAVAILABLE', (error as Error).message);
+      // Nothing was applied: a retry with the same key may run it again.
+      if (idempotency) await deps.adminRequests.abandonAdminRequest(idempotency.key).catch(() => undefined);
+      return fail(response, 503, (error as { code?: string }).code ?? 'UNAVAILABLE', (error as Error).message);
     }
+    if (idempotency) await deps.adminRequests.completeAdminRequest(idempotency.key, idempotency.fingerprint, answer, ADMIN_REQUEST_TTL_SECONDS);
+    sendJson(response, 200, answer);
   }
 
   const parse = <T>(schema: z.ZodType<T>, body: unknown, response: ServerResponse): T | null => {

@@ -80,6 +80,7 @@ export async function startControllerService(
         controllerId: config.CONTROLLER_ID,
         metrics,
         logger,
+        adminRequests: store,
         leaderUrl: async () => {
           const leader = await store.controllerLeaseHolder();
           return leader && leader !== config.CONTROLLER_ID ? store.lookupReplica(SERVICE_NAME, leader) : null;

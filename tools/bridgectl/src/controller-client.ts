@@ -4,6 +4,7 @@
  * bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
  * BRIDGECTL_ADMIN_TOKEN_FILE.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,13 +160,40 @@ export async function fetchStatus(baseUrl: string, timeoutMs = STATUS_TIMEOUT_MS
   return report as ControllerReport;
 }
 
-export async function postAdmin(baseUrl: string, token: AdminToken, path: AdminPath, payload: Record<string, unknown>): Promise<AdminAnswer> {
-  const { status, body } = await call(
-    baseUrl,
-    path,
-    { method: 'POST', headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(payload) },
-    ADMIN_TIMEOUT_MS,
-  );
+/** Attempts of one admin action when the controller cannot be reached or cannot reach its leader. */
+const ADMIN_ATTEMPTS = 3;
+const ADMIN_RETRY_PAUSE_MS = 1_000;
+
+/**
+ * Posts one admin action. It carries an Idempotency-Key made for this action, and is tried again
+ * with the same key when the controller is unreachable or answers 502/503 (a relay to the leader that
+ * timed out, no leader yet): the controller applies it once and answers each retry with the first
+ * answer, so a rollback whose answer was lost on the way never lowers the percentage twice.
+ */
+export async function postAdmin(baseUrl: string, token: AdminToken, path: AdminPath, payload: Record<string, unknown>, idempotencyKey = `bridgectl-${randomUUID()}`): Promise<AdminAnswer> {
+  const attempt = () =>
+    call(
+      baseUrl,
+      path,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json', accept: 'application/json', 'idempotency-key': idempotencyKey },
+        body: JSON.stringify(payload),
+      },
+      ADMIN_TIMEOUT_MS,
+    );
+  let answered: { status: number; body: unknown } | undefined;
+  for (let tried = 1; ; tried++) {
+    try {
+      answered = await attempt();
+      const retryable = answered.status === 502 || answered.status === 503 || (answered.status === 409 && (answered.body as { error?: { code?: string } })?.error?.code === 'REQUEST_IN_PROGRESS');
+      if (!retryable || tried >= ADMIN_ATTEMPTS) break;
+    } catch (error) {
+      if (!(error instanceof ControllerUnavailableError) || tried >= ADMIN_ATTEMPTS) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ADMIN_RETRY_PAUSE_MS));
+  }
+  const { status, body } = answered;
   if (status !== 200) {
     const error = errorOf(baseUrl, path, status, body);
     if (status === 401) {

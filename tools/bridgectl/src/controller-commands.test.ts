@@ -458,6 +458,42 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.equal(same.code, EXIT.ok);
     assert.match(same.out, /^unchanged: .* already holds /m);
   });
+
+  test('an admin action whose answer is lost on the way is retried with the same Idempotency-Key and applied once', async () => {
+    // A proxy that lets the first pause through to the controller but loses its answer (502, as a
+    // relay that timed out), then passes everything.
+    const seen: string[] = [];
+    const proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      seen.push(String(request.headers['idempotency-key']));
+      const answer = await fetch(`${controller.url}${request.url}`, { method: request.method, headers: { authorization: String(request.headers.authorization), 'content-type': 'application/json', 'idempotency-key': String(request.headers['idempotency-key']) }, body: Buffer.concat(chunks) });
+      const text = await answer.text();
+      if (seen.length === 1) {
+        response.writeHead(502, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { code: 'LEADER_UNREACHABLE', message: 'the leader did not answer in time' } }));
+        return;
+      }
+      response.writeHead(answer.status, { 'content-type': 'application/json' });
+      response.end(text);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = await report();
+      const paused = await run(['pause', '--reason', 'lossy network'], { BRIDGECTL_CONTROLLER_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      assert.equal(paused.code, EXIT.ok, paused.out + paused.err);
+      assert.equal(seen.length, 2, 'tried twice');
+      assert.match(seen[0]!, /^bridgectl-[0-9a-f-]{36}$/);
+      assert.equal(seen[1], seen[0], 'with the same key');
+      assert.ok((await report()).status?.paused, 'paused');
+      const entries = (await store.store.readAudit(50)).filter((e) => e.reason === 'lossy network');
+      assert.equal(entries.length, 1, `applied once: ${JSON.stringify(entries.map((e) => e.action))}`);
+      assert.equal((await report()).snapshot.version, before.snapshot.version + (entries[0]!.action === 'flags.publish' ? 1 : 0));
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+      await run(['resume', '--reason', 'network fixed']);
+    }
+  });
 });
 
 describe('bridgectl with the controller unreachable (a real process)', () => {
