@@ -89,7 +89,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
       }
       if (duplicate) {
         // A replay of an elicit that already ended returns how it ended; it does not wait again.
-        const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema);
+        const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema, false);
         if (ended) return ended;
       } else {
         metrics.messagesSent.inc({ protocol: 'elicitation' });
@@ -99,7 +99,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
       if (!answer) {
         // An answer recorded meanwhile (by the call this one replays) wins over the timeout.
         const state = await store.closeMessage(messageId, args.to, 'expired');
-        if (state !== 'expired' && state !== null) return (await endedBefore(messageId, args.to, args.requested_schema as FormSchema)) ?? { message_id: messageId, action: 'timeout', responder: args.to };
+        if (state !== 'expired' && state !== null) return (await endedBefore(messageId, args.to, args.requested_schema as FormSchema, true)) ?? { message_id: messageId, action: 'timeout', responder: args.to };
         return { message_id: messageId, action: 'timeout', responder: args.to };
       }
       const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
@@ -108,15 +108,20 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
     },
   };
 
-  /** How an elicit ended, from its ledger record: its recorded answer, or a timeout; null while it has not ended. */
-  async function endedBefore(messageId: string, target: string, schema: FormSchema): Promise<Record<string, unknown> | null> {
+  /**
+   * How an elicit ended, from its ledger record: its recorded answer, or a timeout; null while it
+   * has not ended. A question settled whose answer is on its way (not recorded, not held yet) has
+   * not ended for a replay, which then waits for it; `final` (the wait is over) answers with the
+   * state alone.
+   */
+  async function endedBefore(messageId: string, target: string, schema: FormSchema, final: boolean): Promise<Record<string, unknown> | null> {
     const record = await store.getMessage(messageId, target);
     if (!record || !['answered', 'declined', 'cancelled', 'expired'].includes(record.state)) return null;
     if (record.answer) return shapeResult(messageId, record.answer, schema);
     if (record.state === 'expired') return { message_id: messageId, action: 'timeout', responder: target };
-    // Ended, but its answer was not recorded (it ended before answers were kept): the answer, if still held, else the state.
     const held = await store.readElicitAnswer(record.from, messageId);
     if (held) return shapeResult(messageId, held, schema);
+    if (!final) return null;
     return { message_id: messageId, action: record.state === 'answered' ? 'accept' : record.state === 'declined' ? 'decline' : 'cancel', responder: target };
   }
 
