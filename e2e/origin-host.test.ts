@@ -50,6 +50,8 @@ describe('both MCP endpoints check Origin and Host (DNS rebinding)', () => {
     { name: 'elicitation', url: `${bridge.elicitationBaseUrls[0]}/mcp` },
   ];
   const hostOf = (url: string) => `localhost:${new URL(url).port}`;
+  /** POST requests the second elicitation replica relayed to a session's owner so far. */
+  const relaysOfSecond = async () => Number(/agentbridge_forwarded_requests_total\{[^}]*\} (\d+)/.exec(await (await fetch(`${bridge.elicitationBaseUrls[1]}/metrics`)).text())?.[1] ?? 0);
 
   test('a foreign Origin gets 403 with a sentence on both endpoints, before the token is even looked at, and nothing is kept', async () => {
     const keysBefore = (await redis.keys('*')).sort();
@@ -84,13 +86,12 @@ describe('both MCP endpoints check Origin and Host (DNS rebinding)', () => {
 
   test('a session id without a dot names no replica: 404, nothing relayed (it once lost its last character and named one)', async () => {
     const second = `${bridge.elicitationBaseUrls[1]}/mcp`;
-    const relays = async () => Number(/agentbridge_forwarded_requests_total\{[^}]*\} (\d+)/.exec(await (await fetch(`${bridge.elicitationBaseUrls[1]}/metrics`)).text())?.[1] ?? 0);
-    const before = await relays();
+    const before = await relaysOfSecond();
     // 'elicitation-1x' used to be read as owned by 'elicitation-1', a live replica.
     const answer = await post(second, { host: hostOf(second), authorization: `Bearer ${bridge.tokens.oscar}`, 'mcp-session-id': 'elicitation-1x', 'mcp-protocol-version': '2025-11-25' }, { jsonrpc: '2.0', id: 3, method: 'tools/list' });
     assert.equal(answer.status, 404, answer.text);
     assert.match(answer.text, /Session not found/);
-    assert.equal(await relays(), before, 'not relayed');
+    assert.equal(await relaysOfSecond(), before, 'not relayed');
   });
 
   test("a request relayed to the session's owner passes there (its Host is the owner's address), and the session works", async () => {
@@ -103,7 +104,7 @@ describe('both MCP endpoints check Origin and Host (DNS rebinding)', () => {
     const listed = await post(second!, headers, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
     assert.equal(listed.status, 200, listed.text);
     assert.match(listed.text, /wait_for_messages/, 'the other replica relayed the call to the owner, which served it');
-    const relayed = Number(/agentbridge_forwarded_requests_total\{[^}]*\} (\d+)/.exec(await (await fetch(`${bridge.elicitationBaseUrls[1]}/metrics`)).text())?.[1] ?? 0);
+    const relayed = await relaysOfSecond();
     assert.ok(relayed >= 2, `the second replica counted its relays (${relayed})`);
   });
 });

@@ -242,18 +242,24 @@ export class RedisEventStore implements EventStore {
 
   async pruneIdleConsumers(shard: number, idleMs: number): Promise<number> {
     const key = this.keys.events(shard);
-    const consumers = (await this.call('xinfo consumers', () => this.redis.xinfo('CONSUMERS', key, ROUTER_GROUP))) as Array<Array<string | number>>;
     let pruned = 0;
-    for (const flat of consumers) {
-      const info: Record<string, string | number> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1]!;
+    for (const consumer of await this.consumersOf(key, ROUTER_GROUP)) {
       // Only a consumer with nothing pending can go: deleting one that owns entries would orphan them.
-      if (Number(info.pending) === 0 && Number(info.idle) > idleMs) {
-        await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, ROUTER_GROUP, String(info.name)));
+      if (consumer.pending === 0 && consumer.idle > idleMs) {
+        await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, ROUTER_GROUP, consumer.name));
         pruned++;
       }
     }
     return pruned;
+  }
+
+  /** The consumers of a stream's group (XINFO CONSUMERS, whose replies are flat name/value lists). */
+  private async consumersOf(key: string, group: string): Promise<Array<{ name: string; pending: number; idle: number }>> {
+    const consumers = (await this.call('xinfo consumers', () => this.redis.xinfo('CONSUMERS', key, group))) as unknown[][];
+    return consumers.map((flat) => {
+      const info = fieldMap(flat);
+      return { name: String(info.name), pending: Number(info.pending), idle: Number(info.idle) };
+    });
   }
 
   // ---------------------------------------------------------------- mailboxes (poll lane)
@@ -512,13 +518,8 @@ export class RedisEventStore implements EventStore {
     const claimed = await this.claimAll(key, PUSH_GROUP, consumer);
     // The lease makes us the lane's only consumer: earlier ones (replicas gone, sessions closed) own
     // nothing now and are forgotten, so reconnects do not pile consumers up in Redis.
-    const consumers = (await this.call('xinfo consumers', () => this.redis.xinfo('CONSUMERS', key, PUSH_GROUP))) as Array<Array<string | number>>;
-    for (const flat of consumers) {
-      const info: Record<string, string | number> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1]!;
-      if (String(info.name) !== consumer && Number(info.pending) === 0) {
-        await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, PUSH_GROUP, String(info.name)));
-      }
+    for (const other of await this.consumersOf(key, PUSH_GROUP)) {
+      if (other.name !== consumer && other.pending === 0) await this.call('xgroup delconsumer', () => this.redis.xgroup('DELCONSUMER', key, PUSH_GROUP, other.name));
     }
     return claimed;
   }

@@ -44,6 +44,12 @@ export interface HttpApiDeps {
 
 /** An admin request's Idempotency-Key: what bridgectl sends, or any 1–128 letters, digits, `.`, `_`, `:`, `-`. */
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A request the admin API takes: its parsed body and, when it sent one, its Idempotency-Key. */
+interface Admitted {
+  body: unknown;
+  idempotency?: { key: string; fingerprint: string };
+}
+
 /** How long an admin request's answer is kept for a retry with the same key. */
 const ADMIN_REQUEST_TTL_SECONDS = 24 * 60 * 60;
 
@@ -69,8 +75,11 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
   const alertNames = new BoundedLabel(MAX_ALERT_NAME_SERIES);
   const { controller } = deps;
 
-  /** Checks the method and token, parses the body, relays to the leader when needed; null when answered. */
-  async function admit(request: IncomingMessage, response: ServerResponse, token: string, path: string): Promise<unknown | null> {
+  /**
+   * Checks the method and token, parses the body, relays to the leader when needed; null when
+   * answered. `idempotency`: the request's Idempotency-Key and what it asked (path and body).
+   */
+  async function admit(request: IncomingMessage, response: ServerResponse, token: string, path: string): Promise<Admitted | null> {
     if (request.method !== 'POST') {
       response.setHeader('allow', 'POST');
       fail(response, 405, 'METHOD_NOT_ALLOWED', `${path} takes POST`);
@@ -99,12 +108,8 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       fail(response, 400, 'INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
       return null;
     }
-    if (typeof key === 'string') pendingKeys.set(response, { key, fingerprint: createHash('sha256').update(`${path}\n`).update(raw).digest('hex') });
-    return body;
+    return { body, ...(typeof key === 'string' ? { idempotency: { key, fingerprint: createHash('sha256').update(`${path}\n`).update(raw).digest('hex') } } : {}) };
   }
-
-  /** The Idempotency-Key of a request admitted but not answered yet, by its response. */
-  const pendingKeys = new WeakMap<ServerResponse, { key: string; fingerprint: string }>();
 
   async function relay(request: IncomingMessage, response: ServerResponse, body: Buffer, path: string): Promise<void> {
     const leaderUrl = request.headers[FORWARDED_HEADER] ? null : await deps.leaderUrl();
@@ -135,8 +140,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
    * Runs an admin action and answers it. With an Idempotency-Key the action runs once: a retry (a
    * relay that timed out, bridgectl trying again) gets the first answer, from any controller.
    */
-  async function run(response: ServerResponse, action: ControlAction): Promise<void> {
-    const idempotency = pendingKeys.get(response);
+  async function run(response: ServerResponse, action: ControlAction, idempotency: Admitted['idempotency']): Promise<void> {
     if (idempotency) {
       const reservation = await deps.adminRequests.reserveAdminRequest(idempotency.key, idempotency.fingerprint, ADMIN_REQUEST_TTL_SECONDS);
       if (reservation.status === 'done') return sendJson(response, 200, reservation.answer, { 'idempotent-replay': 'true' });
@@ -164,12 +168,12 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
   };
 
   const simple = (type: 'pause' | 'resume' | 'promote', path: string): RouteHandler => async (request, response) => {
-    const body = await admit(request, response, deps.adminToken, path);
-    if (body === null) return;
-    const args = parse(simpleBody, body, response);
+    const admitted = await admit(request, response, deps.adminToken, path);
+    if (admitted === null) return;
+    const args = parse(simpleBody, admitted.body, response);
     if (!args) return;
     const base = { actor: args.actor ?? `${args.trigger}`, trigger: args.trigger, reason: args.reason ?? `${type} requested via the ${args.trigger === 'cli' ? 'CLI' : 'admin API'} (no reason given)` };
-    await run(response, type === 'promote' ? { type, ...base, full: args.full ?? false } : { type, ...base });
+    await run(response, type === 'promote' ? { type, ...base, full: args.full ?? false } : { type, ...base }, admitted.idempotency);
   };
 
   return {
@@ -181,9 +185,9 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       sendJson(response, 200, await controller.report());
     },
     '/admin/rollback': async (request, response) => {
-      const body = await admit(request, response, deps.adminToken, '/admin/rollback');
-      if (body === null) return;
-      const args = parse(rollbackBody, body, response);
+      const admitted = await admit(request, response, deps.adminToken, '/admin/rollback');
+      if (admitted === null) return;
+      const args = parse(rollbackBody, admitted.body, response);
       if (!args) return;
       await run(response, {
         type: 'rollback',
@@ -193,15 +197,15 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
         actor: args.actor ?? args.trigger,
         ...(args.percentage_reduction !== undefined ? { percentageReduction: args.percentage_reduction } : {}),
         ...(args.agents ? { agents: args.agents } : {}),
-      });
+      }, admitted.idempotency);
     },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),
     '/admin/resume': simple('resume', '/admin/resume'),
     '/webhook/alertmanager': async (request, response) => {
-      const body = await admit(request, response, deps.webhookToken, '/webhook/alertmanager');
-      if (body === null) return;
-      const payload = parse(alertmanagerPayloadSchema, body, response);
+      const admitted = await admit(request, response, deps.webhookToken, '/webhook/alertmanager');
+      if (admitted === null) return;
+      const payload = parse(alertmanagerPayloadSchema, admitted.body, response);
       if (!payload) return;
       const spec = controller.currentSpec();
       if (!spec) return fail(response, 503, 'RESOURCE_UNAVAILABLE', 'the FeatureFlags resource cannot be read; alerts cannot be mapped to a rollback level');
