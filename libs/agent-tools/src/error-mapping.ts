@@ -10,6 +10,12 @@ export function toWireError(error: unknown): ToolError {
       cause: error,
     });
   }
+  if (isStoreError(error, 'STORE_FULL')) {
+    return new ToolError('STORE_FULL', "the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in a few seconds (with the same idempotency_key, if you set one).", {
+      details: { retryAfterMs: 5_000 },
+      cause: error,
+    });
+  }
   return new ToolError('INTERNAL', 'the bridge hit an unexpected error; retry, and report it to the operators if it persists.', { cause: error });
 }
 

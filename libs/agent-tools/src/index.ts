@@ -1,3 +1,4 @@
 export * from './mailbox-tools.js';
 export * from './error-mapping.js';
 export * from './settings.js';
+export * from './send-gate.js';

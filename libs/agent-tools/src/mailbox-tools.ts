@@ -19,6 +19,7 @@ import {
   type Protocol,
 } from '@agent-bridge/protocol';
 import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent-bridge/service-kit';
+import type { SendGate } from './send-gate.js';
 
 /** metadata may nest objects and arrays this deep at most. */
 export const MAX_METADATA_DEPTH = 32;
@@ -34,6 +35,8 @@ export interface MailboxToolsOptions {
   metrics: BridgeMetrics;
   logger: Logger;
   limits: MailboxLimits;
+  /** Admits each send before it is stored: rate, backlog, Redis memory (shared with `elicit`). */
+  sendGate: SendGate;
   /** Where agents should connect once legacy is deprecated or disabled (shown in notices and errors). */
   elicitationEndpointUrl: string;
   /** Aborted when the service shuts down: waiting polls then answer at once with what they have. */
@@ -205,6 +208,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         deadlineAt: now + limits.messageDeadlineMs,
         ...traceparentField(context.span),
       };
+      await options.sendGate.admit(envelope);
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
         if (!result.duplicate) metrics.messagesSent.inc({ protocol: options.endpoint });

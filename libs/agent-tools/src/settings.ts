@@ -14,6 +14,16 @@ export const mailboxSettings = {
   PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
   /** An agent's use of this endpoint is recorded at most this often (adoption and legacy-usage numbers). */
   ACTIVITY_RECORD_INTERVAL_MS: int(100, 600_000).default(15_000),
+  /** Sends one agent may make per second, on average (a token bucket shared by every replica, in Redis). */
+  SEND_RATE_PER_SECOND: int(1, 100_000).default(100),
+  /** Sends one agent may make at once above its rate (the bucket's size). */
+  SEND_BURST: int(1, 100_000).default(200),
+  /** Messages of one sender accepted and not yet delivered, at most: beyond, its sends are refused (BACKLOG_FULL). */
+  SEND_BACKLOG_MAX: int(1, 1_000_000).default(1_000),
+  /** New sends are refused (STORE_FULL) while Redis uses this share of its memory limit or more; delivery goes on. */
+  REDIS_MEMORY_HIGH_WATER_PERCENT: int(1, 100).default(85),
+  /** Redis's memory limit in bytes, for a Redis without maxmemory (0: use maxmemory; with neither, no high-water check). */
+  REDIS_MEMORY_LIMIT_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(0),
   /** SSE keep-alive comments on open streams (held calls, session streams), so proxies do not cut idle ones. */
   KEEPALIVE_MS: int(1_000, 120_000).default(15_000),
 };

@@ -2,6 +2,8 @@
 export type StoreErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_DEADLINE_EXCEEDED'
+  /** Redis refused a write that could grow its memory (maxmemory reached, noeviction): nothing was written. */
+  | 'STORE_FULL'
   | 'LEASE_LOST'
   | 'IDEMPOTENCY_CONFLICT'
   | 'CURSOR_EXPIRED'

@@ -123,6 +123,14 @@ export class Keys {
   presence(agentId: string): string {
     return `${this.agentTag(agentId)}:presence:${agentId}`;
   }
+  /** The agent's send token bucket (hash: tokens, at), read and written by admit_send.lua. */
+  sendQuota(agentId: string): string {
+    return `${this.agentTag(agentId)}:quota:${agentId}`;
+  }
+  /** The agent's sends accepted and maybe not delivered yet (member = target "\n" message id, score = deadline ms): its backlog. */
+  openSends(agentId: string): string {
+    return `${this.agentTag(agentId)}:sends:${agentId}`;
+  }
   /** Lease of the replica currently pushing to this agent: exactly one replica pushes to an agent at a time. */
   pushLease(agentId: string): string {
     return `${this.agentTag(agentId)}:pushlease:${agentId}`;

@@ -30,6 +30,10 @@ import type {
   RouteDecision,
   RouteOutcome,
   ShardLease,
+  Admission,
+  MemoryPressure,
+  SendQuota,
+  SendToAdmit,
 } from './types.js';
 
 export interface RedisEventStoreOptions {
@@ -42,6 +46,8 @@ export interface RedisEventStoreOptions {
   communicationLogMaxLength: number;
   /** Approximate length of the audit stream. */
   auditMaxLength: number;
+  /** Redis memory limit to measure pressure against when Redis itself has no maxmemory (0: none known). */
+  memoryLimitBytes: number;
 }
 
 export const DEFAULT_STORE_OPTIONS = {
@@ -49,12 +55,19 @@ export const DEFAULT_STORE_OPTIONS = {
   ledgerRetentionSeconds: 7 * 24 * 60 * 60,
   communicationLogMaxLength: 100_000,
   auditMaxLength: 100_000,
+  memoryLimitBytes: 0,
 } as const;
 
 type Reply = Array<string | number>;
 
 /** Entries one ack script call settles at most, so a huge acknowledgement never holds Redis for long. */
 const ACK_CHUNK = 500;
+/** A sender at its backlog cap is told to retry after this long, and its backlog is re-counted at most this often. */
+const BACKLOG_RETRY_MS = 1_000;
+/** Redis memory use is read at most this often per process. */
+const MEMORY_READ_INTERVAL_MS = 1_000;
+/** Agents per pipeline of a batched presence refresh. */
+const PRESENCE_BATCH = 500;
 /** The protocol activity sets of a shard; the MCP generation sets follow them (`activitySets`). */
 const ACTIVITY_KINDS = ['any', 'legacy', 'elicitation'] as const;
 
@@ -62,6 +75,9 @@ export class RedisEventStore implements EventStore {
   readonly keys: Keys;
   private readonly scripts: ScriptSet;
   private readonly options: RedisEventStoreOptions;
+  private readonly lastPrune = new Map<string, number>();
+  private memory: { at: number; pressure: MemoryPressure } | undefined;
+  private memoryRead: Promise<MemoryPressure> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -127,6 +143,70 @@ export class RedisEventStore implements EventStore {
       ],
     )) as [string, string];
     return { messageId, eventsEntryId, duplicate: replay || status === 'DUPLICATE' };
+  }
+
+  async admitSend(send: SendToAdmit, quota: SendQuota): Promise<Admission> {
+    const keys = [this.keys.sendQuota(send.from), this.keys.openSends(send.from)];
+    const member = `${send.to}\n${send.messageId}`;
+    for (let attempt = 0; ; attempt++) {
+      const [verdict, value] = (await this.run(this.scripts.admit_send, keys, [
+        Date.now(),
+        quota.ratePerSecond,
+        quota.burst,
+        quota.backlogMax,
+        member,
+        send.deadlineAt,
+      ])) as [string, number?];
+      if (verdict === 'OK') return { admitted: true };
+      if (verdict === 'RATE') return { admitted: false, reason: 'rate', retryAfterMs: Number(value) };
+      if (attempt > 0 || (await this.pruneOpenSends(send.from)) === 0) {
+        return { admitted: false, reason: 'backlog', retryAfterMs: BACKLOG_RETRY_MS, open: Number(value) };
+      }
+    }
+  }
+
+  /**
+   * Forgets the sender's sends that left its backlog (delivered, answered, expired, or never
+   * stored), at most once per BACKLOG_RETRY_MS per sender: a sender at its cap cannot make every
+   * refused call cost a scan. Returns how many it forgot.
+   */
+  private async pruneOpenSends(sender: string): Promise<number> {
+    const now = Date.now();
+    if ((this.lastPrune.get(sender) ?? 0) > now - BACKLOG_RETRY_MS) return 0;
+    if (this.lastPrune.size > 10_000) this.lastPrune.clear();
+    this.lastPrune.set(sender, now);
+    const key = this.keys.openSends(sender);
+    const members = await this.call('read open sends', () => this.redis.zrange(key, '0', '-1'));
+    if (members.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const member of members) {
+      const [target = '', messageId = ''] = member.split('\n');
+      pipeline.hget(this.keys.ledger(target, messageId), 'state');
+    }
+    const states = (await this.call('open sends ledger', () => pipeline.exec())) ?? [];
+    // Left the backlog: delivered or further (a terminal state), or no record (expired, or a send refused after admission).
+    const left = members.filter((_, i) => {
+      const [error, state] = states[i] ?? [new Error('no reply'), null];
+      return !error && state !== 'accepted' && state !== 'routed';
+    });
+    if (left.length > 0) await this.call('prune open sends', () => this.redis.zrem(key, ...left));
+    return left.length;
+  }
+
+  async memoryPressure(): Promise<MemoryPressure> {
+    const now = Date.now();
+    if (this.memory && now - this.memory.at < MEMORY_READ_INTERVAL_MS) return this.memory.pressure;
+    this.memoryRead ??= this.call('info memory', () => this.redis.info('memory'))
+      .then((info) => {
+        const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+        const usedBytes = field('used_memory');
+        const limitBytes = field('maxmemory') || this.options.memoryLimitBytes;
+        const pressure: MemoryPressure = { usedBytes, limitBytes, ratio: limitBytes > 0 ? usedBytes / limitBytes : 0 };
+        this.memory = { at: Date.now(), pressure };
+        return pressure;
+      })
+      .finally(() => (this.memoryRead = undefined));
+    return this.memoryRead;
   }
 
   // ---------------------------------------------------------------- shards (router)
@@ -367,6 +447,30 @@ export class RedisEventStore implements EventStore {
     await this.call('record presence', () =>
       this.redis.multi().hset(key, sessionId, JSON.stringify(rest)).pexpire(key, Math.max(1, session.expiresAt - Date.now())).exec(),
     );
+  }
+
+  async recordPresences(entries: ReadonlyArray<{ agentId: string; session: PresenceSession }>): Promise<void> {
+    const byAgent = new Map<string, { fields: string[]; expiresAt: number }>();
+    for (const { agentId, session } of entries) {
+      const { sessionId, ...rest } = session;
+      let agent = byAgent.get(agentId);
+      if (!agent) byAgent.set(agentId, (agent = { fields: [], expiresAt: 0 }));
+      agent.fields.push(sessionId, JSON.stringify(rest));
+      agent.expiresAt = Math.max(agent.expiresAt, session.expiresAt);
+    }
+    const agents = [...byAgent];
+    // Pipelines of at most PRESENCE_BATCH agents: a replica with 10,000 sessions never builds one huge reply.
+    for (let start = 0; start < agents.length; start += PRESENCE_BATCH) {
+      const pipeline = this.redis.pipeline();
+      const now = Date.now();
+      for (const [agentId, { fields, expiresAt }] of agents.slice(start, start + PRESENCE_BATCH)) {
+        const key = this.keys.presence(agentId);
+        pipeline.hset(key, ...fields).pexpire(key, Math.max(1, expiresAt - now));
+      }
+      const replies = (await this.call('record presences', () => pipeline.exec())) ?? [];
+      const failed = replies.find(([error]) => error);
+      if (failed) throw this.unavailable('record presences', failed[0]);
+    }
   }
 
   async removePresence(agentId: string, sessionId: string): Promise<void> {
@@ -818,6 +922,7 @@ export class RedisEventStore implements EventStore {
     const message = error instanceof Error ? error.message : String(error);
     if (message.startsWith('FENCED')) return new StoreError('LEASE_LOST', message, { cause: error });
     if (/timed out/i.test(message)) return new StoreError('STORE_DEADLINE_EXCEEDED', `${what}: ${message}`, { cause: error });
+    if (message.startsWith('OOM')) return new StoreError('STORE_FULL', `${what}: ${message}`, { cause: error });
     return this.unavailable(what, error);
   }
 

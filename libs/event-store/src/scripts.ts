@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export const SCRIPT_NAMES = [
+  'admit_send',
   'reserve_idempotency',
   'append_message',
   'route_message',

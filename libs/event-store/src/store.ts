@@ -2,6 +2,10 @@ import type { LaneKind } from './keys.js';
 import type { DeliveryVia, McpGeneration } from '@agent-bridge/protocol';
 import type {
   AckOutcome,
+  Admission,
+  MemoryPressure,
+  SendQuota,
+  SendToAdmit,
   ActiveAgentCounts,
   AppliedFlags,
   ControllerLease,
@@ -31,6 +35,13 @@ import type {
 export interface MessageLog {
   /** Resolves only after the store durably holds the message (the caller may then acknowledge its sender). */
   append(request: AppendRequest): Promise<AppendResult>;
+  /**
+   * Whether the sender may send this message now: its token bucket and its backlog (sends not yet
+   * delivered). Ask before `append`; an admitted send counts against the backlog until delivered.
+   */
+  admitSend(send: SendToAdmit, quota: SendQuota): Promise<Admission>;
+  /** Redis memory use against its limit, read at most once a second. */
+  memoryPressure(): Promise<MemoryPressure>;
 }
 
 /** What a router needs to own shards and route their entries. */
@@ -75,6 +86,11 @@ export interface PresenceStore {
   readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>>;
   /** Records (or refreshes) one session of an agent. */
   recordPresence(agentId: string, session: PresenceSession): Promise<void>;
+  /**
+   * Refreshes many sessions in one round trip (a replica's heartbeat): one write per agent and one
+   * expiry, however many sessions each holds.
+   */
+  recordPresences(entries: ReadonlyArray<{ agentId: string; session: PresenceSession }>): Promise<void>;
   removePresence(agentId: string, sessionId: string): Promise<void>;
 }
 

@@ -258,3 +258,30 @@ export interface ShardCensus {
   /** Accepted messages not yet delivered, by where they wait. */
   backlog: { events: number; push: number; poll: number };
 }
+
+/** A send about to be accepted, as the sender's quota sees it. */
+export interface SendToAdmit {
+  from: string;
+  to: string;
+  messageId: string;
+  deadlineAt: number;
+}
+
+/** How much one agent may send: a token bucket (rate, burst) and a cap on its undelivered sends. */
+export interface SendQuota {
+  ratePerSecond: number;
+  burst: number;
+  backlogMax: number;
+}
+
+export type Admission =
+  | { admitted: true }
+  | { admitted: false; reason: 'rate'; retryAfterMs: number }
+  | { admitted: false; reason: 'backlog'; retryAfterMs: number; open: number };
+
+/** Redis memory as last read: `ratio` is 0 when no limit is known (no maxmemory and no configured limit). */
+export interface MemoryPressure {
+  usedBytes: number;
+  limitBytes: number;
+  ratio: number;
+}

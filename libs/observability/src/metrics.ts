@@ -60,6 +60,10 @@ export class BridgeMetrics {
   readonly waitingPolls: Gauge;
   readonly shardsOwned: Gauge;
   readonly activeSessions: Gauge;
+  readonly sessionsRefused: Counter<'reason'>;
+  readonly sessionsClosed: Counter<'reason'>;
+  readonly sendsRefused: Counter<'reason'>;
+  readonly storeMemoryUsed: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
   readonly roundsHandedOut: Counter;
@@ -151,6 +155,32 @@ export class BridgeMetrics {
       registers,
     });
     this.activeSessions = new Gauge({ name: 'agentbridge_active_sessions', help: 'MCP sessions this elicitation replica holds.', registers });
+    this.sessionsRefused = new Counter({
+      name: 'agentbridge_sessions_refused_total',
+      help: 'initialize requests refused: replica_full (MAX_SESSIONS) or agent_limit (MAX_SESSIONS_PER_AGENT, every session of the agent busy).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sessionsClosed = new Counter({
+      name: 'agentbridge_sessions_closed_total',
+      help: 'MCP sessions this replica closed: idle, unresponsive (no answer to a ping), replaced (the agent opened one more than its cap).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sendsRefused = new Counter({
+      name: 'agentbridge_sends_refused_total',
+      help: 'Sends refused before anything was stored: rate_limited (token bucket), backlog_full (sender backlog cap), store_full (Redis memory high-water mark or maxmemory).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.storeMemoryUsed = new Gauge({
+      name: 'agentbridge_store_memory_used_ratio',
+      help: "Redis used_memory as a fraction of its limit (maxmemory, or REDIS_MEMORY_LIMIT_BYTES), as this process last read it; sends are refused above REDIS_MEMORY_HIGH_WATER.",
+      registers,
+    });
+    for (const reason of ['replica_full', 'agent_limit']) this.sessionsRefused.inc({ reason }, 0);
+    for (const reason of ['idle', 'unresponsive', 'replaced']) this.sessionsClosed.inc({ reason }, 0);
+    for (const reason of ['rate_limited', 'backlog_full', 'store_full']) this.sendsRefused.inc({ reason }, 0);
     this.roundsHandedOut = new Counter({
       name: 'agentbridge_elicitation_rounds_total',
       help: 'input_required rounds handed out to 2026-07-28 agents (each carries one or more messages).',

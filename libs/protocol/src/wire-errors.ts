@@ -20,6 +20,9 @@ export const TOOL_ERROR_CODES = {
   REQUEST_STATE_INVALID: 'requestState of a retried call is malformed, too large, or its signature does not verify',
   REQUEST_STATE_EXPIRED: 'requestState of a retried call is past its expiry (or its round was taken back); nothing was settled',
   REQUEST_STATE_FOREIGN: 'requestState of a retried call was issued to another agent',
+  RATE_LIMITED: 'the sender sends faster than its rate allows; nothing was stored, retry after details.retryAfterMs',
+  BACKLOG_FULL: "too many of the sender's messages are not delivered yet; nothing was stored, retry after details.retryAfterMs",
+  STORE_FULL: 'the event store is above its memory high-water mark; nothing was stored, retry after details.retryAfterMs',
   UNAVAILABLE: 'the event store could not be reached; retry with the same idempotency key',
   INTERNAL: 'an unexpected error; retry, and report it if it persists',
 } as const;

@@ -9,6 +9,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** A stable code programs can branch on (sent as `code` beside `error`), e.g. SESSION_LIMIT. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -40,7 +42,8 @@ export async function startHttpServer(options: {
       if (!response.headersSent) {
         const status = error instanceof HttpError ? error.status : 500;
         const headers = error instanceof HttpError ? error.headers : {};
-        sendJson(response, status, { error: error instanceof HttpError ? error.message : 'internal error' }, headers);
+        const body = error instanceof HttpError ? { error: error.message, ...(error.code ? { code: error.code } : {}) } : { error: 'internal error' };
+        sendJson(response, status, body, headers);
       } else {
         response.end();
       }

@@ -27,7 +27,7 @@ export async function startServiceRuntime(options: {
   replica: string;
   config: CommonConfig;
   logger: Logger;
-  store?: Partial<Pick<OpenEventStoreOptions, 'communicationLogMaxLength' | 'listen'>>;
+  store?: Partial<Pick<OpenEventStoreOptions, 'communicationLogMaxLength' | 'listen' | 'memoryLimitBytes'>>;
   onFlagsApplied?: (snapshot: FlagSnapshot) => void;
 }): Promise<ServiceRuntime> {
   const { config, logger } = options;

@@ -25,6 +25,18 @@ export const elicitationConfigSchema = z.object({
   ELICIT_TIMEOUT_MAX_MS: int(1_000, 3_600_000).default(POLL_TIMEOUT_MAX_MS),
   /** A session with no request and no open stream for this long is closed. */
   SESSION_IDLE_TIMEOUT_MS: int(10_000, 24 * 60 * 60 * 1000).default(30 * 60 * 1000),
+  /**
+   * Live MCP sessions one agent may hold on this replica. One more initialize closes the agent's
+   * least recently seen session with nothing in flight, or is refused (429 SESSION_LIMIT) when all
+   * are busy.
+   */
+  MAX_SESSIONS_PER_AGENT: int(1, 1_000).default(16),
+  /** Live MCP sessions this replica holds at most (all agents); one more initialize gets 503 REPLICA_FULL. */
+  MAX_SESSIONS: int(1, 1_000_000).default(10_000),
+  /** A session whose stream is open but that sent nothing for this long is pinged; one that does not answer is closed. */
+  SESSION_PING_INTERVAL_MS: int(1_000, 3_600_000).default(60_000),
+  /** How long a liveness ping waits for its answer. */
+  SESSION_PING_TIMEOUT_MS: int(500, 120_000).default(10_000),
   /** Presence records expire after this long unless refreshed (refreshed every third of it). */
   PRESENCE_TTL_MS: int(1_000, 600_000).default(30_000),
   /** Lease of the replica pushing to an agent: another replica takes over after at most this long. */

@@ -11,6 +11,7 @@ import {
   type Envelope,
   type FormSchema,
 } from '@agent-bridge/protocol';
+import type { SendGate } from '@agent-bridge/agent-tools';
 import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
 
 export interface ElicitToolOptions {
@@ -23,6 +24,8 @@ export interface ElicitToolOptions {
   progressIntervalMs: number;
   recheckMs: number;
   maxContentBytes: number;
+  /** Admits the question before it is stored, like any send (rate, backlog, Redis memory). */
+  sendGate: SendGate;
   shutdownSignal: AbortSignal;
 }
 
@@ -72,6 +75,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         deadlineAt: now + timeoutMs,
         ...traceparentField(context.span),
       };
+      await options.sendGate.admit(envelope);
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
       let messageId: string;

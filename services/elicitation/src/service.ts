@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest } from '@modelcontextprotocol/server';
-import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
+import type { PresenceSession } from '@agent-bridge/event-store';
 import { httpMethodLabel, type Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
@@ -27,7 +28,7 @@ import { elicitTool } from './elicit-tool.js';
 import { FORWARDED_HEADER, forwardRequest } from './forwarder.js';
 import { PUSH_FAILURE_REASONS, PushDeliverer } from './push-deliverer.js';
 import { StatelessRounds } from './rounds.js';
-import { AgentSession, SessionRegistry } from './sessions.js';
+import { AgentSession, SessionRegistry, type SessionChange } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
 export const SERVICE_VERSION = '0.1.0';
@@ -54,7 +55,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     replica: config.REPLICA_ID,
     config,
     logger,
-    store: { listen: 'lanes' },
+    store: { listen: 'lanes', memoryLimitBytes: config.REDIS_MEMORY_LIMIT_BYTES },
     onFlagsApplied: (snapshot) => {
       for (const deliverer of deliverers.values()) deliverer.onFlagsChanged(snapshot);
     },
@@ -64,32 +65,33 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
   metrics.initializeEndpointSeries('elicitation', PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`));
 
-  const sessions = new SessionRegistry((agentId) => {
-    void syncAgent(agentId);
+  const sessions = new SessionRegistry((session, change) => {
+    void syncSession(session, change);
   });
 
   const stopping = new Map<string, Promise<void>>();
   let delivererCount = 0;
 
   /**
-   * After any session change: refresh the agent's presence, and keep exactly one push deliverer
-   * for the agent while it holds an elicitation-capable session here. The deliverer itself pauses
-   * (and lets go of the push lease) while no session has its stream open.
+   * After a change of one session: refresh its presence (only its own: the cost of a change does
+   * not grow with the sessions the agent holds), and keep exactly one push deliverer for the agent
+   * while it holds an elicitation-capable session here. The deliverer itself pauses (and lets go of
+   * the push lease) while no session has its stream open.
    */
-  async function syncAgent(agentId: string): Promise<void> {
+  async function syncSession(session: AgentSession, change: SessionChange): Promise<void> {
     metrics.activeSessions.set(sessions.size);
-    await Promise.all(sessions.sessionsOf(agentId).map((session) => recordPresence(session)));
+    if (change !== 'removed') await recordPresence(session);
+    const agentId = session.agentId;
     doorbell.ring(`push:${agentId}`);
-    const wanted = sessions.sessionsOf(agentId).some((session) => session.elicitation.form);
     const running = deliverers.get(agentId);
-    if (!wanted && running) {
+    if (!sessions.wantsPush(agentId) && running) {
       deliverers.delete(agentId);
       const stop = running.stop().finally(() => stopping.delete(agentId));
       stopping.set(agentId, stop);
       await stop;
-    } else if (wanted && !running) {
+    } else if (sessions.wantsPush(agentId) && !running) {
       await stopping.get(agentId);
-      if (deliverers.has(agentId) || !sessions.sessionsOf(agentId).some((session) => session.elicitation.form)) return;
+      if (deliverers.has(agentId) || !sessions.wantsPush(agentId)) return;
       const deliverer = new PushDeliverer(agentId, {
         store,
         doorbell,
@@ -108,16 +110,20 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     }
   }
 
-  async function recordPresence(session: AgentSession): Promise<void> {
+  function presenceOf(session: AgentSession): PresenceSession {
     activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other', '2025-11-25');
+    return {
+      sessionId: session.id,
+      replica: config.REPLICA_ID,
+      elicitation: session.elicitation,
+      streamOpen: session.streams > 0,
+      expiresAt: Date.now() + config.PRESENCE_TTL_MS,
+    };
+  }
+
+  async function recordPresence(session: AgentSession): Promise<void> {
     try {
-      await store.recordPresence(session.agentId, {
-        sessionId: session.id,
-        replica: config.REPLICA_ID,
-        elicitation: session.elicitation,
-        streamOpen: session.streams > 0,
-        expiresAt: Date.now() + config.PRESENCE_TTL_MS,
-      });
+      await store.recordPresence(session.agentId, presenceOf(session));
     } catch (error) {
       logger.warn({ err: error, agentId: session.agentId }, 'cannot record presence');
     }
@@ -125,6 +131,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
 
   const shutdown = new AbortController();
   const limits = mailboxLimitsFrom(config);
+  const sendGate = new SendGate(store, sendGateLimitsFrom(config), metrics);
   const rounds = new StatelessRounds({
     store,
     doorbell,
@@ -148,6 +155,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       metrics,
       logger,
       limits,
+      sendGate,
       elicitationEndpointUrl: config.ADVERTISE_URL ? `${config.ADVERTISE_URL}/mcp` : 'this endpoint',
       shutdownSignal: shutdown.signal,
       pushDeliveryNotice: (agentId, sessionId) => {
@@ -168,6 +176,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       progressIntervalMs: config.PROGRESS_INTERVAL_MS,
       recheckMs: config.POLL_RECHECK_MS,
       maxContentBytes: config.MAX_CONTENT_BYTES,
+      sendGate,
       shutdownSignal: shutdown.signal,
     }),
   ];
@@ -188,7 +197,56 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     onError: (error) => logger.debug({ err: error }, 'MCP request rejected'),
   });
 
+  /** Initializes being served right now, by agent: counted against the caps before their session exists. */
+  const opening = new Map<string, number>();
+  let openingTotal = 0;
+
+  /**
+   * Makes room for one more session of the agent, or refuses it: at MAX_SESSIONS the replica is
+   * full (another replica may have room); at MAX_SESSIONS_PER_AGENT the agent's least recently seen
+   * idle session is closed, and when every one of them is busy the new one is refused.
+   */
+  function admitSession(agentId: string): void {
+    if (sessions.size + openingTotal >= config.MAX_SESSIONS) {
+      metrics.sessionsRefused.inc({ reason: 'replica_full' });
+      throw new HttpError(
+        503,
+        `this replica holds ${sessions.size} MCP sessions, its limit (MAX_SESSIONS); retry in a few seconds (another replica may take it) or use the stateless 2026-07-28 protocol`,
+        { 'retry-after': '5' },
+        'REPLICA_FULL',
+      );
+    }
+    const held = sessions.countOf(agentId) + (opening.get(agentId) ?? 0);
+    if (held < config.MAX_SESSIONS_PER_AGENT) return;
+    const oldest = sessions.oldestIdle(agentId);
+    if (!oldest) {
+      metrics.sessionsRefused.inc({ reason: 'agent_limit' });
+      throw new HttpError(
+        429,
+        `agent ${agentId} already holds ${held} MCP sessions on this replica, the most one agent may (MAX_SESSIONS_PER_AGENT), and each has a call or stream open; reuse a session (send its Mcp-Session-Id) or end one with HTTP DELETE before starting another`,
+        { 'retry-after': '5' },
+        'SESSION_LIMIT',
+      );
+    }
+    metrics.sessionsClosed.inc({ reason: 'replaced' });
+    closeSession(oldest, `replaced by a new session: the agent reached MAX_SESSIONS_PER_AGENT (${config.MAX_SESSIONS_PER_AGENT})`);
+  }
+
   async function createSession(agentId: string, request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
+    admitSession(agentId);
+    opening.set(agentId, (opening.get(agentId) ?? 0) + 1);
+    openingTotal++;
+    try {
+      await openSession(agentId, request, response, body);
+    } finally {
+      openingTotal--;
+      const left = (opening.get(agentId) ?? 1) - 1;
+      if (left > 0) opening.set(agentId, left);
+      else opening.delete(agentId);
+    }
+  }
+
+  async function openSession(agentId: string, request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
     let session: AgentSession | undefined;
     const server = createToolServer(serverInfo, tools, agentId, hooks);
     const transport = new NodeStreamableHTTPServerTransport({
@@ -216,6 +274,12 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     await transport.handleRequest(request, response, body);
   }
 
+  /** Ends a session from this side: its streams and held calls end, the client has to initialize again. */
+  function closeSession(session: AgentSession, why: string): void {
+    endSession(session.id, why);
+    void session.transport.close().catch(() => undefined);
+  }
+
   function endSession(sessionId: string, why: string): void {
     const session = sessions.remove(sessionId);
     if (!session) return;
@@ -238,7 +302,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       if (session) {
         if (session.agentId !== agentId) return sessionNotFound(response);
         session.touch();
-        if (request.method === 'GET') trackStream(session, response);
+        trackResponse(session, response, request.method === 'GET');
         await session.transport.handleRequest(request, response, parseJsonBody(raw));
         return;
       }
@@ -270,12 +334,18 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     await createSession(agentId, request, response, body);
   }
 
-  function trackStream(session: AgentSession, response: ServerResponse): void {
-    session.streams++;
-    sessions.changed(session);
+  /** Counts the response while it is open (a GET is the session's stream), so the session is not taken for idle. */
+  function trackResponse(session: AgentSession, response: ServerResponse, stream: boolean): void {
+    session.openResponses++;
+    if (stream) {
+      session.streams++;
+      sessions.changed(session);
+    }
     response.on('close', () => {
-      session.streams = Math.max(0, session.streams - 1);
+      session.openResponses = Math.max(0, session.openResponses - 1);
       session.touch();
+      if (!stream) return;
+      session.streams = Math.max(0, session.streams - 1);
       sessions.changed(session);
     });
   }
@@ -295,21 +365,52 @@ export async function startElicitationService(config: ElicitationConfig, logger:
 
   const advertisedUrl = config.ADVERTISE_URL ?? `http://127.0.0.1:${http.port}`;
 
-  // Keep presence and the replica registry fresh, and close sessions that went quiet.
+  /**
+   * A session whose stream is open but that sent nothing for a while is asked for a ping: a client
+   * that stopped reading or answering is closed instead of holding a stream (and its buffers) forever.
+   */
+  function checkAlive(session: AgentSession): void {
+    session.pinging = true;
+    session.server
+      .request({ method: 'ping' }, { timeout: config.SESSION_PING_TIMEOUT_MS })
+      .then(() => session.touch())
+      .catch(() => {
+        if (sessions.get(session.id) !== session) return;
+        metrics.sessionsClosed.inc({ reason: 'unresponsive' });
+        closeSession(session, `unresponsive: no answer to a ping within ${config.SESSION_PING_TIMEOUT_MS} ms`);
+      })
+      .finally(() => (session.pinging = false));
+  }
+
+  // Keep presence and the replica registry fresh, and close sessions that went quiet. One refresh
+  // of every session's presence per tick, in one batch; a tick that is still running is not overlapped.
+  let beating = false;
   const heartbeat = async () => {
+    if (beating) return;
+    beating = true;
     try {
       await store.heartbeatReplica(SERVICE_NAME, config.REPLICA_ID, advertisedUrl, config.PRESENCE_TTL_MS);
     } catch (error) {
       logger.warn({ err: error }, 'replica heartbeat failed');
     }
-    const now = Date.now();
-    for (const session of sessions.all()) {
-      if (session.streams === 0 && now - session.lastSeenAt > config.SESSION_IDLE_TIMEOUT_MS) {
-        void session.transport.close();
-        endSession(session.id, 'idle');
-        continue;
+    try {
+      const now = Date.now();
+      const live: Array<{ agentId: string; session: PresenceSession }> = [];
+      for (const session of sessions.all()) {
+        const quiet = now - session.lastSeenAt;
+        if (session.idle && quiet > config.SESSION_IDLE_TIMEOUT_MS) {
+          metrics.sessionsClosed.inc({ reason: 'idle' });
+          closeSession(session, 'idle');
+          continue;
+        }
+        if (session.streams > 0 && !session.pinging && quiet > config.SESSION_PING_INTERVAL_MS) checkAlive(session);
+        live.push({ agentId: session.agentId, session: presenceOf(session) });
       }
-      await recordPresence(session);
+      await store.recordPresences(live);
+    } catch (error) {
+      logger.warn({ err: error }, 'cannot refresh presence');
+    } finally {
+      beating = false;
     }
   };
   await heartbeat();

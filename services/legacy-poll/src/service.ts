@@ -1,4 +1,4 @@
-import { mailboxLimitsFrom, mailboxTools, toolHostHooks } from '@agent-bridge/agent-tools';
+import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
@@ -27,7 +27,7 @@ export interface LegacyPollService {
 export async function startLegacyPollService(config: LegacyPollConfig, logger: Logger): Promise<LegacyPollService> {
   const registry = AgentRegistry.fromFile(config.AGENT_TOKENS_FILE);
   const origins = OriginPolicy.fromSettings(config);
-  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger, store: { listen: 'lanes' } });
+  const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger, store: { listen: 'lanes', memoryLimitBytes: config.REDIS_MEMORY_LIMIT_BYTES } });
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
 
@@ -45,6 +45,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     logger,
     elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL,
     limits: mailboxLimitsFrom(config),
+    sendGate: new SendGate(runtime.opened.store, sendGateLimitsFrom(config), runtime.metrics),
   });
   const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger });
   // JSON escaping can grow content up to 6×: leave room so an oversized message reaches the

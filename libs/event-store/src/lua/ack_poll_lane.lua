@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 ack_poll_lane: acknowledges every poll-lane entry up to and including a cursor: marks each message
 delivered in the ledger, then trims exactly those entries. Entries after the cursor are never
@@ -16,6 +17,9 @@ Returns  {'OK', ackedCount, ackedId}
          {'PARTIAL', ackedCount, ackedId}  acknowledged up to ackedId only: call again
          {'EXPIRED', ackedId}  the cursor is older than the acknowledged position
          {'UNKNOWN', lastId}   the cursor is beyond anything this lane ever issued
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): acknowledging frees the lane entries it trims. What it adds is bounded by what was accepted before.
 ]]
 local function parse(id)
   local dash = string.find(id, '-', 1, true)

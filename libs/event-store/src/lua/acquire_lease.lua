@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 acquire_lease: takes a free lease (or extends our own) and issues a fencing token.
 
@@ -9,6 +10,9 @@ ARGV[3]  an owner prefix the caller may preempt, or '' for none. A push lease he
          rollback drain takes it over; the fresh fence refuses the round's later writes.
 
 Returns  the lease value 'owner|fence' held now, or false when another owner holds it
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): routers and deliverers must keep their leases, or nothing already accepted moves. What it adds is bounded by what was accepted before.
 ]]
 local current = redis.call('GET', KEYS[1])
 if current then

@@ -14,6 +14,9 @@ ARGV[11] doorbell channel of the shard
 ARGV[12] traceparent or ''
 
 Returns  {'APPENDED', streamId} | {'DUPLICATE', streamId}
+
+Memory: refused when Redis is full (no allow-oom): its first write, XADD, fails before anything
+is written, and the sender is told STORE_FULL.
 ]]
 local known = redis.call('HGET', KEYS[2], 'events_id')
 if known then

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 close_message: records how an `elicit` ended in the question's ledger record, once. A terminal state
 already there (answered, declined, cancelled, expired: set by a settle, a drain or an earlier
@@ -13,6 +14,9 @@ ARGV[3]  ledger retention, s               ARGV[4] the answer as JSON, or ''
 ARGV[5]  message id
 
 Returns  the state the record has afterwards ('' when there is no record)
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): it records how a message ended, which lets the census and trimming forget it. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 local current = redis.call('HGET', KEYS[1], 'state')

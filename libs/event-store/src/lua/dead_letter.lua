@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 dead_letter: moves an events entry that cannot be parsed out of the way (so it cannot block its
 shard forever) into the shard's dead-letter stream, and acks it. Nothing is deleted: operators
@@ -10,6 +11,9 @@ ARGV[1]  consumer group   ARGV[2] events entry id   ARGV[3] lease value   ARGV[4
 ARGV[5]  the entry's fields (JSON)
 
 Returns  dead-letter entry id. Errors 'FENCED ...' when the lease is not held.
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): an entry that cannot be routed must leave the events stream for it to be trimmed. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
   return redis.error_reply('FENCED the shard lease is no longer held by ' .. ARGV[3])

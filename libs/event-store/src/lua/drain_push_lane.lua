@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 drain_push_lane: moves every undelivered entry of an agent's push lane to its poll lane, in order,
 each exactly once — used when the agent is rolled back to legacy or has no live elicitation
@@ -11,6 +12,9 @@ ARGV[7]  doorbell channel   ARGV[8] consumer group
 
 Returns  {moved, remaining}
 Errors   'FENCED ...' when the caller does not hold the push lease
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): moving undeliverable pushes to the poll lane is how they still reach their agent. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then
   return redis.error_reply('FENCED the push lease is not held by ' .. ARGV[1])

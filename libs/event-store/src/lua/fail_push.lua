@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 fail_push: hands a message whose push could not complete (no session, no capability, transport
 error, no answer in time, an answer that does not match the schema) back to the router: the
@@ -14,6 +15,9 @@ ARGV[4]  reason           ARGV[5] doorbell channel     ARGV[6] agent id
 
 Returns  the events entry id, or false when the entry was already handed back or settled
 Errors   'FENCED ...' when the caller no longer holds the push lease
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): a failed push goes to the poll lane instead, so it is still delivered. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
   return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[3])

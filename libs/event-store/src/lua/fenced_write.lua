@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 fenced_write: a control-plane write made only while the writer holds the controller lease, so a
 controller that lost leadership (paused process, partition) cannot overwrite its successor.
@@ -11,6 +12,9 @@ ARGV[4]  approximate max length (xadd only)
 
 Returns  the stream id (xadd) or 'OK' (set)
 Errors   'FENCED ...' when the lease is not held by ARGV[1]
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): the controller's audit trail and status must be written during an incident. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED the controller lease is no longer held by ' .. ARGV[1])

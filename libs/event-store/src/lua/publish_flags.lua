@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 publish_flags: publishes a new effective flag snapshot, with its audit entry, if the current
 version is the one the publisher read (optimistic concurrency) and, when the publisher is the
@@ -15,6 +16,9 @@ ARGV[5]  audit stream approximate max length
 ARGV[6]  controller lease value the publisher holds, or '' for an unfenced publisher (bridgectl, tests)
 
 Returns  {'OK', newVersion, auditId} | {'CONFLICT', currentVersion} | {'FENCED', currentVersion}
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): a rollback must be published when Redis is full, more than ever. What it adds is bounded by what was accepted before.
 ]]
 local current = redis.call('GET', KEYS[1])
 local version = 0

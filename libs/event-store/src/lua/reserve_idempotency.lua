@@ -9,6 +9,8 @@ ARGV[3]  time to live of the record, ms
 Returns  {'NEW', id}       the key was free; it is now bound to the candidate id
          {'REPLAY', id}    the key was bound to the same content: reuse that message id
          {'CONFLICT', id}  the key was bound to different content
+
+Memory: refused when Redis is full (no allow-oom): its only write fails, nothing is reserved.
 ]]
 local existing = redis.call('HMGET', KEYS[1], 'id', 'fp')
 if existing[1] then

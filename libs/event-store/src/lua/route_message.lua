@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 route_message: moves one events-stream entry into its target's lane. Appending to the lane,
 recording the routing in the ledger and acking the source entry happen in this one script, so a
@@ -38,6 +39,9 @@ ARGV[19] trace context of the routing span (W3C traceparent) for the lane entry,
 
 Returns  {'ROUTED', laneEntryId, sequence} | {'ANSWERED'} | {'DUPLICATE', lane, laneEntryId}
 Errors   'FENCED ...' when the caller no longer holds the shard lease (nothing is written).
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): routing moves accepted messages towards delivery, after which they are trimmed. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
   return redis.error_reply('FENCED the shard lease is no longer held by ' .. ARGV[3])

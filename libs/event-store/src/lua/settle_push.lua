@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 settle_push: records the target's answer to a pushed message (accept, decline, cancel) and
 acknowledges the push-lane entry, fenced by the agent's push lease. The reply itself was appended
@@ -16,6 +17,9 @@ ARGV[5]  now (ms)   ARGV[6] ledger retention, seconds   ARGV[7] agent id   ARGV[
 
 Returns  1 when settled, 0 when the entry was already settled
 Errors   'FENCED ...' when the caller no longer holds the push lease
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): settling frees the push-lane entry. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then
   return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[3])

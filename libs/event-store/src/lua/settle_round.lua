@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 settle_round: settles the answered entries of a 2026-07-28 round and releases its push lease, in one
 step, fenced by the lease. What settle_push does for one entry, for each (the replies were appended
@@ -15,6 +16,9 @@ ARGV[7..] triples: push-lane entry id, message id, terminal state (answered | de
 
 Returns  {settled, push-lane length after, mailbox 'last', mailbox 'acked'}
 Errors   'FENCED ...' when the round no longer holds the lease (nothing is changed)
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): settling frees the push-lane entries of the round. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then
   return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[2])

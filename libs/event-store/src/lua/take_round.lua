@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
 take_round: hands a 2026-07-28 agent's push lane out as one round, in one step: takes the free push
 lease (a round never shares or extends one), moves every pending entry of the lane's group to the
@@ -15,6 +16,9 @@ ARGV[5]  at most this many entries
 
 Returns  'EMPTY' when the lane is empty, 'HELD' when another owner holds the lease, otherwise
          {lease value, pending entries, new entries} (entries as XREADGROUP returns them)
+
+Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
+high-water mark): handing out a round is how 2026-07-28 agents receive (and then settle) what is waiting. What it adds is bounded by what was accepted before.
 ]]
 if redis.call('XLEN', KEYS[3]) == 0 then return 'EMPTY' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'HELD' end

@@ -5,6 +5,8 @@ delivered to the group. A stream without groups is left alone (nobody has read i
 
 KEYS[1]  stream
 Returns  number of entries trimmed
+
+Memory: runs when Redis is full without a flag: XTRIM frees memory.
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local function parse(id)

@@ -1,0 +1,89 @@
+import type { MessageLog, SendQuota } from '@agent-bridge/event-store';
+import type { BridgeMetrics } from '@agent-bridge/observability';
+import { ToolError, type Envelope } from '@agent-bridge/protocol';
+
+export interface SendGateLimits {
+  quota: SendQuota;
+  /** Sends are refused while Redis uses this fraction of its memory limit or more (1: only Redis's own refusal). */
+  memoryHighWater: number;
+}
+
+/** How long an agent is told to wait while Redis is above its high-water mark. */
+const STORE_FULL_RETRY_MS = 5_000;
+/** Agents remembered as rate-limited by this process at most (the memory of refusals is bounded too). */
+const REMEMBERED_REFUSALS = 10_000;
+
+/**
+ * Decides, before anything of a send is stored, whether it may be accepted: the Redis memory
+ * high-water mark first (shared by everyone), then the sender's token bucket and backlog (its own).
+ * A refusal is a ToolError with a stable code and `details.retryAfterMs`. A sender refused for its
+ * rate is refused by this process without asking Redis again until its retry-after has passed, so a
+ * flood of refused calls costs Redis nothing.
+ */
+export class SendGate {
+  private readonly refusedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly store: Pick<MessageLog, 'admitSend' | 'memoryPressure'>,
+    private readonly limits: SendGateLimits,
+    private readonly metrics: BridgeMetrics,
+  ) {}
+
+  async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>): Promise<void> {
+    const now = Date.now();
+    const until = this.refusedUntil.get(envelope.from);
+    if (until !== undefined && until > now) throw this.rateLimited(envelope.from, until - now);
+    const pressure = await this.store.memoryPressure();
+    if (pressure.limitBytes > 0 && pressure.ratio >= this.limits.memoryHighWater) {
+      this.metrics.sendsRefused.inc({ reason: 'store_full' });
+      throw new ToolError(
+        'STORE_FULL',
+        `the bridge's event store is ${Math.round(pressure.ratio * 100)} % full, above its high-water mark; nothing was stored. Messages already accepted are still delivered: retry in ${STORE_FULL_RETRY_MS / 1000} s (with the same idempotency_key, if you set one).`,
+        { details: { retryAfterMs: STORE_FULL_RETRY_MS } },
+      );
+    }
+    const admission = await this.store.admitSend({ from: envelope.from, to: envelope.to, messageId: envelope.id, deadlineAt: envelope.deadlineAt }, this.limits.quota);
+    if (admission.admitted) return;
+    if (admission.reason === 'rate') {
+      this.remember(envelope.from, now + admission.retryAfterMs);
+      throw this.rateLimited(envelope.from, admission.retryAfterMs);
+    }
+    this.metrics.sendsRefused.inc({ reason: 'backlog_full' });
+    throw new ToolError(
+      'BACKLOG_FULL',
+      `${admission.open} of your messages are accepted and not yet delivered, the most one agent may have (SEND_BACKLOG_MAX ${this.limits.quota.backlogMax}); nothing was stored. Retry once your recipients have received some (in about ${admission.retryAfterMs / 1000} s).`,
+      { details: { retryAfterMs: admission.retryAfterMs, open: admission.open, limit: this.limits.quota.backlogMax } },
+    );
+  }
+
+  private rateLimited(agentId: string, retryAfterMs: number): ToolError {
+    this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
+    const { ratePerSecond, burst } = this.limits.quota;
+    return new ToolError(
+      'RATE_LIMITED',
+      `agent ${agentId} sends faster than the ${ratePerSecond} messages per second (bursts of ${burst}) one agent may; nothing was stored. Retry after ${retryAfterMs} ms.`,
+      { details: { retryAfterMs, ratePerSecond, burst } },
+    );
+  }
+
+  private remember(agentId: string, until: number): void {
+    if (this.refusedUntil.size >= REMEMBERED_REFUSALS) {
+      const now = Date.now();
+      for (const [agent, at] of this.refusedUntil) if (at <= now) this.refusedUntil.delete(agent);
+      if (this.refusedUntil.size >= REMEMBERED_REFUSALS) this.refusedUntil.clear();
+    }
+    this.refusedUntil.set(agentId, until);
+  }
+}
+
+export function sendGateLimitsFrom(config: {
+  SEND_RATE_PER_SECOND: number;
+  SEND_BURST: number;
+  SEND_BACKLOG_MAX: number;
+  REDIS_MEMORY_HIGH_WATER_PERCENT: number;
+}): SendGateLimits {
+  return {
+    quota: { ratePerSecond: config.SEND_RATE_PER_SECOND, burst: config.SEND_BURST, backlogMax: config.SEND_BACKLOG_MAX },
+    memoryHighWater: config.REDIS_MEMORY_HIGH_WATER_PERCENT / 100,
+  };
+}
