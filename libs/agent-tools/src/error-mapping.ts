@@ -11,7 +11,7 @@ export function toWireError(error: unknown): ToolError {
     });
   }
   if (isStoreError(error, 'STORE_FULL')) {
-    return new ToolError('STORE_FULL', "the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in a few seconds (with the same idempotency_key, if you set one).", {
+    return new ToolError('STORE_FULL', "the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in 5 s (with the same idempotency_key, if you set one).", {
       details: { retryAfterMs: 5_000 },
       cause: error,
     });

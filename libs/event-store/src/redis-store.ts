@@ -125,7 +125,7 @@ export class RedisEventStore implements EventStore {
     const stored = replay ? { ...envelope, id: messageId } : envelope;
     const shard = this.keys.shardOf(stored.to);
     const [status, eventsEntryId] = (await this.run(
-      this.scripts.append_message,
+      request.answer ? this.scripts.append_answer : this.scripts.append_message,
       [this.keys.events(shard), this.keys.ledgerInShard(shard, messageId), this.keys.openMessages(shard)],
       [
         messageId,

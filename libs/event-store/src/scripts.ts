@@ -58,7 +58,13 @@ export class LuaScript {
   }
 }
 
-export type ScriptSet = Record<ScriptName, LuaScript>;
+/**
+ * Scripts run under a second name with `flags=allow-oom`: the same code, for callers whose write
+ * must get through when Redis is full (see each name's use).
+ */
+const ALLOW_OOM_VARIANTS = { append_answer: 'append_message' } as const satisfies Record<string, ScriptName>;
+
+export type ScriptSet = Record<ScriptName | keyof typeof ALLOW_OOM_VARIANTS, LuaScript>;
 
 let cached: ScriptSet | undefined;
 
@@ -68,6 +74,9 @@ export function loadScripts(): ScriptSet {
   for (const name of SCRIPT_NAMES) {
     const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
     scripts[name] = new LuaScript(name, source);
+  }
+  for (const [variant, name] of Object.entries(ALLOW_OOM_VARIANTS)) {
+    scripts[variant as keyof typeof ALLOW_OOM_VARIANTS] = new LuaScript(variant, `#!lua flags=allow-oom\n${scripts[name].source}`);
   }
   cached = scripts;
   return scripts;

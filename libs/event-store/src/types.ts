@@ -7,6 +7,12 @@ export interface AppendRequest {
   idempotencyKey?: string;
   /** The message stays open in the ledger after delivery until it is answered (elicit). */
   awaitsReply?: boolean;
+  /**
+   * The reply the bridge records for an agent's answer to a delivered message: stored even when
+   * Redis is full (there is at most one per message accepted before), because the delivered entry
+   * is settled, and its memory freed, only after it.
+   */
+  answer?: boolean;
 }
 
 export interface AppendResult {

@@ -57,7 +57,7 @@ export async function storeReply(deps: AnswerDeps, lease: PushLease, entry: Push
       deadlineAt: now + deps.messageDeadlineMs,
       ...traceparentField(span),
     };
-    await store.append({ envelope: reply });
+    await store.append({ envelope: reply, answer: true });
     metrics.messagesSent.inc({ protocol: 'elicitation' });
   }
   span.setAttribute('agentbridge.answer.action', answer.action);

@@ -16,7 +16,9 @@ ARGV[12] traceparent or ''
 Returns  {'APPENDED', streamId} | {'DUPLICATE', streamId}
 
 Memory: refused when Redis is full (no allow-oom): its first write, XADD, fails before anything
-is written, and the sender is told STORE_FULL.
+is written, and the sender is told STORE_FULL. The bridge's own record of an agent's answer runs
+this same script as `append_answer`, with allow-oom (scripts.ts): the delivered entry is settled,
+and freed, only after it, and there is at most one per message accepted before.
 ]]
 local known = redis.call('HGET', KEYS[2], 'events_id')
 if known then
