@@ -177,7 +177,10 @@ export class Keys {
   controllerFence(): string {
     return `${this.prefix}:{control}:controller:fence`;
   }
-  /** The FeatureFlags status in local mode (JSON). */
+  /**
+   * The FeatureFlags status (JSON): in local mode the status itself; in Kubernetes mode the status
+   * as of the last flag publication, written with it (the resource's status may lag it: decision 0006).
+   */
   controllerStatus(): string {
     return `${this.prefix}:{control}:controller:status`;
   }

@@ -612,11 +612,11 @@ export class RedisEventStore implements EventStore {
     return this.call('get flags', () => this.redis.get(this.keys.flagSnapshot()));
   }
 
-  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue = ''): Promise<PublishOutcome> {
+  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue = '', controllerStatusJson = ''): Promise<PublishOutcome> {
     const [status, version, auditId] = (await this.run(
       this.scripts.publish_flags,
-      [this.keys.flagSnapshot(), this.keys.audit(), this.keys.controllerLease()],
-      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength, leaseValue],
+      [this.keys.flagSnapshot(), this.keys.audit(), this.keys.controllerLease(), this.keys.controllerStatus()],
+      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength, leaseValue, controllerStatusJson],
     )) as Reply;
     if (status === 'OK') return { status: 'published', version: Number(version), auditId: String(auditId) };
     if (status === 'FENCED') return { status: 'fenced', currentVersion: Number(version) };

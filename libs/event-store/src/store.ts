@@ -146,8 +146,12 @@ export interface ElicitWaitStore {
 
 export interface ControlStore {
   readFlagSnapshotJson(): Promise<string | null>;
-  /** With `leaseValue`, publishes only while that controller lease is held ('fenced' otherwise). */
-  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue?: string): Promise<PublishOutcome>;
+  /**
+   * With `leaseValue`, publishes only while that controller lease is held ('fenced' otherwise).
+   * `controllerStatusJson`: the controller's status with this publication, stored in the same step
+   * (what readControllerStatusJson returns afterwards).
+   */
+  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue?: string, controllerStatusJson?: string): Promise<PublishOutcome>;
   readAudit(count: number): Promise<Array<AuditEntry & { id: string }>>;
   /** An audit entry that is not a flag publication (pause, gate result, rollback effect); fenced like publications. */
   appendAudit(entry: AuditEntry, leaseValue?: string): Promise<string>;
