@@ -69,7 +69,7 @@ export class Keys {
   fence(shard: number): string {
     return `${this.shardTag(shard)}:fence`;
   }
-  /** Message ids whose deadline passed without a terminal state are found here (score = deadline ms). */
+  /** Messages without a terminal state (score = when one is due, ms: the deadline, + a grace for an `elicit` question). */
   openMessages(shard: number): string {
     return `${this.shardTag(shard)}:ledger:open`;
   }
