@@ -69,7 +69,7 @@ export class Keys {
   fence(shard: number): string {
     return `${this.shardTag(shard)}:fence`;
   }
-  /** Message ids whose deadline passed without a terminal state are found here (score = deadline ms). */
+  /** Messages without a terminal state (score = when one is due, ms: the deadline, + a grace for an `elicit` question). */
   openMessages(shard: number): string {
     return `${this.shardTag(shard)}:ledger:open`;
   }
@@ -185,7 +185,10 @@ export class Keys {
   controllerFence(): string {
     return `${this.prefix}:{control}:controller:fence`;
   }
-  /** The FeatureFlags status in local mode (JSON). */
+  /**
+   * The FeatureFlags status (JSON): in local mode the status itself; in Kubernetes mode the status
+   * as of the last flag publication, written with it (the resource's status may lag it: decision 0006).
+   */
   controllerStatus(): string {
     return `${this.prefix}:{control}:controller:status`;
   }

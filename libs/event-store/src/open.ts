@@ -66,6 +66,7 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     ledgerRetentionSeconds: options.ledgerRetentionSeconds ?? DEFAULT_STORE_OPTIONS.ledgerRetentionSeconds,
     communicationLogMaxLength: options.communicationLogMaxLength ?? DEFAULT_STORE_OPTIONS.communicationLogMaxLength,
     auditMaxLength: options.auditMaxLength ?? DEFAULT_STORE_OPTIONS.auditMaxLength,
+    elicitCloseGraceMs: options.elicitCloseGraceMs ?? DEFAULT_STORE_OPTIONS.elicitCloseGraceMs,
   });
   const doorbell = new Doorbell(subscriber.redis, {
     channels: keys.allShards().flatMap((shard) => [

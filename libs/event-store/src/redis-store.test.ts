@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
+import type { Envelope } from '@agent-bridge/protocol';
 import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
 import { ROUND_LEASE_OWNER_PREFIX } from './types.js';
-import { RedisEventStore } from './redis-store.js';
+import { DEFAULT_STORE_OPTIONS, RedisEventStore } from './redis-store.js';
 import { envelope, envelopeOf, pollDecision, pushDecision } from './test-fixtures.js';
 
 let redisServer: RedisServerHandle;
@@ -407,6 +408,80 @@ describe('closing an elicit question', () => {
     assert.equal(await redis.zscore(keys.openMessages(keys.shardOf('bob')), env.id), null, 'no longer open');
     assert.equal(await store.closeMessage('msg_unknown', 'bob', 'expired'), null, 'no record: nothing is created');
     assert.equal(await redis.exists(keys.ledger('bob', 'msg_unknown')), 0);
+  });
+});
+
+describe('abandoned elicit questions (the caller crashed or went away)', () => {
+  const GRACE = DEFAULT_STORE_OPTIONS.elicitCloseGraceMs;
+
+  /** An `elicit` from alice to bob, as the tool opens it: the wait record first, then the question. */
+  async function askBob(timeoutMs = 1_000) {
+    const question = envelope('alice', 'bob', 'May I?', { kind: 'elicitation', deadlineAt: Date.now() + timeoutMs });
+    await store.beginElicitWait('alice', question.id, timeoutMs + 60_000);
+    await store.append({ envelope: question, awaitsReply: true });
+    return question;
+  }
+
+  /** bob's reply travels as the router routes it: into alice's wait while that still waits. */
+  async function bobReplies(question: Envelope) {
+    const reply = envelope('bob', 'alice', '{"ok":true}', { inReplyTo: question.id });
+    await store.append({ envelope: reply });
+    const shard = keys.shardOf('alice');
+    await store.ensureShardGroup(shard);
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const [entry] = await store.readShardEntries(shard, 'r1', 'new', 10);
+    const answer = { in_reply_to: question.id, message_id: reply.id, responder: 'bob', action: 'accept' as const, text: reply.content, via: 'legacy' as const, answered_at: reply.acceptedAt };
+    const [outcome] = await store.route(lease, [{ ...pollDecision(entry!.id, envelopeOf(entry)), answer }]);
+    await store.releaseShardLease(lease);
+    return { outcome, answer };
+  }
+
+  test('a question nobody waits for any more is closed abandoned after its deadline and grace, and no longer counts as unaccounted', async () => {
+    const question = await askBob();
+    const shard = keys.shardOf('bob');
+    const pastDeadline = question.deadlineAt + 1;
+    assert.deepEqual(await store.abandonOverdueElicits(shard, pastDeadline, 100), [], 'within the grace its caller may still be recording how it ended');
+    assert.equal((await store.unaccountedMessages(shard, pastDeadline, 10)).count, 0, 'nor does it count as unaccounted meanwhile');
+
+    const afterGrace = question.deadlineAt + GRACE + 1;
+    assert.equal((await store.unaccountedMessages(shard, afterGrace, 10)).count, 1, 'before the census closes it, it would count');
+    assert.deepEqual(await store.abandonOverdueElicits(shard, afterGrace, 100), [question.id]);
+    assert.equal((await store.unaccountedMessages(shard, afterGrace, 10)).count, 0);
+    const record = await store.getMessage(question.id, 'bob');
+    assert.equal(record?.state, 'abandoned');
+    assert.equal(record?.answer, undefined);
+    assert.equal(await store.closeMessage(question.id, 'bob', 'expired'), 'abandoned', 'terminal: a late close keeps it');
+    assert.deepEqual(await store.abandonOverdueElicits(shard, afterGrace, 100), [], 'closed once');
+
+    // A reply from now on is not swallowed by the ended wait: it is routed to alice as a message.
+    const { outcome } = await bobReplies(question);
+    assert.equal(outcome?.status, 'routed');
+  });
+
+  test('an answer that reached the wait after its caller left is recorded beside the abandoned question', async () => {
+    const question = await askBob();
+    const { outcome, answer } = await bobReplies(question);
+    assert.equal(outcome?.status, 'answered', 'stored in the wait record, which nobody reads any more');
+    const shard = keys.shardOf('bob');
+    assert.deepEqual(await store.abandonOverdueElicits(shard, question.deadlineAt + GRACE + 1, 100), [question.id]);
+    const record = await store.getMessage(question.id, 'bob');
+    assert.equal(record?.state, 'abandoned');
+    assert.deepEqual(record?.answer, answer, 'a replay of the elicit returns it');
+  });
+
+  test('a replay that waits longer keeps its question open; ordinary messages are never abandoned', async () => {
+    const question = await askBob();
+    const ordinary = envelope('carol', 'bob', 'hello', { deadlineAt: Date.now() + 1_000 });
+    await store.append({ envelope: ordinary });
+    const shard = keys.shardOf('bob');
+    await store.extendElicitDeadline(question.id, 'bob', question.deadlineAt + 30_000);
+    const afterFirstDeadline = question.deadlineAt + GRACE + 1;
+    assert.deepEqual(await store.abandonOverdueElicits(shard, afterFirstDeadline, 100), []);
+    assert.deepEqual((await store.unaccountedMessages(shard, afterFirstDeadline, 10)).sample, [ordinary.id], 'the ordinary message counts; the question waited for does not');
+    assert.equal((await store.getMessage(question.id, 'bob'))?.state, 'accepted');
+    await store.extendElicitDeadline(question.id, 'bob', question.deadlineAt + 1);
+    assert.equal(await redis.zscore(keys.openMessages(shard), question.id), String(question.deadlineAt + 30_000 + GRACE), 'never moved earlier');
+    assert.deepEqual(await store.abandonOverdueElicits(shard, question.deadlineAt + 30_000 + GRACE + 1, 100), [question.id]);
   });
 });
 

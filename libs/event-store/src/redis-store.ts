@@ -17,6 +17,7 @@ import type {
   AuditEntry,
   CommunicationEvent,
   ElicitAnswer,
+  ElicitEndState,
   EventEntry,
   LedgerRecord,
   LedgerState,
@@ -48,6 +49,12 @@ export interface RedisEventStoreOptions {
   auditMaxLength: number;
   /** Redis memory limit to measure pressure against when Redis itself has no maxmemory (0: none known). */
   memoryLimitBytes: number;
+  /**
+   * How long after its deadline an `elicit` question may stay open before the router's census
+   * closes it `abandoned`: the time its caller, whose wait ends at the deadline, has to record how
+   * it ended. Shorter than the wait record's 60 s afterlife, so an answer stored there is kept.
+   */
+  elicitCloseGraceMs: number;
 }
 
 export const DEFAULT_STORE_OPTIONS = {
@@ -56,6 +63,7 @@ export const DEFAULT_STORE_OPTIONS = {
   communicationLogMaxLength: 100_000,
   auditMaxLength: 100_000,
   memoryLimitBytes: 0,
+  elicitCloseGraceMs: 10_000,
 } as const;
 
 type Reply = Array<string | number>;
@@ -140,6 +148,7 @@ export class RedisEventStore implements EventStore {
         stored.inReplyTo ?? '',
         this.keys.eventsBell(shard),
         stored.traceparent ?? '',
+        request.awaitsReply ? stored.deadlineAt + this.options.elicitCloseGraceMs : stored.deadlineAt,
       ],
     )) as [string, string];
     return { messageId, eventsEntryId, duplicate: replay || status === 'DUPLICATE' };
@@ -700,12 +709,44 @@ export class RedisEventStore implements EventStore {
     return status === 'ANSWERED' && answer ? (JSON.parse(answer) as ElicitAnswer) : null;
   }
 
-  async closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired', answer?: ElicitAnswer): Promise<LedgerState | null> {
-    const shard = this.keys.shardOf(targetAgentId);
+  async closeMessage(messageId: string, targetAgentId: string, state: Exclude<ElicitEndState, 'abandoned'>, answer?: ElicitAnswer): Promise<LedgerState | null> {
+    return this.closeInShard(this.keys.shardOf(targetAgentId), messageId, state, answer);
+  }
+
+  async extendElicitDeadline(messageId: string, targetAgentId: string, deadlineAt: number): Promise<void> {
+    // XX: only a question still open; GT: never earlier than it was.
+    const score = String(deadlineAt + this.options.elicitCloseGraceMs);
+    await this.call('extend elicit deadline', () => this.redis.zadd(this.keys.openMessages(this.keys.shardOf(targetAgentId)), 'XX', 'GT', score, messageId));
+  }
+
+  async abandonOverdueElicits(shard: number, now: number, limit: number): Promise<string[]> {
+    const overdue = await this.call('zrange overdue', () => this.redis.zrangebyscore(this.keys.openMessages(shard), '-inf', String(now), 'LIMIT', 0, limit));
+    if (overdue.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of overdue) pipeline.hmget(this.keys.ledgerInShard(shard, id), 'awaits_reply', 'from');
+    const rows = (await this.call('ledger lookup', () => pipeline.exec())) ?? [];
+    const abandoned: string[] = [];
+    for (const [i, id] of overdue.entries()) {
+      const [error, row] = rows[i] ?? [null, []];
+      if (error) throw this.unavailable('ledger lookup', error);
+      const [awaitsReply, from] = row as Array<string | null>;
+      if (awaitsReply !== '1' || !from) continue;
+      // Closed first, and only while still overdue: a replay that moved the deadline keeps it open.
+      if ((await this.closeInShard(shard, id, 'abandoned', undefined, now)) !== 'abandoned') continue;
+      // Then its wait ends as the caller's would have: a reply from now on reaches the sender as an
+      // ordinary message, and one stored meanwhile is recorded beside the question.
+      const answer = await this.finishElicitWait(from, id);
+      if (answer) await this.closeInShard(shard, id, 'abandoned', answer);
+      abandoned.push(id);
+    }
+    return abandoned;
+  }
+
+  private async closeInShard(shard: number, messageId: string, state: ElicitEndState, answer?: ElicitAnswer, ifOverdueAt?: number): Promise<LedgerState | null> {
     const after = (await this.run(
       this.scripts.close_message,
       [this.keys.ledgerInShard(shard, messageId), this.keys.openMessages(shard)],
-      [state, Date.now(), this.options.ledgerRetentionSeconds, answer === undefined ? '' : JSON.stringify(answer), messageId],
+      [state, Date.now(), this.options.ledgerRetentionSeconds, answer === undefined ? '' : JSON.stringify(answer), messageId, ifOverdueAt ?? ''],
     )) as string;
     return after === '' ? null : (after as LedgerState);
   }
@@ -716,11 +757,11 @@ export class RedisEventStore implements EventStore {
     return this.call('get flags', () => this.redis.get(this.keys.flagSnapshot()));
   }
 
-  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue = ''): Promise<PublishOutcome> {
+  async publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue = '', controllerStatusJson = ''): Promise<PublishOutcome> {
     const [status, version, auditId] = (await this.run(
       this.scripts.publish_flags,
-      [this.keys.flagSnapshot(), this.keys.audit(), this.keys.controllerLease()],
-      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength, leaseValue],
+      [this.keys.flagSnapshot(), this.keys.audit(), this.keys.controllerLease(), this.keys.controllerStatus()],
+      [expectedVersion, snapshotJson, this.keys.flagChannel(), JSON.stringify(audit), this.options.auditMaxLength, leaseValue, controllerStatusJson],
     )) as Reply;
     if (status === 'OK') return { status: 'published', version: Number(version), auditId: String(auditId) };
     if (status === 'FENCED') return { status: 'fenced', currentVersion: Number(version) };

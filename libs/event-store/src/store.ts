@@ -12,6 +12,7 @@ import type {
   AgentActivity,
   ShardCensus,
   ElicitAnswer,
+  ElicitEndState,
   PushLaneEntry,
   AppendRequest,
   AppendResult,
@@ -79,6 +80,13 @@ export interface LedgerStore {
   getMessage(messageId: string, targetAgentId?: string): Promise<LedgerRecord | null>;
   /** Messages of a shard past their deadline without a terminal state: how many, and the first ids. */
   unaccountedMessages(shard: number, now: number, sampleSize: number): Promise<{ count: number; sample: string[] }>;
+  /**
+   * Closes `abandoned` the shard's `elicit` questions still open past their deadline and its grace
+   * (no caller waits for them any more: it crashed or went away), recording an answer that reached
+   * their wait meanwhile; a later reply reaches the sender as an ordinary message. Looks at the
+   * first `limit` overdue messages; returns the ids it closed.
+   */
+  abandonOverdueElicits(shard: number, now: number, limit: number): Promise<string[]>;
 }
 
 export interface PresenceStore {
@@ -157,13 +165,19 @@ export interface ElicitWaitStore {
    * Records how an elicit ended in the question's ledger (e.g. `expired` for one nobody answered),
    * and its answer: a terminal state already there is kept. Returns the state afterwards (null: no record).
    */
-  closeMessage(messageId: string, targetAgentId: string, state: 'answered' | 'declined' | 'cancelled' | 'expired', answer?: ElicitAnswer): Promise<LedgerState | null>;
+  closeMessage(messageId: string, targetAgentId: string, state: Exclude<ElicitEndState, 'abandoned'>, answer?: ElicitAnswer): Promise<LedgerState | null>;
+  /** A replayed `elicit` waits until `deadlineAt`: its question is not abandoned before then (and its grace). */
+  extendElicitDeadline(messageId: string, targetAgentId: string, deadlineAt: number): Promise<void>;
 }
 
 export interface ControlStore {
   readFlagSnapshotJson(): Promise<string | null>;
-  /** With `leaseValue`, publishes only while that controller lease is held ('fenced' otherwise). */
-  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue?: string): Promise<PublishOutcome>;
+  /**
+   * With `leaseValue`, publishes only while that controller lease is held ('fenced' otherwise).
+   * `controllerStatusJson`: the controller's status with this publication, stored in the same step
+   * (what readControllerStatusJson returns afterwards).
+   */
+  publishFlagSnapshotJson(snapshotJson: string, expectedVersion: number, audit: AuditEntry, leaseValue?: string, controllerStatusJson?: string): Promise<PublishOutcome>;
   readAudit(count: number): Promise<Array<AuditEntry & { id: string }>>;
   /** An audit entry that is not a flag publication (pause, gate result, rollback effect); fenced like publications. */
   appendAudit(entry: AuditEntry, leaseValue?: string): Promise<string>;

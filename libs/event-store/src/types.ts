@@ -167,8 +167,16 @@ export type AckOutcome =
   | { status: 'expired'; acked: string }
   | { status: 'unknown'; last: string };
 
-export const LEDGER_STATES = ['accepted', 'routed', 'delivered', 'answered', 'declined', 'cancelled', 'expired'] as const;
+/** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
+export const LEDGER_STATES = ['accepted', 'routed', 'delivered', 'answered', 'declined', 'cancelled', 'expired', 'abandoned'] as const;
 export type LedgerState = (typeof LEDGER_STATES)[number];
+/**
+ * How an `elicit` question ends (`delivered` is not an end for a question: it waits for its answer).
+ * `abandoned`: its deadline passed and nobody waited for it any more (the caller crashed or went
+ * away; decision 0010). close_message.lua keeps the same list.
+ */
+export const ELICIT_END_STATES = ['answered', 'declined', 'cancelled', 'expired', 'abandoned'] as const;
+export type ElicitEndState = (typeof ELICIT_END_STATES)[number];
 
 export interface LedgerRecord {
   id: string;

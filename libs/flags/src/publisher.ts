@@ -11,6 +11,7 @@ export interface FlagPublicationStore {
     expectedVersion: number,
     audit: { at: string; actor: string; action: string; reason: string; trigger?: string; changes?: FlagChange[]; details?: Record<string, unknown> },
     leaseValue?: string,
+    controllerStatusJson?: string,
   ): Promise<{ status: 'published'; version: number; auditId: string } | { status: 'conflict' | 'fenced'; currentVersion: number }>;
 }
 
@@ -24,6 +25,8 @@ export interface PublishRequest {
   leaseValue?: string;
   /** Changes the rollout state (phase, stage, rollbacks); without it the current state is carried forward. */
   rollout?: (current: RolloutState) => RolloutState;
+  /** The controller's status with the snapshot of `version`, stored in the same atomic step as the snapshot. */
+  controllerStatus?: (version: number) => string;
 }
 
 export type PublishFlagsResult =
@@ -73,7 +76,7 @@ export async function publishFlags(
         ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
         ...(request.details ?? {}),
       },
-    }, request.leaseValue);
+    }, request.leaseValue, request.controllerStatus?.(snapshot.version));
     if (outcome.status === 'published') return { status: 'published', snapshot, previous, changes, auditId: outcome.auditId };
     if (outcome.status === 'fenced') throw new FlagsError('FLAGS_FENCED', `${request.actor} no longer holds the controller lease; the snapshot was not published`);
   }

@@ -150,7 +150,7 @@ export class BridgeMetrics {
     this.waitingPolls = new Gauge({ name: 'agentbridge_waiting_polls', help: 'wait_for_messages calls waiting right now.', registers });
     this.unaccountedMessages = new Gauge({
       name: 'agentbridge_messages_unaccounted',
-      help: 'Messages past their deadline with no terminal state (never delivered, answered or expired), per shard; each shard is reported by the one router that owns it.',
+      help: 'Messages past their deadline with no terminal state (never delivered, answered, expired or abandoned), per shard; each shard is reported by the one router that owns it.',
       labelNames: ['shard'],
       registers,
     });

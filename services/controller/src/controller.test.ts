@@ -10,28 +10,10 @@ import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testk
 import { loadControllerConfig } from './config.js';
 import { startControllerService, type ControllerService } from './service.js';
 import type { FeatureFlagsStatus } from './status.js';
+import { FEATURE_FLAGS_YAML } from './test-fixtures.js';
 
 const ADMIN = 'admin-token-0123456789';
 const WEBHOOK = 'webhook-token-0123456789';
-
-const RESOURCE = (extra = '') => `apiVersion: agentbridge.io/v1alpha1
-kind: FeatureFlags
-metadata:
-  name: agent-bridge
-spec:
-  phase: rollout
-  flags:
-    elicitation:
-      enabled: true
-      agents: [test_agent_alpha]
-  rollout:
-    stages:
-      - { percentage: 10, hold: 1h }
-      - { percentage: 50, hold: 1h }
-  rollback:
-    alerts:
-      - { alertName: ElicitationErrorSpike, level: partial }
-${extra}`;
 
 describe('controller service (local mode: file source, status and lease in the store)', () => {
   let redis: RedisServerHandle;
@@ -55,7 +37,7 @@ describe('controller service (local mode: file source, status and lease in the s
     await Promise.all(running.splice(0).map((c) => c.close().catch(() => undefined)));
     await store?.close();
     await redis.client().flushall();
-    writeFileSync(file, RESOURCE());
+    writeFileSync(file, FEATURE_FLAGS_YAML);
     store = await openEventStore({ url: redis.url, name: 'assert', shardCount: 4 });
   });
 
@@ -127,7 +109,7 @@ describe('controller service (local mode: file source, status and lease in the s
     const raw = redis.client();
     await raw.set('ab:{control}:controller:lease', 'intruder|999', 'PX', 60_000);
     const statusBefore = await raw.get('ab:{control}:controller:status');
-    writeFileSync(file, RESOURCE().replace('phase: rollout', 'phase: rollout\n  paused: true'));
+    writeFileSync(file, FEATURE_FLAGS_YAML.replace('phase: rollout', 'phase: rollout\n  paused: true'));
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.equal(a.controller.isLeader(), false, 'ctl-a noticed it lost the lease');
     assert.equal((await readPublishedFlags(store.store)).version, versionBefore, 'no snapshot published after losing the lease');
@@ -266,13 +248,13 @@ describe('controller service (local mode: file source, status and lease in the s
     await startController('ctl-a');
     await waitFor(async () => (await readPublishedFlags(store.store)).elicitation.percentage === 10, { timeoutMs: 5_000, description: 'stage 1' });
     const version = (await readPublishedFlags(store.store)).version;
-    writeFileSync(file, RESOURCE().replace('percentage: 50', 'percentage: 5'));
+    writeFileSync(file, FEATURE_FLAGS_YAML.replace('percentage: 50', 'percentage: 5'));
     await waitFor(async () => (await storedStatus()).conditions.find((c) => c.type === 'Ready')?.status === 'False', { timeoutMs: 5_000, description: 'Ready=False' });
     const ready = (await storedStatus()).conditions.find((c) => c.type === 'Ready')!;
     assert.equal(ready.reason, 'InvalidSpec');
     assert.match(ready.message, /spec\.rollout\.stages\[1\]\.percentage: stage percentages must be strictly ascending/);
     assert.equal((await readPublishedFlags(store.store)).version, version);
-    writeFileSync(file, RESOURCE());
+    writeFileSync(file, FEATURE_FLAGS_YAML);
     await waitFor(async () => (await storedStatus()).conditions.find((c) => c.type === 'Ready')?.status === 'True', { timeoutMs: 5_000, description: 'Ready=True again after the fix' });
   });
 });

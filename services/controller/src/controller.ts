@@ -184,11 +184,7 @@ export class Controller {
     }
     const { spec } = view.resource;
     const now = this.now();
-    if (!this.status) {
-      this.status = (await source.readStatus()) ?? initialStatus();
-      this.storedStatus = this.status;
-    }
-    const status = this.status;
+    const status = this.status ?? (await this.resumeStatus());
     const client = spec.analysis.prometheusUrl ? this.deps.prometheus(spec.analysis.prometheusUrl) : undefined;
 
     const analysis = analysisDue(spec, status, now) ? await runAnalysis(spec, client, now) : undefined;
@@ -251,16 +247,27 @@ export class Controller {
    * (Ready=False, reason InvalidSpec), so `kubectl wait --for=condition=Ready` does not pass on it.
    */
   private async reportInvalid(message: string, generation: number): Promise<void> {
-    if (!this.status) {
-      this.status = (await this.deps.source.readStatus()) ?? initialStatus();
-      this.storedStatus = this.status;
-    }
-    const next = structuredClone(this.status);
+    const next = structuredClone(this.status ?? (await this.resumeStatus()));
     setCondition(next, 'Ready', 'False', 'InvalidSpec', message, new Date(this.now()).toISOString(), generation);
-    if (isDeepStrictEqual(next.conditions, this.status.conditions)) return;
+    if (isDeepStrictEqual(next.conditions, this.status?.conditions)) return;
     await this.deps.source.writeStatus(next, () => this.deps.elector.assertLeader());
     this.status = next;
     this.storedStatus = next;
+  }
+
+  /**
+   * The status a term starts from: the source's, unless the one stored with the last flag
+   * publication is newer — the previous leader published, then lost its lease before it wrote the
+   * status (Kubernetes mode; in local mode both are the same key). Starting from the older one would
+   * publish the older flags again (undoing a rollback) and act on the same alert twice.
+   */
+  private async resumeStatus(): Promise<FeatureFlagsStatus> {
+    const [stored, published] = await Promise.all([this.deps.source.readStatus(), this.deps.store.readControllerStatusJson()]);
+    const withPublication = published === null ? null : ({ ...initialStatus(), ...JSON.parse(published) } as FeatureFlagsStatus);
+    this.storedStatus = stored ?? initialStatus();
+    this.status = withPublication && withPublication.snapshotVersion > this.storedStatus.snapshotVersion ? withPublication : this.storedStatus;
+    if (this.status === withPublication) this.deps.logger.info({ snapshotVersion: withPublication.snapshotVersion, statusVersion: this.storedStatus.snapshotVersion }, 'resuming from the status stored with the last publication (the stored status lags it)');
+    return this.status;
   }
 
   private async cutoverCheck(spec: FeatureFlagsSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {
@@ -281,6 +288,8 @@ export class Controller {
       reason: primary?.reason ?? 'reconcile',
       leaseValue: lease.value,
       rollout: result.rollout,
+      // Stored with the snapshot: a successor resumes from it even if the status write below never happens.
+      controllerStatus: (version) => JSON.stringify({ ...result.status, snapshotVersion: version }),
       details: {
         controller: this.options.controllerId,
         at: new Date(now).toISOString(),

@@ -1,4 +1,4 @@
-import { isStoreError, type Doorbell, type ElicitAnswer, type EventStore } from '@agent-bridge/event-store';
+import { ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState } from '@agent-bridge/event-store';
 import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
 import {
   ELICIT_INPUT_SCHEMA,
@@ -92,6 +92,8 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         throw error;
       }
       if (duplicate) {
+        // The replay waits its own timeout: until then its question does not count as abandoned.
+        await store.extendElicitDeadline(messageId, args.to, Date.now() + timeoutMs);
         // A replay of an elicit that already ended returns how it ended; it does not wait again.
         const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema, false);
         if (ended) return ended;
@@ -113,16 +115,16 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
   };
 
   /**
-   * How an elicit ended, from its ledger record: its recorded answer, or a timeout; null while it
-   * has not ended. A question settled whose answer is on its way (not recorded, not held yet) has
-   * not ended for a replay, which then waits for it; `final` (the wait is over) answers with the
-   * state alone.
+   * How an elicit ended, from its ledger record: its recorded answer, or a timeout (expired, or
+   * abandoned by the census with no answer); null while it has not ended. A question settled whose
+   * answer is on its way (not recorded, not held yet) has not ended for a replay, which then waits
+   * for it; `final` (the wait is over) answers with the state alone.
    */
   async function endedBefore(messageId: string, target: string, schema: FormSchema, final: boolean): Promise<Record<string, unknown> | null> {
     const record = await store.getMessage(messageId, target);
-    if (!record || !['answered', 'declined', 'cancelled', 'expired'].includes(record.state)) return null;
+    if (!record || !isEnd(record.state)) return null;
     if (record.answer) return shapeResult(messageId, record.answer, schema);
-    if (record.state === 'expired') return { message_id: messageId, action: 'timeout', responder: target };
+    if (record.state === 'expired' || record.state === 'abandoned') return { message_id: messageId, action: 'timeout', responder: target };
     const held = await store.readElicitAnswer(record.from, messageId);
     if (held) return shapeResult(messageId, held, schema);
     if (!final) return null;
@@ -170,6 +172,10 @@ function shapeResult(messageId: string, answer: ElicitAnswer, schema: FormSchema
   }
   result.content = content;
   return result;
+}
+
+function isEnd(state: LedgerState): boolean {
+  return (ELICIT_END_STATES as readonly string[]).includes(state);
 }
 
 function tryParseObject(text: string): Record<string, unknown> | undefined {

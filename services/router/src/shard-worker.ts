@@ -33,6 +33,11 @@ const DRAIN_LEASE_TTL_MS = 5_000;
  * so an answer already on its way is stored rather than the message delivered twice.
  */
 const ROUND_ROLLBACK_GRACE_MS = 400;
+/**
+ * Overdue messages each census looks at for abandoned `elicit` questions, oldest first. Only many
+ * really lost messages (an incident the count reports anyway) can keep a question beyond them open.
+ */
+const ABANDON_SCAN_LIMIT = 200;
 
 export interface ShardWorkerOptions {
   batchSize: number;
@@ -315,12 +320,16 @@ export class ShardWorker {
 
   /**
    * The message-loss auditor for this shard: messages past their deadline without a terminal state.
-   * Only the lease holder reports a shard, so the sum over routers counts each message once.
+   * Only the lease holder reports a shard, so the sum over routers counts each message once. An
+   * `elicit` question still open past its deadline (and grace) has no caller any more: it is closed
+   * `abandoned` first, since its caller is gone, not the message.
    */
   private async maybeAudit(): Promise<void> {
     const now = Date.now();
     if (now - this.lastAuditAt < this.options.auditIntervalMs) return;
     this.lastAuditAt = now;
+    const abandoned = await this.deps.store.abandonOverdueElicits(this.shard, now, ABANDON_SCAN_LIMIT);
+    if (abandoned.length > 0) this.deps.logger.info({ shard: this.shard, messageIds: abandoned }, 'elicit questions past their deadline with no caller waiting closed as abandoned');
     const { count, sample } = await this.deps.store.unaccountedMessages(this.shard, now, 20);
     this.deps.metrics.unaccountedMessages.set({ shard: String(this.shard) }, count);
     if (count > 0 && count !== this.lastUnaccounted) {

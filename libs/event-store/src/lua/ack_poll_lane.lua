@@ -61,7 +61,7 @@ for _, entry in ipairs(entries) do
   end
   if messageId then
     local ledger = ARGV[3] .. messageId
-    -- answered, declined, cancelled and expired are final: acknowledging only records the delivery time.
+    -- answered, declined, cancelled, expired and abandoned are final: acknowledging only records the delivery time.
     local state = redis.call('HGET', ledger, 'state')
     if state == 'routed' or state == 'accepted' then
       redis.call('HSET', ledger, 'state', 'delivered', 'delivered_at', ARGV[2])

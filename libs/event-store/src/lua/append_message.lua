@@ -4,7 +4,7 @@ ledger record, once per message id (a retried append returns the first stream id
 
 KEYS[1]  events stream of the target's shard
 KEYS[2]  ledger hash of the message
-KEYS[3]  open-messages sorted set of the shard (score = deadline ms)
+KEYS[3]  open-messages sorted set of the shard (score = when a terminal state is due, ms: ARGV[13])
 ARGV[1]  message id
 ARGV[2]  canonical envelope (JSON)
 ARGV[3]  from      ARGV[4] to      ARGV[5] kind      ARGV[6] source protocol
@@ -12,6 +12,8 @@ ARGV[7]  accepted at (ms)          ARGV[8] deadline (ms)
 ARGV[9]  awaits reply: '1' or '0'  ARGV[10] in_reply_to or ''
 ARGV[11] doorbell channel of the shard
 ARGV[12] traceparent or ''
+ARGV[13] when the message must have a terminal state (ms): its deadline; for an `elicit` question
+         the deadline plus the time its caller has to record how it ended
 
 Returns  {'APPENDED', streamId} | {'DUPLICATE', streamId}
 
@@ -29,6 +31,6 @@ redis.call('HSET', KEYS[2],
   'id', ARGV[1], 'from', ARGV[3], 'to', ARGV[4], 'kind', ARGV[5], 'protocol', ARGV[6],
   'state', 'accepted', 'accepted_at', ARGV[7], 'deadline_at', ARGV[8],
   'awaits_reply', ARGV[9], 'in_reply_to', ARGV[10], 'events_id', streamId, 'traceparent', ARGV[12])
-redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[13], ARGV[1])
 redis.call('PUBLISH', ARGV[11], 'events')
 return {'APPENDED', streamId}
