@@ -228,14 +228,21 @@ export class Controller {
     // What was published is the truth from here on: a failed status write must not let the next pass
     // recompute from the older status (it would publish the old flags again); it retries the write.
     this.status = result.status;
-    if (!isDeepStrictEqual(result.status, this.storedStatus)) {
-      await source.writeStatus(result.status, guard);
-      this.storedStatus = result.status;
-    }
-    await this.recordEvents(result.events, published !== undefined, guard);
-
     // The outcomes of actions: the admin API waits on these.
-    queued.forEach((q, i) => q.resolve({ ...(result.outcomes[i] ?? { applied: false, message: 'not applied' }), ...(published ? { snapshotVersion: published.version } : {}) }));
+    const answer = () => queued.forEach((q, i) => q.resolve({ ...(result.outcomes[i] ?? { applied: false, message: 'not applied' }), ...(published ? { snapshotVersion: published.version } : {}) }));
+    try {
+      if (!isDeepStrictEqual(result.status, this.storedStatus)) {
+        await source.writeStatus(result.status, guard);
+        this.storedStatus = result.status;
+      }
+      await this.recordEvents(result.events, published !== undefined, guard);
+    } catch (error) {
+      // Published means applied: the status went with the publication, and a successor resumes from
+      // it. Telling the caller otherwise would have a retry apply the action a second time.
+      if (published) answer();
+      throw error;
+    }
+    answer();
     if (published && result.rollbacks.length > 0) {
       const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);
       void this.measureEffect(published.snapshot, receivedAt, result.status.lastRollback?.at ?? '').catch((error) => logger.warn({ err: error }, 'could not measure the rollback effect'));

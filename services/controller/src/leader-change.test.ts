@@ -105,11 +105,15 @@ for (const mode of ['local', 'kubernetes'] as const) {
       const [decision] = decideAlerts({ alerts: [ALERT] }, spec);
       assert.equal(decision?.outcome, 'rollback');
       if (decision?.outcome !== 'rollback') return;
-      // The webhook answers 503 for this: Alertmanager sends the notification again, to the new leader.
-      await assert.rejects(a.controller.submit(decision.action));
+      // Published means applied (the status went with it), so the caller is told so; were it told
+      // otherwise, its retry (an admin call, or Alertmanager's next notification) would act twice.
+      const first = await a.controller.submit(decision.action);
+      assert.equal(first.applied, true, first.message);
+      assert.equal(typeof first.snapshotVersion, 'number');
       const audit = await opened[0]!.store.readAudit(20);
       assert.ok(audit.some((entry) => entry.action === 'flags.publish' && entry.trigger === 'alert' && entry.actor === 'alertmanager'), 'ctl-a published the rollback before it lost the lease');
 
+      // Alertmanager sends the notification again anyway (to the new leader).
       const retry = await b.controller.submit(decision.action);
       assert.equal(retry.applied, false, retry.message);
       assert.match(retry.message, /already acted on/);
