@@ -11,7 +11,8 @@ describe('1,000 agents long-polling at once on one legacy-poll process', () => {
 
   before(async () => {
     const agents = Array.from({ length: AGENTS }, (_, i) => `poller-${i}`);
-    bridge = await startBridge({ agents: [...agents, 'sender'] });
+    // One sender for a thousand agents: faster than the default per-agent rate on purpose.
+    bridge = await startBridge({ agents: [...agents, 'sender'], env: { SEND_RATE_PER_SECOND: '10000', SEND_BURST: '10000', SEND_BACKLOG_MAX: '100000' } });
     for (let i = 0; i < AGENTS; i += 100) {
       clients.push(...(await Promise.all(agents.slice(i, i + 100).map((agent) => bridge.connect(agent)))));
     }

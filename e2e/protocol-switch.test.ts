@@ -33,7 +33,8 @@ describe('protocol switch under load', () => {
       agents: [...TARGETS, ...SENDERS],
       elicitations: 1,
       flags: { 'elicitation.enabled': 'true', 'elicitation.percentage': '0' },
-      env: { FLAGS_POLL_INTERVAL_MS: '200' },
+      // A load test: its few senders send faster than the default per-agent rate on purpose.
+      env: { FLAGS_POLL_INTERVAL_MS: '200', SEND_RATE_PER_SECOND: '10000', SEND_BURST: '10000' },
     });
     for (const agent of TARGETS) {
       if (STATELESS_TARGETS.has(agent)) {

@@ -42,7 +42,10 @@ describe('a full Redis refuses new sends and still drains what it accepted', () 
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const eventsAppended = async () => {
     let total = 0;
-    for (const key of await redis.keys('ab:{s*}:events')) total += Number(((await redis.xinfo('STREAM', key)) as unknown[])[((await redis.xinfo('STREAM', key)) as unknown[]).indexOf('entries-added') + 1]);
+    for (const key of await redis.keys('ab:{s*}:events')) {
+      const info = (await redis.xinfo('STREAM', key)) as unknown[];
+      total += Number(info[info.indexOf('entries-added') + 1]);
+    }
     return total;
   };
 

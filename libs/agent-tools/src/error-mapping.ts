@@ -1,6 +1,7 @@
 import { isStoreError } from '@agent-bridge/event-store';
 import { traceIds, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
+import { STORE_FULL_RETRY_MS } from './send-gate.js';
 
 /** Internal errors → the wire error an agent sees. Store trouble is retryable; anything else is INTERNAL. */
 export function toWireError(error: unknown): ToolError {
@@ -11,8 +12,8 @@ export function toWireError(error: unknown): ToolError {
     });
   }
   if (isStoreError(error, 'STORE_FULL')) {
-    return new ToolError('STORE_FULL', "the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in 5 s (with the same idempotency_key, if you set one).", {
-      details: { retryAfterMs: 5_000 },
+    return new ToolError('STORE_FULL', `the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in ${STORE_FULL_RETRY_MS / 1000} s (with the same idempotency_key, if you set one).`, {
+      details: { retryAfterMs: STORE_FULL_RETRY_MS },
       cause: error,
     });
   }

@@ -9,7 +9,7 @@ export interface SendGateLimits {
 }
 
 /** How long an agent is told to wait while Redis is above its high-water mark. */
-const STORE_FULL_RETRY_MS = 5_000;
+export const STORE_FULL_RETRY_MS = 5_000;
 /** Agents remembered as rate-limited by this process at most (the memory of refusals is bounded too). */
 const REMEMBERED_REFUSALS = 10_000;
 

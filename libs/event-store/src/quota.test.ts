@@ -86,6 +86,17 @@ describe('send admission', () => {
     assert.equal(await redis.zcard(keys.openSends('alice')), 2, 'the undelivered one and the new one');
   });
 
+  test('concurrent sends at the cap share one re-count and are all admitted when it freed room', async () => {
+    const envs = await sendRouted(4);
+    const page = await store.readPollLane('bob', '0-0', 10);
+    await store.ackPollLane('bob', page.entries[3]!.cursor);
+    assert.equal((await store.getMessage(envs[3]!.id, 'bob'))?.state, 'delivered');
+    const quota = { ratePerSecond: 1000, burst: 1000, backlogMax: 4 };
+    const admissions = await Promise.all(Array.from({ length: 4 }, () => admitOne(quota)));
+    assert.deepEqual(admissions.map((a) => a.admission), Array.from({ length: 4 }, () => ({ admitted: true })));
+    assert.equal(await redis.zcard(keys.openSends('alice')), 4, 'the four new ones; the delivered ones were forgotten once');
+  });
+
   test('an admitted send asked about again (a retry) is admitted once', async () => {
     const quota = { ratePerSecond: 1, burst: 1, backlogMax: 100 };
     const env = envelope('alice', 'bob', 'x');

@@ -83,7 +83,7 @@ export class RedisEventStore implements EventStore {
   readonly keys: Keys;
   private readonly scripts: ScriptSet;
   private readonly options: RedisEventStoreOptions;
-  private readonly lastPrune = new Map<string, number>();
+  private readonly lastPrune = new Map<string, { at: number; freed: Promise<number> }>();
   private memory: { at: number; pressure: MemoryPressure } | undefined;
   private memoryRead: Promise<MemoryPressure> | undefined;
 
@@ -177,13 +177,20 @@ export class RedisEventStore implements EventStore {
   /**
    * Forgets the sender's sends that left its backlog (delivered, answered, expired, or never
    * stored), at most once per BACKLOG_RETRY_MS per sender: a sender at its cap cannot make every
-   * refused call cost a scan. Returns how many it forgot.
+   * refused call cost a scan. Concurrent callers within that window share the last scan's result,
+   * so each of them retries its admission when that scan freed room. Returns how many it forgot.
    */
-  private async pruneOpenSends(sender: string): Promise<number> {
+  private pruneOpenSends(sender: string): Promise<number> {
     const now = Date.now();
-    if ((this.lastPrune.get(sender) ?? 0) > now - BACKLOG_RETRY_MS) return 0;
+    const last = this.lastPrune.get(sender);
+    if (last && last.at > now - BACKLOG_RETRY_MS) return last.freed;
     if (this.lastPrune.size > 10_000) this.lastPrune.clear();
-    this.lastPrune.set(sender, now);
+    const freed = this.scanOpenSends(sender);
+    this.lastPrune.set(sender, { at: now, freed: freed.catch(() => 0) });
+    return freed;
+  }
+
+  private async scanOpenSends(sender: string): Promise<number> {
     const key = this.keys.openSends(sender);
     const members = await this.call('read open sends', () => this.redis.zrange(key, '0', '-1'));
     if (members.length === 0) return 0;
@@ -450,12 +457,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async recordPresence(agentId: string, session: PresenceSession): Promise<void> {
-    const { sessionId, ...rest } = session;
-    const key = this.keys.presence(agentId);
-    // The hash expires with its longest-lived session; expired sessions inside it are ignored by readers.
-    await this.call('record presence', () =>
-      this.redis.multi().hset(key, sessionId, JSON.stringify(rest)).pexpire(key, Math.max(1, session.expiresAt - Date.now())).exec(),
-    );
+    await this.recordPresences([{ agentId, session }]);
   }
 
   async recordPresences(entries: ReadonlyArray<{ agentId: string; session: PresenceSession }>): Promise<void> {
@@ -468,6 +470,7 @@ export class RedisEventStore implements EventStore {
       agent.expiresAt = Math.max(agent.expiresAt, session.expiresAt);
     }
     const agents = [...byAgent];
+    // The hash expires with its longest-lived session; expired sessions inside it are ignored by readers.
     // Pipelines of at most PRESENCE_BATCH agents: a replica with 10,000 sessions never builds one huge reply.
     for (let start = 0; start < agents.length; start += PRESENCE_BATCH) {
       const pipeline = this.redis.pipeline();

@@ -84,12 +84,13 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     const agentId = session.agentId;
     doorbell.ring(`push:${agentId}`);
     const running = deliverers.get(agentId);
-    if (!sessions.wantsPush(agentId) && running) {
+    const wanted = sessions.wantsPush(agentId);
+    if (!wanted && running) {
       deliverers.delete(agentId);
       const stop = running.stop().finally(() => stopping.delete(agentId));
       stopping.set(agentId, stop);
       await stop;
-    } else if (sessions.wantsPush(agentId) && !running) {
+    } else if (wanted && !running) {
       await stopping.get(agentId);
       if (deliverers.has(agentId) || !sessions.wantsPush(agentId)) return;
       const deliverer = new PushDeliverer(agentId, {
@@ -111,7 +112,6 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   }
 
   function presenceOf(session: AgentSession): PresenceSession {
-    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other', '2025-11-25');
     return {
       sessionId: session.id,
       replica: config.REPLICA_ID,
@@ -121,7 +121,13 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     };
   }
 
+  /** The session's agent is active (throttled per agent by the recorder). */
+  function sawSession(session: AgentSession): void {
+    activity.saw(session.agentId, session.elicitation.form ? 'elicitation' : 'other', '2025-11-25');
+  }
+
   async function recordPresence(session: AgentSession): Promise<void> {
+    sawSession(session);
     try {
       await store.recordPresence(session.agentId, presenceOf(session));
     } catch (error) {
@@ -404,6 +410,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
           continue;
         }
         if (session.streams > 0 && !session.pinging && quiet > config.SESSION_PING_INTERVAL_MS) checkAlive(session);
+        sawSession(session);
         live.push({ agentId: session.agentId, session: presenceOf(session) });
       }
       await store.recordPresences(live);

@@ -44,8 +44,9 @@ if open >= cap then
 end
 
 -- Tokens are stored as a string: Lua numbers would be truncated to integers on the way to Redis.
+-- No expiry: one small hash per agent of the registry, and a key that vanished on its own would
+-- show up as a change in a store nobody wrote to.
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
 local latest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], math.max(tonumber(latest[2]), now) + 1000)
