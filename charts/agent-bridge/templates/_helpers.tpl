@@ -219,6 +219,11 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
     fieldRef:
       fieldPath: metadata.namespace
 {{- $settings := merge (dict) $component.settings $root.Values.settings }}
+{{- /* The in-chart Redis: the services hold it to the durability it is configured with. */}}
+{{- if and $root.Values.redis.internal.enabled (kindIs "invalid" (index $settings "REDIS_REQUIRED_APPENDFSYNC")) }}
+- name: REDIS_REQUIRED_APPENDFSYNC
+  value: {{ $root.Values.redis.internal.appendfsync | quote }}
+{{- end }}
 {{- range $name := keys $settings | sortAlpha }}
 {{- $value := index $settings $name }}
 {{- if not (kindIs "invalid" $value) }}

@@ -387,7 +387,7 @@ describe('settings', () => {
   test("with every setting given through values, each service's own config loader accepts the environment the chart renders, and applies each value", () => {
     // A value for each setting that is not its default (so the service's default cannot pass for it).
     const chosen = (key: string, property: { minimum?: number; maximum?: number; enum?: unknown[] }, fallback: unknown): unknown => {
-      if (property.enum) return 'warn';
+      if (property.enum) return property.enum.find((value) => value !== null && value !== fallback);
       if (key === 'ELICITATION_ENDPOINT_URL') return 'https://agents.example.org/mcp';
       const value = Number(fallback) + 1;
       return value <= property.maximum! ? value : Number(fallback) - 1;
@@ -478,6 +478,18 @@ describe('Redis', () => {
         assert.deepEqual(envEntriesOf(container).REDIS_URL!.valueFrom, { secretKeyRef: { name: 'agent-bridge-redis', key: 'redis-url' } });
       }
     }
+  });
+
+  test('the services require the durability Redis has: the in-chart one\'s appendfsync (always by default), always for staging and production', () => {
+    const required = (objects: KubeObject[]) => [...new Set(serviceContainers(objects).map(({ container }) => envEntriesOf(container).REDIS_REQUIRED_APPENDFSYNC?.value))];
+    const internal = render({ set: { 'redis.existingSecret': '', 'redis.internal.enabled': true } });
+    const args: string[] = find(internal, 'StatefulSet', `${RELEASE}-redis`).spec.template.spec.containers[0].args;
+    assert.equal(args[args.indexOf('--appendfsync') + 1], 'always');
+    assert.deepEqual(required(internal), ['always']);
+    assert.deepEqual(required(renderOf('dev')), ['everysec'], 'dev runs its Redis with everysec and requires that');
+    for (const environment of ['staging', 'production'] as const) assert.deepEqual(required(renderOf(environment)), ['always'], environment);
+    const overridden = render({ set: { 'redis.existingSecret': '', 'redis.internal.enabled': true, 'settings.REDIS_REQUIRED_APPENDFSYNC': 'none' } });
+    assert.deepEqual(required(overridden), ['none'], 'a setting given through values wins');
   });
 
   test('exactly one Redis source is required', () => {

@@ -8,4 +8,5 @@ export * from './store.js';
 export * from './redis-store.js';
 export * from './flag-source.js';
 export * from './open.js';
+export * from './durability.js';
 export { loadScripts, LuaScript, SCRIPT_NAMES, type ScriptName } from './scripts.js';

@@ -47,6 +47,8 @@ export const commonSettings = {
   SHARD_COUNT: int(1, 4096).default(16),
   KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lowercase letters, digits or "-" (at most 32)').default('ab'),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  /** The least durable Redis a service starts against (docs/event-store.md, "Durability"). */
+  REDIS_REQUIRED_APPENDFSYNC: z.enum(['always', 'everysec', 'none']).default('everysec'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How often a service re-reads the flag snapshot even without a change notification. */
   FLAGS_POLL_INTERVAL_MS: int(50, 1_000).default(500),

@@ -1,4 +1,4 @@
-import { openEventStore, StoreFlagSource, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
+import { checkDurability, openEventStore, StoreFlagSource, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
 import { FlagWatcher, MIGRATION_PHASES, type FlagSnapshot } from '@agent-bridge/flags';
 import { BridgeMetrics, TracingConfigError, createLogger, startTracing, type Logger } from '@agent-bridge/observability';
 import type { commonSettings } from './config.js';
@@ -44,6 +44,16 @@ export async function startServiceRuntime(options: {
       if (event !== 'ready') logger.warn({ connection, event, err: detail }, 'redis connection event');
     },
   });
+  const durability = await checkDurability(opened.redis, config.REDIS_REQUIRED_APPENDFSYNC).catch(async (error: unknown) => {
+    await opened.close();
+    throw error;
+  });
+  if (durability.problem) {
+    await opened.close();
+    throw new ConfigError(durability.problem);
+  }
+  if (durability.unverified) logger.warn({ observed: durability.observed }, durability.unverified);
+  else logger.info({ observed: durability.observed, required: config.REDIS_REQUIRED_APPENDFSYNC }, 'redis durability checked');
   // The controller measures how fast a change takes effect from these reports (and they show which
   // processes lag): one HSET per change, and a refresh every few seconds as a liveness signal.
   const reportApplied = (version: number) =>
