@@ -80,7 +80,8 @@ test("the controller, with the chart's environment, makes only requests its Role
 
   const dir = mkdtempSync(join(tmpdir(), 'agent-bridge-rbac-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const redis = await startRedis();
+  // The environment rendered requires appendfsync always (REDIS_REQUIRED_APPENDFSYNC), as its Redis would have.
+  const redis = await startRedis({ appendfsync: 'always' });
   t.after(() => redis.cleanup());
   const fake = await startKubeApiFake();
   t.after(() => fake.close());
