@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { AgentClient } from '@agent-bridge/testkit';
+import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import { assertToolError, sleep } from './support/assertions.js';
 import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
 
@@ -21,6 +21,7 @@ const LIMITS = {
   SEND_BURST: '30',
   SEND_BACKLOG_MAX: '40',
   MAX_SESSIONS_PER_AGENT: '4',
+  MAX_REQUESTS_PER_AGENT: '8',
   SESSION_PING_INTERVAL_MS: '1000',
   SESSION_PING_TIMEOUT_MS: '500',
   // The heartbeat (which pings and expires sessions) runs every third of this.
@@ -39,7 +40,7 @@ describe('a hostile agent cannot hurt the others', () => {
   let flowed = 0;
 
   before(async () => {
-    bridge = await startBridge({ agents: ['vera', 'victor', 'mallory', 'hoarder', 'sink', 'mike', 'sessionist', 'ghost'], elicitations: 1, env: LIMITS });
+    bridge = await startBridge({ agents: ['vera', 'victor', 'mallory', 'hoarder', 'sink', 'mike', 'sessionist', 'ghost', 'holder'], elicitations: 1, env: LIMITS });
     vera = await bridge.connect('vera');
     victor = await bridge.connect('victor');
     readVictor = mailboxReader(() => victor);
@@ -219,6 +220,37 @@ describe('a hostile agent cannot hurt the others', () => {
     } finally {
       socket.destroy();
     }
+  });
+
+  test('a request flood: held polls past MAX_REQUESTS_PER_AGENT are refused with 429 TOO_MANY_REQUESTS (legacy-poll; elicitation counts the same way), and the agent is served again once they end', async () => {
+    const waitCall = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeout_ms: 30_000 } } });
+    const abort = new AbortController();
+    await othersFlowDuring(async () => {
+      const held = Array.from({ length: 8 }, (_, i) =>
+        fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: waitCall(i + 1), signal: abort.signal }).catch(() => undefined),
+      );
+      let refused: Response | undefined;
+      for (let attempt = 0; attempt < 50 && refused?.status !== 429; attempt++) {
+        await sleep(100);
+        refused = await fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: waitCall(100 + attempt) });
+        if (refused.status !== 429) await refused.body?.cancel();
+      }
+      assert.equal(refused?.status, 429, 'the ninth open request is refused');
+      assert.equal(refused!.headers.get('retry-after'), '1');
+      const body = (await refused!.json()) as { code: string; error: string };
+      assert.equal(body.code, 'TOO_MANY_REQUESTS');
+      assert.match(body.error, /agent holder already has 8 requests open on this replica/);
+      abort.abort();
+      await Promise.all(held);
+      const metrics = await (await fetch(`${new URL(bridge.legacyUrls[0]!).origin}/metrics`)).text();
+      assert.match(metrics, /agentbridge_agent_requests_refused_total\{[^}]*\} [1-9]/);
+      // Once its polls are gone, the agent is served again.
+      await waitFor(async () => {
+        const again = await fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: JSON.stringify({ jsonrpc: '2.0', id: 999, method: 'tools/list' }) });
+        await again.body?.cancel();
+        return again.status === 200;
+      }, { timeoutMs: 5_000, description: 'the holder to be served again once its polls closed' });
+    });
   });
 
   test('junk tool names, a huge requested_schema, deep JSON, a slow body and a foreign Origin: each refused, none stored, and no new metric series', async () => {

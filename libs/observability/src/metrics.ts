@@ -61,6 +61,7 @@ export class BridgeMetrics {
   readonly shardsOwned: Gauge;
   readonly activeSessions: Gauge;
   readonly sessionsRefused: Counter<'reason'>;
+  readonly agentRequestsRefused: Counter;
   readonly sessionsClosed: Counter<'reason'>;
   readonly sendsRefused: Counter<'reason'>;
   readonly storeMemoryUsed: Gauge;
@@ -159,6 +160,11 @@ export class BridgeMetrics {
       name: 'agentbridge_sessions_refused_total',
       help: 'initialize requests refused: replica_full (MAX_SESSIONS) or agent_limit (MAX_SESSIONS_PER_AGENT, every session of the agent busy).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.agentRequestsRefused = new Counter({
+      name: 'agentbridge_agent_requests_refused_total',
+      help: 'HTTP requests refused with 429 TOO_MANY_REQUESTS: their agent already had MAX_REQUESTS_PER_AGENT open on this replica.',
       registers,
     });
     this.sessionsClosed = new Counter({

@@ -9,3 +9,4 @@ export * from './schema-validator.js';
 export * from './activity.js';
 export * from './request-state.js';
 export * from './origin.js';
+export * from './agent-requests.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { ELICIT_TIMEOUT_DEFAULT_MS, POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
 import type { Logger } from '@agent-bridge/observability';
-import { RequestStateSealer, commonSettings, httpSettings, loadConfig, originSettings, settingHelpers } from '@agent-bridge/service-kit';
+import { RequestStateSealer, commonSettings, httpSettings, loadConfig, agentRequestSettings, originSettings, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
 
@@ -20,6 +20,7 @@ export const elicitationConfigSchema = z.object({
   ADVERTISE_URL: z.string().url().optional(),
   ...mailboxSettings,
   ...originSettings,
+  ...agentRequestSettings,
   ELICIT_TIMEOUT_DEFAULT_MS: int(100, 600_000).default(ELICIT_TIMEOUT_DEFAULT_MS),
   /** Upper bound of an `elicit` call; keep it below the callers' request timeout (60 s by default). */
   ELICIT_TIMEOUT_MAX_MS: int(1_000, 3_600_000).default(POLL_TIMEOUT_MAX_MS),

@@ -9,6 +9,7 @@ import { httpMethodLabel, type Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
   AgentRegistry,
+  AgentRequestLimiter,
   HttpError,
   OriginPolicy,
   createToolServer,
@@ -61,6 +62,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     },
   });
   const { metrics, watcher } = runtime;
+  const requests = new AgentRequestLimiter(config.MAX_REQUESTS_PER_AGENT, () => metrics.agentRequestsRefused.inc());
   const { store, doorbell } = runtime.opened;
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
   metrics.initializeEndpointSeries('elicitation', PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`));
@@ -301,6 +303,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     if (refusal) throw new HttpError(403, refusal);
     const agentId = registry.authenticate(request);
     if (!agentId) return sendUnauthorized(response);
+    requests.admit(agentId, response);
     const raw = await readRawBody(request, bodyLimit);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId !== '') {

@@ -3,6 +3,7 @@ import type { Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
   AgentRegistry,
+  AgentRequestLimiter,
   HttpError,
   OriginPolicy,
   modernRequestElicitation,
@@ -29,6 +30,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
   const origins = OriginPolicy.fromSettings(config);
   const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.REPLICA_ID, config, logger, store: { listen: 'lanes', memoryLimitBytes: config.REDIS_MEMORY_LIMIT_BYTES } });
   const { metrics, watcher } = runtime;
+  const requests = new AgentRequestLimiter(config.MAX_REQUESTS_PER_AGENT, () => metrics.agentRequestsRefused.inc());
   const { store, doorbell } = runtime.opened;
 
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
@@ -81,6 +83,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         if (refusal) throw new HttpError(403, refusal);
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
+        requests.admit(agentId, response);
         const body = await readJsonBody(request, bodyLimit);
         activity.saw(agentId, 'legacy', modernRequestElicitation(body) ? '2026-07-28' : '2025-11-25');
         await serveMcp(request, response, body, agentId);
