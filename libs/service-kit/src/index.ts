@@ -9,3 +9,5 @@ export * from './schema-validator.js';
 export * from './activity.js';
 export * from './request-state.js';
 export * from './origin.js';
+export * from './relay-credential.js';
+export * from './relay-targets.js';
