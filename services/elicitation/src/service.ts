@@ -5,21 +5,14 @@ import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
 import type { PresenceSession } from '@agent-bridge/event-store';
-import { httpMethodLabel, type Logger } from '@agent-bridge/observability';
+import type { Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
   AgentRegistry,
   HttpError,
   OriginPolicy,
-  RELAY_ASSERTION_HEADER,
-  RELAYED_BY_HEADER,
   RelayCredential,
-  RelayRefusal,
   RelayTargetPolicy,
-  claimsRelayed,
-  relayAssertionOf,
-  type RelayClaims,
-  type RelayRefusalReason,
   createToolServer,
   declaredElicitation,
   modernRequestElicitation,
@@ -34,9 +27,9 @@ import {
 } from '@agent-bridge/service-kit';
 import { requestStateSealer, type ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
-import { forwardRequest } from './forwarder.js';
 import { PUSH_FAILURE_REASONS, PushDeliverer } from './push-deliverer.js';
 import { StatelessRounds } from './rounds.js';
+import { SessionRelay } from './session-relay.js';
 import { AgentSession, SessionRegistry, type SessionChange } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
@@ -303,12 +296,21 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     void session.server.close().catch(() => undefined);
   }
 
-  const relayCredential = RelayCredential.fromSettings(config, (message) => logger.warn(message));
-  const relayTargets = RelayTargetPolicy.fromSettings(config);
-  const audience = `${SERVICE_NAME}/${config.REPLICA_ID}`;
+  const relay = new SessionRelay({
+    service: SERVICE_NAME,
+    replicaId: config.REPLICA_ID,
+    store,
+    credential: RelayCredential.fromSettings(config, (message) => logger.warn(message)),
+    targets: RelayTargetPolicy.fromSettings(config),
+    origins,
+    registry,
+    metrics,
+    logger,
+    bodyLimit,
+  });
 
   async function handleMcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (claimsRelayed(request.headers)) return handleRelayed(request, response);
+    if (relay.claimsRelayed(request)) return relay.receive(request, response, serveSession, sessionNotFound);
     // Before anything else: a page on a foreign origin learns nothing, not even whether a token is valid.
     const refusal = origins.refusal(request);
     if (refusal) throw new HttpError(403, refusal);
@@ -321,10 +323,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       // Session ids are `<replica>.<random>`; one without a dot names no replica.
       const dot = sessionId.indexOf('.');
       const owner = dot > 0 ? sessionId.slice(0, dot) : '';
-      if (owner && owner !== config.REPLICA_ID) {
-        const ownerUrl = await store.lookupReplica(SERVICE_NAME, owner);
-        if (ownerUrl) return relayToOwner(request, response, raw, agentId, owner, ownerUrl);
-      }
+      if (owner && owner !== config.REPLICA_ID && (await relay.toOwner(request, response, raw, agentId, owner))) return;
       return sessionNotFound(response);
     }
     const body = parseJsonBody(raw);
@@ -354,61 +353,6 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     trackResponse(session, response, request.method === 'GET');
     await session.transport.handleRequest(request, response, parseJsonBody(raw));
     return true;
-  }
-
-  /**
-   * Relays a request to the replica that owns its session, at the address the registry in Redis
-   * gives, if that address passes RELAY_ALLOWED_TARGETS: with an assertion of the agent's identity
-   * instead of its token.
-   */
-  async function relayToOwner(request: IncomingMessage, response: ServerResponse, raw: Buffer, agentId: string, owner: string, ownerUrl: string): Promise<void> {
-    const target = relayTargets.check(ownerUrl);
-    if (!target.allowed) {
-      metrics.relaysRefused.inc({ direction: 'outbound', reason: 'target_not_allowed' });
-      logger.warn({ owner, address: ownerUrl, agentId, why: target.why }, 'relay target refused: the registered address of the replica owning this session was not contacted');
-      return sendJson(response, 502, {
-        jsonrpc: '2.0',
-        error: { code: -32603, message: `replica ${owner}, which owns this session, is registered at an address this replica may not relay to (RELAY_ALLOWED_TARGETS), so the request was not forwarded. Start a new session with initialize; operators: see the "relay target refused" log line.` },
-        id: null,
-      });
-    }
-    metrics.forwardedRequests.inc({ method: httpMethodLabel(request.method) });
-    const assertion = relayCredential.sign({ identity: agentId, audience: `${SERVICE_NAME}/${owner}`, method: request.method ?? 'GET', path: '/mcp', body: raw });
-    await forwardRequest(request, response, raw, target.url, { forwardedBy: config.REPLICA_ID, assertion });
-  }
-
-  /**
-   * A request another replica relayed here: the agent is who the assertion says (the relay kept
-   * the token), and it must be for a session this replica holds (a relayed request is never
-   * relayed again). Without a valid assertion it is refused, whoever sent it.
-   */
-  async function handleRelayed(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const refuse = (reason: RelayRefusalReason, why: string) => {
-      metrics.relaysRefused.inc({ direction: 'inbound', reason });
-      logger.warn({ reason, why, relayedBy: request.headers[RELAYED_BY_HEADER] }, 'relayed request refused');
-      sendJson(response, 401, {
-        jsonrpc: '2.0',
-        error: { code: -32001, message: `this request claims to be relayed by another replica but is refused: ${why}. Agents: do not send ${RELAY_ASSERTION_HEADER} or ${RELAYED_BY_HEADER}; authenticate with "Authorization: Bearer <your agent token>".` },
-        id: null,
-      });
-    };
-    let claims: RelayClaims;
-    try {
-      claims = relayCredential.verify(relayAssertionOf(request.headers), { audience, method: request.method ?? 'GET', path: request.url ?? '/mcp' });
-    } catch (error) {
-      if (error instanceof RelayRefusal) return refuse(error.reason, error.message);
-      throw error;
-    }
-    // The caller's Origin travelled with the request; the Host is this replica's address (the
-    // front door's Host check was made where the request came in).
-    const refusal = origins.refusal(request, { relayed: true });
-    if (refusal) throw new HttpError(403, refusal);
-    if (!registry.knows(claims.identity)) return refuse('wrong_identity', `the relay assertion names agent ${claims.identity}, which this replica does not know`);
-    const raw = await readRawBody(request, bodyLimit);
-    if (!relayCredential.bodyMatches(claims, raw)) return refuse('wrong_body', 'the body is not the one the relay assertion was signed for');
-    const sessionId = request.headers['mcp-session-id'];
-    if (typeof sessionId === 'string' && sessionId !== '' && (await serveSession(sessionId, claims.identity, request, response, raw))) return;
-    sessionNotFound(response);
   }
 
   /** Counts the response while it is open (a GET is the session's stream), so the session is not taken for idle. */
