@@ -1,7 +1,9 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
  * pause, resume; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
- * bearer token). Requests that reach a controller that is not the leader are relayed to the leader.
+ * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
+ * with an assertion of the identity the token proved, never the token
+ * (docs/decisions/0011-inter-replica-credential.md).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,6 +21,7 @@ import {
   sendJson,
   type RelayClaims,
   type RelayCredential,
+  type RelayRefusalReason,
   type RelayTargetPolicy,
   type RouteHandler,
 } from '@agent-bridge/service-kit';
@@ -155,7 +158,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     return claims;
   }
 
-  function refuseRelayed(request: IncomingMessage, response: ServerResponse, reason: string, why: string): void {
+  function refuseRelayed(request: IncomingMessage, response: ServerResponse, reason: RelayRefusalReason, why: string): void {
     deps.metrics.relaysRefused.inc({ direction: 'inbound', reason });
     deps.logger.warn({ reason, why, relayedBy: request.headers[RELAYED_BY_HEADER] }, 'relayed request refused');
     fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`);
