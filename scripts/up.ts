@@ -185,6 +185,9 @@ async function main(): Promise<void> {
   localSecret('webhook-token');
   // 48 bytes: 64 characters, above REQUEST_STATE_KEY's 32.
   const requestStateKey = localSecret('request-state-key', 48);
+  // The inter-replica credential's key (INTER_REPLICA_KEY, 32+ characters): what elicitation
+  // replicas and controllers sign relayed requests with instead of passing a caller's token on.
+  const interReplicaKey = localSecret('inter-replica-key', 48);
   const shared = {
     REDIS_URL: redisUrl,
     SHARD_COUNT: shardCount,
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
     REPLICA_ID: 'elicitation-1',
     ADVERTISE_URL: `http://127.0.0.1:${ports.elicitation}`,
     REQUEST_STATE_KEY: requestStateKey,
+    INTER_REPLICA_KEY: interReplicaKey,
   });
   // The controller owns the flag snapshot: it reads the FeatureFlags file and publishes the flags.
   run('controller', node[0]!, [...node.slice(1), 'services/controller/src/main.ts'], {
@@ -213,6 +217,7 @@ async function main(): Promise<void> {
     FEATURE_FLAGS_FILE: featureFlagsFile,
     ADMIN_TOKEN_FILE: join(local, 'admin-token'),
     WEBHOOK_TOKEN_FILE: join(local, 'webhook-token'),
+    INTER_REPLICA_KEY: interReplicaKey,
   });
   await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000), waitForPort(ports.controller, 30_000)]);
   if (monitoringEnabled) await startMonitoring();

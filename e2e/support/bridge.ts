@@ -78,6 +78,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     FLAGS_POLL_INTERVAL_MS: '200',
     // One requestState key for every elicitation replica, as the chart's Secret gives them.
     REQUEST_STATE_KEY: randomBytes(32).toString('base64'),
+    // One inter-replica key for every elicitation replica and controller (relayed requests are
+    // signed with it), as the chart's Secret gives them.
+    INTER_REPLICA_KEY: randomBytes(32).toString('base64'),
     ...options.env,
   };
   const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });

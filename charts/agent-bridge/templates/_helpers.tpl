@@ -85,6 +85,19 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.controller.tokens.existingSecret }}{{ .Values.controller.tokens.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "controller-tokens") }}{{ end }}
 {{- end }}
 
+{{- define "agent-bridge.redisAuthSecretName" -}}
+{{- if .Values.redis.internal.auth.existingSecret }}{{ .Values.redis.internal.auth.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "redis-auth") }}{{ end }}
+{{- end }}
+
+{{- define "agent-bridge.relaySecretName" -}}
+{{- if .Values.relay.credential.existingSecret }}{{ .Values.relay.credential.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "inter-replica") }}{{ end }}
+{{- end }}
+
+{{/* The headless Service whose CoreDNS names (<pod-ip-dashed>.<service>.<namespace>.svc) the pods of a relaying component advertise. Call with (list $ "elicitation"|"controller"). */}}
+{{- define "agent-bridge.replicasServiceName" -}}
+{{- include "agent-bridge.componentName" (list (index . 0) (printf "%s-replicas" (index . 1))) }}
+{{- end }}
+
 {{- define "agent-bridge.requestStateSecretName" -}}
 {{- if .Values.elicitation.requestState.existingSecret }}{{ .Values.elicitation.requestState.existingSecret }}{{ else }}{{ include "agent-bridge.componentName" (list . "request-state") }}{{ end }}
 {{- end }}
@@ -158,6 +171,12 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 {{- if eq .Values.elicitation.requestState.existingSecretKey .Values.elicitation.requestState.previousKeySecretKey }}
 {{- fail "agent-bridge: elicitation.requestState.existingSecretKey and previousKeySecretKey name the same Secret key; the current and the previous requestState keys need a key each" }}
 {{- end }}
+{{- if eq .Values.relay.credential.existingSecretKey .Values.relay.credential.previousKeySecretKey }}
+{{- fail "agent-bridge: relay.credential.existingSecretKey and previousKeySecretKey name the same Secret key; the current and the previous inter-replica keys need a key each" }}
+{{- end }}
+{{- if and (eq .Values.relay.addressing "podIP") (empty .Values.relay.allowedTargets) }}
+{{- fail "agent-bridge: relay.addressing=podIP needs relay.allowedTargets (e.g. the pod CIDR, 10.244.0.0/16): without it no replica may relay to another" }}
+{{- end }}
 {{- if and (eq .Values.controller.mode "sidecar") .Values.controller.enabled (not .Values.router.enabled) }}
 {{- fail "agent-bridge: controller.mode=sidecar runs the controller in the router pods; enable the router or set controller.mode=deployment" }}
 {{- end }}
@@ -197,11 +216,22 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 {{- define "agent-bridge.commonEnv" -}}
 {{- $root := index . 0 }}
 {{- $component := index . 1 -}}
+{{- if $root.Values.redis.internal.enabled }}
+# The in-chart Redis requires this password (requirepass); the URL below carries it.
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "agent-bridge.redisAuthSecretName" $root }}
+      key: {{ $root.Values.redis.internal.auth.existingSecretKey }}
+- name: REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:6379" (include "agent-bridge.componentName" (list $root "redis")) | quote }}
+{{- else }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "agent-bridge.redisSecretName" $root }}
       key: {{ include "agent-bridge.redisSecretKey" $root }}
+{{- end }}
 - name: SHARD_COUNT
   value: {{ $root.Values.shardCount | quote }}
 - name: KEY_PREFIX
@@ -255,6 +285,44 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 {{- with $component.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+How a relaying component's pods reach each other (docs/decisions/0011-inter-replica-credential.md):
+ADVERTISE_URL, the inter-replica key from its Secret, and RELAY_ALLOWED_TARGETS. With
+relay.addressing=dns a pod advertises its CoreDNS name under the component's headless Service,
+which resolves only to that Service's pods, and relays only to such names (plus
+relay.allowedTargets). Call with (list $ "elicitation"|"controller" <port>).
+*/}}
+{{- define "agent-bridge.relayEnv" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- $port := index . 2 }}
+{{- $r := $root.Values.relay }}
+{{- $targets := list }}
+{{- if eq $r.addressing "dns" }}
+{{- $targets = append $targets (printf "*.%s.%s.svc" (include "agent-bridge.replicasServiceName" (list $root $component)) $root.Release.Namespace) }}
+{{- end }}
+{{- $targets = concat $targets $r.allowedTargets | uniq -}}
+- name: ADVERTISE_URL
+{{- if eq $r.addressing "dns" }}
+  value: {{ printf "http://{pod-ip-dashed}.%s.%s.svc:%v" (include "agent-bridge.replicasServiceName" (list $root $component)) $root.Release.Namespace $port | quote }}
+{{- else }}
+  value: "http://$(POD_IP):{{ $port }}"
+{{- end }}
+- name: RELAY_ALLOWED_TARGETS
+  value: {{ join "," $targets | quote }}
+- name: INTER_REPLICA_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "agent-bridge.relaySecretName" $root }}
+      key: {{ $r.credential.existingSecretKey }}
+- name: INTER_REPLICA_PREVIOUS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "agent-bridge.relaySecretName" $root }}
+      key: {{ $r.credential.previousKeySecretKey }}
+      optional: true
 {{- end }}
 
 {{/* Probes on the container's named port. Call with (list $ "<port name>"). */}}
@@ -421,8 +489,7 @@ imagePullSecrets:
     # The Lease the Role allows (get/update by this name only).
     - name: KUBE_LEASE_NAME
       value: {{ $c.leaseName | quote }}
-    - name: ADVERTISE_URL
-      value: "http://$(POD_IP):{{ $c.port }}"
+    {{- include "agent-bridge.relayEnv" (list . "controller" $c.port) | trim | nindent 4 }}
     - name: ADMIN_TOKEN_FILE
       value: /etc/agent-bridge/controller-tokens/admin-token
     - name: WEBHOOK_TOKEN_FILE

@@ -343,7 +343,7 @@ describe('settings', () => {
     controller: { values: 'controller', shape: controllerConfigSchema.shape, load: loadControllerConfig },
   };
   /** Set by the chart itself (from other values, the downward API or Secrets). */
-  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY', 'MCP_ALLOWED_ORIGINS', 'MCP_ALLOWED_HOSTS'];
+  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY', 'MCP_ALLOWED_ORIGINS', 'MCP_ALLOWED_HOSTS', 'INTER_REPLICA_KEY', 'INTER_REPLICA_PREVIOUS_KEY', 'RELAY_ALLOWED_TARGETS', 'POD_IP'];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
     REPLICA_ID: 'defaults to <pod name>-<pid>: unique per pod',
@@ -431,10 +431,11 @@ describe('settings', () => {
     }
   });
 
-  test('elicitation replicas and controllers advertise their pod IP (ADVERTISE_URL from status.podIP)', () => {
+  test('elicitation replicas and controllers advertise their pod DNS name under their headless Service, and relay only to such names', () => {
     for (const { service, container } of serviceContainers(defaults).filter(({ service }) => service === 'elicitation' || service === 'controller')) {
-      const env = environmentOf(container);
-      assert.equal(env.ADVERTISE_URL, `http://10.1.2.3:${env.PORT}`, service);
+      const config = SERVICE_CONFIG[service].load(environmentOf(container)) as { ADVERTISE_URL: string; RELAY_ALLOWED_TARGETS: string[]; PORT: number };
+      assert.equal(config.ADVERTISE_URL, `http://10-1-2-3.${RELEASE}-${service}-replicas.agent-bridge.svc:${config.PORT}`, service);
+      assert.deepEqual(config.RELAY_ALLOWED_TARGETS, [`*.${RELEASE}-${service}-replicas.agent-bridge.svc`], service);
       assert.deepEqual(envEntriesOf(container).POD_IP!.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } });
     }
   });
@@ -467,7 +468,7 @@ describe('Redis', () => {
     assert.equal(flag('--appendonly'), 'yes');
     assert.equal(flag('--maxmemory-policy'), 'noeviction');
     assert.equal(redis.spec.volumeClaimTemplates[0].metadata.name, 'data');
-    assert.equal(find(objects, 'Secret', `${RELEASE}-redis-url`).stringData['redis-url'], `redis://${RELEASE}-redis:6379`);
+    assert.equal(ofKind(objects, 'Secret').some((secret) => secret.metadata.name === `${RELEASE}-redis-url`), false, 'the URL is composed with the password (charts/agent-bridge/tests/relay.test.ts)');
   });
 
   test('staging and production read the Redis URL from an existing Secret and run no Redis', () => {
@@ -704,8 +705,11 @@ describe('monitoring: ServiceMonitor, PrometheusRule, dashboards', () => {
     const selected = ofKind(objects, 'Service').filter(
       (service) =>
         Object.entries(monitor.spec.selector.matchLabels).every(([key, value]) => service.metadata.labels![key] === value) &&
-        monitor.spec.selector.matchExpressions[0].values.includes(service.metadata.labels!['app.kubernetes.io/component']),
+        monitor.spec.selector.matchExpressions.every((expression: { key: string; operator: string; values?: string[] }) =>
+          expression.operator === 'In' ? expression.values!.includes(service.metadata.labels![expression.key]!) : expression.operator === 'DoesNotExist' && !(expression.key in service.metadata.labels!),
+        ),
     );
+    assert.ok(ofKind(objects, 'Service').some((service) => service.metadata.name === `${RELEASE}-elicitation-replicas`), 'the headless Service of relay names is rendered, and left out');
     assert.deepEqual(selected.map((service) => service.metadata.labels!['app.kubernetes.io/component']).sort(), ['controller', 'elicitation', 'legacy-poll', 'router']);
     for (const service of selected) assert.ok(service.spec.ports.some((port: { name: string }) => port.name === 'http'), service.metadata.name);
   });
@@ -729,6 +733,7 @@ describe('NOTES.txt, environments and skaffold', () => {
     assert.match(notes, /kubectl port-forward -n agent-bridge svc\/agent-bridge-controller 8704:8704/);
     assert.match(notes, /\/webhook\/alertmanager/);
     assert.match(notes, /agent-bridge-redis: key redis-url/);
+    assert.match(notes, /agent-bridge-inter-replica: key inter-replica-key = the inter-replica key/);
     assert.match(notes, /agent-bridge-request-state: key request-state-key = the requestState key \(32\+ characters/);
   });
 

@@ -67,6 +67,7 @@ export class BridgeMetrics {
   readonly storeMemoryUsed: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
+  readonly relaysRefused: Counter<'direction' | 'reason'>;
   readonly roundsHandedOut: Counter;
   readonly routingBatchSeconds: Histogram;
   readonly flagPercentage: Gauge;
@@ -198,6 +199,13 @@ export class BridgeMetrics {
       labelNames: ['method'],
       registers,
     });
+    this.relaysRefused = new Counter({
+      name: 'agentbridge_relays_refused_total',
+      help: 'Relays between replicas refused: outbound target_not_allowed (the registered address does not pass RELAY_ALLOWED_TARGETS; never contacted), inbound by why the relay assertion was refused (missing, malformed, unknown_key, bad_signature, expired, wrong_audience, wrong_request, replayed, wrong_body, wrong_identity).',
+      labelNames: ['direction', 'reason'],
+      registers,
+    });
+    this.relaysRefused.inc({ direction: 'outbound', reason: 'target_not_allowed' }, 0);
     this.shardsOwned = new Gauge({ name: 'agentbridge_router_shards_owned', help: 'Shards this router replica holds the lease of.', registers });
     this.routingBatchSeconds = new Histogram({
       name: 'agentbridge_routing_batch_duration_seconds',

@@ -10,3 +10,5 @@ export * from './activity.js';
 export * from './request-state.js';
 export * from './origin.js';
 export * from './agent-requests.js';
+export * from './relay-credential.js';
+export * from './relay-targets.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSettings, httpSettings, loadConfig, settingHelpers } from '@agent-bridge/service-kit';
+import { advertiseSettings, commonSettings, httpSettings, loadConfig, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
 
@@ -13,7 +13,10 @@ export const controllerConfigSchema = z
     /** Names this controller in the leader lease, the audit trail and the replica registry. */
     CONTROLLER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_" or "-"').default(`${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}-${process.pid}`),
     /** How the other controllers reach this one (admin requests are relayed to the leader). Default: http://127.0.0.1:PORT. */
-    ADVERTISE_URL: z.string().url().optional(),
+    ...advertiseSettings,
+    /** The relay to the leader carries an assertion signed with this key, to addresses that pass the allow rule. */
+    ...relayKeySettings,
+    ...relayTargetSettings,
     /** Where the FeatureFlags resource comes from: a local YAML file, or the Kubernetes API. */
     SOURCE: z.enum(['file', 'kubernetes']).default('file'),
     /** SOURCE=file: the FeatureFlags YAML (watched; status is kept in the store). */
@@ -49,5 +52,5 @@ export const controllerConfigSchema = z
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;
 
 export function loadControllerConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
-  return loadConfig('controller', controllerConfigSchema, env);
+  return resolveAdvertiseUrl(loadConfig('controller', controllerConfigSchema, env));
 }

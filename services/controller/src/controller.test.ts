@@ -14,6 +14,7 @@ import { FEATURE_FLAGS_YAML } from './test-fixtures.js';
 
 const ADMIN = 'admin-token-0123456789';
 const WEBHOOK = 'webhook-token-0123456789';
+const INTER_REPLICA_KEY = 'inter-replica-key-for-the-tests-0123456789';
 
 describe('controller service (local mode: file source, status and lease in the store)', () => {
   let redis: RedisServerHandle;
@@ -50,6 +51,8 @@ describe('controller service (local mode: file source, status and lease in the s
       CONTROLLER_ID: id,
       FEATURE_FLAGS_FILE: file,
       ADMIN_TOKEN: ADMIN,
+      // Shared by the controllers, as the chart's Secret gives it: the relay to the leader is signed with it.
+      INTER_REPLICA_KEY: INTER_REPLICA_KEY,
       WEBHOOK_TOKEN: WEBHOOK,
       LEADER_LEASE_TTL_MS: '1500',
       RECONCILE_INTERVAL_MS: '100',
@@ -155,6 +158,22 @@ describe('controller service (local mode: file source, status and lease in the s
     assert.equal(paused.status, 200, JSON.stringify(paused.body));
     assert.equal(paused.body.applied, true);
     await waitFor(async () => (await storedStatus()).paused, { timeoutMs: 3_000, description: 'the pause in the status' });
+  });
+
+  test('a request that claims to be relayed without a valid assertion is refused, even with the admin token', async () => {
+    const a = await startController('ctl-a');
+    await waitFor(async () => a.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-a to lead' });
+    const forged = async (headers: Record<string, string>) => {
+      const response = await fetch(`${a.url}/admin/pause`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ reason: 'forged' }) });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    for (const headers of [{ 'x-agentbridge-forwarded-by': 'ctl-b' }, { 'x-agentbridge-relay-assertion': 'abr1.abcdefgh.e30.AAAA' }] as Array<Record<string, string>>) {
+      const answer = await forged(headers);
+      assert.equal(answer.status, 401, JSON.stringify(answer.body));
+      assert.equal(answer.body.error.code, 'RELAY_REFUSED');
+      assert.match(answer.body.error.message, /claims to be relayed by another controller but is refused/);
+    }
+    assert.equal((await storedStatus()).paused, false, 'nothing was done');
   });
 
   test('an admin action with an Idempotency-Key applies once: retries (on the leader or through a follower) get the first answer', async () => {

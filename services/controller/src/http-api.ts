@@ -1,7 +1,9 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
  * pause, resume; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
- * bearer token). Requests that reach a controller that is not the leader are relayed to the leader.
+ * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
+ * with an assertion of the identity the token proved, never the token
+ * (docs/decisions/0011-inter-replica-credential.md).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,12 +11,24 @@ import { z } from 'zod';
 import { agentSelectorSchema } from '@agent-bridge/flags';
 import { BoundedLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import type { ControllerStore } from '@agent-bridge/event-store';
-import { readRawBody, sendJson, type RouteHandler } from '@agent-bridge/service-kit';
+import {
+  RELAY_ASSERTION_HEADER,
+  RELAYED_BY_HEADER,
+  RelayRefusal,
+  claimsRelayed,
+  readRawBody,
+  relayAssertionOf,
+  sendJson,
+  type RelayClaims,
+  type RelayCredential,
+  type RelayRefusalReason,
+  type RelayTargetPolicy,
+  type RouteHandler,
+} from '@agent-bridge/service-kit';
 import { alertmanagerPayloadSchema, decideAlerts } from './alerts.js';
 import type { Controller } from './controller.js';
 import type { ControlAction } from './reconcile.js';
 
-export const FORWARDED_HEADER = 'x-agentbridge-forwarded-by';
 const BODY_LIMIT = 1024 * 1024;
 
 const actor = z.string().min(1).max(200).optional();
@@ -33,8 +47,12 @@ export interface HttpApiDeps {
   controller: Controller;
   adminToken: string;
   webhookToken: string;
-  /** The leader's base URL, when another controller leads and is registered. */
-  leaderUrl: () => Promise<string | null>;
+  /** The leader and its base URL (from the registry in Redis), when another controller leads and is registered. */
+  leader: () => Promise<{ id: string; url: string } | null>;
+  /** Signs the relay to the leader and checks relays from followers (docs/decisions/0011-inter-replica-credential.md). */
+  relayCredential: RelayCredential;
+  /** Where the relay to the leader may go (RELAY_ALLOWED_TARGETS). */
+  relayTargets: RelayTargetPolicy;
   controllerId: string;
   metrics: BridgeMetrics;
   logger: Logger;
@@ -85,11 +103,17 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       fail(response, 405, 'METHOD_NOT_ALLOWED', `${path} takes POST`);
       return null;
     }
-    const given = bearer(request);
-    if (!given || !sameToken(given, token)) {
-      response.setHeader('www-authenticate', 'Bearer');
-      fail(response, 401, 'UNAUTHORIZED', `${path} needs "Authorization: Bearer <token>" with the ${token === deps.adminToken ? 'admin' : 'webhook'} token`);
-      return null;
+    const identity = token === deps.adminToken ? 'admin' : 'webhook';
+    // A follower relayed this: it checked the token and vouches for the caller with an assertion.
+    const relayed = claimsRelayed(request.headers) ? verifyRelayed(request, response, path, identity) : undefined;
+    if (relayed === null) return null;
+    if (!relayed) {
+      const given = bearer(request);
+      if (!given || !sameToken(given, token)) {
+        response.setHeader('www-authenticate', 'Bearer');
+        fail(response, 401, 'UNAUTHORIZED', `${path} needs "Authorization: Bearer <token>" with the ${identity} token`);
+        return null;
+      }
     }
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
@@ -97,8 +121,14 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       return null;
     }
     const raw = await readRawBody(request, BODY_LIMIT);
+    if (relayed && !deps.relayCredential.bodyMatches(relayed, raw)) {
+      refuseRelayed(request, response, 'wrong_body', 'the body is not the one the relay assertion was signed for');
+      return null;
+    }
     if (!controller.isLeader()) {
-      await relay(request, response, raw, path);
+      // A relayed request is never relayed again: leadership moved while it travelled.
+      if (relayed) fail(response, 503, 'NOT_LEADER', 'this controller is no longer the leader; retry in a few seconds');
+      else await relay(request, response, raw, path, identity);
       return null;
     }
     let body: unknown;
@@ -111,28 +141,64 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     return { body, ...(typeof key === 'string' ? { idempotency: { key, fingerprint: createHash('sha256').update(`${path}\n`).update(raw).digest('hex') } } : {}) };
   }
 
-  async function relay(request: IncomingMessage, response: ServerResponse, body: Buffer, path: string): Promise<void> {
-    const leaderUrl = request.headers[FORWARDED_HEADER] ? null : await deps.leaderUrl();
-    if (!leaderUrl) {
+  /** The claims of a follower's valid assertion for `identity`; null when the request was refused (answered). */
+  function verifyRelayed(request: IncomingMessage, response: ServerResponse, path: string, identity: string): RelayClaims | null {
+    let claims: RelayClaims;
+    try {
+      claims = deps.relayCredential.verify(relayAssertionOf(request.headers), { audience: `controller/${deps.controllerId}`, method: request.method ?? 'POST', path: request.url ?? path });
+    } catch (error) {
+      if (!(error instanceof RelayRefusal)) throw error;
+      refuseRelayed(request, response, error.reason, error.message);
+      return null;
+    }
+    if (claims.identity !== identity) {
+      refuseRelayed(request, response, 'wrong_identity', `the relay assertion vouches for ${claims.identity}, but ${path} needs ${identity}`);
+      return null;
+    }
+    return claims;
+  }
+
+  function refuseRelayed(request: IncomingMessage, response: ServerResponse, reason: RelayRefusalReason, why: string): void {
+    deps.metrics.relaysRefused.inc({ direction: 'inbound', reason });
+    deps.logger.warn({ reason, why, relayedBy: request.headers[RELAYED_BY_HEADER] }, 'relayed request refused');
+    fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`);
+  }
+
+  /**
+   * Relays a request to the leader at the address the registry in Redis gives, if it passes
+   * RELAY_ALLOWED_TARGETS: with an assertion of the identity the token proved, never the token.
+   */
+  async function relay(request: IncomingMessage, response: ServerResponse, body: Buffer, path: string, identity: string): Promise<void> {
+    const leader = await deps.leader();
+    if (!leader) {
       fail(response, 503, 'NOT_LEADER', 'this controller is not the leader and no leader is reachable yet; retry in a few seconds');
       return;
     }
+    const target = deps.relayTargets.check(leader.url);
+    if (!target.allowed) {
+      deps.metrics.relaysRefused.inc({ direction: 'outbound', reason: 'target_not_allowed' });
+      deps.logger.warn({ leader: leader.id, address: leader.url, why: target.why }, 'relay target refused: the registered address of the leader was not contacted');
+      fail(response, 502, 'RELAY_TARGET_REFUSED', `the leader ${leader.id} is registered at an address this controller may not relay to (RELAY_ALLOWED_TARGETS), so the request was not forwarded; send it to the leader directly, or operators: see the "relay target refused" log line`);
+      return;
+    }
+    const assertion = deps.relayCredential.sign({ identity, audience: `controller/${leader.id}`, method: 'POST', path, body });
     try {
-      const answer = await fetch(new URL(path, leaderUrl), {
+      const answer = await fetch(new URL(path, target.url), {
         method: 'POST',
         headers: {
-          authorization: request.headers.authorization ?? '',
           'content-type': 'application/json',
-          [FORWARDED_HEADER]: deps.controllerId,
+          [RELAYED_BY_HEADER]: deps.controllerId,
+          [RELAY_ASSERTION_HEADER]: assertion,
           ...(typeof request.headers['idempotency-key'] === 'string' ? { 'idempotency-key': request.headers['idempotency-key'] } : {}),
         },
         body: new Uint8Array(body),
         signal: AbortSignal.timeout(15_000),
+        redirect: 'manual',
       });
       const replay = answer.headers.get('idempotent-replay');
       sendJson(response, answer.status, await answer.json(), replay ? { 'idempotent-replay': replay } : {});
     } catch (error) {
-      fail(response, 502, 'LEADER_UNREACHABLE', `the leader at ${leaderUrl} did not answer: ${(error as Error).message}`);
+      fail(response, 502, 'LEADER_UNREACHABLE', `the leader at ${leader.url} did not answer: ${(error as Error).message}`);
     }
   }
 

@@ -23,6 +23,7 @@ import { initialStatus, type FeatureFlagsStatus } from './status.js';
 
 const ADMIN = 'admin-token-0123456789';
 const WEBHOOK = 'webhook-token-0123456789';
+const INTER_REPLICA_KEY = 'inter-replica-key-for-the-tests-0123456789';
 const NS = 'agents';
 const NAME = 'agent-bridge';
 const STATUS_PATH = `/apis/agentbridge.io/v1alpha1/namespaces/${NS}/featureflags/${NAME}/status`;
@@ -141,6 +142,8 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
       SOURCE: 'kubernetes',
       KUBE_NAMESPACE: NS,
       ADMIN_TOKEN: ADMIN,
+      // Shared by the controllers, as the chart's Secret gives it: the relay to the leader is signed with it.
+      INTER_REPLICA_KEY: INTER_REPLICA_KEY,
       WEBHOOK_TOKEN: WEBHOOK,
       LEADER_LEASE_TTL_MS: '1500',
       RECONCILE_INTERVAL_MS: '100',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@agent-bridge/observability';
-import { startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import { RelayCredential, RelayTargetPolicy, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import { prometheusClient, type PrometheusClient } from './analysis.js';
 import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
@@ -81,9 +81,13 @@ export async function startControllerService(
         metrics,
         logger,
         adminRequests: store,
-        leaderUrl: async () => {
+        relayCredential: RelayCredential.fromSettings(config, (message) => logger.warn(message)),
+        relayTargets: RelayTargetPolicy.fromSettings(config),
+        leader: async () => {
           const leader = await store.controllerLeaseHolder();
-          return leader && leader !== config.CONTROLLER_ID ? store.lookupReplica(SERVICE_NAME, leader) : null;
+          if (!leader || leader === config.CONTROLLER_ID) return null;
+          const url = await store.lookupReplica(SERVICE_NAME, leader);
+          return url ? { id: leader, url } : null;
         },
       }),
       ...runtime.probes(() => ({ leader: controller.isLeader() })),

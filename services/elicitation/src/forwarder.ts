@@ -1,22 +1,32 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-
-export const FORWARDED_HEADER = 'x-agentbridge-forwarded-by';
+import { request as httpsRequest } from 'node:https';
+import { RELAY_ASSERTION_HEADER, RELAY_STRIPPED_HEADERS, RELAYED_BY_HEADER } from '@agent-bridge/service-kit';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length']);
 
+/** How a relayed request identifies itself to the owner: the relaying replica and its signed assertion. */
+export interface RelayIdentity {
+  forwardedBy: string;
+  assertion: string;
+}
+
 /**
  * Relays one MCP request to the replica that owns its session and streams the answer back (SSE
- * included), so an agent whose requests land on any replica keeps one working session.
+ * included), so an agent whose requests land on any replica keeps one working session. The
+ * caller's credentials (Authorization, cookies) stay here: the owner learns who the caller is from
+ * the assertion (docs/decisions/0011-inter-replica-credential.md).
  */
-export function forwardRequest(request: IncomingMessage, response: ServerResponse, body: Buffer, ownerBaseUrl: string, forwardedBy: string): Promise<void> {
+export function forwardRequest(request: IncomingMessage, response: ServerResponse, body: Buffer, target: URL, relay: RelayIdentity): Promise<void> {
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+      if (value !== undefined && !HOP_BY_HOP.has(name) && !RELAY_STRIPPED_HEADERS.has(name)) headers[name] = value;
     }
-    headers[FORWARDED_HEADER] = forwardedBy;
+    headers[RELAYED_BY_HEADER] = relay.forwardedBy;
+    headers[RELAY_ASSERTION_HEADER] = relay.assertion;
     if (body.length > 0) headers['content-length'] = String(body.length);
-    const upstream = httpRequest(new URL('/mcp', ownerBaseUrl), { method: request.method, headers }, (answer) => {
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const upstream = send(new URL('/mcp', target), { method: request.method, headers }, (answer) => {
       const answerHeaders: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) answerHeaders[name] = value;
       response.writeHead(answer.statusCode ?? 502, answerHeaders);

@@ -5,13 +5,15 @@ import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
 import type { PresenceSession } from '@agent-bridge/event-store';
-import { httpMethodLabel, type Logger } from '@agent-bridge/observability';
+import type { Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
   AgentRegistry,
   AgentRequestLimiter,
   HttpError,
   OriginPolicy,
+  RelayCredential,
+  RelayTargetPolicy,
   createToolServer,
   declaredElicitation,
   modernRequestElicitation,
@@ -26,9 +28,9 @@ import {
 } from '@agent-bridge/service-kit';
 import { requestStateSealer, type ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
-import { FORWARDED_HEADER, forwardRequest } from './forwarder.js';
 import { PUSH_FAILURE_REASONS, PushDeliverer } from './push-deliverer.js';
 import { StatelessRounds } from './rounds.js';
+import { SessionRelay } from './session-relay.js';
 import { AgentSession, SessionRegistry, type SessionChange } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
@@ -296,10 +298,23 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     void session.server.close().catch(() => undefined);
   }
 
+  const relay = new SessionRelay({
+    service: SERVICE_NAME,
+    replicaId: config.REPLICA_ID,
+    store,
+    credential: RelayCredential.fromSettings(config, (message) => logger.warn(message)),
+    targets: RelayTargetPolicy.fromSettings(config),
+    origins,
+    registry,
+    metrics,
+    logger,
+    bodyLimit,
+  });
+
   async function handleMcp(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    // Before anything else: a page on a foreign origin learns nothing, not even whether a token is
-    // valid. A request relayed by another replica was checked there; its Host is this replica's.
-    const refusal = origins.refusal(request, { relayed: request.headers[FORWARDED_HEADER] !== undefined });
+    if (relay.claimsRelayed(request)) return relay.receive(request, response, serveSession, sessionNotFound);
+    // Before anything else: a page on a foreign origin learns nothing, not even whether a token is valid.
+    const refusal = origins.refusal(request);
     if (refusal) throw new HttpError(403, refusal);
     const agentId = registry.authenticate(request);
     if (!agentId) return sendUnauthorized(response);
@@ -307,25 +322,11 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     const raw = await readRawBody(request, bodyLimit);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId !== '') {
-      const session = sessions.get(sessionId);
-      if (session) {
-        if (session.agentId !== agentId) return sessionNotFound(response);
-        session.touch();
-        trackResponse(session, response, request.method === 'GET');
-        await session.transport.handleRequest(request, response, parseJsonBody(raw));
-        return;
-      }
+      if (await serveSession(sessionId, agentId, request, response, raw)) return;
       // Session ids are `<replica>.<random>`; one without a dot names no replica.
       const dot = sessionId.indexOf('.');
       const owner = dot > 0 ? sessionId.slice(0, dot) : '';
-      if (owner && owner !== config.REPLICA_ID && request.headers[FORWARDED_HEADER] === undefined) {
-        const ownerUrl = await store.lookupReplica(SERVICE_NAME, owner);
-        if (ownerUrl) {
-          metrics.forwardedRequests.inc({ method: httpMethodLabel(request.method) });
-          await forwardRequest(request, response, raw, ownerUrl, config.REPLICA_ID);
-          return;
-        }
-      }
+      if (owner && owner !== config.REPLICA_ID && (await relay.toOwner(request, response, raw, agentId, owner))) return;
       return sessionNotFound(response);
     }
     const body = parseJsonBody(raw);
@@ -341,6 +342,20 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       );
     }
     await createSession(agentId, request, response, body);
+  }
+
+  /** Serves a request of a session this replica holds; false when it holds no such session. */
+  async function serveSession(sessionId: string, agentId: string, request: IncomingMessage, response: ServerResponse, raw: Buffer): Promise<boolean> {
+    const session = sessions.get(sessionId);
+    if (!session) return false;
+    if (session.agentId !== agentId) {
+      sessionNotFound(response);
+      return true;
+    }
+    session.touch();
+    trackResponse(session, response, request.method === 'GET');
+    await session.transport.handleRequest(request, response, parseJsonBody(raw));
+    return true;
   }
 
   /** Counts the response while it is open (a GET is the session's stream), so the session is not taken for idle. */
