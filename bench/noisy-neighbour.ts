@@ -37,11 +37,17 @@
  *   BENCH_NOISY_LOOPS=8                              the flooder's concurrent send loops
  *   BENCH_NOISY_RETRY=at-once                        at-once | after (sleep retryAfterMs after a refusal)
  *   BENCH_NOISY_SINK=drained                         drained | none
+ *   BENCH_NOISY_LOAD=peak                            peak: closed-loop senders; half: open loop at half
+ *                                                    the ring's peak without the flooder (one peak
+ *                                                    window per ring first), latency without queueing
+ *   BENCH_NOISY_FLOODER_NICE=0                       nice value (1–19) of the flooder process, to keep
+ *                                                    its own client CPU from the bridge's share
  *   BENCH_NOISY_ELICITATION=1                        0: the legacy ring only
  *   BENCH_NOISY_TIMEOUT_SECONDS=480                  give up (exit 1) after this long
  *   BENCH_AGENTS=16, BENCH_CONTENT_BYTES=200, BENCH_DRAIN_SECONDS=10, BENCH_QUIET_WAIT_SECONDS=60,
  *   BENCH_RETRIES=2, BENCH_WRITE_DOCS=1              as in bench/throughput.ts
  */
+import os from 'node:os';
 import path from 'node:path';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
@@ -71,6 +77,8 @@ const params = {
   loops: Math.floor(envNumber('BENCH_NOISY_LOOPS', 8, 1)),
   retry: enumSetting('BENCH_NOISY_RETRY', ['at-once', 'after'] as const, 'at-once'),
   sink: enumSetting('BENCH_NOISY_SINK', ['drained', 'none'] as const, 'drained'),
+  load: enumSetting('BENCH_NOISY_LOAD', ['peak', 'half'] as const, 'peak'),
+  flooderNice: Math.floor(envNumber('BENCH_NOISY_FLOODER_NICE', 0, 0)),
   elicitation: process.env.BENCH_NOISY_ELICITATION !== '0',
   timeoutSeconds: envNumber('BENCH_NOISY_TIMEOUT_SECONDS', 480, 10),
   contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
@@ -127,7 +135,7 @@ const p99Of = (r: BridgeResult) => distribution(r.latencies).p99;
 const p50Of = (r: BridgeResult) => distribution(r.latencies).p50;
 
 async function startFlooder(bridge: Bridge): Promise<ServiceHandle> {
-  return startService({
+  const flooder = await startService({
     name: 'flooder',
     entry: 'bench/flooder.ts',
     env: {
@@ -142,6 +150,8 @@ async function startFlooder(bridge: Bridge): Promise<ServiceHandle> {
     },
     readyLogLine: /^flooding$/,
   });
+  if (params.flooderNice > 0) os.setPriority(flooder.pid, Math.min(19, params.flooderNice));
+  return flooder;
 }
 
 async function stopFlooder(flooder: ServiceHandle): Promise<FloodResult> {
@@ -152,8 +162,8 @@ async function stopFlooder(flooder: ServiceHandle): Promise<FloodResult> {
 }
 
 /** One window of `ring`, with the flooder running from before its warm-up to after its drain when `arm` is "with". */
-async function runWindow(bridge: Bridge, ring: Ring, arm: Arm): Promise<{ result: BridgeResult; flood: FloodResult | undefined; cpu: BridgeResult['cpu'] }> {
-  const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
+async function runWindow(bridge: Bridge, ring: Ring, arm: Arm, targetRate: number | undefined): Promise<{ result: BridgeResult; flood: FloodResult | undefined; cpu: BridgeResult['cpu'] }> {
+  const options = { targetRate, warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
   if (arm === 'without') {
     const result = await runRingWindow(bridge, ring, options);
     return { result, flood: undefined, cpu: result.cpu };
@@ -212,7 +222,7 @@ function goalLines(outcomes: Outcome[]): string[] {
   ]);
 }
 
-function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSeconds: number }, outcomes: Outcome[]): string {
+function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSeconds: number; halfRates: Map<Protocol, number> }, outcomes: Outcome[]): string {
   const all = outcomes.flatMap((o) => [...o.without, ...o.with]);
   const passed = outcomes.every((o) => o.ratePass && o.p99Pass);
   const lines: string[] = [];
@@ -221,10 +231,13 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
     '',
   );
   lines.push(
-    `Machine: ${describeMachine(info)}. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ` +
+    `Machine: ${describeMachine(info)}. Parameters: ${params.agents} agents per ring (senders on the legacy endpoint, content ${params.contentBytes} bytes, ` +
+      (params.load === 'peak'
+        ? 'closed loop: peak); '
+        : `open loop at half the ring's peak without the flooder, measured first: ${[...info.halfRates].map(([p, r]) => `${p} ${fmtRate(r)} msgs/s`).join(', ')}); `) +
       `${params.rounds} rounds per ring of a window without and a window with the flooder, ABBA order, ${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; ` +
       `one router, one legacy-poll, one elicitation, Redis AOF everysec. Flooder: its own process, agent ${FLOODER}, ${params.loops} concurrent send loops on the legacy endpoint to ${SINK} ` +
-      `(${params.sink === 'drained' ? 'drained by a poller in the flooder process' : 'not drained'}), refusals sent again ${params.retry === 'at-once' ? 'at once' : 'after their retryAfterMs'}; ` +
+      `(${params.sink === 'drained' ? 'drained by a poller in the flooder process' : 'not drained'}), refusals sent again ${params.retry === 'at-once' ? 'at once' : 'after their retryAfterMs'}${params.flooderNice > 0 ? `, niced to ${Math.min(19, params.flooderNice)}` : ''}; ` +
       `send quotas at their defaults (SEND_RATE_PER_SECOND ${QUOTA.rate}, SEND_BURST ${QUOTA.burst}, SEND_BACKLOG_MAX ${QUOTA.backlog}). Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const contention = Math.max(...all.map((w) => w.result.cpu.otherPercent));
@@ -316,11 +329,20 @@ async function main(): Promise<void> {
 
     const busyBefore = await guard.waitQuiet();
     const windows: Window[] = [];
+    const halfRates = new Map<Protocol, number>();
     for (const [protocol, ring] of rings) {
+      let targetRate: number | undefined;
+      if (params.load === 'half') {
+        const peak = await guard.measured(`${protocol} peak`, () => runWindow(b, ring, 'without', undefined));
+        targetRate = rateOf(peak.result) / 2;
+        if (!(targetRate > 0)) throw new Error(`the ${protocol} ring delivered nothing at peak`);
+        halfRates.set(protocol, targetRate);
+        log(`${protocol}: peak ${fmtRate(rateOf(peak.result))} msgs/s without the flooder; the rounds run open loop at ${fmtRate(targetRate)} msgs/s`);
+      }
       for (let round = 0; round < params.rounds; round++) {
         const order: Arm[] = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
         for (const arm of order) {
-          const { result, flood } = await guard.measured(`${protocol} ${arm}`, () => runWindow(b, ring, arm));
+          const { result, flood } = await guard.measured(`${protocol} ${arm}`, () => runWindow(b, ring, arm, targetRate));
           windows.push({ protocol, arm, round, result, flood });
           log(
             `${protocol} round ${round + 1}/${params.rounds} ${arm} the flooder: ${fmtRate(rateOf(result))} msgs/s, p99 ${fmtMs(p99Of(result))}, lost ${result.lost}` +
@@ -331,7 +353,7 @@ async function main(): Promise<void> {
     }
 
     const outcomes = rings.map(([protocol]) => outcomeOf(protocol, windows));
-    const report = render({ ...info, busyBefore, reruns: guard.reruns, tookSeconds: (performance.now() - startedAt) / 1000 }, outcomes);
+    const report = render({ ...info, busyBefore, reruns: guard.reruns, tookSeconds: (performance.now() - startedAt) / 1000, halfRates }, outcomes);
     process.stdout.write(`\n${report}\n\n${goalLines(outcomes).join('\n')}\n`);
     const busiest = Math.max(...windows.map((w) => w.result.maxSenderRate));
     if (busiest > QUOTA.rate) process.stdout.write(`\nWARNING: a ring sender reached ${fmtRate(busiest)} messages/s, above the per-agent quota of ${QUOTA.rate}/s: the ring itself was throttled\n`);
