@@ -37,4 +37,4 @@ export function median(values: readonly number[]): number {
 
 export const fmtMs = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : 'n/a');
 export const fmtRate = (value: number): string => (Number.isFinite(value) ? value.toFixed(0) : 'n/a');
-export const fmtPct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)} %` : 'n/a');
+export const fmtPct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0).replace(/^-0$/, '0')} %` : 'n/a');
