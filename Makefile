@@ -1,7 +1,7 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 NODE_TS := node --conditions=agentbridge-source --import tsx
-UNIT_TESTS := $(shell find libs services tools charts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+UNIT_TESTS := $(shell find libs services tools charts bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability
