@@ -1,10 +1,10 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 NODE_TS := node --conditions=agentbridge-source --import tsx
-UNIT_TESTS := $(shell find libs services tools charts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+UNIT_TESTS := $(shell find libs services tools charts bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability
+.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability
 
 deps:
 	@scripts/ensure-deps.sh
@@ -28,7 +28,10 @@ test: deps typecheck
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
 # Benchmarks (docs/benchmarks.md): throughput, then the overhead of tracing and metrics scraping.
-# `make bench BENCH_PARTS=observability` (or `make bench-observability`) runs one part alone.
+# `make bench BENCH_PARTS=observability` (or `make bench-observability`) runs one part alone; the
+# parts of issue 11 run with `make bench BENCH_PARTS="noisy sessions durability"`: one agent
+# flooding beside the ring, memory and Redis commands per idle session, appendfsync always against
+# everysec.
 BENCH_PARTS ?= throughput observability
 
 bench: deps
@@ -36,7 +39,10 @@ bench: deps
 	  case $$part in \
 	    throughput) $(NODE_TS) bench/throughput.ts ;; \
 	    observability) $(NODE_TS) bench/observability-overhead.ts ;; \
-	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability)" >&2; exit 2 ;; \
+	    noisy) $(NODE_TS) bench/noisy-neighbour.ts ;; \
+	    sessions) $(NODE_TS) bench/sessions.ts ;; \
+	    durability) $(NODE_TS) bench/durability.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability)" >&2; exit 2 ;; \
 	  esac; \
 	done
 
@@ -45,6 +51,15 @@ bench-throughput: deps
 
 bench-observability: deps
 	@$(NODE_TS) bench/observability-overhead.ts
+
+bench-noisy: deps
+	@$(NODE_TS) bench/noisy-neighbour.ts
+
+bench-sessions: deps
+	@$(NODE_TS) bench/sessions.ts
+
+bench-durability: deps
+	@$(NODE_TS) bench/durability.ts
 
 # Kubernetes packaging (docs/deployment.md). One image for every service (Dockerfile); the chart in
 # charts/agent-bridge, linted with each environment's values and packaged into dist/charts/.

@@ -67,10 +67,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, waitFor, type AgentClient } from '@agent-bridge/testkit';
+import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '../e2e/support/bridge.js';
 import { cpuMsPerUnit, SELF, waitForQuietMachine, type CpuReport } from './lib/cpu.js';
-import { now, sleep, PollingReceivers, PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './lib/load.js';
+import { now, sleep, PushReceivers, runDeliveryWindow } from './lib/load.js';
+import { ringIds, startLegacyRing, startPushRing, type Ring as BaseRing, type Track } from './lib/rings.js';
 import {
   fetchMetrics,
   measureRecording,
@@ -140,7 +141,7 @@ const MAX_RUNS_KEPT = 5;
 const RECEIVER = 'otlp receiver';
 
 const log = (message: string): void => void process.stderr.write(`[bench-obs] ${message}\n`);
-const ringOf = (prefix: string) => Array.from({ length: params.agents }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+const ringOf = (prefix: string) => ringIds(prefix, params.agents);
 const agentIds = ringOf('obs-agent');
 const modernIds = ringOf('obs-modern');
 const profiler = new Profiler(undefined);
@@ -148,12 +149,8 @@ const profiler = new Profiler(undefined);
 type ArmName = 'off' | 'on';
 type Protocol = 'legacy' | 'elicitation';
 
-interface Ring {
-  ids: string[];
-  senders: AgentClient[];
-  receivers: Receivers;
-  /** Processes metered in this ring's windows (besides this one and redis-server). */
-  services: Array<[string, number | undefined]>;
+/** A ring of bench/lib/rings.ts, with the trace receiver metered too. */
+interface Ring extends BaseRing {
   /** Names of the bridge's processes whose CPU per message is "the services' cost". */
   serviceNames: string[];
 }
@@ -184,58 +181,16 @@ const pctSmall = (fraction: number) => (Number.isFinite(fraction) && Math.abs(fr
 // ------------------------------------------------------------------ set-up
 
 async function setUpArm(name: ArmName, bridge: Bridge, sinkPid: number, clients: AgentClient[]): Promise<Arm> {
-  const connect = async (agent: string) => {
-    const client = await bridge.connect(agent);
+  const track: Track = (client) => {
     clients.push(client);
     return client;
   };
-  const legacyPoll = bridge.legacyPolls[0]?.pid;
-  const router = bridge.routers[0]?.pid;
-  const senders: AgentClient[] = [];
-  const mailboxes: Mailbox[] = [];
-  for (const agent of agentIds) {
-    senders.push(await connect(agent));
-    mailboxes.push({ client: await connect(agent), cursor: undefined });
-  }
+  const withReceiver = (ring: BaseRing, serviceNames: string[]): Ring => ({ ...ring, services: [...ring.services, [RECEIVER, sinkPid]], serviceNames });
   const rings: Arm['rings'] = {
-    legacy: {
-      ids: agentIds,
-      senders,
-      receivers: new PollingReceivers(mailboxes, POLL_MAX_MESSAGES, POLL_TIMEOUT_MS),
-      services: [
-        ['legacy-poll', legacyPoll],
-        ['router', router],
-        [RECEIVER, sinkPid],
-      ],
-      serviceNames: ['legacy-poll', 'router', 'redis-server'],
-    },
+    legacy: withReceiver(await startLegacyRing(bridge, agentIds, { maxMessages: POLL_MAX_MESSAGES, timeoutMs: POLL_TIMEOUT_MS }, track), ['legacy-poll', 'router', 'redis-server']),
   };
   if (params.elicitation) {
-    const push = new PushReceivers();
-    const pushSenders: AgentClient[] = [];
-    for (const agent of modernIds) {
-      pushSenders.push(await connect(agent));
-      clients.push(await bridge.connectModern(agent, { answer: push.answer }));
-    }
-    await waitFor(
-      async () => {
-        const presence = await bridge.store.store.readPresence(modernIds);
-        return modernIds.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
-      },
-      { timeoutMs: 15_000, description: `every modern agent of the ${name} bridge to be present with an open stream` },
-    );
-    rings.elicitation = {
-      ids: modernIds,
-      senders: pushSenders,
-      receivers: push,
-      services: [
-        ['legacy-poll', legacyPoll],
-        ['router', router],
-        ['elicitation', bridge.elicitations[0]?.pid],
-        [RECEIVER, sinkPid],
-      ],
-      serviceNames: ['legacy-poll', 'router', 'elicitation', 'redis-server'],
-    };
+    rings.elicitation = withReceiver(await startPushRing(bridge, modernIds, new PushReceivers(), track), ['legacy-poll', 'router', 'elicitation', 'redis-server']);
   }
   const metricsUrls = [
     ...bridge.routerUrls.map((url) => `${url}/metrics`),

@@ -66,11 +66,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { hashToken } from '@agent-bridge/service-kit';
-import { connectAgent, freePort, REPO_ROOT, startService, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { connectAgent, freePort, REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge, type ModernAgent } from '../e2e/support/bridge.js';
 import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { CpuMeter } from './lib/cpu.js';
-import { meterWindow, now, planWindow, PollingReceivers, PushReceivers, RoundReceivers, runDeliveryWindow, runElicitWindow, type Mailbox, type Receivers } from './lib/load.js';
+import { meterWindow, now, planWindow, PushReceivers, RoundReceivers, runElicitWindow } from './lib/load.js';
+import { ringIds, runRingWindow, startLegacyRing, startPushRing, waitForPushPresence, type Ring as BaseRing, type Track } from './lib/rings.js';
 import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, type ElicitationPart, type LegacyPart, type RoundsPart, type RunInfo } from './lib/report.js';
 import { writeRunToDocs } from './lib/runs-doc.js';
@@ -112,7 +113,8 @@ const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 const MAX_RUNS_KEPT = 5;
 
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
-const ringOf = (prefix: string) => Array.from({ length: params.agents }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+const ringOf = (prefix: string) => ringIds(prefix, params.agents);
+const poll = { maxMessages: POLL_MAX_MESSAGES, timeoutMs: POLL_TIMEOUT_MS };
 /** The legacy ring (also the noop clients' ids). */
 const agentIds = ringOf('bench-agent');
 /** The elicitation ring: the same shape, agents in the elicitation rollout. */
@@ -186,27 +188,16 @@ async function runNoopWindow(target: NoopTarget, warmupSeconds: number, seconds:
 
 // ------------------------------------------------------------------ rings
 
-interface Ring {
-  ids: string[];
-  senders: AgentClient[];
-  receivers: Receivers;
-  /** Processes metered in this ring's windows (besides this one and redis-server). */
-  services: Array<[string, number | undefined]>;
-  phases: { peak: ProfilePhase; half: ProfilePhase };
-}
+/** A ring of bench/lib/rings.ts, and which profile phases its windows are. */
+type Ring = BaseRing & { phases: { peak: ProfilePhase; half: ProfilePhase } };
 
 function ringWindow(bridge: Bridge, ring: Ring, targetRate: number | undefined, warmupSeconds: number, seconds: number): Promise<BridgeResult> {
-  return runDeliveryWindow({
-    bridge,
-    ids: ring.ids,
-    senders: ring.senders,
-    receivers: ring.receivers,
+  return runRingWindow(bridge, ring, {
     targetRate,
     warmupSeconds,
     seconds,
     contentBytes: params.contentBytes,
     drainSeconds: params.drainSeconds,
-    services: ring.services,
     profiler,
     profile: params.cpuProfPhase === (targetRate === undefined ? ring.phases.peak : ring.phases.half),
   });
@@ -229,13 +220,7 @@ async function startRoundsRing(bridge: Bridge, connectSender: (agent: string) =>
   }
   receivers.start('presence', () => undefined);
   try {
-    await waitFor(
-      async () => {
-        const presence = await bridge.store.store.readPresence(statelessIds);
-        return statelessIds.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
-      },
-      { timeoutMs: 15_000, description: 'every 2026-07-28 agent to be present for push (waiting on the elicitation endpoint)' },
-    );
+    await waitForPushPresence(bridge, statelessIds, 'every 2026-07-28 agent to be present for push (waiting on the elicitation endpoint)');
   } finally {
     const counts = await receivers.stop();
     if (counts.errors > 0) log(`2026 ring: ${counts.errors} wait_for_messages calls failed while waiting for presence`);
@@ -351,58 +336,19 @@ async function main(): Promise<void> {
     const redisClient = b.redis.client();
     info.redis = /redis_version:(\S+)/.exec(await redisClient.info('server'))?.[1] ?? 'unknown';
     redisClient.disconnect();
-    const connect = async (agent: string) => {
-      const client = await b.connect(agent);
+    const track: Track = (client) => {
       clients.push(client);
       return client;
     };
+    const connect = async (agent: string) => track(await b.connect(agent));
 
-    const legacySenders: AgentClient[] = [];
-    const mailboxes: Mailbox[] = [];
-    for (const agent of agentIds) {
-      legacySenders.push(await connect(agent));
-      mailboxes.push({ client: await connect(agent), cursor: undefined });
-    }
-    const legacyRing: Ring = {
-      ids: agentIds,
-      senders: legacySenders,
-      receivers: new PollingReceivers(mailboxes, POLL_MAX_MESSAGES, POLL_TIMEOUT_MS),
-      services: [
-        ['legacy-poll', b.legacyPolls[0]?.pid],
-        ['router', b.routers[0]?.pid],
-      ],
-      phases: { peak: 'peak', half: 'half' },
-    };
-
+    const legacyRing: Ring = { ...(await startLegacyRing(b, agentIds, poll, track)), phases: { peak: 'peak', half: 'half' } };
     let pushRing: Ring | undefined;
-    const modern: ModernAgent[] = [];
+    let modern: ModernAgent[] = [];
     if (params.elicitation) {
-      const pushSenders: AgentClient[] = [];
-      for (const agent of modernIds) {
-        pushSenders.push(await connect(agent));
-        const session = await b.connectModern(agent, { answer: push.answer });
-        modern.push(session);
-        clients.push(session);
-      }
-      // A modern agent is reachable by push once its session's stream is open (presence says so).
-      await waitFor(
-        async () => {
-          const presence = await b.store.store.readPresence(modernIds);
-          return modernIds.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
-        },
-        { timeoutMs: 15_000, description: 'every modern agent to be present with an open stream' },
-      );
-      pushRing = {
-        ids: modernIds,
-        senders: pushSenders,
-        receivers: push,
-        services: [
-          ['legacy-poll', b.legacyPolls[0]?.pid],
-          ['router', b.routers[0]?.pid],
-          ['elicitation', b.elicitations[0]?.pid],
-        ],
-        phases: { peak: 'push-peak', half: 'push-half' },
-      };
+      const ring = await startPushRing(b, modernIds, push, track);
+      modern = ring.modern;
+      pushRing = { ...ring, phases: { peak: 'push-peak', half: 'push-half' } };
     }
 
     const roundsRing = params.stateless ? await startRoundsRing(b, connect, (client) => clients.push(client)) : undefined;

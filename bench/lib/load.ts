@@ -3,7 +3,7 @@
  * open-loop senders, and one "delivery window" that sends around a ring and times each message
  * from "send accepted" to "received by the target", whatever receives it (a poll, a push, a round).
  */
-import type { AgentClient } from '@agent-bridge/testkit';
+import { ToolCallError, type AgentClient } from '@agent-bridge/testkit';
 import type { ElicitRequestParams, ElicitResult } from '@modelcontextprotocol/client';
 import type { Bridge, PollResult, ReceivedElicitation } from '../../e2e/support/bridge.js';
 import { CpuMeter, type CpuReport } from './cpu.js';
@@ -391,6 +391,7 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
   const sent = new Map<string, { startedAt: number; acceptedAt: number }>();
   const received = new Map<string, number>();
   let sendErrors = 0;
+  const sendErrorCodes: Record<string, number> = {};
   const window = planWindow(options.warmupSeconds, options.seconds);
 
   receivers.start(tag, (key, at) => {
@@ -404,8 +405,10 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
     const startedAt = now();
     try {
       await senders[index]!.callToolJson('send_message', { to: ids[(index + 1) % ids.length]!, content: prefix + 'x'.repeat(Math.max(0, options.contentBytes - prefix.length)) });
-    } catch {
+    } catch (error) {
       sendErrors++;
+      const code = error instanceof ToolCallError ? error.code : 'transport';
+      sendErrorCodes[code] = (sendErrorCodes[code] ?? 0) + 1;
       return;
     }
     sent.set(key, { startedAt, acceptedAt: now() });
@@ -437,14 +440,19 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
     polls: counts.deliveries,
     polledMessages: counts.items,
     sendErrors,
+    sendErrorCodes,
+    maxSenderRate: 0,
     pollErrors: counts.errors,
     ...(counters ? { roundsHandedOut: counters.rounds, roundRequests: counters.requests } : {}),
     pollLaneMessages: counts.pollLane,
     cpu,
     redis,
   };
+  const perSender = new Map<string, number>();
   for (const [key, record] of accepted()) {
     result.sent++;
+    const sender = key.slice(0, key.lastIndexOf(':'));
+    perSender.set(sender, (perSender.get(sender) ?? 0) + 1);
     result.sendCalls.push(record.acceptedAt - record.startedAt);
     const at = received.get(key);
     if (at === undefined) {
@@ -455,6 +463,7 @@ export async function runDeliveryWindow(options: DeliveryWindowOptions): Promise
     result.latencies.push(Math.max(0, at - record.acceptedAt));
     result.fromSendStart.push(at - record.startedAt);
   }
+  result.maxSenderRate = Math.max(0, ...perSender.values()) / options.seconds;
   return result;
 }
 

@@ -3,11 +3,10 @@
  * process, a Prometheus-like /metrics scraper, a reader of Prometheus text, the microbenchmark of
  * metric recording, and the upkeep of its section of docs/benchmarks.md.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { BridgeMetrics } from '@agent-bridge/observability';
 import { startService, type ServiceHandle } from '@agent-bridge/testkit';
 import { now, sleep } from './load.js';
+import { writeSectionRunToDocs } from './runs-doc.js';
 
 // ------------------------------------------------------------------ trace sink
 
@@ -210,43 +209,8 @@ export function measureRecording(iterations: number, messagesPerBatch: number): 
 // ------------------------------------------------------------------ docs/benchmarks.md
 
 export const OBS_SECTION_HEADING = '## Observability overhead';
-const OBS_RUN_MARK = '<!-- bench-observability-run -->';
 
-/**
- * Keeps the "Observability overhead" section of `file` (from its heading to the next `## `
- * heading or the end): its text before the first run stays as is (`intro` when the section is new,
- * appended at the end of the file), `run` is prepended to its runs, at most `maxRuns` kept.
- * Everything outside the section is left alone.
- */
+/** The "Observability overhead" section of docs/benchmarks.md: `run` prepended to its runs (bench/lib/runs-doc.ts). */
 export function writeObservabilityRunToDocs(file: string, intro: string, run: string, maxRuns: number): void {
-  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const found = existing.startsWith(OBS_SECTION_HEADING) ? 0 : existing.indexOf(`\n${OBS_SECTION_HEADING}`);
-  const at = found > 0 ? found + 1 : found;
-  let before: string;
-  let section: string;
-  let after: string;
-  if (at >= 0) {
-    const next = existing.indexOf('\n## ', at + OBS_SECTION_HEADING.length);
-    before = existing.slice(0, at);
-    section = existing.slice(at, next >= 0 ? next + 1 : undefined);
-    after = next >= 0 ? existing.slice(next + 1) : '';
-  } else {
-    before = existing;
-    section = intro;
-    after = '';
-  }
-  const markAt = section.indexOf(OBS_RUN_MARK);
-  const head = markAt >= 0 ? section.slice(0, markAt) : section;
-  const older =
-    markAt >= 0
-      ? section
-          .slice(markAt)
-          .split(OBS_RUN_MARK)
-          .map((chunk) => chunk.trim())
-          .filter((chunk) => chunk.length > 0)
-      : [];
-  const runs = [run.trim(), ...older].slice(0, maxRuns);
-  const newSection = `${head.trimEnd()}\n\n${runs.map((r) => `${OBS_RUN_MARK}\n${r}\n`).join('\n')}`;
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${before.trimEnd()}\n\n${newSection.trimEnd()}\n${after ? `\n${after.trimEnd()}\n` : ''}`);
+  writeSectionRunToDocs(file, { heading: OBS_SECTION_HEADING, mark: '<!-- bench-observability-run -->' }, intro, run, maxRuns);
 }

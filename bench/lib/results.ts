@@ -50,6 +50,10 @@ export interface BridgeResult {
   /** Legacy: messages those polls returned; elicitation and rounds: ring messages among the elicitations. */
   polledMessages: number;
   sendErrors: number;
+  /** Failed send_message calls by error code (`transport` when the call got no tool error). */
+  sendErrorCodes: Record<string, number>;
+  /** Messages per second the busiest sender had accepted in the window (the per-agent send quota applies to it). */
+  maxSenderRate: number;
   /** Failed wait_for_messages calls (legacy, rounds). */
   pollErrors: number;
   /** Rounds: rounds the elicitation replica handed out in the measured part (its metric). */
@@ -99,6 +103,11 @@ export function mergeBridge(results: BridgeResult[]): BridgeResult {
     polls: sum((r) => r.polls),
     polledMessages: sum((r) => r.polledMessages),
     sendErrors: sum((r) => r.sendErrors),
+    sendErrorCodes: results.reduce<Record<string, number>>((all, r) => {
+      for (const [code, count] of Object.entries(r.sendErrorCodes)) all[code] = (all[code] ?? 0) + count;
+      return all;
+    }, {}),
+    maxSenderRate: Math.max(0, ...results.map((r) => r.maxSenderRate)),
     pollErrors: sum((r) => r.pollErrors),
     ...(results.every((r) => r.roundsHandedOut !== undefined) ? { roundsHandedOut: sum((r) => r.roundsHandedOut!), roundRequests: sum((r) => r.roundRequests ?? 0) } : {}),
     pollLaneMessages: sum((r) => r.pollLaneMessages),

@@ -51,3 +51,51 @@ export function writeRunToDocs(file: string, run: string, maxRuns: number): void
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${head.trimEnd()}\n\n${RUNS_HEADING}\n\n${runs.map((r) => `${RUN_MARK}\n${r}\n`).join('\n')}${tail ? `\n${tail}\n` : ''}`);
 }
+
+/** A section of docs/benchmarks.md that holds one benchmark part's runs. */
+export interface DocsSection {
+  /** Its heading line, e.g. "## Noisy neighbour" (matched as a prefix of the line). */
+  heading: string;
+  /** The comment line before each run, e.g. "<!-- bench-noisy-run -->". */
+  mark: string;
+}
+
+/**
+ * Keeps the section `section` of `file` (from its heading to the next `## ` heading or the end):
+ * its text before the first run stays as is (`intro` when the section is new, appended at the end
+ * of the file), `run` is prepended to its runs, at most `maxRuns` kept. Everything outside the
+ * section is left alone.
+ */
+export function writeSectionRunToDocs(file: string, section: DocsSection, intro: string, run: string, maxRuns: number): void {
+  const { heading, mark } = section;
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const found = existing.startsWith(heading) ? 0 : existing.indexOf(`\n${heading}`);
+  const at = found > 0 ? found + 1 : found;
+  let before: string;
+  let text: string;
+  let after: string;
+  if (at >= 0) {
+    const next = existing.indexOf('\n## ', at + heading.length);
+    before = existing.slice(0, at);
+    text = existing.slice(at, next >= 0 ? next + 1 : undefined);
+    after = next >= 0 ? existing.slice(next + 1) : '';
+  } else {
+    before = existing;
+    text = intro;
+    after = '';
+  }
+  const markAt = text.indexOf(mark);
+  const head = markAt >= 0 ? text.slice(0, markAt) : text;
+  const older =
+    markAt >= 0
+      ? text
+          .slice(markAt)
+          .split(mark)
+          .map((chunk) => chunk.trim())
+          .filter((chunk) => chunk.length > 0)
+      : [];
+  const runs = [run.trim(), ...older].slice(0, maxRuns);
+  const newSection = `${head.trimEnd()}\n\n${runs.map((r) => `${mark}\n${r}\n`).join('\n')}`;
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${before.trimEnd()}\n\n${newSection.trimEnd()}\n${after ? `\n${after.trimEnd()}\n` : ''}`);
+}

@@ -27,6 +27,14 @@ export function distribution(values: readonly number[]): Distribution {
   };
 }
 
+/** Median of `values` (NaN when empty). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export const fmtMs = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : 'n/a');
 export const fmtRate = (value: number): string => (Number.isFinite(value) ? value.toFixed(0) : 'n/a');
-export const fmtPct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)} %` : 'n/a');
+export const fmtPct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0).replace(/^-0$/, '0')} %` : 'n/a');

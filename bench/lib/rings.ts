@@ -1,0 +1,117 @@
+/**
+ * The benchmark's rings of agents, set up the same way by every benchmark part: N agents, agent i
+ * sends to agent (i+1) mod N with one legacy-endpoint client per agent calling send_message; only
+ * the receiving side differs (bench/lib/load.ts has the receivers and the measured window).
+ *   legacy      — each target has a receiver client in a wait_for_messages loop (previous cursor).
+ *   elicitation — each target is a modern agent: an MCP session on the elicitation endpoint that
+ *                 declares the elicitation capability, stream open, in the `elicitation.agents`
+ *                 rollout; messages arrive as elicitation/create requests, answered at once.
+ */
+import { waitFor, type AgentClient } from '@agent-bridge/testkit';
+import type { Bridge, ModernAgent } from '../../e2e/support/bridge.js';
+import { PollingReceivers, PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './load.js';
+import type { Profiler } from './profiling.js';
+import type { BridgeResult } from './results.js';
+
+export interface Ring {
+  ids: string[];
+  senders: AgentClient[];
+  receivers: Receivers;
+  /** Processes metered in this ring's windows (besides the benchmark and redis-server). */
+  services: Array<[string, number | undefined]>;
+}
+
+/** `prefix-01` … `prefix-NN`. */
+export const ringIds = (prefix: string, agents: number): string[] => Array.from({ length: agents }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
+
+/** Every client a ring connects goes through `track`, so the caller closes them all at the end. */
+export type Track = <C extends AgentClient>(client: C) => C;
+
+/** The legacy ring: a sender and a wait_for_messages receiver client per agent, both on the legacy endpoint. */
+export async function startLegacyRing(bridge: Bridge, ids: string[], poll: { maxMessages: number; timeoutMs: number }, track: Track): Promise<Ring> {
+  const senders: AgentClient[] = [];
+  const mailboxes: Mailbox[] = [];
+  for (const agent of ids) {
+    senders.push(track(await bridge.connect(agent)));
+    mailboxes.push({ client: track(await bridge.connect(agent)), cursor: undefined });
+  }
+  return {
+    ids,
+    senders,
+    receivers: new PollingReceivers(mailboxes, poll.maxMessages, poll.timeoutMs),
+    services: [
+      ['legacy-poll', bridge.legacyPolls[0]?.pid],
+      ['router', bridge.routers[0]?.pid],
+    ],
+  };
+}
+
+/** Resolves once every agent of `ids` holds a session with its stream open that declared form elicitation. */
+export async function waitForPushPresence(bridge: Bridge, ids: string[], description: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const presence = await bridge.store.store.readPresence(ids);
+      return ids.every((id) => presence.get(id)?.some((s) => s.streamOpen && s.elicitation.form) ?? false);
+    },
+    { timeoutMs: 15_000, description },
+  );
+}
+
+/**
+ * The elicitation ring: a legacy-endpoint sender per agent, and per target a modern agent (a 2025
+ * session on the first elicitation replica) answering with `push`. Returns once every target is
+ * present with an open stream, so the first window's messages go to push lanes. `modern` are the
+ * targets' sessions (the elicit windows ask with them).
+ */
+export async function startPushRing(bridge: Bridge, ids: string[], push: PushReceivers, track: Track): Promise<Ring & { modern: ModernAgent[] }> {
+  const senders: AgentClient[] = [];
+  const modern: ModernAgent[] = [];
+  for (const agent of ids) {
+    senders.push(track(await bridge.connect(agent)));
+    modern.push(track(await bridge.connectModern(agent, { answer: push.answer })));
+  }
+  await waitForPushPresence(bridge, ids, 'every modern agent to be present with an open stream');
+  return {
+    ids,
+    senders,
+    receivers: push,
+    modern,
+    services: [
+      ['legacy-poll', bridge.legacyPolls[0]?.pid],
+      ['router', bridge.routers[0]?.pid],
+      ['elicitation', bridge.elicitations[0]?.pid],
+    ],
+  };
+}
+
+export interface RingWindowOptions {
+  /** Closed-loop senders when undefined, else open loop at this total rate. */
+  targetRate?: number;
+  warmupSeconds: number;
+  seconds: number;
+  contentBytes: number;
+  drainSeconds: number;
+  /** More processes to meter, e.g. a load generator of the benchmark. */
+  extraServices?: Array<[string, number | undefined]>;
+  profiler: Profiler;
+  /** Profile the ring's services over this window. */
+  profile?: boolean;
+}
+
+/** One measured window of a ring (bench/lib/load.ts runDeliveryWindow). */
+export function runRingWindow(bridge: Bridge, ring: Ring, options: RingWindowOptions): Promise<BridgeResult> {
+  return runDeliveryWindow({
+    bridge,
+    ids: ring.ids,
+    senders: ring.senders,
+    receivers: ring.receivers,
+    targetRate: options.targetRate,
+    warmupSeconds: options.warmupSeconds,
+    seconds: options.seconds,
+    contentBytes: options.contentBytes,
+    drainSeconds: options.drainSeconds,
+    services: [...ring.services, ...(options.extraServices ?? [])],
+    profiler: options.profiler,
+    profile: options.profile ?? false,
+  });
+}
