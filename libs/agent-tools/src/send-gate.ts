@@ -12,16 +12,26 @@ export interface SendGateLimits {
 export const STORE_FULL_RETRY_MS = 5_000;
 /** Agents remembered as rate-limited by this process at most (the memory of refusals is bounded too). */
 const REMEMBERED_REFUSALS = 10_000;
+/** A refusal is answered this much later per recent refusal of the same sender (its first one at once)… */
+export const REFUSAL_DELAY_STEP_MS = 10;
+/** …and at most this much later. */
+export const REFUSAL_DELAY_MAX_MS = 1_000;
+/** Recent refusals of a sender count half after this long. */
+const REFUSAL_HALF_LIFE_MS = 1_000;
 
 /**
  * Decides, before anything of a send is stored, whether it may be accepted: the Redis memory
  * high-water mark first (shared by everyone), then the sender's token bucket and backlog (its own).
  * A refusal is a ToolError with a stable code and `details.retryAfterMs`. A sender refused for its
  * rate is refused by this process without asking Redis again until its retry-after has passed, so a
- * flood of refused calls costs Redis nothing.
+ * flood of refused calls costs Redis nothing. A sender that keeps calling while refused is answered
+ * more slowly (10 ms per recent refusal, at most 1 s): a client that ignores the retry-after and
+ * calls again at once would otherwise make the replica spend its time refusing it.
  */
 export class SendGate {
   private readonly refusedUntil = new Map<string, number>();
+  /** Recent refusals per sender, decayed by REFUSAL_HALF_LIFE_MS (bounded like refusedUntil). */
+  private readonly strikes = new Map<string, { score: number; at: number }>();
 
   constructor(
     private readonly store: Pick<MessageLog, 'admitSend' | 'memoryPressure'>,
@@ -30,6 +40,28 @@ export class SendGate {
   ) {}
 
   async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>): Promise<void> {
+    try {
+      await this.decide(envelope);
+    } catch (error) {
+      if (error instanceof ToolError && (error.code === 'RATE_LIMITED' || error.code === 'BACKLOG_FULL')) {
+        const delay = this.refusalDelay(envelope.from);
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+      throw error;
+    }
+  }
+
+  /** How much later to answer this refusal of the sender: 0 for a first one, more the more it had lately. */
+  private refusalDelay(agentId: string): number {
+    const now = Date.now();
+    const last = this.strikes.get(agentId);
+    const recent = last ? last.score * 0.5 ** ((now - last.at) / REFUSAL_HALF_LIFE_MS) : 0;
+    if (!last && this.strikes.size >= REMEMBERED_REFUSALS) this.strikes.clear();
+    this.strikes.set(agentId, { score: recent + 1, at: now });
+    return Math.min(REFUSAL_DELAY_MAX_MS, Math.floor(recent * REFUSAL_DELAY_STEP_MS));
+  }
+
+  private async decide(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>): Promise<void> {
     const now = Date.now();
     const until = this.refusedUntil.get(envelope.from);
     if (until !== undefined && until > now) throw this.rateLimited(envelope.from, until - now);
