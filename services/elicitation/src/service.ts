@@ -448,14 +448,15 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     sessions,
     async close() {
       // In order: take nothing new (readiness off, no new sessions or 2026 calls); answer every
-      // held call (polls with what they have, elicits with SHUTTING_DOWN); no longer be a forwarding
-      // target; let each push in flight be answered for a moment, then leave it pending for the
-      // agent's next session; end every session, so its client opens a new one on another replica.
+      // held call (polls with what they have, elicits with SHUTTING_DOWN); let each push in flight
+      // be answered for a moment (its answer may come relayed by another replica), then leave it
+      // pending for the agent's next session; stop being a relay target; end every session, so its
+      // client opens a new one on another replica.
       http.drain();
       clearInterval(heartbeatTimer);
       shutdown.abort();
-      await store.removeReplica(SERVICE_NAME, config.REPLICA_ID).catch(() => undefined);
       await Promise.all([...deliverers.values()].map((d) => d.stop(PUSH_SHUTDOWN_GRACE_MS)).concat(heldCallsAnswered(HELD_CALLS_GRACE_MS)));
+      await store.removeReplica(SERVICE_NAME, config.REPLICA_ID).catch(() => undefined);
       const open = [...sessions.all()];
       await Promise.all(open.map((session) => store.removePresence(session.agentId, session.id).catch(() => undefined)));
       await Promise.all(open.map((session) => session.transport.close().catch(() => undefined)));
