@@ -33,6 +33,8 @@ type Signal = 'SIGTERM' | 'SIGKILL';
 /** The services' keep-alive interval here (15 s by default), and how long a call is held before the signal. */
 const KEEPALIVE_MS = 2_000;
 const HOLD_BEFORE_SIGNAL_MS = 3_000;
+/** nginx leaves an upstream that refused a connection out this long (its fail_timeout). */
+const NGINX_FAIL_TIMEOUT_S = 1;
 
 interface Trial {
   heldCallEndsMs: number;
@@ -114,6 +116,8 @@ async function legacyTrial(bridge: Bridge, lb: NginxHandle, replicas: Array<{ id
 
 async function restart(bridge: Bridge, replica: { id: string; port: number; handle: ServiceHandle }): Promise<void> {
   replica.handle = replica.id.startsWith('legacy') ? await bridge.startLegacyPoll(replica.id, replica.port) : await bridge.startElicitation(replica.id, replica.port);
+  // nginx left the replica out when it refused a connection: the next trial starts once it is back in.
+  await new Promise((resolve) => setTimeout(resolve, NGINX_FAIL_TIMEOUT_S * 1_000 + 200));
 }
 
 async function sessionTrial(bridge: Bridge, lb: NginxHandle, replicas: Array<{ id: string; port: number; handle: ServiceHandle }>, signal: Signal, sender: AgentClient<'sdk1'>, trial: number): Promise<Trial> {
@@ -211,8 +215,8 @@ async function main(): Promise<void> {
   });
   const legacy = bridge.legacyUrls.map((url, i) => ({ id: `legacy-poll-${i + 1}`, port: Number(new URL(url).port), handle: bridge.legacyPolls[i]! }));
   const modern = bridge.elicitationBaseUrls.map((url, i) => ({ id: `elicitation-${i + 1}`, port: Number(new URL(url).port), handle: bridge.elicitations[i]! }));
-  const legacyLb = await startNginx(bridge.legacyUrls.map((url) => new URL(url).origin));
-  const modernLb = await startNginx(bridge.elicitationBaseUrls);
+  const legacyLb = await startNginx(bridge.legacyUrls.map((url) => new URL(url).origin), { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
+  const modernLb = await startNginx(bridge.elicitationBaseUrls, { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
   const sender = await connectAgent({ url: bridge.legacyUrls[0]!, token: bridge.tokens.sender!, name: 'sender', generation: 'sdk1' });
   const rows: string[] = [];
   try {
