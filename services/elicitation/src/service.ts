@@ -31,12 +31,12 @@ import { StatelessRounds } from './rounds.js';
 import { AgentSession, SessionRegistry, type SessionChange } from './sessions.js';
 
 export const SERVICE_NAME = 'elicitation';
+export const SERVICE_VERSION = '0.1.0';
 
 /** On shutdown, how long an elicitation in flight may still be answered before it is left for the agent's next session. */
 export const PUSH_SHUTDOWN_GRACE_MS = 1_000;
 /** On shutdown, how long held calls (answered at once) get to send their answers before the sessions close. */
 const HELD_CALLS_GRACE_MS = 2_000;
-export const SERVICE_VERSION = '0.1.0';
 
 export interface ElicitationService {
   url: string;
