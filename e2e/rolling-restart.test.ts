@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, freePort, startService, ToolCallError, waitFor, type ServiceHandle } from '@agent-bridge/testkit';
-import { startBridge, type Bridge } from './support/bridge.js';
+import type { ElicitResult } from '@modelcontextprotocol/client';
+import { receive, startBridge, type Bridge } from './support/bridge.js';
 import { startNginx, type NginxHandle } from './support/nginx.js';
 import { startTrafficAgent, type TrafficAgent } from './support/traffic.js';
 
@@ -266,3 +267,55 @@ describe('rolling restart of every service under traffic', () => {
     assert.ok(latencies[0]! < 10_000, `every message arrived within 10 s of being accepted (the slowest took ${latencies[0]} ms)`);
   });
 });
+
+describe('an elicitation replica stopped with a push in flight', () => {
+  let bridge: Bridge;
+
+  before(async () => {
+    bridge = await startBridge({
+      agents: ['sender', 'slow'],
+      elicitations: 2,
+      flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'slow', elicitationTimeoutMs: '30000' },
+      // The default push lease (5 s): asked again sooner than that, the lease was released, not expired.
+      env: { PUSH_LEASE_TTL_MS: '5000' },
+    });
+  });
+  after(async () => {
+    await bridge?.stop();
+  });
+
+  test('gives the push 1 s, exits, and the agent is asked again at once on its new session; one answer reaches the sender', async () => {
+    const sender = await bridge.connect('sender');
+    let first: ((answer: ElicitResult) => void) | undefined;
+    const slow = await bridge.connectModern('slow', { replica: 0, answer: () => new Promise<ElicitResult>((resolve) => (first = resolve)) });
+    try {
+      await waitFor(async () => (await bridge.store.store.readPresence(['slow'])).get('slow')?.some((s) => s.streamOpen) ?? false, { timeoutMs: 10_000, description: 'slow to have its stream open' });
+      const { message_id: messageId } = await sender.callToolJson<{ message_id: string }>('send_message', { to: 'slow', content: 'take your time' });
+      await waitFor(() => first !== undefined, { timeoutMs: 10_000, description: 'the push to reach slow' });
+
+      const at = Date.now();
+      const exit = await bridge.elicitations[0]!.stop();
+      const exitedAfter = Date.now() - at;
+      assert.equal(exit.code, 0);
+      assert.ok(exitedAfter >= 900 && exitedAfter < 2_500, `the replica gave the push its 1 s and exited (${exitedAfter} ms)`);
+      first!({ action: 'accept', content: { response: 'too late' } });
+
+      const again = await bridge.connectModern('slow', { replica: 1, answer: () => ({ action: 'accept', content: { response: 'on the new session' } }) });
+      try {
+        await waitFor(() => again.received.length > 0, { timeoutMs: 10_000, description: 'the message to be asked again' });
+        const askedAfter = Date.now() - at;
+        assert.ok(askedAfter < 5_000, `asked again ${askedAfter} ms after the SIGTERM, before the 5 s push lease could expire`);
+        assert.match(again.received[0]!.message, new RegExp(messageId));
+        const replies = await receive(sender, 1, 10_000);
+        assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[messageId, 'on the new session']]);
+        assert.equal((await receive(sender, 1, 1_500, replies.cursor)).messages.length, 0, 'one answer reached the sender');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await slow.close().catch(() => undefined);
+      await sender.close();
+    }
+  });
+});
+
