@@ -13,14 +13,17 @@
  *                 open) has an `elicit` (with an idempotency key) held by the replica owning the
  *                 session when that replica is signalled. The agent does what docs/agent-guide.md
  *                 says: on SHUTTING_DOWN or any transport error it opens a new session (through
- *                 nginx, so on the other replica) and retries.
+ *                 nginx, so on the other replica) and calls wait_for_messages once.
+ * Each call is held 3 s before the signal, past the first keep-alive (KEEPALIVE_MS=2000 here), so
+ * its response stream has started, as for any call held longer than 15 s with the defaults.
  * Measured from the signal: `held call ends` (the held call returns or fails), `next call ok` (a
  * following call succeeds: wait_for_messages with timeout_ms 0, on the new session for the 2025
  * one), for the session when a message sent to the agent just after the signal reaches it (pushed
  * on its new session, or polled by that first call), and when the process exited.
  *
  * Run: node --conditions=agentbridge-source --import tsx bench/restart-stall.ts
- * Environment: BENCH_RESTART_TRIALS (3); BENCH_RESTART_ONLY (legacy-poll or elicitation: one scenario). Prints a Markdown table (docs/operations.md, "Restarts").
+ * Environment: BENCH_RESTART_TRIALS (3); BENCH_RESTART_ONLY (legacy-poll or elicitation: one
+ * scenario). Prints a Markdown table (docs/operations.md, "Restarts").
  */
 import { performance } from 'node:perf_hooks';
 import { connectAgent, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
