@@ -4,7 +4,7 @@ NODE_TS := node --conditions=agentbridge-source --import tsx
 UNIT_TESTS := $(shell find libs services tools charts bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability
+.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
 
 deps:
 	@scripts/ensure-deps.sh
@@ -29,9 +29,9 @@ test: deps typecheck
 
 # Benchmarks (docs/benchmarks.md): throughput, then the overhead of tracing and metrics scraping.
 # `make bench BENCH_PARTS=observability` (or `make bench-observability`) runs one part alone; the
-# parts of issue 11 run with `make bench BENCH_PARTS="noisy sessions durability"`: one agent
-# flooding beside the ring, memory and Redis commands per idle session, appendfsync always against
-# everysec.
+# parts of issue 11 run with `make bench BENCH_PARTS="noisy sessions durability restarts"`: one
+# agent flooding beside the ring, memory and Redis commands per idle session, appendfsync always
+# against everysec, the stall a client sees when a replica gets SIGTERM or kill -9 (about 8 min).
 BENCH_PARTS ?= throughput observability
 
 bench: deps
@@ -42,7 +42,8 @@ bench: deps
 	    noisy) $(NODE_TS) bench/noisy-neighbour.ts ;; \
 	    sessions) $(NODE_TS) bench/sessions.ts ;; \
 	    durability) $(NODE_TS) bench/durability.ts ;; \
-	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability)" >&2; exit 2 ;; \
+	    restarts) $(NODE_TS) bench/restart-stall.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts)" >&2; exit 2 ;; \
 	  esac; \
 	done
 
@@ -60,6 +61,9 @@ bench-sessions: deps
 
 bench-durability: deps
 	@$(NODE_TS) bench/durability.ts
+
+bench-restarts: deps
+	@$(NODE_TS) bench/restart-stall.ts
 
 # Kubernetes packaging (docs/deployment.md). One image for every service (Dockerfile); the chart in
 # charts/agent-bridge, linted with each environment's values and packaged into dist/charts/.

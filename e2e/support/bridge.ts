@@ -50,6 +50,8 @@ export interface Bridge {
   /** Base URLs (http://127.0.0.1:PORT) of the elicitation replicas. */
   elicitationBaseUrls: string[];
   startElicitation(replicaId: string, port?: number): Promise<ServiceHandle>;
+  /** Starts one more legacy-poll replica (e.g. the replacement in a rolling restart, on the port of the one it replaces). */
+  startLegacyPoll(replicaId: string, port?: number): Promise<ServiceHandle>;
   /** A modern agent: an MCP client of an elicitation replica, answering elicitations with `answer`. */
   connectModern<G extends ClientGeneration = '2025-11-25'>(agent: string, options?: ModernAgentOptions<G>): Promise<ModernAgent<G>>;
   tokens: Record<string, string>;
@@ -114,6 +116,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     elicitationBaseUrls.push(baseUrl);
     return handle;
   };
+  const startLegacyPoll = async (replicaId: string, fixedPort?: number) => {
+    const { handle, baseUrl } = await startProcess(replicaId, 'services/legacy-poll/src/main.ts', { REPLICA_ID: replicaId }, fixedPort);
+    legacyPolls.push(handle);
+    legacyUrls.push(`${baseUrl}/mcp`);
+    return handle;
+  };
   const startRouter = async (id: string) => {
     const { handle, baseUrl } = await startProcess(id, 'services/router/src/main.ts', { ROUTER_ID: id });
     routers.push(handle);
@@ -122,11 +130,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   };
   try {
     for (let i = 0; i < (options.routers ?? 1); i++) await startRouter(`router-${i + 1}`);
-    for (let i = 0; i < (options.legacyPolls ?? 1); i++) {
-      const { handle, baseUrl } = await startProcess(`legacy-poll-${i + 1}`, 'services/legacy-poll/src/main.ts', { REPLICA_ID: `legacy-poll-${i + 1}` });
-      legacyPolls.push(handle);
-      legacyUrls.push(`${baseUrl}/mcp`);
-    }
+    for (let i = 0; i < (options.legacyPolls ?? 1); i++) await startLegacyPoll(`legacy-poll-${i + 1}`);
     for (let i = 0; i < (options.elicitations ?? 0); i++) await startElicitation(`elicitation-${i + 1}`);
   } catch (error) {
     await Promise.all([...routers, ...legacyPolls, ...elicitations].map((s) => s.stop()));
@@ -145,6 +149,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     elicitations,
     elicitationBaseUrls,
     startElicitation,
+    startLegacyPoll,
     connectModern: (agent, modernOptions = {}) => connectModernAgent(modernOptions.url ?? `${elicitationBaseUrls[modernOptions.replica ?? 0]}/mcp`, tokens[agent]!, agent, modernOptions),
     tokens,
     env,

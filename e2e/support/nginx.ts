@@ -10,11 +10,16 @@ export interface NginxHandle {
   stop(): Promise<void>;
 }
 
-export async function startNginx(upstreams: string[]): Promise<NginxHandle> {
+/**
+ * `failTimeoutS`: how long an upstream that refused a connection is left out (nginx's
+ * `fail_timeout`, 5 s here by default). A rolling restart faster than that would find every
+ * upstream left out at once.
+ */
+export async function startNginx(upstreams: string[], options: { failTimeoutS?: number } = {}): Promise<NginxHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'agent-bridge-nginx-'));
   for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub));
   const port = await freePort();
-  const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=1 fail_timeout=5s;`).join('\n');
+  const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=1 fail_timeout=${options.failTimeoutS ?? 5}s;`).join('\n');
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1;

@@ -20,9 +20,22 @@ export interface HttpServerHandle {
   server: Server;
   url: string;
   port: number;
-  /** Stops accepting connections and waits for open ones to finish (at most `graceMs`). */
+  /**
+   * The first step of a shutdown: `/readyz` answers 503 from now on, the listener closes (a new
+   * connection is refused, so a load balancer tries another replica), and a new request on a
+   * connection already open gets 503 SHUTTING_DOWN with `Retry-After` and `Connection: close`
+   * (unless `stillServed` takes it). Every response still open ends its connection when it ends.
+   */
+  drain(): void;
+  /** Drains (if not yet) and waits for open connections to finish (at most `graceMs`). */
   close(graceMs: number): Promise<void>;
 }
+
+/** Paths answered while a server drains: the process is alive, and its metrics are read to the end. */
+const ANSWERED_WHILE_DRAINING = new Set(['/healthz', '/metrics']);
+
+/** What a request that reaches a draining replica gets told. */
+export const SHUTTING_DOWN_SENTENCE = 'this replica is shutting down; retry the request at once (with the same idempotency key, if it has one): another replica serves it';
 
 /** A small router on node:http: exact-path routes, JSON errors, no framework. */
 export async function startHttpServer(options: {
@@ -30,10 +43,24 @@ export async function startHttpServer(options: {
   port: number;
   routes: Record<string, RouteHandler>;
   onError?: (error: unknown, request: IncomingMessage) => void;
+  /** While draining, requests this takes are still served (e.g. an answer for a session this replica holds). */
+  stillServed?: (request: IncomingMessage) => boolean;
 }): Promise<HttpServerHandle> {
+  let draining = false;
+  const open = new Set<ServerResponse>();
   const server = createServer(async (request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     const handler = options.routes[path];
+    open.add(response);
+    response.once('close', () => open.delete(response));
+    if (draining) {
+      endConnectionAfter(response);
+      if (path === '/readyz') return sendJson(response, 503, { status: 'shutting down' });
+      if (!ANSWERED_WHILE_DRAINING.has(path) && !options.stillServed?.(request)) {
+        request.resume();
+        return sendJson(response, 503, { error: SHUTTING_DOWN_SENTENCE, code: 'SHUTTING_DOWN' }, { 'retry-after': '1' });
+      }
+    }
     try {
       if (!handler) throw new HttpError(404, `no route for ${path}`);
       await handler(request, response);
@@ -59,25 +86,35 @@ export async function startHttpServer(options: {
   });
   const { port } = server.address() as AddressInfo;
   const shownHost = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  let closed: Promise<void> | undefined;
+  const drain = () => {
+    if (closed) return;
+    draining = true;
+    closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A kept-alive connection would carry the client's next request here: end each with its response.
+    for (const response of open) endConnectionAfter(response);
+    server.closeIdleConnections();
+  };
   return {
     server,
     port,
     url: `http://${shownHost}:${port}`,
-    close(graceMs) {
-      return new Promise((resolve) => {
-        const force = setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, graceMs);
-        force.unref();
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+    drain,
+    async close(graceMs) {
+      drain();
+      let force: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (force = setTimeout(resolve, graceMs)))]);
+      clearTimeout(force);
+      server.closeAllConnections();
     },
   };
+}
+
+/** The response's connection closes once it ends (with `Connection: close` when its headers are still unsent). */
+function endConnectionAfter(response: ServerResponse): void {
+  if (!response.headersSent) response.shouldKeepAlive = false;
+  const socket = response.socket;
+  response.once('finish', () => setImmediate(() => socket?.end()));
 }
 
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

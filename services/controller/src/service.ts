@@ -107,6 +107,9 @@ export async function startControllerService(
     controller,
     url: http.url,
     async close() {
+      // Admin requests go to another controller from now on (bridgectl retries a 503 SHUTTING_DOWN);
+      // the leader lease is released, not left to expire.
+      http.drain();
       clearInterval(heartbeatTimer);
       await controller.stop();
       await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);

@@ -61,6 +61,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         throw new ToolError('UNKNOWN_RECIPIENT', `there is no agent "${args.to}" on this bridge; check the recipient id.`, { details: { to: args.to } });
       }
       const timeoutMs = Math.min(args.timeout_ms ?? options.defaultTimeoutMs, options.maxTimeoutMs);
+      if (options.shutdownSignal.aborted) throw shuttingDown(undefined, args.idempotency_key);
       const now = Date.now();
       const envelope: Envelope = {
         id: newMessageId(now),
@@ -102,6 +103,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
       }
 
       const answer = await waitForAnswer(messageId, timeoutMs, context);
+      if (answer === 'shutting_down') throw shuttingDown(messageId, args.idempotency_key);
       if (!answer) {
         // An answer recorded meanwhile (by the call this one replays) wins over the timeout.
         const state = await store.closeMessage(messageId, args.to, 'expired');
@@ -131,7 +133,12 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
     return { message_id: messageId, action: record.state === 'answered' ? 'accept' : record.state === 'declined' ? 'decline' : 'cancel', responder: target };
   }
 
-  async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null> {
+  /**
+   * The answer, or null at the timeout. On shutdown ('shutting_down') the question stays open: a
+   * retry with the same idempotency key, on any replica, waits on for it (and the census closes
+   * it as abandoned if nobody does).
+   */
+  async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null | 'shutting_down'> {
     const deadline = Date.now() + timeoutMs;
     const signal = AbortSignal.any([context.signal, options.shutdownSignal]);
     const waiter = doorbell.register(`answer:${messageId}`);
@@ -153,9 +160,23 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
     } finally {
       waiter.dispose();
     }
+    if (options.shutdownSignal.aborted && !context.signal.aborted) return 'shutting_down';
     // Settles the race with an answer arriving right now: either we get it, or it becomes a message.
     return store.finishElicitWait(context.agentId, messageId);
   }
+}
+
+/** What an elicit held (or arriving) while its replica shuts down answers: retry, and resume the same question. */
+function shuttingDown(messageId: string | undefined, idempotencyKey: string | undefined): ToolError {
+  const retry =
+    idempotencyKey !== undefined
+      ? `retry the call with the same idempotency_key ("${idempotencyKey}"): another replica waits on for the same question's answer`
+      : messageId === undefined
+        ? 'retry the call: another replica serves it'
+        : 'retry the call: another replica serves it (this call had no idempotency_key, so a retry asks a new question; set one to resume the same question)';
+  return new ToolError('SHUTTING_DOWN', `the replica serving this elicit is shutting down; ${retry}.`, {
+    details: { retryAfterMs: 0, ...(messageId !== undefined ? { message_id: messageId } : {}) },
+  });
 }
 
 /**

@@ -35,9 +35,10 @@ const ROLLBACK_GRACE_MS = 400;
 export class PushDeliverer {
   private readonly stopController = new AbortController();
   private lease: PushLease | undefined;
-  private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost'; rollbackTimer?: NodeJS.Timeout } | undefined;
+  private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost' | 'shutdown'; rollbackTimer?: NodeJS.Timeout } | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private done: Promise<void> | undefined;
+  private graceOver = false;
 
   constructor(
     readonly agentId: string,
@@ -48,10 +49,16 @@ export class PushDeliverer {
     this.done = this.run().catch((error) => this.deps.logger.error({ err: error, agentId: this.agentId }, 'push deliverer crashed'));
   }
 
-  /** Stops after the elicitation in flight completes (it is not aborted: the agent may still answer). */
-  async stop(): Promise<void> {
+  /**
+   * Stops after the elicitation in flight completes (it is not aborted: the agent may still answer).
+   * With `graceMs` (a shutdown), one still unanswered after it is aborted and left pending: the
+   * released lease lets the agent's next session, on another replica, be asked it again at once.
+   */
+  async stop(graceMs?: number): Promise<void> {
     this.stopController.abort();
+    const timer = graceMs === undefined ? undefined : setTimeout(() => this.abortForShutdown(), graceMs);
     await this.done;
+    clearTimeout(timer);
   }
 
   /**
@@ -68,6 +75,14 @@ export class PushDeliverer {
       }, ROLLBACK_GRACE_MS);
     }
     this.deps.doorbell.ring(`push:${this.agentId}`);
+  }
+
+  /** The grace of a shutdown is over: the push in flight (or one about to start) is aborted. */
+  private abortForShutdown(): void {
+    this.graceOver = true;
+    if (!this.inFlight) return;
+    this.inFlight.reason = 'shutdown';
+    this.inFlight.controller.abort();
   }
 
   private get stopped(): boolean {
@@ -175,12 +190,14 @@ export class PushDeliverer {
     const { store, metrics } = this.deps;
     const controller = new AbortController();
     this.inFlight = { controller };
+    if (this.graceOver) this.abortForShutdown();
     let answer: Answer;
     try {
       answer = (await session.server.elicitInput(elicitationRequest(entry.payload, entry.sequence) as never, { timeout: flags.elicitationTimeoutMs, signal: controller.signal })) as Answer;
     } catch (error) {
       const interrupted = this.inFlight?.reason;
-      if (interrupted === 'rollback' || interrupted === 'lease_lost') return false; // the drain (or the new owner) takes it from here
+      // The drain, the new owner or the agent's next session takes it from here.
+      if (interrupted === 'rollback' || interrupted === 'lease_lost' || interrupted === 'shutdown') return false;
       const reason = failureReason(error);
       failSpan(span, error);
       this.deps.logger.warn({ agentId: this.agentId, messageId: entry.messageId, reason, err: error, ...traceIds(span) }, 'push could not complete; handing it back to the router');

@@ -4,7 +4,7 @@ import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import { evaluateProtocol } from '@agent-bridge/flags';
-import type { PresenceSession } from '@agent-bridge/event-store';
+import { sleep, type PresenceSession } from '@agent-bridge/event-store';
 import type { Logger } from '@agent-bridge/observability';
 import {
   ActivityRecorder,
@@ -35,6 +35,11 @@ import { AgentSession, SessionRegistry, type SessionChange } from './sessions.js
 
 export const SERVICE_NAME = 'elicitation';
 export const SERVICE_VERSION = '0.1.0';
+
+/** On shutdown, how long an elicitation in flight may still be answered before it is left for the agent's next session. */
+export const PUSH_SHUTDOWN_GRACE_MS = 1_000;
+/** On shutdown, how long held calls (answered at once) get to send their answers before the sessions close. */
+const HELD_CALLS_GRACE_MS = 2_000;
 
 export interface ElicitationService {
   url: string;
@@ -378,6 +383,12 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     host: config.HOST,
     port: config.PORT,
     onError: (error, request) => logger.error({ err: error, path: request.url }, 'request failed'),
+    // While shutting down, a session held here is still served until it is closed: the answer to
+    // an elicitation in flight can still arrive, and a call still gets its quick answer.
+    stillServed: (request) => {
+      const sessionId = request.headers['mcp-session-id'];
+      return typeof sessionId === 'string' && sessions.get(sessionId) !== undefined;
+    },
     routes: {
       '/mcp': handleMcp,
       ...runtime.probes(() => {
@@ -386,6 +397,12 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       }),
     },
   });
+
+  /** Resolves once every session's held calls have sent their answers (its only open response is its stream), or after `graceMs`. */
+  async function heldCallsAnswered(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && sessions.all().some((session) => session.openResponses > session.streams)) await sleep(20);
+  }
 
   const advertisedUrl = config.ADVERTISE_URL ?? `http://127.0.0.1:${http.port}`;
 
@@ -448,14 +465,19 @@ export async function startElicitationService(config: ElicitationConfig, logger:
     mcpUrl: `${http.url}/mcp`,
     sessions,
     async close() {
+      // In order: take nothing new (readiness off, no new sessions or 2026 calls); answer every
+      // held call (polls with what they have, elicits with SHUTTING_DOWN); let each push in flight
+      // be answered for a moment (its answer may come relayed by another replica), then leave it
+      // pending for the agent's next session; stop being a relay target; end every session, so its
+      // client opens a new one on another replica.
+      http.drain();
       clearInterval(heartbeatTimer);
       shutdown.abort();
-      await Promise.all([...deliverers.values()].map((d) => d.stop()));
-      for (const session of sessions.all()) {
-        await store.removePresence(session.agentId, session.id).catch(() => undefined);
-        await session.transport.close().catch(() => undefined);
-      }
+      await Promise.all([...deliverers.values()].map((d) => d.stop(PUSH_SHUTDOWN_GRACE_MS)).concat(heldCallsAnswered(HELD_CALLS_GRACE_MS)));
       await store.removeReplica(SERVICE_NAME, config.REPLICA_ID).catch(() => undefined);
+      const open = [...sessions.all()];
+      await Promise.all(open.map((session) => store.removePresence(session.agentId, session.id).catch(() => undefined)));
+      await Promise.all(open.map((session) => session.transport.close().catch(() => undefined)));
       await http.close(config.SHUTDOWN_GRACE_MS);
       await runtime.close();
     },

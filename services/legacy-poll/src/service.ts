@@ -97,7 +97,9 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     url: http.url,
     mcpUrl: `${http.url}/mcp`,
     async close() {
-      // Waiting polls answer at once (with what they have) so connections can close.
+      // Nothing new is taken (readiness off, the listener closed); waiting polls answer at once
+      // with what they have, each response ending its connection so the next call goes elsewhere.
+      http.drain();
       shutdown.abort();
       await http.close(config.SHUTDOWN_GRACE_MS);
       await runtime.close();

@@ -50,6 +50,8 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
     router,
     url: http.url,
     async close() {
+      http.drain();
+      // Leases released here go to the other routers at their next tick, not at expiry.
       await router.stop();
       await http.close(1_000);
       await runtime.close();
