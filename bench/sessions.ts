@@ -212,7 +212,8 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     env: {
       ...BENCH_SERVICE_ENV,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${PRELOAD}`.trim(),
-      ...(name === 'one' ? { MAX_SESSIONS_PER_AGENT: String(maxSessionsPerAgent) } : {}),
+      // Each session's GET stream is one of the agent's open requests (MAX_REQUESTS_PER_AGENT, 64 by default).
+      ...(name === 'one' ? { MAX_SESSIONS_PER_AGENT: String(maxSessionsPerAgent), MAX_REQUESTS_PER_AGENT: String(maxSessionsPerAgent + 64) } : {}),
     },
     flags: { 'elicitation.enabled': 'true', 'elicitation.percentage': '100' },
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { ELICIT_TIMEOUT_DEFAULT_MS, POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
 import type { Logger } from '@agent-bridge/observability';
-import { RequestStateSealer, advertiseSettings, agentRequestSettings, commonSettings, httpSettings, loadConfig, originSettings, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
+import { ConfigError, RequestStateSealer, advertiseSettings, agentRequestSettings, commonSettings, httpSettings, loadConfig, originSettings, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
 
@@ -84,5 +84,12 @@ export function requestStateSealer(config: ElicitationConfig, logger: Logger): R
 }
 
 export function loadElicitationConfig(env: NodeJS.ProcessEnv = process.env): ElicitationConfig {
-  return resolveAdvertiseUrl(loadConfig('elicitation', elicitationConfigSchema, env));
+  const config = resolveAdvertiseUrl(loadConfig('elicitation', elicitationConfigSchema, env));
+  // Each session's open stream is one of the agent's open requests: leave room for its calls.
+  if (config.MAX_REQUESTS_PER_AGENT <= config.MAX_SESSIONS_PER_AGENT) {
+    throw new ConfigError(
+      `Invalid configuration for elicitation: MAX_REQUESTS_PER_AGENT (${config.MAX_REQUESTS_PER_AGENT}) must be larger than MAX_SESSIONS_PER_AGENT (${config.MAX_SESSIONS_PER_AGENT}), since each session's open stream counts as one of the agent's requests; raise MAX_REQUESTS_PER_AGENT (e.g. to ${config.MAX_SESSIONS_PER_AGENT + 48}) or lower MAX_SESSIONS_PER_AGENT. See docs/configuration.md.`,
+    );
+  }
+  return config;
 }
