@@ -15,7 +15,8 @@ describe('two legacy agents exchange messages through the bridge', () => {
   let bob: AgentClient;
 
   before(async () => {
-    bridge = await startBridge({ agents: ['alice', 'bob', 'mallory'] });
+    // Senders here send as fast as they can on purpose, above the default per-agent rate.
+    bridge = await startBridge({ agents: ['alice', 'bob', 'mallory'], env: { SEND_RATE_PER_SECOND: '10000', SEND_BURST: '10000' } });
     alice = await bridge.connect('alice');
     bob = await bridge.connect('bob');
   });

@@ -14,7 +14,8 @@ describe('router replicas and crashes', () => {
   let carol: AgentClient;
 
   before(async () => {
-    bridge = await startBridge({ agents: ['alice', 'bob', 'carol'], routers: 2, shardCount: 8 });
+    // Senders here send as fast as they can on purpose, above the default per-agent rate.
+    bridge = await startBridge({ agents: ['alice', 'bob', 'carol'], routers: 2, shardCount: 8, env: { SEND_RATE_PER_SECOND: '10000', SEND_BURST: '10000' } });
     alice = await bridge.connect('alice');
     bob = await bridge.connect('bob');
     carol = await bridge.connect('carol');
