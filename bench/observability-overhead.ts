@@ -65,7 +65,6 @@
  *   BENCH_WRITE_DOCS=1            as in bench/throughput.ts
  * With the defaults it takes about 5 minutes on an idle 2-core machine.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '../e2e/support/bridge.js';
@@ -90,6 +89,7 @@ import { mergeBridge, type BridgeResult } from './lib/results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './lib/stats.js';
 import type { RunInfo } from './lib/report.js';
 import { envNumber } from './lib/env.js';
+import { describeMachine, machineInfo, type MachineInfo } from './lib/run.js';
 
 // ------------------------------------------------------------------ parameters
 
@@ -203,7 +203,7 @@ async function setUpArm(name: ArmName, bridge: Bridge, sinkPid: number, clients:
 // ------------------------------------------------------------------ report
 
 /** The machine part of the throughput benchmark's RunInfo, plus how long this run took. */
-type Info = Pick<RunInfo, 'date' | 'cores' | 'cpuModel' | 'os' | 'node' | 'redis' | 'busyBefore' | 'reruns'> & { tookSeconds: number };
+type Info = MachineInfo & Pick<RunInfo, 'busyBefore' | 'reruns'> & { tookSeconds: number };
 
 interface ProtocolOutcome {
   protocol: Protocol;
@@ -252,7 +252,7 @@ function render(info: Info, outcomes: ProtocolOutcome[], extras: Extras): { mark
   lines.push(`### ${info.date} — ${outcomes.map((o) => `${o.protocol} ${pct1(o.overhead)}`).join(', ')}: ${allPass ? 'goal met' : 'goal missed'} (< ${GOAL_OVERHEAD * 100} %)`, '');
   const bsp = params.bspDelayMs === undefined ? `unset (SDK default ${SDK_DEFAULT_BSP_DELAY_MS} ms)` : `${params.bspDelayMs} ms`;
   lines.push(
-    `Machine: ${info.cores} cores (${info.cpuModel}), ${info.os}; Node ${info.node}; Redis ${info.redis}. ` +
+    `Machine: ${describeMachine(info)}. ` +
       `Parameters: ${params.agents} agents per ring (${params.agents} closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ` +
       `${params.rounds} rounds of off/on slices in ABBA order per protocol, ${params.seconds} s measured per arm and protocol in total ` +
       `(${params.warmupSeconds} s warm-up before the first slice of each, ${LATER_SLICE_WARMUP_SECONDS} s before the others); ` +
@@ -403,14 +403,8 @@ async function main(): Promise<void> {
   if (removed.length > 0) log(`removed ${removed.join(', ')} from the environment (the off arm runs without OTEL_* variables)`);
   if (params.rounds < 3) log(`BENCH_OBS_ROUNDS=${params.rounds}: fewer than 3 rounds per arm makes the comparison sensitive to drift`);
 
-  const cpus = os.cpus();
   const info: Info = {
-    date: new Date().toISOString(),
-    cores: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    redis: 'unknown',
+    ...machineInfo(),
     busyBefore: Number.NaN,
     reruns: 0,
     tookSeconds: Number.NaN,

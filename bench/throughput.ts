@@ -78,6 +78,7 @@ import { writeRunToDocs } from './lib/runs-doc.js';
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
 import { fmtPct, fmtRate } from './lib/stats.js';
 import { envNumber } from './lib/env.js';
+import { machineInfo } from './lib/run.js';
 
 // ------------------------------------------------------------------ parameters
 
@@ -263,14 +264,8 @@ async function halfPeak(name: string, peak: BridgeResult, run: (rate: number) =>
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const cpus = os.cpus();
   const info: RunInfo = {
-    date: new Date().toISOString(),
-    cores: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    redis: 'unknown',
+    ...machineInfo(),
     sdk: sdkLabel(),
     busyBefore: Number.NaN,
     reruns: 0,

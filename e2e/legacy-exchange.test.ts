@@ -88,8 +88,12 @@ describe('two legacy agents exchange messages through the bridge', () => {
   test('has_more tells the agent more messages are waiting than it asked for', async () => {
     const start = await poll(bob, { timeout_ms: 0 });
     for (let i = 0; i < 3; i++) await alice.callToolJson('send_message', { to: 'bob', content: `batch ${i}` });
-    let page = await poll(bob, { cursor: start.cursor, max_messages: 2, timeout_ms: 5_000 });
-    for (let tries = 0; page.messages.length < 2 && tries < 20; tries++) page = await poll(bob, { cursor: start.cursor, max_messages: 2, timeout_ms: 1_000 });
+    // The router places them in bob's lane one by one: re-read from the same cursor (acknowledging
+    // nothing new) until all three are there, so has_more cannot race the third one's routing.
+    let all = await poll(bob, { cursor: start.cursor, max_messages: 3, timeout_ms: 5_000 });
+    for (let tries = 0; all.messages.length < 3 && tries < 20; tries++) all = await poll(bob, { cursor: start.cursor, max_messages: 3, timeout_ms: 1_000 });
+    assert.equal(all.messages.length, 3, 'all three reached bob');
+    const page = await poll(bob, { cursor: start.cursor, max_messages: 2, timeout_ms: 5_000 });
     assert.equal(page.messages.length, 2);
     assert.equal(page.has_more, true);
     const rest = await poll(bob, { cursor: page.cursor, max_messages: 2, timeout_ms: 5_000 });

@@ -1,5 +1,6 @@
 /** The benchmark's verdicts and its markdown report (bench/lib/runs-doc.ts puts it into docs/benchmarks.md). */
 import { cpuMsPerUnit, SELF, type CpuReport } from './cpu.js';
+import type { MachineInfo } from './run.js';
 import type { BridgeResult, ElicitRoundTrips, NoopResult, RedisStats } from './results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
 
@@ -12,13 +13,7 @@ export const GOAL_ROUNDS_RATIO = 1;
 /** Above this CPU use by processes outside the benchmark (% of one core) in a window, the run is flagged as contended. */
 export const CONTENTION_LIMIT_PERCENT = 20;
 
-export interface RunInfo {
-  date: string;
-  cores: number;
-  cpuModel: string;
-  os: string;
-  node: string;
-  redis: string;
+export interface RunInfo extends MachineInfo {
   /** The MCP SDK the clients and endpoints use, e.g. "MCP SDK v2 (client 2.4.0, server 2.4.0)". */
   sdk: string;
   /** All cores together, percent busy just before the run. */
