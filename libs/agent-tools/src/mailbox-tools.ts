@@ -1,5 +1,5 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
+import { doorbellTopics, isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
 import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
@@ -378,7 +378,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     const deadline = Date.now() + timeoutMs;
     const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
     // Register before the first read: a message routed between the read and the wait still rings us.
-    const waiter = roundSource ? doorbell.register(`poll:${agentId}`, `push:${agentId}`) : doorbell.register(`poll:${agentId}`);
+    const waiter = roundSource ? doorbell.register(doorbellTopics.lane(agentId, 'poll'), doorbellTopics.lane(agentId, 'push')) : doorbell.register(doorbellTopics.lane(agentId, 'poll'));
     metrics.waitingPolls.inc();
     const startedAt = Date.now();
     let nextProgressAt = startedAt + limits.progressIntervalMs;

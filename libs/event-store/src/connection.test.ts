@@ -5,7 +5,7 @@ import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testk
 import { openConnection } from './connection.js';
 import { isStoreError } from './errors.js';
 import { Keys } from './keys.js';
-import { RedisEventStore } from './redis-store.js';
+import { RedisEventStore } from './open.js';
 
 /**
  * A TCP proxy in front of Redis whose existing connections can be frozen: bytes stop flowing both

@@ -57,8 +57,11 @@ export class Waiter {
 }
 
 export interface DoorbellOptions {
-  /** Channels to listen on; each message's payload is a topic, except `events`, which becomes `events:<shard>`. */
-  channels: Array<{ channel: string; shard?: number }>;
+  /**
+   * Channels to listen on. A message's payload is the topic it rings, unless the channel names its
+   * own `topic` (a shard's events bell, whose payload says nothing: doorbellTopics.events).
+   */
+  channels: Array<{ channel: string; topic?: string }>;
   onEvent?: (event: 'resubscribed' | 'error', detail?: unknown) => void;
 }
 
@@ -70,7 +73,7 @@ export interface DoorbellOptions {
 export class Doorbell {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly handlers = new Map<string, (payload: string) => void>();
-  private readonly shardOfChannel = new Map<string, number>();
+  private readonly topicOfChannel = new Map<string, string>();
   private wasReady = false;
   private lostConnection = false;
 
@@ -78,8 +81,8 @@ export class Doorbell {
     private readonly subscriber: Redis,
     private readonly options: DoorbellOptions,
   ) {
-    for (const { channel, shard } of options.channels) {
-      if (shard !== undefined) this.shardOfChannel.set(channel, shard);
+    for (const { channel, topic } of options.channels) {
+      if (topic !== undefined) this.topicOfChannel.set(channel, topic);
     }
     subscriber.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     subscriber.on('close', () => {
@@ -151,11 +154,6 @@ export class Doorbell {
       handler(payload);
       return;
     }
-    if (payload === 'events') {
-      const shard = this.shardOfChannel.get(channel);
-      if (shard !== undefined) this.ring(`events:${shard}`);
-      return;
-    }
-    this.ring(payload);
+    this.ring(this.topicOfChannel.get(channel) ?? payload);
   }
 }

@@ -5,7 +5,6 @@ export * from './connection.js';
 export * from './doorbell.js';
 export * from './types.js';
 export * from './store.js';
-export * from './redis-store.js';
 export * from './flag-source.js';
 export * from './open.js';
 export * from './durability.js';

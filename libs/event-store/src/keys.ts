@@ -33,6 +33,19 @@ export function fnv1a32(text: string): number {
   return hash >>> 0;
 }
 
+/**
+ * Doorbell topics: what a process's waiters register for (Doorbell.register) and what the scripts
+ * publish on a shard's lanes bell. They name no Redis key, so they need no prefix or shard count.
+ */
+export const doorbellTopics = {
+  /** A message reached the agent's poll or push lane. */
+  lane: (agentId: string, lane: LaneKind): string => `${lane}:${agentId}`,
+  /** The answer to `messageId` reached the `elicit` call waiting for it. */
+  answer: (messageId: string): string => `answer:${messageId}`,
+  /** A shard's events stream has a new entry (its bell's payload names nothing: open.ts maps the channel to this topic). */
+  events: (shard: number): string => `events:${shard}`,
+} as const;
+
 export class Keys {
   constructor(
     readonly shardCount: number,
@@ -153,15 +166,9 @@ export class Keys {
   placeholder(agentId: string): string {
     return `${this.agentTag(agentId)}:none`;
   }
-  answerTopic(messageId: string): string {
-    return `answer:${messageId}`;
-  }
   /** Idempotency records live in the *sender's* slot: a key is scoped to the agent that sent it. */
   idempotency(senderId: string, idempotencyKey: string): string {
     return `${this.agentTag(senderId)}:idem:${senderId}:${idempotencyKey}`;
-  }
-  laneTopic(agentId: string, lane: LaneKind): string {
-    return `${lane}:${agentId}`;
   }
 
   // ---- control plane ----
@@ -203,25 +210,4 @@ export class Keys {
   replicas(service: string): string {
     return `${this.prefix}:{control}:replicas:${service}`;
   }
-}
-
-/** Stream ids are `<ms>-<seq>`; compare them without losing precision. */
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs, aSeq] = splitStreamId(a);
-  const [bMs, bSeq] = splitStreamId(b);
-  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
-  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
-  return 0;
-}
-
-export const STREAM_ID_PATTERN = /^(\d{1,20})-(\d{1,20})$/;
-
-export function isStreamId(value: string): boolean {
-  return STREAM_ID_PATTERN.test(value);
-}
-
-function splitStreamId(id: string): [bigint, bigint] {
-  const match = STREAM_ID_PATTERN.exec(id);
-  if (!match) throw new RangeError(`not a stream id: ${id}`);
-  return [BigInt(match[1]!), BigInt(match[2]!)];
 }

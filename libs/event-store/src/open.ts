@@ -3,8 +3,54 @@ import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection } fr
 import { withDeadline } from './deadline.js';
 import { StoreError } from './errors.js';
 import { Doorbell } from './doorbell.js';
-import { DEFAULT_KEY_PREFIX, Keys } from './keys.js';
-import { DEFAULT_STORE_OPTIONS, RedisEventStore, type RedisEventStoreOptions } from './redis-store.js';
+import { DEFAULT_KEY_PREFIX, doorbellTopics, Keys } from './keys.js';
+import { RedisActivity } from './redis/activity.js';
+import { DEFAULT_STORE_OPTIONS, RedisContext, type RedisEventStoreOptions } from './redis/context.js';
+import { RedisControlPlane } from './redis/control-plane.js';
+import { RedisElicitWaits } from './redis/elicit-waits.js';
+import { RedisLeases } from './redis/leases.js';
+import { RedisMailboxes } from './redis/mailboxes.js';
+import { RedisMessages } from './redis/messages.js';
+import { RedisPresence } from './redis/presence.js';
+import { RedisPushLanes } from './redis/push-lanes.js';
+import { RedisShards } from './redis/shards.js';
+import type { EventStore } from './store.js';
+
+export { DEFAULT_STORE_OPTIONS, type RedisEventStoreOptions } from './redis/context.js';
+
+/** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
+const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane] as const;
+/** A part's public methods (its private members would make the intersection `never`). */
+type Public<T> = { [K in keyof T]: T[K] };
+type Parts = Public<InstanceType<(typeof PARTS)[number]>>;
+type UnionToIntersection<U> = (U extends unknown ? (part: U) => void : never) extends (part: infer I) => void ? I : never;
+/** Fails to compile when the parts leave a method of EventStore out. */
+type Covers<T extends EventStore> = T;
+type _PartsCoverTheStore = Covers<UnionToIntersection<Parts>>;
+
+export interface RedisEventStore extends EventStore {}
+
+/**
+ * The event store on one Redis command connection: each method is its part's (src/redis/*.ts),
+ * bound to it. A method two parts define is a mistake, refused at construction.
+ */
+export class RedisEventStore {
+  readonly keys: Keys;
+
+  constructor(redis: Redis, options: Partial<RedisEventStoreOptions> & { keys: Keys }) {
+    const context = new RedisContext(redis, options);
+    this.keys = context.keys;
+    const self = this as unknown as Record<string, unknown>;
+    for (const Part of PARTS) {
+      const part = new Part(context) as unknown as Record<string, (...args: unknown[]) => unknown>;
+      for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(part))) {
+        if (name === 'constructor' || typeof part[name] !== 'function') continue;
+        if (name in self) throw new Error(`event store: ${Part.name} and another part both define ${name}`);
+        self[name] = part[name]!.bind(part);
+      }
+    }
+  }
+}
 
 export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptions, 'keys'>> {
   url: string;
@@ -70,7 +116,7 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
   });
   const doorbell = new Doorbell(subscriber.redis, {
     channels: keys.allShards().flatMap((shard) => [
-      ...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), shard }] : []),
+      ...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), topic: doorbellTopics.events(shard) }] : []),
       ...(options.listen !== 'events' ? [{ channel: keys.lanesBell(shard) }] : []),
     ]),
     onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),

@@ -4,7 +4,7 @@ import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { isStoreError } from './errors.js';
 import { Keys } from './keys.js';
-import { RedisEventStore } from './redis-store.js';
+import { RedisEventStore } from './open.js';
 import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
 import type { SendQuota } from './types.js';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { LUA_FIELD_TABLES } from './entry-codec.js';
 
 export const SCRIPT_NAMES = [
   'admit_send',
@@ -68,12 +69,42 @@ export type ScriptSet = Record<ScriptName | keyof typeof ALLOW_OOM_VARIANTS, Lua
 
 let cached: ScriptSet | undefined;
 
+/** A line `--- @include <name>` in a script is replaced by `lua/includes/<name>.lua` (or the generated `fields`). */
+const INCLUDE_LINE = /^--- @include ([a-z_]+)[ \t]*$/gm;
+
+/**
+ * The `fields` include: the stream entry field names of entry-codec.ts as Lua tables
+ * (`EVENT.messageId` is 'm'), so scripts and TypeScript read and write the same names.
+ */
+export function fieldsInclude(): string {
+  const tables = Object.entries(LUA_FIELD_TABLES).map(
+    ([table, fields]) => `local ${table} = { ${Object.entries(fields).map(([name, field]) => `${name} = '${field}'`).join(', ')} }`,
+  );
+  return ['-- fields: generated from entry-codec.ts by scripts.ts (fieldsInclude).', ...tables].join('\n');
+}
+
+/** A script's source with its includes expanded; an include that does not exist fails loudly, naming the script. */
+export function expandIncludes(name: string, source: string, readInclude: (include: string) => string = readIncludeFile): string {
+  return source.replace(INCLUDE_LINE, (_, include: string) => {
+    if (include === 'fields') return fieldsInclude();
+    try {
+      return readInclude(include).trimEnd();
+    } catch (error) {
+      throw new Error(`lua/${name}.lua includes "${include}", which is not a file in lua/includes/ (${(error as Error).message})`, { cause: error });
+    }
+  });
+}
+
+function readIncludeFile(include: string): string {
+  return readFileSync(new URL(`./lua/includes/${include}.lua`, import.meta.url), 'utf8');
+}
+
 export function loadScripts(): ScriptSet {
   if (cached) return cached;
   const scripts = {} as ScriptSet;
   for (const name of SCRIPT_NAMES) {
     const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-    scripts[name] = new LuaScript(name, source);
+    scripts[name] = new LuaScript(name, expandIncludes(name, source));
   }
   for (const [variant, name] of Object.entries(ALLOW_OOM_VARIANTS)) {
     scripts[variant as keyof typeof ALLOW_OOM_VARIANTS] = new LuaScript(variant, `#!lua flags=allow-oom\n${scripts[name].source}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ActivityStore, Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
-import { fnv1a32, sleep } from '@agent-bridge/event-store';
+import { doorbellTopics, fnv1a32, sleep } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
@@ -47,7 +47,7 @@ export class Router {
 
   /** Wakes every shard worker (after a flag change: rollbacks drain push lanes within a second). */
   wakeAll(): void {
-    for (const shard of this.workers.keys()) this.deps.doorbell.ring(`events:${shard}`);
+    for (const shard of this.workers.keys()) this.deps.doorbell.ring(doorbellTopics.events(shard));
   }
 
   ownedShards(): number[] {

@@ -17,6 +17,7 @@ import {
   type ShardLease,
   type ShardStore,
   ROUND_LEASE_OWNER_PREFIX,
+  doorbellTopics,
 } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, startSpan, traceparentOf, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
@@ -114,7 +115,7 @@ export class ShardWorker {
     let failures = 0;
     let claimed = false;
     while (!this.stopped) {
-      const waiter = this.deps.doorbell.register(`events:${this.shard}`);
+      const waiter = this.deps.doorbell.register(doorbellTopics.events(this.shard));
       try {
         if (!claimed) {
           await store.ensureShardGroup(this.shard);

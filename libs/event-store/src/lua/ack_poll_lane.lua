@@ -21,25 +21,18 @@ Returns  {'OK', ackedCount, ackedId}
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): acknowledging frees the lane entries it trims. What it adds is bounded by what was accepted before.
 ]]
-local function parse(id)
-  local dash = string.find(id, '-', 1, true)
-  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
-end
-local function less(a, b)
-  local am, as = parse(a)
-  local bm, bs = parse(b)
-  if am ~= bm then return am < bm end
-  return as < bs
-end
+--- @include fields
+--- @include entries
+--- @include stream_ids
 
 local state = redis.call('HMGET', KEYS[2], 'acked', 'last')
 local acked = state[1] or '0-0'
 local last = state[2] or '0-0'
 local cursor = ARGV[1]
-if less(cursor, acked) then
+if id_less(cursor, acked) then
   return {'EXPIRED', acked}
 end
-if less(last, cursor) then
+if id_less(last, cursor) then
   return {'UNKNOWN', last}
 end
 if cursor == acked then
@@ -54,11 +47,7 @@ if #entries == tonumber(ARGV[5]) and entries[#entries][1] ~= cursor then
   status = 'PARTIAL'
 end
 for _, entry in ipairs(entries) do
-  local fields = entry[2]
-  local messageId
-  for i = 1, #fields, 2 do
-    if fields[i] == 'm' then messageId = fields[i + 1] end
-  end
+  local messageId = fields_of(entry[2])[LANE.messageId]
   if messageId then
     local ledger = ARGV[3] .. messageId
     -- answered, declined, cancelled, expired and abandoned are final: acknowledging only records the delivery time.
@@ -74,7 +63,6 @@ for _, entry in ipairs(entries) do
     end
   end
 end
-local ms, seq = parse(reached)
-redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', ms, seq + 1))
+redis.call('XTRIM', KEYS[1], 'MINID', id_after(reached))
 redis.call('HSET', KEYS[2], 'acked', reached)
 return {status, #entries, reached}

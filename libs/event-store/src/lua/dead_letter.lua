@@ -15,9 +15,9 @@ Returns  dead-letter entry id. Errors 'FENCED ...' when the lease is not held.
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): an entry that cannot be routed must leave the events stream for it to be trimmed. What it adds is bounded by what was accepted before.
 ]]
-if redis.call('GET', KEYS[2]) ~= ARGV[3] then
-  return redis.error_reply('FENCED the shard lease is no longer held by ' .. ARGV[3])
-end
+--- @include lease
+local fenced = fenced_unless_held(KEYS[2], ARGV[3], 'shard')
+if fenced then return fenced end
 local id = redis.call('XADD', KEYS[3], '*', 'source_id', ARGV[2], 'reason', ARGV[4], 'fields', ARGV[5])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return id

@@ -19,18 +19,19 @@ Errors   'FENCED ...' when the caller no longer holds the push lease
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): a failed push goes to the poll lane instead, so it is still delivered. What it adds is bounded by what was accepted before.
 ]]
-if redis.call('GET', KEYS[2]) ~= ARGV[3] then
-  return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[3])
-end
+--- @include fields
+--- @include lease
+--- @include entries
+local fenced = fenced_unless_held(KEYS[2], ARGV[3], 'push')
+if fenced then return fenced end
 local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
 if #found == 0 then return false end
-local fields = found[1][2]
-local f = {}
-for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+local f = fields_of(found[1][2])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[6]) end
-local id = redis.call('XADD', KEYS[3], '*', 't', 'delivery.failed', 'm', f.m, 'a', ARGV[6], 'r', ARGV[4],
-  'l', ARGV[2], 'p', f.p, 'q', f.q)
+local id = redis.call('XADD', KEYS[3], '*', EVENT.type, 'delivery.failed', EVENT.messageId, f[LANE.messageId],
+  EVENT.target, ARGV[6], EVENT.reason, ARGV[4], EVENT.failedLaneEntryId, ARGV[2],
+  EVENT.pushPayload, f[LANE.payload], EVENT.pollPayload, f[LANE.pollPayload])
 redis.call('PUBLISH', ARGV[5], 'events')
 return id

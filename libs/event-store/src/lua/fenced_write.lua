@@ -16,11 +16,12 @@ Errors   'FENCED ...' when the lease is not held by ARGV[1]
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): the controller's audit trail and status must be written during an incident. What it adds is bounded by what was accepted before.
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('FENCED the controller lease is no longer held by ' .. ARGV[1])
-end
+--- @include fields
+--- @include lease
+local fenced = fenced_unless_held(KEYS[1], ARGV[1], 'controller')
+if fenced then return fenced end
 if ARGV[2] == 'set' then
   redis.call('SET', KEYS[2], ARGV[3])
   return 'OK'
 end
-return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'a', ARGV[3])
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', LOG.audit, ARGV[3])

@@ -28,6 +28,7 @@ Returns  {'OK', newVersion, auditId} | {'CONFLICT', currentVersion} | {'FENCED',
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): a rollback must be published when Redis is full, more than ever. What it adds is bounded by what was accepted before.
 ]]
+--- @include fields
 local current = redis.call('GET', KEYS[1])
 local version = 0
 if current then version = cjson.decode(current).version or 0 end
@@ -39,6 +40,6 @@ if tonumber(ARGV[1]) ~= version then
 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7]) end
-local auditId = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'a', ARGV[4])
+local auditId = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', LOG.audit, ARGV[4])
 redis.call('PUBLISH', ARGV[3], tostring(version + 1))
 return {'OK', version + 1, auditId}

@@ -21,9 +21,9 @@ Errors   'FENCED ...' when the caller no longer holds the push lease
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): settling frees the push-lane entry. What it adds is bounded by what was accepted before.
 ]]
-if redis.call('GET', KEYS[2]) ~= ARGV[3] then
-  return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[3])
-end
+--- @include lease
+local fenced = fenced_unless_held(KEYS[2], ARGV[3], 'push')
+if fenced then return fenced end
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[5], ARGV[7]) end

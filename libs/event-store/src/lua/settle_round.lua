@@ -12,7 +12,8 @@ KEYS[4]  set of agents with a non-empty push lane (shard)
 KEYS[5]  mailbox hash of the agent
 ARGV[1]  consumer group   ARGV[2] push lease value   ARGV[3] now (ms)   ARGV[4] ledger retention, s
 ARGV[5]  agent id         ARGV[6] ledger key prefix of the shard
-ARGV[7..] triples: push-lane entry id, message id, terminal state (answered | declined | cancelled)
+ARGV[7]  the settlements (JSON array of [push-lane entry id, message id, terminal state], the state
+         answered | declined | cancelled)
 
 Returns  {settled, push-lane length after, mailbox 'last', mailbox 'acked'}
 Errors   'FENCED ...' when the round no longer holds the lease (nothing is changed)
@@ -20,12 +21,12 @@ Errors   'FENCED ...' when the round no longer holds the lease (nothing is chang
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): settling frees the push-lane entries of the round. What it adds is bounded by what was accepted before.
 ]]
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then
-  return redis.error_reply('FENCED the push lease is no longer held by ' .. ARGV[2])
-end
+--- @include lease
+local fenced = fenced_unless_held(KEYS[2], ARGV[2], 'push')
+if fenced then return fenced end
 local settled = 0
-for i = 7, #ARGV, 3 do
-  local entryId, messageId, state = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for _, settlement in ipairs(cjson.decode(ARGV[7])) do
+  local entryId, messageId, state = settlement[1], settlement[2], settlement[3]
   settled = settled + redis.call('XACK', KEYS[1], ARGV[1], entryId)
   redis.call('XDEL', KEYS[1], entryId)
   local ledgerKey = ARGV[6] .. messageId

@@ -20,6 +20,7 @@ Returns  'EMPTY' when the lane is empty, 'HELD' when another owner holds the lea
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): handing out a round is how 2026-07-28 agents receive (and then settle) what is waiting. What it adds is bounded by what was accepted before.
 ]]
+--- @include entries
 if redis.call('XLEN', KEYS[3]) == 0 then return 'EMPTY' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'HELD' end
 local fence = redis.call('INCR', KEYS[2])
@@ -33,12 +34,9 @@ repeat
 until start == '0-0'
 -- Earlier consumers (a session's deliverer, replicas gone) own nothing now: forget them, so
 -- reconnects do not pile consumers up in Redis.
-for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[3], ARGV[3])) do
-  local name, pending
-  for i = 1, #consumer, 2 do
-    if consumer[i] == 'name' then name = consumer[i + 1] elseif consumer[i] == 'pending' then pending = consumer[i + 1] end
-  end
-  if name ~= ARGV[4] and pending == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[3], ARGV[3], name) end
+for _, flat in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[3], ARGV[3])) do
+  local consumer = fields_of(flat)
+  if consumer.name ~= ARGV[4] and consumer.pending == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[3], ARGV[3], consumer.name) end
 end
 local count = tonumber(ARGV[5])
 local pending = {}

@@ -1,0 +1,106 @@
+/**
+ * Who used which endpoint lately, and what waits where (ActivityStore, and the controller's
+ * adoption numbers from ControllerStore): per-shard activity sets by protocol and MCP generation,
+ * and the shard census of the backlog.
+ */
+import { MCP_GENERATIONS, type McpGeneration } from '@agent-bridge/protocol';
+import { fieldMap } from '../entry-codec.js';
+import { ROUTER_GROUP } from '../keys.js';
+import type { ActivityStore, ControllerStore } from '../store.js';
+import type { ActiveAgentCounts, AgentActivity, ShardCensus } from '../types.js';
+import type { RedisContext } from './context.js';
+
+/** The protocol activity sets of a shard; the MCP generation sets follow them (`activitySets`). */
+const ACTIVITY_KINDS = ['any', 'legacy', 'elicitation'] as const;
+
+export class RedisActivity implements ActivityStore, Pick<ControllerStore, 'activeAgents' | 'activeAgentCounts'> {
+  constructor(private readonly context: RedisContext) {}
+
+  async recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void> {
+    const { keys, redis } = this.context;
+    const shard = keys.shardOf(agentId);
+    // GT: a late write from another replica never moves an agent's last-seen time backwards.
+    const multi = redis.multi().zadd(keys.activity(shard, 'any'), 'GT', at, agentId);
+    if (activity !== 'other') multi.zadd(keys.activity(shard, activity), 'GT', at, agentId);
+    if (generation !== undefined) multi.zadd(keys.generationActivity(shard, generation), 'GT', at, agentId);
+    await this.context.call('record activity', () => multi.exec());
+  }
+
+  async shardCensus(shard: number, since: number): Promise<ShardCensus> {
+    const { keys, redis } = this.context;
+    const sets = this.activitySets(shard);
+    const pipeline = redis.pipeline();
+    // Forgetting what is older than the window keeps the sets as small as the active population.
+    for (const key of sets) pipeline.zremrangebyscore(key, '-inf', `(${since}`).zcard(key);
+    pipeline.xinfo('GROUPS', keys.events(shard)).xlen(keys.events(shard)).zcard(keys.openMessages(shard)).smembers(keys.pushAgents(shard));
+    const replies = (await this.context.call('shard census', () => pipeline.exec())) ?? [];
+    const value = (index: number): unknown => {
+      const [error, result] = replies[index] ?? [null, null];
+      // A shard nobody wrote to yet has no events stream: XINFO fails with "no such key".
+      if (error && !/no such key/i.test(error.message)) throw this.context.unavailable('shard census', error);
+      return error ? null : result;
+    };
+    const activeAgents = activeAgentCountsOf(sets.map((_, i) => Number(value(i * 2 + 1))));
+    const backlogAt = sets.length * 2;
+    const eventsLength = Number(value(backlogAt + 1));
+    const open = Number(value(backlogAt + 2));
+    const pushAgents = (value(backlogAt + 3) as string[] | null) ?? [];
+
+    let events = eventsLength;
+    for (const group of (value(backlogAt) as unknown[][] | null) ?? []) {
+      const fields = fieldMap(group);
+      if (fields.name !== ROUTER_GROUP) continue;
+      // `lag` is nil when Redis cannot tell (after deletions); the stream length is then an upper bound.
+      events = Number(fields.pending ?? 0) + (fields.lag === null || fields.lag === undefined ? eventsLength : Number(fields.lag));
+      events = Math.min(events, eventsLength);
+    }
+
+    let push = 0;
+    if (pushAgents.length > 0) {
+      const lengths = redis.pipeline();
+      for (const agentId of pushAgents) lengths.xlen(keys.lane(agentId, 'push'));
+      for (const length of await this.context.exec('push lane lengths', lengths)) push += Number(length);
+    }
+    // Every accepted message stays in the open set until it is delivered; what is neither waiting to
+    // be routed nor in a push lane waits in a poll lane (delivered to a poll but not yet acked included).
+    const poll = Math.max(0, open - events - push);
+    return { activeAgents, backlog: { events, push, poll } };
+  }
+
+  async activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>> {
+    const { keys, redis } = this.context;
+    const pipeline = redis.pipeline();
+    for (const shard of keys.allShards()) pipeline.zrevrangebyscore(keys.activity(shard, 'any'), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit);
+    const agents: Array<{ agentId: string; lastSeenAt: number }> = [];
+    for (const flat of await this.context.exec('active agents', pipeline)) {
+      const list = flat as string[];
+      for (let i = 0; i + 1 < list.length; i += 2) agents.push({ agentId: list[i]!, lastSeenAt: Number(list[i + 1]) });
+    }
+    return agents.sort((a, b) => b.lastSeenAt - a.lastSeenAt).slice(0, limit);
+  }
+
+  async activeAgentCounts(since: number): Promise<ActiveAgentCounts> {
+    const sets = this.context.keys.allShards().map((shard) => this.activitySets(shard));
+    const pipeline = this.context.redis.pipeline();
+    for (const key of sets.flat()) pipeline.zcount(key, since, '+inf');
+    const counts = await this.context.exec('active agents', pipeline);
+    // An agent lives in one shard, so the shards' counts add up.
+    const perShard = sets[0]!.length;
+    const totals = new Array<number>(perShard).fill(0);
+    counts.forEach((count, i) => (totals[i % perShard]! += Number(count)));
+    return activeAgentCountsOf(totals);
+  }
+
+  /** The sets a shard's active agents are counted in, in the order `activeAgentCountsOf` reads their counts. */
+  private activitySets(shard: number): string[] {
+    const { keys } = this.context;
+    return [...ACTIVITY_KINDS.map((kind) => keys.activity(shard, kind)), ...MCP_GENERATIONS.map((generation) => keys.generationActivity(shard, generation))];
+  }
+}
+
+/** Counts in `activitySets` order: the activity kinds, then one per MCP generation. */
+function activeAgentCountsOf(counts: number[]): ActiveAgentCounts {
+  const [any = 0, legacy = 0, elicitation = 0] = counts;
+  const byGeneration = Object.fromEntries(MCP_GENERATIONS.map((generation, i) => [generation, counts[ACTIVITY_KINDS.length + i] ?? 0])) as Record<McpGeneration, number>;
+  return { any, legacy, elicitation, byGeneration };
+}
