@@ -9,3 +9,6 @@ export * from './flag-source.js';
 export * from './open.js';
 export * from './durability.js';
 export { loadScripts, LuaScript, SCRIPT_NAMES, type ScriptName } from './scripts.js';
+export * from './entry-codec.js';
+export * from './lease-keeper.js';
+export * from './leased-consumer.js';

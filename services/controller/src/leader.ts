@@ -1,11 +1,11 @@
 /**
  * Leader election: at most one controller reconciles. The leader holds the store's controller
- * lease (`owner|fence`, with a TTL it renews every third of the TTL); every write it makes to the
+ * lease (`owner|fence`, with a TTL its LeaseKeeper renews every third of the TTL); every write it makes to the
  * store is checked against that lease inside Redis, so a leader that stalls past its TTL and comes
  * back cannot overwrite its successor. In Kubernetes mode it must also hold a coordination.k8s.io
  * Lease (see kube-lease.ts) before it even tries the store lease.
  */
-import type { ControllerLease, ControllerStore } from '@agent-bridge/event-store';
+import { LeaseKeeper, type ControllerLease, type ControllerStore } from '@agent-bridge/event-store';
 import type { Logger } from '@agent-bridge/observability';
 
 export interface LeaderElector {
@@ -32,9 +32,7 @@ export class NotLeaderError extends Error {
 }
 
 export class StoreLeaderElector implements LeaderElector {
-  private held: ControllerLease | undefined;
-  /** Until when the held lease is surely ours (renewed at, plus TTL, minus a safety margin). */
-  private validUntil = 0;
+  private readonly keeper: LeaseKeeper<ControllerLease>;
   private timer: NodeJS.Timeout | undefined;
   private onChange: (leader: boolean) => void = () => undefined;
   private stopped = false;
@@ -45,21 +43,31 @@ export class StoreLeaderElector implements LeaderElector {
     private readonly ttlMs: number,
     private readonly logger: Logger,
     private readonly gate?: LeadershipGate,
-  ) {}
+  ) {
+    // Writes stop SAFETY_MARGIN_MS before the lease could expire, so clock drift cannot make two writers.
+    this.keeper = new LeaseKeeper<ControllerLease>({
+      ttlMs,
+      safetyMarginMs: SAFETY_MARGIN_MS,
+      renew: (lease, leaseTtlMs) => store.renewControllerLease(lease, leaseTtlMs),
+      release: (lease) => store.releaseControllerLease(lease),
+      onLost: (reason) => this.lost(reason === 'expired' ? 'the store lease expired before it was renewed' : 'the store did not answer before the lease ran out'),
+      onRenewError: (error) => logger.warn({ err: error }, 'leader election step failed'),
+    });
+  }
 
   async start(onChange: (leader: boolean) => void): Promise<void> {
     this.onChange = onChange;
     await this.gate?.start(() => this.lose('the Kubernetes Lease was lost'));
-    await this.tick();
+    await this.campaign();
     this.schedule();
   }
 
   isLeader(): boolean {
-    return this.held !== undefined && Date.now() < this.validUntil;
+    return this.keeper.current() !== undefined;
   }
 
   lease(): ControllerLease | undefined {
-    return this.isLeader() ? this.held : undefined;
+    return this.keeper.current();
   }
 
   assertLeader(): void {
@@ -68,43 +76,39 @@ export class StoreLeaderElector implements LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), Math.max(100, Math.floor(this.ttlMs / 3)));
+    this.timer = setTimeout(() => void this.campaign().finally(() => this.schedule()), Math.max(100, Math.floor(this.ttlMs / 3)));
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
-    const startedAt = Date.now();
+  /** Every third of the TTL: the gate first (Kubernetes mode), then the store lease if not held (the keeper renews a held one). */
+  private async campaign(): Promise<void> {
     try {
       if (this.gate && !(await this.gate.tryHold())) {
         this.lose('the Kubernetes Lease is held by another controller');
         return;
       }
-      if (this.held) {
-        if (await this.store.renewControllerLease(this.held, this.ttlMs)) {
-          this.validUntil = startedAt + this.ttlMs - SAFETY_MARGIN_MS;
-        } else {
-          this.lose('the store lease expired before it was renewed');
-        }
-        return;
-      }
+      if (this.keeper.lease) return;
+      const acquiredAt = Date.now();
       const lease = await this.store.acquireControllerLease(this.controllerId, this.ttlMs);
-      if (lease) {
-        this.held = lease;
-        this.validUntil = startedAt + this.ttlMs - SAFETY_MARGIN_MS;
+      if (lease && !this.stopped) {
+        this.keeper.hold(lease, acquiredAt);
         this.logger.info({ fence: lease.fence }, 'became the leader');
         this.onChange(true);
       }
     } catch (error) {
-      // Cannot reach the store: keep leading only while the lease is surely still ours.
+      // Cannot reach the store: the keeper keeps leading only while the lease is surely still ours.
       this.logger.warn({ err: error }, 'leader election step failed');
-      if (this.held && Date.now() >= this.validUntil) this.lose('the store did not answer before the lease ran out');
     }
   }
 
+  /** Gives leadership up (the gate said so); the store lease is left to run out. */
   private lose(reason: string): void {
-    if (!this.held) return;
-    this.held = undefined;
-    this.validUntil = 0;
+    if (!this.keeper.lease) return;
+    this.keeper.forget();
+    this.lost(reason);
+  }
+
+  private lost(reason: string): void {
     this.logger.warn({ reason }, 'lost leadership');
     this.onChange(false);
   }
@@ -112,9 +116,7 @@ export class StoreLeaderElector implements LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const held = this.held;
-    this.held = undefined;
-    if (held) await this.store.releaseControllerLease(held).catch(() => undefined);
+    await this.keeper.release();
     await this.gate?.release().catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
-import { isStoreError, retryBackoffMs, sleep, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
+import { doorbellTopics, LeasedConsumer, LeaseKeeper, type Doorbell, type EventStore, type LeasedStream, type PushLaneEntry, type PushLease, type ReadPhase } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, traceIds, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { elicitationRequest } from '@agent-bridge/protocol';
@@ -28,25 +28,46 @@ const ROLLBACK_GRACE_MS = 400;
 
 /**
  * Pushes one agent's push lane to it, one elicitation at a time and in lane order, while this
- * replica holds the agent's push lease and a session that can receive elicitations. A lost lease
- * stops it at once (every write is fenced); a flag change that moves the agent back to legacy
- * aborts the elicitation in flight and drains the lane to the poll lane.
+ * replica holds the agent's push lease (kept by a LeaseKeeper) and a session that can receive
+ * elicitations: the lane consumed by a LeasedConsumer. A lost lease stops the push in flight at
+ * once (every write is fenced); a flag change that moves the agent back to legacy aborts the
+ * elicitation in flight after a grace and drains the lane to the poll lane.
  */
-export class PushDeliverer {
+export class PushDeliverer implements LeasedStream<PushLaneEntry> {
+  readonly topic: string;
+  readonly batchSize = PUSH_BATCH;
+  readonly recheckMs: number;
   private readonly stopController = new AbortController();
-  private lease: PushLease | undefined;
+  private readonly keeper: LeaseKeeper<PushLease>;
   private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost' | 'shutdown'; rollbackTimer?: NodeJS.Timeout } | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
   private done: Promise<void> | undefined;
   private graceOver = false;
 
   constructor(
     readonly agentId: string,
     private readonly deps: PushDelivererDeps,
-  ) {}
+  ) {
+    this.topic = doorbellTopics.lane(agentId, 'push');
+    this.recheckMs = deps.recheckMs;
+    this.keeper = new LeaseKeeper<PushLease>({
+      ttlMs: deps.leaseTtlMs,
+      renew: (lease, ttlMs) => deps.store.renewPushLease(lease, ttlMs),
+      release: (lease) => deps.store.releasePushLease(lease),
+      onLost: () => {
+        deps.logger.warn({ agentId }, 'push lease expired before renewal');
+        this.interrupt('lease_lost');
+        deps.doorbell.ring(this.topic);
+      },
+      onRenewError: (error) => deps.logger.warn({ err: error, agentId }, 'push lease renewal failed'),
+    });
+  }
 
   start(): void {
-    this.done = this.run().catch((error) => this.deps.logger.error({ err: error, agentId: this.agentId }, 'push deliverer crashed'));
+    const consumer = new LeasedConsumer(this, this.deps.doorbell, this.stopController.signal);
+    this.done = consumer
+      .run()
+      .finally(() => this.keeper.release())
+      .catch((error) => this.deps.logger.error({ err: error, agentId: this.agentId }, 'push deliverer crashed'));
   }
 
   /**
@@ -69,104 +90,81 @@ export class PushDeliverer {
   onFlagsChanged(flags: FlagSnapshot): void {
     const inFlight = this.inFlight;
     if (evaluateProtocol(flags, this.agentId).protocol === 'legacy' && inFlight && !inFlight.rollbackTimer) {
-      inFlight.rollbackTimer = setTimeout(() => {
-        inFlight.reason = 'rollback';
-        inFlight.controller.abort();
-      }, ROLLBACK_GRACE_MS);
+      inFlight.rollbackTimer = setTimeout(() => this.interrupt('rollback'), ROLLBACK_GRACE_MS);
     }
-    this.deps.doorbell.ring(`push:${this.agentId}`);
+    this.deps.doorbell.ring(this.topic);
+  }
+
+  // ---------------------------------------------------------------- LeasedStream
+
+  /** Holds the push lease while a session can receive elicitations; drains the lane instead for an agent back on legacy. */
+  async prepare(): Promise<'ready' | 'claimed' | 'wait'> {
+    const { store, logger } = this.deps;
+    if (!this.deps.sessions.pushSession(this.agentId)) {
+      // No stream to push on: let go of the lease so the router can fall the lane back, and
+      // wait for a session change (or the periodic re-check).
+      await this.keeper.release();
+      return 'wait';
+    }
+    let readiness: 'ready' | 'claimed' = 'ready';
+    let lease = this.keeper.lease;
+    if (!lease) {
+      const acquiredAt = Date.now();
+      lease = (await store.acquirePushLease(this.agentId, this.deps.instanceId, this.deps.leaseTtlMs)) ?? undefined;
+      // Another replica (or the router's drain) holds it; try again shortly.
+      if (!lease) return 'wait';
+      this.keeper.hold(lease, acquiredAt);
+      const claimed = await store.claimPushLane(lease, this.deps.instanceId);
+      if (claimed > 0) logger.info({ agentId: this.agentId, claimed }, 'took over pending push entries');
+      readiness = 'claimed';
+    }
+    if (evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') {
+      const moved = await store.drainPushLane(lease, 'legacy_fallback');
+      if (moved > 0) logger.info({ agentId: this.agentId, moved }, 'agent moved back to legacy: drained its push lane');
+      return 'wait';
+    }
+    return readiness;
+  }
+
+  read(phase: ReadPhase, count: number): Promise<PushLaneEntry[]> {
+    return this.deps.store.readPushLane(this.agentId, this.deps.instanceId, phase, count);
+  }
+
+  /** One at a time, in lane order; stops early when something changes under us (the rest stays pending). */
+  async handle(entries: PushLaneEntry[], phase: ReadPhase): Promise<number> {
+    let delivered = 0;
+    for (const entry of entries) {
+      const lease = this.keeper.lease;
+      if (this.stopController.signal.aborted || !lease || evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') break;
+      if (!(await this.deliver(entry, lease, this.deps.flags(), phase === 'pending'))) break;
+      delivered++;
+    }
+    return delivered;
+  }
+
+  onLeaseLost(): 'retry' {
+    this.deps.logger.warn({ agentId: this.agentId }, 'push lease lost');
+    this.keeper.forget();
+    return 'retry';
+  }
+
+  onError(error: unknown, failures: number): void {
+    this.deps.logger.error({ err: error, agentId: this.agentId, failures }, 'push delivery failed; retrying');
+  }
+
+  // ---------------------------------------------------------------- delivery
+
+  /** The push in flight stops: the drain (rollback), the new lease holder or the agent's next session takes it from here. */
+  private interrupt(reason: 'rollback' | 'lease_lost' | 'shutdown'): void {
+    if (!this.inFlight) return;
+    this.inFlight.reason = reason;
+    this.inFlight.controller.abort();
   }
 
   /** The grace of a shutdown is over: the push in flight (or one about to start) is aborted. */
   private abortForShutdown(): void {
     this.graceOver = true;
-    if (!this.inFlight) return;
-    this.inFlight.reason = 'shutdown';
-    this.inFlight.controller.abort();
-  }
-
-  private get stopped(): boolean {
-    return this.stopController.signal.aborted;
-  }
-
-  private async run(): Promise<void> {
-    const { store, logger } = this.deps;
-    let phase: 'pending' | 'new' = 'pending';
-    let failures = 0;
-    try {
-      while (!this.stopped) {
-        const waiter = this.deps.doorbell.register(`push:${this.agentId}`);
-        try {
-          if (!this.deps.sessions.pushSession(this.agentId)) {
-            // No stream to push on: let go of the lease so the router can fall the lane back, and
-            // wait for a session change (or the periodic re-check).
-            await this.releaseLease();
-            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
-            continue;
-          }
-          if (!this.lease) {
-            const lease = await store.acquirePushLease(this.agentId, this.deps.instanceId, this.deps.leaseTtlMs);
-            if (!lease) {
-              // Another replica (or the router's drain) holds it; try again shortly.
-              await waiter.wait(this.deps.recheckMs, this.stopController.signal);
-              continue;
-            }
-            this.lease = lease;
-            this.startRenewing();
-            const claimed = await store.claimPushLane(lease, this.deps.instanceId);
-            if (claimed > 0) logger.info({ agentId: this.agentId, claimed }, 'took over pending push entries');
-            phase = 'pending';
-          }
-          const flags = this.deps.flags();
-          if (evaluateProtocol(flags, this.agentId).protocol === 'legacy') {
-            const moved = await store.drainPushLane(this.lease, 'legacy_fallback');
-            if (moved > 0) logger.info({ agentId: this.agentId, moved }, 'agent moved back to legacy: drained its push lane');
-            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
-            continue;
-          }
-          const entries = await store.readPushLane(this.agentId, this.deps.instanceId, phase, PUSH_BATCH);
-          if (entries.length === 0) {
-            if (phase === 'pending') {
-              phase = 'new';
-              continue;
-            }
-            await waiter.wait(this.deps.recheckMs, this.stopController.signal);
-            continue;
-          }
-          // One at a time, in lane order; stop early when something changes under us.
-          let delivered = 0;
-          for (const entry of entries) {
-            if (this.stopped || !this.lease || evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') break;
-            if (!(await this.deliver(entry, this.lease, this.deps.flags(), phase === 'pending'))) break;
-            delivered++;
-          }
-          // Entries read but not delivered (we stopped early) are pending now: re-read them first.
-          if (delivered < entries.length) phase = 'pending';
-          failures = 0;
-        } catch (error) {
-          if (isStoreError(error, 'LEASE_LOST')) {
-            logger.warn({ agentId: this.agentId }, 'push lease lost');
-            this.dropLease();
-            continue;
-          }
-          failures++;
-          phase = 'pending';
-          logger.error({ err: error, agentId: this.agentId, failures }, 'push delivery failed; retrying');
-          await sleep(retryBackoffMs(failures), this.stopController.signal);
-        } finally {
-          waiter.dispose();
-        }
-      }
-    } finally {
-      await this.releaseLease();
-    }
-  }
-
-  private async releaseLease(): Promise<void> {
-    const lease = this.lease;
-    if (!lease) return;
-    this.dropLease();
-    await this.deps.store.releasePushLease(lease).catch(() => undefined);
+    this.interrupt('shutdown');
   }
 
   /** Pushes one entry; false when the deliverer should stop taking entries (no session, interrupted). */
@@ -212,38 +210,9 @@ export class PushDeliverer {
     await recordAnswer(this.deps, lease, entry, answer, span);
     return true;
   }
-
-  private startRenewing(): void {
-    clearInterval(this.renewTimer);
-    this.renewTimer = setInterval(async () => {
-      const lease = this.lease;
-      if (!lease) return;
-      try {
-        if (!(await this.deps.store.renewPushLease(lease, this.deps.leaseTtlMs))) {
-          this.deps.logger.warn({ agentId: this.agentId }, 'push lease expired before renewal');
-          if (this.inFlight) {
-            this.inFlight.reason = 'lease_lost';
-            this.inFlight.controller.abort();
-          }
-          this.dropLease();
-          this.deps.doorbell.ring(`push:${this.agentId}`);
-        }
-      } catch (error) {
-        this.deps.logger.warn({ err: error, agentId: this.agentId }, 'push lease renewal failed');
-      }
-    }, Math.max(100, Math.floor(this.deps.leaseTtlMs / 3)));
-    this.renewTimer.unref();
-  }
-
-  private dropLease(): void {
-    clearInterval(this.renewTimer);
-    this.renewTimer = undefined;
-    this.lease = undefined;
-  }
 }
 
-/** Why a push failed, as a stable reason (metrics, the delivery.failed event, logs). */
-/** Every reason a push can fail with (metric code PUSH_<REASON>). */
+/** Every reason a push can fail with, as a stable reason (metric code PUSH_<REASON>, the delivery.failed event, logs). */
 export const PUSH_FAILURE_REASONS = ['timeout', 'invalid_answer', 'transport_error', 'client_error', 'no_capability'] as const;
 
 export function failureReason(error: unknown): (typeof PUSH_FAILURE_REASONS)[number] {

@@ -1,18 +1,18 @@
 import type { Logger } from '@agent-bridge/observability';
 import { startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import type { RouterConfig } from './config.js';
-import { Router } from './router.js';
+import { ShardBalancer } from './shard-balancer.js';
 
 export const SERVICE_NAME = 'router';
 
 export interface RouterService {
-  router: Router;
+  balancer: ShardBalancer;
   url: string;
   close(): Promise<void>;
 }
 
 export async function startRouterService(config: RouterConfig, logger: Logger): Promise<RouterService> {
-  let router: Router | undefined;
+  let balancer: ShardBalancer | undefined;
   const runtime = await startServiceRuntime({
     service: SERVICE_NAME,
     replica: config.ROUTER_ID,
@@ -20,11 +20,11 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
     logger,
     store: { communicationLogMaxLength: config.COMMUNICATION_LOG_MAX_LENGTH, listen: 'events' },
     // A rollback must reach routing (and the push-lane drain) within a second: wake every shard.
-    onFlagsApplied: () => router?.wakeAll(),
+    onFlagsApplied: () => balancer?.wakeAll(),
   });
   const { metrics, watcher, opened } = runtime;
 
-  router = new Router(
+  balancer = new ShardBalancer(
     { store: opened.store, doorbell: opened.doorbell, keys: opened.keys, flags: () => watcher.current(), metrics, logger },
     {
       routerId: config.ROUTER_ID,
@@ -36,23 +36,23 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
       activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
     },
   );
-  await router.start();
+  await balancer.start();
 
   const http = await startHttpServer({
     host: config.HOST,
     port: config.PORT,
     onError: (error, request) => logger.error({ err: error, path: request.url }, 'request failed'),
-    routes: runtime.probes(() => ({ shards: router.ownedShards() })),
+    routes: runtime.probes(() => ({ shards: balancer.ownedShards() })),
   });
-  logger.info({ url: http.url, routerId: config.ROUTER_ID, shards: router.ownedShards() }, 'router started');
+  logger.info({ url: http.url, routerId: config.ROUTER_ID, shards: balancer.ownedShards() }, 'router started');
 
   return {
-    router,
+    balancer,
     url: http.url,
     async close() {
       http.drain();
       // Leases released here go to the other routers at their next tick, not at expiry.
-      await router.stop();
+      await balancer.stop();
       await http.close(1_000);
       await runtime.close();
     },

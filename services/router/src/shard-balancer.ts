@@ -1,24 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import type { ActivityStore, Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardStore } from '@agent-bridge/event-store';
-import { doorbellTopics, fnv1a32, sleep } from '@agent-bridge/event-store';
+import type { ActivityStore, Doorbell, Keys, LedgerStore, PresenceStore, PushLaneStore, ShardLease, ShardStore } from '@agent-bridge/event-store';
+import { doorbellTopics, fnv1a32, LeaseKeeper, sleep } from '@agent-bridge/event-store';
 import type { FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
 
-export interface RouterOptions extends ShardWorkerOptions {
+export interface ShardBalancerOptions extends ShardWorkerOptions {
   routerId: string;
   leaseTtlMs: number;
 }
 
 /**
- * Shares the shards out among the live router replicas. Each replica heartbeats into a membership
- * set, aims for ceil(shards / replicas) shards, prefers shards by rendezvous hashing (so replicas
- * rarely compete for the same one), and renews its leases every third of their TTL. A replica that
- * dies stops renewing; its shards are free once the TTL runs out and its pending entries are
- * claimed by the next owner.
+ * Shares the shards out among the live router replicas: the router service's one job besides
+ * routing itself (shard-worker.ts). Each replica heartbeats into a membership set, aims for
+ * ceil(shards / replicas) shards, prefers shards by rendezvous hashing (so replicas rarely compete
+ * for the same one), and keeps each shard's lease with a LeaseKeeper (renewed every third of the
+ * TTL). A replica that dies stops renewing; its shards are free once the TTL runs out and its
+ * pending entries are claimed by the next owner.
  */
-export class Router {
-  private readonly workers = new Map<number, ShardWorker>();
+export class ShardBalancer {
+  private readonly workers = new Map<number, { worker: ShardWorker; keeper: LeaseKeeper<ShardLease> }>();
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly preference: number[];
@@ -37,7 +38,7 @@ export class Router {
       metrics: BridgeMetrics;
       logger: Logger;
     },
-    private readonly options: RouterOptions,
+    private readonly options: ShardBalancerOptions,
   ) {
     this.instanceId = `${options.routerId}.${randomBytes(4).toString('hex')}`;
     this.preference = deps.keys
@@ -81,42 +82,20 @@ export class Router {
     }
   }
 
+  /** Membership heartbeat, then as many shards as this replica's share, then the surplus given back. Leases renew on their own. */
   private async tick(): Promise<void> {
     const { store, logger } = this.deps;
     const { leaseTtlMs } = this.options;
     const members = await store.heartbeatRouter(this.instanceId, leaseTtlMs);
     const target = Math.ceil(this.deps.keys.shardCount / Math.max(1, members.length));
 
-    for (const [shard, worker] of this.workers) {
-      if (!(await store.renewShardLease(worker.lease, leaseTtlMs))) {
-        logger.warn({ shard }, 'lease expired before renewal; giving the shard up');
-        this.workers.delete(shard);
-        await worker.stop();
-      }
-    }
     for (const shard of this.preference) {
       if (this.workers.size >= target) break;
       if (this.workers.has(shard)) continue;
+      const acquiredAt = Date.now();
       const lease = await store.acquireShardLease(shard, this.instanceId, leaseTtlMs);
       if (!lease) continue;
-      const worker = new ShardWorker(
-        lease,
-        {
-          store,
-          doorbell: this.deps.doorbell,
-          flags: this.deps.flags,
-          metrics: this.deps.metrics,
-          logger: this.deps.logger,
-          consumer: this.instanceId,
-          onLeaseLost: (lost) => {
-            if (this.workers.get(lost) === worker) this.workers.delete(lost);
-          },
-        },
-        this.options,
-      );
-      this.workers.set(shard, worker);
-      worker.start();
-      logger.info({ shard, fence: lease.fence }, 'acquired shard');
+      this.own(lease, acquiredAt);
     }
     if (this.workers.size > target) {
       const surplus = [...this.preference].reverse().filter((shard) => this.workers.has(shard)).slice(0, this.workers.size - target);
@@ -125,12 +104,52 @@ export class Router {
     this.deps.metrics.shardsOwned.set(this.workers.size);
   }
 
+  /** Starts the worker of a shard just acquired, its lease kept until released or lost. */
+  private own(lease: ShardLease, acquiredAt: number): void {
+    const { store, logger } = this.deps;
+    const shard = lease.shard;
+    const giveUp = (owned: { worker: ShardWorker; keeper: LeaseKeeper<ShardLease> }) => {
+      if (this.workers.get(shard) !== owned) return;
+      this.workers.delete(shard);
+      owned.keeper.forget();
+      void owned.worker.stop();
+    };
+    const keeper: LeaseKeeper<ShardLease> = new LeaseKeeper<ShardLease>({
+      ttlMs: this.options.leaseTtlMs,
+      renew: (held, ttlMs) => store.renewShardLease(held, ttlMs),
+      release: (held) => store.releaseShardLease(held),
+      onLost: (reason) => {
+        logger.warn({ shard, reason }, 'shard lease lost before renewal; giving the shard up');
+        giveUp(owned);
+      },
+      onRenewError: (error) => logger.error({ err: error, shard }, 'shard lease renewal failed; retrying'),
+    });
+    const worker = new ShardWorker(
+      lease,
+      {
+        store,
+        doorbell: this.deps.doorbell,
+        flags: this.deps.flags,
+        metrics: this.deps.metrics,
+        logger,
+        consumer: this.instanceId,
+        onLeaseLost: () => giveUp(owned),
+      },
+      this.options,
+    );
+    const owned = { worker, keeper };
+    this.workers.set(shard, owned);
+    keeper.hold(lease, acquiredAt);
+    worker.start();
+    logger.info({ shard, fence: lease.fence }, 'acquired shard');
+  }
+
   private async release(shard: number): Promise<void> {
-    const worker = this.workers.get(shard);
-    if (!worker) return;
+    const owned = this.workers.get(shard);
+    if (!owned) return;
     this.workers.delete(shard);
-    await worker.stop();
-    await this.deps.store.releaseShardLease(worker.lease).catch(() => undefined);
+    await owned.worker.stop();
+    await owned.keeper.release();
     this.deps.logger.info({ shard }, 'released shard');
   }
 }
