@@ -13,16 +13,12 @@ import {
   type RollbackLevel,
   type RollbackTrigger,
   type RolloutState,
-} from '@agent-bridge/flags';
-import {
-  MAX_HANDLED_ALERTS,
-  MAX_HISTORY,
-  setCondition,
   type ActiveRollback,
   type FeatureFlagsStatus,
   type HistoryEntry,
   type MetricValue,
-} from './status.js';
+} from '@agent-bridge/flags';
+import { MAX_HANDLED_ALERTS, MAX_HISTORY, setCondition } from './status.js';
 
 export type ControlAction =
   | {

@@ -26,10 +26,10 @@ import {
   type KubeConfig,
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
-import { FEATURE_FLAGS_API_VERSION, FEATURE_FLAGS_GROUP, FEATURE_FLAGS_KIND, FEATURE_FLAGS_PLURAL, FEATURE_FLAGS_VERSION, parseFeatureFlags } from '@agent-bridge/flags';
+import { FEATURE_FLAGS_API_VERSION, FEATURE_FLAGS_GROUP, FEATURE_FLAGS_KIND, FEATURE_FLAGS_PLURAL, FEATURE_FLAGS_VERSION, parseFeatureFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
 import type { Logger } from '@agent-bridge/observability';
 import type { ControllerEvent } from '../reconcile.js';
-import { initialStatus, type FeatureFlagsStatus } from '../status.js';
+import { initialStatus } from '../status.js';
 import type { ResourceSource, ResourceView } from './source.js';
 
 /** What Events name as their source (source.component / reportingComponent). */
