@@ -175,7 +175,7 @@ export class Controller {
   }
 
   private async pass(): Promise<void> {
-    const { source, elector, logger } = this.deps;
+    const { source } = this.deps;
     const view = source.current();
     if (view.state !== 'ok') {
       for (const queued of this.queue.splice(0)) queued.resolve({ applied: false, message: `the FeatureFlags resource cannot be used: ${view.message}` });
