@@ -35,3 +35,5 @@ export type { FlagSnapshotSource, FlagWatcherLogger, FlagWatcherOptions } from '
 export { publishFlags, readPublishedFlags } from './publisher.js';
 export type { FlagPublicationStore, PublishFlagsResult, PublishRequest } from './publisher.js';
 export * from './resource.js';
+export { CONDITION_TYPES } from './status.js';
+export type { ActiveRollback, CheckResult, Condition, ConditionType, FeatureFlagsStatus, HistoryEntry, MetricValue } from './status.js';

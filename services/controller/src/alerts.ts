@@ -1,12 +1,14 @@
 /**
- * Alertmanager's webhook (payload version 4) → rollback actions. The level comes from the
- * resource's rollback policy (spec.rollback.alerts), else from the alert's `rollback` label (set by
- * deploy/prometheus/agent-bridge.rules.yaml); `none` and resolved alerts do nothing.
+ * Alertmanager's webhook (payload version 4) → rollback actions. The level comes from
+ * rollback.ts (alertRollbackLevel): the resource's policy (spec.rollback.alerts), else the alert's
+ * `rollback` label (set by deploy/prometheus/agent-bridge.rules.yaml); `none` and resolved alerts
+ * do nothing.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { FeatureFlagsSpec, RollbackLevel } from '@agent-bridge/flags';
-import type { ControlAction } from './reconcile.js';
+import type { FeatureFlagsSpec } from '@agent-bridge/flags';
+import type { RollbackAction } from './reconcile.js';
+import { alertRollbackLevel } from './rollback.js';
 
 const alertSchema = z.object({
   status: z.enum(['firing', 'resolved']),
@@ -25,25 +27,22 @@ export const alertmanagerPayloadSchema = z.object({
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
 export type AlertDecision =
-  | { alertname: string; outcome: 'rollback'; action: Extract<ControlAction, { type: 'rollback' }> }
+  | { alertname: string; outcome: 'rollback'; action: RollbackAction }
   | { alertname: string; outcome: 'ignored' | 'resolved'; reason: string };
 
 export function decideAlerts(payload: AlertmanagerPayload, spec: FeatureFlagsSpec): AlertDecision[] {
   return payload.alerts.map((alert) => {
     const alertname = alert.labels.alertname ?? 'unnamed';
     if (alert.status === 'resolved') return { alertname, outcome: 'resolved', reason: 'resolved alerts do not roll back (resume when ready)' };
-    const mapped = spec.rollback.alerts.find((entry) => entry.alertName === alertname)?.level;
-    const level = mapped ?? alert.labels.rollback ?? 'none';
-    if (level === 'none') return { alertname, outcome: 'ignored', reason: mapped ? 'the resource maps this alert to none' : 'the alert has no rollback label and the resource does not map it' };
-    if (!['full', 'partial', 'canary'].includes(level)) return { alertname, outcome: 'ignored', reason: `unknown rollback level "${level}" in the alert's rollback label` };
-    if (!spec.rollback.automatic) return { alertname, outcome: 'ignored', reason: 'spec.rollback.automatic is false' };
+    const policy = alertRollbackLevel(spec, alertname, alert.labels.rollback);
+    if ('ignored' in policy) return { alertname, outcome: 'ignored', reason: policy.ignored };
     const fingerprint = alert.fingerprint ?? createHash('sha256').update(JSON.stringify(Object.entries(alert.labels).sort())).digest('hex').slice(0, 16);
     return {
       alertname,
       outcome: 'rollback',
       action: {
         type: 'rollback',
-        level: level as RollbackLevel,
+        level: policy.level,
         trigger: 'alert',
         actor: 'alertmanager',
         reason: `${alertname}${alert.annotations.summary ? `: ${alert.annotations.summary}` : ''}`,

@@ -3,10 +3,9 @@
  * and the cutover readiness checks. A query that returns nothing — or a Prometheus that does not
  * answer — is "no data", which the gates treat as inconclusive, never as a pass.
  */
-import type { AnalysisMetric, FeatureFlagsSpec } from '@agent-bridge/flags';
+import type { AnalysisMetric, CheckResult, FeatureFlagsSpec, FeatureFlagsStatus, MetricValue } from '@agent-bridge/flags';
 import { durationsOf, formatDuration } from '@agent-bridge/flags';
 import type { CutoverCheck } from './reconcile.js';
-import type { CheckResult, FeatureFlagsStatus, MetricValue } from './status.js';
 
 export class PrometheusQueryError extends Error {
   readonly code = 'PROMETHEUS_QUERY_FAILED';

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
-import { readPublishedFlags } from '@agent-bridge/flags';
+import { readPublishedFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
 import { createLogger } from '@agent-bridge/observability';
 import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
 import { loadControllerConfig } from './config.js';
 import { startControllerService, type ControllerService } from './service.js';
-import type { FeatureFlagsStatus } from './status.js';
 import { FEATURE_FLAGS_YAML } from './test-fixtures.js';
 
 const ADMIN = 'admin-token-0123456789';

@@ -6,13 +6,13 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-store';
-import { FlagsError, durationsOf, evaluateProtocol, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FlagSettings, type FlagSnapshot } from '@agent-bridge/flags';
+import { FlagsError, durationsOf, evaluateProtocol, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSettings, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import type { LeaderElector } from './leader.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { ResourceSource } from './sources/source.js';
-import { initialStatus, setCondition, type FeatureFlagsStatus, type MetricValue } from './status.js';
+import { initialStatus, setCondition } from './status.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -175,7 +175,7 @@ export class Controller {
   }
 
   private async pass(): Promise<void> {
-    const { source, elector, logger } = this.deps;
+    const { source } = this.deps;
     const view = source.current();
     if (view.state !== 'ok') {
       for (const queued of this.queue.splice(0)) queued.resolve({ applied: false, message: `the FeatureFlags resource cannot be used: ${view.message}` });

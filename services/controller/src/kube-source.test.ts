@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { KubeConfig, V1MicroTime, Watch } from '@kubernetes/client-node';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
-import { readPublishedFlags } from '@agent-bridge/flags';
+import { readPublishedFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
 import { validateAgainstCrd } from '@agent-bridge/flags/crd';
 import { createLogger } from '@agent-bridge/observability';
 import { startKubeApiFake, startRedis, waitFor, type KubeApiFake, type KubeObject, type KubeWriteRecord, type RedisServerHandle } from '@agent-bridge/testkit';
@@ -19,7 +19,7 @@ import { startControllerService, type ControllerService } from './service.js';
 import { NotLeaderError } from './leader.js';
 import { CONTROLLER_LEASE_NAME, KubernetesLeaseGate } from './sources/kube-lease.js';
 import { KubernetesResourceSource } from './sources/kube-source.js';
-import { initialStatus, type FeatureFlagsStatus } from './status.js';
+import { initialStatus } from './status.js';
 
 const ADMIN = 'admin-token-0123456789';
 const WEBHOOK = 'webhook-token-0123456789';

@@ -10,7 +10,8 @@ import type { ControllerConfig } from './config.js';
 import type { StoreLeaderElector } from './leader.js';
 import type { KubernetesParts } from './service.js';
 import { CONTROLLER_LEASE_NAME, KubernetesLeaseGate } from './sources/kube-lease.js';
-import { KubernetesResourceSource, type WatchLike } from './sources/kube-source.js';
+import { KubernetesResourceSource } from './sources/kube-source.js';
+import type { WatchLike } from './sources/kube-watch.js';
 
 /** Where a pod's service account token mounts its namespace. */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';

@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
-import { readPublishedFlags } from '@agent-bridge/flags';
+import { readPublishedFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
 import { BridgeMetrics, createLogger } from '@agent-bridge/observability';
 import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
 import { decideAlerts } from './alerts.js';
 import { Controller } from './controller.js';
 import { StoreLeaderElector } from './leader.js';
 import { FileResourceSource } from './sources/file-source.js';
-import type { FeatureFlagsStatus } from './status.js';
 import { FEATURE_FLAGS_YAML } from './test-fixtures.js';
 
 const ALERT = { status: 'firing' as const, labels: { alertname: 'ElicitationErrorSpike', severity: 'critical' }, annotations: { summary: 'errors' }, startsAt: '2026-11-26T04:00:00Z', fingerprint: 'f00d' };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { evaluateProtocol, parseFeatureFlags, type FeatureFlagsSpec } from '@agent-bridge/flags';
+import { evaluateProtocol, parseFeatureFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type MetricValue } from '@agent-bridge/flags';
 import { analysisDue, reconcile, type ControlAction, type ReconcileInput, type ReconcileResult } from './reconcile.js';
-import { conditionOf, initialStatus, type FeatureFlagsStatus, type MetricValue } from './status.js';
+import { conditionOf, initialStatus } from './status.js';
 
 const T0 = Date.parse('2026-01-05T09:00:00Z');
 const MIN = 60_000;

@@ -1,3 +1,5 @@
+import type { OpenedEventStore } from '@agent-bridge/event-store';
+
 export interface Output {
   out(text: string): void;
   err(text: string): void;
@@ -44,4 +46,27 @@ export function formatSpan(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h${m % 60 ? `${String(m % 60).padStart(2, '0')}m` : ''}`;
   return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ''}`;
+}
+
+/** What a command that talks to the controller (or its store) is given. */
+export interface ControllerCommandContext {
+  env: NodeJS.ProcessEnv;
+  io: Output;
+  json: boolean;
+  actor: string;
+  values: Record<string, string | boolean | undefined>;
+  openStore: () => Promise<OpenedEventStore>;
+  now?: () => number;
+}
+
+export function noMoreArgs(command: string, args: string[]): void {
+  if (args.length > 0) throw new UsageError(`${command} takes no argument "${args.join(' ')}"`);
+}
+
+/** A comma-separated list of agent ids (`--agents a,b,c`). */
+export function agentList(value: unknown, flag: string): string[] {
+  if (typeof value !== 'string') throw new UsageError(`${flag} needs a comma-separated list of agent ids`);
+  const agents = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  if (agents.length === 0) throw new UsageError(`${flag} needs a comma-separated list of agent ids`);
+  return agents;
 }

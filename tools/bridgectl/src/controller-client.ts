@@ -8,8 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FeatureFlagsStatus } from '@agent-bridge/controller';
-import type { FeatureFlagsSpec, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
+import type { FeatureFlagsSpec, FeatureFlagsStatus, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
 import type { McpGeneration } from '@agent-bridge/protocol';
 import { ConfigError } from '@agent-bridge/service-kit';
 

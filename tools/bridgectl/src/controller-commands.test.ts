@@ -12,7 +12,7 @@ import { createLogger } from '@agent-bridge/observability';
 import { REPO_ROOT, freePort, startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
 import { EXIT, runBridgectl } from './cli.js';
 import type { ControllerReport } from './controller-client.js';
-import { renderStatus } from './controller-commands.js';
+import { renderStatus } from './status-command.js';
 
 const ADMIN = 'bridgectl-admin-token-0123456789';
 

@@ -7,9 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { parseDocument } from 'yaml';
 import type { ControllerLease, ControllerStore } from '@agent-bridge/event-store';
-import { parseFeatureFlags } from '@agent-bridge/flags';
+import { parseFeatureFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
 import type { Logger } from '@agent-bridge/observability';
-import type { FeatureFlagsStatus } from '../status.js';
 import type { ResourceSource, ResourceView } from './source.js';
 
 /** The file is re-checked this often too (editors that replace the file can miss a watch event). */

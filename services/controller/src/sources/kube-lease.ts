@@ -13,7 +13,7 @@
 import { CoordinationV1Api, V1MicroTime, type ConfigurationOptions, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@agent-bridge/observability';
 import type { LeadershipGate } from '../leader.js';
-import { describeApiError, httpStatusOf, requestOptions } from './kube-source.js';
+import { describeApiError, httpStatusOf, requestOptions } from './kube-api.js';
 
 export const CONTROLLER_LEASE_NAME = 'agent-bridge-controller';
 

@@ -1,6 +1,5 @@
-import type { FeatureFlagsResource } from '@agent-bridge/flags';
+import type { FeatureFlagsResource, FeatureFlagsStatus } from '@agent-bridge/flags';
 import type { ControllerEvent } from '../reconcile.js';
-import type { FeatureFlagsStatus } from '../status.js';
 
 /** The resource as last read: its spec and generation, or why it cannot be used. */
 export type ResourceView =

@@ -1,0 +1,75 @@
+/**
+ * What goes into a reconcile pass and what comes out of it: the actions (admin API, CLI, alerts,
+ * resource requests), the events for the audit trail, and the result the controller publishes.
+ */
+import type { FeatureFlagsSpec, FeatureFlagsStatus, FlagSettings, MetricValue, RollbackLevel, RollbackTrigger, RolloutState } from '@agent-bridge/flags';
+
+export type ControlAction =
+  | {
+      type: 'rollback';
+      level: RollbackLevel;
+      trigger: RollbackTrigger;
+      reason: string;
+      actor: string;
+      /** partial: percentage points to remove (default spec.rollback.partialStep). */
+      percentageReduction?: number;
+      /** canary: agents (ids or globs) to send back to legacy (default: spec.rollback.canaryAgents, else the opt-in list). */
+      agents?: string[];
+      /** The alert or metric values behind it, for the audit trail. */
+      details?: Record<string, unknown>;
+      /** An Alertmanager alert: acted on once per fingerprint + startsAt. */
+      alert?: { fingerprint: string; startsAt: string };
+    }
+  | { type: 'pause'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
+  | { type: 'resume'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
+  | { type: 'promote'; actor: string; reason: string; full: boolean; trigger?: 'admin' | 'cli' };
+
+export type RollbackAction = Extract<ControlAction, { type: 'rollback' }>;
+
+export interface ActionOutcome {
+  applied: boolean;
+  /** What happened, or why nothing did ("already paused"). */
+  message: string;
+}
+
+/** Something the controller did, for the audit trail and Kubernetes Events. */
+export interface ControllerEvent {
+  action: 'stage.started' | 'stage.promoted' | 'stages.completed' | 'phase.changed' | 'rollback' | 'pause' | 'resume' | 'analysis.failed' | 'analysis.inconclusive' | 'cutover.blocked' | 'cutover.forced' | 'spec.changed';
+  actor: string;
+  trigger: string;
+  reason: string;
+  details?: Record<string, unknown>;
+  /** Kubernetes Event type. */
+  severity: 'Normal' | 'Warning';
+}
+
+export interface CutoverCheck {
+  ready: boolean;
+  message: string;
+}
+
+export interface ReconcileInput {
+  spec: FeatureFlagsSpec;
+  generation: number;
+  status: FeatureFlagsStatus;
+  now: number;
+  actions?: ControlAction[];
+  /** Results of an analysis round that ran now (see analysisDue). */
+  analysis?: MetricValue[];
+  /** Readiness for legacyDisabled, evaluated by the caller only when the spec asks for it. */
+  cutover?: CutoverCheck;
+  /** Who the controller is, for history entries it writes on its own behalf. */
+  controllerId?: string;
+}
+
+export interface ReconcileResult {
+  status: FeatureFlagsStatus;
+  /** The effective flags to publish. */
+  settings: FlagSettings;
+  /** The rollout state to publish with them (phase, stage, rollback counts). */
+  rollout: (current: RolloutState) => RolloutState;
+  outcomes: ActionOutcome[];
+  events: ControllerEvent[];
+  /** Rollbacks applied in this pass (their effect is measured after publication). */
+  rollbacks: RollbackAction[];
+}
