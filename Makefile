@@ -1,10 +1,10 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 NODE_TS := node --conditions=agentbridge-source --import tsx
-UNIT_TESTS := $(shell find libs services tools charts bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+UNIT_TESTS := $(shell find libs services tools charts bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
+.PHONY: up test deps typecheck check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
 
 deps:
 	@scripts/ensure-deps.sh
@@ -15,15 +15,20 @@ up: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
+# The package graph (docs/decisions/0017-package-graph-and-build.md): every import declared in the
+# package.json that owns the file, no import from a higher layer, the testkit for tests only.
+check-layers: deps
+	@$(NODE_TS) scripts/check-layers.ts
+
 test-unit: deps
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=120000 $(UNIT_TESTS)
 
 test-e2e: deps
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
-# Every test: type-check, unit and integration tests beside the code (two files at a time), then
+# Every test: type-check, the package graph, unit and integration tests beside the code (two files at a time), then
 # the black-box e2e tests one file at a time (several of them load the machine on purpose).
-test: deps typecheck
+test: deps typecheck check-layers
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
