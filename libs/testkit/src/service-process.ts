@@ -15,7 +15,11 @@ export const REPO_ROOT: string = fileURLToPath(new URL('../../../', import.meta.
 export interface StartServiceOptions {
   /** Label used in log echo and error messages. */
   name: string;
-  /** Entry file relative to the repo root, e.g. 'services/router/src/main.ts'. */
+  /**
+   * Entry file relative to the repo root: a source ('services/router/src/main.ts', run with tsx, as
+   * in development) or a compiled program ('dist/router.js', `make build`, run by plain node, as in
+   * the image).
+   */
   entry: string;
   /** Extra environment, merged over process.env. */
   env?: Record<string, string>;
@@ -78,11 +82,8 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   delete env.NODE_TEST_CONTEXT;
   const verbose = process.env.TEST_VERBOSE === '1';
 
-  const child = spawn(
-    process.execPath,
-    ['--conditions=agentbridge-source', '--import', 'tsx', options.entry, ...(options.args ?? [])],
-    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const loader = options.entry.endsWith('.ts') ? ['--conditions=agentbridge-source', '--import', 'tsx'] : ['--enable-source-maps'];
+  const child = spawn(process.execPath, [...loader, options.entry, ...(options.args ?? [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   const spawned = new Promise<void>((resolve) => {
     child.once('spawn', () => resolve());
