@@ -43,6 +43,8 @@ test: deps typecheck check-layers build
 # parts of issue 11 run with `make bench BENCH_PARTS="noisy sessions durability restarts"`: one
 # agent flooding beside the ring, memory and Redis commands per idle session, appendfsync always
 # against everysec, the stall a client sees when a replica gets SIGTERM or kill -9 (about 8 min).
+# `make bench BENCH_PARTS=startup`: start-up time and memory of bridgectl and a router, from the
+# sources and compiled (issue 12; about a minute).
 BENCH_PARTS ?= throughput observability
 
 bench: deps
@@ -54,7 +56,8 @@ bench: deps
 	    sessions) $(NODE_TS) bench/sessions.ts ;; \
 	    durability) $(NODE_TS) bench/durability.ts ;; \
 	    restarts) $(NODE_TS) bench/restart-stall.ts ;; \
-	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts)" >&2; exit 2 ;; \
+	    startup) $(NODE_TS) bench/startup.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts, startup)" >&2; exit 2 ;; \
 	  esac; \
 	done
 
