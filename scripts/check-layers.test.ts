@@ -31,6 +31,12 @@ const lib = (name: string, dependencies: Record<string, string> = {}, devDepende
   devDependencies,
 });
 
+/** A workspace package at `dir` (libs/<name>, services/<name>) whose src/index.ts is `index`. */
+const workspace = (dir: string, index: string, dependencies: Record<string, string> = {}): Record<string, string | object> => ({
+  [`${dir}/package.json`]: lib(dir.slice(dir.indexOf('/') + 1), dependencies),
+  [`${dir}/src/index.ts`]: index,
+});
+
 const CHECK = ['--conditions=agentbridge-source', '--import', 'tsx', join(REPO_ROOT, 'scripts/check-layers.ts')];
 
 describe('scripts/check-layers.ts', () => {
@@ -42,10 +48,8 @@ describe('scripts/check-layers.ts', () => {
 
   test('a lower layer importing a higher one (flags → event store) fails the check with a sentence naming the file, the import and the rule', () => {
     const root = repo({
-      'libs/flags/package.json': lib('flags'),
-      'libs/flags/src/index.ts': 'export const on = true;\n',
-      'libs/event-store/package.json': lib('event-store', { '@agent-bridge/flags': '*' }),
-      'libs/event-store/src/index.ts': "export * from './flag-source.js';\n",
+      ...workspace('libs/flags', 'export const on = true;\n'),
+      ...workspace('libs/event-store', "export * from './flag-source.js';\n", { '@agent-bridge/flags': '*' }),
       'libs/event-store/src/flag-source.ts': "import { on } from '@agent-bridge/flags';\nexport const flagOn = on;\n",
     });
     // Flags is layer 1, the event store layer 2: the event store may import flags, not the other way.
@@ -62,14 +66,11 @@ describe('scripts/check-layers.ts', () => {
 
   test('an undeclared package, a service importing another and production code importing the testkit each fail with their rule', () => {
     const root = repo({
-      'libs/protocol/package.json': lib('protocol'),
-      'libs/protocol/src/index.ts': "import { z } from 'zod';\nexport const schema = z.string();\n",
-      'libs/testkit/package.json': lib('testkit'),
-      'libs/testkit/src/index.ts': 'export const kit = 1;\n',
+      ...workspace('libs/protocol', "import { z } from 'zod';\nexport const schema = z.string();\n"),
+      ...workspace('libs/testkit', 'export const kit = 1;\n'),
       'services/router/package.json': { ...lib('router', { '@agent-bridge/testkit': '*' }), exports: undefined },
       'services/router/src/main.ts': "import { kit } from '@agent-bridge/testkit';\nimport { legacy } from '@agent-bridge/legacy-poll';\nexport const x = kit + legacy;\n",
-      'services/legacy-poll/package.json': lib('legacy-poll'),
-      'services/legacy-poll/src/index.ts': 'export const legacy = 1;\n',
+      ...workspace('services/legacy-poll', 'export const legacy = 1;\n'),
       // A test may use the testkit and a peer service, if it declares them.
       'services/legacy-poll/src/service.test.ts': "import { kit } from '@agent-bridge/testkit';\nimport { x } from '@agent-bridge/router';\nexport const y = kit + x;\n",
     });
@@ -85,10 +86,8 @@ describe('scripts/check-layers.ts', () => {
 
   test('a workspace package only tests import belongs in devDependencies', () => {
     const root = repo({
-      'libs/protocol/package.json': lib('protocol'),
-      'libs/protocol/src/index.ts': 'export const p = 1;\n',
-      'libs/flags/package.json': lib('flags', { '@agent-bridge/protocol': '*' }),
-      'libs/flags/src/index.ts': 'export const f = 1;\n',
+      ...workspace('libs/protocol', 'export const p = 1;\n'),
+      ...workspace('libs/flags', 'export const f = 1;\n', { '@agent-bridge/protocol': '*' }),
       'libs/flags/src/flags.test.ts': "import { p } from '@agent-bridge/protocol';\nexport const t = p;\n",
     });
     assert.deepEqual(checkLayers(root).problems, [
