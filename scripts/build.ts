@@ -41,9 +41,10 @@ const inNodeModules = (path: string): boolean => path.split(sep).includes('node_
 /**
  * Workspace packages are bundled, resolved to their sources. Their modules are declared free of
  * side effects (none is imported for its side effects alone: there is no `import './x.js'` in
- * the libs, services or tools), so a program leaves out the modules it uses nothing of, and with
- * them their npm imports: bridgectl does not load OpenTelemetry, pino or the MCP server to print
- * its usage. npm packages are left as imports unless `bundleNpm`.
+ * the libs, services or tools, and the build fails on esbuild's warning if one appears), so a
+ * program leaves out the modules it uses nothing of, and with them their npm imports: bridgectl
+ * does not load OpenTelemetry, pino or the MCP server to print its usage. npm packages are left
+ * as imports unless `bundleNpm`.
  */
 function workspaceModules(bundleNpm: boolean): Plugin {
   return {
@@ -88,7 +89,7 @@ export async function buildPrograms(outdir = join(ROOT, 'dist')): Promise<BuildR
   const started = performance.now();
   const absoluteOut = resolve(outdir);
   const programs = Object.entries(PROGRAMS);
-  await Promise.all(
+  const results = await Promise.all(
     [false, true].map((bundleNpm) =>
       build({
         absWorkingDir: ROOT,
@@ -100,20 +101,30 @@ export async function buildPrograms(outdir = join(ROOT, 'dist')): Promise<BuildR
         target: 'node20.19',
         conditions: ['agentbridge-source'],
         sourcemap: 'linked',
-        logLevel: 'warning',
+        logLevel: 'silent',
         // A bundled CommonJS package (ioredis) calls require() for Node's own modules.
         banner: bundleNpm ? { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } : {},
         plugins: [workspaceModules(bundleNpm), sourceUrls(absoluteOut)],
       }),
     ),
   );
+  // A warning fails the build: e.g. esbuild dropping `import './x.js'` (workspace modules are
+  // side-effect free, see workspaceModules), which would silently change what a program runs.
+  const warnings = results.flatMap((result) => result.warnings);
+  if (warnings.length > 0) {
+    const text = warnings.map((warning) => `${warning.location ? `${warning.location.file}:${warning.location.line}: ` : ''}${warning.text}`).join('\n  ');
+    throw new Error(`build: ${warnings.length} warning(s), fix them:\n  ${text}`);
+  }
   const outputs = Object.fromEntries(programs.map(([name]) => [name, join(absoluteOut, `${name}.js`)]));
   return { outdir: absoluteOut, outputs, elapsedMs: performance.now() - started };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
-  const result = await buildPrograms(values.outdir);
+  const result = await buildPrograms(values.outdir).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
   const where = relative(process.cwd(), result.outdir) || '.';
   process.stdout.write(`build: ${Object.keys(result.outputs).join(', ')} → ${where}/ in ${Math.round(result.elapsedMs)} ms\n`);
 }
