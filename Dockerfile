@@ -1,15 +1,16 @@
 # syntax=docker/dockerfile:1
 # agent-bridge: ONE image for every service. The first argument picks the service
 # (scripts/container-entrypoint.sh): `legacy-poll`, `elicitation`, `router`, `controller`, or
-# `bridgectl …`. The services run from their TypeScript sources with tsx, exactly as the tests run
-# them; why one image and no build step: docs/decisions/0007-kubernetes-packaging.md.
+# `bridgectl …`. Each program runs compiled: scripts/build.ts bundles it into dist/<name>.js in the
+# runtime stage (about a second), so nothing is transpiled at start-up; why one image:
+# docs/decisions/0007-kubernetes-packaging.md, why a bundle: 0017-package-graph-and-build.md.
 #
 #   make images                       # docker build -t agent-bridge:<version> .
 #   docker run --rm agent-bridge:0.1.0 router
 #
 # Stages: manifests (only the package.json files and the lockfile, so the dependency layer is
 # rebuilt only when they change) → deps (production dependencies only: `npm ci --omit=dev`) →
-# runtime (slim Node LTS, non-root, sources + node_modules, nothing else).
+# runtime (slim Node LTS, non-root, sources + node_modules + the dist/ bundles built there).
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -26,9 +27,10 @@ RUN mkdir -p /manifests \
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY --from=manifests /manifests/ ./
-# Production dependencies only (tsx, the runtime loader, is one: package.json "dependencies").
-# No install scripts: nothing the services use needs one (esbuild finds its platform binary through
-# its optional dependency).
+# Production dependencies only (esbuild, which builds dist/, and tsx, which runs the build script
+# and is the entry point's fallback for a checkout without a build, are two: package.json
+# "dependencies"). No install scripts: nothing the services use needs one (esbuild finds its
+# platform binary through its optional dependency).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
@@ -36,15 +38,18 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="agent-bridge" \
       org.opencontainers.image.description="agent-bridge services (legacy-poll, elicitation, router, controller) and bridgectl"
-# tsx transpiles each module in memory at start-up (about a second); no cache on disk, so the root
-# filesystem can stay read-only.
+# The programs start from dist/ (compiled below); should tsx ever run (the entry point's fallback),
+# it keeps no cache on disk, so the root filesystem can stay read-only.
 ENV NODE_ENV=production \
     TSX_DISABLE_CACHE=1
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/ ./
 # Sources only (.dockerignore drops tests, docs, deploy/, bench/, e2e sources, local state).
 COPY --chown=root:root . .
-RUN chmod 0755 scripts/container-entrypoint.sh \
+# dist/<program>.js for the four services and bridgectl, newer than every source, so the entry point
+# runs them instead of the sources.
+RUN node --conditions=agentbridge-source --import tsx scripts/build.ts \
+ && chmod 0755 scripts/container-entrypoint.sh \
  && ln -s /app/scripts/container-entrypoint.sh /usr/local/bin/agent-bridge
 # The image's `node` user (uid/gid 1000); the files above stay owned by root and read-only to it.
 USER 1000:1000

@@ -1,10 +1,10 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
 NODE_TS := node --conditions=agentbridge-source --import tsx
-UNIT_TESTS := $(shell find libs services tools charts bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+UNIT_TESTS := $(shell find libs services tools charts bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
+.PHONY: up test deps typecheck check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
 
 deps:
 	@scripts/ensure-deps.sh
@@ -15,15 +15,26 @@ up: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
+# The package graph (docs/decisions/0017-package-graph-and-build.md): every import declared in the
+# package.json that owns the file, no import from a higher layer, the testkit for tests only.
+check-layers: deps
+	@$(NODE_TS) scripts/check-layers.ts
+
+# The compiled programs (docs/decisions/0017-package-graph-and-build.md): dist/<service>.js and
+# dist/bridgectl.js, which the image and tools/bridgectl/bin/bridgectl run; development and the
+# tests run the sources with tsx. About a second.
+build: deps
+	@$(NODE_TS) scripts/build.ts
+
 test-unit: deps
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=120000 $(UNIT_TESTS)
 
 test-e2e: deps
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
-# Every test: type-check, unit and integration tests beside the code (two files at a time), then
+# Every test: type-check, the package graph, the build, unit and integration tests beside the code (two files at a time), then
 # the black-box e2e tests one file at a time (several of them load the machine on purpose).
-test: deps typecheck
+test: deps typecheck check-layers build
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 
@@ -32,6 +43,8 @@ test: deps typecheck
 # parts of issue 11 run with `make bench BENCH_PARTS="noisy sessions durability restarts"`: one
 # agent flooding beside the ring, memory and Redis commands per idle session, appendfsync always
 # against everysec, the stall a client sees when a replica gets SIGTERM or kill -9 (about 8 min).
+# `make bench BENCH_PARTS=startup`: start-up time and memory of bridgectl and a router, from the
+# sources and compiled (issue 12; about a minute).
 BENCH_PARTS ?= throughput observability
 
 bench: deps
@@ -43,7 +56,8 @@ bench: deps
 	    sessions) $(NODE_TS) bench/sessions.ts ;; \
 	    durability) $(NODE_TS) bench/durability.ts ;; \
 	    restarts) $(NODE_TS) bench/restart-stall.ts ;; \
-	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts)" >&2; exit 2 ;; \
+	    startup) $(NODE_TS) bench/startup.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts, startup)" >&2; exit 2 ;; \
 	  esac; \
 	done
 

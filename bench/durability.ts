@@ -5,7 +5,7 @@
  * wait_for_messages loops (legacy ring) or as elicitation/create pushes (elicitation ring).
  *
  * One bridge (redis-server + router + legacy-poll + elicitation as OS processes, started by
- * e2e/support/bridge.ts, whose testkit redis-server runs with AOF on), and the fsync policy switched
+ * libs/testkit/src/bridge/bridge.ts, whose testkit redis-server runs with AOF on), and the fsync policy switched
  * between windows with CONFIG SET appendfsync (checked with CONFIG GET before each window): both arms
  * run on the same processes, the same data directory and the same disk, warm, so the policy is the
  * only difference. (Redis reads the policy at every AOF write, so switching it at run time is the
@@ -35,7 +35,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 
 import path from 'node:path';
 import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
-import { startBridge, type Bridge } from '../e2e/support/bridge.js';
+import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { envNumber } from './lib/env.js';
 import { now, PushReceivers } from './lib/load.js';
 import { Profiler } from './lib/profiling.js';

@@ -14,7 +14,7 @@
  * FLOOD_LOOPS (8), FLOOD_RETRY (at-once | after), FLOOD_CONTENT_BYTES (200), FLOOD_SINK_TOKEN.
  */
 import { connectAgent, ToolCallError, type AgentClient } from '@agent-bridge/testkit';
-import type { PollResult } from '../e2e/support/bridge.js';
+import type { PollResult } from '@agent-bridge/testkit/bridge';
 
 const required = (name: string): string => {
   const value = process.env[name];

@@ -4,7 +4,7 @@
  * messages/s and at most 2× their p99 latency of the same run without it.
  *
  * One bridge (redis-server + router + legacy-poll + elicitation as OS processes, started by
- * e2e/support/bridge.ts with the send quotas at their defaults), the usual rings of
+ * libs/testkit/src/bridge/bridge.ts with the send quotas at their defaults), the usual rings of
  * bench/lib/rings.ts: N agents, each sending to the next with send_message on the legacy endpoint,
  * closed loop (peak), received by wait_for_messages loops (legacy ring) or as elicitation/create
  * pushes on 2025 sessions (elicitation ring). Rate = ring messages the targets received in the
@@ -51,7 +51,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
-import { startBridge, type Bridge } from '../e2e/support/bridge.js';
+import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { envNumber } from './lib/env.js';
 import { PushReceivers } from './lib/load.js';
 import { Profiler } from './lib/profiling.js';

@@ -4,7 +4,7 @@
  * Goal (issue): overhead = 1 − (on msgs/s ÷ off msgs/s) < 10 %.
  *
  * Two arms, each a whole bridge (redis-server + router + legacy-poll + elicitation as OS processes,
- * started by e2e/support/bridge.ts with the same settings as bench/throughput.ts):
+ * started by libs/testkit/src/bridge/bridge.ts with the same settings as bench/throughput.ts):
  *   off — no OTEL_* variable (tracing off: every span is the API's no-op), nobody scrapes /metrics.
  *         OTEL_* variables of the benchmark's own environment are removed before anything starts.
  *   on  — OTEL_EXPORTER_OTLP_ENDPOINT names an OTLP/HTTP JSON receiver (bench/otlp-sink.ts, its own
@@ -67,7 +67,7 @@
  */
 import path from 'node:path';
 import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
-import { startBridge, type Bridge } from '../e2e/support/bridge.js';
+import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { cpuMsPerUnit, SELF, waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { now, sleep, PushReceivers, runDeliveryWindow } from './lib/load.js';
 import { ringIds, startLegacyRing, startPushRing, type Ring as BaseRing, type Track } from './lib/rings.js';

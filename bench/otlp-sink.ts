@@ -1,7 +1,7 @@
 /**
  * The trace collector stand-in of bench/observability-overhead.ts, as its own process so that its
  * CPU (parsing every exported span) is metered on its own instead of hiding in the benchmark's
- * clients. It is e2e/support/otlp-receiver.ts (OTLP/HTTP JSON on /v1/traces), plus a second
+ * clients. It is libs/testkit/src/bridge/otlp-receiver.ts (OTLP/HTTP JSON on /v1/traces), plus a second
  * loopback server that answers any GET with the spans received so far:
  *   {"total": N, "byName": {"<service.name> <span name>": n, …}}
  * Spans are counted and dropped, so a long run does not grow its memory.
@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startOtlpReceiver } from '../e2e/support/otlp-receiver.js';
+import { startOtlpReceiver } from '@agent-bridge/testkit/bridge';
 
 const receiver = await startOtlpReceiver();
 let total = 0;

@@ -1,6 +1,6 @@
 /**
  * Restart stall: how long a client is held up when the replica serving it stops, on SIGTERM (a
- * rolling deploy) and on kill -9 (a crash). Real processes (e2e/support/bridge.ts: redis-server,
+ * rolling deploy) and on kill -9 (a crash). Real processes (libs/testkit/src/bridge/bridge.ts: redis-server,
  * a router, two legacy-poll and two elicitation replicas) behind nginx, one nginx per endpoint, as
  * an Ingress would be; the clients are plain SDK 1.x clients (@modelcontextprotocol/sdk), with the
  * SDK's default 60 s request timeout.
@@ -27,8 +27,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connectAgent, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
-import { startBridge, type Bridge } from '../e2e/support/bridge.js';
-import { startNginx, type NginxHandle } from '../e2e/support/nginx.js';
+import { startBridge, startNginx, type Bridge, type NginxHandle } from '@agent-bridge/testkit/bridge';
 
 const TRIALS = Number(process.env.BENCH_RESTART_TRIALS ?? 3);
 const ONLY = process.env.BENCH_RESTART_ONLY;

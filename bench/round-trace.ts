@@ -11,7 +11,7 @@
  *
  * Environment: TRACE_SINGLE=20 messages of the one-at-a-time phase, TRACE_BURSTS=10 bursts.
  */
-import { startBridge } from '../e2e/support/bridge.js';
+import { startBridge } from '@agent-bridge/testkit/bridge';
 import { connectAgent, waitFor } from '@agent-bridge/testkit';
 import { envNumber } from './lib/env.js';
 

@@ -3,7 +3,7 @@
  * elicitation replica and Redis. Goal (issue 11): ≤ 64 KB of replica memory per idle session.
  *
  * Two cases, each on a fresh bridge (redis-server + router + legacy-poll + one elicitation replica
- * as OS processes, e2e/support/bridge.ts; every agent in the rollout, elicitation.percentage 100):
+ * as OS processes, libs/testkit/src/bridge/bridge.ts; every agent in the rollout, elicitation.percentage 100):
  *   one agent   — one agent opens BENCH_SESSIONS_COUNT sessions, with MAX_SESSIONS_PER_AGENT raised
  *                 to that count (at its default of 16, the 17th session replaces the oldest idle one);
  *   many agents — BENCH_SESSIONS_AGENTS agents share the same number of sessions, every setting at
@@ -48,7 +48,7 @@
 import path from 'node:path';
 import { REPO_ROOT, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
-import { connectModernAgent, startBridge, type Bridge } from '../e2e/support/bridge.js';
+import { connectModernAgent, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './lib/cpu.js';
 import { envNumber } from './lib/env.js';
 import { now, sleep } from './lib/load.js';

@@ -1,7 +1,7 @@
 /**
  * Throughput benchmark (`make bench`): the legacy protocol, the elicitation protocol, 2026-07-28
  * rounds and a no-op MCP baseline, on one real bridge (redis-server + router + legacy-poll +
- * elicitation as OS processes, started by e2e/support/bridge.ts). All clients live in this one
+ * elicitation as OS processes, started by libs/testkit/src/bridge/bridge.ts). All clients live in this one
  * process, so send and receive times come from one monotonic clock.
  *
  * Three rings of N agents each (agent i sends to agent (i+1) mod N), with the same sender side: one
@@ -67,7 +67,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hashToken } from '@agent-bridge/service-kit';
 import { connectAgent, freePort, REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
-import { startBridge, type Bridge, type ModernAgent } from '../e2e/support/bridge.js';
+import { startBridge, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { CpuMeter } from './lib/cpu.js';
 import { meterWindow, now, planWindow, PushReceivers, RoundReceivers, runElicitWindow } from './lib/load.js';

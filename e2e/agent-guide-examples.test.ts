@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT, startService, type ServiceHandle } from '@agent-bridge/testkit';
-import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
-import { startHoldingProxy } from './support/holding-proxy.js';
-import { waitForLedger, waitForPushReady } from './support/modern.js';
+import { mailboxReader, startBridge, startHoldingProxy, waitForLedger, waitForPushReady, type Bridge } from '@agent-bridge/testkit/bridge';
 
 test('every code excerpt in docs/agent-guide.md that names an example file is verbatim in that file', () => {
   const guide = readFileSync(join(REPO_ROOT, 'docs/agent-guide.md'), 'utf8');

@@ -3,8 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
 import { SdkHttpError } from '@modelcontextprotocol/client';
-import { assertStoresNothing, legacyBaseUrls } from './support/assertions.js';
-import { startBridge, type Bridge } from './support/bridge.js';
+import { assertStoresNothing, legacyBaseUrls, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const INITIALIZE = {
   jsonrpc: '2.0',

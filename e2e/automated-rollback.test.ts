@@ -5,9 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readPublishedFlags } from '@agent-bridge/flags';
 import { freePort, startAlertmanager, startPrometheus, startService, waitFor, waitForValue, type AgentClient, type AlertmanagerHandle, type PrometheusHandle, type ServiceHandle } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { RULES_FILE } from './support/dashboards.js';
-import { waitForPushReady } from './support/modern.js';
+import { receive, RULES_FILE, startBridge, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 const WEBHOOK = 'e2e-webhook-token-0123456789';

@@ -3,8 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { newMessageId } from '@agent-bridge/protocol';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { assertStoresNothing, assertToolError, type ToolErrorExpectation } from './support/assertions.js';
-import { poll, receive, startBridge, type Bridge, type PolledMessage } from './support/bridge.js';
+import { assertStoresNothing, assertToolError, poll, receive, startBridge, type Bridge, type PolledMessage, type ToolErrorExpectation } from '@agent-bridge/testkit/bridge';
 
 const KiB = 1024;
 

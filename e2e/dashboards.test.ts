@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { BridgeMetrics } from '@agent-bridge/observability';
-import { RULES_FILE, allPanels, dashboardQueries, loadDashboards, metricNames, resolveVariables, vectorSelectors } from './support/dashboards.js';
+import { allPanels, dashboardQueries, loadDashboards, metricNames, resolveVariables, RULES_FILE, vectorSelectors } from '@agent-bridge/testkit/bridge';
 
 /** Static checks of deploy/grafana/dashboards; e2e/observability-stack.test.ts runs every query against a real Prometheus. */
 describe('Grafana dashboards (static)', () => {

@@ -3,9 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { assertStoresNothing, assertToolError } from './support/assertions.js';
-import { poll, receive, startBridge, type Bridge, type ModernAgent, type PolledMessage } from './support/bridge.js';
-import { ledger, routingHistory, sleep, waitForLedger, waitForPushReady, type ModernPollResult } from './support/modern.js';
+import { assertStoresNothing, assertToolError, ledger, poll, receive, routingHistory, sleep, startBridge, waitForLedger, waitForPushReady, type Bridge, type ModernAgent, type ModernPollResult, type PolledMessage } from '@agent-bridge/testkit/bridge';
 
 interface ElicitOutcome {
   message_id: string;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ToolCallError, type AgentClient } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { ledger, sleep, waitForLedger, waitForPushReady, type ModernPollResult } from './support/modern.js';
+import { ledger, poll, receive, sleep, startBridge, waitForLedger, waitForPushReady, type Bridge, type ModernAgent, type ModernPollResult } from '@agent-bridge/testkit/bridge';
 
 const TOOLS_LIST = { jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} };
 

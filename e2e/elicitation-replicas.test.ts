@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { connectModernAgent, poll, receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { startNginx, type NginxHandle } from './support/nginx.js';
+import { connectModernAgent, poll, receive, startBridge, startNginx, type Bridge, type ModernAgent, type NginxHandle } from '@agent-bridge/testkit/bridge';
 
 const MODERN = ['m1', 'm2', 'm3', 'm4'];
 

@@ -6,9 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@agent-bridge/testkit';
-import { startBridge, type Bridge } from './support/bridge.js';
-import { sleep } from './support/modern.js';
-import { connectParticipant, type ClientKind, type Delivery, type Participant, type Role, type ServedAs } from './support/participants.js';
+import { connectParticipant, sleep, startBridge, type Bridge, type ClientKind, type Delivery, type Participant, type Role, type ServedAs } from '@agent-bridge/testkit/bridge';
 
 /** Every way an agent can be served, with every client that can be served that way. */
 const KINDS: Array<[ServedAs, ClientKind]> = [

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { assertToolError, sleep } from './support/assertions.js';
-import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
+import { assertToolError, mailboxReader, sleep, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const INITIALIZE = {
   jsonrpc: '2.0',

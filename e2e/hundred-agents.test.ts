@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { agentBucket } from '@agent-bridge/flags';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
+import { receive, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const AGENTS = Array.from({ length: 100 }, (_, i) => `agent_${i}`);
 const TOKEN = /hello-\d+-to-\d+/;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge } from './support/bridge.js';
+import { poll, receive, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 /** Content with multi-byte characters, quotes, newlines and control-ish text: must arrive byte-identical. */
 function content(from: string, i: number): string {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { assertStoresNothing, assertToolError, sleep, waitForLegacyFlags } from './support/assertions.js';
-import { poll, startBridge, type Bridge, type PollResult } from './support/bridge.js';
+import { assertStoresNothing, assertToolError, poll, sleep, startBridge, waitForLegacyFlags, type Bridge, type PollResult } from '@agent-bridge/testkit/bridge';
 
 /** ELICITATION_ENDPOINT_URL's default: startBridge does not set it. */
 const ELICITATION_URL = 'http://127.0.0.1:8702/mcp';

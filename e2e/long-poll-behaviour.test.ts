@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { poll, startBridge, type Bridge } from './support/bridge.js';
+import { poll, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 describe('long-poll timing contract', () => {
   let bridge: Bridge;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { poll, startBridge, type Bridge, type PollResult } from './support/bridge.js';
+import { poll, startBridge, type Bridge, type PollResult } from '@agent-bridge/testkit/bridge';
 
 const AGENTS = 1000;
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge } from './support/bridge.js';
-import { ledger, waitForLedger } from './support/modern.js';
+import { ledger, poll, receive, startBridge, waitForLedger, type Bridge } from '@agent-bridge/testkit/bridge';
 
 /** Sum of agentbridge_messages_unaccounted over every router's /metrics. */
 async function unaccounted(bridge: Bridge): Promise<number> {

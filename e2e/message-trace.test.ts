@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { waitForPushReady } from './support/modern.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
+import { receive, startBridge, startOtlpReceiver, waitForPushReady, type Bridge, type ModernAgent, type OtlpReceiver, type ReceivedSpan } from '@agent-bridge/testkit/bridge';
 
 /**
  * Traces: every service exports to an OTLP/HTTP endpoint named by the standard OTEL_* variables;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { waitForLedger } from './support/modern.js';
+import { poll, receive, startBridge, waitForLedger, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 describe('legacy and modern agents talk to each other', () => {
   let bridge: Bridge;

@@ -10,9 +10,7 @@ import {
   type PrometheusHandle,
   type PrometheusSample,
 } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge } from './support/bridge.js';
-import { RULES_FILE, dashboardQueries, loadDashboards, resolveVariables, vectorSelectors } from './support/dashboards.js';
-import { waitForLedger, waitForPushReady } from './support/modern.js';
+import { dashboardQueries, loadDashboards, poll, receive, resolveVariables, RULES_FILE, startBridge, vectorSelectors, waitForLedger, waitForPushReady, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const ALERTS = ['ElicitationErrorSpike', 'MessageLossDetected', 'ProtocolAdapterFailure', 'ElicitationLatencyP99High', 'ElicitationLatencyDegraded', 'HighLegacyUsage'];
 

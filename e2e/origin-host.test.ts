@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { startBridge, type Bridge } from './support/bridge.js';
+import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const INITIALIZE = {
   jsonrpc: '2.0',

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { startBridge, type Bridge, type ModernAgent, type PollResult } from './support/bridge.js';
-import { connectStateless, type StatelessAgent } from './support/stateless.js';
+import { connectStateless, startBridge, type Bridge, type ModernAgent, type PollResult, type StatelessAgent } from '@agent-bridge/testkit/bridge';
 
 const TARGETS = Array.from({ length: 12 }, (_, i) => `t${i}`);
 /** Half of the targets are 2026-07-28 agents (no session: their messages come as wait_for_messages rounds). */

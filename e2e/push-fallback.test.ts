@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { poll, startBridge, type Bridge, type ModernAgent, type PolledMessage } from './support/bridge.js';
-import {
-  RawMcpSession,
-  ledger,
-  occurrences,
-  routingHistory,
-  sleep,
-  waitForLedger,
-  waitForPresence,
-  waitForPushReady,
-  type ModernPollResult,
-} from './support/modern.js';
+import { ledger, occurrences, poll, RawMcpSession, routingHistory, sleep, startBridge, waitForLedger, waitForPresence, waitForPushReady, type Bridge, type ModernAgent, type ModernPollResult, type PolledMessage } from '@agent-bridge/testkit/bridge';
 
 /**
  * "A client without the elicitation capability, one that never answers, one that drops its

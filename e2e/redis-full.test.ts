@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { assertToolError, sleep } from './support/assertions.js';
-import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
+import { assertToolError, mailboxReader, sleep, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const CONTENT = 'x'.repeat(8 * 1024);
 

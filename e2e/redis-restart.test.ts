@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { poll, receive, startBridge, type Bridge } from './support/bridge.js';
+import { poll, receive, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 describe('Redis restart between a send and the poll', () => {
   let bridge: Bridge;

@@ -15,8 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { freePort, startService, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
 import { FEATURE_FLAGS_YAML } from '../services/controller/src/test-fixtures.js';
-import { connectModernAgent, receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { startNginx, type NginxHandle } from './support/nginx.js';
+import { connectModernAgent, receive, startBridge, startNginx, type Bridge, type ModernAgent, type NginxHandle } from '@agent-bridge/testkit/bridge';
 
 /** What a sink standing in for a replica received. */
 interface Captured {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge, type ModernAgent } from './support/bridge.js';
-import { connectManual } from './support/stateless.js';
+import { connectManual, receive, startBridge, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 describe('rollback drain', () => {
   let bridge: Bridge;

@@ -5,9 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectAgent, freePort, startService, ToolCallError, waitFor, type ServiceHandle } from '@agent-bridge/testkit';
 import type { ElicitResult } from '@modelcontextprotocol/client';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
-import { startNginx, type NginxHandle } from './support/nginx.js';
-import { startTrafficAgent, type TrafficAgent } from './support/traffic.js';
+import { receive, startBridge, startNginx, startTrafficAgent, type Bridge, type NginxHandle, type TrafficAgent } from '@agent-bridge/testkit/bridge';
 
 /** A held call answers within this long of its replica's SIGTERM (docs/operations.md, "Restarts"). */
 const HELD_CALL_BOUND_MS = 3_000;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { receive, startBridge, type Bridge } from './support/bridge.js';
+import { receive, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 
 /**
  * Per-(sender, target) order and exactly-once delivery hold with two router replicas sharing the

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { mailboxReader, receive, startBridge, type Bridge } from './support/bridge.js';
-import { waitForLedger, waitForPresence } from './support/modern.js';
-import { connectManual } from './support/stateless.js';
+import { connectManual, mailboxReader, receive, startBridge, waitForLedger, waitForPresence, type Bridge } from '@agent-bridge/testkit/bridge';
 
 /**
  * kill -9 of the elicitation replica that handed out a 2026-07-28 round, before the client's retry.

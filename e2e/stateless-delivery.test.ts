@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MESSAGE_META_KEY } from '@agent-bridge/protocol';
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import { mailboxReader, startBridge, type Bridge } from './support/bridge.js';
-import { sleep, waitForLedger } from './support/modern.js';
-import { connectManual, connectStateless, type StatelessAgent } from './support/stateless.js';
+import { connectManual, connectStateless, mailboxReader, sleep, startBridge, waitForLedger, type Bridge, type StatelessAgent } from '@agent-bridge/testkit/bridge';
 
 const AGENTS = ['alice', 'bob', 'carol', 'dave', 'eve', 'frank', 'gina', 'hank'];
 /** Served by elicitation; alice and frank stay on legacy. */

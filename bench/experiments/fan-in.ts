@@ -7,7 +7,7 @@
  *   node --conditions=agentbridge-source --import tsx bench/experiments/fan-in.ts
  */
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
-import { startBridge } from '../../e2e/support/bridge.js';
+import { startBridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter } from '../lib/cpu.js';
 import { PollingReceivers, RoundReceivers, type Receivers } from '../lib/load.js';
 

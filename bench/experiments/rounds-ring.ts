@@ -10,7 +10,7 @@
  *   node --conditions=agentbridge-source --import tsx bench/experiments/rounds-ring.ts
  */
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
-import { startBridge } from '../../e2e/support/bridge.js';
+import { startBridge } from '@agent-bridge/testkit/bridge';
 import { RoundReceivers, runDeliveryWindow } from '../lib/load.js';
 import { Profiler } from '../lib/profiling.js';
 import type { BridgeResult } from '../lib/results.js';

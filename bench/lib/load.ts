@@ -5,7 +5,7 @@
  */
 import { ToolCallError, type AgentClient } from '@agent-bridge/testkit';
 import type { ElicitRequestParams, ElicitResult } from '@modelcontextprotocol/client';
-import type { Bridge, PollResult, ReceivedElicitation } from '../../e2e/support/bridge.js';
+import type { Bridge, PollResult, ReceivedElicitation } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './cpu.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult, DeliveryProtocol, ElicitRoundTrips, RedisStats } from './results.js';

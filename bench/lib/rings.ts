@@ -8,7 +8,7 @@
  *                 rollout; messages arrive as elicitation/create requests, answered at once.
  */
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
-import type { Bridge, ModernAgent } from '../../e2e/support/bridge.js';
+import type { Bridge, ModernAgent } from '@agent-bridge/testkit/bridge';
 import { PollingReceivers, PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './load.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult } from './results.js';

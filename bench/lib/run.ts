@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import type { ServiceHandle } from '@agent-bridge/testkit';
-import type { Bridge } from '../../e2e/support/bridge.js';
+import type { Bridge } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './cpu.js';
 import { now } from './load.js';
 import { fmtPct } from './stats.js';

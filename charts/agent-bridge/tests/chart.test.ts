@@ -19,7 +19,7 @@ import { elicitationConfigSchema, loadElicitationConfig } from '@agent-bridge/el
 import { legacyPollConfigSchema, loadLegacyPollConfig } from '@agent-bridge/legacy-poll';
 import { loadRouterConfig, routerConfigSchema } from '@agent-bridge/router';
 import { OriginPolicy } from '@agent-bridge/service-kit';
-import { metricNames } from '../../../e2e/support/dashboards.js';
+import { metricNames } from '@agent-bridge/testkit/bridge';
 import {
   CHART_DIR,
   containers,

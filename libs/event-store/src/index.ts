@@ -5,7 +5,6 @@ export * from './connection.js';
 export * from './doorbell.js';
 export * from './types.js';
 export * from './store.js';
-export * from './flag-source.js';
 export * from './open.js';
 export * from './durability.js';
 export { loadScripts, LuaScript, SCRIPT_NAMES, type ScriptName } from './scripts.js';

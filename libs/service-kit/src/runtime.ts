@@ -1,8 +1,9 @@
-import { checkDurability, openEventStore, StoreFlagSource, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
+import { checkDurability, openEventStore, withDeadline, type OpenedEventStore, type OpenEventStoreOptions } from '@agent-bridge/event-store';
 import { FlagWatcher, MIGRATION_PHASES, type FlagSnapshot } from '@agent-bridge/flags';
 import { BridgeMetrics, TracingConfigError, createLogger, startTracing, type Logger } from '@agent-bridge/observability';
 import type { commonSettings } from './config.js';
 import { ConfigError } from './config.js';
+import { StoreFlagSource } from './flag-source.js';
 import type { RouteHandler } from './http.js';
 import { probeRoutes } from './probes.js';
 import { installShutdown } from './shutdown.js';

@@ -4,7 +4,7 @@ export { startService, freePort, REPO_ROOT } from './service-process.js';
 export type { ServiceExit, ServiceHandle, StartServiceOptions } from './service-process.js';
 export { connectAgent, parseToolError, ToolCallError } from './mcp-client.js';
 export type { AgentCallOptions, AgentClient, AnyAgentClient, ClientGeneration, ConnectAgentOptions, ElicitationHandler, V2Generation } from './mcp-client.js';
-export { waitFor, waitForValue, withTimeout } from './wait.js';
+export { sleep, waitFor, waitForValue, withTimeout } from './wait.js';
 export type { WaitForOptions } from './wait.js';
 export { alertmanagerConfig, prometheusConfig, startAlertmanager, startPrometheus } from './monitoring.js';
 export type {

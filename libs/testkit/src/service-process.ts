@@ -15,7 +15,11 @@ export const REPO_ROOT: string = fileURLToPath(new URL('../../../', import.meta.
 export interface StartServiceOptions {
   /** Label used in log echo and error messages. */
   name: string;
-  /** Entry file relative to the repo root, e.g. 'services/router/src/main.ts'. */
+  /**
+   * Entry file relative to the repo root: a source ('services/router/src/main.ts', run with tsx, as
+   * in development) or a compiled program ('dist/router.js', `make build`, run by plain node, as in
+   * the image).
+   */
   entry: string;
   /** Extra environment, merged over process.env. */
   env?: Record<string, string>;
@@ -71,6 +75,17 @@ function formatExit(exit: ServiceExit): string {
 /** Unref'd sleep: never keeps the test process alive on its own. */
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
+/**
+ * With TEST_COMPILED=1 a program's source entry (services/<name>/src/main.ts,
+ * tools/bridgectl/src/main.ts) runs as its compiled bundle, dist/<name>.js (`make build` first):
+ * the same tests against what the image runs.
+ */
+function entryToRun(entry: string): string {
+  if (process.env.TEST_COMPILED !== '1') return entry;
+  const program = /^(?:services\/([a-z-]+)|tools\/(bridgectl))\/src\/main\.ts$/.exec(entry);
+  return program ? `dist/${program[1] ?? program[2]}.js` : entry;
+}
+
 export async function startService(options: StartServiceOptions): Promise<ServiceHandle> {
   const { name } = options;
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
@@ -78,11 +93,9 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   delete env.NODE_TEST_CONTEXT;
   const verbose = process.env.TEST_VERBOSE === '1';
 
-  const child = spawn(
-    process.execPath,
-    ['--conditions=agentbridge-source', '--import', 'tsx', options.entry, ...(options.args ?? [])],
-    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const entry = entryToRun(options.entry);
+  const loader = entry.endsWith('.ts') ? ['--conditions=agentbridge-source', '--import', 'tsx'] : ['--enable-source-maps'];
+  const child = spawn(process.execPath, [...loader, entry, ...(options.args ?? [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   const spawned = new Promise<void>((resolve) => {
     child.once('spawn', () => resolve());

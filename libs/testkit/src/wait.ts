@@ -7,7 +7,8 @@ export interface WaitForOptions {
   description: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -4,7 +4,7 @@
  * does what docs/agent-guide.md tells an agent to do when a replica goes away: retry a failed call
  * (a send with the same idempotency key), and on a 2025 session start a new session.
  */
-import { connectAgent, ToolCallError, type AnyAgentClient } from '@agent-bridge/testkit';
+import { connectAgent, sleep, ToolCallError, type AnyAgentClient } from '../index.js';
 
 export type TrafficKind = 'legacy-sdk1' | 'session-sdk1' | 'stateless-2026';
 
@@ -37,7 +37,6 @@ export interface TrafficAgent {
 }
 
 const TAG = /#[a-z0-9-]+:\d+#/g;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startTrafficAgent(options: {
   name: string;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { TOOL_ERROR_CODES, type ToolErrorCode } from '@agent-bridge/protocol';
-import { waitFor, type AgentClient } from '@agent-bridge/testkit';
+import { waitFor, type AgentClient } from '../index.js';
 import type { Bridge } from './bridge.js';
 
 type CallToolResult = Awaited<ReturnType<AgentClient['callTool']>>;
@@ -122,4 +122,3 @@ export async function waitForLegacyFlags(bridge: Bridge, version: number, timeou
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -21,7 +21,7 @@ import {
   type ClientGeneration,
   type RedisServerHandle,
   type ServiceHandle,
-} from '@agent-bridge/testkit';
+} from '../index.js';
 
 export interface BridgeOptions {
   agents: string[];

@@ -4,7 +4,7 @@
  * retries the call by itself. `run()` loops wait_for_messages the way a real agent would.
  */
 import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitRequestParams, type ElicitResult } from '@modelcontextprotocol/client';
-import { connectAgent } from '@agent-bridge/testkit';
+import { connectAgent } from '../index.js';
 import { MESSAGE_META_KEY, type LegacyMessage, type MessageMeta } from '@agent-bridge/protocol';
 
 export interface RoundElicitation {

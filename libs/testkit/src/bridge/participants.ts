@@ -7,7 +7,7 @@
  */
 import type { ElicitRequestParams, ElicitResult } from '@modelcontextprotocol/client';
 import { MESSAGE_META_KEY, type MessageMeta } from '@agent-bridge/protocol';
-import { connectAgent, waitFor, type AnyAgentClient, type ClientGeneration } from '@agent-bridge/testkit';
+import { connectAgent, waitFor, type AnyAgentClient, type ClientGeneration } from '../index.js';
 import { poll, type Bridge, type PolledMessage } from './bridge.js';
 import { waitForPushReady } from './modern.js';
 import { connectStateless, type RoundElicitation, type StatelessAgent } from './stateless.js';

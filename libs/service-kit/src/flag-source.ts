@@ -1,9 +1,11 @@
 import { parseFlagSnapshot, type FlagSnapshot, type FlagSnapshotSource } from '@agent-bridge/flags';
-import type { Doorbell } from './doorbell.js';
-import type { Keys } from './keys.js';
-import type { ControlStore } from './store.js';
+import type { ControlStore, Doorbell, Keys } from '@agent-bridge/event-store';
 
-/** The flag watcher's view of the store: snapshot reads, plus change notifications on the process's doorbell connection. */
+/**
+ * The flag watcher's view of the store: snapshot reads, plus change notifications on the process's
+ * doorbell connection. It lives in the service kit, its one user (runtime.ts), so the event store
+ * does not depend on the flags library.
+ */
 export class StoreFlagSource implements FlagSnapshotSource {
   private readonly listeners = new Set<() => void>();
 

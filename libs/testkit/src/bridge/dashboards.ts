@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@agent-bridge/testkit';
+import { REPO_ROOT } from '../index.js';
 
 export const DASHBOARD_DIR = join(REPO_ROOT, 'deploy/grafana/dashboards');
 export const DASHBOARD_FILES = ['migration-progress.json', 'system-health.json', 'rollout-timeline.json'] as const;

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import type { LedgerRecord } from '@agent-bridge/event-store';
-import { waitFor } from '@agent-bridge/testkit';
+import { waitFor } from '../index.js';
 import type { Bridge, PolledMessage, PollResult } from './bridge.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The elicitation endpoint's wait_for_messages result: the legacy shape plus a push-delivery notice. */
 export interface ModernPollResult extends PollResult {
