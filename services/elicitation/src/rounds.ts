@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ROUND_LEASE_OWNER_PREFIX, isStoreError, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
+import { doorbellTopics, ROUND_LEASE_OWNER_PREFIX, isStoreError, type Doorbell, type EventStore, type PushLaneEntry, type PushLease } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
@@ -176,7 +176,7 @@ export class StatelessRounds implements RoundDelivery {
     } finally {
       // settle_round released the lease; on any failure let the next round have it now.
       if (!settled) await store.releasePushLease(lease).catch(() => undefined);
-      this.deps.doorbell.ring(`push:${agentId}`);
+      this.deps.doorbell.ring(doorbellTopics.lane(agentId, 'push'));
     }
   }
 }
