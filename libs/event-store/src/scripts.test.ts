@@ -47,6 +47,6 @@ describe('Lua includes', () => {
   });
 
   test('an include that does not exist fails with a sentence naming the script and the include', () => {
-    assert.throws(() => expandIncludes('route_message', 'x\n--- @include nope\ny'), /lua\/route_message\.lua includes "nope", which is not a file in lua\/includes\//);
+    assert.throws(() => expandIncludes('route_message', 'x\n--- @include nope\ny'), /lua\/route_message\.lua includes "nope", which is not a file in lua-includes\//);
   });
 });

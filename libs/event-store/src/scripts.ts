@@ -69,7 +69,7 @@ export type ScriptSet = Record<ScriptName | keyof typeof ALLOW_OOM_VARIANTS, Lua
 
 let cached: ScriptSet | undefined;
 
-/** A line `--- @include <name>` in a script is replaced by `lua/includes/<name>.lua` (or the generated `fields`). */
+/** A line `--- @include <name>` in a script is replaced by `lua-includes/<name>.lua` (or the generated `fields`). */
 const INCLUDE_LINE = /^--- @include ([a-z_]+)[ \t]*$/gm;
 
 /**
@@ -90,13 +90,13 @@ export function expandIncludes(name: string, source: string, readInclude: (inclu
     try {
       return readInclude(include).trimEnd();
     } catch (error) {
-      throw new Error(`lua/${name}.lua includes "${include}", which is not a file in lua/includes/ (${(error as Error).message})`, { cause: error });
+      throw new Error(`lua/${name}.lua includes "${include}", which is not a file in lua-includes/ (${(error as Error).message})`, { cause: error });
     }
   });
 }
 
 function readIncludeFile(include: string): string {
-  return readFileSync(new URL(`./lua/includes/${include}.lua`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`./lua-includes/${include}.lua`, import.meta.url), 'utf8');
 }
 
 export function loadScripts(): ScriptSet {
