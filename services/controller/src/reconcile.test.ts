@@ -277,6 +277,18 @@ describe('rollback', () => {
     assert.equal(h.last.settings.elicitation.enabled, true);
   });
 
+  test('a rollback requested in the resource in the same pass as queued actions leaves their outcomes in their order', () => {
+    const h = atStageTwo();
+    h.spec = specOf({ ...ROLLOUT, rollback: { request: { id: 'r-2', level: 'partial', reason: 'pager' } } });
+    h.generation = 2;
+    const result = h.pass(T0 + 90 * MIN, { actions: [{ type: 'pause', actor: 'ops', reason: 'lunch' }, { type: 'pause', actor: 'ops', reason: 'again' }] });
+    assert.equal(result.rollbacks[0]?.trigger, 'resource');
+    assert.equal(result.outcomes.length, 2, 'one outcome per queued action');
+    assert.equal(result.outcomes[0]?.applied, true);
+    assert.equal(result.outcomes[1]?.applied, false);
+    assert.match(result.outcomes[1]?.message ?? '', /already paused/);
+  });
+
   test('the rollout state published with the flags counts rollbacks by level and trigger', () => {
     const h = atStageTwo();
     const result = h.act(T0 + 90 * MIN, rollback('partial', { trigger: 'cli' })) && h.last;

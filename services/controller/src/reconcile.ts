@@ -33,7 +33,9 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     status,
     settings: guarded.settings,
     rollout: (current) => countRollbacks({ ...current, phase, stage }, applied, ctx.at),
-    outcomes,
+    // One outcome per input action, in order (the admin API answers each caller with its own):
+    // the rollback requested in the resource has no caller waiting, and its outcome comes first.
+    outcomes: observed.requested ? outcomes.slice(1) : outcomes,
     events,
     rollbacks,
   };

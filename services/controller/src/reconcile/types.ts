@@ -68,6 +68,7 @@ export interface ReconcileResult {
   settings: FlagSettings;
   /** The rollout state to publish with them (phase, stage, rollback counts). */
   rollout: (current: RolloutState) => RolloutState;
+  /** One per `actions` entry of the input, in the same order. */
   outcomes: ActionOutcome[];
   events: ControllerEvent[];
   /** Rollbacks applied in this pass (their effect is measured after publication). */
