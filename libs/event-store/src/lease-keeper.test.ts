@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
+import { describe, test } from 'node:test';
+import { waitFor } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { Keys } from './keys.js';
 import { LeaseKeeper, type LeaseLossReason } from './lease-keeper.js';
 import { RedisEventStore } from './open.js';
+import { useStoreOnRedis } from './test-fixtures.js';
 import type { PushLease } from './types.js';
 
-let redisServer: RedisServerHandle;
 let redis: Redis;
 let store: RedisEventStore;
 const keys = new Keys(2, 'keeper');
-
-before(async () => {
-  redisServer = await startRedis();
-  redis = redisServer.client();
-});
-after(async () => {
-  await redisServer.cleanup();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  store = new RedisEventStore(redis, { keys });
-});
+useStoreOnRedis(keys, (fixture) => ({ redis, store } = fixture));
 
 function keeperOf(ttlMs: number, losses: LeaseLossReason[], renew?: (lease: PushLease, ttl: number) => Promise<boolean>) {
   return new LeaseKeeper<PushLease>({

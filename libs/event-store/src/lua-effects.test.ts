@@ -3,32 +3,21 @@
  * run twice. Through the store methods that run them (redis/*.ts), against a real redis-server.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import { describe, test } from 'node:test';
+import type { RedisServerHandle } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { EVENT_FIELDS, pairs } from './entry-codec.js';
 import { isStoreError } from './errors.js';
 import { doorbellTopics, Keys, PUSH_GROUP } from './keys.js';
 import { RedisEventStore } from './open.js';
-import { envelope, envelopeOf, pushDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pushDecision, useStoreOnRedis } from './test-fixtures.js';
 import type { AuditEntry, PushLaneEntry, PushLease } from './types.js';
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
 let store: RedisEventStore;
 const keys = new Keys(4, 'fx');
-
-before(async () => {
-  redisServer = await startRedis();
-  redis = redisServer.client();
-});
-after(async () => {
-  await redisServer.cleanup();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  store = new RedisEventStore(redis, { keys });
-});
+useStoreOnRedis(keys, (fixture) => ({ server: redisServer, redis, store } = fixture));
 
 /** Routes `count` messages from alice to pia's push lane and reads them as pia's deliverer, holding her push lease. */
 async function pushed(count: number): Promise<{ lease: PushLease; entries: PushLaneEntry[]; ids: string[] }> {

@@ -1,29 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import { beforeEach, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { isStoreError } from './errors.js';
 import { Keys } from './keys.js';
 import { RedisEventStore } from './open.js';
-import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pollDecision, useStoreOnRedis } from './test-fixtures.js';
 import type { SendQuota } from './types.js';
 
-let redisServer: RedisServerHandle;
 let redis: Redis;
 let store: RedisEventStore;
 const keys = new Keys(4, 'test');
-
-before(async () => {
-  redisServer = await startRedis();
-  redis = redisServer.client();
-});
-after(async () => {
-  await redisServer.cleanup();
-});
+useStoreOnRedis(keys, (fixture) => ({ redis, store } = fixture));
 beforeEach(async () => {
   await redis.config('SET', 'maxmemory', '0');
-  await redis.flushall();
-  store = new RedisEventStore(redis, { keys });
 });
 
 const admitOne = (quota: SendQuota, to = 'bob') => {

@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import { describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Envelope } from '@agent-bridge/protocol';
 import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
 import { ROUND_LEASE_OWNER_PREFIX } from './types.js';
 import { DEFAULT_STORE_OPTIONS, RedisEventStore } from './open.js';
-import { envelope, envelopeOf, pollDecision, pushDecision } from './test-fixtures.js';
+import { envelope, envelopeOf, pollDecision, pushDecision, useStoreOnRedis } from './test-fixtures.js';
 
-let redisServer: RedisServerHandle;
 let redis: Redis;
 let store: RedisEventStore;
 const keys = new Keys(4, 'test');
-
-before(async () => {
-  redisServer = await startRedis();
-  redis = redisServer.client();
-});
-after(async () => {
-  await redisServer.cleanup();
-});
-beforeEach(async () => {
-  await redis.flushall();
-  store = new RedisEventStore(redis, { keys });
-});
+useStoreOnRedis(keys, (fixture) => ({ redis, store } = fixture));
 
 async function appendAndRead(from: string, to: string, content: string) {
   const env = envelope(from, to, content);

@@ -1,4 +1,9 @@
+import { after, before, beforeEach } from 'node:test';
+import type { Redis } from 'ioredis';
 import { newMessageId, toPollPayload, toPushPayload, type Envelope } from '@agent-bridge/protocol';
+import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import type { Keys } from './keys.js';
+import { RedisEventStore } from './open.js';
 import type { EventEntry, RouteDecision } from './types.js';
 
 export function envelope(from: string, to: string, content: string, extra: Partial<Envelope> = {}): Envelope {
@@ -45,4 +50,30 @@ export function pushDecision(entryId: string, env: Envelope): RouteDecision {
     pollPayload: toPollPayload(env),
     communicationEvent: { type: 'communication', subtype: 'elicitation', agent_id: env.to, data: { message_id: env.id }, timestamp: Date.now() },
   };
+}
+
+export interface StoreFixture {
+  server: RedisServerHandle;
+  redis: Redis;
+  store: RedisEventStore;
+}
+
+/**
+ * A real redis-server for the test file (started before its tests, removed after them), flushed
+ * before each test, with a fresh store on it handed to `use` (assign it to the file's variables).
+ */
+export function useStoreOnRedis(keys: Keys, use: (fixture: StoreFixture) => void): void {
+  let server: RedisServerHandle | undefined;
+  let redis: Redis | undefined;
+  before(async () => {
+    server = await startRedis();
+    redis = server.client();
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+  beforeEach(async () => {
+    await redis!.flushall();
+    use({ server: server!, redis: redis!, store: new RedisEventStore(redis!, { keys }) });
+  });
 }
