@@ -32,7 +32,7 @@ export async function startRouterService(config: RouterConfig, logger: Logger): 
       batchSize: config.ROUTE_BATCH_SIZE,
       idleRecheckMs: config.IDLE_RECHECK_MS,
       trimIntervalMs: config.TRIM_INTERVAL_MS,
-      auditIntervalMs: config.AUDIT_INTERVAL_MS,
+      censusIntervalMs: config.AUDIT_INTERVAL_MS,
       activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
     },
   );

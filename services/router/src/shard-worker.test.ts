@@ -27,7 +27,7 @@ describe('shard worker census gauges', () => {
     return Object.fromEntries(values.map((v) => [Object.entries(v.labels).filter(([label]) => label !== 'shard').map(([label, value]) => `${label}=${value}`).join(','), v.value]));
   }
 
-  /** A census-only shard worker (audit every 50 ms) owning `shard`, started. */
+  /** A census-only shard worker (census every 50 ms) owning `shard`, started. */
   async function startWorker(shard: number, metrics: BridgeMetrics): Promise<{ worker: ShardWorker; lease: ShardLease }> {
     const { store, doorbell } = opened;
     const lease = await store.acquireShardLease(shard, 'router-1', 10_000);
@@ -35,7 +35,7 @@ describe('shard worker census gauges', () => {
     const worker = new ShardWorker(
       lease,
       { store, doorbell, flags: () => DEFAULT_FLAGS, metrics, logger: createLogger('router', 'silent'), consumer: 'router-1', onLeaseLost: () => undefined },
-      { batchSize: 10, auditIntervalMs: 50, activeAgentWindowMs: 60_000, idleRecheckMs: 50, trimIntervalMs: 60_000 },
+      { batchSize: 10, censusIntervalMs: 50, activeAgentWindowMs: 60_000, idleRecheckMs: 50, trimIntervalMs: 60_000 },
     );
     worker.start();
     return { worker, lease };

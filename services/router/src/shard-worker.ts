@@ -29,8 +29,8 @@ import { ShardTrimmer } from './shard-trimmer.js';
 
 export interface ShardWorkerOptions {
   batchSize: number;
-  /** How often the shard's unaccounted messages, active agents and backlog are counted. */
-  auditIntervalMs: number;
+  /** How often the loss census counts the shard (unaccounted messages, active agents, backlog): AUDIT_INTERVAL_MS. */
+  censusIntervalMs: number;
   /** Agents seen within this window count as active. */
   activeAgentWindowMs: number;
   idleRecheckMs: number;
@@ -71,7 +71,7 @@ export class ShardWorker implements LeasedStream<EventEntry> {
     this.recheckMs = Math.min(options.idleRecheckMs, DRAIN_CHECK_INTERVAL_MS);
     const { store, flags, metrics, logger } = deps;
     this.drain = new PushLaneDrain(lease.shard, { store, flags, metrics, logger, owner: deps.consumer });
-    this.census = new LossCensus(lease.shard, { store, metrics, logger, intervalMs: options.auditIntervalMs, activeAgentWindowMs: options.activeAgentWindowMs });
+    this.census = new LossCensus(lease.shard, { store, metrics, logger, intervalMs: options.censusIntervalMs, activeAgentWindowMs: options.activeAgentWindowMs });
     this.trimmer = new ShardTrimmer(lease.shard, { store, logger, intervalMs: options.trimIntervalMs });
   }
 
