@@ -2,3 +2,4 @@ export * from './mailbox-tools.js';
 export * from './error-mapping.js';
 export * from './settings.js';
 export * from './send-gate.js';
+export * from './round-delivery.js';
