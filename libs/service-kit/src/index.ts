@@ -12,3 +12,4 @@ export * from './origin.js';
 export * from './agent-requests.js';
 export * from './relay-credential.js';
 export * from './relay-targets.js';
+export * from './relay-inbound.js';

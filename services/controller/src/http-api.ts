@@ -12,16 +12,13 @@ import { agentSelectorSchema } from '@agent-bridge/flags';
 import { BoundedLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import type { ControllerStore } from '@agent-bridge/event-store';
 import {
-  RELAY_ASSERTION_HEADER,
-  RELAYED_BY_HEADER,
-  RelayRefusal,
+  InboundRelay,
   claimsRelayed,
   readRawBody,
-  relayAssertionOf,
+  relayHeaders,
   sendJson,
   type RelayClaims,
   type RelayCredential,
-  type RelayRefusalReason,
   type RelayTargetPolicy,
   type RouteHandler,
 } from '@agent-bridge/service-kit';
@@ -92,6 +89,13 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
   // Alert names come from the webhook's caller: at most this many get a series of their own.
   const alertNames = new BoundedLabel(MAX_ALERT_NAME_SERIES);
   const { controller } = deps;
+  const inbound = new InboundRelay({
+    credential: deps.relayCredential,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    answerRefusal: (response, why) =>
+      fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`),
+  });
 
   /**
    * Checks the method and token, parses the body, relays to the leader when needed; null when
@@ -121,10 +125,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       return null;
     }
     const raw = await readRawBody(request, BODY_LIMIT);
-    if (relayed && !deps.relayCredential.bodyMatches(relayed, raw)) {
-      refuseRelayed(request, response, 'wrong_body', 'the body is not the one the relay assertion was signed for');
-      return null;
-    }
+    if (relayed && !inbound.bodyMatches(request, response, relayed, raw)) return null;
     if (!controller.isLeader()) {
       // A relayed request is never relayed again: leadership moved while it travelled.
       if (relayed) fail(response, 503, 'NOT_LEADER', 'this controller is no longer the leader; retry in a few seconds');
@@ -143,25 +144,12 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
 
   /** The claims of a follower's valid assertion for `identity`; null when the request was refused (answered). */
   function verifyRelayed(request: IncomingMessage, response: ServerResponse, path: string, identity: string): RelayClaims | null {
-    let claims: RelayClaims;
-    try {
-      claims = deps.relayCredential.verify(relayAssertionOf(request.headers), { audience: `controller/${deps.controllerId}`, method: request.method ?? 'POST', path: request.url ?? path });
-    } catch (error) {
-      if (!(error instanceof RelayRefusal)) throw error;
-      refuseRelayed(request, response, error.reason, error.message);
-      return null;
-    }
-    if (claims.identity !== identity) {
-      refuseRelayed(request, response, 'wrong_identity', `the relay assertion vouches for ${claims.identity}, but ${path} needs ${identity}`);
+    const claims = inbound.verify(request, response, { audience: `controller/${deps.controllerId}`, method: request.method ?? 'POST', path: request.url ?? path });
+    if (claims && claims.identity !== identity) {
+      inbound.refuse(request, response, 'wrong_identity', `the relay assertion vouches for ${claims.identity}, but ${path} needs ${identity}`);
       return null;
     }
     return claims;
-  }
-
-  function refuseRelayed(request: IncomingMessage, response: ServerResponse, reason: RelayRefusalReason, why: string): void {
-    deps.metrics.relaysRefused.inc({ direction: 'inbound', reason });
-    deps.logger.warn({ reason, why, relayedBy: request.headers[RELAYED_BY_HEADER] }, 'relayed request refused');
-    fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`);
   }
 
   /**
@@ -187,8 +175,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          [RELAYED_BY_HEADER]: deps.controllerId,
-          [RELAY_ASSERTION_HEADER]: assertion,
+          ...relayHeaders(deps.controllerId, assertion),
           ...(typeof request.headers['idempotency-key'] === 'string' ? { 'idempotency-key': request.headers['idempotency-key'] } : {}),
         },
         body: new Uint8Array(body),
