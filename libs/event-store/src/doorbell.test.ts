@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
 import { openEventStore, type OpenedEventStore } from './open.js';
+import { doorbellTopics } from './keys.js';
 import { envelope, envelopeOf, pollDecision } from './test-fixtures.js';
 
 let redisServer: RedisServerHandle;
@@ -74,7 +75,7 @@ describe('doorbell', () => {
 
   test('a thousand waiters share one subscriber connection and each wakes for its own lane', async () => {
     const agents = Array.from({ length: 1000 }, (_, i) => `crowd-${i}`);
-    const waiters = agents.map((agent) => opened.doorbell.register(`poll:${agent}`));
+    const waiters = agents.map((agent) => opened.doorbell.register(doorbellTopics.lane(agent, 'poll')));
     const results = waiters.map((w) => w.wait(10_000));
     assert.equal(opened.doorbell.waiterCount('poll:crowd-'), 1000);
     const chosen = [3, 500, 999];

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FlagSnapshot } from '@agent-bridge/flags';
+import { doorbellTopics } from '@agent-bridge/event-store';
 import type { ElicitationConfig } from './config.js';
 import { PushDeliverer, type PushDelivererDeps } from './push-deliverer.js';
 
@@ -28,7 +29,7 @@ export class DelivererSupervisor {
   /** After a change of one of the agent's sessions: wake its deliverer, start or stop one as its sessions now want. */
   async sync(agentId: string): Promise<void> {
     const { sessions } = this.deps;
-    this.deps.doorbell.ring(`push:${agentId}`);
+    this.deps.doorbell.ring(doorbellTopics.lane(agentId, 'push'));
     const running = this.running.get(agentId);
     const wanted = sessions.wantsPush(agentId);
     if (!wanted && running) {

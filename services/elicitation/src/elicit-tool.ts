@@ -1,4 +1,4 @@
-import { ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState } from '@agent-bridge/event-store';
+import { doorbellTopics, ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState } from '@agent-bridge/event-store';
 import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
 import {
   ELICIT_INPUT_SCHEMA,
@@ -141,7 +141,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
   async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null | 'shutting_down'> {
     const deadline = Date.now() + timeoutMs;
     const signal = AbortSignal.any([context.signal, options.shutdownSignal]);
-    const waiter = doorbell.register(`answer:${messageId}`);
+    const waiter = doorbell.register(doorbellTopics.answer(messageId));
     const startedAt = Date.now();
     let nextProgressAt = startedAt + options.progressIntervalMs;
     try {

@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { RELAY_ASSERTION_HEADER, RELAY_STRIPPED_HEADERS, RELAYED_BY_HEADER } from '@agent-bridge/service-kit';
+import { RELAY_STRIPPED_HEADERS, relayHeaders } from '@agent-bridge/service-kit';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length']);
 
@@ -22,8 +22,7 @@ export function forwardRequest(request: IncomingMessage, response: ServerRespons
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && !HOP_BY_HOP.has(name) && !RELAY_STRIPPED_HEADERS.has(name)) headers[name] = value;
     }
-    headers[RELAYED_BY_HEADER] = relay.forwardedBy;
-    headers[RELAY_ASSERTION_HEADER] = relay.assertion;
+    Object.assign(headers, relayHeaders(relay.forwardedBy, relay.assertion));
     if (body.length > 0) headers['content-length'] = String(body.length);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const upstream = send(new URL('/mcp', target), { method: request.method, headers }, (answer) => {

@@ -3,18 +3,15 @@ import type { EventStore } from '@agent-bridge/event-store';
 import { httpMethodLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   HttpError,
+  InboundRelay,
   RELAY_ASSERTION_HEADER,
   RELAYED_BY_HEADER,
-  RelayRefusal,
   claimsRelayed,
   readRawBody,
-  relayAssertionOf,
   sendJson,
   type AgentRegistry,
   type OriginPolicy,
-  type RelayClaims,
   type RelayCredential,
-  type RelayRefusalReason,
   type RelayTargetPolicy,
 } from '@agent-bridge/service-kit';
 import { forwardRequest } from './forwarder.js';
@@ -43,9 +40,24 @@ export type ServeSession = (sessionId: string, agentId: string, request: Incomin
  */
 export class SessionRelay {
   private readonly audience: string;
+  private readonly inbound: InboundRelay;
 
   constructor(private readonly deps: SessionRelayDeps) {
     this.audience = `${deps.service}/${deps.replicaId}`;
+    this.inbound = new InboundRelay({
+      credential: deps.credential,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      answerRefusal: (response, why) =>
+        sendJson(response, 401, {
+          jsonrpc: '2.0',
+          error: {
+            code: -32001,
+            message: `this request claims to be relayed by another replica but is refused: ${why}. Agents: do not send ${RELAY_ASSERTION_HEADER} or ${RELAYED_BY_HEADER}; authenticate with "Authorization: Bearer <your agent token>".`,
+          },
+          id: null,
+        }),
+    });
   }
 
   /** Whether a request claims to come from another replica (it is then judged by its assertion alone). */
@@ -85,35 +97,17 @@ export class SessionRelay {
    */
   async receive(request: IncomingMessage, response: ServerResponse, serve: ServeSession, notFound: (response: ServerResponse) => void): Promise<void> {
     const { deps } = this;
-    let claims: RelayClaims;
-    try {
-      claims = deps.credential.verify(relayAssertionOf(request.headers), { audience: this.audience, method: request.method ?? 'GET', path: request.url ?? '/mcp' });
-    } catch (error) {
-      if (error instanceof RelayRefusal) return this.refuse(request, response, error.reason, error.message);
-      throw error;
-    }
+    const claims = this.inbound.verify(request, response, { audience: this.audience, method: request.method ?? 'GET', path: request.url ?? '/mcp' });
+    if (!claims) return;
     // The caller's Origin travelled with the request; the Host is this replica's address (the
     // front door's Host check was made where the request came in).
     const refusal = deps.origins.refusal(request, { relayed: true });
     if (refusal) throw new HttpError(403, refusal);
-    if (!deps.registry.knows(claims.identity)) return this.refuse(request, response, 'wrong_identity', `the relay assertion names agent ${claims.identity}, which this replica does not know`);
+    if (!deps.registry.knows(claims.identity)) return this.inbound.refuse(request, response, 'wrong_identity', `the relay assertion names agent ${claims.identity}, which this replica does not know`);
     const raw = await readRawBody(request, deps.bodyLimit);
-    if (!deps.credential.bodyMatches(claims, raw)) return this.refuse(request, response, 'wrong_body', 'the body is not the one the relay assertion was signed for');
+    if (!this.inbound.bodyMatches(request, response, claims, raw)) return;
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string' && sessionId !== '' && (await serve(sessionId, claims.identity, request, response, raw))) return;
     notFound(response);
-  }
-
-  private refuse(request: IncomingMessage, response: ServerResponse, reason: RelayRefusalReason, why: string): void {
-    this.deps.metrics.relaysRefused.inc({ direction: 'inbound', reason });
-    this.deps.logger.warn({ reason, why, relayedBy: request.headers[RELAYED_BY_HEADER] }, 'relayed request refused');
-    sendJson(response, 401, {
-      jsonrpc: '2.0',
-      error: {
-        code: -32001,
-        message: `this request claims to be relayed by another replica but is refused: ${why}. Agents: do not send ${RELAY_ASSERTION_HEADER} or ${RELAYED_BY_HEADER}; authenticate with "Authorization: Bearer <your agent token>".`,
-      },
-      id: null,
-    });
   }
 }
