@@ -120,10 +120,9 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
   });
 
   test('(c) a client that drops its connection mid-elicitation: the message arrives once, later, by wait_for_messages from a fresh connection, via legacy_fallback', async () => {
-    let dropper: ModernAgent | undefined;
-    dropper = await bridge.connectModern('dropper', {
+    const dropper: ModernAgent = await bridge.connectModern('dropper', {
       answer: async () => {
-        await dropper!.close(); // vanish without answering
+        await dropper.close(); // vanish without answering
         return new Promise(() => undefined);
       },
     });

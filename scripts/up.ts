@@ -87,7 +87,7 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 function devTokens(): Record<string, string> {
   const plainFile = join(local, 'dev-tokens.json');
   const hashedFile = join(local, 'agent-tokens.json');
-  let tokens: Record<string, string> = existsSync(plainFile) ? JSON.parse(readFileSync(plainFile, 'utf8')) : {};
+  const tokens: Record<string, string> = existsSync(plainFile) ? JSON.parse(readFileSync(plainFile, 'utf8')) : {};
   for (const agent of DEV_AGENTS) tokens[agent] ??= newAgentToken();
   writeFileSync(plainFile, JSON.stringify(tokens, null, 2) + '\n', { mode: 0o600 });
   writeFileSync(hashedFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token) })) }, null, 2) + '\n');
@@ -152,7 +152,7 @@ async function startMonitoring(): Promise<void> {
     });
     track('prometheus', prometheus);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n(${hint})`);
+    throw new Error(`${(error as Error).message}\n(${hint})`, { cause: error });
   }
 }
 

@@ -4,7 +4,7 @@ import { waitFor } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { Keys } from './keys.js';
 import { LeaseKeeper, type LeaseLossReason } from './lease-keeper.js';
-import { RedisEventStore } from './open.js';
+import { type RedisEventStore } from './open.js';
 import { useStoreOnRedis } from './test-fixtures.js';
 import type { PushLease } from './types.js';
 

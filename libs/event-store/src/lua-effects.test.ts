@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { EVENT_FIELDS, pairs } from './entry-codec.js';
 import { isStoreError } from './errors.js';
 import { doorbellTopics, Keys, PUSH_GROUP } from './keys.js';
-import { RedisEventStore } from './open.js';
+import { type RedisEventStore } from './open.js';
 import { envelope, envelopeOf, pushDecision, useStoreOnRedis } from './test-fixtures.js';
 import type { AuditEntry, PushLaneEntry, PushLease } from './types.js';
 

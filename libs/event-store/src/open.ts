@@ -28,13 +28,14 @@ type UnionToIntersection<U> = (U extends unknown ? (part: U) => void : never) ex
 type Covers<T extends EventStore> = T;
 type _PartsCoverTheStore = Covers<UnionToIntersection<Parts>>;
 
-export interface RedisEventStore extends EventStore {}
+/** The Redis event store: every EventStore method, and the key builder it uses. */
+export type RedisEventStore = EventStore & { readonly keys: Keys };
 
 /**
  * The event store on one Redis command connection: each method is its part's (src/redis/*.ts),
  * bound to it. A method two parts define is a mistake, refused at construction.
  */
-export class RedisEventStore {
+export const RedisEventStore = class RedisEventStore {
   readonly keys: Keys;
 
   constructor(redis: Redis, options: Partial<RedisEventStoreOptions> & { keys: Keys }) {
@@ -50,7 +51,7 @@ export class RedisEventStore {
       }
     }
   }
-}
+} as unknown as new (redis: Redis, options: Partial<RedisEventStoreOptions> & { keys: Keys }) => RedisEventStore;
 
 export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptions, 'keys'>> {
   url: string;

@@ -5,7 +5,7 @@ import type { Envelope } from '@agent-bridge/protocol';
 import { isStoreError } from './errors.js';
 import { Keys, ROUTER_GROUP } from './keys.js';
 import { ROUND_LEASE_OWNER_PREFIX } from './types.js';
-import { DEFAULT_STORE_OPTIONS, RedisEventStore } from './open.js';
+import { DEFAULT_STORE_OPTIONS, type RedisEventStore } from './open.js';
 import { envelope, envelopeOf, pollDecision, pushDecision, useStoreOnRedis } from './test-fixtures.js';
 
 let redis: Redis;

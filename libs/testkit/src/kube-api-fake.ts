@@ -1274,7 +1274,10 @@ class WatchHub {
 
   drop(abrupt: boolean, resource?: FakeResourceName): number {
     const victims = [...this.sessions].filter((s) => resource === undefined || s.def.name === resource);
-    for (const session of victims) (abrupt ? session.destroy() : session.end());
+    for (const session of victims) {
+      if (abrupt) session.destroy();
+      else session.end();
+    }
     return victims.length;
   }
 }

@@ -108,7 +108,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       try {
         data = await api('query', { query: expr });
       } catch (error) {
-        throw new Error(`${(error as Error).message}\n  query: ${expr}`);
+        throw new Error(`${(error as Error).message}\n  query: ${expr}`, { cause: error });
       }
       if (data.resultType === 'vector') return data.result as PrometheusSample[];
       if (data.resultType === 'scalar') return [{ metric: {}, value: data.result as [number, string] }];

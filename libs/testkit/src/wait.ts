@@ -26,7 +26,7 @@ export async function waitFor(
   const intervalMs = options.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  let hasError = false;
+  let hasError: boolean;
   for (;;) {
     try {
       if (await predicate()) return;

@@ -63,7 +63,7 @@ export async function runAnalysis(spec: FeatureFlagsSpec, client: PrometheusClie
   const at = new Date(now).toISOString();
   return Promise.all(
     spec.analysis.metrics.map(async (metric) => {
-      let value: number | null = null;
+      let value: number | null;
       try {
         value = client ? await client.query(metric.query) : null;
       } catch {

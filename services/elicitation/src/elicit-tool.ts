@@ -80,7 +80,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
       let messageId: string;
-      let duplicate = false;
+      let duplicate: boolean;
       try {
         const result = await store.append({ envelope, awaitsReply: true, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
         messageId = result.messageId;

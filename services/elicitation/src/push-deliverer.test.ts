@@ -145,7 +145,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
 
   test('(a) an agent that never answers: after elicitationTimeoutMs the message is handed back to the router (delivery.failed, timeout) with its poll rendering, asked once, nothing lost', async () => {
     flags = elicitationFor(AGENTS, 600);
-    const { asked, cancelled } = await connect('silent', () => new Promise<ElicitResult>(() => undefined));
+    const { asked } = await connect('silent', () => new Promise<ElicitResult>(() => undefined));
     startDeliverer('silent');
     const message = envelopeOf('sender', 'silent', 'are you there?');
     const laneEntryId = await routeToPushLane(message);
@@ -198,7 +198,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
   });
 
   test('(b) an agent that declines: the message is settled declined and never offered again; a plain message makes no reply, an elicit question answers its asker decline', async () => {
-    const { asked, cancelled } = await connect('decliner', () => ({ action: 'decline' }));
+    const { asked } = await connect('decliner', () => ({ action: 'decline' }));
     startDeliverer('decliner');
     const plain = envelopeOf('sender', 'decliner', 'lunch?');
     const question = envelopeOf('sender', 'decliner', 'May I deploy?', { kind: 'elicitation', replySchema: { type: 'object', properties: { ok: { type: 'boolean' } } } });
@@ -228,7 +228,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
 
   test('(c) another holder takes the push lease: the deliverer stops at once, writes nothing for the message in flight and pushes nothing more; the new holder finds every entry', async () => {
     const answers: Array<(result: ElicitResult) => void> = [];
-    const { asked, cancelled } = await connect('contested', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
+    const { asked } = await connect('contested', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
     startDeliverer('contested');
     const first = envelopeOf('sender', 'contested', 'first');
     await routeToPushLane(first);
@@ -260,7 +260,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
 
   test('(d) rolled back to legacy: the elicitation in flight may still be answered within the grace, then the rest of the lane moves to the poll lane within a second, each once', async () => {
     const answers: Array<(result: ElicitResult) => void> = [];
-    const { asked, cancelled } = await connect('rolled', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
+    const { asked } = await connect('rolled', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
     const deliverer = startDeliverer('rolled');
     const messages = [0, 1, 2].map((i) => envelopeOf('sender', 'rolled', `queued ${i}`));
     for (const message of messages) await routeToPushLane(message);
@@ -297,6 +297,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     const drainedInMs = Date.now() - rolledBackAt;
     assert.ok(drainedInMs < 1_000, `drained within 1 s of the flag change (took ${drainedInMs} ms)`);
     assert.deepEqual(await pollLane('ignored'), messages.map((m) => m.id), 'the one in flight too, in order, once');
+    await waitFor(() => cancelled() === 1, { timeoutMs: 2_000, description: 'the agent to be told the elicitation in flight is cancelled' });
 
     answers.splice(0).forEach((resolve) => resolve({ action: 'accept', content: { response: 'too late' } }));
     await sleep(300);
@@ -308,7 +309,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
 
   test('stop(graceMs): the elicitation in flight may be answered within the grace; one still unanswered after it is left pending and the lease released for the next holder', async () => {
     const answers: Array<(result: ElicitResult) => void> = [];
-    const { asked, cancelled } = await connect('leaving', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
+    const { asked } = await connect('leaving', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
     const messages = [0, 1].map((i) => envelopeOf('sender', 'leaving', `shutdown ${i}`));
     for (const message of messages) await routeToPushLane(message);
 

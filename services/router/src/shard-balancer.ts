@@ -84,7 +84,7 @@ export class ShardBalancer {
 
   /** Membership heartbeat, then as many shards as this replica's share, then the surplus given back. Leases renew on their own. */
   private async tick(): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store } = this.deps;
     const { leaseTtlMs } = this.options;
     const members = await store.heartbeatRouter(this.instanceId, leaseTtlMs);
     const target = Math.ceil(this.deps.keys.shardCount / Math.max(1, members.length));

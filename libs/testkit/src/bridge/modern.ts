@@ -58,7 +58,7 @@ export async function waitForLedger(
       { timeoutMs, intervalMs: 50, description },
     );
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last ledger record: ${JSON.stringify(last)}`);
+    throw new Error(`${(error as Error).message}; last ledger record: ${JSON.stringify(last)}`, { cause: error });
   }
   return last!;
 }

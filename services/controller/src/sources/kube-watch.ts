@@ -16,7 +16,7 @@ import { describeApiError, type KubeObjectJson } from './kube-api.js';
 
 /** The subset of client-node's Watch used here (tests wrap it to simulate a stalled stream). */
 export interface WatchLike {
-  watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: any, watchObj?: any) => void, done: (err: any) => void): Promise<AbortController>;
+  watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: (err: unknown) => void): Promise<AbortController>;
 }
 
 export interface FeatureFlagsWatchOptions {
@@ -166,14 +166,16 @@ export class FeatureFlagsWatch {
         allowWatchBookmarks: true,
         ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
       };
-      const onEvent = (type: string, object: any) => {
+      const onEvent = (type: string, received: unknown) => {
         if (finished) return;
-        const rv: string | undefined = object?.metadata?.resourceVersion;
+        // A watch event's object: the resource, or a Status ({code, message}) for ERROR.
+        const object = received as (KubeObjectJson & { code?: number; message?: string }) | undefined;
+        const rv = object?.metadata?.resourceVersion;
         switch (type) {
           case 'ADDED':
           case 'MODIFIED':
             if (rv) this.resourceVersion = rv;
-            if (object?.metadata?.name === this.settings.name) this.settings.onObject(object as KubeObjectJson);
+            if (object?.metadata?.name === this.settings.name) this.settings.onObject(object);
             break;
           case 'DELETED':
             if (rv) this.resourceVersion = rv;
