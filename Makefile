@@ -4,7 +4,7 @@ NODE_TS := node --conditions=agentbridge-source --import tsx
 UNIT_TESTS := $(shell find libs services tools charts bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
+.PHONY: up test deps typecheck lint format check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
 
 deps:
 	@scripts/ensure-deps.sh
@@ -17,6 +17,19 @@ typecheck: deps
 
 # The package graph (docs/decisions/0017-package-graph-and-build.md): every import declared in the
 # package.json that owns the file, no import from a higher layer, the testkit for tests only.
+# Lint (docs/decisions/0018-lint-and-dead-code.md): ESLint, Prettier's check and knip (dead
+# exports, files and dependencies). `make format` rewrites what Prettier and ESLint can fix.
+LINT_PATHS := libs services tools scripts charts e2e bench docs/examples eslint.config.js
+
+lint: deps
+	npx eslint --max-warnings 0 $(LINT_PATHS)
+	npx prettier --check --log-level warn $(LINT_PATHS)
+	npx knip --no-progress
+
+format: deps
+	npx prettier --write --log-level warn $(LINT_PATHS)
+	npx eslint --fix $(LINT_PATHS)
+
 check-layers: deps
 	@$(NODE_TS) scripts/check-layers.ts
 
@@ -34,7 +47,7 @@ test-e2e: deps
 
 # Every test: type-check, the package graph, the build, unit and integration tests beside the code (two files at a time), then
 # the black-box e2e tests one file at a time (several of them load the machine on purpose).
-test: deps typecheck check-layers build
+test: deps typecheck lint check-layers build
 	$(NODE_TS) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
 	$(NODE_TS) --test --test-concurrency=1 --test-timeout=300000 $(E2E_TESTS)
 

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import ts from 'typescript';
 
 /** Layer of each workspace package, lowest first. A production file imports only lower layers. */
-export const LAYERS: Readonly<Record<string, number>> = {
+const LAYERS: Readonly<Record<string, number>> = {
   '@agent-bridge/protocol': 0,
   '@agent-bridge/flags': 1,
   '@agent-bridge/observability': 1,
@@ -74,7 +74,7 @@ interface Use {
 
 const builtins = new Set(builtinModules);
 
-export function packageName(specifier: string): string {
+function packageName(specifier: string): string {
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }

@@ -86,7 +86,7 @@ interface AttributeType {
 const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => AttributeType[] } | undefined>;
 
 /** Fields of `value` that the client-node model `type` does not have, as `path: unknown field "x"`. */
-export function unknownFields(value: unknown, type: string, path: string): string[] {
+function unknownFields(value: unknown, type: string, path: string): string[] {
   if (value === null || value === undefined) return [];
   const array = /^Array<(.+)>$/.exec(type);
   if (array) return Array.isArray(value) ? value.flatMap((item, index) => unknownFields(item, array[1]!, `${path}[${index}]`)) : [];
@@ -115,7 +115,7 @@ type RuleGroup = NonNullable<PrometheusRuleSpec['groups']>[number];
 type Rule = NonNullable<RuleGroup['rules']>[number];
 
 /** The monitoring.coreos.com fields the chart may use (a field added to the templates must be added here). */
-export const MONITORING_FIELDS = {
+const MONITORING_FIELDS = {
   top: ['apiVersion', 'kind', 'metadata', 'spec'],
   serviceMonitorSpec: keysOf<ServiceMonitorSpec>()(['selector', 'namespaceSelector', 'endpoints', 'jobLabel', 'targetLabels', 'podTargetLabels', 'sampleLimit']),
   serviceMonitorEndpoint: keysOf<ServiceMonitorEndpoint>()(['port', 'targetPort', 'path', 'scheme', 'interval', 'scrapeTimeout', 'honorLabels', 'honorTimestamps', 'relabelings', 'metricRelabelings']),

@@ -22,7 +22,7 @@ interface PolicyRule {
 }
 
 /** What RBAC authorizes a request by: its API group, resource (with subresource), name and verb. */
-export interface ResourceRequest {
+interface ResourceRequest {
   verb: string;
   apiGroup: string;
   resource: string;
@@ -30,7 +30,7 @@ export interface ResourceRequest {
 }
 
 /** `/api/v1/namespaces/ns/events`, `/apis/g/v/namespaces/ns/r/name/sub` → the RBAC attributes. */
-export function requestAttributes(record: Pick<KubeRequestRecord, 'path' | 'verb'>): ResourceRequest | null {
+function requestAttributes(record: Pick<KubeRequestRecord, 'path' | 'verb'>): ResourceRequest | null {
   const path = record.path.split('?')[0]!;
   const match = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/[^/]+)?\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path);
   if (!match) return null; // discovery (/api, /apis, /version): allowed to every authenticated user
@@ -39,7 +39,7 @@ export function requestAttributes(record: Pick<KubeRequestRecord, 'path' | 'verb
 }
 
 /** Kubernetes' RBAC rule matching (no wildcards in this chart's rules, but honoured). */
-export function allowedBy(rules: readonly PolicyRule[], request: ResourceRequest): boolean {
+function allowedBy(rules: readonly PolicyRule[], request: ResourceRequest): boolean {
   return rules.some(
     (rule) =>
       (rule.apiGroups.includes(request.apiGroup) || rule.apiGroups.includes('*')) &&

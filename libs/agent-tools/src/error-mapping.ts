@@ -4,7 +4,7 @@ import { ToolError } from '@agent-bridge/protocol';
 import { STORE_FULL_RETRY_MS } from './send-gate.js';
 
 /** Internal errors → the wire error an agent sees. Store trouble is retryable; anything else is INTERNAL. */
-export function toWireError(error: unknown): ToolError {
+function toWireError(error: unknown): ToolError {
   if (error instanceof ToolError) return error;
   if (isStoreError(error, 'STORE_UNAVAILABLE') || isStoreError(error, 'STORE_DEADLINE_EXCEEDED')) {
     return new ToolError('UNAVAILABLE', 'the bridge cannot reach its event store right now; retry in a moment (with the same idempotency_key, if you set one).', {

@@ -4,7 +4,6 @@ import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, typ
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
   MAX_MESSAGES_DEFAULT,
-  POLL_TIMEOUT_MAX_MS,
   SEND_MESSAGE_INPUT_SCHEMA,
   ToolError,
   WAIT_FOR_MESSAGES_INPUT_SCHEMA,
@@ -23,7 +22,7 @@ import type { RoundCarry, RoundDelivery } from './round-delivery.js';
 import type { SendGate } from './send-gate.js';
 
 /** metadata may nest objects and arrays this deep at most. */
-export const MAX_METADATA_DEPTH = 32;
+const MAX_METADATA_DEPTH = 32;
 
 export interface MailboxToolsOptions {
   /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
@@ -63,15 +62,6 @@ export interface MailboxLimits {
   /** How often a waiting poll sends a progress notification when the client asked for progress. */
   progressIntervalMs: number;
 }
-
-export const DEFAULT_MAILBOX_LIMITS: MailboxLimits = {
-  maxContentBytes: 64 * 1024,
-  maxMetadataBytes: 16 * 1024,
-  messageDeadlineMs: 24 * 60 * 60 * 1000,
-  pollTimeoutMaxMs: POLL_TIMEOUT_MAX_MS,
-  pollRecheckMs: 5_000,
-  progressIntervalMs: 10_000,
-};
 
 /** send_message, wait_for_messages and ack_messages: one implementation for every endpoint. */
 export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {

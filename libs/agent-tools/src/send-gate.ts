@@ -13,7 +13,7 @@ export const STORE_FULL_RETRY_MS = 5_000;
 /** Agents remembered as rate-limited by this process at most (the memory of refusals is bounded too). */
 const REMEMBERED_REFUSALS = 10_000;
 /** A refusal is answered this much later per recent refusal of the same sender (its first one at once)… */
-export const REFUSAL_DELAY_STEP_MS = 10;
+const REFUSAL_DELAY_STEP_MS = 10;
 /** …and at most this much later. */
 export const REFUSAL_DELAY_MAX_MS = 1_000;
 /** Recent refusals of a sender count half after this long. */

@@ -5,11 +5,7 @@ export type StoreErrorCode =
   /** Redis refused a write that could grow its memory (maxmemory reached, noeviction): nothing was written. */
   | 'STORE_FULL'
   | 'LEASE_LOST'
-  | 'IDEMPOTENCY_CONFLICT'
-  | 'CURSOR_EXPIRED'
-  | 'CURSOR_UNKNOWN'
-  | 'SNAPSHOT_CONFLICT'
-  | 'CORRUPT_ENTRY';
+  | 'IDEMPOTENCY_CONFLICT';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -7,7 +7,7 @@ export * from './types.js';
 export * from './store.js';
 export * from './open.js';
 export * from './durability.js';
-export { loadScripts, LuaScript, SCRIPT_NAMES, type ScriptName } from './scripts.js';
+
 export * from './entry-codec.js';
 export * from './lease-keeper.js';
 export * from './leased-consumer.js';

@@ -16,7 +16,7 @@ import { RedisPushLanes } from './redis/push-lanes.js';
 import { RedisShards } from './redis/shards.js';
 import type { EventStore } from './store.js';
 
-export { DEFAULT_STORE_OPTIONS, type RedisEventStoreOptions } from './redis/context.js';
+export { DEFAULT_STORE_OPTIONS } from './redis/context.js';
 
 /** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
 const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane] as const;

@@ -24,7 +24,7 @@ export const SCRIPT_NAMES = [
   'fenced_write',
   'close_message',
 ] as const;
-export type ScriptName = (typeof SCRIPT_NAMES)[number];
+type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /** A Lua script from `src/lua/<name>.lua`, run by SHA with a fallback to EVAL after a Redis restart (NOSCRIPT). */
 export class LuaScript {

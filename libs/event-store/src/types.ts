@@ -49,7 +49,7 @@ export interface DeliveryFailedEvent extends EventEntryBase {
 }
 
 /** An entry that cannot be decoded: it goes to the dead-letter stream. */
-export interface UndecodableEvent extends EventEntryBase {
+interface UndecodableEvent extends EventEntryBase {
   type: 'undecodable';
   decodeError: string;
 }
@@ -168,8 +168,7 @@ export type AckOutcome =
   | { status: 'unknown'; last: string };
 
 /** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
-export const LEDGER_STATES = ['accepted', 'routed', 'delivered', 'answered', 'declined', 'cancelled', 'expired', 'abandoned'] as const;
-export type LedgerState = (typeof LEDGER_STATES)[number];
+export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned';
 /**
  * How an `elicit` question ends (`delivered` is not an end for a question: it waits for its answer).
  * `abandoned`: its deadline passed and nobody waited for it any more (the caller crashed or went

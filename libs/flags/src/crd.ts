@@ -34,12 +34,12 @@ import type { CustomResourceDefinition, OpenApiSchema } from './crd/types.js';
 import { FEATURE_FLAGS_GROUP, FEATURE_FLAGS_KIND, FEATURE_FLAGS_VERSION } from './resource.js';
 
 export { toJsonSchema } from './crd/json-schema.js';
-export type { CelValidationRule, CrdVersion, CustomResourceDefinition, OpenApiSchema, PrinterColumn } from './crd/types.js';
+export type { CustomResourceDefinition, OpenApiSchema } from './crd/types.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, options?: { formats?: string[] }) => Ajv;
 
 /** The CRD file, resolved from this module (the same relative path from src/ and from dist/). */
-export const FEATURE_FLAGS_CRD_PATH = fileURLToPath(new URL('../../../charts/agent-bridge/crds/featureflags.agentbridge.io.yaml', import.meta.url));
+const FEATURE_FLAGS_CRD_PATH = fileURLToPath(new URL('../../../charts/agent-bridge/crds/featureflags.agentbridge.io.yaml', import.meta.url));
 
 /** Reads and parses the CRD file (a fresh object on every call: callers may change it). */
 export function loadFeatureFlagsCrd(path: string = FEATURE_FLAGS_CRD_PATH): CustomResourceDefinition {

@@ -1,7 +1,7 @@
 import { agentBucket } from './bucket.js';
 import type { FlagSettings } from './snapshot.js';
 
-export type Protocol = 'elicitation' | 'legacy';
+type Protocol = 'elicitation' | 'legacy';
 export type ProtocolReason = 'master_off' | 'excluded' | 'opt_in' | 'percentage' | 'not_selected';
 
 export interface ProtocolDecision {

@@ -155,7 +155,7 @@ const FLAG_KINDS: Readonly<Record<FlagPath, FlagKind>> = {
 /** The flags an operator can set, in display order. */
 export const FLAG_PATHS: readonly FlagPath[] = Object.freeze(Object.keys(FLAG_KINDS) as FlagPath[]);
 
-export function isFlagPath(path: string): path is FlagPath {
+function isFlagPath(path: string): path is FlagPath {
   return Object.hasOwn(FLAG_KINDS, path);
 }
 

@@ -27,7 +27,7 @@ export function parseOrThrow<Schema extends z.ZodType>(
 }
 
 /** Turns zod issues into one line per problem: `path: expected …, got …`. */
-export function describeIssues(
+function describeIssues(
   error: z.ZodError,
   schema: z.ZodType,
   input: unknown,
@@ -63,7 +63,7 @@ export function describeIssues(
   return lines;
 }
 
-export function formatPath(path: IssuePath): string {
+function formatPath(path: IssuePath): string {
   if (path.length === 0) return '(top level)';
   let text = '';
   for (const segment of path) {

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { flagFileSchema, settingsFromFile } from './flag-file.js';
 import { parseOrThrow } from './issues.js';
-import { MIGRATION_PHASES, ROLLBACK_LEVELS, agentSelectorSchema, type FlagSettings, type MigrationPhase, type RollbackLevel } from './snapshot.js';
+import { MIGRATION_PHASES, ROLLBACK_LEVELS, agentSelectorSchema, type FlagSettings, type RollbackLevel } from './snapshot.js';
 
 export const FEATURE_FLAGS_GROUP = 'agentbridge.io';
 export const FEATURE_FLAGS_VERSION = 'v1alpha1';
@@ -45,7 +45,7 @@ const mapping = { error: 'expected a mapping' } as const;
 const level = z.enum(ROLLBACK_LEVELS, { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}` });
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
 
-export const stageSchema = z.strictObject(
+const stageSchema = z.strictObject(
   {
     /** Share of agents on elicitation during this stage. */
     percentage,
@@ -55,7 +55,7 @@ export const stageSchema = z.strictObject(
   mapping,
 );
 
-export const analysisMetricSchema = z
+const analysisMetricSchema = z
   .strictObject(
     {
       name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a lowercase name of letters, digits and "-" (at most 63)' }),
@@ -157,7 +157,7 @@ const metadataSchema = z.looseObject(
   },
 );
 
-export const featureFlagsResourceSchema = z.looseObject({
+const featureFlagsResourceSchema = z.looseObject({
   apiVersion: z.literal(FEATURE_FLAGS_API_VERSION, { error: `expected ${FEATURE_FLAGS_API_VERSION}` }),
   kind: z.literal(FEATURE_FLAGS_KIND, { error: `expected ${FEATURE_FLAGS_KIND}` }),
   metadata: metadataSchema,
@@ -223,4 +223,4 @@ export function durationsOf(spec: FeatureFlagsSpec): SpecDurations {
   };
 }
 
-export type { MigrationPhase, RollbackLevel };
+export type { RollbackLevel };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseOrThrow } from './issues.js';
 
-export const MAX_AGENT_SELECTOR_LENGTH = 128;
+const MAX_AGENT_SELECTOR_LENGTH = 128;
 
 function boundedInteger(min: number, max: number) {
   const expected = `expected an integer from ${min} to ${max}`;
@@ -73,7 +73,7 @@ export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 export const ROLLBACK_LEVELS = ['full', 'partial', 'canary'] as const;
 export type RollbackLevel = (typeof ROLLBACK_LEVELS)[number];
 /** What started a rollback: an Alertmanager notification, a failed analysis gate, the admin API, bridgectl, or an edit of the resource. */
-export const ROLLBACK_TRIGGERS = ['alert', 'gate', 'admin', 'cli', 'resource'] as const;
+const ROLLBACK_TRIGGERS = ['alert', 'gate', 'admin', 'cli', 'resource'] as const;
 export type RollbackTrigger = (typeof ROLLBACK_TRIGGERS)[number];
 
 const rollbackLevel = z.enum(ROLLBACK_LEVELS, { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}` });
@@ -84,7 +84,7 @@ const count = z.int({ error: 'expected a non-negative integer' }).min(0, { error
  * Where the migration stands, published with the flags so every service (and its metrics) sees the
  * same phase, stage and rollback history. The controller owns it; other publishers carry it forward.
  */
-export const rolloutStateSchema = z.strictObject(
+const rolloutStateSchema = z.strictObject(
   {
     phase: z.enum(MIGRATION_PHASES, { error: `expected one of ${MIGRATION_PHASES.join(', ')}` }),
     /** 0 before the first stage of the plan, n while at the nth stage. */
@@ -123,7 +123,7 @@ export function withRollback(
 }
 
 /** The effective flag snapshot the controller publishes and every service applies. */
-export const flagSnapshotSchema = z.strictObject(
+const flagSnapshotSchema = z.strictObject(
   {
     /** Snapshots published before the rollout state existed read as the initial state. */
     rollout: rolloutStateSchema.default(() => structuredClone(INITIAL_ROLLOUT) as RolloutState),

@@ -41,8 +41,7 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Paused', 'StagesComplete', 'RolledBack', 'CutoverBlocked'] as const;
-export type ConditionType = (typeof CONDITION_TYPES)[number];
+export type ConditionType = 'Ready' | 'Progressing' | 'Paused' | 'StagesComplete' | 'RolledBack' | 'CutoverBlocked';
 
 export interface HistoryEntry {
   at: string;

@@ -2,8 +2,6 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent, type L
 
 export type { Logger };
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 /**
  * JSON logs on stdout, one line per event, with the service name on every line. Lines about a traced
  * operation add its `trace_id` and `span_id` (`traceIds(span)` from tracing.ts).

@@ -135,7 +135,7 @@ function tracer(): Tracer {
 }
 
 /** The context a stored traceparent stands for: the parent of the next span of that message. */
-export function contextOf(traceparent: string | undefined): Context {
+function contextOf(traceparent: string | undefined): Context {
   return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
 }
 
@@ -204,7 +204,3 @@ export function failSpan(span: Span, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
 }
 
-/** Whether tracing was started and is on in this process. */
-export function tracingEnabled(): boolean {
-  return installed?.enabled ?? false;
-}

@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { AGENT_ID_PATTERN, MESSAGE_ID_PATTERN } from './ids.js';
 
-export const PROTOCOLS = ['legacy', 'elicitation'] as const;
+const PROTOCOLS = ['legacy', 'elicitation'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** How a message reached its target: its own lane, or the poll lane because push was impossible. */
-export const DELIVERY_VIA = ['legacy', 'elicitation', 'legacy_fallback'] as const;
-export type DeliveryVia = (typeof DELIVERY_VIA)[number];
+export type DeliveryVia = 'legacy' | 'elicitation' | 'legacy_fallback';
 
-export const MESSAGE_KINDS = ['message', 'elicitation', 'reply'] as const;
+const MESSAGE_KINDS = ['message', 'elicitation', 'reply'] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 const agentId = z.string().regex(AGENT_ID_PATTERN);
@@ -18,7 +17,7 @@ const messageId = z.string().regex(MESSAGE_ID_PATTERN);
  * The canonical envelope: what every endpoint appends to the events stream, whatever protocol the
  * sender used. Lane payloads are rendered from it by the adapter.
  */
-export const envelopeSchema = z
+const envelopeSchema = z
   .object({
     id: messageId,
     kind: z.enum(MESSAGE_KINDS),
@@ -47,10 +46,6 @@ export const envelopeSchema = z
   .strict();
 
 export type Envelope = z.infer<typeof envelopeSchema>;
-
-export function encodeEnvelope(envelope: Envelope): string {
-  return JSON.stringify(envelope);
-}
 
 export function decodeEnvelope(json: string): Envelope {
   return envelopeSchema.parse(JSON.parse(json));

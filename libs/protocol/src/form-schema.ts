@@ -13,7 +13,7 @@ export type FormSchema = {
   description?: string;
 };
 
-export type FormProperty = Record<string, unknown> & { type: 'string' | 'number' | 'integer' | 'boolean' };
+type FormProperty = Record<string, unknown> & { type: 'string' | 'number' | 'integer' | 'boolean' };
 
 import { jsonDepthExceeds } from './json-depth.js';
 
@@ -27,7 +27,7 @@ const KEYS_BY_TYPE: Record<string, Set<string>> = {
 };
 
 /** Bounds of a requested schema: it travels with the question to the target and is stored with it. */
-export const FORM_SCHEMA_LIMITS = { bytes: 16 * 1024, properties: 64, depth: 6, textChars: 1024 } as const;
+const FORM_SCHEMA_LIMITS = { bytes: 16 * 1024, properties: 64, depth: 6, textChars: 1024 } as const;
 
 /** Returns the problems of a requested schema; an empty list means it is a valid form schema. */
 export function formSchemaProblems(schema: unknown): string[] {

@@ -5,10 +5,6 @@ export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const AGENT_ID_RULE =
   '1 to 128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit';
 
-export function isAgentId(value: unknown): value is string {
-  return typeof value === 'string' && AGENT_ID_PATTERN.test(value);
-}
-
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /**

@@ -31,8 +31,4 @@ export interface PushLanePayload {
   timestamp: string;
 }
 
-export function withSequence(payload: PollLanePayload, sequence: number): LegacyMessage {
-  return { sequence, ...payload };
-}
-
 export type { Envelope };

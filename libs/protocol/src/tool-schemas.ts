@@ -3,83 +3,65 @@ import { AGENT_ID_PATTERN, AGENT_ID_RULE, MESSAGE_ID_PATTERN } from './ids.js';
 import { ToolError, type ToolErrorCode } from './wire-errors.js';
 
 /** Cursor = the poll-lane stream id of the last message the agent received. */
-export const CURSOR_PATTERN = /^\d{1,20}-\d{1,20}$/;
+const CURSOR_PATTERN = /^\d{1,20}-\d{1,20}$/;
 /** Idempotency keys end up inside Redis key names: keep them printable and bounded. */
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export const POLL_TIMEOUT_DEFAULT_MS = 30_000;
+const POLL_TIMEOUT_DEFAULT_MS = 30_000;
 /** Below the MCP client's default 60 s request timeout, with room for the response to travel. */
 export const POLL_TIMEOUT_MAX_MS = 55_000;
 export const MAX_MESSAGES_DEFAULT = 100;
-export const MAX_MESSAGES_LIMIT = 1000;
+const MAX_MESSAGES_LIMIT = 1000;
 
 export const sendMessageArgs = z
   .object({
-    to: z.string().regex(AGENT_ID_PATTERN),
-    content: z.string(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    in_reply_to: z.string().regex(MESSAGE_ID_PATTERN).optional(),
-    idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional(),
+    to: z.string().regex(AGENT_ID_PATTERN).describe('Recipient agent id.'),
+    content: z.string().describe('Message text (UTF-8, at most the configured size, 64 KiB by default).'),
+    metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object delivered with the message.'),
+    in_reply_to: z.string().regex(MESSAGE_ID_PATTERN).optional().describe('message_id of a message you received and are answering.'),
+    idempotency_key: z
+      .string()
+      .regex(IDEMPOTENCY_KEY_PATTERN)
+      .optional()
+      .describe('Retry-safe key: sending again with the same key and content returns the first message_id and stores nothing new.'),
   })
   .strict();
-export type SendMessageArgs = z.infer<typeof sendMessageArgs>;
 
 export const waitForMessagesArgs = z
   .object({
-    cursor: z.string().regex(CURSOR_PATTERN).optional(),
-    timeout_ms: z.number().int().min(0).optional(),
-    max_messages: z.number().int().min(1).max(MAX_MESSAGES_LIMIT).optional(),
+    cursor: z
+      .string()
+      .regex(CURSOR_PATTERN)
+      .optional()
+      .describe('The cursor of your previous result. It acknowledges every message up to it; omit it to resume from the last acknowledged position.'),
+    timeout_ms: z.number().int().min(0).optional().describe(`How long to wait when no message is waiting (default ${POLL_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).`),
+    max_messages: z.number().int().min(1).max(MAX_MESSAGES_LIMIT).optional().describe(`At most this many messages per result (default ${MAX_MESSAGES_DEFAULT}).`),
   })
   .strict();
-export type WaitForMessagesArgs = z.infer<typeof waitForMessagesArgs>;
 
-export const ackMessagesArgs = z.object({ cursor: z.string().regex(CURSOR_PATTERN) }).strict();
-export type AckMessagesArgs = z.infer<typeof ackMessagesArgs>;
+export const ackMessagesArgs = z.object({ cursor: z.string().regex(CURSOR_PATTERN).describe('Acknowledge every message up to and including this cursor.') }).strict();
 
-/** JSON Schemas advertised in tools/list (kept beside the zod schemas they describe). */
-export const SEND_MESSAGE_INPUT_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['to', 'content'],
-  properties: {
-    to: { type: 'string', pattern: AGENT_ID_PATTERN.source, description: 'Recipient agent id.' },
-    content: { type: 'string', description: 'Message text (UTF-8, at most the configured size, 64 KiB by default).' },
-    metadata: { type: 'object', description: 'Free-form JSON object delivered with the message.' },
-    in_reply_to: { type: 'string', pattern: MESSAGE_ID_PATTERN.source, description: 'message_id of a message you received and are answering.' },
-    idempotency_key: {
-      type: 'string',
-      pattern: IDEMPOTENCY_KEY_PATTERN.source,
-      description: 'Retry-safe key: sending again with the same key and content returns the first message_id and stores nothing new.',
-    },
-  },
-} as const;
+/**
+ * The JSON Schema a tool advertises in tools/list, generated from the zod schema that validates
+ * its arguments (one definition, two uses). Keywords that constrain nothing are left out: zod's
+ * safe-integer bounds on an `int()`, `propertyNames: {type: string}` and `additionalProperties: {}`
+ * on a record, the `$schema` line.
+ */
+function toolInputSchema(schema: z.ZodObject): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+  delete json.$schema;
+  for (const property of Object.values((json.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (property.maximum === Number.MAX_SAFE_INTEGER) delete property.maximum;
+    if (property.minimum === Number.MIN_SAFE_INTEGER) delete property.minimum;
+    if (JSON.stringify(property.propertyNames) === '{"type":"string"}') delete property.propertyNames;
+    if (JSON.stringify(property.additionalProperties) === '{}') delete property.additionalProperties;
+  }
+  return json;
+}
 
-export const WAIT_FOR_MESSAGES_INPUT_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    cursor: {
-      type: 'string',
-      pattern: CURSOR_PATTERN.source,
-      description: 'The cursor of your previous result. It acknowledges every message up to it; omit it to resume from the last acknowledged position.',
-    },
-    timeout_ms: {
-      type: 'integer',
-      minimum: 0,
-      description: `How long to wait when no message is waiting (default ${POLL_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).`,
-    },
-    max_messages: { type: 'integer', minimum: 1, maximum: MAX_MESSAGES_LIMIT, description: `At most this many messages per result (default ${MAX_MESSAGES_DEFAULT}).` },
-  },
-} as const;
-
-export const ACK_MESSAGES_INPUT_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['cursor'],
-  properties: {
-    cursor: { type: 'string', pattern: CURSOR_PATTERN.source, description: 'Acknowledge every message up to and including this cursor.' },
-  },
-} as const;
+export const SEND_MESSAGE_INPUT_SCHEMA = toolInputSchema(sendMessageArgs);
+export const WAIT_FOR_MESSAGES_INPUT_SCHEMA = toolInputSchema(waitForMessagesArgs);
+export const ACK_MESSAGES_INPUT_SCHEMA = toolInputSchema(ackMessagesArgs);
 
 const FIELD_CODES: Record<string, { code: ToolErrorCode; rule: string }> = {
   to: { code: 'INVALID_AGENT_ID', rule: `an agent id (${AGENT_ID_RULE})` },
@@ -140,27 +122,14 @@ export const ELICIT_TIMEOUT_DEFAULT_MS = 30_000;
 
 export const elicitArgs = z
   .object({
-    to: z.string().regex(AGENT_ID_PATTERN),
-    message: z.string().min(1),
-    requested_schema: z.record(z.string(), z.unknown()),
-    timeout_ms: z.number().int().min(1).optional(),
-    idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional(),
+    to: z.string().regex(AGENT_ID_PATTERN).describe('The agent to ask.'),
+    message: z.string().min(1).describe('What you ask (shown to the agent with your id).'),
+    requested_schema: z
+      .record(z.string(), z.unknown())
+      .describe('MCP form schema of the answer: a flat object of string, number, integer, boolean or enum properties, with titles, defaults and required.'),
+    timeout_ms: z.number().int().min(1).optional().describe(`How long to wait for the answer (default ${ELICIT_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).`),
+    idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().describe('Retry-safe key, as for send_message.'),
   })
   .strict();
-export type ElicitArgs = z.infer<typeof elicitArgs>;
 
-export const ELICIT_INPUT_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['to', 'message', 'requested_schema'],
-  properties: {
-    to: { type: 'string', pattern: AGENT_ID_PATTERN.source, description: 'The agent to ask.' },
-    message: { type: 'string', description: 'What you ask (shown to the agent with your id).' },
-    requested_schema: {
-      type: 'object',
-      description: 'MCP form schema of the answer: a flat object of string, number, integer, boolean or enum properties, with titles, defaults and required.',
-    },
-    timeout_ms: { type: 'integer', minimum: 1, description: `How long to wait for the answer (default ${ELICIT_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).` },
-    idempotency_key: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source, description: 'Retry-safe key, as for send_message.' },
-  },
-} as const;
+export const ELICIT_INPUT_SCHEMA = toolInputSchema(elicitArgs);

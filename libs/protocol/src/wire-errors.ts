@@ -53,6 +53,3 @@ export class ToolError extends Error {
   }
 }
 
-export function isToolError(value: unknown): value is ToolError {
-  return value instanceof ToolError;
-}

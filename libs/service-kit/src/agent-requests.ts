@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { HttpError } from './http.js';
 
 /** How often a refused agent is told to try again. */
-export const AGENT_REQUESTS_RETRY_SECONDS = 1;
+const AGENT_REQUESTS_RETRY_SECONDS = 1;
 
 export const agentRequestSettings = {
   /** Requests one agent may have open at once on one replica (held polls and session streams count). */

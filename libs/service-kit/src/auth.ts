@@ -11,7 +11,7 @@ import { sendJson } from './http.js';
  * .local/ in dev) never holds a usable credential.
  *   { "agents": [ { "id": "alice", "tokenSha256": "<64 hex>" } ] }
  */
-export const agentTokensFileSchema = z
+const agentTokensFileSchema = z
   .object({
     agents: z.array(
       z

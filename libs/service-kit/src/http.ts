@@ -35,7 +35,7 @@ export interface HttpServerHandle {
 const ANSWERED_WHILE_DRAINING = new Set(['/healthz', '/metrics']);
 
 /** What a request that reaches a draining replica gets told. */
-export const SHUTTING_DOWN_SENTENCE = 'this replica is shutting down; retry the request at once (with the same idempotency key, if it has one): another replica serves it';
+const SHUTTING_DOWN_SENTENCE = 'this replica is shutting down; retry the request at once (with the same idempotency key, if it has one): another replica serves it';
 
 /** A small router on node:http: exact-path routes, JSON errors, no framework. */
 export async function startHttpServer(options: {
@@ -124,7 +124,7 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 }
 
 /** A request body must arrive within this long of its headers (a client that trickles it holds a connection and memory). */
-export const BODY_DEADLINE_MS = 10_000;
+const BODY_DEADLINE_MS = 10_000;
 
 /**
  * Reads a body of at most `limitBytes`: a larger one is a 413 before it is fully buffered, one that
@@ -162,7 +162,7 @@ export function readRawBody(request: IncomingMessage, limitBytes: number, deadli
 }
 
 /** A request body may nest objects and arrays this deep at most (tool metadata may nest 32 levels). */
-export const MAX_BODY_DEPTH = 64;
+const MAX_BODY_DEPTH = 64;
 
 /** Parses a JSON body (undefined when empty); malformed JSON, or JSON nested deeper than MAX_BODY_DEPTH, is a 400. */
 export function parseJsonBody(raw: Buffer): unknown {

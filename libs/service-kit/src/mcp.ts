@@ -19,7 +19,7 @@ import { CachedSchemaValidator } from './schema-validator.js';
  * One JSON Schema validator (it validates elicitation answers) for every server of the process: the
  * SDK otherwise builds a fresh Ajv per server, and stateless endpoints build a server per request.
  */
-export const sharedSchemaValidator = new CachedSchemaValidator();
+const sharedSchemaValidator = new CachedSchemaValidator();
 
 /** What a client declared it can do with elicitations (per spec 2025-11-25 an empty `elicitation: {}` means form). */
 export interface DeclaredElicitation {
@@ -69,7 +69,7 @@ export class InputRequired {
 }
 
 /** What a tool's `holds` function sees of a 2026-07-28 call before it is dispatched. */
-export interface HoldingCall {
+interface HoldingCall {
   agentId: string;
   args: Record<string, unknown>;
   /** How many answers the call carries (a multi round-trip retry), 0 for a first call. */

@@ -89,7 +89,7 @@ export const relayTargetSettings = {
  * only to a pod that Service selects, so an allow rule of `*.<that service>.<namespace>.svc`
  * admits exactly the release's own pods.
  */
-export const POD_IP_DASHED = '{pod-ip-dashed}';
+const POD_IP_DASHED = '{pod-ip-dashed}';
 
 const advertiseUrl = z
   .string()

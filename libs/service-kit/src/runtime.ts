@@ -9,7 +9,7 @@ import { probeRoutes } from './probes.js';
 import { installShutdown } from './shutdown.js';
 
 /** How often a process repeats which flag snapshot it applies (readers treat older reports as gone). */
-export const APPLIED_REPORT_INTERVAL_MS = 5_000;
+const APPLIED_REPORT_INTERVAL_MS = 5_000;
 
 type CommonConfig = { [K in keyof typeof commonSettings]: ReturnType<(typeof commonSettings)[K]['parse']> };
 

@@ -92,7 +92,7 @@ export interface KubeObject {
   [field: string]: any;
 }
 
-export interface KubeObjectMeta {
+interface KubeObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
@@ -109,13 +109,13 @@ export interface KubeObjectMeta {
   [field: string]: any;
 }
 
-export interface KubeStatusCause {
+interface KubeStatusCause {
   reason?: string;
   message: string;
   field?: string;
 }
 
-export interface KubeStatusDetails {
+interface KubeStatusDetails {
   name?: string;
   group?: string;
   kind?: string;
@@ -137,12 +137,12 @@ export interface KubeStatus {
 }
 
 /** The served resources, by short name ('events' is core/v1, 'events.k8s.io' is events.k8s.io/v1). */
-export type FakeResourceName = 'featureflags' | 'leases' | 'events' | 'events.k8s.io';
+type FakeResourceName = 'featureflags' | 'leases' | 'events' | 'events.k8s.io';
 
 /** A validation finding: "field.path: message" strings are split into field and message. */
-export type KubeValidationMessage = string | { field?: string; message: string; reason?: string };
+type KubeValidationMessage = string | { field?: string; message: string; reason?: string };
 
-export interface KubeValidateContext {
+interface KubeValidateContext {
   /** Qualified resource, e.g. `featureflags.agentbridge.io`. */
   resource: string;
   operation: 'create' | 'update';
@@ -152,7 +152,7 @@ export interface KubeValidateContext {
 }
 
 /** Returns messages to reject the write with 422 Invalid; nothing (or []) to accept it. */
-export type KubeValidateHook = (kind: string, object: KubeObject, context: KubeValidateContext) => KubeValidationMessage[] | undefined | void;
+type KubeValidateHook = (kind: string, object: KubeObject, context: KubeValidateContext) => KubeValidationMessage[] | undefined | void;
 
 export interface StartKubeApiFakeOptions {
   /** TCP port on 127.0.0.1; default 0 (any free port). */
@@ -166,21 +166,21 @@ export interface StartKubeApiFakeOptions {
 }
 
 /** What `new KubeConfig().loadFromOptions(...)` (client-node) takes. */
-export interface KubeConfigOptions {
+interface KubeConfigOptions {
   clusters: Array<{ name: string; server: string; skipTLSVerify: boolean }>;
   users: Array<{ name: string; token: string }>;
   contexts: Array<{ name: string; cluster: string; user: string; namespace?: string }>;
   currentContext: string;
 }
 
-export interface KubeConfigFor {
+interface KubeConfigFor {
   /** The user (identity) to authenticate as; created with a fresh token if unknown. Default `admin`. */
   user?: string;
   /** Default namespace of the context. */
   namespace?: string;
 }
 
-export type KubeWriteVerb = 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+type KubeWriteVerb = 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 /** One write request (successful or not) as the fake saw it. */
 export interface KubeWriteRecord {
@@ -222,7 +222,7 @@ export interface KubeRequestRecord {
   code: number;
 }
 
-export interface KubeWriteFilter {
+interface KubeWriteFilter {
   user?: string;
   token?: string;
   userAgent?: string | RegExp;
@@ -235,7 +235,7 @@ export interface KubeWriteFilter {
   ok?: boolean;
 }
 
-export interface FailNextOptions {
+interface FailNextOptions {
   /** Only requests with this HTTP method. */
   method?: string;
   /** How many matching requests fail; default 1. */
@@ -246,7 +246,7 @@ export interface FailNextOptions {
   retryAfterSeconds?: number;
 }
 
-export interface DropWatchesOptions {
+interface DropWatchesOptions {
   /**
    * false (default): end each stream cleanly, as the server does at a watch timeout.
    * true: destroy the TCP connections, as a crashed server or a broken network does.
@@ -300,7 +300,7 @@ export interface KubeApiFake {
 }
 
 /** An API error: `status` is the Status object sent to clients. */
-export class KubeApiError extends Error {
+class KubeApiError extends Error {
   readonly code: number;
   constructor(
     readonly status: KubeStatus,
@@ -2223,7 +2223,3 @@ export async function startKubeApiFake(options: StartKubeApiFakeOptions = {}): P
   return fake;
 }
 
-/** The served resources' coordinates, for tests that build URLs or informer paths. */
-export const KUBE_API_FAKE_RESOURCES: Readonly<Record<FakeResourceName, { group: string; version: string; plural: string; kind: string; apiVersion: string }>> = Object.fromEntries(
-  RESOURCES.map((def) => [def.name, { group: def.group, version: def.version, plural: def.plural, kind: def.kind, apiVersion: apiVersionOf(def) }]),
-) as Record<FakeResourceName, { group: string; version: string; plural: string; kind: string; apiVersion: string }>;

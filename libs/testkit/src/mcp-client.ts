@@ -15,11 +15,11 @@ import { connectSdk1, type Sdk1Client, type Sdk1Transport } from './mcp-client-s
 
 export type ClientGeneration = '2025-11-25' | '2026-07-28' | 'sdk1';
 /** The generations the SDK v2 client speaks. */
-export type V2Generation = Exclude<ClientGeneration, 'sdk1'>;
+type V2Generation = Exclude<ClientGeneration, 'sdk1'>;
 
 /** The raw SDK client of a generation: SDK v2's Client, or SDK 1.x's for 'sdk1'. */
-export type SdkClientOf<G extends ClientGeneration> = G extends 'sdk1' ? Sdk1Client : Client;
-export type SdkTransportOf<G extends ClientGeneration> = G extends 'sdk1' ? Sdk1Transport : StreamableHTTPClientTransport;
+type SdkClientOf<G extends ClientGeneration> = G extends 'sdk1' ? Sdk1Client : Client;
+type SdkTransportOf<G extends ClientGeneration> = G extends 'sdk1' ? Sdk1Transport : StreamableHTTPClientTransport;
 
 /** Per-call options every generation understands (SDK 1.x and v2 share them). */
 export type AgentCallOptions = Pick<RequestOptions, 'onprogress' | 'signal' | 'timeout' | 'resetTimeoutOnProgress' | 'maxTotalTimeout'>;

@@ -33,7 +33,7 @@ export interface StartServiceOptions {
   args?: string[];
 }
 
-export interface ServiceExit {
+interface ServiceExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }

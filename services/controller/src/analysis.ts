@@ -7,7 +7,7 @@ import type { AnalysisMetric, CheckResult, FeatureFlagsSpec, FeatureFlagsStatus,
 import { durationsOf, formatDuration } from '@agent-bridge/flags';
 import type { CutoverCheck } from './reconcile.js';
 
-export class PrometheusQueryError extends Error {
+class PrometheusQueryError extends Error {
   readonly code = 'PROMETHEUS_QUERY_FAILED';
   override readonly name = 'PrometheusQueryError';
 }
@@ -51,7 +51,7 @@ function toNumber(text: string): number | null {
   return Number.isNaN(value) ? null : value;
 }
 
-export function judge(metric: AnalysisMetric, value: number | null, noData: 'inconclusive' | 'fail'): CheckResult {
+function judge(metric: AnalysisMetric, value: number | null, noData: 'inconclusive' | 'fail'): CheckResult {
   if (value === null) return noData === 'fail' ? 'fail' : 'inconclusive';
   if (metric.max !== undefined && value > metric.max) return 'fail';
   if (metric.min !== undefined && value < metric.min) return 'fail';
@@ -82,7 +82,7 @@ export async function runAnalysis(spec: FeatureFlagsSpec, client: PrometheusClie
 }
 
 /** The legacy share of active agents, the quantity the cutover guard and the HighLegacyUsage alert watch. */
-export const LEGACY_SHARE_QUERY = 'sum(agentbridge_active_agents_by_protocol{protocol="legacy"}) / clamp_min(sum(agentbridge_active_agents), 1)';
+const LEGACY_SHARE_QUERY = 'sum(agentbridge_active_agents_by_protocol{protocol="legacy"}) / clamp_min(sum(agentbridge_active_agents), 1)';
 
 /**
  * Readiness for legacyDisabled: every stage done, no critical alert firing, and the legacy share

@@ -9,7 +9,7 @@ import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-st
 import { FlagsError, durationsOf, evaluateProtocol, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSettings, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
-import type { LeaderElector } from './leader.js';
+import { NotLeaderError, type LeaderElector } from './leader.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
@@ -50,6 +50,17 @@ interface QueuedAction {
 const EFFECT_SERVICES = new Set(['router', 'elicitation']);
 /** A process whose last report is older than this counts as gone. */
 const LIVE_REPORT_MS = 15_000;
+
+/** A queued action that could not be completed (the store or the leader went away): its code says which, a retry may succeed. */
+class ActionFailedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 export class Controller {
   private readonly queue: QueuedAction[] = [];
@@ -102,7 +113,7 @@ export class Controller {
 
   /** Queues an action for the leader's next pass and resolves with its outcome. */
   submit(action: ControlAction): Promise<ActionResult> {
-    if (!this.isLeader()) return Promise.reject(Object.assign(new Error('this controller is not the leader'), { code: 'NOT_LEADER' }));
+    if (!this.isLeader()) return Promise.reject(new NotLeaderError('this controller is not the leader'));
     return new Promise((resolve, reject) => {
       this.queue.push({ action, receivedAt: this.now(), resolve, reject });
       this.poke();
@@ -149,7 +160,7 @@ export class Controller {
   }
 
   private failQueued(message: string): void {
-    for (const queued of this.queue.splice(0)) queued.reject(Object.assign(new Error(message), { code: 'NOT_LEADER' }));
+    for (const queued of this.queue.splice(0)) queued.reject(new NotLeaderError(message));
   }
 
   private async loop(): Promise<void> {
@@ -163,7 +174,7 @@ export class Controller {
           await this.pass();
         } catch (error) {
           this.deps.logger.error({ err: error }, 'reconcile failed; retrying');
-          if (isStoreError(error, 'LEASE_LOST') || (error as { code?: string }).code === 'NOT_LEADER' || (error instanceof FlagsError && error.code === 'FLAGS_FENCED')) {
+          if (isStoreError(error, 'LEASE_LOST') || error instanceof NotLeaderError || (error instanceof FlagsError && error.code === 'FLAGS_FENCED')) {
             this.failQueued('this controller lost leadership during the change; nothing was written by it');
           }
         }
@@ -195,7 +206,7 @@ export class Controller {
     try {
       await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover });
     } catch (error) {
-      for (const q of queued) q.reject(Object.assign(new Error(`the change could not be completed: ${(error as Error).message}; retry`), { code: (error as { code?: string }).code ?? 'UNAVAILABLE' }));
+      for (const q of queued) q.reject(new ActionFailedError((error as { code?: string }).code ?? 'UNAVAILABLE', `the change could not be completed: ${(error as Error).message}; retry`, { cause: error }));
       throw error;
     }
   }
@@ -287,7 +298,7 @@ export class Controller {
 
   private async publish(result: ReconcileResult, now: number): Promise<{ version: number; snapshot: FlagSnapshot } | undefined> {
     const lease = this.deps.elector.lease();
-    if (!lease) throw Object.assign(new Error('not the leader'), { code: 'NOT_LEADER' });
+    if (!lease) throw new NotLeaderError('not the leader');
     const primary = primaryEvent(result);
     const outcome = await publishFlags(this.deps.store, () => result.settings, {
       actor: primary?.actor ?? this.options.controllerId,

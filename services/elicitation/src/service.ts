@@ -10,10 +10,10 @@ import { SessionRegistry } from './sessions.js';
 import { elicitationToolHost } from './tool-host.js';
 
 export const SERVICE_NAME = 'elicitation';
-export const SERVICE_VERSION = '0.1.0';
+const SERVICE_VERSION = '0.1.0';
 
 /** On shutdown, how long an elicitation in flight may still be answered before it is left for the agent's next session. */
-export const PUSH_SHUTDOWN_GRACE_MS = 1_000;
+const PUSH_SHUTDOWN_GRACE_MS = 1_000;
 /** On shutdown, how long held calls (answered at once) get to send their answers before the sessions close. */
 const HELD_CALLS_GRACE_MS = 2_000;
 

@@ -16,7 +16,7 @@ import {
 import type { LegacyPollConfig } from './config.js';
 
 export const SERVICE_NAME = 'legacy-poll';
-export const SERVICE_VERSION = '0.1.0';
+const SERVICE_VERSION = '0.1.0';
 
 export interface LegacyPollService {
   url: string;

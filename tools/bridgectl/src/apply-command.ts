@@ -100,7 +100,7 @@ function summarizeSpec(spec: FeatureFlagsSpec): string {
 }
 
 /** A short diff of two specs: phase, paused, stages, each changed flag, then other changed fields. */
-export function describeSpecChanges(before: FeatureFlagsSpec, after: FeatureFlagsSpec): string[] {
+function describeSpecChanges(before: FeatureFlagsSpec, after: FeatureFlagsSpec): string[] {
   const lines: string[] = [];
   if (before.phase !== after.phase) lines.push(`phase: ${before.phase} -> ${after.phase}`);
   if (before.paused !== after.paused) lines.push(`paused: ${before.paused} -> ${after.paused}`);

@@ -13,9 +13,9 @@ import type { McpGeneration } from '@agent-bridge/protocol';
 import { ConfigError } from '@agent-bridge/service-kit';
 
 /** The repository root (bridgectl runs from its source tree): defaults are relative to it. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_CONTROLLER_URL = 'http://127.0.0.1:8704';
-export const DEFAULT_ADMIN_TOKEN_FILE = join(REPO_ROOT, '.local', 'admin-token');
+const DEFAULT_ADMIN_TOKEN_FILE = join(REPO_ROOT, '.local', 'admin-token');
 export const DEFAULT_FEATURE_FLAGS_FILE = join(REPO_ROOT, 'deploy', 'local', 'featureflags.yaml');
 
 const STATUS_TIMEOUT_MS = 5_000;

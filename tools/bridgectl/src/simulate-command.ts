@@ -157,18 +157,23 @@ function planFromFile(path: string): PlanView {
   return { source: path, phase: spec.phase, stages: spec.rollout.stages, flags: requestedSettings(spec) };
 }
 
+/** The controller has no plan bridgectl can simulate: simulate the resource file instead. */
+class NoPlanError extends Error {
+  readonly code = 'NO_PLAN';
+}
+
 async function planFromController(ctx: ControllerCommandContext): Promise<PlanView> {
   const url = controllerUrl(ctx.env);
   const report = await fetchStatus(url);
   if (!report.plan) {
     const why = report.resource.state === 'ok' ? 'it reports no plan' : `its resource is ${report.resource.state}: ${report.resource.message}`;
-    throw Object.assign(new Error(`the controller at ${url} has no plan to simulate (${why}); use --file <featureflags.yaml>`), { code: 'NO_PLAN' });
+    throw new NoPlanError(`the controller at ${url} has no plan to simulate (${why}); use --file <featureflags.yaml>`);
   }
   const { snapshot, status } = report;
   const published: FlagSettings = { ...flagSettingsOf(DEFAULT_FLAGS), elicitation: structuredClone(snapshot.elicitation), legacyDisabled: snapshot.legacyDisabled };
   // The flags the spec asks for (before stages and rollbacks): what each stage would publish.
   const parsed = flagSettingsSchema.safeParse(report.plan.flags);
-  if (!parsed.success) throw Object.assign(new Error(`the controller at ${url} reported flags this bridgectl cannot read; use --file <featureflags.yaml>`), { code: 'NO_PLAN' });
+  if (!parsed.success) throw new NoPlanError(`the controller at ${url} reported flags this bridgectl cannot read; use --file <featureflags.yaml>`);
   const flags = parsed.data;
   const flagsNote: string | undefined = undefined;
   return {

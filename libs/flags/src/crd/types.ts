@@ -36,7 +36,7 @@ export interface OpenApiSchema {
   'x-kubernetes-validations'?: CelValidationRule[];
 }
 
-export interface CelValidationRule {
+interface CelValidationRule {
   rule: string;
   message?: string;
   messageExpression?: string;
@@ -45,7 +45,7 @@ export interface CelValidationRule {
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
 
-export interface PrinterColumn {
+interface PrinterColumn {
   name: string;
   type: 'integer' | 'number' | 'string' | 'boolean' | 'date';
   jsonPath: string;
@@ -54,7 +54,7 @@ export interface PrinterColumn {
   priority?: number;
 }
 
-export interface CrdVersion {
+interface CrdVersion {
   name: string;
   served: boolean;
   storage: boolean;

@@ -42,13 +42,13 @@ export function assertToolError(result: CallToolResult, expected: ToolErrorExpec
 }
 
 /** What the store holds: total keys, entries now in the shard events streams, entries ever appended to them. */
-export interface StoreSnapshot {
+interface StoreSnapshot {
   dbsize: number;
   eventsLength: number;
   eventsAdded: number;
 }
 
-export async function storeSnapshot(bridge: Bridge, redis: Redis): Promise<StoreSnapshot> {
+async function storeSnapshot(bridge: Bridge, redis: Redis): Promise<StoreSnapshot> {
   const shards = bridge.store.keys.allShards();
   const pipeline = redis.pipeline();
   pipeline.dbsize();
@@ -76,7 +76,7 @@ export async function storeSnapshot(bridge: Bridge, redis: Redis): Promise<Store
  * that finishes an earlier accepted message (routing, delivery) is not mistaken for the effect
  * of the call under test.
  */
-export async function quietSnapshot(bridge: Bridge, redis: Redis): Promise<StoreSnapshot> {
+async function quietSnapshot(bridge: Bridge, redis: Redis): Promise<StoreSnapshot> {
   let previous = await storeSnapshot(bridge, redis);
   let stable: StoreSnapshot | undefined;
   await waitFor(

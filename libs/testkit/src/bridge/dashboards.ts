@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../index.js';
 
-export const DASHBOARD_DIR = join(REPO_ROOT, 'deploy/grafana/dashboards');
-export const DASHBOARD_FILES = ['migration-progress.json', 'system-health.json', 'rollout-timeline.json'] as const;
+const DASHBOARD_DIR = join(REPO_ROOT, 'deploy/grafana/dashboards');
+const DASHBOARD_FILES = ['migration-progress.json', 'system-health.json', 'rollout-timeline.json'] as const;
 export const RULES_FILE = join(REPO_ROOT, 'deploy/prometheus/agent-bridge.rules.yaml');
 
-export interface GrafanaTarget {
+interface GrafanaTarget {
   expr?: string;
   refId?: string;
   instant?: boolean;
@@ -28,7 +28,7 @@ export interface GrafanaPanel {
   gridPos?: { h: number; w: number; x: number; y: number };
 }
 
-export interface GrafanaAnnotation {
+interface GrafanaAnnotation {
   name: string;
   builtIn?: number;
   expr?: string;
@@ -87,7 +87,7 @@ export function dashboardQueries(dashboards: readonly LoadedDashboard[]): Dashbo
  * Concrete values for Grafana's built-in interval variables, as Grafana would fill them for a
  * short time range with a 1 s scrape interval.
  */
-export const TEST_VARIABLES: Readonly<Record<string, string>> = {
+const TEST_VARIABLES: Readonly<Record<string, string>> = {
   __rate_interval: '1m',
   __interval: '15s',
   __interval_ms: '15000',

@@ -17,7 +17,7 @@ export type ServedAs = 'legacy' | 'session' | 'round';
 /** The MCP client an agent is built on. */
 export type ClientKind = 'v2-2026' | 'v2-legacy' | 'sdk1';
 
-export const GENERATION_OF: Record<ClientKind, ClientGeneration> = { 'v2-2026': '2026-07-28', 'v2-legacy': '2025-11-25', sdk1: 'sdk1' };
+const GENERATION_OF: Record<ClientKind, ClientGeneration> = { 'v2-2026': '2026-07-28', 'v2-legacy': '2025-11-25', sdk1: 'sdk1' };
 
 export interface Role {
   id: string;

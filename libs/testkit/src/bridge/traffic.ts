@@ -8,7 +8,7 @@ import { connectAgent, sleep, ToolCallError, type AnyAgentClient } from '../inde
 
 export type TrafficKind = 'legacy-sdk1' | 'session-sdk1' | 'stateless-2026';
 
-export interface CallRecord {
+interface CallRecord {
   agent: string;
   tool: string;
   startedAt: number;

@@ -12,7 +12,7 @@ export function applyActions(ctx: PassContext, input: Pass, actions: readonly Co
   return actions.reduce((pass, action) => applyAction(ctx, pass, action), input);
 }
 
-export function applyAction(ctx: PassContext, input: Pass, action: ControlAction): Pass {
+function applyAction(ctx: PassContext, input: Pass, action: ControlAction): Pass {
   switch (action.type) {
     case 'rollback':
       return applyRollback(ctx, input, action);

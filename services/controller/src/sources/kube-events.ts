@@ -4,7 +4,7 @@ import { FEATURE_FLAGS_API_VERSION, FEATURE_FLAGS_KIND } from '@agent-bridge/fla
 import type { ControllerEvent } from '../reconcile.js';
 
 /** What Events name as their source (source.component / reportingComponent). */
-export const CONTROLLER_COMPONENT = 'agent-bridge-controller';
+const CONTROLLER_COMPONENT = 'agent-bridge-controller';
 
 /** `stage.promoted` → `StagePromoted`; a rollback carries its level: `RollbackFull`, `RollbackPartial`, `RollbackCanary`. */
 export function eventReason(event: ControllerEvent): string {

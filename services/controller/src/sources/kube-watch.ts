@@ -42,6 +42,16 @@ type WatchOutcome = 'closed' | 'expired' | 'relist';
 
 const FF = { group: FEATURE_FLAGS_GROUP, version: FEATURE_FLAGS_VERSION, plural: FEATURE_FLAGS_PLURAL } as const;
 
+/** The API server ended a watch with an error Status (other than 410 Gone, which means relist). */
+class WatchError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
 export class FeatureFlagsWatch {
   private readonly path: string;
   /** Where the next watch continues from. */
@@ -186,7 +196,7 @@ export class FeatureFlagsWatch {
             break;
           case 'ERROR':
             if (object?.code === 410) expired = true;
-            else failed = Object.assign(new Error(`watch error: ${object?.message ?? JSON.stringify(object)}`), { code: object?.code });
+            else failed = new WatchError(`watch error: ${object?.message ?? JSON.stringify(object)}`, object?.code);
             break;
         }
       };
