@@ -45,10 +45,7 @@ export default tseslint.config(
     rules: {
       // Unused names are dead code; a parameter or binding named _x is kept on purpose (an
       // interface's signature, a destructured field left out of a rest object).
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
       // verbatimModuleSyntax already makes tsc refuse a type imported as a value; this rule keeps the
       // two spellings the tree uses (`import type {…}` and `import { type X }`) and fixes new ones.
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],

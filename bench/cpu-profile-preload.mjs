@@ -16,9 +16,7 @@ process.on('SIGUSR2', () => {
     const started = new Session();
     session = started;
     started.connect();
-    started.post('Profiler.enable', () =>
-      started.post('Profiler.setSamplingInterval', { interval: 500 }, () => started.post('Profiler.start')),
-    );
+    started.post('Profiler.enable', () => started.post('Profiler.setSamplingInterval', { interval: 500 }, () => started.post('Profiler.start')));
     return;
   }
   const current = session;

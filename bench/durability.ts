@@ -182,9 +182,7 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
     const lost = (ws: Window[]) => ws.reduce((a, w) => a + w.result.lost, 0);
     const delayed = (ws: Window[]) => ws.reduce((a, w) => a + w.delayedFsyncs, 0);
     lines.push(`| ${o.protocol} messages lost / aof_delayed_fsync, all rounds | ${lost(o.everysec)} / ${delayed(o.everysec)} | ${lost(o.always)} / ${delayed(o.always)} | |`);
-    lines.push(
-      `| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${fmtPct(median(o.everysec.map((w) => w.result.cpu.machineBusyPercent)))} | ${fmtPct(median(o.always.map((w) => w.result.cpu.machineBusyPercent)))} | |`,
-    );
+    lines.push(`| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${fmtPct(median(o.everysec.map((w) => w.result.cpu.machineBusyPercent)))} | ${fmtPct(median(o.always.map((w) => w.result.cpu.machineBusyPercent)))} | |`);
   }
   lines.push('', `Machine busy before the run: ${fmtPct(info.busyBefore)}. Windows re-run for contention: ${info.reruns}.`);
   return lines.join('\n');

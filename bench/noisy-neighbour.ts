@@ -226,15 +226,10 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
   const all = outcomes.flatMap((o) => [...o.without, ...o.with]);
   const passed = outcomes.every((o) => o.ratePass && o.p99Pass);
   const lines: string[] = [];
-  lines.push(
-    `### ${info.date} — ${outcomes.map((o) => `${o.protocol} ${fmtPct(o.rateRatio * 100)} of msgs/s, p99 ${o.p99Factor.toFixed(2)}×`).join('; ')}: ${passed ? 'goals met' : 'goals missed'}`,
-    '',
-  );
+  lines.push(`### ${info.date} — ${outcomes.map((o) => `${o.protocol} ${fmtPct(o.rateRatio * 100)} of msgs/s, p99 ${o.p99Factor.toFixed(2)}×`).join('; ')}: ${passed ? 'goals met' : 'goals missed'}`, '');
   lines.push(
     `Machine: ${describeMachine(info)}. Parameters: ${params.agents} agents per ring (senders on the legacy endpoint, content ${params.contentBytes} bytes, ` +
-      (params.load === 'peak'
-        ? 'closed loop: peak); '
-        : `open loop at half the ring's peak without the flooder, measured first: ${[...info.halfRates].map(([p, r]) => `${p} ${fmtRate(r)} msgs/s`).join(', ')}); `) +
+      (params.load === 'peak' ? 'closed loop: peak); ' : `open loop at half the ring's peak without the flooder, measured first: ${[...info.halfRates].map(([p, r]) => `${p} ${fmtRate(r)} msgs/s`).join(', ')}); `) +
       `${params.rounds} rounds per ring of a window without and a window with the flooder, ABBA order, ${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; ` +
       `one router, one legacy-poll, one elicitation, Redis AOF everysec. Flooder: its own process, agent ${FLOODER}, ${params.loops} concurrent send loops on the legacy endpoint to ${SINK} ` +
       `(${params.sink === 'drained' ? 'drained by a poller in the flooder process' : 'not drained'}), refusals sent again ${params.retry === 'at-once' ? 'at once' : 'after their retryAfterMs'}${params.flooderNice > 0 ? `, niced to ${Math.min(19, params.flooderNice)}` : ''}; ` +
@@ -242,10 +237,7 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
   );
   const contention = Math.max(...all.map((w) => w.result.cpu.otherPercent));
   if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`,
-    );
+    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`);
   }
   lines.push('', '| measure | without the flooder | with the flooder | with ÷ without | goal | verdict |', '|---|---|---|---|---|---|');
   for (const o of outcomes) {
@@ -276,7 +268,10 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
         for (const [code, n] of Object.entries(w.result.sendErrorCodes)) all[code] = (all[code] ?? 0) + n;
         return all;
       }, {});
-      const errors = Object.entries(codes).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
+      const errors =
+        Object.entries(codes)
+          .map(([code, n]) => `${code} ${n}`)
+          .join(', ') || 'none';
       return `busiest ${fmtRate(busiest)}/s (quota ${QUOTA.rate}/s); send errors: ${errors}`;
     };
     lines.push(`| ${o.protocol}: ring senders' accepted messages/s per agent | ${ringSenders(o.without)} | ${ringSenders(o.with)} |`);
@@ -284,12 +279,8 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
     lines.push(`| ${o.protocol}: ring messages lost (not received within ${params.drainSeconds} s) | ${lost(o.without)} | ${lost(o.with)} |`);
     const names = [...new Set([...o.without, ...o.with].flatMap((w) => w.result.cpu.processes.map((p) => p.name)))];
     for (const name of names) lines.push(`| ${o.protocol}: CPU ${name}, % of one core (median) | ${fmtPct(cpuOf(o.without, name))} | ${fmtPct(cpuOf(o.with, name))} |`);
-    lines.push(
-      `| ${o.protocol}: machine busy, % of all ${info.cores} cores (median) | ${fmtPct(median(o.without.map((w) => w.result.cpu.machineBusyPercent)))} | ${fmtPct(median(o.with.map((w) => w.result.cpu.machineBusyPercent)))} |`,
-    );
-    lines.push(
-      `| ${o.protocol}: CPU of processes outside the benchmark, % of one core (median) | ${fmtPct(median(o.without.map((w) => w.result.cpu.otherPercent)))} | ${fmtPct(median(o.with.map((w) => w.result.cpu.otherPercent)))} |`,
-    );
+    lines.push(`| ${o.protocol}: machine busy, % of all ${info.cores} cores (median) | ${fmtPct(median(o.without.map((w) => w.result.cpu.machineBusyPercent)))} | ${fmtPct(median(o.with.map((w) => w.result.cpu.machineBusyPercent)))} |`);
+    lines.push(`| ${o.protocol}: CPU of processes outside the benchmark, % of one core (median) | ${fmtPct(median(o.without.map((w) => w.result.cpu.otherPercent)))} | ${fmtPct(median(o.with.map((w) => w.result.cpu.otherPercent)))} |`);
   }
   lines.push('', `Machine busy before the run: ${fmtPct(info.busyBefore)}. Windows re-run for contention: ${info.reruns}.`);
   lines.push('', '</details>');

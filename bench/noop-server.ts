@@ -30,10 +30,7 @@ const metrics = new BridgeMetrics('bench-noop');
 
 /** The one tool, answered the way service-kit's tool servers answer: the JSON as text and as structuredContent. */
 function createNoopServer(): Server {
-  const server = new Server(
-    { name: 'agent-bridge-bench-noop', version: '0.1.0' },
-    { capabilities: { tools: {} }, instructions: 'Benchmark baseline: one no-op tool.' },
-  );
+  const server = new Server({ name: 'agent-bridge-bench-noop', version: '0.1.0' }, { capabilities: { tools: {} }, instructions: 'Benchmark baseline: one no-op tool.' });
   server.setRequestHandler('tools/list', () => ({
     tools: [
       {

@@ -71,19 +71,7 @@ import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { cpuMsPerUnit, SELF, waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { now, sleep, PushReceivers, runDeliveryWindow } from './lib/load.js';
 import { ringIds, startLegacyRing, startPushRing, type Ring as BaseRing, type Track } from './lib/rings.js';
-import {
-  fetchMetrics,
-  measureRecording,
-  OBS_SECTION_HEADING,
-  Scraper,
-  startTraceSink,
-  sumOfMetric,
-  writeObservabilityRunToDocs,
-  type RecordingCost,
-  type ScrapeCounts,
-  type SpanCounts,
-  type TraceSink,
-} from './lib/observability.js';
+import { fetchMetrics, measureRecording, OBS_SECTION_HEADING, Scraper, startTraceSink, sumOfMetric, writeObservabilityRunToDocs, type RecordingCost, type ScrapeCounts, type SpanCounts, type TraceSink } from './lib/observability.js';
 import { Profiler } from './lib/profiling.js';
 import { mergeBridge, type BridgeResult } from './lib/results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './lib/stats.js';
@@ -92,7 +80,6 @@ import { envNumber } from './lib/env.js';
 import { describeMachine, machineInfo, type MachineInfo } from './lib/run.js';
 
 // ------------------------------------------------------------------ parameters
-
 
 const params = {
   agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
@@ -192,11 +179,7 @@ async function setUpArm(name: ArmName, bridge: Bridge, sinkPid: number, clients:
   if (params.elicitation) {
     rings.elicitation = withReceiver(await startPushRing(bridge, modernIds, new PushReceivers(), track), ['legacy-poll', 'router', 'elicitation', 'redis-server']);
   }
-  const metricsUrls = [
-    ...bridge.routerUrls.map((url) => `${url}/metrics`),
-    ...bridge.legacyUrls.map((url) => url.replace(/\/mcp$/, '/metrics')),
-    ...bridge.elicitationBaseUrls.map((url) => `${url}/metrics`),
-  ];
+  const metricsUrls = [...bridge.routerUrls.map((url) => `${url}/metrics`), ...bridge.legacyUrls.map((url) => url.replace(/\/mcp$/, '/metrics')), ...bridge.elicitationBaseUrls.map((url) => `${url}/metrics`)];
   return { name, bridge, rings, metricsUrls };
 }
 
@@ -259,16 +242,19 @@ function render(info: Info, outcomes: ProtocolOutcome[], extras: Extras): { mark
       `two bridges started once (one per arm: redis AOF everysec, one router, one legacy-poll${params.elicitation ? ', one elicitation' : ''}), identical but for the arm. ` +
       `**on**: OTEL_EXPORTER_OTLP_ENDPOINT → an OTLP/HTTP JSON receiver process on this machine, OTEL_BSP_SCHEDULE_DELAY ${bsp}, default sampler (every span recorded and exported), ` +
       `every service's /metrics scraped every ${params.scrapeIntervalMs} ms during on slices` +
-      `${Object.keys(params.onEnv).length > 0 ? `, and ${Object.entries(params.onEnv).map(([k, v]) => `${k}=${v}`).join(', ')} (BENCH_OBS_ON_ENV)` : ''}; **off**: no OTEL_* variable, no scraping. ` +
+      `${
+        Object.keys(params.onEnv).length > 0
+          ? `, and ${Object.entries(params.onEnv)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')} (BENCH_OBS_ON_ENV)`
+          : ''
+      }; **off**: no OTEL_* variable, no scraping. ` +
       `Metric recording (prom-client, in memory) runs in both arms. Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const allSlices = outcomes.flatMap((o) => [...o.offSlices, ...o.onSlices]);
   const contention = Math.max(...allSlices.map((s) => s.result.cpu.otherPercent));
   if (contention > params.contentionPercent) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured slice (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`,
-    );
+    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured slice (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`);
   }
 
   lines.push('', '| measure | off | on | overhead = 1 − on ÷ off | goal | verdict |', '|---|---|---|---|---|---|');
@@ -283,18 +269,14 @@ function render(info: Info, outcomes: ProtocolOutcome[], extras: Extras): { mark
   for (const o of outcomes) {
     const offCost = cpuMsPerUnit(o.off.cpu, o.serviceNames, o.off.delivered);
     const onCost = cpuMsPerUnit(o.on.cpu, o.serviceNames, o.on.delivered);
-    lines.push(
-      `| ${o.protocol}: CPU ms per delivered message, services (${o.serviceNames.join(' + ')}) | ${offCost.toFixed(3)} | ${onCost.toFixed(3)} | CPU ${onCost >= offCost ? '+' : ''}${pct1(onCost / offCost - 1)} | | |`,
-    );
+    lines.push(`| ${o.protocol}: CPU ms per delivered message, services (${o.serviceNames.join(' + ')}) | ${offCost.toFixed(3)} | ${onCost.toFixed(3)} | CPU ${onCost >= offCost ? '+' : ''}${pct1(onCost / offCost - 1)} | | |`);
   }
 
   const legacy = outcomes.find((o) => o.protocol === 'legacy')!;
   const legacyServiceCost = cpuMsPerUnit(legacy.off.cpu, legacy.serviceNames, legacy.off.delivered);
   const r = extras.recording;
   const recordingShare = r.oneMessageNs / 1e6 / legacyServiceCost;
-  lines.push(
-    `| metric recording per legacy message (microbenchmark) ÷ services' CPU per legacy message (off) | ${r.oneMessageNs.toFixed(0)} ns ÷ ${legacyServiceCost.toFixed(3)} ms | | ${pctSmall(recordingShare)} (in both arms) | | |`,
-  );
+  lines.push(`| metric recording per legacy message (microbenchmark) ÷ services' CPU per legacy message (off) | ${r.oneMessageNs.toFixed(0)} ns ÷ ${legacyServiceCost.toFixed(3)} ms | | ${pctSmall(recordingShare)} (in both arms) | | |`);
 
   lines.push('', '<details><summary>Details</summary>', '');
   const columns = outcomes.flatMap((o) => [
@@ -310,7 +292,7 @@ function render(info: Info, outcomes: ProtocolOutcome[], extras: Extras): { mark
   row(`/metrics scrapes ok / failed (mean duration)`, (c) => {
     if (c.slices[0]?.arm === 'off') return '–';
     const s = sumScrapes(c.slices);
-    return `${s.ok} / ${s.failed} (${fmtMs(s.ms / Math.max(1, s.ok + s.failed))}, ${((s.bytes / Math.max(1, s.ok)) / 1024).toFixed(0)} KiB each)`;
+    return `${s.ok} / ${s.failed} (${fmtMs(s.ms / Math.max(1, s.ok + s.failed))}, ${(s.bytes / Math.max(1, s.ok) / 1024).toFixed(0)} KiB each)`;
   });
   row('latency at peak p50 / p99', (c) => `${fmtMs(distribution(c.r.latencies).p50)} / ${fmtMs(distribution(c.r.latencies).p99)}`);
   row('send_message call p50 / p99', (c) => `${fmtMs(distribution(c.r.sendCalls).p50)} / ${fmtMs(distribution(c.r.sendCalls).p99)}`);
@@ -328,10 +310,7 @@ function render(info: Info, outcomes: ProtocolOutcome[], extras: Extras): { mark
     .sort((a, b) => b[1] - a[1])
     .map(([name, n]) => `${name} ${n}`)
     .join(', ');
-  lines.push(
-    `Spans the receiver got over the whole run (on bridge, both rings, warm-ups included): ${spanList || 'none'}; ` +
-      `${extras.spansPerAcceptedMessage.toFixed(2)} spans per message the on bridge accepted.`,
-  );
+  lines.push(`Spans the receiver got over the whole run (on bridge, both rings, warm-ups included): ${spanList || 'none'}; ` + `${extras.spansPerAcceptedMessage.toFixed(2)} spans per message the on bridge accepted.`);
   lines.push('');
   lines.push(
     `Metric recording, microbenchmark (\`new BridgeMetrics('bench')\`, median of 5 × ${(r.iterations / 5).toLocaleString('en-US')} iterations after a warm-up): ` +
@@ -529,7 +508,12 @@ async function main(): Promise<void> {
     const onAccepted = sumOfMetric(await fetchMetrics(onBridge.legacyUrls[0]!.replace(/\/mcp$/, '/metrics')), 'agentbridge_messages_sent_total');
     const finalSpans = await traceSink.counts();
     const legacyOff = slices.filter((s) => s.protocol === 'legacy' && s.arm === 'off').map((s) => s.result);
-    const messagesPerPoll = legacyOff.reduce((a, r) => a + r.polledMessages, 0) / Math.max(1, legacyOff.reduce((a, r) => a + r.polls, 0));
+    const messagesPerPoll =
+      legacyOff.reduce((a, r) => a + r.polledMessages, 0) /
+      Math.max(
+        1,
+        legacyOff.reduce((a, r) => a + r.polls, 0),
+      );
 
     log(`metric recording microbenchmark: ${params.microIterations} iterations per measure`);
     const recording = measureRecording(params.microIterations, messagesPerBatch);

@@ -145,15 +145,19 @@ async function sessionTrial(bridge: Bridge, lb: NginxHandle, replicas: Array<{ i
     const owner = client.sessionId!.split('.')[0]!;
     const victim = replicas.find((r) => r.id === owner)!;
     const key = `stall-${signal}-${trial}`;
-    const ask = (agent: AgentClient<'sdk1'>) => agent.callToolJson('elicit', { to: 'mute', message: 'are you there?', requested_schema: { type: 'object', properties: { ok: { type: 'boolean' } } }, timeout_ms: 40_000, idempotency_key: key });
+    const ask = (agent: AgentClient<'sdk1'>) =>
+      agent.callToolJson('elicit', { to: 'mute', message: 'are you there?', requested_schema: { type: 'object', properties: { ok: { type: 'boolean' } } }, timeout_ms: 40_000, idempotency_key: key });
     const before = await bridge.store.store.laneLength('mute', 'poll');
     const held = ask(client);
     let failed: unknown;
     held.catch((error: unknown) => (failed = error));
-    await waitFor(async () => {
-      if (failed) throw failed;
-      return (await bridge.store.store.laneLength('mute', 'poll')) > before;
-    }, { timeoutMs: 10_000, description: 'the question to be routed (the elicit is held)' });
+    await waitFor(
+      async () => {
+        if (failed) throw failed;
+        return (await bridge.store.store.laneLength('mute', 'poll')) > before;
+      },
+      { timeoutMs: 10_000, description: 'the question to be routed (the elicit is held)' },
+    );
     await new Promise((resolve) => setTimeout(resolve, HOLD_BEFORE_SIGNAL_MS));
 
     const t0 = performance.now();
@@ -187,7 +191,10 @@ async function sessionTrial(bridge: Bridge, lb: NginxHandle, replicas: Array<{ i
     }
     const messageId = (await sent).message_id;
     await waitFor(() => polled !== undefined || pushed.some((p) => p.text.includes(tag)), { timeoutMs: 60_000, description: 'the message sent after the signal to arrive' }).catch(async (error: unknown) => {
-      console.error(JSON.stringify(await bridge.store.store.getMessage(messageId, 'asker')), pushed.map((p) => p.text));
+      console.error(
+        JSON.stringify(await bridge.store.store.getMessage(messageId, 'asker')),
+        pushed.map((p) => p.text),
+      );
       throw error;
     });
     const pushAgainMs = Math.round((polled ?? pushed.find((p) => p.text.includes(tag))!).at - t0);
@@ -217,7 +224,10 @@ async function main(): Promise<void> {
   });
   const legacy = bridge.legacyUrls.map((url, i) => ({ id: `legacy-poll-${i + 1}`, port: Number(new URL(url).port), handle: bridge.legacyPolls[i]! }));
   const modern = bridge.elicitationBaseUrls.map((url, i) => ({ id: `elicitation-${i + 1}`, port: Number(new URL(url).port), handle: bridge.elicitations[i]! }));
-  const legacyLb = await startNginx(bridge.legacyUrls.map((url) => new URL(url).origin), { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
+  const legacyLb = await startNginx(
+    bridge.legacyUrls.map((url) => new URL(url).origin),
+    { failTimeoutS: NGINX_FAIL_TIMEOUT_S },
+  );
   const modernLb = await startNginx(bridge.elicitationBaseUrls, { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
   const sender = await connectAgent({ url: bridge.legacyUrls[0]!, token: bridge.tokens.sender!, name: 'sender', generation: 'sdk1' });
   const rows: string[] = [];

@@ -193,10 +193,12 @@ async function waitForStreams(bridge: Bridge, agents: string[], count: number): 
 
 async function closeAll(clients: AgentClient<'sdk1'>[]): Promise<void> {
   for (let i = 0; i < clients.length; i += 50) {
-    await Promise.all(clients.slice(i, i + 50).map(async (c) => {
-      await c.terminateSession().catch(() => undefined);
-      await c.close().catch(() => undefined);
-    }));
+    await Promise.all(
+      clients.slice(i, i + 50).map(async (c) => {
+        await c.terminateSession().catch(() => undefined);
+        await c.close().catch(() => undefined);
+      }),
+    );
   }
   clients.length = 0;
 }
@@ -302,7 +304,8 @@ const memoryOf = (m: Memory, key: keyof Memory | 'held') => (key === 'held' ? m.
 
 /** The goal is on held memory at the end of the idle window, after the sessions lived through pings and heartbeats. */
 const passes = (c: CaseResult) => perSession(c).heldEnd <= GOAL_BYTES_PER_SESSION;
-const caseLabel = (c: CaseResult) => (c.name === 'one' ? `one agent, ${c.sessions} sessions (MAX_SESSIONS_PER_AGENT ${c.maxSessionsPerAgent})` : `${c.agents} agents, ${c.sessions} sessions (${Math.ceil(c.sessions / c.agents)} each, defaults)`);
+const caseLabel = (c: CaseResult) =>
+  c.name === 'one' ? `one agent, ${c.sessions} sessions (MAX_SESSIONS_PER_AGENT ${c.maxSessionsPerAgent})` : `${c.agents} agents, ${c.sessions} sessions (${Math.ceil(c.sessions / c.agents)} each, defaults)`;
 
 function render(info: MachineInfo & { tookSeconds: number; busyBefore: number }, cases: CaseResult[]): string {
   const lines: string[] = [];
@@ -317,26 +320,21 @@ function render(info: MachineInfo & { tookSeconds: number; busyBefore: number },
   if (contention > 20) lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a Redis window; memory figures do not depend on it, CPU figures do.`);
   lines.push('', `| measure | ${cases.map(caseLabel).join(' | ')} | goal |`, `|---|${cases.map(() => '---|').join('')}---|`);
   const row = (label: string, render: (c: CaseResult) => string, goal = '') => lines.push(`| ${label} | ${cases.map(render).join(' | ')} | ${goal} |`);
-  row(
-    '**replica memory per idle session**: RSS less the free V8 heap, (end of the idle window − baseline) ÷ sessions',
-    (c) => `**${kb(perSession(c).heldEnd)}** ${passes(c) ? 'PASS' : 'FAIL'}`,
-    `≤ ${kb(GOAL_BYTES_PER_SESSION)}`,
-  );
+  row('**replica memory per idle session**: RSS less the free V8 heap, (end of the idle window − baseline) ÷ sessions', (c) => `**${kb(perSession(c).heldEnd)}** ${passes(c) ? 'PASS' : 'FAIL'}`, `≤ ${kb(GOAL_BYTES_PER_SESSION)}`);
   row('the same, 5 s after the sessions opened', (c) => kb(perSession(c).heldSettled));
   row('replica RSS per idle session (V8 heap slack included), end / 5 s after opening', (c) => `${kb(perSession(c).rssEnd)} / ${kb(perSession(c).rssSettled)}`);
   row('replica JS heap used per idle session, end / 5 s after opening', (c) => `${kb(perSession(c).heapEnd)} / ${kb(perSession(c).heapSettled)}`);
   row('replica external memory (buffers) per idle session, end', (c) => kb(perSession(c).externalEnd));
-  row(
-    'replica RSS / heap used of heap total: baseline → 5 s after opening → end',
-    (c) => [c.baselineMemory, c.settledMemory, c.endMemory].map((m) => `${mb(m.rss)} / ${mb(m.heapUsed)} of ${mb(m.heapTotal)}`).join(' → '),
-  );
+  row('replica RSS / heap used of heap total: baseline → 5 s after opening → end', (c) => [c.baselineMemory, c.settledMemory, c.endMemory].map((m) => `${mb(m.rss)} / ${mb(m.heapUsed)} of ${mb(m.heapTotal)}`).join(' → '));
   row('**Redis commands per second per idle session**', (c) => `**${perSession(c).commandsPerSecond.toFixed(3)}**`);
   row('Redis commands per second: no session → sessions idle', (c) => `${perSecond(c.baseline, c.baseline.totalCalls).toFixed(1)} → ${perSecond(c.idle, c.idle.totalCalls).toFixed(1)}`);
-  row('… per idle session by command', (c) =>
-    perSession(c)
-      .commands.slice(0, 8)
-      .map(([command, rate]) => `${command} ${rate.toFixed(3)}`)
-      .join(', ') || 'none',
+  row(
+    '… per idle session by command',
+    (c) =>
+      perSession(c)
+        .commands.slice(0, 8)
+        .map(([command, rate]) => `${command} ${rate.toFixed(3)}`)
+        .join(', ') || 'none',
   );
   row('Redis used_memory per idle session', (c) => kb(perSession(c).redisBytes));
   row('replica CPU, % of one core: no session → sessions idle', (c) => `${fmtPct(cpuShare(c.baseline.cpu, 'elicitation'))} → ${fmtPct(cpuShare(c.idle.cpu, 'elicitation'))}`);

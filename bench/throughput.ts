@@ -82,7 +82,6 @@ import { machineInfo } from './lib/run.js';
 
 // ------------------------------------------------------------------ parameters
 
-
 type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit' | '2026-peak' | '2026-half';
 
 const params = {
@@ -214,9 +213,7 @@ async function startRoundsRing(bridge: Bridge, connectSender: (agent: string) =>
   const senders: AgentClient[] = [];
   for (const agent of statelessIds) {
     senders.push(await connectSender(agent));
-    const client = await receivers.add((onElicitation) =>
-      connectAgent({ url: `${bridge.elicitationBaseUrls[0]}/mcp`, token: bridge.tokens[agent]!, name: agent, generation: '2026-07-28', onElicitation }),
-    );
+    const client = await receivers.add((onElicitation) => connectAgent({ url: `${bridge.elicitationBaseUrls[0]}/mcp`, token: bridge.tokens[agent]!, name: agent, generation: '2026-07-28', onElicitation }));
     track(client);
   }
   receivers.start('presence', () => undefined);
@@ -388,10 +385,7 @@ async function main(): Promise<void> {
     const legacy: LegacyPart = { noopSlices, peakSlices, noop, peak, half };
 
     const pushPeak = pushRing ? mergeBridge(pushSlices) : undefined;
-    const pushHalf =
-      pushRing && pushPeak
-        ? await halfPeak('elicitation', pushPeak, (rate) => measured('elicitation half peak', () => ringWindow(b, pushRing, rate, params.warmupSeconds, params.seconds)))
-        : undefined;
+    const pushHalf = pushRing && pushPeak ? await halfPeak('elicitation', pushPeak, (rate) => measured('elicitation half peak', () => ringWindow(b, pushRing, rate, params.warmupSeconds, params.seconds))) : undefined;
     let rounds: RoundsPart | undefined;
     if (roundsRing) {
       const roundsPeak = mergeBridge(roundsSlices);

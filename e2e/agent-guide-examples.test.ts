@@ -14,7 +14,12 @@ test('every code excerpt in docs/agent-guide.md that names an example file is ve
   const lines = (text: string) => text.split('\n').map((line) => line.trimStart());
   for (const [, file, code] of excerpts) {
     const excerpt = lines(code!).join('\n');
-    assert.ok(lines(readFileSync(join(REPO_ROOT, file!), 'utf8')).join('\n').includes(excerpt), `an excerpt of ${file} in the guide is not in the file:\n${code}`);
+    assert.ok(
+      lines(readFileSync(join(REPO_ROOT, file!), 'utf8'))
+        .join('\n')
+        .includes(excerpt),
+      `an excerpt of ${file} in the guide is not in the file:\n${code}`,
+    );
   }
 });
 
@@ -138,7 +143,11 @@ describe('the agent guide examples', () => {
 
         const second = await startExample(example.entry, example.dup, `${bridge.elicitationBaseUrls[0]}/mcp`, stateFile);
         const replies = await aliceReceives(1, 30_000);
-        assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[id, 'echo: remember me']], 'one reply, the answer recorded by the first process');
+        assert.deepEqual(
+          replies.map((m) => [m.reply_to, m.content]),
+          [[id, 'echo: remember me']],
+          'one reply, the answer recorded by the first process',
+        );
         await waitForLedger(bridge, id, example.dup, (r) => r.state === 'answered', 'answered');
         assert.equal(lines(second, new RegExp(`already handled ${id}: answering as before`)).length, 1, second.logs().join('\n'));
         assert.deepEqual(lines(second, /^\S+ handled msg_\S+ from /), [], 'the second process did not handle it again');

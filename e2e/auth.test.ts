@@ -126,9 +126,7 @@ describe('the legacy endpoint authenticates every MCP request and exposes probes
       return response.text();
     };
     const count = (text: string, tool: string, outcome: string): number => {
-      const line = text
-        .split('\n')
-        .find((l) => l.startsWith('agentbridge_tool_calls_total{') && l.includes(`tool="${tool}"`) && l.includes(`outcome="${outcome}"`));
+      const line = text.split('\n').find((l) => l.startsWith('agentbridge_tool_calls_total{') && l.includes(`tool="${tool}"`) && l.includes(`outcome="${outcome}"`));
       return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
     const before = await metrics();

@@ -16,7 +16,9 @@ const WEBHOOK = 'e2e-webhook-token-0123456789';
  * file's own.
  */
 function compressedRules(dir: string): string {
-  const rules = readFileSync(RULES_FILE, 'utf8').replaceAll('[5m]', '[20s]').replace(/for: \d+[mh]/g, 'for: 2s');
+  const rules = readFileSync(RULES_FILE, 'utf8')
+    .replaceAll('[5m]', '[20s]')
+    .replace(/for: \d+[mh]/g, 'for: 2s');
   const file = join(dir, 'rules-compressed.yaml');
   writeFileSync(file, rules);
   return file;
@@ -142,7 +144,10 @@ describe('automated rollback: elicitation failures → Prometheus alert → Aler
     const aliceGot = await receive(alice, 1, 15_000);
     assert.ok(aliceGot.messages.some((m) => m.content === 'modern, now on legacy, says hi'));
     const { messages: forModern } = await receive(modern, 1, 15_000);
-    assert.ok(forModern.some((m) => m.content === 'after the rollback'), 'the modern agent receives on its poll lane');
+    assert.ok(
+      forModern.some((m) => m.content === 'after the rollback'),
+      'the modern agent receives on its poll lane',
+    );
     const { messages: forFlaky } = await receive(flaky, 3, 15_000);
     assert.ok(forFlaky.length >= 3, 'the messages flaky never answered fell back to its poll lane');
     await modern.callToolJson('ack_messages', { cursor: (await modern.callToolJson<{ cursor: string }>('wait_for_messages', { timeout_ms: 0 })).cursor });
@@ -150,10 +155,13 @@ describe('automated rollback: elicitation failures → Prometheus alert → Aler
 
     // Nothing lost: every message alice sent reached a terminal state.
     for (const message of sent) {
-      const record = await waitForValue(async () => {
-        const ledger = await bridge.store.store.getMessage(message.id, message.to);
-        return ledger && ['delivered', 'answered', 'declined', 'cancelled'].includes(ledger.state) ? ledger : false;
-      }, { timeoutMs: 15_000, description: `message ${message.id} to ${message.to} to reach a terminal state` });
+      const record = await waitForValue(
+        async () => {
+          const ledger = await bridge.store.store.getMessage(message.id, message.to);
+          return ledger && ['delivered', 'answered', 'declined', 'cancelled'].includes(ledger.state) ? ledger : false;
+        },
+        { timeoutMs: 15_000, description: `message ${message.id} to ${message.to} to reach a terminal state` },
+      );
       assert.ok(record.state);
     }
     const unaccounted = await prometheus.query('sum(agentbridge_messages_unaccounted)');

@@ -63,7 +63,14 @@ describe('every bad input gets a tool error with a stable code and advice, and s
     const raw = async (argumentsText: string) => {
       const response = await fetch(bridge.legacyUrls[0]!, {
         method: 'POST',
-        headers: { authorization: `Bearer ${bridge.tokens.alice}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'send_message' },
+        headers: {
+          authorization: `Bearer ${bridge.tokens.alice}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'send_message',
+        },
         body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":${argumentsText},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`,
       });
       return { status: response.status, text: await response.text() };
@@ -105,11 +112,16 @@ describe('every bad input gets a tool error with a stable code and advice, and s
     // JSON.stringify({ b: s }) is s.length + 8 bytes for ASCII s.
     const over = { b: 'x'.repeat(16 * KiB - 8 + 1) };
     assert.equal(Buffer.byteLength(JSON.stringify(over)), 16 * KiB + 1);
-    await refused(alice, 'send_message', { to: 'bob', content: 'small', metadata: over }, {
-      code: 'CONTENT_TOO_LARGE',
-      advice: /Move large data into content or a reference/,
-      mentions: ['metadata', String(16 * KiB + 1), String(16 * KiB)],
-    });
+    await refused(
+      alice,
+      'send_message',
+      { to: 'bob', content: 'small', metadata: over },
+      {
+        code: 'CONTENT_TOO_LARGE',
+        advice: /Move large data into content or a reference/,
+        mentions: ['metadata', String(16 * KiB + 1), String(16 * KiB)],
+      },
+    );
     const exact = { b: 'x'.repeat(16 * KiB - 8) };
     assert.equal(Buffer.byteLength(JSON.stringify(exact)), 16 * KiB);
     const sent = await send(alice, { to: 'bob', content: 'metadata at the limit', metadata: exact });
@@ -119,11 +131,16 @@ describe('every bad input gets a tool error with a stable code and advice, and s
   });
 
   test('unknown fields are refused with UNKNOWN_FIELD naming the field', async () => {
-    await refused(alice, 'send_message', { to: 'bob', content: 'hi', priority: 'high' }, {
-      code: 'UNKNOWN_FIELD',
-      advice: /remove it/,
-      mentions: ['"priority"', 'send_message'],
-    });
+    await refused(
+      alice,
+      'send_message',
+      { to: 'bob', content: 'hi', priority: 'high' },
+      {
+        code: 'UNKNOWN_FIELD',
+        advice: /remove it/,
+        mentions: ['"priority"', 'send_message'],
+      },
+    );
     await refused(bob, 'wait_for_messages', { since: '0-0', timeout_ms: 0 }, { code: 'UNKNOWN_FIELD', advice: /remove it/, mentions: ['"since"', 'wait_for_messages'] });
   });
 
@@ -175,7 +192,10 @@ describe('every bad input gets a tool error with a stable code and advice, and s
     // A cursor issued for bob's mailbox means nothing in mallory's.
     const sent = await send(alice, { to: 'bob', content: 'cursor owner' });
     const page = await poll(bob, { timeout_ms: 10_000 });
-    assert.deepEqual(page.messages.map((m) => m.message_id), [sent.message_id]);
+    assert.deepEqual(
+      page.messages.map((m) => m.message_id),
+      [sent.message_id],
+    );
     await refused(mallory, 'wait_for_messages', { cursor: page.cursor, timeout_ms: 0 }, { code: 'INVALID_CURSOR', advice });
     await poll(bob, { cursor: page.cursor, timeout_ms: 0 });
   });
@@ -184,10 +204,16 @@ describe('every bad input gets a tool error with a stable code and advice, and s
     const m1 = await send(alice, { to: 'bob', content: 'first' });
     const m2 = await send(alice, { to: 'bob', content: 'second' });
     const p1 = await poll(bob, { max_messages: 1, timeout_ms: 10_000 });
-    assert.deepEqual(p1.messages.map((m) => m.message_id), [m1.message_id]);
+    assert.deepEqual(
+      p1.messages.map((m) => m.message_id),
+      [m1.message_id],
+    );
     let p2 = await poll(bob, { cursor: p1.cursor, max_messages: 1, timeout_ms: 10_000 });
     for (let tries = 0; p2.messages.length === 0 && tries < 10; tries++) p2 = await poll(bob, { cursor: p1.cursor, max_messages: 1, timeout_ms: 2_000 });
-    assert.deepEqual(p2.messages.map((m) => m.message_id), [m2.message_id]);
+    assert.deepEqual(
+      p2.messages.map((m) => m.message_id),
+      [m2.message_id],
+    );
     const acked = await poll(bob, { cursor: p2.cursor, timeout_ms: 0 });
     assert.equal(acked.messages.length, 0);
 
@@ -199,10 +225,17 @@ describe('every bad input gets a tool error with a stable code and advice, and s
 
     // The refused calls neither acknowledged m3 nor brought m1/m2 back.
     const current = await poll(bob, { cursor: p2.cursor, timeout_ms: 10_000 });
-    assert.deepEqual(current.messages.map((m) => m.message_id), [m3.message_id]);
+    assert.deepEqual(
+      current.messages.map((m) => m.message_id),
+      [m3.message_id],
+    );
     assert.equal((await bridge.store.store.getMessage(m3.message_id, 'bob'))?.state, 'routed', 'm3 not acknowledged by the refused calls');
     const resumed = await poll(bob, { timeout_ms: 0 });
-    assert.deepEqual(resumed.messages.map((m) => m.message_id), [m3.message_id], 'omitting the cursor resumes at the acknowledged position');
+    assert.deepEqual(
+      resumed.messages.map((m) => m.message_id),
+      [m3.message_id],
+      'omitting the cursor resumes at the acknowledged position',
+    );
     const done = await poll(bob, { cursor: current.cursor, timeout_ms: 0 });
     assert.equal(done.messages.length, 0);
     for (const { message_id } of [m1, m2, m3]) assert.equal((await bridge.store.store.getMessage(message_id, 'bob'))?.state, 'delivered');
@@ -225,8 +258,14 @@ describe('every bad input gets a tool error with a stable code and advice, and s
     // Per-sender order holds, so a second copy of A would arrive before the sentinel.
     const sentinel = await send(alice, { to: 'bob', content: 'sentinel' });
     const delivered = await drain(bob, 2);
-    assert.deepEqual(delivered.map((m) => m.message_id), [first.message_id, sentinel.message_id]);
-    assert.deepEqual(delivered.map((m) => m.content), ['A', 'sentinel']);
+    assert.deepEqual(
+      delivered.map((m) => m.message_id),
+      [first.message_id, sentinel.message_id],
+    );
+    assert.deepEqual(
+      delivered.map((m) => m.content),
+      ['A', 'sentinel'],
+    );
     assert.equal((await poll(mallory, { timeout_ms: 500 })).messages.length, 0, 'the conflicting send to mallory was not delivered');
   });
 
@@ -263,7 +302,10 @@ describe('every bad input gets a tool error with a stable code and advice, and s
   test('after all the bad inputs, an accepted message is still delivered, and it is the only one waiting', async () => {
     const sent = await send(alice, { to: 'bob', content: 'still working' });
     const delivered = await drain(bob, 1);
-    assert.deepEqual(delivered.map((m) => [m.message_id, m.content]), [[sent.message_id, 'still working']]);
+    assert.deepEqual(
+      delivered.map((m) => [m.message_id, m.content]),
+      [[sent.message_id, 'still working']],
+    );
     assert.equal((await poll(bob, { timeout_ms: 500 })).messages.length, 0, 'no refused input reached bob');
     assert.equal((await poll(mallory, { timeout_ms: 0 })).messages.length, 0, 'no refused input reached mallory');
     assert.equal((await bridge.store.store.getMessage(sent.message_id, 'bob'))?.state, 'delivered');

@@ -53,9 +53,16 @@ describe('Grafana dashboards (static)', () => {
   test('every metric name the dashboards use is exported by the code (BridgeMetrics, with default process metrics), or is ALERTS or up', async () => {
     const exported = new Set((await new BridgeMetrics('x').registry.getMetricsAsJSON()).map((m) => m.name));
     const known = (name: string) => exported.has(name) || exported.has(name.replace(/_(bucket|sum|count)$/, '')) || name === 'ALERTS' || name === 'up';
-    const unknown = queries.flatMap((q) => metricNames(q.expr).filter((name) => !known(name)).map((name) => `${q.dashboard} ${q.where}: ${name} in ${q.expr}`));
+    const unknown = queries.flatMap((q) =>
+      metricNames(q.expr)
+        .filter((name) => !known(name))
+        .map((name) => `${q.dashboard} ${q.where}: ${name} in ${q.expr}`),
+    );
     assert.deepEqual(unknown, []);
-    assert.ok(queries.every((q) => metricNames(q.expr).length > 0), 'every query selects at least one metric');
+    assert.ok(
+      queries.every((q) => metricNames(q.expr).length > 0),
+      'every query selects at least one metric',
+    );
   });
 
   test('the rollback-trigger panels list exactly the alerts of agent-bridge.rules.yaml', () => {
@@ -69,10 +76,9 @@ describe('Grafana dashboards (static)', () => {
   });
 
   test('vectorSelectors finds the selectors of an expression and nothing else', () => {
-    assert.deepEqual(
-      vectorSelectors('histogram_quantile(0.99, sum by (le) (rate(agentbridge_delivery_latency_seconds_bucket{protocol="elicitation"}[5m]))) > 1.5 * time()'),
-      ['agentbridge_delivery_latency_seconds_bucket{protocol="elicitation"}'],
-    );
+    assert.deepEqual(vectorSelectors('histogram_quantile(0.99, sum by (le) (rate(agentbridge_delivery_latency_seconds_bucket{protocol="elicitation"}[5m]))) > 1.5 * time()'), [
+      'agentbridge_delivery_latency_seconds_bucket{protocol="elicitation"}',
+    ]);
     assert.deepEqual(vectorSelectors('(sum(a_total) / clamp_min(sum(b), 1e-9) > 0.3) and on() (max(c{phase=~"x|y"}) == 1) or vector(0)'), ['a_total', 'b', 'c{phase=~"x|y"}']);
   });
 });

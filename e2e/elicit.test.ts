@@ -3,7 +3,22 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { assertStoresNothing, assertToolError, ledger, poll, receive, routingHistory, sleep, startBridge, waitForLedger, waitForPushReady, type Bridge, type ModernAgent, type ModernPollResult, type PolledMessage } from '@agent-bridge/testkit/bridge';
+import {
+  assertStoresNothing,
+  assertToolError,
+  ledger,
+  poll,
+  receive,
+  routingHistory,
+  sleep,
+  startBridge,
+  waitForLedger,
+  waitForPushReady,
+  type Bridge,
+  type ModernAgent,
+  type ModernPollResult,
+  type PolledMessage,
+} from '@agent-bridge/testkit/bridge';
 
 interface ElicitOutcome {
   message_id: string;
@@ -206,7 +221,10 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
 
   test('an answer that does not match the schema, with no reply afterwards: the elicit times out, never returning the invalid content', async () => {
     const result = await elicit({ to: 'stubborn', message: 'Approve the rollback?', timeout_ms: 3_000 });
-    assert.ok(stubborn.received.some((r) => r.message.includes('Approve the rollback?')), 'the form was pushed');
+    assert.ok(
+      stubborn.received.some((r) => r.message.includes('Approve the rollback?')),
+      'the form was pushed',
+    );
     assert.equal(result.action, 'timeout');
     assert.equal(result.content, undefined);
     const record = await ledger(bridge, result.message_id, 'stubborn');
@@ -245,9 +263,15 @@ describe('elicit: ask another agent and wait for its structured answer', () => {
     const endedAt = Date.now();
     assert.equal(result.action, 'timeout');
     assert.ok(progress.length >= 3, `at least 3 progress notifications in 2 s at a 300 ms interval, got ${progress.length}`);
-    assert.ok(progress.every((p) => p.at >= startedAt && p.at <= endedAt), 'all during the call');
+    assert.ok(
+      progress.every((p) => p.at >= startedAt && p.at <= endedAt),
+      'all during the call',
+    );
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.progress > progress[i - 1]!.progress, 'progress increases');
-    assert.ok(progress.every((p) => p.total === 2_000), 'total is the timeout');
+    assert.ok(
+      progress.every((p) => p.total === 2_000),
+      'total is the timeout',
+    );
     await ackAll(quiet);
   });
 

@@ -186,7 +186,7 @@ describe('the elicitation endpoint: mailbox tools, sessions, auth and probes', (
 
     const toPusher = await outsider.callToolJson<{ message_id: string }>('send_message', { to: 'pusher', content: 'pushed from the modern endpoint' });
     const reply = await receive(outsider, 1, 10_000);
-    assert.equal(reply.messages[0]?.reply_to, toPusher.message_id, 'the push agent\'s elicitation answer came back as a reply');
+    assert.equal(reply.messages[0]?.reply_to, toPusher.message_id, "the push agent's elicitation answer came back as a reply");
     assert.equal(reply.messages[0]?.from, 'pusher');
     await poll(outsider, { cursor: reply.cursor, timeout_ms: 0 });
     assert.ok(pusher.received.some((r) => r.message.includes('pushed from the modern endpoint')));
@@ -203,16 +203,16 @@ describe('the elicitation endpoint: mailbox tools, sessions, auth and probes', (
     await assertSessionNotFound(await rawPost(undefined, { ...auth, 'mcp-session-id': 'bogus.123' }, 'DELETE'), 'DELETE with an unknown session');
   });
 
-  test('a session id of another agent is 404 for the intruder, and the owner\'s session keeps working', async () => {
+  test("a session id of another agent is 404 for the intruder, and the owner's session keeps working", async () => {
     const alice = await bridge.connectModern('alice');
     opened.push(alice);
     const aliceSession = alice.sessionId;
     assert.ok(aliceSession);
     const bobAuth = { authorization: `Bearer ${bridge.tokens.bob}`, 'mcp-session-id': aliceSession };
     const call = { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeout_ms: 0 } } };
-    await assertSessionNotFound(await rawPost(call, bobAuth), 'bob POSTing to alice\'s session');
-    await assertSessionNotFound(await rawPost(undefined, { ...bobAuth, accept: 'text/event-stream' }, 'GET'), 'bob opening alice\'s stream');
-    await assertSessionNotFound(await rawPost(undefined, bobAuth, 'DELETE'), 'bob deleting alice\'s session');
+    await assertSessionNotFound(await rawPost(call, bobAuth), "bob POSTing to alice's session");
+    await assertSessionNotFound(await rawPost(undefined, { ...bobAuth, accept: 'text/event-stream' }, 'GET'), "bob opening alice's stream");
+    await assertSessionNotFound(await rawPost(undefined, bobAuth, 'DELETE'), "bob deleting alice's session");
 
     // Alice's session is untouched: her tools work and she still receives pushes.
     const result = (await poll(alice, { timeout_ms: 0 })) as ModernPollResult;
@@ -230,7 +230,7 @@ describe('the elicitation endpoint: mailbox tools, sessions, auth and probes', (
       ['no token', {}],
       ['a wrong token', { authorization: 'Bearer not-a-token' }],
       ['no token, a valid session id', { 'mcp-session-id': pusherSession }],
-      ['another agent\'s session id and a wrong token', { authorization: 'Bearer nope', 'mcp-session-id': pusherSession }],
+      ["another agent's session id and a wrong token", { authorization: 'Bearer nope', 'mcp-session-id': pusherSession }],
     ] as const) {
       const response = await rawPost(TOOLS_LIST, headers);
       assert.equal(response.status, 401, what);
@@ -260,7 +260,11 @@ describe('the elicitation endpoint: mailbox tools, sessions, auth and probes', (
   /** Receives (and acknowledges) the reply to `messageId`, so the next test starts with an empty mailbox. */
   async function takeReply(agent: AgentClient, messageId: string): Promise<void> {
     const { messages, cursor } = await receive(agent, 1, 10_000);
-    assert.deepEqual(messages.map((m) => m.reply_to), [messageId], 'the push agent\'s answer came back as a reply');
+    assert.deepEqual(
+      messages.map((m) => m.reply_to),
+      [messageId],
+      "the push agent's answer came back as a reply",
+    );
     await poll(agent, { cursor, timeout_ms: 0 });
   }
 });

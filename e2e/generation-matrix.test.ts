@@ -92,7 +92,12 @@ describe('generation matrix: every sender kind reaches every receiver kind, mess
     bridge = await startBridge({
       agents: ROLES.map((r) => r.id),
       elicitations: 1,
-      flags: { 'elicitation.enabled': 'true', 'elicitation.agents': ROLES.filter(onElicitationEndpoint).map((r) => r.id).join(',') },
+      flags: {
+        'elicitation.enabled': 'true',
+        'elicitation.agents': ROLES.filter(onElicitationEndpoint)
+          .map((r) => r.id)
+          .join(','),
+      },
     });
     const connected = await Promise.all(ROLES.map((role) => connectParticipant(bridge, role, answerQuestion)));
     for (const participant of connected) agents.set(participant.role.id, participant);
@@ -179,7 +184,7 @@ describe('generation matrix: every sender kind reaches every receiver kind, mess
     }
   });
 
-  test('no agent is handed anything but the matrix\'s messages and questions, and no receive loop fails', () => {
+  test("no agent is handed anything but the matrix's messages and questions, and no receive loop fails", () => {
     const expected = new Set([...sent.values()].flat());
     for (const outcome of elicited.values()) if (!(outcome instanceof Error)) expected.add(outcome.message_id);
     for (const participant of agents.values()) {

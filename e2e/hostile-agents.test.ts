@@ -28,8 +28,7 @@ const LIMITS = {
 };
 
 type ErrorDetails = { code: string; details?: { retryAfterMs?: number; open?: number } };
-const errorOf = (result: Awaited<ReturnType<AgentClient['callTool']>>): ErrorDetails | undefined =>
-  result.isError ? (result.structuredContent as { error: ErrorDetails }).error : undefined;
+const errorOf = (result: Awaited<ReturnType<AgentClient['callTool']>>): ErrorDetails | undefined => (result.isError ? (result.structuredContent as { error: ErrorDetails }).error : undefined);
 
 describe('a hostile agent cannot hurt the others', () => {
   let bridge: Bridge;
@@ -113,7 +112,11 @@ describe('a hostile agent cannot hurt the others', () => {
       const limited = outcomes.filter((o): o is ErrorDetails => o !== 'accepted' && o.code === 'RATE_LIMITED');
       // While the sink's acknowledgements lag, the backlog cap (40) may answer some calls first.
       const backlogged = outcomes.filter((o) => o !== 'accepted' && o.code === 'BACKLOG_FULL').length;
-      assert.equal(accepted + limited.length + backlogged, 160, `only accepted, RATE_LIMITED or BACKLOG_FULL: ${JSON.stringify(outcomes.filter((o) => o !== 'accepted' && o.code !== 'RATE_LIMITED' && o.code !== 'BACKLOG_FULL').slice(0, 3))}`);
+      assert.equal(
+        accepted + limited.length + backlogged,
+        160,
+        `only accepted, RATE_LIMITED or BACKLOG_FULL: ${JSON.stringify(outcomes.filter((o) => o !== 'accepted' && o.code !== 'RATE_LIMITED' && o.code !== 'BACKLOG_FULL').slice(0, 3))}`,
+      );
       assert.ok(limited.length > 0, 'the flood was limited');
       assert.ok(accepted <= 30 + Math.ceil(seconds * 10) + 2, `${accepted} accepted in ${seconds.toFixed(1)} s: at most the burst plus the rate`);
       assert.ok(limited.every((e) => typeof e.details?.retryAfterMs === 'number' && e.details.retryAfterMs > 0 && e.details.retryAfterMs <= 1_000));
@@ -173,8 +176,7 @@ describe('a hostile agent cannot hurt the others', () => {
       });
       const metrics = await (await fetch(`${bridge.elicitationBaseUrls[0]}/metrics`)).text();
       assert.match(metrics, /agentbridge_sessions_closed_total\{[^}]*reason="replaced"[^}]*\} 8\b/, 'eight replaced: the agent holds four');
-      const live = async (sessionId: string) =>
-        (await fetch(mcp('elicitation'), { method: 'POST', headers: headers('sessionist', { 'mcp-session-id': sessionId }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) })).status;
+      const live = async (sessionId: string) => (await fetch(mcp('elicitation'), { method: 'POST', headers: headers('sessionist', { 'mcp-session-id': sessionId }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) })).status;
       assert.equal(await live(opened[0]!), 404, 'the oldest was closed');
       for (const sessionId of opened.slice(-4)) assert.equal(await live(sessionId), 200, 'the four newest live');
       // Make the four busy: each holds its GET stream open.
@@ -202,12 +204,9 @@ describe('a hostile agent cannot hurt the others', () => {
     // A GET stream read by nobody: the ping it carries is never answered.
     const socket = tcpConnect(Number(new URL(mcp('elicitation')).port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${bridge.tokens.ghost}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sessionId}\r\n\r\n`,
-    );
+    socket.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${bridge.tokens.ghost}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sessionId}\r\n\r\n`);
     socket.pause();
-    const unresponsiveClosed = async () =>
-      /agentbridge_sessions_closed_total\{[^}]*reason="unresponsive"[^}]*\} [1-9]/.test(await (await fetch(`${bridge.elicitationBaseUrls[0]}/metrics`)).text());
+    const unresponsiveClosed = async () => /agentbridge_sessions_closed_total\{[^}]*reason="unresponsive"[^}]*\} [1-9]/.test(await (await fetch(`${bridge.elicitationBaseUrls[0]}/metrics`)).text());
     try {
       await othersFlowDuring(async () => {
         const deadline = Date.now() + 10_000;
@@ -225,9 +224,7 @@ describe('a hostile agent cannot hurt the others', () => {
     const waitCall = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeout_ms: 30_000 } } });
     const abort = new AbortController();
     await othersFlowDuring(async () => {
-      const held = Array.from({ length: 8 }, (_, i) =>
-        fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: waitCall(i + 1), signal: abort.signal }).catch(() => undefined),
-      );
+      const held = Array.from({ length: 8 }, (_, i) => fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: waitCall(i + 1), signal: abort.signal }).catch(() => undefined));
       let refused: Response | undefined;
       for (let attempt = 0; attempt < 50 && refused?.status !== 429; attempt++) {
         await sleep(100);
@@ -244,11 +241,14 @@ describe('a hostile agent cannot hurt the others', () => {
       const metrics = await (await fetch(`${new URL(bridge.legacyUrls[0]!).origin}/metrics`)).text();
       assert.match(metrics, /agentbridge_agent_requests_refused_total\{[^}]*\} [1-9]/);
       // Once its polls are gone, the agent is served again.
-      await waitFor(async () => {
-        const again = await fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: JSON.stringify({ jsonrpc: '2.0', id: 999, method: 'tools/list' }) });
-        await again.body?.cancel();
-        return again.status === 200;
-      }, { timeoutMs: 5_000, description: 'the holder to be served again once its polls closed' });
+      await waitFor(
+        async () => {
+          const again = await fetch(mcp('legacy'), { method: 'POST', headers: headers('holder'), body: JSON.stringify({ jsonrpc: '2.0', id: 999, method: 'tools/list' }) });
+          await again.body?.cancel();
+          return again.status === 200;
+        },
+        { timeoutMs: 5_000, description: 'the holder to be served again once its polls closed' },
+      );
     });
   });
 

@@ -68,18 +68,24 @@ describe('100 agents, half on each protocol (percentage 50)', () => {
     const expectedBy = new Map<string, number>();
     for (const { to } of sent.values()) expectedBy.set(to, (expectedBy.get(to) ?? 0) + 1);
     await Promise.all(
-      [...expectedBy].filter(([agent]) => !modern.has(agent)).map(async ([agent, count]) => {
-        const { messages, cursor } = await receive(clients.get(agent)!, count, 30_000);
-        await clients.get(agent)!.callToolJson('ack_messages', { cursor: cursor! });
-        for (const message of messages) received.set(message.content, (received.get(message.content) ?? 0) + 1);
-      }),
+      [...expectedBy]
+        .filter(([agent]) => !modern.has(agent))
+        .map(async ([agent, count]) => {
+          const { messages, cursor } = await receive(clients.get(agent)!, count, 30_000);
+          await clients.get(agent)!.callToolJson('ack_messages', { cursor: cursor! });
+          for (const message of messages) received.set(message.content, (received.get(message.content) ?? 0) + 1);
+        }),
     );
     await waitFor(() => [...modern].reduce((n, agent) => n + elicited.get(agent)!.length, 0) >= [...sent.values()].filter((s) => modern.has(s.to)).length, {
       timeoutMs: 30_000,
       description: 'every elicitation to be answered',
     });
     for (const tokens of elicited.values()) for (const token of tokens) received.set(token, (received.get(token) ?? 0) + 1);
-    assert.deepEqual([...sent.keys()].filter((token) => received.get(token) !== 1), [], 'every message delivered exactly once');
+    assert.deepEqual(
+      [...sent.keys()].filter((token) => received.get(token) !== 1),
+      [],
+      'every message delivered exactly once',
+    );
 
     // The ledger accounts for every message: each reached a terminal state, through the lane its target's protocol implies.
     await waitFor(

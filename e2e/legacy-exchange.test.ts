@@ -37,20 +37,30 @@ describe('two legacy agents exchange messages through the bridge', () => {
         assert.equal(result.status, 'accepted');
       }
     };
-    const [, , toBob, toAlice] = await Promise.all([
-      sendAll(alice, 'alice', 'bob'),
-      sendAll(bob, 'bob', 'alice'),
-      receive(bob, count, 120_000),
-      receive(alice, count, 120_000),
-    ]);
+    const [, , toBob, toAlice] = await Promise.all([sendAll(alice, 'alice', 'bob'), sendAll(bob, 'bob', 'alice'), receive(bob, count, 120_000), receive(alice, count, 120_000)]);
     assert.equal(toBob.messages.length, count, 'bob received every message');
     assert.equal(toAlice.messages.length, count, 'alice received every message');
-    assert.deepEqual(toBob.messages.map((m) => m.content), sent.alice, 'bob got alice\'s messages in order, byte-identical');
-    assert.deepEqual(toAlice.messages.map((m) => m.content), sent.bob, 'alice got bob\'s messages in order, byte-identical');
-    assert.deepEqual(toBob.messages.map((m) => m.metadata.i), Array.from({ length: count }, (_, i) => i));
+    assert.deepEqual(
+      toBob.messages.map((m) => m.content),
+      sent.alice,
+      "bob got alice's messages in order, byte-identical",
+    );
+    assert.deepEqual(
+      toAlice.messages.map((m) => m.content),
+      sent.bob,
+      "alice got bob's messages in order, byte-identical",
+    );
+    assert.deepEqual(
+      toBob.messages.map((m) => m.metadata.i),
+      Array.from({ length: count }, (_, i) => i),
+    );
     assert.equal(new Set(toBob.messages.map((m) => m.message_id)).size, count, 'no message delivered twice');
     const sequences = toBob.messages.map((m) => m.sequence);
-    assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), 'sequence numbers increase');
+    assert.deepEqual(
+      sequences,
+      [...sequences].sort((a, b) => a - b),
+      'sequence numbers increase',
+    );
     assert.ok(toBob.messages.every((m) => m.from === 'alice'));
 
     // Acknowledge the tail and check the ledger marks messages delivered.
@@ -65,10 +75,16 @@ describe('two legacy agents exchange messages through the bridge', () => {
     const first = await poll(bob, { timeout_ms: 0 });
     await alice.callToolJson('send_message', { to: 'bob', content: 'lost once' });
     const delivered = await poll(bob, { cursor: first.cursor, timeout_ms: 5_000 });
-    assert.deepEqual(delivered.messages.map((m) => m.content), ['lost once']);
+    assert.deepEqual(
+      delivered.messages.map((m) => m.content),
+      ['lost once'],
+    );
     // The agent never saw that response and polls again with its old cursor.
     const again = await poll(bob, { cursor: first.cursor, timeout_ms: 5_000 });
-    assert.deepEqual(again.messages.map((m) => m.message_id), delivered.messages.map((m) => m.message_id));
+    assert.deepEqual(
+      again.messages.map((m) => m.message_id),
+      delivered.messages.map((m) => m.message_id),
+    );
     const acked = await poll(bob, { cursor: again.cursor, timeout_ms: 0 });
     assert.equal(acked.messages.length, 0);
   });
@@ -80,7 +96,10 @@ describe('two legacy agents exchange messages through the bridge', () => {
     const sentAt = Date.now();
     await alice.callToolJson('send_message', { to: 'bob', content: 'wake up' });
     const result = await waiting;
-    assert.deepEqual(result.messages.map((m) => m.content), ['wake up']);
+    assert.deepEqual(
+      result.messages.map((m) => m.content),
+      ['wake up'],
+    );
     assert.ok(Date.now() - sentAt < 10_000, 'returned long before the 50 s timeout');
     await poll(bob, { cursor: result.cursor, timeout_ms: 0 });
   });
@@ -97,7 +116,10 @@ describe('two legacy agents exchange messages through the bridge', () => {
     assert.equal(page.messages.length, 2);
     assert.equal(page.has_more, true);
     const rest = await poll(bob, { cursor: page.cursor, max_messages: 2, timeout_ms: 5_000 });
-    assert.deepEqual(rest.messages.map((m) => m.content), ['batch 2']);
+    assert.deepEqual(
+      rest.messages.map((m) => m.content),
+      ['batch 2'],
+    );
     assert.equal(rest.has_more, false);
     await poll(bob, { cursor: rest.cursor, timeout_ms: 0 });
   });
@@ -109,7 +131,10 @@ describe('two legacy agents exchange messages through the bridge', () => {
       const stolen = await poll(mallory, { timeout_ms: 1_000 });
       assert.equal(stolen.messages.length, 0);
       const bobs = await receive(bob, 1, 10_000);
-      assert.deepEqual(bobs.messages.map((m) => m.content), ['for bob only']);
+      assert.deepEqual(
+        bobs.messages.map((m) => m.content),
+        ['for bob only'],
+      );
       await poll(bob, { cursor: bobs.cursor, timeout_ms: 0 });
     } finally {
       await mallory.close();

@@ -62,7 +62,11 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
       assert.ok(sent.deprecation?.message.includes(ELICITATION_URL), 'the notice says where to go');
 
       const page = await poll(bob, { timeout_ms: 10_000 });
-      assert.deepEqual(page.messages.map((m) => m.message_id), [sent.message_id], 'the notice does not replace the messages');
+      assert.deepEqual(
+        page.messages.map((m) => m.message_id),
+        [sent.message_id],
+        'the notice does not replace the messages',
+      );
       assert.equal(page.deprecation?.migrate_to, ELICITATION_URL);
       assert.match(page.deprecation?.message ?? '', /wait_for_messages .*deprecated/);
       const empty = await poll(bob, { cursor: page.cursor, timeout_ms: 0 });
@@ -76,7 +80,10 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
     const sent = await send(alice, 'bob', 'no notice');
     assert.equal(Object.hasOwn(sent, 'deprecation'), false);
     const page = await poll(bob, { timeout_ms: 10_000 });
-    assert.deepEqual(page.messages.map((m) => m.message_id), [sent.message_id]);
+    assert.deepEqual(
+      page.messages.map((m) => m.message_id),
+      [sent.message_id],
+    );
     assert.equal(Object.hasOwn(page, 'deprecation'), false);
     await poll(bob, { cursor: page.cursor, timeout_ms: 0 });
   });
@@ -93,7 +100,11 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
       assert.equal(sent.status, 'accepted');
       assert.ok(sendMs >= 300, `send_message took ${sendMs.toFixed(0)} ms, expected at least the 300 ms throttle`);
       const page = await poll(bob, { timeout_ms: 10_000 });
-      assert.deepEqual(page.messages.map((m) => m.message_id), [sent.message_id], 'throttled, not dropped');
+      assert.deepEqual(
+        page.messages.map((m) => m.message_id),
+        [sent.message_id],
+        'throttled, not dropped',
+      );
       await poll(bob, { cursor: page.cursor, timeout_ms: 0 });
     } finally {
       await applyFlags({ 'deprecation.throttleMs': '0' });
@@ -106,7 +117,7 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
 
   test('legacyDisabled=true: both tools answer LEGACY_DISABLED naming the elicitation endpoint; a message sent before is kept and delivered once re-enabled', async () => {
     const kept = await send(alice, 'bob', 'sent before the cutover');
-    await waitFor(async () => (await bridge.store.store.laneLength('bob', 'poll')) === 1, { timeoutMs: 10_000, intervalMs: 20, description: 'the message to reach bob\'s poll lane' });
+    await waitFor(async () => (await bridge.store.store.laneLength('bob', 'poll')) === 1, { timeoutMs: 10_000, intervalMs: 20, description: "the message to reach bob's poll lane" });
 
     await applyFlags({ legacyDisabled: 'true' });
     try {
@@ -124,7 +135,10 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
       await applyFlags({ legacyDisabled: 'false' });
     }
     const page = await poll(bob, { timeout_ms: 10_000 });
-    assert.deepEqual(page.messages.map((m) => [m.message_id, m.content]), [[kept.message_id, 'sent before the cutover']]);
+    assert.deepEqual(
+      page.messages.map((m) => [m.message_id, m.content]),
+      [[kept.message_id, 'sent before the cutover']],
+    );
     await poll(bob, { cursor: page.cursor, timeout_ms: 0 });
     assert.equal((await bridge.store.store.getMessage(kept.message_id, 'bob'))?.state, 'delivered');
   });
@@ -168,10 +182,13 @@ describe('the legacy endpoint applies the deprecation and cut-over flags', () =>
       await waitFor(async () => (await bridge.store.store.laneLength('carol', 'poll')) === 1, {
         timeoutMs: 10_000,
         intervalMs: 20,
-        description: 'the router to fall back to carol\'s poll lane',
+        description: "the router to fall back to carol's poll lane",
       });
       const page = await poll(carol, { timeout_ms: 5_000 });
-      assert.deepEqual(page.messages.map((m) => [m.message_id, m.content]), [[sent.message_id, 'for an agent without an elicitation session']]);
+      assert.deepEqual(
+        page.messages.map((m) => [m.message_id, m.content]),
+        [[sent.message_id, 'for an agent without an elicitation session']],
+      );
       const routed = await bridge.store.store.getMessage(sent.message_id, 'carol');
       assert.equal(routed?.lane, 'poll');
       assert.equal(routed?.via, 'legacy_fallback');

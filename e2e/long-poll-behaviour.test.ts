@@ -35,11 +35,18 @@ describe('long-poll timing contract', () => {
 
   test('a waiting poll sends progress notifications when the client asked for them', async () => {
     const progress: number[] = [];
-    const result = await bob.client.callTool({ name: 'wait_for_messages', arguments: { timeout_ms: 1_400 } }, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    const result = await bob.client.callTool(
+      { name: 'wait_for_messages', arguments: { timeout_ms: 1_400 } },
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     assert.equal(result.isError, undefined);
     assert.ok(progress.length >= 2, `got ${progress.length} progress notifications during a 1.4 s wait`);
-    assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only increases');
+    assert.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+      'progress only increases',
+    );
   });
 });

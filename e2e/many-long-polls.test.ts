@@ -23,9 +23,7 @@ describe('1,000 agents long-polling at once on one legacy-poll process', () => {
   });
 
   test('the process holds at most 8 Redis connections and each poll returns when its message arrives', async (t) => {
-    const polls = clients.map((client, i) =>
-      poll(client, { timeout_ms: 50_000 }).then((result): [number, PollResult, number] => [i, result, Date.now()]),
-    );
+    const polls = clients.map((client, i) => poll(client, { timeout_ms: 50_000 }).then((result): [number, PollResult, number] => [i, result, Date.now()]));
     const metricsUrl = bridge.legacyUrls[0]!.replace('/mcp', '/metrics');
     await waitFor(
       async () => {
@@ -52,7 +50,11 @@ describe('1,000 agents long-polling at once on one legacy-poll process', () => {
     }
     const results = await Promise.all(polls);
     for (const [i, result, returnedAt] of results) {
-      assert.deepEqual(result.messages.map((m) => m.content), [`for poller-${i}`], `poller-${i} got exactly its own message`);
+      assert.deepEqual(
+        result.messages.map((m) => m.content),
+        [`for poller-${i}`],
+        `poller-${i} got exactly its own message`,
+      );
       assert.ok(returnedAt - sentAt[i]! < 45_000, `poller-${i} returned on arrival, not at its timeout`);
     }
     await sender.close();

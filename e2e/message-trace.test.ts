@@ -69,7 +69,7 @@ describe('one trace follows a message across services', () => {
     const deliver = single(spans, (s) => s.name === 'deliver poll', 'delivery');
     assert.deepEqual([send.service, route.service, deliver.service], ['legacy-poll', 'router', 'legacy-poll'], 'each step is reported by the service that did it');
     assert.equal(send.parentSpanId, undefined, 'the send starts the trace');
-    assert.equal(route.parentSpanId, send.spanId, 'routing continues the sender\'s span (context from the events stream entry)');
+    assert.equal(route.parentSpanId, send.spanId, "routing continues the sender's span (context from the events stream entry)");
     assert.equal(deliver.parentSpanId, route.spanId, 'delivery continues the routing span (context from the lane entry)');
     assert.equal(send.attributes['agentbridge.agent.id'], 'alice');
     assert.equal(route.attributes['agentbridge.lane'], 'poll');
@@ -78,10 +78,10 @@ describe('one trace follows a message across services', () => {
     assert.equal(poll?.name, 'tools/call wait_for_messages', 'the delivery links to the poll that handed the message over');
   });
 
-  test('a pushed message and its answer: send, route, push delivery, the reply\'s routing and its poll delivery are one trace', async () => {
+  test("a pushed message and its answer: send, route, push delivery, the reply's routing and its poll delivery are one trace", async () => {
     const sent = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'traced question' });
     const { messages } = await receive(alice, 1, 15_000);
-    assert.equal(messages[0]?.reply_to, sent.message_id, 'alice got carol\'s answer');
+    assert.equal(messages[0]?.reply_to, sent.message_id, "alice got carol's answer");
 
     const spans = await traceOf(sent.message_id, ['tools/call send_message', 'route message', 'deliver push', 'route message', 'deliver poll']);
     const send = single(spans, (s) => s.name === 'tools/call send_message', 'send');
@@ -94,7 +94,7 @@ describe('one trace follows a message across services', () => {
     assert.equal(push.service, 'elicitation');
     assert.equal(push.parentSpanId, route.spanId, 'the push continues the routing span');
     assert.equal(push.attributes['agentbridge.answer.action'], 'accept');
-    assert.equal(replyRoute.parentSpanId, push.spanId, 'the reply carries the push span\'s context');
+    assert.equal(replyRoute.parentSpanId, push.spanId, "the reply carries the push span's context");
     assert.equal(replyDelivery.parentSpanId, replyRoute.spanId);
     assert.equal(replyDelivery.attributes['agentbridge.agent.id'], 'alice');
   });

@@ -30,13 +30,16 @@ describe('legacy and modern agents talk to each other', () => {
     await bridge?.stop();
   });
 
-  test('the strategy\'s scenario: legacy says hello, modern answers by elicitation, legacy reads the answer', async () => {
+  test("the strategy's scenario: legacy says hello, modern answers by elicitation, legacy reads the answer", async () => {
     const sent = await legacy.callToolJson<{ message_id: string }>('send_message', { to: 'modern', content: 'Hello from legacy' });
     const { messages } = await receive(legacy, 1, 20_000);
     assert.equal(modern.received.length, 1, 'the modern agent received one elicitation');
     assert.match(modern.received[0]!.message, /legacy/, 'the elicitation names the sender');
     assert.match(modern.received[0]!.message, /Hello from legacy/);
-    assert.deepEqual(messages.map((m) => m.content), ['Hello from modern']);
+    assert.deepEqual(
+      messages.map((m) => m.content),
+      ['Hello from modern'],
+    );
     assert.equal(messages[0]!.from, 'modern');
     assert.equal(messages[0]!.reply_to, sent.message_id);
     // The reply is stored before the lane entry is settled (never the other way round), so the

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { publishFlags, withRollback, type RolloutState } from '@agent-bridge/flags';
-import {
-  ToolCallError,
-  startAlertmanager,
-  startPrometheus,
-  waitFor,
-  type AlertmanagerHandle,
-  type PrometheusHandle,
-  type PrometheusSample,
-} from '@agent-bridge/testkit';
+import { ToolCallError, startAlertmanager, startPrometheus, waitFor, type AlertmanagerHandle, type PrometheusHandle, type PrometheusSample } from '@agent-bridge/testkit';
 import { dashboardQueries, loadDashboards, poll, receive, resolveVariables, RULES_FILE, startBridge, vectorSelectors, waitForLedger, waitForPushReady, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const ALERTS = ['ElicitationErrorSpike', 'MessageLossDetected', 'ProtocolAdapterFailure', 'ElicitationLatencyP99High', 'ElicitationLatencyDegraded', 'HighLegacyUsage'];
@@ -71,10 +63,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     // Redis goes away for a moment: a legacy call fails with UNAVAILABLE (a legacy error), every
     // service reconnects (connection events).
     await bridge.redis.stop();
-    await assert.rejects(
-      alice.callToolJson('send_message', { to: 'bob', content: 'while Redis is down' }),
-      (error: unknown) => error instanceof ToolCallError && error.code === 'UNAVAILABLE',
-    );
+    await assert.rejects(alice.callToolJson('send_message', { to: 'bob', content: 'while Redis is down' }), (error: unknown) => error instanceof ToolCallError && error.code === 'UNAVAILABLE');
     await bridge.redis.restart();
     await waitFor(
       async () => {
@@ -159,9 +148,13 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     groups: Array<{ file: string; rules: Array<{ name: string; type: string; query: string; health: string; lastError?: string }> }>;
   }
 
-  test('Prometheus loads the project\'s rule file in place, with all six alerts, and evaluates each without error', async () => {
+  test("Prometheus loads the project's rule file in place, with all six alerts, and evaluates each without error", async () => {
     const { groups } = await prometheus.api<RuleGroups>('rules');
-    assert.deepEqual(groups.map((g) => g.file), [RULES_FILE], 'the rules file itself, not a copy');
+    assert.deepEqual(
+      groups.map((g) => g.file),
+      [RULES_FILE],
+      'the rules file itself, not a copy',
+    );
     const rules = groups.flatMap((g) => g.rules);
     assert.deepEqual(rules.map((r) => r.name).sort(), [...ALERTS].sort());
     assert.ok(rules.every((r) => r.type === 'alerting'));
@@ -186,7 +179,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     for (const rule of rules) await assert.doesNotReject(prometheus.query(rule.query), `alert ${rule.name}: ${rule.query}`);
   });
 
-  test('every dashboard panel\'s query and every annotation query returns data from a real Prometheus scraping the running stack', async () => {
+  test("every dashboard panel's query and every annotation query returns data from a real Prometheus scraping the running stack", async () => {
     const queries = dashboardQueries(loadDashboards()).map((q) => ({ label: `dashboard ${q.dashboard}, ${q.where}`, expr: resolveVariables(q.expr) }));
     assert.ok(queries.length > 40, `found the dashboards' queries (${queries.length})`);
     await assertAllReturnData(queries);

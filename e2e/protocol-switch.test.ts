@@ -133,10 +133,17 @@ describe('protocol switch under load', () => {
     const lost = sent.filter((token) => !deliveries.has(token));
     const duplicated = [...deliveries].filter(([, count]) => count > 1).map(([token]) => token);
     t.diagnostic(`delivered ${deliveries.size}, lost ${lost.length}, duplicated ${duplicated.length}`);
-    assert.deepEqual(statelessTargets.flatMap((client) => client.errors), [], 'no wait_for_messages of a 2026 agent failed');
+    assert.deepEqual(
+      statelessTargets.flatMap((client) => client.errors),
+      [],
+      'no wait_for_messages of a 2026 agent failed',
+    );
     const rounds = statelessTargets.reduce((sum, client) => sum + client.received.length, 0);
     t.diagnostic(`2026 agents answered ${rounds} elicitations of rounds`);
-    assert.ok(statelessTargets.every((client) => client.received.length > 0), 'every 2026 agent got messages as round elicitations at some stage');
+    assert.ok(
+      statelessTargets.every((client) => client.received.length > 0),
+      'every 2026 agent got messages as round elicitations at some stage',
+    );
     assert.deepEqual(lost, [], 'nothing lost');
     assert.deepEqual(duplicated, [], 'nothing delivered twice');
     assert.equal(deliveries.size, sent.length);

@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient } from '@agent-bridge/testkit';
-import { ledger, occurrences, poll, RawMcpSession, routingHistory, sleep, startBridge, waitForLedger, waitForPresence, waitForPushReady, type Bridge, type ModernAgent, type ModernPollResult, type PolledMessage } from '@agent-bridge/testkit/bridge';
+import {
+  ledger,
+  occurrences,
+  poll,
+  RawMcpSession,
+  routingHistory,
+  sleep,
+  startBridge,
+  waitForLedger,
+  waitForPresence,
+  waitForPushReady,
+  type Bridge,
+  type ModernAgent,
+  type ModernPollResult,
+  type PolledMessage,
+} from '@agent-bridge/testkit/bridge';
 
 /**
  * "A client without the elicitation capability, one that never answers, one that drops its
@@ -68,7 +83,11 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
 
   async function assertSenderGotNothing(): Promise<void> {
     const result = await poll(sender, { timeout_ms: 0 });
-    assert.deepEqual(result.messages.map((m) => m.content), [], 'no reply (or copy) reached the sender');
+    assert.deepEqual(
+      result.messages.map((m) => m.content),
+      [],
+      'no reply (or copy) reached the sender',
+    );
   }
 
   test('(a) a rollout agent whose client did not declare elicitation gets its message on the poll lane via legacy_fallback, from wait_for_messages on the elicitation endpoint', async () => {
@@ -81,11 +100,18 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
     const { seen, results } = await receiveOnce(nocap, message_id);
     assert.equal(occurrences(seen, message_id), 1, 'delivered exactly once');
     assert.equal(seen.find((m) => m.message_id === message_id)?.content, 'hello, no-capability client');
-    assert.ok(results.every((r) => r.notice === undefined), 'no push-delivery notice for a client that cannot receive elicitations');
+    assert.ok(
+      results.every((r) => r.notice === undefined),
+      'no push-delivery notice for a client that cannot receive elicitations',
+    );
     assert.equal(nocap.received.length, 0, 'nothing was pushed');
     await assertDeliveredByFallback(message_id, 'nocap');
     const history = await routingHistory(bridge, 'nocap', message_id);
-    assert.deepEqual(history.map((h) => [h.lane, h.via]), [['poll', 'legacy_fallback']], 'routed straight to the poll lane, never to the push lane');
+    assert.deepEqual(
+      history.map((h) => [h.lane, h.via]),
+      [['poll', 'legacy_fallback']],
+      'routed straight to the poll lane, never to the push lane',
+    );
     await assertSenderGotNothing();
   });
 
@@ -104,7 +130,10 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
 
     const { seen, results } = await receiveOnce(silent, message_id);
     assert.equal(occurrences(seen, message_id), 1, 'delivered exactly once by wait_for_messages');
-    assert.ok(results.some((r) => r.notice !== undefined), 'the elicitation endpoint tells a push agent its messages arrive as elicitations');
+    assert.ok(
+      results.some((r) => r.notice !== undefined),
+      'the elicitation endpoint tells a push agent its messages arrive as elicitations',
+    );
     assert.equal(silent.received.length, 1, 'pushed once, never pushed again after the hand-back');
     await assertDeliveredByFallback(message_id, 'silent');
     const history = await routingHistory(bridge, 'silent', message_id);
@@ -141,10 +170,13 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
     assert.equal(dropper.received.length, 1, 'one push attempt');
     await assertDeliveredByFallback(message_id, 'dropper');
     const history = await routingHistory(bridge, 'dropper', message_id);
-    assert.deepEqual(history.map((h) => [h.lane, h.via]), [
-      ['push', 'elicitation'],
-      ['poll', 'legacy_fallback'],
-    ]);
+    assert.deepEqual(
+      history.map((h) => [h.lane, h.via]),
+      [
+        ['push', 'elicitation'],
+        ['poll', 'legacy_fallback'],
+      ],
+    );
     assert.ok(['timeout', 'transport_error'].includes(String(history[1]!.failure)), `failure reason ${String(history[1]!.failure)}`);
     await assertSenderGotNothing();
   });
@@ -179,17 +211,16 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
       assert.equal(await session.respond(pushed.id!, { action: 'accept', content: { response: 'thanks' } }), 202);
       await waitForLedger(bridge, second, 'vanisher', (r) => r.state === 'answered', 'the new message to be answered by elicitation');
       await sleep(1_500);
-      assert.equal(
-        again.messages.filter((m) => m.method === 'elicitation/create' && String(m.params?.message).includes('cut the wire')).length,
-        0,
-        'the message delivered by fallback is never pushed again',
-      );
+      assert.equal(again.messages.filter((m) => m.method === 'elicitation/create' && String(m.params?.message).includes('cut the wire')).length, 0, 'the message delivered by fallback is never pushed again');
       const late = await session.callToolJson<ModernPollResult>('wait_for_messages', { cursor: acked.cursor, timeout_ms: 0 });
       assert.equal(late.messages.length, 0, 'no second copy on the poll lane');
       assert.equal((await ledger(bridge, message_id, 'vanisher')).state, 'delivered');
       // The answer to the pushed message reaches the (legacy) sender as a reply.
       const reply = (await poll(sender, { timeout_ms: 5_000 })).messages;
-      assert.deepEqual(reply.map((m) => [m.reply_to, m.from]), [[second, 'vanisher']]);
+      assert.deepEqual(
+        reply.map((m) => [m.reply_to, m.from]),
+        [[second, 'vanisher']],
+      );
       await poll(sender, { cursor: (await poll(sender, { timeout_ms: 0 })).cursor, timeout_ms: 0 });
     } finally {
       again.destroy();
@@ -210,7 +241,11 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
     assert.equal(occurrences(seen, message_id), 1, 'delivered exactly once');
     await assertDeliveredByFallback(message_id, 'absent');
     const history = await routingHistory(bridge, 'absent', message_id);
-    assert.deepEqual(history.map((h) => [h.lane, h.via]), [['poll', 'legacy_fallback']], 'never on the push lane');
+    assert.deepEqual(
+      history.map((h) => [h.lane, h.via]),
+      [['poll', 'legacy_fallback']],
+      'never on the push lane',
+    );
     await assertSenderGotNothing();
   });
 
@@ -241,7 +276,11 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
       assert.equal(await session.respond(request.id!, { action: 'accept', content: { response: 'answered once' } }), 202);
       await waitForLedger(bridge, message_id, 'wobbler', (r) => r.state === 'answered', 'the message to be answered');
       const replies = (await poll(sender, { timeout_ms: 2_000 })).messages;
-      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[message_id, 'answered once']], 'one reply reached the sender');
+      assert.deepEqual(
+        replies.map((m) => [m.reply_to, m.content]),
+        [[message_id, 'answered once']],
+        'one reply reached the sender',
+      );
       await poll(sender, { cursor: (await poll(sender, { timeout_ms: 0 })).cursor, timeout_ms: 0 });
       const repeats = second.messages.filter((m) => m.method === 'elicitation/create' && String(m.params?.message).includes('network blip'));
       assert.equal(repeats.length, 0, `the message in flight was pushed again on the new stream (request ids ${JSON.stringify(repeats.map((m) => m.id))}): the agent was asked twice`);
@@ -256,10 +295,15 @@ describe('a push that cannot complete falls back to the poll lane (legacy_fallba
   /** Publishes flags and waits until the elicitation replica applies them. */
   async function applyFlags(assignments: Record<string, string>): Promise<void> {
     const version = await bridge.setFlags(assignments);
-    await waitFor(() => applied >= version, 5_000, `the elicitation replica to apply flags version ${version}`, async () => {
-      const body = (await (await fetch(`${bridge.elicitationBaseUrls[0]}/readyz`)).json()) as Record<string, unknown>;
-      applied = Number((body.detail as Record<string, unknown> | undefined)?.flagsVersion ?? body.flagsVersion ?? -1);
-    });
+    await waitFor(
+      () => applied >= version,
+      5_000,
+      `the elicitation replica to apply flags version ${version}`,
+      async () => {
+        const body = (await (await fetch(`${bridge.elicitationBaseUrls[0]}/readyz`)).json()) as Record<string, unknown>;
+        applied = Number((body.detail as Record<string, unknown> | undefined)?.flagsVersion ?? body.flagsVersion ?? -1);
+      },
+    );
   }
 });
 

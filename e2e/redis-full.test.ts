@@ -88,7 +88,11 @@ describe('a full Redis refuses new sends and still drains what it accepted', () 
     assert.equal(await eventsAppended(), appended, 'a refused send appends nothing');
 
     const received = await readBob(accepted.length, 30_000);
-    assert.deepEqual(received.map((m) => m.message_id), accepted, 'every accepted message, in order');
+    assert.deepEqual(
+      received.map((m) => m.message_id),
+      accepted,
+      'every accepted message, in order',
+    );
     assert.deepEqual(await readBob(1, 200), [], 'acknowledged');
 
     // Nobody steps in: trimming frees the memory and the next send is accepted.
@@ -100,7 +104,10 @@ describe('a full Redis refuses new sends and still drains what it accepted', () 
       await sleep(1_000);
     }
     assert.equal(resumed?.isError, undefined, `sends resumed: ${JSON.stringify(resumed?.structuredContent)}`);
-    assert.deepEqual((await readBob(1, 5_000)).map((m) => m.content), ['after the drain']);
+    assert.deepEqual(
+      (await readBob(1, 5_000)).map((m) => m.content),
+      ['after the drain'],
+    );
   });
 
   test('at maxmemory itself (every growing write refused), accepted messages to legacy and 2026 agents are delivered and settled', async () => {
@@ -116,7 +123,10 @@ describe('a full Redis refuses new sends and still drains what it accepted', () 
       const refused = await alice.callTool('send_message', { to: 'bob', content: 'no room' });
       assertToolError(refused, { code: 'STORE_FULL', advice: /retry in/ });
 
-      assert.deepEqual((await readBob(10, 20_000)).map((m) => m.message_id), toBob);
+      assert.deepEqual(
+        (await readBob(10, 20_000)).map((m) => m.message_id),
+        toBob,
+      );
       assert.deepEqual(await readBob(1, 200), [], 'acknowledged while full');
       const erin = await bridge.connectModern('erin', { generation: '2026-07-28' });
       try {
@@ -169,7 +179,11 @@ describe('a full Redis refuses new sends and still drains what it accepted', () 
         const deadline = Date.now() + 20_000;
         const states = async () => Promise.all(asked.map(async (id) => (await bridge.store.store.getMessage(id, 'erin'))?.state));
         while ((await states()).some((state) => state !== 'answered') && Date.now() < deadline) await sleep(200);
-        assert.deepEqual(await states(), asked.map(() => 'answered'), 'every answer recorded, every entry settled, while full');
+        assert.deepEqual(
+          await states(),
+          asked.map(() => 'answered'),
+          'every answer recorded, every entry settled, while full',
+        );
         const readAlice = mailboxReader(() => alice);
         const replies = await readAlice(5, 20_000);
         assert.deepEqual(replies.map((m) => m.reply_to).sort(), [...asked].sort(), 'and the replies reach the sender');

@@ -44,8 +44,14 @@ describe('Redis restart between a send and the poll', () => {
       { timeoutMs: 20_000, intervalMs: 250, description: 'legacy-poll to serve again after the Redis restart' },
     );
     const { messages } = await receive(bob!, 2, 20_000);
-    assert.deepEqual(messages.map((m) => m.message_id), [routed.message_id, unrouted.message_id]);
-    assert.deepEqual(messages.map((m) => m.content), ['routed before the crash', 'accepted, not yet routed']);
+    assert.deepEqual(
+      messages.map((m) => m.message_id),
+      [routed.message_id, unrouted.message_id],
+    );
+    assert.deepEqual(
+      messages.map((m) => m.content),
+      ['routed before the crash', 'accepted, not yet routed'],
+    );
     await bob!.close();
   });
 });

@@ -112,8 +112,7 @@ describe('relays between replicas carry a signed assertion, never the caller tok
   });
 
   /** Writes a replica record into the registry, as a heartbeat would: `<service>/<id>` at `url`. */
-  const registerRogue = (service: string, id: string, url: string) =>
-    redis.hset(bridge.store.keys.replicas(service), id, JSON.stringify({ url, expiresAt: Date.now() + 600_000 }));
+  const registerRogue = (service: string, id: string, url: string) => redis.hset(bridge.store.keys.replicas(service), id, JSON.stringify({ url, expiresAt: Date.now() + 600_000 }));
 
   test('an agent whose requests land on the other replica keeps its session (two real replicas, round robin)', async () => {
     for (const agent of ['m1', 'm2']) modern.push(await connectModernAgent(`${nginx.url}/mcp`, bridge.tokens[agent]!, agent, { answer: async () => ({ action: 'accept', content: { response: 'ack' } }) }));

@@ -56,7 +56,11 @@ describe('rollback drain', () => {
       const legacy = await bridge.connect('slow');
       const { messages, cursor } = await receive(legacy, 5, 10_000);
       await legacy.callToolJson('ack_messages', { cursor: cursor! });
-      assert.deepEqual(messages.map((m) => m.content), ['queued 0', 'queued 1', 'queued 2', 'queued 3', 'queued 4'], 'each exactly once, in order');
+      assert.deepEqual(
+        messages.map((m) => m.content),
+        ['queued 0', 'queued 1', 'queued 2', 'queued 3', 'queued 4'],
+        'each exactly once, in order',
+      );
       const again = await receive(legacy, 1, 1_500, cursor);
       assert.equal(again.messages.length, 0, 'nothing delivered twice');
       const fromSlow = await receive(sender, 1, 1_500);
@@ -81,7 +85,10 @@ describe('rollback drain', () => {
     assert.ok(Date.now() - rolledBackAt < 1_000, `drained within 1 s (took ${Date.now() - rolledBackAt} ms)`);
     const absent = await bridge.connect('absent');
     const { messages } = await receive(absent, 3, 10_000);
-    assert.deepEqual(messages.map((m) => m.content), ['kept 0', 'kept 1', 'kept 2']);
+    assert.deepEqual(
+      messages.map((m) => m.content),
+      ['kept 0', 'kept 1', 'kept 2'],
+    );
     await absent.close();
   });
 
@@ -107,7 +114,11 @@ describe('rollback drain', () => {
       assert.equal((late as { structuredContent?: { error?: { code?: string } } }).structuredContent?.error?.code, 'REQUEST_STATE_EXPIRED', 'the round was taken back');
       const legacy = await bridge.connect('stateless');
       const { messages, cursor } = await receive(legacy, 5, 10_000);
-      assert.deepEqual(messages.map((m) => m.content), ['round 0', 'round 1', 'round 2', 'round 3', 'round 4'], 'each exactly once, in order');
+      assert.deepEqual(
+        messages.map((m) => m.content),
+        ['round 0', 'round 1', 'round 2', 'round 3', 'round 4'],
+        'each exactly once, in order',
+      );
       assert.equal((await receive(legacy, 1, 1_500, cursor)).messages.length, 0, 'nothing twice');
       assert.equal((await receive(sender, 1, 1_500)).messages.length, 0, 'the late answer produced no reply');
       await legacy.close();

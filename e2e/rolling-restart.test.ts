@@ -117,7 +117,10 @@ describe('rolling restart of every service under traffic', () => {
       env: { LEASE_TTL_MS: String(LEASE_TTL_MS), PUSH_LEASE_TTL_MS: '1500', PRESENCE_TTL_MS: '3000', KEEPALIVE_MS: '2000', POLL_RECHECK_MS: '500' },
     });
     for (const id of ['ctl-1', 'ctl-2']) controllers.push(await startController(id));
-    legacyLb = await startNginx(bridge.legacyUrls.map((url) => new URL(url).origin), { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
+    legacyLb = await startNginx(
+      bridge.legacyUrls.map((url) => new URL(url).origin),
+      { failTimeoutS: NGINX_FAIL_TIMEOUT_S },
+    );
     modernLb = await startNginx(bridge.elicitationBaseUrls, { failTimeoutS: NGINX_FAIL_TIMEOUT_S });
     const names = ['la', 'lb', 's25', 'm26'];
     const kinds = { la: 'legacy-sdk1', lb: 'legacy-sdk1', s25: 'session-sdk1', m26: 'stateless-2026' } as const;
@@ -305,7 +308,10 @@ describe('an elicitation replica stopped with a push in flight', () => {
         assert.ok(askedAfter < 5_000, `asked again ${askedAfter} ms after the SIGTERM, before the 5 s push lease could expire`);
         assert.match(again.received[0]!.message, new RegExp(messageId));
         const replies = await receive(sender, 1, 10_000);
-        assert.deepEqual(replies.messages.map((m) => [m.reply_to, m.content]), [[messageId, 'on the new session']]);
+        assert.deepEqual(
+          replies.messages.map((m) => [m.reply_to, m.content]),
+          [[messageId, 'on the new session']],
+        );
         assert.equal((await receive(sender, 1, 1_500, replies.cursor)).messages.length, 0, 'one answer reached the sender');
       } finally {
         await again.close();
@@ -316,4 +322,3 @@ describe('an elicitation replica stopped with a push in flight', () => {
     }
   });
 });
-

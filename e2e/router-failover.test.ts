@@ -36,7 +36,10 @@ describe('router replicas and crashes', () => {
       if (owners.every((o) => o !== '') && distinct.size === 2) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    assert.ok(owners.every((o) => o !== ''), 'every shard has a lease holder');
+    assert.ok(
+      owners.every((o) => o !== ''),
+      'every shard has a lease holder',
+    );
     const perRouter = new Map<string, number>();
     for (const owner of owners) perRouter.set(owner.split('.')[0]!, (perRouter.get(owner.split('.')[0]!) ?? 0) + 1);
     assert.deepEqual([...perRouter.keys()].sort(), ['router-1', 'router-2']);
@@ -61,13 +64,7 @@ describe('router replicas and crashes', () => {
         }
       }
     };
-    const [, , , toBob, toAlice] = await Promise.all([
-      sendAll(alice, 'alice', 'bob'),
-      sendAll(carol, 'carol', 'bob'),
-      sendAll(bob, 'bob', 'alice'),
-      receive(bob, 2 * count, 180_000),
-      receive(alice, count, 180_000),
-    ]);
+    const [, , , toBob, toAlice] = await Promise.all([sendAll(alice, 'alice', 'bob'), sendAll(carol, 'carol', 'bob'), sendAll(bob, 'bob', 'alice'), receive(bob, 2 * count, 180_000), receive(alice, count, 180_000)]);
     assert.ok(killed);
     assert.equal(toBob.messages.length, 2 * count, 'bob received every message from alice and carol');
     assert.equal(toAlice.messages.length, count, 'alice received every message from bob');
@@ -77,7 +74,11 @@ describe('router replicas and crashes', () => {
     const fromCarol = toBob.messages.filter((m) => m.from === 'carol').map((m) => m.content);
     assert.deepEqual(fromAlice, sent['alice->bob'], 'alice→bob order kept across the crash');
     assert.deepEqual(fromCarol, sent['carol->bob'], 'carol→bob order kept across the crash');
-    assert.deepEqual(toAlice.messages.map((m) => m.content), sent['bob->alice'], 'bob→alice order kept across the crash');
+    assert.deepEqual(
+      toAlice.messages.map((m) => m.content),
+      sent['bob->alice'],
+      'bob→alice order kept across the crash',
+    );
 
     // Nothing left behind: every events stream has no pending entry.
     const redis = bridge.redis.client();

@@ -44,7 +44,10 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
       const done = await bobElsewhere.wait({ timeout_ms: 0 }, { requestState: round.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'survived' } } } });
       assert.deepEqual((done.structuredContent as { answered?: unknown }).answered, [{ message_id: messageId, action: 'accept' }], JSON.stringify(done));
       await waitForLedger(bridge, messageId, 'bob', (r) => r.state === 'answered', 'answered');
-      assert.deepEqual((await aliceReceives(1)).map((m) => [m.reply_to, m.content]), [[messageId, 'survived']]);
+      assert.deepEqual(
+        (await aliceReceives(1)).map((m) => [m.reply_to, m.content]),
+        [[messageId, 'survived']],
+      );
     } finally {
       await bobElsewhere.close();
       await bridge.startElicitation('elicitation-1b');
@@ -66,7 +69,10 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
       assert.deepEqual(Object.keys(again.inputRequests as object), [messageId], 'the same message, once its round expired');
       await carolAgain.wait({ timeout_ms: 0 }, { requestState: again.requestState as string, inputResponses: { [messageId]: { action: 'accept', content: { response: 'once' } } } });
       await waitForLedger(bridge, messageId, 'carol', (r) => r.state === 'answered', 'answered');
-      assert.deepEqual((await aliceReceives(1)).map((m) => [m.reply_to, m.content]), [[messageId, 'once']]);
+      assert.deepEqual(
+        (await aliceReceives(1)).map((m) => [m.reply_to, m.content]),
+        [[messageId, 'once']],
+      );
     } finally {
       await carolAgain.close();
     }
@@ -86,7 +92,11 @@ describe('2026-07-28 rounds survive the replica that handed them out', () => {
     const legacyDave = await bridge.connect('dave');
     try {
       const { messages } = await receive(legacyDave, 1, 10_000);
-      assert.deepEqual(messages.map((m) => [m.message_id, m.content]), [[messageId, 'fall back']], 'delivered once, never lost');
+      assert.deepEqual(
+        messages.map((m) => [m.message_id, m.content]),
+        [[messageId, 'fall back']],
+        'delivered once, never lost',
+      );
     } finally {
       await legacyDave.close();
     }

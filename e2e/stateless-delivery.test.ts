@@ -46,7 +46,7 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
     await bridge?.stop();
   });
 
-  test('a legacy sender\'s messages reach a 2026 agent in order, each naming its message id, and the answers come back as replies', async () => {
+  test("a legacy sender's messages reach a 2026 agent in order, each naming its message id, and the answers come back as replies", async () => {
     // Presence: bob counts as present while his call waits, so the router chooses the push lane.
     await waitFor(async () => (await bridge.store.store.readPresence(['bob'])).get('bob')?.some((s) => s.streamOpen) ?? false, { description: 'bob present' });
     const sent: string[] = [];
@@ -112,7 +112,10 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       assert.deepEqual((done.structuredContent as { answered: unknown }).answered, [{ message_id: messageId, action: 'accept' }]);
       await waitForLedger(bridge, messageId, 'carol', (r) => r.state === 'answered', 'answered once the valid retry came');
       const replies = await aliceReceives(1);
-      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[messageId, 'signed']]);
+      assert.deepEqual(
+        replies.map((m) => [m.reply_to, m.content]),
+        [[messageId, 'signed']],
+      );
       assert.equal(errorCode(await carol.wait({ timeout_ms: 0 }, { requestState: state, inputResponses: answers })), 'REQUEST_STATE_EXPIRED', 'a round completes once');
 
       // Expired: the answer comes back after the answer window; the message is offered again.
@@ -162,7 +165,14 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       ]);
       assert.deepEqual([result.has_more, result.messages], [false, []]);
       const replies = await aliceReceives(2);
-      assert.deepEqual(replies.map((m) => [m.reply_to, m.content]), [[first, '1'], [more[0], '2']], 'a declined plain message sends no reply');
+      assert.deepEqual(
+        replies.map((m) => [m.reply_to, m.content]),
+        [
+          [first, '1'],
+          [more[0], '2'],
+        ],
+        'a declined plain message sends no reply',
+      );
     } finally {
       await hank.close();
     }
@@ -190,7 +200,10 @@ describe('2026-07-28 agents receive their messages as elicitations of wait_for_m
       const sent = await gina.callJson<{ message_id: string; status: string }>('send_message', { to: 'alice', content: 'from the future' });
       assert.equal(sent.status, 'accepted');
       const messages = await aliceReceives(1);
-      assert.deepEqual(messages.map((m) => [m.message_id, m.from, m.content]), [[sent.message_id, 'gina', 'from the future']]);
+      assert.deepEqual(
+        messages.map((m) => [m.message_id, m.from, m.content]),
+        [[sent.message_id, 'gina', 'from the future']],
+      );
 
       const progress: number[] = [];
       const asked = await gina.client.callTool(

@@ -67,7 +67,7 @@ describe('make build: compiled programs', () => {
     assert.match(help.out, /^bridgectl — operate agent-bridge\n/);
     // A preload that names the main module: bin/bridgectl must have started dist/bridgectl.js.
     const preload = join(dir, 'main-module.cjs');
-    writeFileSync(preload, "process.stderr.write(`main module: ${process.argv[1]}\\n`);\n");
+    writeFileSync(preload, 'process.stderr.write(`main module: ${process.argv[1]}\\n`);\n');
     const viaBin = await run(BIN, ['--help'], { NODE_OPTIONS: `--require ${preload}` });
     assert.equal(viaBin.code, 0, viaBin.err);
     assert.equal(viaBin.out, help.out);
@@ -98,7 +98,16 @@ describe('make build: compiled programs', () => {
       controller = await startService({
         name: 'controller (dist)',
         entry: 'dist/controller.js',
-        env: { REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: String(port), CONTROLLER_ID: 'ctl-build', FEATURE_FLAGS_FILE: flagsFile, ADMIN_TOKEN: 'admin-token-for-the-build-test', WEBHOOK_TOKEN: 'webhook-token-for-the-build-test', LOG_LEVEL: 'warn' },
+        env: {
+          REDIS_URL: redis.url,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          CONTROLLER_ID: 'ctl-build',
+          FEATURE_FLAGS_FILE: flagsFile,
+          ADMIN_TOKEN: 'admin-token-for-the-build-test',
+          WEBHOOK_TOKEN: 'webhook-token-for-the-build-test',
+          LOG_LEVEL: 'warn',
+        },
         readyUrl: `${url}/healthz`,
       });
       const health = await fetch(`${url}/healthz`);

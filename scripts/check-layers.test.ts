@@ -90,8 +90,6 @@ describe('scripts/check-layers.ts', () => {
       ...workspace('libs/flags', 'export const f = 1;\n', { '@agent-bridge/protocol': '*' }),
       'libs/flags/src/flags.test.ts': "import { p } from '@agent-bridge/protocol';\nexport const t = p;\n",
     });
-    assert.deepEqual(checkLayers(root).problems, [
-      'libs/flags/package.json lists @agent-bridge/protocol in "dependencies" but no production code of @agent-bridge/flags imports it; move it to "devDependencies" (or drop it)',
-    ]);
+    assert.deepEqual(checkLayers(root).problems, ['libs/flags/package.json lists @agent-bridge/protocol in "dependencies" but no production code of @agent-bridge/flags imports it; move it to "devDependencies" (or drop it)']);
   });
 });

@@ -130,7 +130,13 @@ function productionFiles(root: string, dir: string, manifest: Manifest): Set<str
     if (reached.has(file) || !existsSync(join(root, file))) continue;
     reached.add(file);
     for (const specifier of importsOf(join(root, file))) {
-      if (specifier.startsWith('.')) queue.push(normalize(join(dirname(file), specifier)).split(sep).join('/').replace(/\.js$/, '.ts'));
+      if (specifier.startsWith('.'))
+        queue.push(
+          normalize(join(dirname(file), specifier))
+            .split(sep)
+            .join('/')
+            .replace(/\.js$/, '.ts'),
+        );
     }
   }
   return reached;
@@ -165,9 +171,7 @@ function judge(use: Use, owner: Owner): string | undefined {
     }
   }
   if (production && !declaredProd) {
-    return declaredDev
-      ? `${at}: ${name} is a devDependency of ${where}, but ${kind} needs it in "dependencies"`
-      : `${at}: ${name} is not declared in ${where}; add it to "dependencies"`;
+    return declaredDev ? `${at}: ${name} is a devDependency of ${where}, but ${kind} needs it in "dependencies"` : `${at}: ${name} is not declared in ${where}; add it to "dependencies"`;
   }
   if (!production && !declaredProd && !declaredDev) return `${at}: ${name} is not declared in ${where}; add it to "devDependencies" (test code)`;
   return undefined;

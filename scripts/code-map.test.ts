@@ -49,17 +49,22 @@ function rows(): Row[] {
 function source(path: string): string {
   if (path.endsWith('/*.ts')) {
     const dir = join(REPO_ROOT, path.slice(0, -'/*.ts'.length));
-    return readdirSync(dir).filter((name) => name.endsWith('.ts')).map((name) => readFileSync(join(dir, name), 'utf8')).join('\n');
+    return readdirSync(dir)
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => readFileSync(join(dir, name), 'utf8'))
+      .join('\n');
   }
   return readFileSync(join(REPO_ROOT, path), 'utf8');
 }
 
 test('every file the code map names exists', () => {
   const missing = rows().flatMap((row) =>
-    row.files.filter((file) => {
-      const path = join(REPO_ROOT, file.endsWith('/*.ts') ? file.slice(0, -'/*.ts'.length) : file);
-      return !existsSync(path) || (file.endsWith('/*.ts') && !statSync(path).isDirectory());
-    }).map((file) => `${MAP}:${row.line} names ${file}, which does not exist`),
+    row.files
+      .filter((file) => {
+        const path = join(REPO_ROOT, file.endsWith('/*.ts') ? file.slice(0, -'/*.ts'.length) : file);
+        return !existsSync(path) || (file.endsWith('/*.ts') && !statSync(path).isDirectory());
+      })
+      .map((file) => `${MAP}:${row.line} names ${file}, which does not exist`),
   );
   assert.deepEqual(missing, []);
   assert.ok(rows().length >= 20, 'the map has its rows');
@@ -68,8 +73,14 @@ test('every file the code map names exists', () => {
 test('every function, class or method the code map names is in a file of its row', () => {
   const absent = rows().flatMap((row) => {
     if (row.files.length === 0) return [];
-    const text = row.files.filter((file) => existsSync(join(REPO_ROOT, file.replace(/\/\*\.ts$/, '')))).map(source).join('\n');
-    return row.names.flatMap((name) => name.split('.')).filter((part) => !new RegExp(`\\b${part.replace('$', '\\$')}\\b`).test(text)).map((part) => `${MAP}:${row.line} names ${part}, which none of ${row.files.join(', ')} has`);
+    const text = row.files
+      .filter((file) => existsSync(join(REPO_ROOT, file.replace(/\/\*\.ts$/, ''))))
+      .map(source)
+      .join('\n');
+    return row.names
+      .flatMap((name) => name.split('.'))
+      .filter((part) => !new RegExp(`\\b${part.replace('$', '\\$')}\\b`).test(text))
+      .map((part) => `${MAP}:${row.line} names ${part}, which none of ${row.files.join(', ')} has`);
   });
   assert.deepEqual(absent, []);
 });

@@ -173,9 +173,22 @@ async function main(): Promise<void> {
   let redisUrl = env.REDIS_URL;
   if (!redisUrl) {
     run('redis', 'redis-server', [
-      '--port', String(ports.redis), '--bind', '127.0.0.1', '--dir', join(local, 'redis'),
-      '--appendonly', 'yes', '--appendfsync', env.REDIS_APPENDFSYNC ?? 'everysec', '--save', '',
-      '--maxmemory-policy', 'noeviction', '--protected-mode', 'no',
+      '--port',
+      String(ports.redis),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      join(local, 'redis'),
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      env.REDIS_APPENDFSYNC ?? 'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'no',
     ]);
     await waitForPort(ports.redis, 10_000);
     redisUrl = `redis://127.0.0.1:${ports.redis}`;

@@ -39,7 +39,9 @@ async function window(name: string, receivers: Receivers, targets: string[], sec
   const tag = `f${++windowNo}`;
   let received = 0;
   let counting = false;
-  receivers.start(tag, () => { if (counting) received++; });
+  receivers.start(tag, () => {
+    if (counting) received++;
+  });
   let stop = false;
   const loops = senders.map(async (s, i) => {
     let seq = 0;
@@ -49,7 +51,12 @@ async function window(name: string, receivers: Receivers, targets: string[], sec
     }
   });
   await new Promise((r) => setTimeout(r, 2000));
-  const meter = new CpuMeter([{ name: 'legacy-poll', pid: bridge.legacyPolls[0]!.pid }, { name: 'router', pid: bridge.routers[0]!.pid }, { name: 'elicitation', pid: bridge.elicitations[0]!.pid }, { name: 'redis', pid: bridge.redis.pid }]);
+  const meter = new CpuMeter([
+    { name: 'legacy-poll', pid: bridge.legacyPolls[0]!.pid },
+    { name: 'router', pid: bridge.routers[0]!.pid },
+    { name: 'elicitation', pid: bridge.elicitations[0]!.pid },
+    { name: 'redis', pid: bridge.redis.pid },
+  ]);
   counting = true;
   meter.start();
   await new Promise((r) => setTimeout(r, seconds * 1000));

@@ -32,11 +32,25 @@ for (let round = 0; round < 3; round++) {
     const end = Date.now() + 5000;
     let calls = 0;
     const meter = new CpuMeter([{ name: 'noop-server', pid: server.pid }]);
-    await Promise.all(clients.slice(0, 2).map(async (c) => { for (let i = 0; i < 50; i++) await c.callToolJson('noop', {}); }));
+    await Promise.all(
+      clients.slice(0, 2).map(async (c) => {
+        for (let i = 0; i < 50; i++) await c.callToolJson('noop', {});
+      }),
+    );
     meter.start();
-    await Promise.all(clients.map(async (c) => { while (Date.now() < end) { await c.callToolJson('noop', {}); calls++; } }));
+    await Promise.all(
+      clients.map(async (c) => {
+        while (Date.now() < end) {
+          await c.callToolJson('noop', {});
+          calls++;
+        }
+      }),
+    );
     const r = meter.stop();
-    const per = (name: string) => { const p = r.processes.find((x) => x.name.startsWith(name))!; return ((p.percent / 100) * r.seconds * 1000) / calls; };
+    const per = (name: string) => {
+      const p = r.processes.find((x) => x.name.startsWith(name))!;
+      return ((p.percent / 100) * r.seconds * 1000) / calls;
+    };
     console.log(`${name}: ${(calls / r.seconds).toFixed(0)} calls/s; CPU ms per call: noop-server ${per('noop-server').toFixed(3)}, clients ${per('bench').toFixed(3)}`);
   }
 }

@@ -26,7 +26,13 @@ function summary(label: string, r: BridgeResult): string {
   const parts = r.cpu.processes.map((p) => `${p.name.split(' ')[0]} ${per(p.percent).toFixed(2)}`);
   const total = r.cpu.processes.reduce((s, p) => s + per(p.percent), 0);
   const redisCalls = r.redis ? (r.redis.totalCalls / Math.max(1, r.delivered)).toFixed(1) : '?';
-  const top = r.redis ? [...r.redis.commands].sort((a, b) => b[1].calls - a[1].calls).slice(0, 6).map(([k, v]) => `${k} ${(v.calls / r.delivered).toFixed(1)}`).join(', ') : '';
+  const top = r.redis
+    ? [...r.redis.commands]
+        .sort((a, b) => b[1].calls - a[1].calls)
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${(v.calls / r.delivered).toFixed(1)}`)
+        .join(', ')
+    : '';
   return `${label}: ${(r.delivered / r.seconds).toFixed(0)} msgs/s, per result ${(r.polledMessages / Math.max(1, r.polls)).toFixed(2)}; CPU ms/msg ${parts.join(', ')}; total ${total.toFixed(2)}; redis cmds/msg ${redisCalls} (${top})`;
 }
 
@@ -56,15 +62,21 @@ async function main() {
       ['router', bridge.routers[0]?.pid],
       ['elicitation', bridge.elicitations[0]?.pid],
     ];
-    const window = (targetRate: number | undefined, seconds: number) =>
-      runDeliveryWindow({ bridge, ids, senders, receivers, targetRate, warmupSeconds: 2, seconds, contentBytes: 200, drainSeconds: 10, services, profiler, profile: false });
+    const window = (targetRate: number | undefined, seconds: number) => runDeliveryWindow({ bridge, ids, senders, receivers, targetRate, warmupSeconds: 2, seconds, contentBytes: 200, drainSeconds: 10, services, profiler, profile: false });
     const scrape = async () => {
       const text = await (await fetch(`${bridge.elicitationBaseUrls[0]}/metrics`)).text();
-      const pick = (re: RegExp) => text.split('\n').filter((l) => re.test(l) && !l.startsWith('#')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+      const pick = (re: RegExp) =>
+        text
+          .split('\n')
+          .filter((l) => re.test(l) && !l.startsWith('#'))
+          .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
       return { rounds: pick(/^agentbridge_elicitation_rounds_total/), calls: pick(/^agentbridge_tool_calls_total.*wait_for_messages/), inputRequired: pick(/^agentbridge_tool_calls_total.*wait_for_messages.*input_required/) };
     };
     for (let i = 0; i < REPEATS; i++) {
-      for (const [label, rate, seconds] of [[`fixed ${RATE}`, RATE, 12], ['peak', undefined, 10]] as const) {
+      for (const [label, rate, seconds] of [
+        [`fixed ${RATE}`, RATE, 12],
+        ['peak', undefined, 10],
+      ] as const) {
         const before = await scrape();
         const r = await window(rate, seconds);
         const after = await scrape();

@@ -47,7 +47,7 @@ interface ProcessSample {
 /** Every process on the machine, by pid. */
 function allProcesses(): Map<number, ProcessSample> {
   const samples = new Map<number, ProcessSample>();
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
@@ -72,7 +72,7 @@ function allProcesses(): Map<number, ProcessSample> {
   return samples;
 }
 
-export interface CpuShare {
+interface CpuShare {
   name: string;
   /** Percent of one core over the window. */
   percent: number;
@@ -96,7 +96,7 @@ export interface CpuReport {
 }
 
 export const SELF = 'bench clients (this process)';
-export const OTHER_CHILDREN = 'other benchmark children';
+const OTHER_CHILDREN = 'other benchmark children';
 
 /** Measures one window: start(), then stop() returns the report. */
 export class CpuMeter {

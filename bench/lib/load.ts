@@ -31,7 +31,7 @@ export function planWindow(warmupSeconds: number, seconds: number): Window {
   return { begin, start, end: start + seconds * 1000 };
 }
 
-export const inWindow = (window: Window, at: number): boolean => at >= window.start && at < window.end;
+const inWindow = (window: Window, at: number): boolean => at >= window.start && at < window.end;
 
 /** Meters CPU over the measured part of the window, and profiles `profile` (pids) over it. */
 export async function meterWindow(window: Window, meter: CpuMeter, profiler: Profiler, profile: number[]): Promise<CpuReport> {
@@ -46,7 +46,7 @@ export async function meterWindow(window: Window, meter: CpuMeter, profiler: Pro
 }
 
 /** INFO commandstats over the measured part of the window (CONFIG RESETSTAT at its start). */
-export async function redisStatsOverWindow(bridge: Bridge, window: Window): Promise<RedisStats | undefined> {
+async function redisStatsOverWindow(bridge: Bridge, window: Window): Promise<RedisStats | undefined> {
   const client = bridge.redis.client();
   try {
     await sleep(window.start - now());
@@ -68,7 +68,7 @@ export async function redisStatsOverWindow(bridge: Bridge, window: Window): Prom
 }
 
 /** Sums of Prometheus counters (by series pattern) over the measured part of the window, from one /metrics URL. */
-export async function countersOverWindow(metricsUrl: string, window: Window, series: Record<string, RegExp>): Promise<Record<string, number> | undefined> {
+async function countersOverWindow(metricsUrl: string, window: Window, series: Record<string, RegExp>): Promise<Record<string, number> | undefined> {
   const scrape = async () => {
     const lines = (await (await fetch(metricsUrl)).text()).split('\n').filter((line) => !line.startsWith('#'));
     return Object.fromEntries(Object.entries(series).map(([name, pattern]) => [name, lines.filter((line) => pattern.test(line)).reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)]));
@@ -95,7 +95,7 @@ const ROUND_COUNTERS = {
  * awaits its call before the next. Open loop: call k of worker i is due at begin + (i/count + k) /
  * perWorkerRate whether or not earlier calls were answered; a late schedule is caught up, never skipped.
  */
-export async function driveLoad(window: Window, count: number, perWorkerRate: number | undefined, call: (worker: number, seq: number) => Promise<void>): Promise<void> {
+async function driveLoad(window: Window, count: number, perWorkerRate: number | undefined, call: (worker: number, seq: number) => Promise<void>): Promise<void> {
   const closed = async (worker: number) => {
     for (let seq = 0; now() < window.end; seq++) await call(worker, seq);
   };
@@ -232,7 +232,7 @@ export class PollingReceivers implements Receivers {
 }
 
 /** The answer a modern agent gives to an `elicit` question of the benchmark (schema {ok: boolean}). */
-export const ELICIT_SCHEMA = { type: 'object', properties: { ok: { type: 'boolean', title: 'OK' } }, required: ['ok'] } as const;
+const ELICIT_SCHEMA = { type: 'object', properties: { ok: { type: 'boolean', title: 'OK' } }, required: ['ok'] } as const;
 
 /**
  * How every benchmark agent answers an elicitation, whatever carried it: a ring message at once
@@ -506,10 +506,6 @@ export async function runElicitWindow(options: ElicitWindowOptions): Promise<Eli
   };
   const meter = new CpuMeter([...options.services.map(([name, pid]) => ({ name, pid })), { name: 'redis-server', pid: options.bridge.redis.pid }]);
   const profile = options.profile ? options.profiler.claim(options.services) : [];
-  const [cpu, redis] = await Promise.all([
-    meterWindow(window, meter, options.profiler, profile),
-    redisStatsOverWindow(options.bridge, window),
-    driveLoad(window, options.askers.length, undefined, ask),
-  ]);
+  const [cpu, redis] = await Promise.all([meterWindow(window, meter, options.profiler, profile), redisStatsOverWindow(options.bridge, window), driveLoad(window, options.askers.length, undefined, ask)]);
   return { askers: options.askers.length, seconds: options.seconds, calls, latencies, errors, wrong, cpu, redis };
 }

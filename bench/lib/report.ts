@@ -4,12 +4,12 @@ import type { MachineInfo } from './run.js';
 import type { BridgeResult, ElicitRoundTrips, NoopResult, RedisStats } from './results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
 
-export const GOAL_RATIO = 0.4;
-export const GOAL_HALF_PEAK_P99_MS = 50;
+const GOAL_RATIO = 0.4;
+const GOAL_HALF_PEAK_P99_MS = 50;
 /** Elicitation messages/s at least this share of legacy messages/s, measured in the same run. */
-export const GOAL_ELICITATION_RATIO = 0.8;
+const GOAL_ELICITATION_RATIO = 0.8;
 /** 2026-07-28 messages/s at least this share of legacy messages/s (one call carries several messages and their answers). */
-export const GOAL_ROUNDS_RATIO = 1;
+const GOAL_ROUNDS_RATIO = 1;
 /** Above this CPU use by processes outside the benchmark (% of one core) in a window, the run is flagged as contended. */
 export const CONTENTION_LIMIT_PERCENT = 20;
 
@@ -131,16 +131,10 @@ export function evaluateGoals({ legacy, elicitation, rounds }: RunParts): Goal[]
     { key: 'legacy-p99', name: `legacy p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, pass: p99 < GOAL_HALF_PEAK_P99_MS, detail: fmtMs(p99) },
   ];
   if (elicitation) {
-    goals.push(
-      halfPeakGoal('push-p99', `elicitation push p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, elicitation.half),
-      ratioGoal('push-ratio', 'elicitation', elicitation.peak, legacy.peak, GOAL_ELICITATION_RATIO),
-    );
+    goals.push(halfPeakGoal('push-p99', `elicitation push p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, elicitation.half), ratioGoal('push-ratio', 'elicitation', elicitation.peak, legacy.peak, GOAL_ELICITATION_RATIO));
   }
   if (rounds) {
-    goals.push(
-      halfPeakGoal('rounds-p99', `2026 delivery p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, rounds.half),
-      ratioGoal('rounds-ratio', '2026', rounds.peak, legacy.peak, GOAL_ROUNDS_RATIO),
-    );
+    goals.push(halfPeakGoal('rounds-p99', `2026 delivery p99 < ${GOAL_HALF_PEAK_P99_MS} ms at half peak`, rounds.half), ratioGoal('rounds-ratio', '2026', rounds.peak, legacy.peak, GOAL_ROUNDS_RATIO));
   }
   return goals;
 }
@@ -153,7 +147,11 @@ const share = (report: CpuReport, name: string) => {
 };
 const perUnit = (cpu: CpuReport, units: number, processes: Array<[string, string]>) =>
   processes.map(([label, name]) => `${label} ${cpuMsPerUnit(cpu, [name], units).toFixed(2)}`).join(', ') +
-  `; total ${cpuMsPerUnit(cpu, processes.map(([, name]) => name), units).toFixed(2)}`;
+  `; total ${cpuMsPerUnit(
+    cpu,
+    processes.map(([, name]) => name),
+    units,
+  ).toFixed(2)}`;
 const redisPer = (redis: RedisStats | undefined, units: number) => {
   if (!redis) return 'n/a';
   const per = Math.max(1, units);
@@ -219,15 +217,21 @@ function ringAgainstLegacy(
   );
   lines.push(`| ${labels.latency} at peak, p50 / p99 / max | ${fmtMs(atPeak.p50)} / ${fmtMs(atPeak.p99)} / ${fmtMs(atPeak.max)} | | |`);
   lines.push(`| half peak: target / achieved messages/s | ${fmtRate(ring.half.targetRate ?? Number.NaN)} / ${fmtRate(rateOf(ring.half.delivered, ring.half.seconds))} | | |`);
-  lines.push(
-    `| ${labels.latency} at half peak, p50 / p99 / max | ${fmtMs(atHalf.p50)} / ${fmtMs(atHalf.p99)} / ${fmtMs(atHalf.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(goals.latencyGoal)} |`,
-  );
+  lines.push(`| ${labels.latency} at half peak, p50 / p99 / max | ${fmtMs(atHalf.p50)} / ${fmtMs(atHalf.p99)} / ${fmtMs(atHalf.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(goals.latencyGoal)} |`);
 }
 
 /** CPU per message of a ring against the legacy ring's, at peak. */
 function costAgainstLegacy(lines: string[], ring: BridgeResult, cost: Array<[string, string]>, legacyPeak: BridgeResult): void {
-  const legacyTotal = cpuMsPerUnit(legacyPeak.cpu, LEGACY_COST.map(([, n]) => n), legacyPeak.delivered);
-  const total = cpuMsPerUnit(ring.cpu, cost.map(([, n]) => n), ring.delivered);
+  const legacyTotal = cpuMsPerUnit(
+    legacyPeak.cpu,
+    LEGACY_COST.map(([, n]) => n),
+    legacyPeak.delivered,
+  );
+  const total = cpuMsPerUnit(
+    ring.cpu,
+    cost.map(([, n]) => n),
+    ring.delivered,
+  );
   lines.push(
     `| CPU per message ÷ legacy CPU per message (peak) | ${(total / legacyTotal).toFixed(2)} (${total.toFixed(2)} ms / ${legacyTotal.toFixed(2)} ms): a CPU-bound machine tops out at ${fmtPct((legacyTotal / total) * 100)} of the legacy rate | |`,
   );
@@ -242,9 +246,7 @@ function renderLegacy(lines: string[], info: RunInfo, legacy: LegacyPart, goalOf
   const noopLatency = distribution(noop.latencies);
   lines.push('', '#### Legacy (wait_for_messages)', '');
   lines.push('| measure | value | goal | verdict |', '|---|---|---|---|');
-  lines.push(
-    `| noop MCP tool calls/s (${info.agents} closed-loop clients) | ${fmtRate(noopRate)}${slicesOf(noopSlices.map((r) => rateOf(r.calls, r.seconds)))}; call p50 ${fmtMs(noopLatency.p50)}, p99 ${fmtMs(noopLatency.p99)} | | |`,
-  );
+  lines.push(`| noop MCP tool calls/s (${info.agents} closed-loop clients) | ${fmtRate(noopRate)}${slicesOf(noopSlices.map((r) => rateOf(r.calls, r.seconds)))}; call p50 ${fmtMs(noopLatency.p50)}, p99 ${fmtMs(noopLatency.p99)} | | |`);
   lines.push(`| legacy peak messages/s (returned by the targets' polls) | ${fmtRate(peakRate)}${slicesOf(peakSlices.map((r) => rateOf(r.delivered, r.seconds)))} | | |`);
   const roundRatios = peakSlices.map((r, i) => rateOf(r.delivered, r.seconds) / rateOf(noopSlices[i]?.calls ?? Number.NaN, noopSlices[i]?.seconds ?? Number.NaN));
   const perRound = roundRatios.length > 1 ? ` (per round ${roundRatios.map((r) => fmtPct(r * 100)).join(' / ')})` : '';
@@ -254,7 +256,11 @@ function renderLegacy(lines: string[], info: RunInfo, legacy: LegacyPart, goalOf
   lines.push(`| latency at half peak, p50 / p99 / max | ${fmtMs(halfLatency.p50)} / ${fmtMs(halfLatency.p99)} / ${fmtMs(halfLatency.max)} | p99 < ${GOAL_HALF_PEAK_P99_MS} ms | ${verdictOf(goalOf('legacy-p99'))} |`);
 
   const noopCost = cpuMsPerUnit(noop.cpu, NOOP_PROCESSES, noop.calls);
-  const peakCost = cpuMsPerUnit(peak.cpu, LEGACY_COST.map(([, n]) => n), peak.delivered);
+  const peakCost = cpuMsPerUnit(
+    peak.cpu,
+    LEGACY_COST.map(([, n]) => n),
+    peak.delivered,
+  );
   lines.push('', '<details><summary>Legacy details</summary>', '');
   deliveryDetails(lines, info, peak, half, LEGACY_COST);
   lines.push(
@@ -282,12 +288,8 @@ function renderElicitation(lines: string[], info: RunInfo, e: ElicitationPart, l
     { peak: 'elicitation peak messages/s (elicitations received by the targets)', name: 'elicitation', latency: 'push delivery' },
     { ratio: GOAL_ELICITATION_RATIO, ratioGoal: goalOf('push-ratio'), latencyGoal: goalOf('push-p99') },
   );
-  lines.push(
-    `| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`,
-  );
-  lines.push(
-    `| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`,
-  );
+  lines.push(`| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`);
+  lines.push(`| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`);
   lines.push('', '<details><summary>Elicitation details</summary>', '');
   deliveryDetails(lines, info, e.peak, e.half, ELICITATION_COST);
   costAgainstLegacy(lines, e.peak, ELICITATION_COST, legacy.peak);
@@ -321,7 +323,12 @@ function renderRounds(lines: string[], info: RunInfo, r: RoundsPart, legacy: Leg
 export function renderRun(info: RunInfo, parts: RunParts, goals: Goal[]): string {
   const { legacy, elicitation, rounds } = parts;
   const goalOf = (key: Goal['key']) => goals.find((g) => g.key === key);
-  const verdict = goals.every((g) => g.pass) ? 'all goals met' : `missed: ${goals.filter((g) => !g.pass).map((g) => g.name).join('; ')}`;
+  const verdict = goals.every((g) => g.pass)
+    ? 'all goals met'
+    : `missed: ${goals
+        .filter((g) => !g.pass)
+        .map((g) => g.name)
+        .join('; ')}`;
   const rings = ['legacy', ...(elicitation ? ['elicitation'] : []), ...(rounds ? ['2026'] : [])];
 
   const lines: string[] = [];
@@ -342,10 +349,7 @@ export function renderRun(info: RunInfo, parts: RunParts, goals: Goal[]): string
   ];
   const contention = Math.max(...allWindows.map((r) => r.cpu.otherPercent));
   if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`,
-    );
+    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`);
   }
   renderLegacy(lines, info, legacy, goalOf);
   if (elicitation) renderElicitation(lines, info, elicitation, legacy, goalOf);

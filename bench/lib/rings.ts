@@ -9,7 +9,7 @@
  */
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import type { Bridge, ModernAgent } from '@agent-bridge/testkit/bridge';
-import { PollingReceivers, PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './load.js';
+import { PollingReceivers, type PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './load.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult } from './results.js';
 

@@ -11,7 +11,7 @@ import { now } from './load.js';
 import { fmtPct } from './stats.js';
 
 /** "Quiet" = all cores together at most this busy over a 2 s sample. */
-export const QUIET_BUSY_PERCENT = 15;
+const QUIET_BUSY_PERCENT = 15;
 
 /** The services' settings in every benchmark: production lease and flag timings (the e2e harness shortens them for its failover tests). */
 export const BENCH_SERVICE_ENV: Record<string, string> = {

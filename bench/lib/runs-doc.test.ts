@@ -37,7 +37,10 @@ test('a section holds at most maxRuns runs, the oldest dropped', () => {
   withFile('# Benchmarks\n', (file) => {
     for (let i = 1; i <= 4; i++) writeSectionRunToDocs(file, SECTION, '## Noisy neighbour\n\nIntro.\n', `### run ${i}`, 3);
     const after = readFileSync(file, 'utf8');
-    assert.deepEqual([...after.matchAll(/### run (\d)/g)].map((m) => m[1]), ['4', '3', '2']);
+    assert.deepEqual(
+      [...after.matchAll(/### run (\d)/g)].map((m) => m[1]),
+      ['4', '3', '2'],
+    );
     assert.equal(after.split('Intro.').length - 1, 1, 'the intro is written once, when the section is new');
   });
 });

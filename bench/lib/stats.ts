@@ -9,7 +9,7 @@ export interface Distribution {
 }
 
 /** Nearest-rank percentile of an ascending array (NaN when empty). */
-export function percentile(sorted: readonly number[], p: number): number {
+function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;

@@ -110,8 +110,22 @@ describe('every rendered object against the Kubernetes schemas (kubernetes-model
 
   test('the kinds the chart renders all have a schema: apps/v1, policy/v1, autoscaling/v2, networking.k8s.io/v1, rbac, coordination, apiextensions, monitoring.coreos.com', () => {
     const kinds = new Set([...rendered.values()].flat().map((object) => `${object.apiVersion}/${object.kind}`));
-    assert.deepEqual([...kinds].filter((kind) => !VALIDATED_KINDS.includes(kind)), []);
-    for (const kind of ['apps/v1/Deployment', 'apps/v1/StatefulSet', 'policy/v1/PodDisruptionBudget', 'autoscaling/v2/HorizontalPodAutoscaler', 'networking.k8s.io/v1/Ingress', 'networking.k8s.io/v1/NetworkPolicy', 'rbac.authorization.k8s.io/v1/Role', 'monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule', 'apiextensions.k8s.io/v1/CustomResourceDefinition']) {
+    assert.deepEqual(
+      [...kinds].filter((kind) => !VALIDATED_KINDS.includes(kind)),
+      [],
+    );
+    for (const kind of [
+      'apps/v1/Deployment',
+      'apps/v1/StatefulSet',
+      'policy/v1/PodDisruptionBudget',
+      'autoscaling/v2/HorizontalPodAutoscaler',
+      'networking.k8s.io/v1/Ingress',
+      'networking.k8s.io/v1/NetworkPolicy',
+      'rbac.authorization.k8s.io/v1/Role',
+      'monitoring.coreos.com/v1/ServiceMonitor',
+      'monitoring.coreos.com/v1/PrometheusRule',
+      'apiextensions.k8s.io/v1/CustomResourceDefinition',
+    ]) {
       assert.ok(kinds.has(kind), `${kind} is rendered and validated`);
     }
   });
@@ -194,7 +208,10 @@ describe('containers: security, probes, resources', () => {
         assert.equal(container.securityContext?.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
         assert.deepEqual((container.securityContext?.capabilities as { drop?: string[] } | undefined)?.drop, ['ALL'], `${where}: capabilities drop ALL`);
         assert.equal((context.seccompProfile as { type?: string } | undefined)?.type, 'RuntimeDefault', `${where}: seccompProfile`);
-        assert.ok(container.volumeMounts?.some((mount) => mount.mountPath === '/tmp'), `${where}: a writable /tmp (emptyDir)`);
+        assert.ok(
+          container.volumeMounts?.some((mount) => mount.mountPath === '/tmp'),
+          `${where}: a writable /tmp (emptyDir)`,
+        );
       }
     });
 
@@ -261,7 +278,10 @@ describe('ServiceAccounts and RBAC', () => {
         assert.equal(spec.automountServiceAccountToken, false, `${workload.metadata.name}: automountServiceAccountToken`);
         const runsController = spec.containers.some((container: Container) => container.args?.[0] === 'controller');
         assert.equal(spec.serviceAccountName === `${RELEASE}-controller`, runsController, `${workload.metadata.name} uses ${spec.serviceAccountName}`);
-        assert.ok(ofKind(objects, 'ServiceAccount').some((account) => account.metadata.name === spec.serviceAccountName), `${spec.serviceAccountName} exists`);
+        assert.ok(
+          ofKind(objects, 'ServiceAccount').some((account) => account.metadata.name === spec.serviceAccountName),
+          `${spec.serviceAccountName} exists`,
+        );
         for (const container of [...(spec.initContainers ?? []), ...spec.containers] as Container[]) {
           const mountsToken = (container.volumeMounts ?? []).some((mount) => mount.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
           assert.equal(mountsToken, container.args?.[0] === 'controller', `${workload.metadata.name}/${container.name} mounts the API token: ${mountsToken}`);
@@ -274,24 +294,39 @@ describe('ServiceAccounts and RBAC', () => {
 describe('the controller: sidecar by default, its own Deployment by a value', () => {
   test('by default it is a container of the router pods, and there is no controller Deployment', () => {
     const router = find(defaults, 'Deployment', `${RELEASE}-router`);
-    assert.deepEqual(router.spec.template.spec.containers.map((container: Container) => container.name), ['router', 'controller']);
-    assert.equal(ofKind(defaults, 'Deployment').some((d) => d.metadata.name === `${RELEASE}-controller`), false);
+    assert.deepEqual(
+      router.spec.template.spec.containers.map((container: Container) => container.name),
+      ['router', 'controller'],
+    );
+    assert.equal(
+      ofKind(defaults, 'Deployment').some((d) => d.metadata.name === `${RELEASE}-controller`),
+      false,
+    );
     const service = find(defaults, 'Service', `${RELEASE}-controller`);
     assert.equal(service.spec.selector['app.kubernetes.io/component'], 'router');
     assert.equal(service.spec.ports[0].targetPort, 'http-ctl');
     for (const environment of ENVIRONMENTS) {
       const pods = find(renderOf(environment), 'Deployment', `${RELEASE}-router`).spec.template.spec;
-      assert.ok(pods.containers.some((container: Container) => container.args?.[0] === 'controller'), `${environment}: sidecar`);
+      assert.ok(
+        pods.containers.some((container: Container) => container.args?.[0] === 'controller'),
+        `${environment}: sidecar`,
+      );
     }
   });
 
   test('with controller.mode=deployment it has its own Deployment, PDB and NetworkPolicy, and leaves the router pods', () => {
     const objects = renderOf('production, controller as its own Deployment');
     const controller = find(objects, 'Deployment', `${RELEASE}-controller`);
-    assert.deepEqual(controller.spec.template.spec.containers.map((container: Container) => container.args), [['controller']]);
+    assert.deepEqual(
+      controller.spec.template.spec.containers.map((container: Container) => container.args),
+      [['controller']],
+    );
     assert.equal(controller.spec.replicas, 2);
     const router = find(objects, 'Deployment', `${RELEASE}-router`);
-    assert.deepEqual(router.spec.template.spec.containers.map((container: Container) => container.name), ['router']);
+    assert.deepEqual(
+      router.spec.template.spec.containers.map((container: Container) => container.name),
+      ['router'],
+    );
     assert.equal(router.spec.template.spec.serviceAccountName, `${RELEASE}-router`);
     find(objects, 'PodDisruptionBudget', `${RELEASE}-controller`);
     find(objects, 'NetworkPolicy', `${RELEASE}-controller`);
@@ -313,7 +348,10 @@ describe('the controller: sidecar by default, its own Deployment by a value', ()
     const production = find(renderOf('production'), 'Deployment', `${RELEASE}-router`).spec.template.spec;
     const tokens = production.volumes.find((volume: { name: string }) => volume.name === 'controller-tokens');
     assert.equal(tokens.secret.secretName, 'agent-bridge-controller-tokens', 'production brings its own Secret');
-    assert.equal(ofKind(renderOf('production'), 'Secret').some((secret) => secret.metadata.name.endsWith('controller-tokens')), false);
+    assert.equal(
+      ofKind(renderOf('production'), 'Secret').some((secret) => secret.metadata.name.endsWith('controller-tokens')),
+      false,
+    );
   });
 });
 
@@ -343,7 +381,29 @@ describe('settings', () => {
     controller: { values: 'controller', shape: controllerConfigSchema.shape, load: loadControllerConfig },
   };
   /** Set by the chart itself (from other values, the downward API or Secrets). */
-  const MANAGED = ['REDIS_URL', 'SHARD_COUNT', 'KEY_PREFIX', 'HOST', 'PORT', 'AGENT_TOKENS_FILE', 'ADVERTISE_URL', 'SOURCE', 'KUBE_NAMESPACE', 'FEATURE_FLAGS_NAME', 'KUBE_LEASE_NAME', 'ADMIN_TOKEN_FILE', 'WEBHOOK_TOKEN_FILE', 'REQUEST_STATE_KEY', 'REQUEST_STATE_PREVIOUS_KEY', 'MCP_ALLOWED_ORIGINS', 'MCP_ALLOWED_HOSTS', 'INTER_REPLICA_KEY', 'INTER_REPLICA_PREVIOUS_KEY', 'RELAY_ALLOWED_TARGETS', 'POD_IP'];
+  const MANAGED = [
+    'REDIS_URL',
+    'SHARD_COUNT',
+    'KEY_PREFIX',
+    'HOST',
+    'PORT',
+    'AGENT_TOKENS_FILE',
+    'ADVERTISE_URL',
+    'SOURCE',
+    'KUBE_NAMESPACE',
+    'FEATURE_FLAGS_NAME',
+    'KUBE_LEASE_NAME',
+    'ADMIN_TOKEN_FILE',
+    'WEBHOOK_TOKEN_FILE',
+    'REQUEST_STATE_KEY',
+    'REQUEST_STATE_PREVIOUS_KEY',
+    'MCP_ALLOWED_ORIGINS',
+    'MCP_ALLOWED_HOSTS',
+    'INTER_REPLICA_KEY',
+    'INTER_REPLICA_PREVIOUS_KEY',
+    'RELAY_ALLOWED_TARGETS',
+    'POD_IP',
+  ];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
     REPLICA_ID: 'defaults to <pod name>-<pid>: unique per pod',
@@ -353,8 +413,7 @@ describe('settings', () => {
     ADMIN_TOKEN: 'tokens come from Secret files (ADMIN_TOKEN_FILE), never the environment',
     WEBHOOK_TOKEN: 'tokens come from Secret files (WEBHOOK_TOKEN_FILE), never the environment',
   };
-  const settable = (service: ServiceName): Record<string, { type: string[]; minimum?: number; maximum?: number; enum?: unknown[] }> =>
-    schema.properties[SERVICE_CONFIG[service].values].properties.settings.properties;
+  const settable = (service: ServiceName): Record<string, { type: string[]; minimum?: number; maximum?: number; enum?: unknown[] }> => schema.properties[SERVICE_CONFIG[service].values].properties.settings.properties;
 
   test('every setting a service reads is set by the chart, settable through values (<component>.settings), or documented as not for a cluster', () => {
     for (const service of SERVICES) {
@@ -362,8 +421,16 @@ describe('settings', () => {
       const throughValues = Object.keys(settable(service));
       const unaccounted = reads.filter((key) => !MANAGED.includes(key) && !throughValues.includes(key) && !(key in NOT_IN_A_CLUSTER));
       assert.deepEqual(unaccounted, [], `${service}: expose these in values.schema.json (${SERVICE_CONFIG[service].values}.settings) or set them in the templates`);
-      assert.deepEqual(throughValues.filter((key) => !reads.includes(key)), [], `${service}: values.schema.json offers settings the service does not read`);
-      assert.deepEqual(throughValues.filter((key) => MANAGED.includes(key)), [], `${service}: a chart-managed setting is also offered in values`);
+      assert.deepEqual(
+        throughValues.filter((key) => !reads.includes(key)),
+        [],
+        `${service}: values.schema.json offers settings the service does not read`,
+      );
+      assert.deepEqual(
+        throughValues.filter((key) => MANAGED.includes(key)),
+        [],
+        `${service}: a chart-managed setting is also offered in values`,
+      );
     }
     const common = Object.keys(schema.properties.settings.properties);
     for (const service of SERVICES) for (const key of common) assert.ok(key in settable(service), `${key} (common) is overridable per component`);
@@ -468,7 +535,11 @@ describe('Redis', () => {
     assert.equal(flag('--appendonly'), 'yes');
     assert.equal(flag('--maxmemory-policy'), 'noeviction');
     assert.equal(redis.spec.volumeClaimTemplates[0].metadata.name, 'data');
-    assert.equal(ofKind(objects, 'Secret').some((secret) => secret.metadata.name === `${RELEASE}-redis-url`), false, 'the URL is composed with the password (charts/agent-bridge/tests/relay.test.ts)');
+    assert.equal(
+      ofKind(objects, 'Secret').some((secret) => secret.metadata.name === `${RELEASE}-redis-url`),
+      false,
+      'the URL is composed with the password (charts/agent-bridge/tests/relay.test.ts)',
+    );
   });
 
   test('staging and production read the Redis URL from an existing Secret and run no Redis', () => {
@@ -481,7 +552,7 @@ describe('Redis', () => {
     }
   });
 
-  test('the services require the durability Redis has: the in-chart one\'s appendfsync (always by default), always for staging and production', () => {
+  test("the services require the durability Redis has: the in-chart one's appendfsync (always by default), always for staging and production", () => {
     const required = (objects: KubeObject[]) => [...new Set(serviceContainers(objects).map(({ container }) => envEntriesOf(container).REDIS_REQUIRED_APPENDFSYNC?.value))];
     const internal = render({ set: { 'redis.existingSecret': '', 'redis.internal.enabled': true } });
     const args: string[] = find(internal, 'StatefulSet', `${RELEASE}-redis`).spec.template.spec.containers[0].args;
@@ -521,11 +592,18 @@ describe('availability: replicas, PodDisruptionBudgets, HorizontalPodAutoscalers
   test('staging and production autoscale legacy-poll, the router and elicitation (which scales down slowly), with PDBs for each', () => {
     for (const environment of ['staging', 'production'] as const) {
       const objects = renderOf(environment);
-      const names = ofKind(objects, 'HorizontalPodAutoscaler').map((hpa) => hpa.metadata.name).sort();
+      const names = ofKind(objects, 'HorizontalPodAutoscaler')
+        .map((hpa) => hpa.metadata.name)
+        .sort();
       assert.deepEqual(names, [`${RELEASE}-elicitation`, `${RELEASE}-legacy-poll`, `${RELEASE}-router`]);
       const elicitation = find(objects, 'HorizontalPodAutoscaler', `${RELEASE}-elicitation`);
       assert.ok(elicitation.spec.behavior.scaleDown.stabilizationWindowSeconds >= 600);
-      assert.deepEqual(ofKind(objects, 'PodDisruptionBudget').map((pdb) => pdb.metadata.name).sort(), names);
+      assert.deepEqual(
+        ofKind(objects, 'PodDisruptionBudget')
+          .map((pdb) => pdb.metadata.name)
+          .sort(),
+        names,
+      );
     }
   });
 
@@ -540,7 +618,10 @@ describe('Ingress', () => {
   const ingress = (component: string) => ingresses.find((object) => object.metadata.labels?.['app.kubernetes.io/component'] === component)!;
 
   test('one Ingress per agent endpoint, on /mcp of its Service, with TLS', () => {
-    for (const [component, host] of [['legacy-poll', 'legacy.agents.example.com'], ['elicitation', 'agents.example.com']] as const) {
+    for (const [component, host] of [
+      ['legacy-poll', 'legacy.agents.example.com'],
+      ['elicitation', 'agents.example.com'],
+    ] as const) {
       const rule = ingress(component).spec.rules[0];
       assert.equal(rule.host, host);
       assert.deepEqual(rule.http.paths[0].backend.service, { name: `${RELEASE}-${component}`, port: { name: 'http' } });
@@ -559,7 +640,7 @@ describe('Ingress', () => {
     assert.match(renderError({ set: { 'ingress.legacy.readTimeoutSeconds': 60 } }), /ingress\.legacy\.readTimeoutSeconds \(60\) must exceed the longest poll/);
   });
 
-  test("elicitation clients are pinned by cookie to the replica that created their session; legacy is not pinned", () => {
+  test('elicitation clients are pinned by cookie to the replica that created their session; legacy is not pinned', () => {
     const elicitation = ingress('elicitation').metadata.annotations!;
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity'], 'cookie');
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity-mode'], 'persistent');
@@ -610,7 +691,14 @@ describe('NetworkPolicies', () => {
   test('egress: DNS and Redis for everyone; the Kubernetes API and Prometheus only for the pods running the controller', () => {
     for (const component of ['legacy-poll', 'elicitation', 'router']) {
       const egress = policy(component).spec.egress;
-      assert.deepEqual(egress[0].ports, [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }], component);
+      assert.deepEqual(
+        egress[0].ports,
+        [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+        component,
+      );
       assert.deepEqual(egress[1], { ports: [{ protocol: 'TCP', port: 6379 }], to: [{ ipBlock: { cidr: '10.20.0.0/24' } }] }, component);
       const apiRule = egress.find((rule: { ports?: Array<{ port: number }> }) => rule.ports?.some((port) => port.port === 6443));
       assert.equal(Boolean(apiRule), component === 'router', `${component}: Kubernetes API egress only with the controller`);
@@ -666,7 +754,9 @@ describe('monitoring: ServiceMonitor, PrometheusRule, dashboards', () => {
     const link = join(CHART_DIR, 'files/dashboards');
     assert.ok(lstatSync(link).isSymbolicLink(), 'files/dashboards is a symlink');
     assert.equal(realpathSync(link), realpathSync(dashboardsDir));
-    const files = readdirSync(dashboardsDir).filter((file) => file.endsWith('.json')).sort();
+    const files = readdirSync(dashboardsDir)
+      .filter((file) => file.endsWith('.json'))
+      .sort();
     assert.equal(files.length, 3);
     const maps = ofKind(renderOf('production'), 'ConfigMap').filter((map) => map.metadata.labels?.grafana_dashboard === '1');
     assert.deepEqual(maps.flatMap((map) => Object.keys(map.data)).sort(), files);
@@ -694,11 +784,15 @@ describe('monitoring: ServiceMonitor, PrometheusRule, dashboards', () => {
       }
     }
     assert.ok(expressions.length > 40, `${expressions.length} expressions`);
-    const unknown = expressions.flatMap(({ where, expr }) => metricNames(expr).filter((name) => !known(name)).map((name) => `${where}: ${name}`));
+    const unknown = expressions.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((name) => !known(name))
+        .map((name) => `${where}: ${name}`),
+    );
     assert.deepEqual(unknown, []);
   });
 
-  test('the ServiceMonitor scrapes the http port of every agent-bridge Service, keeping the services\' own `service` label', () => {
+  test("the ServiceMonitor scrapes the http port of every agent-bridge Service, keeping the services' own `service` label", () => {
     const objects = renderOf('production');
     const monitor = find(objects, 'ServiceMonitor', RELEASE);
     assert.deepEqual(monitor.spec.endpoints, [{ port: 'http', path: '/metrics', interval: '15s', scrapeTimeout: '10s', honorLabels: true }]);
@@ -709,9 +803,16 @@ describe('monitoring: ServiceMonitor, PrometheusRule, dashboards', () => {
           expression.operator === 'In' ? expression.values!.includes(service.metadata.labels![expression.key]!) : expression.operator === 'DoesNotExist' && !(expression.key in service.metadata.labels!),
         ),
     );
-    assert.ok(ofKind(objects, 'Service').some((service) => service.metadata.name === `${RELEASE}-elicitation-replicas`), 'the headless Service of relay names is rendered, and left out');
+    assert.ok(
+      ofKind(objects, 'Service').some((service) => service.metadata.name === `${RELEASE}-elicitation-replicas`),
+      'the headless Service of relay names is rendered, and left out',
+    );
     assert.deepEqual(selected.map((service) => service.metadata.labels!['app.kubernetes.io/component']).sort(), ['controller', 'elicitation', 'legacy-poll', 'router']);
-    for (const service of selected) assert.ok(service.spec.ports.some((port: { name: string }) => port.name === 'http'), service.metadata.name);
+    for (const service of selected)
+      assert.ok(
+        service.spec.ports.some((port: { name: string }) => port.name === 'http'),
+        service.metadata.name,
+      );
   });
 
   test('dev renders no ServiceMonitor or PrometheusRule (no Prometheus Operator needed)', () => {
@@ -741,7 +842,10 @@ describe('NOTES.txt, environments and skaffold', () => {
     const skaffold = parse(readFileSync(join(REPO_ROOT, 'skaffold.yaml'), 'utf8'));
     assert.match(skaffold.apiVersion, /^skaffold\/v4beta\d+$/);
     assert.equal(skaffold.kind, 'Config');
-    assert.deepEqual(skaffold.build.artifacts.map((artifact: { image: string }) => artifact.image), ['agent-bridge']);
+    assert.deepEqual(
+      skaffold.build.artifacts.map((artifact: { image: string }) => artifact.image),
+      ['agent-bridge'],
+    );
     assert.equal(skaffold.build.artifacts[0].docker.dockerfile, 'Dockerfile');
     const release = skaffold.deploy.helm.releases[0];
     assert.equal(release.chartPath, 'charts/agent-bridge');
@@ -795,20 +899,28 @@ describe('the documented Alertmanager receiver (docs/deployment.md)', () => {
     const webhook = object.spec.receivers[0].webhookConfigs[0];
     assert.equal(webhook.url, webhookUrl(renderOf('production')));
     assert.deepEqual(webhook.httpConfig.authorization.credentials, { name: 'agent-bridge-controller-tokens', key: 'webhook-token' });
-    const tokens = renderOf('production').find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-router`)!.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'controller-tokens');
+    const tokens = renderOf('production')
+      .find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-router`)!
+      .spec.template.spec.volumes.find((v: { name: string }) => v.name === 'controller-tokens');
     assert.equal(tokens.secret.secretName, webhook.httpConfig.authorization.credentials.name);
   });
 });
 
-
 describe('Origin and Host checks of the MCP endpoints', () => {
   const endpointsOf = (objects: readonly KubeObject[]) => serviceContainers(objects).filter(({ service }) => service === 'legacy-poll' || service === 'elicitation');
-  const policyOf = (service: ServiceName, container: Container) =>
-    OriginPolicy.fromSettings((service === 'legacy-poll' ? loadLegacyPollConfig : loadElicitationConfig)(environmentOf(container)) as never);
+  const policyOf = (service: ServiceName, container: Container) => OriginPolicy.fromSettings((service === 'legacy-poll' ? loadLegacyPollConfig : loadElicitationConfig)(environmentOf(container)) as never);
   const request = (headers: Record<string, string>) => ({ headers }) as never;
 
   test('the allowed origins are the Ingress hosts and the listed ones; the allowed names the Ingress hosts, the Services and the listed ones', () => {
-    const objects = render({ set: { 'ingress.legacy.host': 'legacy.agents.test', 'ingress.elicitation.host': 'agents.test', 'ingress.elicitation.tlsSecretName': 'tls', 'mcpAccess.allowedOrigins': ['https://console.agents.test'], 'mcpAccess.allowedHosts': ['mcp.internal.test'] } });
+    const objects = render({
+      set: {
+        'ingress.legacy.host': 'legacy.agents.test',
+        'ingress.elicitation.host': 'agents.test',
+        'ingress.elicitation.tlsSecretName': 'tls',
+        'mcpAccess.allowedOrigins': ['https://console.agents.test'],
+        'mcpAccess.allowedHosts': ['mcp.internal.test'],
+      },
+    });
     const endpoints = endpointsOf(objects);
     assert.equal(endpoints.length, 2);
     for (const { service, container } of endpoints) {

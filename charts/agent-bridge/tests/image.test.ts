@@ -213,5 +213,4 @@ describe('image: make images', () => {
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /make images: docker is not installed/);
   });
-
 });

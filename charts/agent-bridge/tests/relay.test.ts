@@ -56,10 +56,17 @@ describe('the inter-replica key: one for every elicitation replica and controlle
       assert.deepEqual(envEntriesOf(container).INTER_REPLICA_KEY!.valueFrom, { secretKeyRef: { name: 'relay-key', key: 'current' } }, where);
       assert.deepEqual(envEntriesOf(container).INTER_REPLICA_PREVIOUS_KEY!.valueFrom, { secretKeyRef: { name: 'relay-key', key: 'old', optional: true } }, where);
     }
-    assert.equal(ofKind(objects, 'Secret').some((secret) => secret.metadata.name === KEY_SECRET), false);
+    assert.equal(
+      ofKind(objects, 'Secret').some((secret) => secret.metadata.name === KEY_SECRET),
+      false,
+    );
     const production = render({ valuesFiles: [environmentFile('production')] });
     for (const { where, container } of relaying(production)) assert.deepEqual(envEntriesOf(container).INTER_REPLICA_KEY!.valueFrom, { secretKeyRef: { name: 'agent-bridge-inter-replica', key: 'inter-replica-key' } }, `production ${where}`);
-    assert.equal(ofKind(production, 'Secret').some((secret) => secret.metadata.name === KEY_SECRET), false, 'production brings its own');
+    assert.equal(
+      ofKind(production, 'Secret').some((secret) => secret.metadata.name === KEY_SECRET),
+      false,
+      'production brings its own',
+    );
     for (const { service, container } of serviceContainers(objects).filter(({ service }) => service === 'router' || service === 'legacy-poll')) {
       assert.equal(envEntriesOf(container).INTER_REPLICA_KEY, undefined, service);
     }
@@ -86,7 +93,10 @@ describe('where relays may go (RELAY_ALLOWED_TARGETS)', () => {
   test('the headless Services select the pods that advertise their names, ready or not, and are not scraped twice', () => {
     for (const mode of ['sidecar', 'deployment'] as const) {
       const objects = render({ set: { 'controller.mode': mode } });
-      for (const [component, workload] of [['elicitation', 'elicitation'], ['controller', mode === 'sidecar' ? 'router' : 'controller']] as const) {
+      for (const [component, workload] of [
+        ['elicitation', 'elicitation'],
+        ['controller', mode === 'sidecar' ? 'router' : 'controller'],
+      ] as const) {
         const headless = find(objects, 'Service', `${RELEASE}-${component}-replicas`);
         assert.equal(headless.spec.clusterIP, 'None');
         assert.equal(headless.spec.publishNotReadyAddresses, true, 'a draining replica still serves its sessions');
@@ -107,7 +117,10 @@ describe('where relays may go (RELAY_ALLOWED_TARGETS)', () => {
       assert.deepEqual(config.RELAY_ALLOWED_TARGETS, ['10.1.0.0/16']);
       assert.equal(RelayTargetPolicy.fromSettings(config).check(config.ADVERTISE_URL).allowed, true);
     }
-    assert.equal(ofKind(podIp, 'Service').some((s) => s.metadata.name.endsWith('-replicas')), false);
+    assert.equal(
+      ofKind(podIp, 'Service').some((s) => s.metadata.name.endsWith('-replicas')),
+      false,
+    );
     assert.match(renderError({ set: { 'relay.addressing': 'podIP' } }), /relay\.addressing=podIP needs relay\.allowedTargets/);
     assert.match(renderError({ set: { 'relay.addressing': 'pod' } }), /addressing/);
   });
@@ -131,12 +144,18 @@ describe('the in-chart Redis requires a password', () => {
       const url = envEntriesOf(container).REDIS_URL!.value!.replace('$(REDIS_PASSWORD)', env.REDIS_PASSWORD);
       assert.equal(url, `redis://:${password}@${RELEASE}-redis:6379`, where);
     }
-    assert.equal(ofKind(objects, 'Secret').some((s) => s.metadata.name === `${RELEASE}-redis-url`), false);
+    assert.equal(
+      ofKind(objects, 'Secret').some((s) => s.metadata.name === `${RELEASE}-redis-url`),
+      false,
+    );
   });
 
   test('with redis.internal.auth.existingSecret Redis and the services read that Secret, and the chart writes none', () => {
     const objects = render({ valuesFiles: [environmentFile('dev')], set: { 'redis.internal.auth': { existingSecret: 'my-redis', existingSecretKey: 'pw' } } });
-    assert.equal(ofKind(objects, 'Secret').some((s) => s.metadata.name === REDIS_SECRET), false);
+    assert.equal(
+      ofKind(objects, 'Secret').some((s) => s.metadata.name === REDIS_SECRET),
+      false,
+    );
     const redis = find(objects, 'StatefulSet', `${RELEASE}-redis`).spec.template.spec.containers[0];
     assert.deepEqual(envEntriesOf(redis).REDISCLI_AUTH!.valueFrom, { secretKeyRef: { name: 'my-redis', key: 'pw' } });
     for (const { container } of serviceContainers(objects)) assert.deepEqual(envEntriesOf(container).REDIS_PASSWORD!.valueFrom, { secretKeyRef: { name: 'my-redis', key: 'pw' } });
@@ -145,7 +164,11 @@ describe('the in-chart Redis requires a password', () => {
   test('staging and production (an external Redis) get no Redis password Secret', () => {
     for (const environment of ['staging', 'production'] as const) {
       const objects = render({ valuesFiles: [environmentFile(environment)] });
-      assert.equal(ofKind(objects, 'Secret').some((s) => s.metadata.name === REDIS_SECRET), false, environment);
+      assert.equal(
+        ofKind(objects, 'Secret').some((s) => s.metadata.name === REDIS_SECRET),
+        false,
+        environment,
+      );
       for (const { container } of serviceContainers(objects)) assert.equal(envEntriesOf(container).REDIS_PASSWORD, undefined);
     }
   });

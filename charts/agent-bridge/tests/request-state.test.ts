@@ -47,7 +47,7 @@ describe('REQUEST_STATE_KEY: one key for every elicitation replica, from a Secre
     assert.notEqual(first, second, 'random per installation, not a fixed default');
   });
 
-  test("the elicitation config loader accepts the generated key and uses it as REQUEST_STATE_KEY", () => {
+  test('the elicitation config loader accepts the generated key and uses it as REQUEST_STATE_KEY', () => {
     const objects = render();
     const key = decoded(find(objects, 'Secret', GENERATED), 'request-state-key');
     for (const { container } of elicitationContainers(objects)) {
@@ -64,14 +64,23 @@ describe('REQUEST_STATE_KEY: one key for every elicitation replica, from a Secre
         assert.deepEqual(current, { secretKeyRef: { name: 'agent-bridge-request-state', key: 'request-state-key' } }, `${environment}: ${where}`);
         assert.deepEqual(previous, { secretKeyRef: { name: 'agent-bridge-request-state', key: 'request-state-previous-key', optional: true } }, `${environment}: ${where}`);
       }
-      assert.deepEqual(ofKind(objects, 'Secret').map((secret) => secret.metadata.name).filter((name) => name.includes('request-state')), [], `${environment}: the Secret is the operator's`);
+      assert.deepEqual(
+        ofKind(objects, 'Secret')
+          .map((secret) => secret.metadata.name)
+          .filter((name) => name.includes('request-state')),
+        [],
+        `${environment}: the Secret is the operator's`,
+      );
     }
     const custom = render({ set: { 'elicitation.requestState': { existingSecret: 'mcp-state', existingSecretKey: 'current', previousKeySecretKey: 'old' } } });
     for (const { where, current, previous } of keySources(custom)) {
       assert.deepEqual(current, { secretKeyRef: { name: 'mcp-state', key: 'current' } }, where);
       assert.deepEqual(previous, { secretKeyRef: { name: 'mcp-state', key: 'old', optional: true } }, where);
     }
-    assert.equal(ofKind(custom, 'Secret').some((secret) => secret.metadata.name === GENERATED), false);
+    assert.equal(
+      ofKind(custom, 'Secret').some((secret) => secret.metadata.name === GENERATED),
+      false,
+    );
   });
 
   test('only the elicitation containers get the key; without elicitation there is no requestState Secret', () => {
@@ -79,7 +88,10 @@ describe('REQUEST_STATE_KEY: one key for every elicitation replica, from a Secre
       const env = envEntriesOf(container);
       assert.equal(env.REQUEST_STATE_KEY ?? env.REQUEST_STATE_PREVIOUS_KEY, undefined, service);
     }
-    assert.equal(ofKind(render({ set: { 'elicitation.enabled': false } }), 'Secret').some((secret) => secret.metadata.name === GENERATED), false);
+    assert.equal(
+      ofKind(render({ set: { 'elicitation.enabled': false } }), 'Secret').some((secret) => secret.metadata.name === GENERATED),
+      false,
+    );
   });
 
   test('the current and the previous key need different Secret keys, and Secret key names are checked', () => {

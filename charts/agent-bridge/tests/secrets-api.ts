@@ -46,7 +46,13 @@ const plural = (kind: string): string => {
 };
 
 function resourceList(groupVersion: string) {
-  const resources = RESOURCES.filter((resource) => resource.groupVersion === groupVersion).map(({ kind, namespaced }) => ({ name: plural(kind), singularName: kind.toLowerCase(), namespaced, kind, verbs: ['get', 'list', 'create', 'update', 'patch'] }));
+  const resources = RESOURCES.filter((resource) => resource.groupVersion === groupVersion).map(({ kind, namespaced }) => ({
+    name: plural(kind),
+    singularName: kind.toLowerCase(),
+    namespaced,
+    kind,
+    verbs: ['get', 'list', 'create', 'update', 'patch'],
+  }));
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 

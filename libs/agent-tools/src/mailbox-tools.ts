@@ -100,8 +100,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
   const sendMessage: ToolDefinition = {
     name: 'send_message',
     title: 'Send a message',
-    description:
-      'Send a message to another agent. Returns once the bridge has stored it (it is then never lost). Pass idempotency_key to make retries safe; pass in_reply_to to answer a message you received.',
+    description: 'Send a message to another agent. Returns once the bridge has stored it (it is then never lost). Pass idempotency_key to make retries safe; pass in_reply_to to answer a message you received.',
     inputSchema: SEND_MESSAGE_INPUT_SCHEMA,
     async handler(rawArgs, context) {
       const flags = options.flags();
@@ -109,11 +108,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const args = parseToolArguments('send_message', sendMessageArgs, rawArgs);
       const contentBytes = Buffer.byteLength(args.content, 'utf8');
       if (contentBytes > limits.maxContentBytes) {
-        throw new ToolError(
-          'CONTENT_TOO_LARGE',
-          `content is ${contentBytes} bytes; the limit is ${limits.maxContentBytes} bytes. Split it into several messages or send a reference to the data.`,
-          { details: { bytes: contentBytes, limit: limits.maxContentBytes } },
-        );
+        throw new ToolError('CONTENT_TOO_LARGE', `content is ${contentBytes} bytes; the limit is ${limits.maxContentBytes} bytes. Split it into several messages or send a reference to the data.`, {
+          details: { bytes: contentBytes, limit: limits.maxContentBytes },
+        });
       }
       const metadata = args.metadata ?? {};
       // Checked before it is serialized: JSON.parse accepts any depth, JSON.stringify does not.
@@ -124,11 +121,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       }
       const metadataBytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
       if (metadataBytes > limits.maxMetadataBytes) {
-        throw new ToolError(
-          'CONTENT_TOO_LARGE',
-          `metadata is ${metadataBytes} bytes of JSON; the limit is ${limits.maxMetadataBytes} bytes. Move large data into content or a reference.`,
-          { details: { bytes: metadataBytes, limit: limits.maxMetadataBytes } },
-        );
+        throw new ToolError('CONTENT_TOO_LARGE', `metadata is ${metadataBytes} bytes of JSON; the limit is ${limits.maxMetadataBytes} bytes. Move large data into content or a reference.`, {
+          details: { bytes: metadataBytes, limit: limits.maxMetadataBytes },
+        });
       }
       if (!options.knowsAgent(args.to)) {
         throw new ToolError('UNKNOWN_RECIPIENT', `there is no agent "${args.to}" on this bridge; check the recipient id.`, { details: { to: args.to } });
@@ -169,11 +164,10 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         };
       } catch (error) {
         if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
-          throw new ToolError(
-            'IDEMPOTENCY_CONFLICT',
-            `idempotency_key "${args.idempotency_key}" was already used for a different message (${String(error.details?.messageId)}). Use a new key for new content; nothing was stored.`,
-            { details: { message_id: error.details?.messageId }, cause: error },
-          );
+          throw new ToolError('IDEMPOTENCY_CONFLICT', `idempotency_key "${args.idempotency_key}" was already used for a different message (${String(error.details?.messageId)}). Use a new key for new content; nothing was stored.`, {
+            details: { message_id: error.details?.messageId },
+            cause: error,
+          });
         }
         throw error;
       }
@@ -183,8 +177,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
   const waitForMessages: ToolDefinition = {
     name: 'wait_for_messages',
     title: 'Wait for messages',
-    description:
-      'Return the messages waiting for you, or wait for the next one (up to timeout_ms). Pass the cursor of your previous result: it acknowledges what you received. has_more=true means call again at once.',
+    description: 'Return the messages waiting for you, or wait for the next one (up to timeout_ms). Pass the cursor of your previous result: it acknowledges what you received. has_more=true means call again at once.',
     inputSchema: WAIT_FOR_MESSAGES_INPUT_SCHEMA,
     // Streamed (it may wait) unless something is there for it now: then one cheaper JSON body.
     holds: ({ agentId, args, answers }) => nothingWaiting(agentId, typeof args.cursor === 'string' ? args.cursor : undefined, answers),
@@ -216,11 +209,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       }
       // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
-        throw new ToolError(
-          'USE_ELICITATION',
-          `You are served by elicitation and dual mode is off. Connect to ${options.elicitationEndpointUrl}; your messages arrive there as elicitations.`,
-          { details: { elicitation_endpoint: options.elicitationEndpointUrl } },
-        );
+        throw new ToolError('USE_ELICITATION', `You are served by elicitation and dual mode is off. Connect to ${options.elicitationEndpointUrl}; your messages arrive there as elicitations.`, {
+          details: { elicitation_endpoint: options.elicitationEndpointUrl },
+        });
       }
       let start: string;
       if (args.cursor !== undefined) {
@@ -295,18 +286,14 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
   async function acknowledge(agentId: string, cursor: string): Promise<string> {
     const outcome = await store.ackPollLane(agentId, cursor);
     if (outcome.status === 'expired') {
-      throw new ToolError(
-        'CURSOR_EXPIRED',
-        `cursor ${cursor} is older than your acknowledged position ${outcome.acked}: those messages were already received. Continue with cursor ${outcome.acked}, or omit the cursor.`,
-        { details: { acknowledged: outcome.acked } },
-      );
+      throw new ToolError('CURSOR_EXPIRED', `cursor ${cursor} is older than your acknowledged position ${outcome.acked}: those messages were already received. Continue with cursor ${outcome.acked}, or omit the cursor.`, {
+        details: { acknowledged: outcome.acked },
+      });
     }
     if (outcome.status === 'unknown') {
-      throw new ToolError(
-        'INVALID_CURSOR',
-        `cursor ${cursor} was never issued for your mailbox (the newest is ${outcome.last}). Use the cursor from your previous wait_for_messages result, or omit it.`,
-        { details: { newest: outcome.last } },
-      );
+      throw new ToolError('INVALID_CURSOR', `cursor ${cursor} was never issued for your mailbox (the newest is ${outcome.last}). Use the cursor from your previous wait_for_messages result, or omit it.`, {
+        details: { newest: outcome.last },
+      });
     }
     return cursor;
   }
@@ -315,14 +302,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
    * The next page of the poll lane, waiting up to `timeoutMs` for one. With `rounds`, a message on
    * the push lane ends the wait too: it is handed out as a round (an InputRequired answer).
    */
-  async function waitForPage(
-    agentId: string,
-    start: string,
-    maxMessages: number,
-    timeoutMs: number,
-    context: ToolCallContext,
-    roundSource: { rounds: RoundDelivery; carry: RoundCarry } | undefined,
-  ): Promise<PollLanePage | InputRequired> {
+  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext, roundSource: { rounds: RoundDelivery; carry: RoundCarry } | undefined): Promise<PollLanePage | InputRequired> {
     const deadline = Date.now() + timeoutMs;
     const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
     // Register before the first read: a message routed between the read and the wait still rings us.

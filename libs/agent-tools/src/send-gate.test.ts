@@ -41,7 +41,10 @@ describe('SendGate', () => {
     const delays: number[] = [];
     for (let i = 0; i < 30; i++) delays.push((await refusal('flood')).ms);
     assert.ok(delays[29]! >= 100, `after 30 refusals in a row the answer waits (${delays.join(', ')} ms)`);
-    assert.ok(delays.every((ms) => ms <= REFUSAL_DELAY_MAX_MS + 100), `never past the cap (${Math.max(...delays)} ms)`);
+    assert.ok(
+      delays.every((ms) => ms <= REFUSAL_DELAY_MAX_MS + 100),
+      `never past the cap (${Math.max(...delays)} ms)`,
+    );
     const startedAt = Date.now();
     await send('bystander');
     assert.ok(Date.now() - startedAt < 50, 'another sender is admitted at once');

@@ -91,11 +91,9 @@ export class SendGate {
   private rateLimited(agentId: string, retryAfterMs: number): ToolError {
     this.metrics.sendsRefused.inc({ reason: 'rate_limited' });
     const { ratePerSecond, burst } = this.limits.quota;
-    return new ToolError(
-      'RATE_LIMITED',
-      `agent ${agentId} sends faster than the ${ratePerSecond} messages per second (bursts of ${burst}) one agent may; nothing was stored. Retry after ${retryAfterMs} ms.`,
-      { details: { retryAfterMs, ratePerSecond, burst } },
-    );
+    return new ToolError('RATE_LIMITED', `agent ${agentId} sends faster than the ${ratePerSecond} messages per second (bursts of ${burst}) one agent may; nothing was stored. Retry after ${retryAfterMs} ms.`, {
+      details: { retryAfterMs, ratePerSecond, burst },
+    });
   }
 
   private remember(agentId: string, until: number): void {
@@ -108,12 +106,7 @@ export class SendGate {
   }
 }
 
-export function sendGateLimitsFrom(config: {
-  SEND_RATE_PER_SECOND: number;
-  SEND_BURST: number;
-  SEND_BACKLOG_MAX: number;
-  REDIS_MEMORY_HIGH_WATER_PERCENT: number;
-}): SendGateLimits {
+export function sendGateLimitsFrom(config: { SEND_RATE_PER_SECOND: number; SEND_BURST: number; SEND_BACKLOG_MAX: number; REDIS_MEMORY_HIGH_WATER_PERCENT: number }): SendGateLimits {
   return {
     quota: { ratePerSecond: config.SEND_RATE_PER_SECOND, burst: config.SEND_BURST, backlogMax: config.SEND_BACKLOG_MAX },
     memoryHighWater: config.REDIS_MEMORY_HIGH_WATER_PERCENT / 100,

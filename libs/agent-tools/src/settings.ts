@@ -28,14 +28,7 @@ export const mailboxSettings = {
   KEEPALIVE_MS: int(1_000, 120_000).default(15_000),
 };
 
-export function mailboxLimitsFrom(config: {
-  MAX_CONTENT_BYTES: number;
-  MAX_METADATA_BYTES: number;
-  MESSAGE_DEADLINE_MS: number;
-  POLL_TIMEOUT_MAX_MS: number;
-  POLL_RECHECK_MS: number;
-  PROGRESS_INTERVAL_MS: number;
-}): MailboxLimits {
+export function mailboxLimitsFrom(config: { MAX_CONTENT_BYTES: number; MAX_METADATA_BYTES: number; MESSAGE_DEADLINE_MS: number; POLL_TIMEOUT_MAX_MS: number; POLL_RECHECK_MS: number; PROGRESS_INTERVAL_MS: number }): MailboxLimits {
   return {
     maxContentBytes: config.MAX_CONTENT_BYTES,
     maxMetadataBytes: config.MAX_METADATA_BYTES,

@@ -25,7 +25,10 @@ async function routeOneTo(agentId: string, content: string): Promise<void> {
   await store.ensureShardGroup(shard);
   const lease = (await store.acquireShardLease(shard, 'bell-router', 5_000))!;
   const entries = await store.readShardEntries(shard, 'bell-router', 'new', 100);
-  await store.route(lease, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
+  await store.route(
+    lease,
+    entries.map((e) => pollDecision(e.id, envelopeOf(e))),
+  );
 }
 
 describe('doorbell', () => {

@@ -31,7 +31,10 @@ async function pushed(count: number): Promise<{ lease: PushLease; entries: PushL
   await store.ensureShardGroup(shard);
   const shardLease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
   const events = await store.readShardEntries(shard, 'r1', 'new', 100);
-  await store.route(shardLease, events.map((entry) => pushDecision(entry.id, envelopeOf(entry))));
+  await store.route(
+    shardLease,
+    events.map((entry) => pushDecision(entry.id, envelopeOf(entry))),
+  );
   const lease = (await store.acquirePushLease('pia', 'deliverer-1', 5_000))!;
   await store.claimPushLane(lease, 'deliverer-1');
   return { lease, entries: await store.readPushLane('pia', 'deliverer-1', 'new', 100), ids };
@@ -142,8 +145,14 @@ describe('drain_push_lane', () => {
       assert.equal(await store.drainPushLane(lease, 'legacy_fallback'), 0, 'a second drain finds nothing');
       assert.equal(await store.laneLength('pia', 'push'), 0);
       const page = await store.readPollLane('pia', '0-0', 10);
-      assert.deepEqual(page.entries.map((e) => e.message.message_id), ids);
-      assert.deepEqual(page.entries.map((e) => e.via), ['legacy_fallback', 'legacy_fallback', 'legacy_fallback']);
+      assert.deepEqual(
+        page.entries.map((e) => e.message.message_id),
+        ids,
+      );
+      assert.deepEqual(
+        page.entries.map((e) => e.via),
+        ['legacy_fallback', 'legacy_fallback', 'legacy_fallback'],
+      );
       const record = await store.getMessage(ids[0]!, 'pia');
       assert.equal(record?.lane, 'poll');
       assert.equal(record?.laneEntryId, page.entries[0]!.cursor);
@@ -159,7 +168,10 @@ describe('drain_push_lane', () => {
     const { lease, entries, ids } = await pushed(2);
     await redis.hset(keys.ledger('pia', ids[0]!), 'lane_id', 'elsewhere');
     assert.equal(await store.drainPushLane(lease, 'legacy_fallback'), 1);
-    assert.deepEqual((await store.readPollLane('pia', '0-0', 10)).entries.map((e) => e.message.message_id), [ids[1]]);
+    assert.deepEqual(
+      (await store.readPollLane('pia', '0-0', 10)).entries.map((e) => e.message.message_id),
+      [ids[1]],
+    );
     assert.equal(entries.length, 2);
   });
 

@@ -116,10 +116,9 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     elicitCloseGraceMs: options.elicitCloseGraceMs ?? DEFAULT_STORE_OPTIONS.elicitCloseGraceMs,
   });
   const doorbell = new Doorbell(subscriber.redis, {
-    channels: keys.allShards().flatMap((shard) => [
-      ...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), topic: doorbellTopics.events(shard) }] : []),
-      ...(options.listen !== 'events' ? [{ channel: keys.lanesBell(shard) }] : []),
-    ]),
+    channels: keys
+      .allShards()
+      .flatMap((shard) => [...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), topic: doorbellTopics.events(shard) }] : []), ...(options.listen !== 'events' ? [{ channel: keys.lanesBell(shard) }] : [])]),
     onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
   });
   const close = async () => {

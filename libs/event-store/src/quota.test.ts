@@ -33,7 +33,10 @@ async function sendRouted(count: number) {
     envs.push(env);
   }
   const entries = await store.readShardEntries(shard, 'r1', 'new', count);
-  await store.route(lease, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
+  await store.route(
+    lease,
+    entries.map((e) => pollDecision(e.id, envelopeOf(e))),
+  );
   return envs;
 }
 
@@ -82,7 +85,10 @@ describe('send admission', () => {
     assert.equal((await store.getMessage(envs[3]!.id, 'bob'))?.state, 'delivered');
     const quota = { ratePerSecond: 1000, burst: 1000, backlogMax: 4 };
     const admissions = await Promise.all(Array.from({ length: 4 }, () => admitOne(quota)));
-    assert.deepEqual(admissions.map((a) => a.admission), Array.from({ length: 4 }, () => ({ admitted: true })));
+    assert.deepEqual(
+      admissions.map((a) => a.admission),
+      Array.from({ length: 4 }, () => ({ admitted: true })),
+    );
     assert.equal(await redis.zcard(keys.openSends('alice')), 4, 'the four new ones; the delivered ones were forgotten once');
   });
 
@@ -129,10 +135,16 @@ describe('a full Redis', () => {
     const lease = (await store.acquireShardLease(shard, 'r2', 5_000)) ?? (await store.acquireShardLease(shard, 'r1', 5_000));
     assert.ok(lease, 'a router can take (or keep) the shard lease');
     const entries = await store.readShardEntries(shard, 'r1', 'new', 10);
-    const [routed] = await store.route({ ...lease }, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
+    const [routed] = await store.route(
+      { ...lease },
+      entries.map((e) => pollDecision(e.id, envelopeOf(e))),
+    );
     assert.equal(routed?.status, 'routed');
     const page = await store.readPollLane('bob', '0-0', 10);
-    assert.deepEqual(page.entries.map((e) => e.message.message_id), [...delivered.map((e) => e.id), env4.id]);
+    assert.deepEqual(
+      page.entries.map((e) => e.message.message_id),
+      [...delivered.map((e) => e.id), env4.id],
+    );
     const acked = await store.ackPollLane('bob', page.entries.at(-1)!.cursor);
     assert.equal(acked.status, 'acked');
     assert.equal((await store.getMessage(env4.id, 'bob'))?.state, 'delivered');

@@ -35,14 +35,8 @@ describe('idempotent append', () => {
   test('an idempotency key reused with different content is refused and stores nothing', async () => {
     await store.append({ envelope: envelope('alice', 'bob', 'hi'), idempotencyKey: 'k1' });
     const before = await redis.dbsize();
-    await assert.rejects(
-      store.append({ envelope: envelope('alice', 'bob', 'something else'), idempotencyKey: 'k1' }),
-      (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'),
-    );
-    await assert.rejects(
-      store.append({ envelope: envelope('alice', 'carol', 'hi'), idempotencyKey: 'k1' }),
-      (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'),
-    );
+    await assert.rejects(store.append({ envelope: envelope('alice', 'bob', 'something else'), idempotencyKey: 'k1' }), (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'));
+    await assert.rejects(store.append({ envelope: envelope('alice', 'carol', 'hi'), idempotencyKey: 'k1' }), (error) => isStoreError(error, 'IDEMPOTENCY_CONFLICT'));
     assert.equal(await redis.dbsize(), before);
     assert.equal(await redis.xlen(keys.events(keys.shardOf('bob'))), 1);
   });
@@ -103,7 +97,7 @@ describe('route and ack', () => {
     assert.equal(await store.renewShardLease(stale, 5_000), false);
   });
 
-  test('a dead consumer\'s pending entries are reclaimed by the next lease holder, in order', async () => {
+  test("a dead consumer's pending entries are reclaimed by the next lease holder, in order", async () => {
     const shard = keys.shardOf('bob');
     const envs = [];
     for (let i = 0; i < 5; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
@@ -116,8 +110,14 @@ describe('route and ack', () => {
     assert.ok(lease, 'the expired lease can be taken');
     assert.equal(await store.claimShardPending(shard, 'r2'), 5);
     const pending = await store.readShardEntries(shard, 'r2', 'pending', 10);
-    assert.deepEqual(pending.map((e) => envelopeOf(e).content), ['m0', 'm1', 'm2', 'm3', 'm4']);
-    await store.route(lease, pending.map((e) => pollDecision(e.id, envelopeOf(e))));
+    assert.deepEqual(
+      pending.map((e) => envelopeOf(e).content),
+      ['m0', 'm1', 'm2', 'm3', 'm4'],
+    );
+    await store.route(
+      lease,
+      pending.map((e) => pollDecision(e.id, envelopeOf(e))),
+    );
     assert.equal((await redis.xpending(keys.events(shard), ROUTER_GROUP))[0], 0);
     assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 5);
   });
@@ -141,7 +141,10 @@ describe('trimming', () => {
     for (let i = 0; i < 10; i++) await appendAndRead('alice', 'bob', `m${i}`);
     const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
     const firstSix = await store.readShardEntries(shard, 'r1', 'new', 6); // 6 delivered, 4 never read
-    await store.route(lease, firstSix.slice(0, 4).map((e) => pollDecision(e.id, envelopeOf(e)))); // 4 acked, 2 pending
+    await store.route(
+      lease,
+      firstSix.slice(0, 4).map((e) => pollDecision(e.id, envelopeOf(e))),
+    ); // 4 acked, 2 pending
     const trimmed = await store.trimShard(shard);
     assert.equal(trimmed, 4);
     const remaining = await redis.xrange(keys.events(shard), '-', '+');
@@ -177,14 +180,20 @@ describe('poll lane', () => {
     const envs = [];
     for (let i = 0; i < count; i++) envs.push((await appendAndRead('alice', 'bob', `m${i}`)).env);
     const entries = await store.readShardEntries(shard, 'r1', 'new', count);
-    await store.route(lease, entries.map((e) => pollDecision(e.id, envelopeOf(e))));
+    await store.route(
+      lease,
+      entries.map((e) => pollDecision(e.id, envelopeOf(e))),
+    );
     return envs;
   }
 
   test('a cursor acknowledges up to itself: those messages become delivered and are trimmed, later ones stay', async () => {
     const envs = await deliver(3);
     const page = await store.readPollLane('bob', '0-0', 10);
-    assert.deepEqual(page.entries.map((e) => e.message.sequence), [1, 2, 3]);
+    assert.deepEqual(
+      page.entries.map((e) => e.message.sequence),
+      [1, 2, 3],
+    );
     const outcome = await store.ackPollLane('bob', page.entries[1]!.cursor);
     assert.deepEqual(outcome, { status: 'acked', count: 2, acked: page.entries[1]!.cursor });
     assert.equal((await store.getMessage(envs[0]!.id, 'bob'))?.state, 'delivered');
@@ -192,7 +201,10 @@ describe('poll lane', () => {
     assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 1);
     assert.equal(await redis.zscore(keys.openMessages(keys.shardOf('bob')), envs[0]!.id), null);
     const rest = await store.readPollLane('bob', page.entries[1]!.cursor, 10);
-    assert.deepEqual(rest.entries.map((e) => e.message.content), ['m2']);
+    assert.deepEqual(
+      rest.entries.map((e) => e.message.content),
+      ['m2'],
+    );
   });
 
   test('acknowledging the same cursor twice is harmless, an older one is expired, an unissued one unknown', async () => {
@@ -255,7 +267,7 @@ describe('shard census', () => {
     assert.match(keys.generationActivity(shard, '2026-07-28'), new RegExp(`^test:\\{s${shard}\\}:`), 'the generation sets carry the shard hash tag');
   });
 
-  test('recording an agent\'s activity with its generation is one MULTI/EXEC transaction', async () => {
+  test("recording an agent's activity with its generation is one MULTI/EXEC transaction", async () => {
     await redis.config('RESETSTAT');
     await store.recordActivity('alice', 'elicitation', Date.now(), '2026-07-28');
     const stats = (await redis.info('commandstats')).split('\r\n').filter((line) => /^cmdstat_(multi|exec|zadd):/.test(line));
@@ -263,7 +275,7 @@ describe('shard census', () => {
     assert.deepEqual(calls, { multi: 1, exec: 1, zadd: 3 }, 'any, elicitation and the generation set, written together');
   });
 
-  test('the controller\'s counts add up every shard, by protocol and by MCP generation, within the window', async () => {
+  test("the controller's counts add up every shard, by protocol and by MCP generation, within the window", async () => {
     const now = Date.now();
     const agents = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'];
     assert.ok(new Set(agents.map((agent) => keys.shardOf(agent))).size > 1, 'the fixture spans several shards');
@@ -318,7 +330,10 @@ describe('push leases of 2026-07-28 rounds', () => {
     await store.ensureShardGroup(shard);
     const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
     const entries = await store.readShardEntries(shard, 'r1', 'new', 100);
-    await store.route(lease, entries.map((entry) => pushDecision(entry.id, envelopeOf(entry))));
+    await store.route(
+      lease,
+      entries.map((entry) => pushDecision(entry.id, envelopeOf(entry))),
+    );
     return envs;
   }
 
@@ -329,7 +344,10 @@ describe('push leases of 2026-07-28 rounds', () => {
     const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 2);
     assert.ok(typeof round === 'object');
     assert.deepEqual(round.pending, []);
-    assert.deepEqual(round.fresh.map((e) => e.messageId), [envs[0]!.id, envs[1]!.id]);
+    assert.deepEqual(
+      round.fresh.map((e) => e.messageId),
+      [envs[0]!.id, envs[1]!.id],
+    );
     assert.equal(await store.takeRound('ria', 'round:b', 30_000, 'rounds', 2), 'held', 'one round at a time');
   });
 
@@ -341,8 +359,15 @@ describe('push leases of 2026-07-28 rounds', () => {
     await store.releasePushLease(deliverer);
     const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 8);
     assert.ok(typeof round === 'object');
-    assert.deepEqual(round.pending.map((e) => e.messageId), [envs[0]!.id], 'the entry another consumer had pending comes first');
-    assert.deepEqual(round.fresh.map((e) => e.messageId), [envs[1]!.id, envs[2]!.id]);
+    assert.deepEqual(
+      round.pending.map((e) => e.messageId),
+      [envs[0]!.id],
+      'the entry another consumer had pending comes first',
+    );
+    assert.deepEqual(
+      round.fresh.map((e) => e.messageId),
+      [envs[1]!.id, envs[2]!.id],
+    );
   });
 
   test('settle_round settles what was answered, leaves the rest pending, releases the lease and says what waits', async () => {
@@ -350,7 +375,10 @@ describe('push leases of 2026-07-28 rounds', () => {
     const round = await store.takeRound('ria', 'round:a', 30_000, 'rounds', 8);
     assert.ok(typeof round === 'object');
     const [first, second] = round.fresh;
-    const outcome = await store.settleRound(round.lease, [{ entry: first!, state: 'answered' }, { entry: second!, state: 'declined' }]);
+    const outcome = await store.settleRound(round.lease, [
+      { entry: first!, state: 'answered' },
+      { entry: second!, state: 'declined' },
+    ]);
     assert.equal(outcome.pushRemaining, 1, 'the unanswered entry is still on the lane');
     assert.equal((await store.getMessage(envs[0]!.id, 'ria'))?.state, 'answered');
     assert.equal((await store.getMessage(envs[1]!.id, 'ria'))?.state, 'declined');
@@ -358,7 +386,11 @@ describe('push leases of 2026-07-28 rounds', () => {
     assert.equal(await redis.exists(keys.pushLease('ria')), 0, 'the lease is released');
     const again = await store.takeRound('ria', 'round:b', 30_000, 'rounds', 8);
     assert.ok(typeof again === 'object');
-    assert.deepEqual(again.pending.map((e) => e.messageId), [envs[2]!.id], 'the unanswered one comes again');
+    assert.deepEqual(
+      again.pending.map((e) => e.messageId),
+      [envs[2]!.id],
+      'the unanswered one comes again',
+    );
     assert.deepEqual(await store.readPushEntries('ria', [first!.id, round.fresh[2]!.id]), [round.fresh[2]], 'only what is still on the lane, read by id');
   });
 
@@ -481,7 +513,10 @@ describe('push-lane consumers', () => {
     const shard = keys.shardOf('pia');
     await store.ensureShardGroup(shard);
     const routerLease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
-    await store.route(routerLease, (await store.readShardEntries(shard, 'r1', 'new', 10)).map((entry) => pushDecision(entry.id, envelopeOf(entry))));
+    await store.route(
+      routerLease,
+      (await store.readShardEntries(shard, 'r1', 'new', 10)).map((entry) => pushDecision(entry.id, envelopeOf(entry))),
+    );
     await store.releaseShardLease(routerLease);
     await redis.xgroup('CREATE', lane, 'push', '0');
     for (const departed of ['replica-a-1', 'replica-b-2', 'replica-c-3']) await redis.xgroup('CREATECONSUMER', lane, 'push', departed);
@@ -493,7 +528,11 @@ describe('push-lane consumers', () => {
     await store.releasePushLease(deliverer);
     const round = await store.takeRound('pia', 'round:x', 30_000, 'rounds', 8);
     assert.ok(typeof round === 'object');
-    assert.deepEqual(round.pending.map((e) => e.messageId), [env.id], 'the pending entry moved to the round');
+    assert.deepEqual(
+      round.pending.map((e) => e.messageId),
+      [env.id],
+      'the pending entry moved to the round',
+    );
     assert.deepEqual(await names(), ['rounds'], 'the deliverer that owned it is gone once it owns nothing');
   });
 });

@@ -78,7 +78,10 @@ const INCLUDE_LINE = /^--- @include ([a-z_]+)[ \t]*$/gm;
  */
 export function fieldsInclude(): string {
   const tables = Object.entries(LUA_FIELD_TABLES).map(
-    ([table, fields]) => `local ${table} = { ${Object.entries(fields).map(([name, field]) => `${name} = '${field}'`).join(', ')} }`,
+    ([table, fields]) =>
+      `local ${table} = { ${Object.entries(fields)
+        .map(([name, field]) => `${name} = '${field}'`)
+        .join(', ')} }`,
   );
   return ['-- fields: generated from entry-codec.ts by scripts.ts (fieldsInclude).', ...tables].join('\n');
 }

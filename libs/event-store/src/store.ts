@@ -137,10 +137,7 @@ export interface PushLaneStore {
    */
   takeRound(agentId: string, owner: string, ttlMs: number, consumer: string, count: number): Promise<TakenRound | 'empty' | 'held'>;
   /** Settles the answered entries of a round and releases its lease, fenced by it; says what still waits. */
-  settleRound(
-    lease: PushLease,
-    settlements: ReadonlyArray<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }>,
-  ): Promise<{ pushRemaining: number; mailbox: { last: string; acked: string } }>;
+  settleRound(lease: PushLease, settlements: ReadonlyArray<{ entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' }>): Promise<{ pushRemaining: number; mailbox: { last: string; acked: string } }>;
   /** How many entries the push lane holds, and whether someone (a deliverer, a round, a drain) holds its lease. */
   pushLaneState(agentId: string): Promise<{ length: number; leased: boolean }>;
   /** The entries with these ids still on the lane (settled or drained ones are gone), in the order given. */
@@ -216,19 +213,7 @@ export interface CommunicationLogStore {
   readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>>;
 }
 
-export interface EventStore
-  extends MessageLog,
-    ShardStore,
-    MailboxStore,
-    LedgerStore,
-    PresenceStore,
-    ActivityStore,
-    ReplicaRegistry,
-    PushLaneStore,
-    ElicitWaitStore,
-    ControlStore,
-    ControllerStore,
-    CommunicationLogStore {
+export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore {
   ping(): Promise<void>;
 }
 

@@ -162,10 +162,7 @@ export interface MailboxState {
   sequence: number;
 }
 
-export type AckOutcome =
-  | { status: 'acked'; count: number; acked: string }
-  | { status: 'expired'; acked: string }
-  | { status: 'unknown'; last: string };
+export type AckOutcome = { status: 'acked'; count: number; acked: string } | { status: 'expired'; acked: string } | { status: 'unknown'; last: string };
 
 /** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
 export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned';
@@ -228,10 +225,7 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-export type PublishOutcome =
-  | { status: 'published'; version: number; auditId: string }
-  | { status: 'conflict'; currentVersion: number }
-  | { status: 'fenced'; currentVersion: number };
+export type PublishOutcome = { status: 'published'; version: number; auditId: string } | { status: 'conflict'; currentVersion: number } | { status: 'fenced'; currentVersion: number };
 
 /** The controllers' leader lease (`owner|fence`). */
 export interface ControllerLease {
@@ -287,10 +281,7 @@ export interface SendQuota {
   backlogMax: number;
 }
 
-export type Admission =
-  | { admitted: true }
-  | { admitted: false; reason: 'rate'; retryAfterMs: number }
-  | { admitted: false; reason: 'backlog'; retryAfterMs: number; open: number };
+export type Admission = { admitted: true } | { admitted: false; reason: 'rate'; retryAfterMs: number } | { admitted: false; reason: 'backlog'; retryAfterMs: number; open: number };
 
 /** Redis memory as last read: `ratio` is 0 when no limit is known (no maxmemory and no configured limit). */
 export interface MemoryPressure {

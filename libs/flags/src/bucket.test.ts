@@ -5,10 +5,8 @@ import { agentBucket } from './index.js';
 
 const vectors = loadBucketVectors();
 
-test('agentBucket matches the strategy\'s Python bucket for every fixture agent id', () => {
-  const mismatches = vectors
-    .filter(({ agentId, bucket }) => agentBucket(agentId) !== bucket)
-    .map(({ agentId, bucket }) => ({ agentId, expected: bucket, actual: agentBucket(agentId) }));
+test("agentBucket matches the strategy's Python bucket for every fixture agent id", () => {
+  const mismatches = vectors.filter(({ agentId, bucket }) => agentBucket(agentId) !== bucket).map(({ agentId, bucket }) => ({ agentId, expected: bucket, actual: agentBucket(agentId) }));
   assert.deepEqual(mismatches, []);
 });
 

@@ -9,25 +9,9 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import {
-  createCrdValidator,
-  featureFlagsCrdSchema,
-  loadFeatureFlagsCrd,
-  toJsonSchema,
-  validateAgainstCrd,
-  type CustomResourceDefinition,
-  type OpenApiSchema,
-} from './crd.js';
+import { createCrdValidator, featureFlagsCrdSchema, loadFeatureFlagsCrd, toJsonSchema, validateAgainstCrd, type CustomResourceDefinition, type OpenApiSchema } from './crd.js';
 import { FlagsError } from './errors.js';
-import {
-  FEATURE_FLAGS_API_VERSION,
-  FEATURE_FLAGS_GROUP,
-  FEATURE_FLAGS_KIND,
-  FEATURE_FLAGS_PLURAL,
-  FEATURE_FLAGS_VERSION,
-  featureFlagsSpecSchema,
-  parseFeatureFlags,
-} from './resource.js';
+import { FEATURE_FLAGS_API_VERSION, FEATURE_FLAGS_GROUP, FEATURE_FLAGS_KIND, FEATURE_FLAGS_PLURAL, FEATURE_FLAGS_VERSION, featureFlagsSpecSchema, parseFeatureFlags } from './resource.js';
 import { MIGRATION_PHASES } from './snapshot.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -102,7 +86,37 @@ describe('the FeatureFlags CRD', () => {
   test('the schema is structural: every node typed, no additionalProperties beside properties, no forbidden keywords', () => {
     const problems: string[] = [];
     const forbidden = ['$ref', '$schema', 'definitions', 'dependencies', 'patternProperties', 'additionalItems', 'id', 'allOf', 'anyOf', 'oneOf', 'not'];
-    const kubernetesFormats = new Set(['bsonobjectid', 'uri', 'email', 'hostname', 'ipv4', 'ipv6', 'cidr', 'mac', 'uuid', 'uuid3', 'uuid4', 'uuid5', 'isbn', 'isbn10', 'isbn13', 'creditcard', 'ssn', 'hexcolor', 'rgbcolor', 'byte', 'password', 'date', 'duration', 'datetime', 'date-time', 'int32', 'int64', 'float', 'double']);
+    const kubernetesFormats = new Set([
+      'bsonobjectid',
+      'uri',
+      'email',
+      'hostname',
+      'ipv4',
+      'ipv6',
+      'cidr',
+      'mac',
+      'uuid',
+      'uuid3',
+      'uuid4',
+      'uuid5',
+      'isbn',
+      'isbn10',
+      'isbn13',
+      'creditcard',
+      'ssn',
+      'hexcolor',
+      'rgbcolor',
+      'byte',
+      'password',
+      'date',
+      'duration',
+      'datetime',
+      'date-time',
+      'int32',
+      'int64',
+      'float',
+      'double',
+    ]);
     for (const { path, node } of nodes(root)) {
       if (node.type === undefined && node['x-kubernetes-int-or-string'] !== true) problems.push(`${path}: no type`);
       if (node.properties && node.additionalProperties !== undefined) problems.push(`${path}: additionalProperties beside properties`);
@@ -139,7 +153,10 @@ describe('the FeatureFlags CRD', () => {
         if (!rule.rule?.trim()) problems.push(`${path}: a CEL validation without a rule`);
         if (!rule.message || /\n/.test(rule.message)) problems.push(`${path}: CEL rule ${rule.rule} needs a one-line message`);
         if (rule.fieldPath !== undefined) {
-          const target = rule.fieldPath.replace(/^\./, '').split('.').reduce<OpenApiSchema | undefined>((at, key) => at?.properties?.[key], node);
+          const target = rule.fieldPath
+            .replace(/^\./, '')
+            .split('.')
+            .reduce<OpenApiSchema | undefined>((at, key) => at?.properties?.[key], node);
           if (!target) problems.push(`${path}: CEL fieldPath ${rule.fieldPath} names no field`);
         }
       }
@@ -207,10 +224,30 @@ describe('the FeatureFlags CRD', () => {
 
   test('the status holds everything the controller resumes from, bounded', () => {
     const status = statusSchema.properties!;
-    assert.deepEqual(Object.keys(status).sort(), [
-      'appliedRequestId', 'conditions', 'cutover', 'effectivePercentage', 'failedChecks', 'handledAlerts', 'history', 'lastAnalysisAt', 'lastMetrics',
-      'lastRollback', 'observedGeneration', 'paused', 'pauseReason', 'pausedAt', 'phase', 'rollback', 'snapshotVersion', 'stage', 'stageStartedAt',
-    ].sort());
+    assert.deepEqual(
+      Object.keys(status).sort(),
+      [
+        'appliedRequestId',
+        'conditions',
+        'cutover',
+        'effectivePercentage',
+        'failedChecks',
+        'handledAlerts',
+        'history',
+        'lastAnalysisAt',
+        'lastMetrics',
+        'lastRollback',
+        'observedGeneration',
+        'paused',
+        'pauseReason',
+        'pausedAt',
+        'phase',
+        'rollback',
+        'snapshotVersion',
+        'stage',
+        'stageStartedAt',
+      ].sort(),
+    );
     assert.deepEqual(status.phase!.enum, [...MIGRATION_PHASES]);
     assert.equal(status.history!.maxItems, 50);
     assert.equal(status.handledAlerts!.maxItems, 100);
@@ -222,12 +259,20 @@ describe('the FeatureFlags CRD', () => {
       metadata: { name: 'agent-bridge' },
       spec: {},
       status: {
-        observedGeneration: 3, phase: 'rollout', stage: 2, effectivePercentage: 15, stageStartedAt: '2025-03-01T10:00:00.000Z', paused: false, failedChecks: 1,
+        observedGeneration: 3,
+        phase: 'rollout',
+        stage: 2,
+        effectivePercentage: 15,
+        stageStartedAt: '2025-03-01T10:00:00.000Z',
+        paused: false,
+        failedChecks: 1,
         lastAnalysisAt: '2025-03-01T10:05:00.000Z',
         lastMetrics: [{ name: 'elicitation-latency-p99', value: null, max: 1, result: 'inconclusive', at: '2025-03-01T10:05:00.000Z' }],
         rollback: { level: 'partial', trigger: 'alert', reason: 'ElicitationErrorSpike', at: '2025-03-01T09:00:00.000Z', percentage: 10 },
         lastRollback: { level: 'partial', trigger: 'alert', reason: 'ElicitationErrorSpike', at: '2025-03-01T09:00:00.000Z', effectMs: 412 },
-        appliedRequestId: 'drill-1', handledAlerts: [{ fingerprint: 'a1b2', startsAt: '2025-03-01T08:59:00.000Z' }], snapshotVersion: 17,
+        appliedRequestId: 'drill-1',
+        handledAlerts: [{ fingerprint: 'a1b2', startsAt: '2025-03-01T08:59:00.000Z' }],
+        snapshotVersion: 17,
         cutover: { ready: false, forced: false, message: 'legacy share 12% is above 5% (24h)', checkedAt: '2025-03-01T10:05:00.000Z' },
         conditions: [{ type: 'Ready', status: 'True', reason: 'Reconciled', message: 'generation 3 reconciled', lastTransitionTime: '2025-03-01T10:00:00.000Z', observedGeneration: 3 }],
         history: [{ at: '2025-03-01T09:00:00.000Z', action: 'rollback', actor: 'alertmanager', reason: 'ElicitationErrorSpike', details: { level: 'partial', metrics: [{ value: 0.02 }] } }],
@@ -308,7 +353,10 @@ describe('the CRD and the controller schema (resource.ts) agree', () => {
     widened.properties!.flags!.properties!.elicitation!.properties!.percentage!.maximum = 1000;
     const problems = disagreements(widened, zodSpec);
     assert.ok(problems.includes('spec.rollout.maxSurge: in the CRD, missing from resource.ts'), problems.join('\n'));
-    assert.ok(problems.some((problem) => problem.startsWith('spec.flags.elicitation.percentage: maximum is 1000')), problems.join('\n'));
+    assert.ok(
+      problems.some((problem) => problem.startsWith('spec.flags.elicitation.percentage: maximum is 1000')),
+      problems.join('\n'),
+    );
 
     const narrowed = structuredClone(specSchema);
     delete narrowed.properties!.cutover!.properties!.force;
@@ -428,9 +476,7 @@ describe('the sample resources in deploy/samples', () => {
   });
 
   test('every sample analysis query is valid PromQL (promtool check rules)', () => {
-    const queries = samples.flatMap(({ file }) =>
-      (specOf(file).analysis?.metrics ?? []).map((metric) => ({ record: `sample:${file.replace(/\W/g, '_')}:${metric.name.replaceAll('-', '_')}`, expr: metric.query })),
-    );
+    const queries = samples.flatMap(({ file }) => (specOf(file).analysis?.metrics ?? []).map((metric) => ({ record: `sample:${file.replace(/\W/g, '_')}:${metric.name.replaceAll('-', '_')}`, expr: metric.query })));
     assert.ok(queries.length > 0);
     const dir = mkdtempSync(join(tmpdir(), 'featureflags-queries-'));
     try {

@@ -83,7 +83,9 @@ export function createCrdValidator(crd: CustomResourceDefinition = loadFeatureFl
       if (!isPlainObject(resource)) return { valid: false, errors: [`(top level): Invalid value: ${describeValue(resource)}: expected a ${kind} object`] };
       const errors: string[] = [];
       if (resource.apiVersion !== apiVersion || resource.kind !== kind) {
-        errors.push(`apiVersion/kind: Invalid value: ${JSON.stringify(`${String(resource.apiVersion)}, Kind=${String(resource.kind)}`)}: no matches for kind ${JSON.stringify(String(resource.kind))} in version ${JSON.stringify(String(resource.apiVersion))} (this CRD serves ${apiVersion}, Kind=${kind})`);
+        errors.push(
+          `apiVersion/kind: Invalid value: ${JSON.stringify(`${String(resource.apiVersion)}, Kind=${String(resource.kind)}`)}: no matches for kind ${JSON.stringify(String(resource.kind))} in version ${JSON.stringify(String(resource.apiVersion))} (this CRD serves ${apiVersion}, Kind=${kind})`,
+        );
       }
       const metadata = resource.metadata;
       const name = isPlainObject(metadata) ? metadata.name : undefined;
@@ -172,4 +174,3 @@ function hasType(value: unknown, schema: OpenApiSchema): boolean {
       return true;
   }
 }
-

@@ -106,7 +106,7 @@ test('raising the percentage never moves an elicitation agent back to legacy', (
   }
 });
 
-test('the strategy\'s agents land where the strategy puts them', () => {
+test("the strategy's agents land where the strategy puts them", () => {
   // Buckets from Python: test_agent_alpha 68, test_agent_beta 30, monitoring_agent 65.
   const at50 = flagsWith({ percentage: 50 });
   assert.equal(evaluateProtocol(at50, 'test_agent_beta').protocol, 'elicitation');

@@ -1,15 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DEFAULT_FLAGS,
-  FLAG_PATHS,
-  FlagsError,
-  applyFlagAssignment,
-  diffFlags,
-  flagSettingsOf,
-  parseFlagFile,
-  renderFlagFile,
-} from './index.js';
+import { DEFAULT_FLAGS, FLAG_PATHS, FlagsError, applyFlagAssignment, diffFlags, flagSettingsOf, parseFlagFile, renderFlagFile } from './index.js';
 import type { FlagSettings, FlagSnapshot } from './index.js';
 
 const SOURCE = 'deploy/local/flags.yaml';
@@ -78,7 +69,7 @@ test('an empty or comment-only flag file means all defaults', () => {
   assert.deepEqual(parseFlagFile('# nothing configured yet\n', SOURCE), defaults());
 });
 
-test('a section whose keys are all commented out takes that section\'s defaults', () => {
+test("a section whose keys are all commented out takes that section's defaults", () => {
   assert.deepEqual(parseFlagFile('compatibility:\n  # dualMode: false\nlegacyDisabled: true\n', SOURCE), {
     ...defaults(),
     legacyDisabled: true,
@@ -98,13 +89,10 @@ test('an unknown key in the flag file is an error naming the key, its line and t
   assert.match(topLevel.message, /deploy\/local\/flags\.yaml:2: rolloutPlan: unknown field/);
 
   const nested = flagsErrorFrom(() => parseFlagFile('compatibility:\n  dualMode: true\n  fallback: true\n', SOURCE));
-  assert.match(
-    nested.message,
-    /deploy\/local\/flags\.yaml:3: compatibility\.fallback: unknown field \(allowed here: dualMode, autoFallback, legacyTimeoutMs, elicitationTimeoutMs\)/,
-  );
+  assert.match(nested.message, /deploy\/local\/flags\.yaml:3: compatibility\.fallback: unknown field \(allowed here: dualMode, autoFallback, legacyTimeoutMs, elicitationTimeoutMs\)/);
 });
 
-test('snapshot-only key layouts and the strategy\'s snake_case names are rejected with a pointer to the right key', () => {
+test("snapshot-only key layouts and the strategy's snake_case names are rejected with a pointer to the right key", () => {
   const snakeCase = flagsErrorFrom(() => parseFlagFile('compatibility:\n  dual_mode: true\n', SOURCE));
   assert.match(snakeCase.message, /compatibility\.dual_mode: unknown field \(.*did you mean dualMode\?\)/);
 
@@ -175,19 +163,22 @@ test('renderFlagFile refuses settings that could not be read back', () => {
 });
 
 test('the settable flag paths are exactly the flags of the brief', () => {
-  assert.deepEqual([...FLAG_PATHS], [
-    'elicitation.enabled',
-    'elicitation.percentage',
-    'elicitation.agents',
-    'elicitation.excludedAgents',
-    'autoFallback',
-    'dualMode',
-    'deprecation.warnings',
-    'deprecation.throttleMs',
-    'legacyDisabled',
-    'legacyTimeoutMs',
-    'elicitationTimeoutMs',
-  ]);
+  assert.deepEqual(
+    [...FLAG_PATHS],
+    [
+      'elicitation.enabled',
+      'elicitation.percentage',
+      'elicitation.agents',
+      'elicitation.excludedAgents',
+      'autoFallback',
+      'dualMode',
+      'deprecation.warnings',
+      'deprecation.throttleMs',
+      'legacyDisabled',
+      'legacyTimeoutMs',
+      'elicitationTimeoutMs',
+    ],
+  );
 });
 
 test('every settable flag can be set from its command-line text', () => {
@@ -208,7 +199,11 @@ test('every settable flag can be set from its command-line text', () => {
   for (const [path, raw, read, expected] of cases) {
     const updated = applyFlagAssignment(defaults(), path, raw);
     assert.deepEqual(read(updated), expected, path);
-    assert.deepEqual(diffFlags(defaults(), updated).map((change) => change.flag), [path], `${path} changed something else`);
+    assert.deepEqual(
+      diffFlags(defaults(), updated).map((change) => change.flag),
+      [path],
+      `${path} changed something else`,
+    );
   }
 });
 
@@ -226,10 +221,7 @@ test('numeric flag values are validated by the schema', () => {
     assert.equal(error.code, 'FLAGS_INVALID', raw);
     assert.match(error.message, /elicitation\.percentage: expected an integer from 0 to 100/, raw);
   }
-  assert.match(
-    flagsErrorFrom(() => applyFlagAssignment(defaults(), 'legacyTimeoutMs', '60000')).message,
-    /legacyTimeoutMs: expected an integer from 1000 to 55000, got 60000/,
-  );
+  assert.match(flagsErrorFrom(() => applyFlagAssignment(defaults(), 'legacyTimeoutMs', '60000')).message, /legacyTimeoutMs: expected an integer from 1000 to 55000, got 60000/);
   assert.equal(applyFlagAssignment(defaults(), 'elicitation.percentage', ' 25 ').elicitation.percentage, 25);
 });
 

@@ -57,10 +57,7 @@ export function parseFlagFile(yamlText: string, source: string): FlagSettings {
   const content: unknown = document.toJS() ?? {};
   const file = parseOrThrow(flagFileSchema, content, `${source}: invalid flag file`, {
     locate: (path) => `${source}:${lineOf(document, lineCounter, path)}: `,
-    hintForUnknownKey: (parentPath, key) =>
-      parentPath.length === 0 && key === 'migration'
-        ? 'this file has no migration: wrapper; put elicitation, compatibility and deprecation at the top level'
-        : undefined,
+    hintForUnknownKey: (parentPath, key) => (parentPath.length === 0 && key === 'migration' ? 'this file has no migration: wrapper; put elicitation, compatibility and deprecation at the top level' : undefined),
   });
   return settingsFromFile(file);
 }

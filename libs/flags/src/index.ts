@@ -1,24 +1,8 @@
 export { FlagsError } from './errors.js';
 
-export {
-  DEFAULT_FLAGS,
-  INITIAL_ROLLOUT,
-  MIGRATION_PHASES,
-  ROLLBACK_LEVELS,
-  withRollback,
-  agentSelectorSchema,
-  flagSettingsOf,
-  flagSettingsSchema,
-  parseFlagSnapshot,
-} from './snapshot.js';
+export { DEFAULT_FLAGS, INITIAL_ROLLOUT, MIGRATION_PHASES, ROLLBACK_LEVELS, withRollback, agentSelectorSchema, flagSettingsOf, flagSettingsSchema, parseFlagSnapshot } from './snapshot.js';
 export type { FlagSettings, FlagSnapshot, RollbackLevel, RollbackTrigger, RolloutState } from './snapshot.js';
-export {
-  FLAG_PATHS,
-  applyFlagAssignment,
-  diffFlags,
-  parseFlagFile,
-  renderFlagFile,
-} from './flag-file.js';
+export { FLAG_PATHS, applyFlagAssignment, diffFlags, parseFlagFile, renderFlagFile } from './flag-file.js';
 
 export { agentBucket } from './bucket.js';
 export { compileAgentMatcher, evaluateProtocol } from './evaluate.js';

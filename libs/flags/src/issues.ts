@@ -11,12 +11,7 @@ export interface DescribeIssuesOptions {
 }
 
 /** Parses `input` or throws a FLAGS_INVALID FlagsError listing every problem. */
-export function parseOrThrow<Schema extends z.ZodType>(
-  schema: Schema,
-  input: unknown,
-  headline: string,
-  options: DescribeIssuesOptions = {},
-): z.infer<Schema> {
+export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, input: unknown, headline: string, options: DescribeIssuesOptions = {}): z.infer<Schema> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = describeIssues(result.error, schema, input, options);
@@ -27,12 +22,7 @@ export function parseOrThrow<Schema extends z.ZodType>(
 }
 
 /** Turns zod issues into one line per problem: `path: expected …, got …`. */
-function describeIssues(
-  error: z.ZodError,
-  schema: z.ZodType,
-  input: unknown,
-  options: DescribeIssuesOptions = {},
-): string[] {
+function describeIssues(error: z.ZodError, schema: z.ZodType, input: unknown, options: DescribeIssuesOptions = {}): string[] {
   const locate = options.locate ?? (() => '');
   const lines: string[] = [];
   const seen = new Set<string>();
@@ -48,11 +38,7 @@ function describeIssues(
       const allowed = Object.keys(objectShapeAt(schema, issue.path) ?? {});
       for (const key of issue.keys) {
         const keyPath = [...issue.path, key];
-        const advice = [
-          allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined,
-          suggestCamelCase(key, allowed),
-          options.hintForUnknownKey?.(issue.path, key),
-        ].filter((part): part is string => part !== undefined);
+        const advice = [allowed.length > 0 ? `allowed here: ${allowed.join(', ')}` : undefined, suggestCamelCase(key, allowed), options.hintForUnknownKey?.(issue.path, key)].filter((part): part is string => part !== undefined);
         add(`${locate(keyPath)}${formatPath(keyPath)}: unknown field${advice.length > 0 ? ` (${advice.join('; ')})` : ''}`);
       }
       continue;

@@ -29,9 +29,7 @@ export interface PublishRequest {
   controllerStatus?: (version: number) => string;
 }
 
-export type PublishFlagsResult =
-  | { status: 'published'; snapshot: FlagSnapshot; previous: FlagSnapshot; changes: FlagChange[]; auditId: string }
-  | { status: 'unchanged'; snapshot: FlagSnapshot };
+export type PublishFlagsResult = { status: 'published'; snapshot: FlagSnapshot; previous: FlagSnapshot; changes: FlagChange[]; auditId: string } | { status: 'unchanged'; snapshot: FlagSnapshot };
 
 export async function readPublishedFlags(store: FlagPublicationStore): Promise<FlagSnapshot> {
   const json = await store.readFlagSnapshotJson();
@@ -44,11 +42,7 @@ export async function readPublishedFlags(store: FlagPublicationStore): Promise<F
  * settings; when another publisher wins the race the edit is re-applied to the newer snapshot.
  * Publishing settings equal to the current ones does nothing and says so.
  */
-export async function publishFlags(
-  store: FlagPublicationStore,
-  edit: (current: FlagSettings) => FlagSettings,
-  request: PublishRequest,
-): Promise<PublishFlagsResult> {
+export async function publishFlags(store: FlagPublicationStore, edit: (current: FlagSettings) => FlagSettings, request: PublishRequest): Promise<PublishFlagsResult> {
   if (request.reason.trim() === '') throw new FlagsError('FLAGS_INVALID', 'a flag change needs a reason (it goes into the audit trail)');
   for (let attempt = 0; attempt < 5; attempt++) {
     const previous = await readPublishedFlags(store);
@@ -64,19 +58,25 @@ export async function publishFlags(
       publishedAt: new Date().toISOString(),
       publishedBy: request.actor,
     });
-    const outcome = await store.publishFlagSnapshotJson(JSON.stringify(snapshot), previous.version, {
-      at: snapshot.publishedAt,
-      actor: request.actor,
-      action: 'flags.publish',
-      reason: request.reason,
-      trigger: request.trigger,
-      changes,
-      details: {
-        version: snapshot.version,
-        ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
-        ...(request.details ?? {}),
+    const outcome = await store.publishFlagSnapshotJson(
+      JSON.stringify(snapshot),
+      previous.version,
+      {
+        at: snapshot.publishedAt,
+        actor: request.actor,
+        action: 'flags.publish',
+        reason: request.reason,
+        trigger: request.trigger,
+        changes,
+        details: {
+          version: snapshot.version,
+          ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
+          ...(request.details ?? {}),
+        },
       },
-    }, request.leaseValue, request.controllerStatus?.(snapshot.version));
+      request.leaseValue,
+      request.controllerStatus?.(snapshot.version),
+    );
     if (outcome.status === 'published') return { status: 'published', snapshot, previous, changes, auditId: outcome.auditId };
     if (outcome.status === 'fenced') throw new FlagsError('FLAGS_FENCED', `${request.actor} no longer holds the controller lease; the snapshot was not published`);
   }

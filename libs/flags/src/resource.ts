@@ -113,10 +113,9 @@ export const featureFlagsSpecSchema = z.strictObject(
           canaryAgents: z.array(agentSelectorSchema, { error: 'expected a list of agent ids or glob patterns' }).optional(),
           /** Alert name → level; an alert not listed uses its `rollback` label (none = no action). */
           alerts: z
-            .array(
-              z.strictObject({ alertName: nonEmpty('an alert name'), level: z.enum([...ROLLBACK_LEVELS, 'none'], { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}, none` }) }, mapping),
-              { error: 'expected a list of {alertName, level}' },
-            )
+            .array(z.strictObject({ alertName: nonEmpty('an alert name'), level: z.enum([...ROLLBACK_LEVELS, 'none'], { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}, none` }) }, mapping), {
+              error: 'expected a list of {alertName, level}',
+            })
             .default([]),
           /** Level applied when an analysis gate fails failureLimit times. */
           onGateFailure: level.default('partial'),
@@ -148,14 +147,12 @@ export type FeatureFlagsSpec = z.infer<typeof featureFlagsSpecSchema>;
 export type Stage = z.infer<typeof stageSchema>;
 export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
 
-const metadataSchema = z.looseObject(
-  {
-    name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
-    namespace: z.string().optional(),
-    generation: z.int().optional(),
-    resourceVersion: z.string().optional(),
-  },
-);
+const metadataSchema = z.looseObject({
+  name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
+  namespace: z.string().optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+});
 
 const featureFlagsResourceSchema = z.looseObject({
   apiVersion: z.literal(FEATURE_FLAGS_API_VERSION, { error: `expected ${FEATURE_FLAGS_API_VERSION}` }),

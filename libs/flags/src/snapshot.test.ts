@@ -168,15 +168,7 @@ test('publishedBy must be a non-empty string', () => {
 
 test('flagSettingsOf drops exactly the publication metadata', () => {
   const settings = flagSettingsOf(publishedSnapshot());
-  assert.deepEqual(Object.keys(settings).sort(), [
-    'autoFallback',
-    'deprecation',
-    'dualMode',
-    'elicitation',
-    'elicitationTimeoutMs',
-    'legacyDisabled',
-    'legacyTimeoutMs',
-  ]);
+  assert.deepEqual(Object.keys(settings).sort(), ['autoFallback', 'deprecation', 'dualMode', 'elicitation', 'elicitationTimeoutMs', 'legacyDisabled', 'legacyTimeoutMs']);
   assert.equal(settings.elicitation.percentage, 25);
 });
 

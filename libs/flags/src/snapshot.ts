@@ -15,10 +15,7 @@ function flag() {
 /** An exact agent id or a pattern in which `*` matches any run of characters. */
 export const agentSelectorSchema = (() => {
   const expected = `expected an agent id or glob pattern: a non-empty string of at most ${MAX_AGENT_SELECTOR_LENGTH} characters`;
-  return z
-    .string({ error: expected })
-    .min(1, { error: expected })
-    .max(MAX_AGENT_SELECTOR_LENGTH, { error: expected });
+  return z.string({ error: expected }).min(1, { error: expected }).max(MAX_AGENT_SELECTOR_LENGTH, { error: expected });
 })();
 
 function agentSelectorList() {
@@ -111,10 +108,7 @@ export type RolloutState = z.infer<typeof rolloutStateSchema>;
 export const INITIAL_ROLLOUT: RolloutState = deepFreeze({ phase: 'preparation', stage: 0, rollbacks: [], lastRollback: null });
 
 /** The rollout state after one more rollback (counts carried forward, `lastRollback` replaced). */
-export function withRollback(
-  state: RolloutState,
-  rollback: { level: RollbackLevel; trigger: RollbackTrigger; reason: string; at: string },
-): RolloutState {
+export function withRollback(state: RolloutState, rollback: { level: RollbackLevel; trigger: RollbackTrigger; reason: string; at: string }): RolloutState {
   const rollbacks = state.rollbacks.map((entry) => ({ ...entry }));
   const existing = rollbacks.find((entry) => entry.level === rollback.level && entry.trigger === rollback.trigger);
   if (existing) existing.count += 1;
@@ -186,8 +180,7 @@ export function parseFlagSettings(input: unknown): FlagSettings {
  * metadata, so a FlagSnapshot can be used wherever FlagSettings are validated strictly.
  */
 export function flagSettingsOf(flags: FlagSettings): FlagSettings {
-  const { version: _version, publishedAt: _publishedAt, publishedBy: _publishedBy, rollout: _rollout, ...settings } =
-    flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'rollout'>> & FlagSettings;
+  const { version: _version, publishedAt: _publishedAt, publishedBy: _publishedBy, rollout: _rollout, ...settings } = flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'rollout'>> & FlagSettings;
   return settings;
 }
 

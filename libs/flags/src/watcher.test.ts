@@ -72,11 +72,7 @@ async function waitUntil(condition: () => boolean, deadlineMs: number, what: str
   }
 }
 
-async function startedWatcher(
-  t: { after(fn: () => void): void },
-  source: FlagSnapshotSource,
-  options: FlagWatcherOptions = {},
-): Promise<FlagWatcher> {
+async function startedWatcher(t: { after(fn: () => void): void }, source: FlagSnapshotSource, options: FlagWatcherOptions = {}): Promise<FlagWatcher> {
   const watcher = new FlagWatcher(source, options);
   t.after(() => watcher.stop());
   await watcher.start();

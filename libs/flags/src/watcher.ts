@@ -147,10 +147,7 @@ export class FlagWatcher {
     if (this.#isStopped()) return;
     let raw: unknown;
     try {
-      raw = await withTimeout(
-        new Promise<unknown>((resolve) => resolve(this.#source.readSnapshot())),
-        this.#readTimeoutMs,
-      );
+      raw = await withTimeout(new Promise<unknown>((resolve) => resolve(this.#source.readSnapshot())), this.#readTimeoutMs);
     } catch (error) {
       this.#recordFailure(error instanceof ReadTimeoutError ? 'timeout' : 'unreachable', error);
       return;
@@ -197,10 +194,7 @@ export class FlagWatcher {
     this.#lastSuccessfulReadAt = new Date();
     this.#lastReadFailed = false;
     if (this.#outageStartedAt !== null) {
-      this.#logger.info(
-        { outageMs: Date.now() - this.#outageStartedAt, version: this.#snapshot.version },
-        'flag snapshot reads recovered',
-      );
+      this.#logger.info({ outageMs: Date.now() - this.#outageStartedAt, version: this.#snapshot.version }, 'flag snapshot reads recovered');
       this.#outageStartedAt = null;
     }
   }
@@ -209,10 +203,7 @@ export class FlagWatcher {
     this.#lastReadFailed = true;
     if (this.#outageStartedAt === null) {
       this.#outageStartedAt = Date.now();
-      this.#logger.warn(
-        { err: error, reason, version: this.#snapshot.version },
-        'cannot read a valid flag snapshot; keeping the current one until reads recover',
-      );
+      this.#logger.warn({ err: error, reason, version: this.#snapshot.version }, 'cannot read a valid flag snapshot; keeping the current one until reads recover');
     }
   }
 }

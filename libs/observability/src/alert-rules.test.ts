@@ -38,5 +38,8 @@ test('every metric the alert rules use is exported by the code', async () => {
   const rules = readFileSync(`${rulesDir}/agent-bridge.rules.yaml`, 'utf8');
   const used = new Set([...rules.matchAll(/agentbridge_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
   const exported = new Set((await new BridgeMetrics('test', { defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name));
-  assert.deepEqual([...used].filter((name) => !exported.has(name)), []);
+  assert.deepEqual(
+    [...used].filter((name) => !exported.has(name)),
+    [],
+  );
 });

@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-
 /** The parts of a flag snapshot the metrics mirror (structurally a `FlagSnapshot` of @agent-bridge/flags). */
 export interface AppliedSnapshot {
   version: number;
@@ -182,7 +181,7 @@ export class BridgeMetrics {
     });
     this.storeMemoryUsed = new Gauge({
       name: 'agentbridge_store_memory_used_ratio',
-      help: "Redis used_memory as a fraction of its limit (maxmemory, or REDIS_MEMORY_LIMIT_BYTES), as this process last read it; sends are refused above REDIS_MEMORY_HIGH_WATER.",
+      help: 'Redis used_memory as a fraction of its limit (maxmemory, or REDIS_MEMORY_LIMIT_BYTES), as this process last read it; sends are refused above REDIS_MEMORY_HIGH_WATER.',
       registers,
     });
     for (const reason of ['replica_full', 'agent_limit']) this.sessionsRefused.inc({ reason }, 0);

@@ -3,18 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createLogger } from './logger.js';
-import {
-  SpanKind,
-  TracingConfigError,
-  linksTo,
-  startSpan,
-  startTracing,
-  traceIds,
-  traceparentField,
-  traceparentOf,
-  tracingChoiceFromEnv,
-  withSpan,
-} from './tracing.js';
+import { SpanKind, TracingConfigError, linksTo, startSpan, startTracing, traceIds, traceparentField, traceparentOf, tracingChoiceFromEnv, withSpan } from './tracing.js';
 
 test('tracing is off unless the OTEL_* variables ask for it, and names the variable when they are wrong', () => {
   assert.deepEqual(tracingChoiceFromEnv({}), { enabled: false, reason: 'no OTEL_TRACES_EXPORTER or OTLP endpoint set' });
@@ -23,7 +12,10 @@ test('tracing is off unless the OTEL_* variables ask for it, and names the varia
   assert.deepEqual(tracingChoiceFromEnv({ OTEL_TRACES_EXPORTER: 'console' }), { enabled: true, exporter: 'console' });
   assert.equal(tracingChoiceFromEnv({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).enabled, false);
   assert.equal(tracingChoiceFromEnv({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }).enabled, false);
-  assert.throws(() => tracingChoiceFromEnv({ OTEL_TRACES_EXPORTER: 'zipkin' }), (error: unknown) => error instanceof TracingConfigError && /OTEL_TRACES_EXPORTER must be otlp, console or none \(got "zipkin"\)/.test(error.message));
+  assert.throws(
+    () => tracingChoiceFromEnv({ OTEL_TRACES_EXPORTER: 'zipkin' }),
+    (error: unknown) => error instanceof TracingConfigError && /OTEL_TRACES_EXPORTER must be otlp, console or none \(got "zipkin"\)/.test(error.message),
+  );
   assert.throws(
     () => tracingChoiceFromEnv({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
     (error: unknown) => error instanceof TracingConfigError && /OTEL_EXPORTER_OTLP_PROTOCOL must be http\/json/.test(error.message),
@@ -39,7 +31,7 @@ test('with tracing off nothing is stored with a message: no traceparent, no trac
   });
 });
 
-test('with tracing on, a span\'s context survives a stored traceparent and log lines about it carry its ids', async () => {
+test("with tracing on, a span's context survives a stored traceparent and log lines about it carry its ids", async () => {
   const exporter = new InMemorySpanExporter();
   const tracing = startTracing({ service: 'unit', instance: 'r1', exporter });
   assert.equal(tracing.enabled, true);
@@ -59,14 +51,23 @@ test('with tracing on, a span\'s context survives a stored traceparent and log l
   const laneContext = traceparentOf(route);
   route.end();
   await withSpan('deliver poll', { kind: SpanKind.CONSUMER, parent: laneContext }, async () => undefined);
-  await assert.rejects(withSpan('deliver push', { parent: laneContext }, async () => { throw new Error('client gone'); }), /client gone/);
+  await assert.rejects(
+    withSpan('deliver push', { parent: laneContext }, async () => {
+      throw new Error('client gone');
+    }),
+    /client gone/,
+  );
   await tracing.flush();
 
   const spans = exporter.getFinishedSpans();
   const [send, routed, delivered, failed] = ['tools/call send_message', 'route message', 'deliver poll', 'deliver push'].map((name) => spans.find((s) => s.name === name)!);
   assert.ok(send && routed && delivered && failed);
   const traceId = send.spanContext().traceId;
-  assert.deepEqual([routed, delivered, failed].map((s) => s.spanContext().traceId), [traceId, traceId, traceId], 'one trace');
+  assert.deepEqual(
+    [routed, delivered, failed].map((s) => s.spanContext().traceId),
+    [traceId, traceId, traceId],
+    'one trace',
+  );
   assert.equal(routed.parentSpanContext?.spanId, send.spanContext().spanId);
   assert.equal(delivered.parentSpanContext?.spanId, routed.spanContext().spanId);
   assert.equal(failed.status.code, 2, 'a span whose work threw is marked as an error');

@@ -12,29 +12,11 @@
  * once it is in use, which cost more than recording and exporting the spans themselves
  * (docs/benchmarks.md, observability overhead).
  */
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  isSpanContextValid,
-  propagation,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, isSpanContextValid, propagation, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  SimpleSpanProcessor,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export { SpanKind };
 export type { Span };
@@ -113,9 +95,7 @@ export function startTracing(options: TracingOptions): Tracing {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ 'service.name': options.service, ...(options.instance ? { 'service.instance.id': options.instance } : {}) }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const spanProcessor = options.exporter
-    ? new SimpleSpanProcessor(options.exporter)
-    : new BatchSpanProcessor(choice.exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter());
+  const spanProcessor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(choice.exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter());
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
@@ -175,11 +155,7 @@ export interface SpanOptions {
 
 /** Starts a span the caller ends. With tracing off this is a no-op span. */
 export function startSpan(name: string, options: SpanOptions = {}): Span {
-  return tracer().startSpan(
-    name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links?.length ? { links: options.links } : {}) },
-    contextOf(options.parent),
-  );
+  return tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}), ...(options.links?.length ? { links: options.links } : {}) }, contextOf(options.parent));
 }
 
 /**
@@ -203,4 +179,3 @@ export function failSpan(span: Span, error: unknown): void {
   span.recordException(error as Error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
 }
-

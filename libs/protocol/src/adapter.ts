@@ -85,10 +85,7 @@ export interface MessageMeta {
 }
 
 /** The form elicitation for one push-lane entry: the same request on both MCP generations. */
-export function elicitationRequest(
-  payload: PushLanePayload,
-  sequence: number,
-): { mode: 'form'; message: string; requestedSchema: Record<string, unknown>; _meta: Record<string, MessageMeta> } {
+export function elicitationRequest(payload: PushLanePayload, sequence: number): { mode: 'form'; message: string; requestedSchema: Record<string, unknown>; _meta: Record<string, MessageMeta> } {
   const meta: MessageMeta = { message_id: payload.message_id, from: payload.from, kind: payload.kind, sequence, timestamp: payload.timestamp, metadata: payload.metadata };
   if (payload.in_reply_to !== undefined) meta.in_reply_to = payload.in_reply_to;
   return { mode: 'form', message: elicitationMessageText(payload), requestedSchema: payload.requestedSchema, _meta: { [MESSAGE_META_KEY]: meta } };

@@ -127,11 +127,7 @@ function valueProblem(property: FormProperty, value: unknown): string | undefine
       if (typeof value !== 'string') return 'must be a string';
       if (typeof property.minLength === 'number' && value.length < property.minLength) return `must have at least ${property.minLength} characters`;
       if (typeof property.maxLength === 'number' && value.length > property.maxLength) return `must have at most ${property.maxLength} characters`;
-      const allowed = Array.isArray(property.enum)
-        ? (property.enum as string[])
-        : Array.isArray(property.oneOf)
-          ? (property.oneOf as Array<{ const: string }>).map((o) => o.const)
-          : undefined;
+      const allowed = Array.isArray(property.enum) ? (property.enum as string[]) : Array.isArray(property.oneOf) ? (property.oneOf as Array<{ const: string }>).map((o) => o.const) : undefined;
       if (allowed && !allowed.includes(value)) return `must be one of ${allowed.join(', ')}`;
       return undefined;
     }

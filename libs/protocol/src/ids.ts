@@ -2,8 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 
 /** Agent ids: 1–128 characters, letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const AGENT_ID_RULE =
-  '1 to 128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit';
+export const AGENT_ID_RULE = '1 to 128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

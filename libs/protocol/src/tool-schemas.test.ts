@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AGENT_ID_PATTERN, MESSAGE_ID_PATTERN } from './ids.js';
-import {
-  ACK_MESSAGES_INPUT_SCHEMA,
-  ELICIT_INPUT_SCHEMA,
-  SEND_MESSAGE_INPUT_SCHEMA,
-  WAIT_FOR_MESSAGES_INPUT_SCHEMA,
-  ackMessagesArgs,
-  elicitArgs,
-  parseToolArguments,
-  sendMessageArgs,
-  waitForMessagesArgs,
-} from './tool-schemas.js';
+import { ACK_MESSAGES_INPUT_SCHEMA, ELICIT_INPUT_SCHEMA, SEND_MESSAGE_INPUT_SCHEMA, WAIT_FOR_MESSAGES_INPUT_SCHEMA, ackMessagesArgs, elicitArgs, parseToolArguments, sendMessageArgs, waitForMessagesArgs } from './tool-schemas.js';
 
 const CURSOR = '^\\d{1,20}-\\d{1,20}$';
 const IDEMPOTENCY_KEY = '^[A-Za-z0-9._:-]{1,128}$';

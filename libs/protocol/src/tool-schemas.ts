@@ -19,21 +19,13 @@ export const sendMessageArgs = z
     content: z.string().describe('Message text (UTF-8, at most the configured size, 64 KiB by default).'),
     metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object delivered with the message.'),
     in_reply_to: z.string().regex(MESSAGE_ID_PATTERN).optional().describe('message_id of a message you received and are answering.'),
-    idempotency_key: z
-      .string()
-      .regex(IDEMPOTENCY_KEY_PATTERN)
-      .optional()
-      .describe('Retry-safe key: sending again with the same key and content returns the first message_id and stores nothing new.'),
+    idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().describe('Retry-safe key: sending again with the same key and content returns the first message_id and stores nothing new.'),
   })
   .strict();
 
 export const waitForMessagesArgs = z
   .object({
-    cursor: z
-      .string()
-      .regex(CURSOR_PATTERN)
-      .optional()
-      .describe('The cursor of your previous result. It acknowledges every message up to it; omit it to resume from the last acknowledged position.'),
+    cursor: z.string().regex(CURSOR_PATTERN).optional().describe('The cursor of your previous result. It acknowledges every message up to it; omit it to resume from the last acknowledged position.'),
     timeout_ms: z.number().int().min(0).optional().describe(`How long to wait when no message is waiting (default ${POLL_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).`),
     max_messages: z.number().int().min(1).max(MAX_MESSAGES_LIMIT).optional().describe(`At most this many messages per result (default ${MAX_MESSAGES_DEFAULT}).`),
   })
@@ -80,11 +72,7 @@ export function parseToolArguments<S extends z.ZodType>(tool: string, schema: S,
   const issue = result.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const allowed = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
-    throw new ToolError(
-      'UNKNOWN_FIELD',
-      `${tool} does not accept ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove it. Accepted fields: ${allowed}.`,
-      { details: { fields: issue.keys } },
-    );
+    throw new ToolError('UNKNOWN_FIELD', `${tool} does not accept ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove it. Accepted fields: ${allowed}.`, { details: { fields: issue.keys } });
   }
   const field = issue.path.map(String).join('.') || '(arguments)';
   const known = FIELD_CODES[issue.path[0] as string];
@@ -124,9 +112,7 @@ export const elicitArgs = z
   .object({
     to: z.string().regex(AGENT_ID_PATTERN).describe('The agent to ask.'),
     message: z.string().min(1).describe('What you ask (shown to the agent with your id).'),
-    requested_schema: z
-      .record(z.string(), z.unknown())
-      .describe('MCP form schema of the answer: a flat object of string, number, integer, boolean or enum properties, with titles, defaults and required.'),
+    requested_schema: z.record(z.string(), z.unknown()).describe('MCP form schema of the answer: a flat object of string, number, integer, boolean or enum properties, with titles, defaults and required.'),
     timeout_ms: z.number().int().min(1).optional().describe(`How long to wait for the answer (default ${ELICIT_TIMEOUT_DEFAULT_MS}, at most ${POLL_TIMEOUT_MAX_MS}).`),
     idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().describe('Retry-safe key, as for send_message.'),
   })

@@ -52,7 +52,10 @@ describe('AgentRequestLimiter on a real HTTP server', () => {
     const bob = call('bob');
     await until(() => limiter.openOf('bob') === 1);
     holding.splice(0).forEach((release) => release());
-    assert.deepEqual((await Promise.all([...first, bob])).map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      (await Promise.all([...first, bob])).map((r) => r.status),
+      [200, 200, 200],
+    );
     await until(() => limiter.agents === 0);
   });
 

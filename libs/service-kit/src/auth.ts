@@ -78,10 +78,5 @@ export class AgentRegistry {
 
 /** The answer to a request without a valid agent token (MCP clients read the JSON-RPC error). */
 export function sendUnauthorized(response: ServerResponse): void {
-  sendJson(
-    response,
-    401,
-    { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null },
-    { 'www-authenticate': 'Bearer realm="agent-bridge"' },
-  );
+  sendJson(response, 401, { jsonrpc: '2.0', error: { code: -32001, message: 'missing or invalid bearer token: send "Authorization: Bearer <your agent token>"' }, id: null }, { 'www-authenticate': 'Bearer realm="agent-bridge"' });
 }

@@ -45,7 +45,10 @@ export const commonSettings = {
     .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
   SHARD_COUNT: int(1, 4096).default(16),
-  KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lowercase letters, digits or "-" (at most 32)').default('ab'),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lowercase letters, digits or "-" (at most 32)')
+    .default('ab'),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(5_000),
   /** The least durable Redis a service starts against (docs/event-store.md, "Durability"). */
   REDIS_REQUIRED_APPENDFSYNC: z.enum(['always', 'everysec', 'none']).default('everysec'),

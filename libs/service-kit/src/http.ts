@@ -153,10 +153,7 @@ export function readRawBody(request: IncomingMessage, limitBytes: number, deadli
     };
     const onEnd = () => finish();
     const onError = (error: Error) => finish(error);
-    const timer = setTimeout(
-      () => finish(new HttpError(408, `the request body did not arrive within ${deadlineMs / 1000} s of its headers; send the whole body at once`, { connection: 'close' })),
-      deadlineMs,
-    );
+    const timer = setTimeout(() => finish(new HttpError(408, `the request body did not arrive within ${deadlineMs / 1000} s of its headers; send the whole body at once`, { connection: 'close' })), deadlineMs);
     request.on('data', onData).on('end', onEnd).on('error', onError);
   });
 }

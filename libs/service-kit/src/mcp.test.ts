@@ -150,9 +150,18 @@ describe('one tool host for both MCP generations', () => {
       'a short hold is one JSON body; a longer one, or one that asked for progress, a stream',
     );
     assert.ok(types.some((t) => t.startsWith('maybe application/json')) && types.some((t) => t.startsWith('maybe text/event-stream')), `holds() chooses the form per call (${types.join('; ')})`);
-    assert.ok(types.some((t) => t.startsWith('echo application/json')), types.join('; '));
-    assert.ok(types.some((t) => t.startsWith('ask text/event-stream')), types.join('; '));
-    assert.ok(types.some((t) => t.startsWith('ask retry text/event-stream')), `a retry may hold too (another round): streamed (${types.join('; ')})`);
+    assert.ok(
+      types.some((t) => t.startsWith('echo application/json')),
+      types.join('; '),
+    );
+    assert.ok(
+      types.some((t) => t.startsWith('ask text/event-stream')),
+      types.join('; '),
+    );
+    assert.ok(
+      types.some((t) => t.startsWith('ask retry text/event-stream')),
+      `a retry may hold too (another round): streamed (${types.join('; ')})`,
+    );
     await probe.close();
     await client.close();
   });

@@ -1,16 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  CLIENT_CAPABILITIES_META_KEY,
-  PROTOCOL_VERSION_META_KEY,
-  Server,
-  createMcpHandler,
-  inputRequired,
-  type CallToolResult,
-  type ClientCapabilities,
-  type InputRequiredResult,
-  type McpRequestContext,
-} from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, Server, createMcpHandler, inputRequired, type CallToolResult, type ClientCapabilities, type InputRequiredResult, type McpRequestContext } from '@modelcontextprotocol/server';
 import { SpanKind, withSpan, type Span } from '@agent-bridge/observability';
 import { ToolError, type McpGeneration } from '@agent-bridge/protocol';
 import { CachedSchemaValidator } from './schema-validator.js';
@@ -111,10 +101,7 @@ export interface ToolServerInfo {
 
 /** Builds an MCP server (SDK v2, either generation) exposing `tools` to one authenticated agent. */
 export function createToolServer(info: ToolServerInfo, tools: readonly ToolDefinition[], agentId: string, hooks: ToolHostHooks, options: { mayHold: boolean } = { mayHold: true }): Server {
-  const server = new Server(
-    { name: info.name, version: info.version },
-    { capabilities: { tools: {} }, jsonSchemaValidator: sharedSchemaValidator, ...(info.instructions ? { instructions: info.instructions } : {}) },
-  );
+  const server = new Server({ name: info.name, version: info.version }, { capabilities: { tools: {} }, jsonSchemaValidator: sharedSchemaValidator, ...(info.instructions ? { instructions: info.instructions } : {}) });
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
 
   server.setRequestHandler('tools/list', async () => ({
@@ -216,8 +203,7 @@ export interface StatelessMcpOptions {
 export function statelessMcpServing(options: StatelessMcpOptions): (request: IncomingMessage, response: ServerResponse, body: unknown, agentId: string) => Promise<void> {
   const holding = new Map(options.tools.filter((tool) => tool.holds).map((tool) => [tool.name, tool]));
   // A 2025-era request on the `stateless` leg is always streamed by the SDK: it may hold either way.
-  const factory = (streamed: boolean) => (ctx: McpRequestContext) =>
-    createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks, { mayHold: streamed || ctx.era === 'legacy' });
+  const factory = (streamed: boolean) => (ctx: McpRequestContext) => createToolServer(options.info, options.tools, ctx.authInfo!.clientId, options.hooks, { mayHold: streamed || ctx.era === 'legacy' });
   const common = { legacy: options.legacy, keepAliveMs: options.keepAliveMs, ...(options.onError ? { onerror: options.onError } : {}) };
   const handlers: Record<Answering, ReturnType<typeof toNodeHandler>> = {
     stream: toNodeHandler(createMcpHandler(factory(true), { ...common, responseMode: 'sse' })),

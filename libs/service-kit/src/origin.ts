@@ -64,7 +64,14 @@ const HOST_PATTERN = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:(\d{1,5}|\*))?$/i;
 const listOf = (pattern: RegExp, what: string, word: string) =>
   z
     .string()
-    .transform((value) => (value.trim() === word ? [] : value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')))
+    .transform((value) =>
+      value.trim() === word
+        ? []
+        : value
+            .split(',')
+            .map((entry) => entry.trim())
+            .filter((entry) => entry !== ''),
+    )
     .refine((entries) => entries.every((entry) => pattern.test(entry)), `must be a comma-separated list of ${what}, or ${word}`);
 
 /** Settings of both MCP endpoints (docs/configuration.md). */

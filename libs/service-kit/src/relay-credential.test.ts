@@ -94,18 +94,23 @@ describe('inter-replica credential (relay assertions)', () => {
     const keyId = credential.sign(request).split('.')[1]!;
     const payload = Buffer.from(JSON.stringify({ sub: 'alice', aud: expected.audience, m: 'POST', p: '/mcp', b: 'x', iat: Date.now(), exp: Date.now() + 4_000, n: 'forged' })).toString('base64url');
     const head = `abr1.${keyId}.${payload}`;
-    const forged = `${head}.${createHmac('sha256', Buffer.from('g'.repeat(48))).update(head).digest('base64url')}`;
+    const forged = `${head}.${createHmac('sha256', Buffer.from('g'.repeat(48)))
+      .update(head)
+      .digest('base64url')}`;
     assert.equal(refusal(() => credential.verify(forged, expected)).reason, 'bad_signature');
   });
 
   test('keys shorter than 32 characters stop the service at start-up with a sentence naming the setting, without the value', () => {
     const schema = z.object(relayKeySettings);
-    assert.throws(() => loadConfig('test', schema, { INTER_REPLICA_KEY: 'short-key' }), (error: Error) => {
-      assert.match(error.message, /INTER_REPLICA_KEY must be at least 32 characters/);
-      assert.match(error.message, /9 characters, value hidden/);
-      assert.doesNotMatch(error.message, /short-key/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig('test', schema, { INTER_REPLICA_KEY: 'short-key' }),
+      (error: Error) => {
+        assert.match(error.message, /INTER_REPLICA_KEY must be at least 32 characters/);
+        assert.match(error.message, /9 characters, value hidden/);
+        assert.doesNotMatch(error.message, /short-key/);
+        return true;
+      },
+    );
     assert.throws(() => loadConfig('test', schema, { INTER_REPLICA_KEY: 'k'.repeat(32), INTER_REPLICA_PREVIOUS_KEY: 'old' }), /INTER_REPLICA_PREVIOUS_KEY must be at least 32 characters/);
     assert.throws(() => new RelayCredential({ keys: [Buffer.from('short')] }), /at least 32 bytes/);
   });

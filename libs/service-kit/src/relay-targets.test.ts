@@ -43,7 +43,11 @@ describe('relay allow rule (RELAY_ALLOWED_TARGETS)', () => {
     const policy = RelayTargetPolicy.fromSettings(load({ RELAY_ALLOWED_TARGETS: 'none' }));
     assert.equal(policy.check('http://127.0.0.1:8702').allowed, false);
     for (const bad of ['10.0.0.0/33', 'http://10.0.0.1', '*.*bad', '10.0.0.1:8702']) {
-      assert.throws(() => load({ RELAY_ALLOWED_TARGETS: bad }), (error: Error) => error instanceof ConfigError && /RELAY_ALLOWED_TARGETS must be a comma-separated list/.test(error.message), bad);
+      assert.throws(
+        () => load({ RELAY_ALLOWED_TARGETS: bad }),
+        (error: Error) => error instanceof ConfigError && /RELAY_ALLOWED_TARGETS must be a comma-separated list/.test(error.message),
+        bad,
+      );
     }
   });
 

@@ -58,7 +58,10 @@ function parseNetwork(entry: string): { address: string; prefix: number; family:
 }
 
 function namePattern(entry: string): RegExp {
-  const labels = entry.toLowerCase().split('.').map((label) => (label === '*' ? '[a-z0-9]([a-z0-9-]*[a-z0-9])?' : label.replace(/[-]/g, '\\-')));
+  const labels = entry
+    .toLowerCase()
+    .split('.')
+    .map((label) => (label === '*' ? '[a-z0-9]([a-z0-9-]*[a-z0-9])?' : label.replace(/[-]/g, '\\-')));
   return new RegExp(`^${labels.join('\\.')}$`);
 }
 
@@ -77,7 +80,14 @@ export const relayTargetSettings = {
   /** Where relayed requests may go: IPs/CIDRs and host names (`*` = one label), comma-separated; `none`: nowhere. */
   RELAY_ALLOWED_TARGETS: z
     .string()
-    .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')))
+    .transform((value) =>
+      value.trim() === 'none'
+        ? []
+        : value
+            .split(',')
+            .map((entry) => entry.trim())
+            .filter((entry) => entry !== ''),
+    )
     .refine((entries) => entries.every(validEntry), 'must be a comma-separated list of IP addresses or CIDRs (10.244.0.0/16, ::1) and host names (localhost, *.agent-bridge-elicitation-replicas.prod.svc, with * for one label), or none')
     .default(['127.0.0.0/8', '::1', 'localhost']),
 };
@@ -91,16 +101,17 @@ export const relayTargetSettings = {
  */
 const POD_IP_DASHED = '{pod-ip-dashed}';
 
-const advertiseUrl = z
-  .string()
-  .refine((value) => URL.canParse(value.replaceAll(POD_IP_DASHED, '10-0-0-1')), `must be a URL such as http://10.0.0.1:8702 (it may contain ${POD_IP_DASHED})`);
+const advertiseUrl = z.string().refine((value) => URL.canParse(value.replaceAll(POD_IP_DASHED, '10-0-0-1')), `must be a URL such as http://10.0.0.1:8702 (it may contain ${POD_IP_DASHED})`);
 
 /** How the other replicas reach this one (relayed requests). */
 export const advertiseSettings = {
   /** How the other replicas reach this one; may contain {pod-ip-dashed}. Default: http://127.0.0.1:PORT. */
   ADVERTISE_URL: advertiseUrl.optional(),
   /** The pod's IP (the chart sets it from the downward API); only read for {pod-ip-dashed}. */
-  POD_IP: z.string().refine((value) => isIP(value) !== 0, 'must be an IP address').optional(),
+  POD_IP: z
+    .string()
+    .refine((value) => isIP(value) !== 0, 'must be an IP address')
+    .optional(),
 };
 
 /** ADVERTISE_URL with {pod-ip-dashed} filled in; a ConfigError-worthy sentence when POD_IP is missing. */

@@ -32,31 +32,61 @@ test('a tampered state is REQUEST_STATE_INVALID: payload, signature, version or 
   const sealed = sealer.seal({ entries: ['1-0'] }, { agentId: 'alice', expiresAt: future });
   const [version, keyId, payload, signature] = sealed.split('.') as [string, string, string, string];
   const forged = Buffer.from(JSON.stringify({ a: 'alice', x: future, d: { entries: ['9-0'] } })).toString('base64url');
-  assert.equal(codeOf(() => sealer.open(`${version}.${keyId}.${forged}.${signature}`, 'alice')), 'REQUEST_STATE_INVALID');
-  assert.equal(codeOf(() => sealer.open(`${version}.${keyId}.${payload}.${signature.slice(1)}A`, 'alice')), 'REQUEST_STATE_INVALID');
-  assert.equal(codeOf(() => sealer.open(`ab0.${keyId}.${payload}.${signature}`, 'alice')), 'REQUEST_STATE_INVALID');
-  assert.equal(codeOf(() => sealer.open(`${version}.AAAAAAAA.${payload}.${signature}`, 'alice')), 'REQUEST_STATE_INVALID');
-  assert.equal(codeOf(() => sealer.open('not a state', 'alice')), 'REQUEST_STATE_INVALID');
-  assert.equal(codeOf(() => sealer.open(42, 'alice')), 'REQUEST_STATE_INVALID');
+  assert.equal(
+    codeOf(() => sealer.open(`${version}.${keyId}.${forged}.${signature}`, 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
+  assert.equal(
+    codeOf(() => sealer.open(`${version}.${keyId}.${payload}.${signature.slice(1)}A`, 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
+  assert.equal(
+    codeOf(() => sealer.open(`ab0.${keyId}.${payload}.${signature}`, 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
+  assert.equal(
+    codeOf(() => sealer.open(`${version}.AAAAAAAA.${payload}.${signature}`, 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
+  assert.equal(
+    codeOf(() => sealer.open('not a state', 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
+  assert.equal(
+    codeOf(() => sealer.open(42, 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
 });
 
 test('a state signed with another key is REQUEST_STATE_INVALID', () => {
   const other = new RequestStateSealer({ keys: [randomBytes(32)], maxBytes: 2048 });
-  assert.equal(codeOf(() => sealer.open(other.seal({}, { agentId: 'alice', expiresAt: future }), 'alice')), 'REQUEST_STATE_INVALID');
+  assert.equal(
+    codeOf(() => sealer.open(other.seal({}, { agentId: 'alice', expiresAt: future }), 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
 });
 
 test('an oversized state is refused before any work: REQUEST_STATE_INVALID', () => {
-  assert.equal(codeOf(() => sealer.open('ab1.' + 'A'.repeat(5000), 'alice')), 'REQUEST_STATE_INVALID');
+  assert.equal(
+    codeOf(() => sealer.open('ab1.' + 'A'.repeat(5000), 'alice')),
+    'REQUEST_STATE_INVALID',
+  );
 });
 
 test('a state issued to another agent is REQUEST_STATE_FOREIGN', () => {
   const sealed = sealer.seal({}, { agentId: 'alice', expiresAt: future });
-  assert.equal(codeOf(() => sealer.open(sealed, 'mallory')), 'REQUEST_STATE_FOREIGN');
+  assert.equal(
+    codeOf(() => sealer.open(sealed, 'mallory')),
+    'REQUEST_STATE_FOREIGN',
+  );
 });
 
 test('an expired state is REQUEST_STATE_EXPIRED', () => {
   const sealed = sealer.seal({}, { agentId: 'alice', expiresAt: Date.now() + 10 });
-  assert.equal(codeOf(() => sealer.open(sealed, 'alice', Date.now() + 11)), 'REQUEST_STATE_EXPIRED');
+  assert.equal(
+    codeOf(() => sealer.open(sealed, 'alice', Date.now() + 11)),
+    'REQUEST_STATE_EXPIRED',
+  );
 });
 
 test('during a key rotation the previous key still verifies, and the new key signs', () => {
@@ -65,7 +95,11 @@ test('during a key rotation the previous key still verifies, and the new key sig
   const old = sealer.seal({ n: 1 }, { agentId: 'alice', expiresAt: future });
   assert.deepEqual(rotated.open(old, 'alice'), { n: 1 });
   const fresh = rotated.seal({ n: 2 }, { agentId: 'alice', expiresAt: future });
-  assert.equal(codeOf(() => sealer.open(fresh, 'alice')), 'REQUEST_STATE_INVALID', 'a replica without the new key cannot open it');
+  assert.equal(
+    codeOf(() => sealer.open(fresh, 'alice')),
+    'REQUEST_STATE_INVALID',
+    'a replica without the new key cannot open it',
+  );
   assert.deepEqual(new RequestStateSealer({ keys: [next], maxBytes: 2048 }).open(fresh, 'alice'), { n: 2 });
 });
 

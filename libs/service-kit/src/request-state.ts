@@ -51,8 +51,7 @@ export class RequestStateSealer {
    * with a stable code (REQUEST_STATE_INVALID, REQUEST_STATE_FOREIGN, REQUEST_STATE_EXPIRED).
    */
   open<T>(sealed: unknown, agentId: string, now = Date.now()): T {
-    const invalid = (why: string) =>
-      new ToolError('REQUEST_STATE_INVALID', `the requestState of this retry ${why}. Call wait_for_messages again without requestState; undelivered messages are offered again.`);
+    const invalid = (why: string) => new ToolError('REQUEST_STATE_INVALID', `the requestState of this retry ${why}. Call wait_for_messages again without requestState; undelivered messages are offered again.`);
     if (typeof sealed !== 'string') throw invalid('is not a string');
     if (sealed.length > this.options.maxBytes) throw invalid(`is ${sealed.length} bytes, more than the ${this.options.maxBytes} the bridge issues`);
     const parts = sealed.split('.');

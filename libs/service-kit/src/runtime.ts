@@ -57,8 +57,7 @@ export async function startServiceRuntime(options: {
   else logger.info({ observed: durability.observed, required: config.REDIS_REQUIRED_APPENDFSYNC }, 'redis durability checked');
   // The controller measures how fast a change takes effect from these reports (and they show which
   // processes lag): one HSET per change, and a refresh every few seconds as a liveness signal.
-  const reportApplied = (version: number) =>
-    opened.store.recordFlagsApplied(options.service, options.replica, version).catch((error: unknown) => logger.debug({ err: error }, 'could not report the applied flag version'));
+  const reportApplied = (version: number) => opened.store.recordFlagsApplied(options.service, options.replica, version).catch((error: unknown) => logger.debug({ err: error }, 'could not report the applied flag version'));
   const applied = (snapshot: FlagSnapshot) => {
     metrics.applyFlagSnapshot(snapshot, MIGRATION_PHASES);
     void reportApplied(snapshot.version);

@@ -7,10 +7,5 @@ export type { AgentClient, AnyAgentClient, ClientGeneration } from './mcp-client
 export { sleep, waitFor, waitForValue } from './wait.js';
 
 export { startAlertmanager, startPrometheus } from './monitoring.js';
-export type {
-  AlertmanagerHandle,
-  AlertmanagerWebhook,
-  PrometheusHandle,
-  PrometheusSample,
-} from './monitoring.js';
+export type { AlertmanagerHandle, AlertmanagerWebhook, PrometheusHandle, PrometheusSample } from './monitoring.js';
 export * from './kube-api-fake.js';

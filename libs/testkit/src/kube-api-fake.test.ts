@@ -5,21 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import {
-  ApiException,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  EventsV1Api,
-  KubeConfig,
-  PatchStrategy,
-  V1MicroTime,
-  Watch,
-  makeInformer,
-  setHeaderOptions,
-  type KubernetesObject,
-  type V1Lease,
-} from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, Watch, makeInformer, setHeaderOptions, type KubernetesObject, type V1Lease } from '@kubernetes/client-node';
 import { startKubeApiFake, type KubeApiFake, type KubeObject, type KubeStatus, type StartKubeApiFakeOptions } from './kube-api-fake.js';
 import { waitFor } from './wait.js';
 
@@ -68,7 +54,12 @@ async function watchEvents(kc: KubeConfig, path: string, query: Record<string, s
   const events: Recorded[] = [];
   let resolveDone!: (err: unknown) => void;
   const done = new Promise<unknown>((resolve) => (resolveDone = resolve));
-  const controller = await new Watch(kc).watch(path, query, (type, object) => events.push({ type, object }), (err) => resolveDone(err));
+  const controller = await new Watch(kc).watch(
+    path,
+    query,
+    (type, object) => events.push({ type, object }),
+    (err) => resolveDone(err),
+  );
   return { events, done, abort: () => controller.abort() };
 }
 
@@ -106,9 +97,15 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     assert.equal(list.kind, 'FeatureFlagsList');
     assert.equal(list.apiVersion, FF_API_VERSION);
     assert.equal(list.metadata.resourceVersion, fake.resourceVersion);
-    assert.deepEqual(list.items.map((i: KubeObject) => i.metadata?.name), ['rollout']);
+    assert.deepEqual(
+      list.items.map((i: KubeObject) => i.metadata?.name),
+      ['rollout'],
+    );
     const all = await api.listClusterCustomObject(FF);
-    assert.deepEqual(all.items.map((i: KubeObject) => `${i.metadata?.namespace}/${i.metadata?.name}`), ['agents/rollout', 'other/elsewhere']);
+    assert.deepEqual(
+      all.items.map((i: KubeObject) => `${i.metadata?.namespace}/${i.metadata?.name}`),
+      ['agents/rollout', 'other/elsewhere'],
+    );
 
     // Labels only: resourceVersion moves, generation does not.
     const labelled = await api.replaceNamespacedCustomObject({
@@ -135,10 +132,7 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     const jsonPatched = await api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: [{ op: 'add', path: '/spec/paused', value: true }] });
     assert.deepEqual(jsonPatched.spec, { phase: 'rollout', paused: true });
     assert.equal(jsonPatched.metadata.generation, 3);
-    const failedTest = await apiError(
-      api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: [{ op: 'test', path: '/spec/phase', value: 'preparation' }] }),
-      422,
-    );
+    const failedTest = await apiError(api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: [{ op: 'test', path: '/spec/phase', value: 'preparation' }] }), 422);
     assert.match(failedTest.message ?? '', /test failed/);
 
     const merged = await api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: { spec: { paused: null, phase: 'stabilization' } } }, MERGE_PATCH);
@@ -148,10 +142,7 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     assert.equal(annotated.metadata.generation, 4, 'metadata-only patch keeps generation');
 
     // Like kube-apiserver, custom resources do not accept strategic merge patch.
-    const smp = await apiError(
-      api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: { spec: { paused: true } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
-      415,
-    );
+    const smp = await apiError(api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout', body: { spec: { paused: true } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)), 415);
     assert.equal(smp.reason, 'UnsupportedMediaType');
 
     const deleted = await api.deleteNamespacedCustomObject({ ...FF, namespace: NS, name: 'rollout' });
@@ -191,10 +182,7 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     assert.equal(patchedMain.metadata.resourceVersion, patchedStatus.metadata.resourceVersion, 'a main patch that only touches status is a no-op');
 
     // 409 rules apply on /status as well.
-    const stale = await apiError(
-      api.replaceNamespacedCustomObjectStatus({ ...FF, namespace: NS, name: 'f', body: { ...statusWritten, status: { stage: 2 } } }),
-      409,
-    );
+    const stale = await apiError(api.replaceNamespacedCustomObjectStatus({ ...FF, namespace: NS, name: 'f', body: { ...statusWritten, status: { stage: 2 } } }), 409);
     assert.equal(stale.reason, 'Conflict');
   });
 
@@ -206,16 +194,10 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
 
     const status = await apiError(api.replaceNamespacedCustomObject({ ...FF, namespace: NS, name: 'x', body: { ...v1, spec: { phase: 'rollback' } } }), 409);
     assert.equal(status.reason, 'Conflict');
-    assert.equal(
-      status.message,
-      'Operation cannot be fulfilled on featureflags.agentbridge.io "x": the object has been modified; please apply your changes to the latest version and try again',
-    );
+    assert.equal(status.message, 'Operation cannot be fulfilled on featureflags.agentbridge.io "x": the object has been modified; please apply your changes to the latest version and try again');
     assert.deepEqual(status.details, { name: 'x', group: 'agentbridge.io', kind: 'featureflags' });
 
-    await apiError(
-      api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'x', body: { metadata: { resourceVersion: v1.metadata.resourceVersion }, spec: { phase: 'rollback' } } }, MERGE_PATCH),
-      409,
-    );
+    await apiError(api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'x', body: { metadata: { resourceVersion: v1.metadata.resourceVersion }, spec: { phase: 'rollback' } } }, MERGE_PATCH), 409);
     await apiError(
       api.patchNamespacedCustomObject({
         ...FF,
@@ -246,10 +228,7 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     const marked = await api.deleteNamespacedCustomObject({ ...FF, namespace: NS, name: 'fin' });
     assert.ok(marked.metadata.deletionTimestamp, 'deletion pending on the finalizer');
     assert.equal(marked.metadata.generation, 2);
-    const adding = await apiError(
-      api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'fin', body: { metadata: { finalizers: ['agentbridge.io/cleanup', 'other'] } } }, MERGE_PATCH),
-      422,
-    );
+    const adding = await apiError(api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'fin', body: { metadata: { finalizers: ['agentbridge.io/cleanup', 'other'] } } }, MERGE_PATCH), 422);
     assert.match(adding.message ?? '', /no new finalizers can be added/);
     await api.patchNamespacedCustomObject({ ...FF, namespace: NS, name: 'fin', body: { metadata: { finalizers: null } } }, MERGE_PATCH);
     await apiError(api.getNamespacedCustomObject({ ...FF, namespace: NS, name: 'fin' }), 404);
@@ -260,28 +239,47 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
   test('list: field/label selectors, Exact resourceVersion snapshots, limit/continue', async (t) => {
     const fake = await startFake(t);
     const api = kubeConfigFor(fake).makeApiClient(CustomObjectsApi);
-    for (const [name, team] of [['a', 'x'], ['b', 'y'], ['c', 'x']] as const) {
+    for (const [name, team] of [
+      ['a', 'x'],
+      ['b', 'y'],
+      ['c', 'x'],
+    ] as const) {
       await api.createNamespacedCustomObject({ ...FF, namespace: NS, body: { ...flag(name), metadata: { name, labels: { team } } } });
     }
     const before = fake.resourceVersion;
     await api.deleteNamespacedCustomObject({ ...FF, namespace: NS, name: 'a' });
 
     const byName = await api.listNamespacedCustomObject({ ...FF, namespace: NS, fieldSelector: 'metadata.name=b' });
-    assert.deepEqual(byName.items.map((i: KubeObject) => i.metadata?.name), ['b']);
+    assert.deepEqual(
+      byName.items.map((i: KubeObject) => i.metadata?.name),
+      ['b'],
+    );
     const byLabel = await api.listNamespacedCustomObject({ ...FF, namespace: NS, labelSelector: 'team in (x)' });
-    assert.deepEqual(byLabel.items.map((i: KubeObject) => i.metadata?.name), ['c']);
+    assert.deepEqual(
+      byLabel.items.map((i: KubeObject) => i.metadata?.name),
+      ['c'],
+    );
     const badField = await apiError(api.listNamespacedCustomObject({ ...FF, namespace: NS, fieldSelector: 'spec.phase=x' }), 400);
     assert.equal(badField.message, 'field label not supported: spec.phase');
 
     const snapshot = await api.listNamespacedCustomObject({ ...FF, namespace: NS, resourceVersion: before, resourceVersionMatch: 'Exact' });
-    assert.deepEqual(snapshot.items.map((i: KubeObject) => i.metadata?.name), ['a', 'b', 'c']);
+    assert.deepEqual(
+      snapshot.items.map((i: KubeObject) => i.metadata?.name),
+      ['a', 'b', 'c'],
+    );
     assert.equal(snapshot.metadata.resourceVersion, before);
 
     const page1 = await api.listNamespacedCustomObject({ ...FF, namespace: NS, limit: 1 });
-    assert.deepEqual(page1.items.map((i: KubeObject) => i.metadata?.name), ['b']);
+    assert.deepEqual(
+      page1.items.map((i: KubeObject) => i.metadata?.name),
+      ['b'],
+    );
     assert.equal(page1.metadata.remainingItemCount, 1);
     const page2 = await api.listNamespacedCustomObject({ ...FF, namespace: NS, limit: 1, _continue: page1.metadata.continue });
-    assert.deepEqual(page2.items.map((i: KubeObject) => i.metadata?.name), ['c']);
+    assert.deepEqual(
+      page2.items.map((i: KubeObject) => i.metadata?.name),
+      ['c'],
+    );
     assert.equal(page2.metadata.continue, undefined);
 
     fake.compact();
@@ -296,7 +294,10 @@ describe('kube-api-fake: custom resource CRUD (featureflags.agentbridge.io)', ()
     assert.equal(fake.get('featureflags', NS, 'dry'), undefined);
     assert.equal(fake.resourceVersion, rv);
     await api.deleteCollectionNamespacedCustomObject({ ...FF, namespace: NS, labelSelector: 'team=y' });
-    assert.deepEqual(fake.list('featureflags', NS).map((o) => o.metadata?.name), ['c']);
+    assert.deepEqual(
+      fake.list('featureflags', NS).map((o) => o.metadata?.name),
+      ['c'],
+    );
   });
 
   test('the validate hook (for the CRD schema) turns messages into 422 Invalid with causes', async (t) => {
@@ -604,10 +605,7 @@ describe('kube-api-fake: coordination.k8s.io/v1 Leases', () => {
     assert.match(unconditional.message ?? '', /metadata\.resourceVersion: Invalid value: 0x0: must be specified for an update/);
 
     // A plain Date serialises with 3 fractional digits; kube-apiserver's MicroTime decoder rejects it.
-    const plainDate = await apiError(
-      b.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'other' }, spec: { holderIdentity: 'b', renewTime: new Date() as V1MicroTime } } }),
-      400,
-    );
+    const plainDate = await apiError(b.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'other' }, spec: { holderIdentity: 'b', renewTime: new Date() as V1MicroTime } } }), 400);
     assert.match(plainDate.message ?? '', /^Lease in version "v1" cannot be handled as a Lease: parsing time ".*" as "2006-01-02T15:04:05.000000Z07:00"/);
     const badDuration = await apiError(b.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'other' }, spec: { leaseDurationSeconds: 0 } } }), 422);
     assert.equal(badDuration.details?.causes?.[0]?.field, 'spec.leaseDurationSeconds');
@@ -619,14 +617,8 @@ describe('kube-api-fake: coordination.k8s.io/v1 Leases', () => {
     assert.equal(fake.writes({ user: 'candidate-b', ok: true }).length, 0);
 
     // Merge patch with a stale resourceVersion is a conflict too; a fresh one goes through.
-    await apiError(
-      b.patchNamespacedLease({ namespace: NS, name: 'agent-bridge-controller', body: { metadata: { resourceVersion: seenByB.metadata!.resourceVersion }, spec: { holderIdentity: 'b' } } }, MERGE_PATCH),
-      409,
-    );
-    const taken = await b.patchNamespacedLease(
-      { namespace: NS, name: 'agent-bridge-controller', body: { metadata: { resourceVersion: renewed.metadata!.resourceVersion }, spec: { holderIdentity: 'b', leaseTransitions: 1 } } },
-      MERGE_PATCH,
-    );
+    await apiError(b.patchNamespacedLease({ namespace: NS, name: 'agent-bridge-controller', body: { metadata: { resourceVersion: seenByB.metadata!.resourceVersion }, spec: { holderIdentity: 'b' } } }, MERGE_PATCH), 409);
+    const taken = await b.patchNamespacedLease({ namespace: NS, name: 'agent-bridge-controller', body: { metadata: { resourceVersion: renewed.metadata!.resourceVersion }, spec: { holderIdentity: 'b', leaseTransitions: 1 } } }, MERGE_PATCH);
     assert.equal(taken.spec?.holderIdentity, 'b');
   });
 });
@@ -662,9 +654,7 @@ describe('kube-api-fake: Events (core/v1 and events.k8s.io/v1)', () => {
 
     const viaCore = await core.listNamespacedEvent({ namespace: NS });
     assert.deepEqual(
-      viaCore.items
-        .map((e) => [e.metadata?.name, e.reason, e.message, e.involvedObject?.name, e.reportingComponent])
-        .sort((x, y) => String(x[1]).localeCompare(String(y[1]))),
+      viaCore.items.map((e) => [e.metadata?.name, e.reason, e.message, e.involvedObject?.name, e.reportingComponent]).sort((x, y) => String(x[1]).localeCompare(String(y[1]))),
       [
         ['rollout.2', 'StageCompleted', 'stage 1 done', 'rollout', 'agentbridge.io/controller'],
         [legacy.metadata?.name, 'StageStarted', 'stage 1 started', 'rollout', ''],
@@ -676,10 +666,7 @@ describe('kube-api-fake: Events (core/v1 and events.k8s.io/v1)', () => {
       [['StageStarted', 'stage 1 started', 'FeatureFlags', 1]],
     );
 
-    const missing = await apiError(
-      events.createNamespacedEvent({ namespace: NS, body: { metadata: { name: 'bad' }, reason: 'X', regarding } as never }),
-      422,
-    );
+    const missing = await apiError(events.createNamespacedEvent({ namespace: NS, body: { metadata: { name: 'bad' }, reason: 'X', regarding } as never }), 422);
     assert.deepEqual(
       missing.details?.causes?.map((c) => c.field),
       ['eventTime', 'type'],

@@ -891,8 +891,7 @@ function parseFieldSelector(def: ResourceDef, text: string | null): FieldRequire
       const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(part);
       if (!m) throw badRequest(`invalid selector: '${text}'; can't understand '${part}'`);
       const field = m[1]!;
-      const get =
-        field === 'metadata.name' ? (o: Obj) => o.metadata?.name : field === 'metadata.namespace' ? (o: Obj) => o.metadata?.namespace : def.fieldLabels[field];
+      const get = field === 'metadata.name' ? (o: Obj) => o.metadata?.name : field === 'metadata.namespace' ? (o: Obj) => o.metadata?.namespace : def.fieldLabels[field];
       if (!get) throw badRequest(`field label not supported: ${field}`);
       return { get, op: m[2] === '!=' ? '!=' : '=', value: m[3]!.replace(/\\(.)/g, '$1') };
     });
@@ -1594,11 +1593,7 @@ class ApiServer {
       throw this.conflict(def, name, `Precondition failed: UID in precondition: ${String(preconditions.uid)}, UID in object meta: ${String(existing.metadata.uid)}`);
     }
     if (preconditions.resourceVersion && preconditions.resourceVersion !== existing.metadata.resourceVersion) {
-      throw this.conflict(
-        def,
-        name,
-        `Precondition failed: ResourceVersion in precondition: ${String(preconditions.resourceVersion)}, ResourceVersion in object meta: ${String(existing.metadata.resourceVersion)}`,
-      );
+      throw this.conflict(def, name, `Precondition failed: ResourceVersion in precondition: ${String(preconditions.resourceVersion)}, ResourceVersion in object meta: ${String(existing.metadata.resourceVersion)}`);
     }
     if (existing.metadata.finalizers?.length > 0) {
       if (existing.metadata.deletionTimestamp) return { code: 200, body: present(def, existing), name, resourceVersion: existing.metadata.resourceVersion };
@@ -1635,10 +1630,7 @@ class ApiServer {
 
 // ─────────────────────────────── URL router ───────────────────────────────
 
-type Route =
-  | { type: 'resource'; def: ResourceDef; namespace?: string; name?: string; subresource?: string }
-  | { type: 'discovery'; body: Obj }
-  | { type: 'health' };
+type Route = { type: 'resource'; def: ResourceDef; namespace?: string; name?: string; subresource?: string } | { type: 'discovery'; body: Obj } | { type: 'health' };
 
 function apiResourceList(group: string, version: string): Obj {
   const defs = RESOURCES.filter((d) => d.group === group && d.version === version);
@@ -1659,7 +1651,10 @@ function apiGroup(group: string): Obj {
 function route(pathname: string): Route | undefined {
   let segments: string[];
   try {
-    segments = pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    segments = pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
   } catch {
     return undefined;
   }
@@ -1943,9 +1938,7 @@ class KubeApiFakeServer implements KubeApiFake {
   }
 
   requests(filter: { user?: string; verb?: string; method?: string } = {}): KubeRequestRecord[] {
-    return this.requestLog.filter(
-      (r) => (filter.user === undefined || r.user === filter.user) && (filter.verb === undefined || r.verb === filter.verb) && (filter.method === undefined || r.method === filter.method),
-    );
+    return this.requestLog.filter((r) => (filter.user === undefined || r.user === filter.user) && (filter.verb === undefined || r.verb === filter.verb) && (filter.method === undefined || r.method === filter.method));
   }
 
   clearRecords(): void {
@@ -2003,10 +1996,7 @@ class KubeApiFakeServer implements KubeApiFake {
   }
 
   private takeInjection(method: string, target: string): Injection | undefined {
-    const index = this.injections.findIndex(
-      (i) =>
-        (i.options.method === undefined || i.options.method.toUpperCase() === method) && (typeof i.pattern === 'string' ? target.includes(i.pattern) : i.pattern.test(target)),
-    );
+    const index = this.injections.findIndex((i) => (i.options.method === undefined || i.options.method.toUpperCase() === method) && (typeof i.pattern === 'string' ? target.includes(i.pattern) : i.pattern.test(target)));
     if (index < 0) return undefined;
     const injection = this.injections[index]!;
     injection.remaining -= 1;
@@ -2100,10 +2090,7 @@ class KubeApiFakeServer implements KubeApiFake {
       const selection = (): Selection => ({
         namespace,
         labels: parseLabelSelector(query.get('labelSelector')),
-        fields: [
-          ...parseFieldSelector(def, query.get('fieldSelector')),
-          ...(r.name !== undefined ? parseFieldSelector(def, `metadata.name=${r.name}`) : []),
-        ],
+        fields: [...parseFieldSelector(def, query.get('fieldSelector')), ...(r.name !== undefined ? parseFieldSelector(def, `metadata.name=${r.name}`) : [])],
       });
       let result: WriteResult | undefined;
       switch (verb) {
@@ -2177,7 +2164,7 @@ class KubeApiFakeServer implements KubeApiFake {
     const timeoutSeconds = timeoutParam === null ? undefined : Number(timeoutParam);
     if (timeoutParam !== null && !(Number.isFinite(timeoutSeconds) && timeoutSeconds! >= 0)) throw badRequest(`timeoutSeconds: Invalid value: ${quote(timeoutParam)}`);
     if (sendInitialEvents !== null) {
-      if (match !== 'NotOlderThan') throw listOptionsInvalid('resourceVersionMatch', "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+      if (match !== 'NotOlderThan') throw listOptionsInvalid('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
     } else if (match) throw listOptionsInvalid('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
     const fromRv = rvParam === '' || rvParam === '0' ? undefined : parseResourceVersion(rvParam);
 
@@ -2222,4 +2209,3 @@ export async function startKubeApiFake(options: StartKubeApiFakeOptions = {}): P
   await fake.listen(options.port ?? 0);
   return fake;
 }
-

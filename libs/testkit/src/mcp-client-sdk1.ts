@@ -37,8 +37,7 @@ export async function connectSdk1(
     transport,
     // With the default result schema SDK 1.x returns a CallToolResult (its signature's union also
     // holds the pre-2025 `toolResult` shape, which a 2025 server never sends).
-    callTool: async (name: string, args: Record<string, unknown>, options?: AgentCallOptions) =>
-      (await client.callTool({ name, arguments: args }, undefined, options)) as CallToolResult,
+    callTool: async (name: string, args: Record<string, unknown>, options?: AgentCallOptions) => (await client.callTool({ name, arguments: args }, undefined, options)) as CallToolResult,
     sessionId: () => transport.sessionId,
     terminateSession: () => transport.terminateSession(),
     close: () => client.close(),

@@ -142,7 +142,10 @@ for (const { generation, era, session, sdk } of GENERATIONS) {
       // 2025-era: the server sends elicitation/create on the session; 2026-07-28: the call answers
       // input_required, the client asks the handler and retries the call with the answer.
       assert.deepEqual(await a.callToolJson('ask', { question: 'Ship it?' }), { action: 'accept', content: { ok: true } });
-      assert.deepEqual(asked.map((p) => p.message), ['Ship it?']);
+      assert.deepEqual(
+        asked.map((p) => p.message),
+        ['Ship it?'],
+      );
     });
 
     test(`a ${generation} agent with a wrong token is rejected at connect time`, async () => {

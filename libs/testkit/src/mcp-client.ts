@@ -179,9 +179,7 @@ export async function connectAgent<G extends ClientGeneration = '2025-11-25'>(op
   // `setup` takes the client of generation G; which client that is, is only known at run time.
   const setup = options.setup as ((client: Client | Sdk1Client) => void) | undefined;
   const session: ConnectedSession<Client | Sdk1Client, StreamableHTTPClientTransport | Sdk1Transport> =
-    generation === 'sdk1'
-      ? await connectSdk1(settings, capabilities, options.onElicitation, setup)
-      : await connectV2(generation, settings, capabilities, options.onElicitation, setup);
+    generation === 'sdk1' ? await connectSdk1(settings, capabilities, options.onElicitation, setup) : await connectV2(generation, settings, capabilities, options.onElicitation, setup);
 
   const callTool = (name: string, args: Record<string, unknown> = {}, callOptions?: AgentCallOptions) => session.callTool(name, args, callOptions);
   const agent: AnyAgentClient = {

@@ -31,9 +31,7 @@ describe('monitoring: a real Prometheus and Alertmanager', () => {
   let prometheus: PrometheusHandle;
 
   before(async () => {
-    target = await listen((url) =>
-      url === '/metrics' ? { status: 200, body: '# TYPE demo_queue_depth gauge\ndemo_queue_depth{queue="a"} 7\n' } : { status: 404, body: 'not found' },
-    );
+    target = await listen((url) => (url === '/metrics' ? { status: 200, body: '# TYPE demo_queue_depth gauge\ndemo_queue_depth{queue="a"} 7\n' } : { status: 404, body: 'not found' }));
     webhook = await listen((_url, headers, body) => {
       notifications.push({ authorization: headers.authorization, ...(JSON.parse(body) as { alerts: Array<{ labels: Record<string, string>; status: string }> }) });
       return { status: 200, body: 'ok' };
@@ -57,7 +55,7 @@ describe('monitoring: a real Prometheus and Alertmanager', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('Prometheus scrapes the given targets at /metrics: `up` and the target\'s series are queryable', async () => {
+  test("Prometheus scrapes the given targets at /metrics: `up` and the target's series are queryable", async () => {
     await waitFor(async () => (await prometheus.query('up{job="demo"} == 1')).length === 1, { timeoutMs: 10_000, intervalMs: 200, description: 'the demo target to be up' });
     const [sample] = await prometheus.query('demo_queue_depth');
     assert.deepEqual(sample?.metric, { __name__: 'demo_queue_depth', instance: new URL(target.url).host, job: 'demo', queue: 'a' });
@@ -65,17 +63,26 @@ describe('monitoring: a real Prometheus and Alertmanager', () => {
     assert.deepEqual(await prometheus.query('scalar(demo_queue_depth) * 2').then((s) => s.map((x) => x.value[1])), ['14'], 'a scalar result is one sample');
   });
 
-  test('a failing query rejects with Prometheus\'s error and the query', async () => {
+  test("a failing query rejects with Prometheus's error and the query", async () => {
     await assert.rejects(prometheus.query('sum(rate(demo_queue_depth))'), (error: Error) => /bad_data/.test(error.message) && error.message.includes('sum(rate(demo_queue_depth))'));
   });
 
   test('the rule file is loaded in place, and a firing alert reaches the webhook through Alertmanager with the bearer token', async () => {
     const { groups } = await prometheus.api<{ groups: Array<{ file: string; rules: Array<{ name: string }> }> }>('rules');
-    assert.deepEqual(groups.map((g) => [g.file, g.rules.map((r) => r.name)]), [[path.join(dir, 'demo.rules.yaml'), ['DemoQueueDeep']]]);
+    assert.deepEqual(
+      groups.map((g) => [g.file, g.rules.map((r) => r.name)]),
+      [[path.join(dir, 'demo.rules.yaml'), ['DemoQueueDeep']]],
+    );
     await waitFor(() => notifications.length > 0, { timeoutMs: 15_000, intervalMs: 100, description: 'Alertmanager to notify the webhook' });
     assert.equal(notifications[0]!.authorization, 'Bearer test-token');
-    assert.deepEqual(notifications[0]!.alerts.map((a) => [a.labels.alertname, a.labels.rollback, a.status]), [['DemoQueueDeep', 'partial', 'firing']]);
-    assert.ok((await alertmanager.alerts()).some((a) => a.labels.alertname === 'DemoQueueDeep'), 'Alertmanager lists the alert');
+    assert.deepEqual(
+      notifications[0]!.alerts.map((a) => [a.labels.alertname, a.labels.rollback, a.status]),
+      [['DemoQueueDeep', 'partial', 'firing']],
+    );
+    assert.ok(
+      (await alertmanager.alerts()).some((a) => a.labels.alertname === 'DemoQueueDeep'),
+      'Alertmanager lists the alert',
+    );
   });
 
   test('stop() ends the process and removes a temporary data dir', async () => {
@@ -97,7 +104,9 @@ describe('monitoring: a real Prometheus and Alertmanager', () => {
       await assert.rejects(startPrometheus({ targets: {} }), /Prometheus is not installed.*Debian package "prometheus".*make test and make up do/);
       await assert.rejects(startAlertmanager(), /Alertmanager is not installed.*"prometheus-alertmanager" or "alertmanager".*Debian package "prometheus-alertmanager"/);
     } finally {
-      for (const [key, value] of Object.entries(saved)) if (value === undefined) delete process.env[key]; else process.env[key] = value;
+      for (const [key, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
     }
   });
 });

@@ -76,12 +76,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const daemon = await launchDaemon({
     name: 'prometheus',
     binary,
-    args: (port) => [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${path.join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      `--log.level=${options.logLevel ?? 'warn'}`,
-    ],
+    args: (port) => [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--log.level=${options.logLevel ?? 'warn'}`],
     port: options.port,
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     onOutput: options.onOutput,
@@ -326,8 +321,7 @@ function resolveBinary(what: string, given: string | undefined, candidates: read
     }
   }
   throw new Error(
-    `${what} is not installed: no ${candidates.map((c) => `"${c}"`).join(' or ')} on PATH. ` +
-      `Install the Debian package "${debianPackage}" (apt-get install ${debianPackage}); make test and make up do (scripts/ensure-deps.sh).`,
+    `${what} is not installed: no ${candidates.map((c) => `"${c}"`).join(' or ')} on PATH. ` + `Install the Debian package "${debianPackage}" (apt-get install ${debianPackage}); make test and make up do (scripts/ensure-deps.sh).`,
   );
 }
 
@@ -343,15 +337,7 @@ function prepareDataDir(dataDir: string | undefined, tempPrefix: string): { dir:
  * Spawns a daemon on a port and waits until `GET /-/ready` answers 200. When the port was picked
  * here and turns out to be taken (the freePort race), it tries again on another one.
  */
-async function launchDaemon(spec: {
-  name: string;
-  binary: string;
-  args: (port: number) => string[];
-  port: number | undefined;
-  readyTimeoutMs: number;
-  onOutput: ((line: string) => void) | undefined;
-  cleanup: () => void;
-}): Promise<Daemon> {
+async function launchDaemon(spec: { name: string; binary: string; args: (port: number) => string[]; port: number | undefined; readyTimeoutMs: number; onOutput: ((line: string) => void) | undefined; cleanup: () => void }): Promise<Daemon> {
   for (let attempt = 1; ; attempt++) {
     const port = spec.port ?? (await freePort());
     const started = spawnDaemon(spec.name, spec.binary, spec.args(port), spec.onOutput);

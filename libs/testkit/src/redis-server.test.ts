@@ -20,7 +20,6 @@ async function start(...args: Parameters<typeof startRedis>): Promise<RedisServe
   return r;
 }
 
-
 /** Concatenated contents of the AOF files (Redis 7 multi-part AOF lives in appendonlydir/). */
 async function readAof(dataDir: string): Promise<string> {
   const dir = path.join(dataDir, 'appendonlydir');

@@ -166,16 +166,26 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const logFile = path.join(dataDir, 'redis.log');
 
   const argsFor = (port: number): string[] => [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dataDir,
-    '--save', '',
-    '--appendonly', 'yes',
-    '--appendfsync', appendfsync,
-    '--maxmemory-policy', 'noeviction',
-    '--protected-mode', 'no',
-    '--daemonize', 'no',
-    '--logfile', logFile,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    appendfsync,
+    '--maxmemory-policy',
+    'noeviction',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--logfile',
+    logFile,
     ...(options.extraArgs ?? []),
   ];
 
@@ -226,19 +236,12 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       const newLog = await readFrom(logFile, logOffset);
       if (/Address already in use/i.test(`${proc.output()}\n${newLog}`)) return 'bind-failed';
       const output = proc.output().trim();
-      throw new Error(
-        `redis-server on port ${port} exited during startup (${proc.exitInfo()}).\n` +
-          (output ? `--- output ---\n${output}\n` : '') +
-          `--- tail of ${logFile} ---\n${log}`,
-      );
+      throw new Error(`redis-server on port ${port} exited during startup (${proc.exitInfo()}).\n` + (output ? `--- output ---\n${output}\n` : '') + `--- tail of ${logFile} ---\n${log}`);
     }
     proc.child.kill('SIGKILL');
     await proc.exited;
     current = undefined;
-    throw new Error(
-      `redis-server on port ${port} did not become ready within ${readyTimeoutMs} ms ` +
-        `(last problem: ${lastProblem}).\n--- tail of ${logFile} ---\n${log}`,
-    );
+    throw new Error(`redis-server on port ${port} did not become ready within ${readyTimeoutMs} ms ` + `(last problem: ${lastProblem}).\n--- tail of ${logFile} ---\n${log}`);
   };
 
   let port = 0;

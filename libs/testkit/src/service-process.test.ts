@@ -12,7 +12,6 @@ after(async () => {
   await Promise.all(started.map((s) => s.kill9()));
 });
 
-
 async function start(...args: Parameters<typeof startService>): Promise<ServiceHandle> {
   const s = await startService(...args);
   started.push(s);
@@ -105,20 +104,14 @@ describe('startService', () => {
   });
 
   test('a script that exits early makes startService reject with its log lines', async () => {
-    await assert.rejects(
-      startService({ name: 'exit-early', entry: EXIT_FIXTURE, readyLogLine: /never printed/ }),
-      (err: Error) => {
-        assert.match(err.message, /service exit-early/);
-        assert.match(err.message, /exit code 3/);
-        assert.match(err.message, /booting exit-early fixture/);
-        assert.match(err.message, /FATAL: config value MISSING_THING is required/);
-        return true;
-      },
-    );
-    await assert.rejects(
-      startService({ name: 'exit-early-url', entry: EXIT_FIXTURE, readyUrl: 'http://127.0.0.1:1/never' }),
-      /exit code 3[\s\S]*MISSING_THING/,
-    );
+    await assert.rejects(startService({ name: 'exit-early', entry: EXIT_FIXTURE, readyLogLine: /never printed/ }), (err: Error) => {
+      assert.match(err.message, /service exit-early/);
+      assert.match(err.message, /exit code 3/);
+      assert.match(err.message, /booting exit-early fixture/);
+      assert.match(err.message, /FATAL: config value MISSING_THING is required/);
+      return true;
+    });
+    await assert.rejects(startService({ name: 'exit-early-url', entry: EXIT_FIXTURE, readyUrl: 'http://127.0.0.1:1/never' }), /exit code 3[\s\S]*MISSING_THING/);
   });
 
   test('waitForLog finds earlier and later lines, and rejects on timeout', async () => {

@@ -137,11 +137,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
 
   const lastLines = (n: number): string => lines.slice(-n).join('\n');
 
-  const waitForLog = (
-    regex: RegExp,
-    timeoutMs = 10_000,
-    opts: { includeExisting?: boolean } = {},
-  ): Promise<string> => {
+  const waitForLog = (regex: RegExp, timeoutMs = 10_000, opts: { includeExisting?: boolean } = {}): Promise<string> => {
     const re = statelessRegex(regex);
     if (opts.includeExisting !== false) {
       const found = lines.find((l) => re.test(l));
@@ -159,23 +155,13 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${name} log line ${re}\n` +
-              `--- last 50 lines of ${name} ---\n${lastLines(50)}`,
-          ),
-        );
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${name} log line ${re}\n` + `--- last 50 lines of ${name} ---\n${lastLines(50)}`));
       }, timeoutMs);
       lineListeners.add(listener);
       void exited.then((exit) => {
         if (!lineListeners.has(listener)) return;
         cleanup();
-        reject(
-          new Error(
-            `${name} exited (${formatExit(exit)}) before logging ${re}\n` +
-              `--- last 50 lines of ${name} ---\n${lastLines(50)}`,
-          ),
-        );
+        reject(new Error(`${name} exited (${formatExit(exit)}) before logging ${re}\n` + `--- last 50 lines of ${name} ---\n${lastLines(50)}`));
       });
     });
   };
@@ -207,10 +193,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const deadline = Date.now() + readyTimeoutMs;
   const readinessFailure = async (reason: string): Promise<never> => {
     if (!exitInfo) await kill9();
-    throw new Error(
-      `service ${name} (${options.entry}) failed to become ready: ${reason}\n` +
-        `--- last 50 lines of ${name} ---\n${lastLines(50)}`,
-    );
+    throw new Error(`service ${name} (${options.entry}) failed to become ready: ${reason}\n` + `--- last 50 lines of ${name} ---\n${lastLines(50)}`);
   };
 
   const checks: Promise<void>[] = [];

@@ -18,10 +18,7 @@ function describeError(err: unknown): string {
  * Poll `predicate` until it returns true. A predicate that throws counts as
  * "not yet"; the last error is appended to the timeout message.
  */
-export async function waitFor(
-  predicate: () => Promise<boolean> | boolean,
-  options: WaitForOptions,
-): Promise<void> {
+export async function waitFor(predicate: () => Promise<boolean> | boolean, options: WaitForOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const intervalMs = options.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -64,10 +61,7 @@ export async function waitForValue<T>(probe: () => Promise<T | false | null | un
 export function withTimeout<T>(promise: Promise<T>, ms: number, description: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${description}`)),
-      ms,
-    );
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${description}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

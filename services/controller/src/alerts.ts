@@ -26,9 +26,7 @@ export const alertmanagerPayloadSchema = z.object({
 
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
-export type AlertDecision =
-  | { alertname: string; outcome: 'rollback'; action: RollbackAction }
-  | { alertname: string; outcome: 'ignored' | 'resolved'; reason: string };
+export type AlertDecision = { alertname: string; outcome: 'rollback'; action: RollbackAction } | { alertname: string; outcome: 'ignored' | 'resolved'; reason: string };
 
 export function decideAlerts(payload: AlertmanagerPayload, spec: FeatureFlagsSpec): AlertDecision[] {
   return payload.alerts.map((alert) => {
@@ -36,7 +34,12 @@ export function decideAlerts(payload: AlertmanagerPayload, spec: FeatureFlagsSpe
     if (alert.status === 'resolved') return { alertname, outcome: 'resolved', reason: 'resolved alerts do not roll back (resume when ready)' };
     const policy = alertRollbackLevel(spec, alertname, alert.labels.rollback);
     if ('ignored' in policy) return { alertname, outcome: 'ignored', reason: policy.ignored };
-    const fingerprint = alert.fingerprint ?? createHash('sha256').update(JSON.stringify(Object.entries(alert.labels).sort())).digest('hex').slice(0, 16);
+    const fingerprint =
+      alert.fingerprint ??
+      createHash('sha256')
+        .update(JSON.stringify(Object.entries(alert.labels).sort()))
+        .digest('hex')
+        .slice(0, 16);
     return {
       alertname,
       outcome: 'rollback',

@@ -11,7 +11,14 @@ export const controllerConfigSchema = z
     ...httpSettings,
     PORT: httpSettings.PORT.default(8704),
     /** Names this controller in the leader lease, the audit trail and the replica registry. */
-    CONTROLLER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_" or "-"').default(`${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}-${process.pid}`),
+    CONTROLLER_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_" or "-"')
+      .default(
+        `${hostname()
+          .replace(/[^A-Za-z0-9._-]/g, '-')
+          .slice(0, 60)}-${process.pid}`,
+      ),
     /** How the other controllers reach this one (admin requests are relayed to the leader). Default: http://127.0.0.1:PORT. */
     ...advertiseSettings,
     /** The relay to the leader carries an assertion signed with this key, to addresses that pass the allow rule. */
@@ -22,10 +29,19 @@ export const controllerConfigSchema = z
     /** SOURCE=file: the FeatureFlags YAML (watched; status is kept in the store). */
     FEATURE_FLAGS_FILE: z.string().min(1).optional(),
     /** SOURCE=kubernetes: the resource's namespace (default: the pod's own) and name. */
-    KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name').optional(),
+    KUBE_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name')
+      .optional(),
     /** SOURCE=kubernetes: the coordination.k8s.io Lease the controllers elect their leader with. */
-    KUBE_LEASE_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name').default('agent-bridge-controller'),
-    FEATURE_FLAGS_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name').default('agent-bridge'),
+    KUBE_LEASE_NAME: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name')
+      .default('agent-bridge-controller'),
+    FEATURE_FLAGS_NAME: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a resource name')
+      .default('agent-bridge'),
     /** Bearer token of the admin API (POST /admin/…), or a file holding it. One of the two is required. */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     ADMIN_TOKEN_FILE: z.string().min(1).optional(),

@@ -213,7 +213,11 @@ describe('controller service (local mode: file source, status and lease in the s
     assert.equal((await post(a, '/webhook/alertmanager', { alerts: [alert] }, ADMIN)).status, 401, 'the admin token is not the webhook token');
     const first = await post(a, '/webhook/alertmanager', { version: '4', status: 'firing', alerts: [alert] }, WEBHOOK);
     assert.equal(first.status, 200);
-    assert.deepEqual(first.body.results.map((r: any) => [r.level, r.applied]), [['partial', true]], 'the resource maps the alert to partial (its label says full)');
+    assert.deepEqual(
+      first.body.results.map((r: any) => [r.level, r.applied]),
+      [['partial', true]],
+      'the resource maps the alert to partial (its label says full)',
+    );
     const repeat = await post(a, '/webhook/alertmanager', { version: '4', status: 'firing', alerts: [alert] }, WEBHOOK);
     assert.equal(repeat.body.results[0].applied, false);
     const resolved = await post(a, '/webhook/alertmanager', { alerts: [{ ...alert, status: 'resolved' }] }, WEBHOOK);

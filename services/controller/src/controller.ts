@@ -133,11 +133,10 @@ export class Controller {
     const spec = view.state === 'ok' ? view.resource.spec : undefined;
     return {
       controller: { id: this.options.controllerId, leader: this.isLeader(), leaderId: leader, source: source.kind },
-      resource:
-        view.state === 'ok'
-          ? { state: 'ok', name: view.resource.metadata.name, namespace: view.resource.metadata.namespace, generation: view.generation }
-          : { state: view.state, message: view.message },
-      plan: spec ? { phase: spec.phase, paused: spec.paused, flags: requestedSettings(spec), stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } } : undefined,
+      resource: view.state === 'ok' ? { state: 'ok', name: view.resource.metadata.name, namespace: view.resource.metadata.namespace, generation: view.generation } : { state: view.state, message: view.message },
+      plan: spec
+        ? { phase: spec.phase, paused: spec.paused, flags: requestedSettings(spec), stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } }
+        : undefined,
       status: status ?? null,
       snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
       adoption: {
@@ -211,10 +210,7 @@ export class Controller {
     }
   }
 
-  private async apply(
-    queued: QueuedAction[],
-    input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined },
-  ): Promise<void> {
+  private async apply(queued: QueuedAction[], input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined }): Promise<void> {
     const { source, elector, logger } = this.deps;
     const { spec, status, now, analysis, cutover } = input;
     const result = reconcile({
@@ -284,7 +280,8 @@ export class Controller {
     const withPublication = published === null ? null : ({ ...initialStatus(), ...JSON.parse(published) } as FeatureFlagsStatus);
     this.storedStatus = stored ?? initialStatus();
     this.status = withPublication && withPublication.snapshotVersion > this.storedStatus.snapshotVersion ? withPublication : this.storedStatus;
-    if (this.status === withPublication) this.deps.logger.info({ snapshotVersion: withPublication.snapshotVersion, statusVersion: this.storedStatus.snapshotVersion }, 'resuming from the status stored with the last publication (the stored status lags it)');
+    if (this.status === withPublication)
+      this.deps.logger.info({ snapshotVersion: withPublication.snapshotVersion, statusVersion: this.storedStatus.snapshotVersion }, 'resuming from the status stored with the last publication (the stored status lags it)');
     return this.status;
   }
 

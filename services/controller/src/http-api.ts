@@ -11,17 +11,7 @@ import { z } from 'zod';
 import { agentSelectorSchema } from '@agent-bridge/flags';
 import { BoundedLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import type { ControllerStore } from '@agent-bridge/event-store';
-import {
-  InboundRelay,
-  claimsRelayed,
-  readRawBody,
-  relayHeaders,
-  sendJson,
-  type RelayClaims,
-  type RelayCredential,
-  type RelayTargetPolicy,
-  type RouteHandler,
-} from '@agent-bridge/service-kit';
+import { InboundRelay, claimsRelayed, readRawBody, relayHeaders, sendJson, type RelayClaims, type RelayCredential, type RelayTargetPolicy, type RouteHandler } from '@agent-bridge/service-kit';
 import { alertmanagerPayloadSchema, decideAlerts } from './alerts.js';
 import type { Controller } from './controller.js';
 import type { ControlAction } from './reconcile.js';
@@ -93,8 +83,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     credential: deps.relayCredential,
     metrics: deps.metrics,
     logger: deps.logger,
-    answerRefusal: (response, why) =>
-      fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`),
+    answerRefusal: (response, why) => fail(response, 401, 'RELAY_REFUSED', `this request claims to be relayed by another controller but is refused: ${why}. Callers: send "Authorization: Bearer <token>" and no x-agentbridge-* headers.`),
   });
 
   /**
@@ -166,7 +155,12 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     if (!target.allowed) {
       deps.metrics.relaysRefused.inc({ direction: 'outbound', reason: 'target_not_allowed' });
       deps.logger.warn({ leader: leader.id, address: leader.url, why: target.why }, 'relay target refused: the registered address of the leader was not contacted');
-      fail(response, 502, 'RELAY_TARGET_REFUSED', `the leader ${leader.id} is registered at an address this controller may not relay to (RELAY_ALLOWED_TARGETS), so the request was not forwarded; send it to the leader directly, or operators: see the "relay target refused" log line`);
+      fail(
+        response,
+        502,
+        'RELAY_TARGET_REFUSED',
+        `the leader ${leader.id} is registered at an address this controller may not relay to (RELAY_ALLOWED_TARGETS), so the request was not forwarded; send it to the leader directly, or operators: see the "relay target refused" log line`,
+      );
       return;
     }
     const assertion = deps.relayCredential.sign({ identity, audience: `controller/${leader.id}`, method: 'POST', path, body });
@@ -220,14 +214,16 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     return null;
   };
 
-  const simple = (type: 'pause' | 'resume' | 'promote', path: string): RouteHandler => async (request, response) => {
-    const admitted = await admit(request, response, deps.adminToken, path);
-    if (admitted === null) return;
-    const args = parse(simpleBody, admitted.body, response);
-    if (!args) return;
-    const base = { actor: args.actor ?? `${args.trigger}`, trigger: args.trigger, reason: args.reason ?? `${type} requested via the ${args.trigger === 'cli' ? 'CLI' : 'admin API'} (no reason given)` };
-    await run(response, type === 'promote' ? { type, ...base, full: args.full ?? false } : { type, ...base }, admitted.idempotency);
-  };
+  const simple =
+    (type: 'pause' | 'resume' | 'promote', path: string): RouteHandler =>
+    async (request, response) => {
+      const admitted = await admit(request, response, deps.adminToken, path);
+      if (admitted === null) return;
+      const args = parse(simpleBody, admitted.body, response);
+      if (!args) return;
+      const base = { actor: args.actor ?? `${args.trigger}`, trigger: args.trigger, reason: args.reason ?? `${type} requested via the ${args.trigger === 'cli' ? 'CLI' : 'admin API'} (no reason given)` };
+      await run(response, type === 'promote' ? { type, ...base, full: args.full ?? false } : { type, ...base }, admitted.idempotency);
+    };
 
   return {
     '/health/status': async (request, response) => {
@@ -242,15 +238,19 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (admitted === null) return;
       const args = parse(rollbackBody, admitted.body, response);
       if (!args) return;
-      await run(response, {
-        type: 'rollback',
-        level: args.level,
-        reason: args.reason,
-        trigger: args.trigger,
-        actor: args.actor ?? args.trigger,
-        ...(args.percentage_reduction !== undefined ? { percentageReduction: args.percentage_reduction } : {}),
-        ...(args.agents ? { agents: args.agents } : {}),
-      }, admitted.idempotency);
+      await run(
+        response,
+        {
+          type: 'rollback',
+          level: args.level,
+          reason: args.reason,
+          trigger: args.trigger,
+          actor: args.actor ?? args.trigger,
+          ...(args.percentage_reduction !== undefined ? { percentageReduction: args.percentage_reduction } : {}),
+          ...(args.agents ? { agents: args.agents } : {}),
+        },
+        admitted.idempotency,
+      );
     },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),

@@ -34,7 +34,12 @@ function spec(overrides: Record<string, unknown> = {}): Record<string, any> {
   return {
     phase: 'rollout',
     flags: { elicitation: { enabled: true, agents: ['test_agent_alpha'] } },
-    rollout: { stages: [{ percentage: 10, hold: '1h' }, { percentage: 50, hold: '1h' }] },
+    rollout: {
+      stages: [
+        { percentage: 10, hold: '1h' },
+        { percentage: 50, hold: '1h' },
+      ],
+    },
     rollback: { alerts: [{ alertName: 'ElicitationErrorSpike', level: 'partial' }] },
     ...overrides,
   };
@@ -173,9 +178,7 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
 
   /** Successful writes of the FeatureFlags status or of Events by `user` (after write number `afterSeq`). */
   function controllerWrites(user: string, afterSeq = 0): KubeWriteRecord[] {
-    return fake
-      .writes({ user, ok: true })
-      .filter((w) => w.seq > afterSeq && ((w.resource === 'featureflags.agentbridge.io' && w.subresource === 'status') || w.resource === 'events' || w.resource === 'events.events.k8s.io'));
+    return fake.writes({ user, ok: true }).filter((w) => w.seq > afterSeq && ((w.resource === 'featureflags.agentbridge.io' && w.subresource === 'status') || w.resource === 'events' || w.resource === 'events.events.k8s.io'));
   }
 
   async function post(service: ControllerService, path: string, body: unknown) {
@@ -301,7 +304,13 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
     assert.equal(paused.status, 200, JSON.stringify(paused.body));
     assert.equal(status()?.paused, true, 'the status write landed');
     const attempts = fake.writes({ user: 'ctl-a', resource: 'featureflags' }).filter((w) => w.seq > mark);
-    assert.deepEqual(attempts.map((w) => [w.subresource, w.code, w.injected]), [['status', 409, true], ['status', 200, false]]);
+    assert.deepEqual(
+      attempts.map((w) => [w.subresource, w.code, w.injected]),
+      [
+        ['status', 409, true],
+        ['status', 200, false],
+      ],
+    );
 
     // A real conflict: the object changed (a label) while the controller's view is stale (its watch stalled).
     await sleep(300);
@@ -313,7 +322,13 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
     assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
     assert.equal(status()?.paused, false, 'the retried write landed');
     const retried = fake.writes({ user: 'ctl-a', resource: 'featureflags' }).filter((w) => w.seq > mark2);
-    assert.deepEqual(retried.map((w) => [w.subresource, w.code, w.injected]), [['status', 409, false], ['status', 200, false]]);
+    assert.deepEqual(
+      retried.map((w) => [w.subresource, w.code, w.injected]),
+      [
+        ['status', 409, false],
+        ['status', 200, false],
+      ],
+    );
     assert.deepEqual(object().metadata?.labels, { team: 'platform' }, 'the label edit is kept');
     assert.equal(object().metadata?.generation, 1);
   });
@@ -321,11 +336,7 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
   test('leader election: one controller holds the Lease and reconciles while the other writes nothing; a leader that loses the Lease mid-reconcile writes nothing afterwards and the other takes over', async () => {
     const prometheus = await startPrometheusStub();
     try {
-      fake.create(
-        'featureflags',
-        resource(spec({ analysis: { prometheusUrl: prometheus.url, interval: '1s', metrics: [{ name: 'error-rate', query: 'agentbridge_error_rate', max: 0.05 }] } })),
-        { user: 'operator' },
-      );
+      fake.create('featureflags', resource(spec({ analysis: { prometheusUrl: prometheus.url, interval: '1s', metrics: [{ name: 'error-rate', query: 'agentbridge_error_rate', max: 0.05 }] } })), { user: 'operator' });
       const a = await startController('ctl-a');
       await waitFor(() => a.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-a to lead' });
       const b = await startController('ctl-b');
@@ -356,7 +367,11 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
       await sleep(500);
 
       assert.deepEqual(controllerWrites('ctl-a', mark), [], 'ctl-a wrote no status and no Event after the takeover');
-      assert.deepEqual(fake.writes({ user: 'ctl-a', resource: 'leases', ok: true }).filter((w) => w.seq > mark), [], 'nor the Lease');
+      assert.deepEqual(
+        fake.writes({ user: 'ctl-a', resource: 'leases', ok: true }).filter((w) => w.seq > mark),
+        [],
+        'nor the Lease',
+      );
       const leaseNow = fake.get('leases', NS, CONTROLLER_LEASE_NAME)!;
       assert.equal(leaseNow.spec.holderIdentity, 'ctl-b');
       assert.equal(leaseNow.spec.leaseTransitions, takeover.spec.leaseTransitions);
@@ -369,7 +384,20 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
   });
 
   test('Kubernetes Events are created for stage transitions and rollbacks, with the right reason and type', async () => {
-    fake.create('featureflags', resource(spec({ rollout: { stages: [{ percentage: 10, hold: '1s' }, { percentage: 50, hold: '1h' }] } })), { user: 'operator' });
+    fake.create(
+      'featureflags',
+      resource(
+        spec({
+          rollout: {
+            stages: [
+              { percentage: 10, hold: '1s' },
+              { percentage: 50, hold: '1h' },
+            ],
+          },
+        }),
+      ),
+      { user: 'operator' },
+    );
     const a = await startController('ctl-a');
     await waitFor(() => status()?.stage === 2, { timeoutMs: 6_000, description: 'the promotion to stage 2' });
     const rollback = await post(a, '/admin/rollback', { level: 'partial', reason: 'error budget drill', actor: 'ops@example' });
@@ -387,10 +415,7 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
     );
     const uid = object().metadata?.uid;
     for (const event of events) {
-      assert.deepEqual(
-        { ...event.involvedObject, resourceVersion: undefined },
-        { apiVersion: 'agentbridge.io/v1alpha1', kind: 'FeatureFlags', name: NAME, namespace: NS, uid, resourceVersion: undefined },
-      );
+      assert.deepEqual({ ...event.involvedObject, resourceVersion: undefined }, { apiVersion: 'agentbridge.io/v1alpha1', kind: 'FeatureFlags', name: NAME, namespace: NS, uid, resourceVersion: undefined });
       assert.match(String(event.involvedObject.resourceVersion), /^\d+$/);
       assert.equal(event.source?.component, 'agent-bridge-controller');
       assert.equal(event.reportingComponent, 'agent-bridge-controller');
@@ -421,14 +446,29 @@ describe('controller service in Kubernetes mode (FeatureFlags from the API, stat
       };
       await assert.rejects(source.writeStatus({ ...initialStatus(), observedGeneration: 1, stage: 2, effectivePercentage: 50 }, deposedAfterFirstCheck), NotLeaderError);
       assert.equal(checks, 2);
-      assert.deepEqual(fake.writes({ resource: 'featureflags' }).filter((w) => w.seq > mark).map((w) => [w.code, w.injected]), [[409, true]], 'the retry was not sent');
+      assert.deepEqual(
+        fake
+          .writes({ resource: 'featureflags' })
+          .filter((w) => w.seq > mark)
+          .map((w) => [w.code, w.injected]),
+        [[409, true]],
+        'the retry was not sent',
+      );
       assert.equal(status()?.stage, 1);
 
       const event = { action: 'stage.promoted', actor: 'ctl-a', trigger: 'controller', reason: 'stage 1 held', severity: 'Normal' } as const;
-      await assert.rejects(source.recordEvent(event, () => { throw new NotLeaderError('ctl-a is not the leader'); }), NotLeaderError);
+      await assert.rejects(
+        source.recordEvent(event, () => {
+          throw new NotLeaderError('ctl-a is not the leader');
+        }),
+        NotLeaderError,
+      );
       assert.deepEqual(fake.list('events', NS), []);
       await source.recordEvent(event, leading);
-      assert.deepEqual(fake.list('events', NS).map((e) => [e.reason, e.type, e.message]), [['StagePromoted', 'Normal', 'stage 1 held']]);
+      assert.deepEqual(
+        fake.list('events', NS).map((e) => [e.reason, e.type, e.message]),
+        [['StagePromoted', 'Normal', 'stage 1 held']],
+      );
     } finally {
       await source.stop();
     }

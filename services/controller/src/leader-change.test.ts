@@ -110,7 +110,10 @@ for (const mode of ['local', 'kubernetes'] as const) {
       assert.equal(first.applied, true, first.message);
       assert.equal(typeof first.snapshotVersion, 'number');
       const audit = await opened[0]!.store.readAudit(20);
-      assert.ok(audit.some((entry) => entry.action === 'flags.publish' && entry.trigger === 'alert' && entry.actor === 'alertmanager'), 'ctl-a published the rollback before it lost the lease');
+      assert.ok(
+        audit.some((entry) => entry.action === 'flags.publish' && entry.trigger === 'alert' && entry.actor === 'alertmanager'),
+        'ctl-a published the rollback before it lost the lease',
+      );
 
       // Alertmanager sends the notification again anyway (to the new leader).
       const retry = await b.controller.submit(decision.action);

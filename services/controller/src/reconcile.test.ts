@@ -15,7 +15,13 @@ function specOf(spec: Record<string, unknown>): FeatureFlagsSpec {
 const ROLLOUT = {
   phase: 'rollout',
   flags: { elicitation: { enabled: true, agents: ['test_agent_alpha'] } },
-  rollout: { stages: [{ percentage: 10, hold: '1h' }, { percentage: 25, hold: '2h' }, { percentage: 100, hold: '30m' }] },
+  rollout: {
+    stages: [
+      { percentage: 10, hold: '1h' },
+      { percentage: 25, hold: '2h' },
+      { percentage: 100, hold: '30m' },
+    ],
+  },
 };
 
 /** Drives reconcile like the controller does: status carried from pass to pass through JSON (as stored). */
@@ -66,7 +72,10 @@ describe('stage progression', () => {
     const done = h.pass(T0 + 3 * HOUR + 30 * MIN);
     assert.equal(h.status.phase, 'stabilization');
     assert.equal(done.settings.elicitation.percentage, 100);
-    assert.deepEqual(done.events.map((e) => e.action), ['stages.completed', 'phase.changed']);
+    assert.deepEqual(
+      done.events.map((e) => e.action),
+      ['stages.completed', 'phase.changed'],
+    );
     assert.equal(conditionOf(h.status, 'StagesComplete')?.status, 'True');
     assert.equal(conditionOf(h.status, 'Progressing')?.status, 'False');
     h.pass(T0 + 10 * HOUR);
@@ -190,7 +199,10 @@ describe('analysis gates', () => {
     assert.equal(breach.rollbacks[0]!.trigger, 'gate');
     assert.equal(breach.settings.elicitation.percentage, 0, 'partial: 25 − 25');
     const audit = breach.events.find((e) => e.action === 'rollback')!;
-    assert.deepEqual((audit.details!.metrics as MetricValue[]).map((m) => m.value), [0.4]);
+    assert.deepEqual(
+      (audit.details!.metrics as MetricValue[]).map((m) => m.value),
+      [0.4],
+    );
     assert.equal(analysisDue(h.spec, h.status, T0 + 5 * HOUR), false, 'no analysis while rolled back');
   });
 });
@@ -281,7 +293,12 @@ describe('rollback', () => {
     const h = atStageTwo();
     h.spec = specOf({ ...ROLLOUT, rollback: { request: { id: 'r-2', level: 'partial', reason: 'pager' } } });
     h.generation = 2;
-    const result = h.pass(T0 + 90 * MIN, { actions: [{ type: 'pause', actor: 'ops', reason: 'lunch' }, { type: 'pause', actor: 'ops', reason: 'again' }] });
+    const result = h.pass(T0 + 90 * MIN, {
+      actions: [
+        { type: 'pause', actor: 'ops', reason: 'lunch' },
+        { type: 'pause', actor: 'ops', reason: 'again' },
+      ],
+    });
     assert.equal(result.rollbacks[0]?.trigger, 'resource');
     assert.equal(result.outcomes.length, 2, 'one outcome per queued action');
     assert.equal(result.outcomes[0]?.applied, true);

@@ -12,8 +12,19 @@ const iso = (at: number) => new Date(at).toISOString();
 const ROLLOUT = {
   phase: 'rollout',
   flags: { elicitation: { enabled: true, agents: ['test_agent_alpha'], excludedAgents: ['legacy_only'] } },
-  rollout: { stages: [{ percentage: 10, hold: '1h' }, { percentage: 25, hold: '1h' }, { percentage: 50, hold: '1h' }] },
-  rollback: { alerts: [{ alertName: 'ElicitationErrorSpike', level: 'partial' }, { alertName: 'Noise', level: 'none' }] },
+  rollout: {
+    stages: [
+      { percentage: 10, hold: '1h' },
+      { percentage: 25, hold: '1h' },
+      { percentage: 50, hold: '1h' },
+    ],
+  },
+  rollback: {
+    alerts: [
+      { alertName: 'ElicitationErrorSpike', level: 'partial' },
+      { alertName: 'Noise', level: 'none' },
+    ],
+  },
 };
 
 function contextOf(spec: Record<string, unknown> = ROLLOUT, now = T0): PassContext {
@@ -123,7 +134,10 @@ describe('a rollback in force', () => {
 
   test('the published rollout state counts rollbacks by level and trigger', () => {
     const state = countRollbacks(INITIAL_ROLLOUT, [action('partial'), action('partial'), action('full', { trigger: 'gate', reason: 'errors' })], iso(T0));
-    assert.deepEqual(state.rollbacks, [{ level: 'partial', trigger: 'admin', count: 2 }, { level: 'full', trigger: 'gate', count: 1 }]);
+    assert.deepEqual(state.rollbacks, [
+      { level: 'partial', trigger: 'admin', count: 2 },
+      { level: 'full', trigger: 'gate', count: 1 },
+    ]);
     assert.deepEqual(state.lastRollback, { level: 'full', trigger: 'gate', reason: 'errors', at: iso(T0) });
   });
 });

@@ -7,18 +7,7 @@
  * in the published rollout state (countRollbacks). Pure: the controller publishes what it returns,
  * and measures the effect afterwards (controller.ts, measureEffect).
  */
-import {
-  ROLLBACK_LEVELS,
-  compileAgentMatcher,
-  withRollback,
-  type ActiveRollback,
-  type FeatureFlagsSpec,
-  type FeatureFlagsStatus,
-  type FlagSettings,
-  type MetricValue,
-  type RollbackLevel,
-  type RolloutState,
-} from '@agent-bridge/flags';
+import { ROLLBACK_LEVELS, compileAgentMatcher, withRollback, type ActiveRollback, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSettings, type MetricValue, type RollbackLevel, type RolloutState } from '@agent-bridge/flags';
 import { draft, record, type Pass, type PassContext } from './reconcile/pass.js';
 import { plannedPercentage } from './reconcile/stages.js';
 import type { ActionOutcome, RollbackAction } from './reconcile/types.js';

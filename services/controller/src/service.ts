@@ -27,11 +27,7 @@ export interface KubernetesParts {
   gate: LeadershipGate;
 }
 
-export async function startControllerService(
-  config: ControllerConfig,
-  logger: Logger,
-  kubernetes?: (elector: () => StoreLeaderElector) => Promise<KubernetesParts>,
-): Promise<ControllerService> {
+export async function startControllerService(config: ControllerConfig, logger: Logger, kubernetes?: (elector: () => StoreLeaderElector) => Promise<KubernetesParts>): Promise<ControllerService> {
   const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.CONTROLLER_ID, config, logger });
   const { metrics } = runtime;
   const { store, keys } = runtime.opened;

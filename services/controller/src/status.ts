@@ -24,15 +24,7 @@ export function initialStatus(): FeatureFlagsStatus {
 }
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
-export function setCondition(
-  status: FeatureFlagsStatus,
-  type: ConditionType,
-  value: Condition['status'],
-  reason: string,
-  message: string,
-  now: string,
-  generation: number,
-): void {
+export function setCondition(status: FeatureFlagsStatus, type: ConditionType, value: Condition['status'], reason: string, message: string, now: string, generation: number): void {
   const existing = status.conditions.find((condition) => condition.type === type);
   if (existing) {
     if (existing.status !== value) existing.lastTransitionTime = now;

@@ -6,10 +6,7 @@ describe('elicitation settings that depend on each other', () => {
   const env = { AGENT_TOKENS_FILE: '/dev/null' };
 
   test('MAX_REQUESTS_PER_AGENT must leave room beside each session stream: a sentence naming both, and what to set', () => {
-    assert.throws(
-      () => loadElicitationConfig({ ...env, MAX_SESSIONS_PER_AGENT: '100' }),
-      /MAX_REQUESTS_PER_AGENT \(64\) must be larger than MAX_SESSIONS_PER_AGENT \(100\).*raise MAX_REQUESTS_PER_AGENT \(e\.g\. to 148\)/,
-    );
+    assert.throws(() => loadElicitationConfig({ ...env, MAX_SESSIONS_PER_AGENT: '100' }), /MAX_REQUESTS_PER_AGENT \(64\) must be larger than MAX_SESSIONS_PER_AGENT \(100\).*raise MAX_REQUESTS_PER_AGENT \(e\.g\. to 148\)/);
   });
 
   test('the defaults, and both raised together, are accepted', () => {

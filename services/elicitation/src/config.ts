@@ -4,7 +4,20 @@ import { z } from 'zod';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { ELICIT_TIMEOUT_DEFAULT_MS, POLL_TIMEOUT_MAX_MS } from '@agent-bridge/protocol';
 import type { Logger } from '@agent-bridge/observability';
-import { ConfigError, RequestStateSealer, advertiseSettings, agentRequestSettings, commonSettings, httpSettings, loadConfig, originSettings, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
+import {
+  ConfigError,
+  RequestStateSealer,
+  advertiseSettings,
+  agentRequestSettings,
+  commonSettings,
+  httpSettings,
+  loadConfig,
+  originSettings,
+  relayKeySettings,
+  relayTargetSettings,
+  resolveAdvertiseUrl,
+  settingHelpers,
+} from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
 
@@ -15,7 +28,14 @@ export const elicitationConfigSchema = z.object({
   PORT: httpSettings.PORT.default(8702),
   AGENT_TOKENS_FILE: z.string().min(1, 'must name the agent tokens JSON file'),
   /** Names this replica in session ids and the replica registry: letters, digits, "_" and "-". */
-  REPLICA_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"').default(`${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`),
+  REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"')
+    .default(
+      `${hostname()
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .slice(0, 40)}-${process.pid}`,
+    ),
   /** How the other replicas reach this one, for requests of sessions it owns (advertiseSettings). Default: http://127.0.0.1:PORT. */
   ...advertiseSettings,
   ...relayKeySettings,

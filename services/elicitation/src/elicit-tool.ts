@@ -1,16 +1,6 @@
 import { doorbellTopics, ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState } from '@agent-bridge/event-store';
 import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
-import {
-  ELICIT_INPUT_SCHEMA,
-  ToolError,
-  elicitArgs,
-  formAnswerProblems,
-  formSchemaProblems,
-  newMessageId,
-  parseToolArguments,
-  type Envelope,
-  type FormSchema,
-} from '@agent-bridge/protocol';
+import { ELICIT_INPUT_SCHEMA, ToolError, elicitArgs, formAnswerProblems, formSchemaProblems, newMessageId, parseToolArguments, type Envelope, type FormSchema } from '@agent-bridge/protocol';
 import type { SendGate } from '@agent-bridge/agent-tools';
 import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
 
@@ -39,8 +29,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
   return {
     name: 'elicit',
     title: 'Ask another agent',
-    description:
-      'Ask another agent a question and wait for its structured answer (a form it fills in, following requested_schema). Returns action accept (with content), decline, cancel, or timeout.',
+    description: 'Ask another agent a question and wait for its structured answer (a form it fills in, following requested_schema). Returns action accept (with content), decline, cancel, or timeout.',
     inputSchema: ELICIT_INPUT_SCHEMA,
     holds: true,
     async handler(rawArgs, context) {

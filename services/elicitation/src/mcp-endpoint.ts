@@ -92,10 +92,7 @@ export class McpEndpoint {
       return deps.tools.serveStateless(request, response, body, agentId);
     }
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
-      throw new HttpError(
-        400,
-        'send an initialize request first (no Mcp-Session-Id header was given), or a 2026-07-28 request carrying its protocol version in params._meta',
-      );
+      throw new HttpError(400, 'send an initialize request first (no Mcp-Session-Id header was given), or a 2026-07-28 request carrying its protocol version in params._meta');
     }
     await deps.lifecycle.create(agentId, request, response, body);
   };

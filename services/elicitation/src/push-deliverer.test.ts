@@ -154,10 +154,10 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     assert.match(asked[0]!.message, /are you there\?/);
 
     let handBack: DeliveryFailedEvent | undefined;
-    await waitFor(
-      async () => (handBack = (await readShard('silent')).find((e): e is DeliveryFailedEvent => e.type === 'delivery.failed' && e.messageId === message.id)) !== undefined,
-      { timeoutMs: 5_000, description: 'the hand-back on the shard' },
-    );
+    await waitFor(async () => (handBack = (await readShard('silent')).find((e): e is DeliveryFailedEvent => e.type === 'delivery.failed' && e.messageId === message.id)) !== undefined, {
+      timeoutMs: 5_000,
+      description: 'the hand-back on the shard',
+    });
     assert.ok(Date.now() - askedAt >= 400, 'handed back only once the elicitation timed out');
     assert.equal(handBack!.reason, 'timeout');
     assert.ok((PUSH_FAILURE_REASONS as readonly string[]).includes(handBack!.reason), 'a reason of PUSH_FAILURE_REASONS');
@@ -215,7 +215,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     assert.equal(record?.state, 'declined');
     assert.equal(record?.via, 'elicitation');
     assert.equal((await opened.store.pushLaneState('decliner')).length, 0, 'both entries settled');
-    assert.equal(await opened.store.getMessage(derivedMessageId(plain.id, 'answer'), 'sender'), null, "a declined plain message sends nothing back");
+    assert.equal(await opened.store.getMessage(derivedMessageId(plain.id, 'answer'), 'sender'), null, 'a declined plain message sends nothing back');
     const replies = (await readShard('sender')).filter((e): e is MessageEvent => e.type === 'message' && e.envelope.inReplyTo !== undefined);
     assert.deepEqual(
       replies.map((e) => [e.envelope.inReplyTo, e.envelope.from, e.envelope.answer?.action]),
@@ -246,12 +246,20 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     assert.equal(asked.length, 1, 'the deliverer that lost the lease pushed nothing more');
     assert.equal(await opened.store.getMessage(derivedMessageId(first.id, 'answer'), 'sender'), null, 'the answer that reached the old holder was not recorded');
     assert.equal((await opened.store.getMessage(first.id, 'contested'))?.state, 'routed', 'nor settled');
-    assert.deepEqual((await readShard('contested')).filter((e) => e.type === 'delivery.failed'), [], 'nor handed back');
+    assert.deepEqual(
+      (await readShard('contested')).filter((e) => e.type === 'delivery.failed'),
+      [],
+      'nor handed back',
+    );
 
-    assert.equal(await opened.store.claimPushLane(lease, 'replica-b'), 1, "the new holder takes over the entry left in flight");
+    assert.equal(await opened.store.claimPushLane(lease, 'replica-b'), 1, 'the new holder takes over the entry left in flight');
     const pending = await opened.store.readPushLane('contested', 'replica-b', 'pending', 10);
     const fresh = await opened.store.readPushLane('contested', 'replica-b', 'new', 10);
-    assert.deepEqual([...pending, ...fresh].map((entry) => entry.messageId), [first.id, second.id], 'every entry is there for the new holder, in order');
+    assert.deepEqual(
+      [...pending, ...fresh].map((entry) => entry.messageId),
+      [first.id, second.id],
+      'every entry is there for the new holder, in order',
+    );
     for (const entry of [...pending, ...fresh]) await opened.store.settlePush(lease, entry, 'delivered');
     await opened.store.releasePushLease(lease);
     await sleep(500);
@@ -267,7 +275,10 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     await waitFor(() => asked.length === 1, { timeoutMs: 5_000, description: 'the first message to be in flight' });
 
     const rolledBackAt = Date.now();
-    flags = elicitationFor(AGENTS.filter((agent) => agent !== 'rolled'), 5_000);
+    flags = elicitationFor(
+      AGENTS.filter((agent) => agent !== 'rolled'),
+      5_000,
+    );
     deliverer.onFlagsChanged(flags);
     await sleep(100);
     answers.shift()!({ action: 'accept', content: { response: 'just in time' } });
@@ -291,12 +302,19 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     await waitFor(() => asked.length === 1, { timeoutMs: 5_000, description: 'the first message to be in flight' });
 
     const rolledBackAt = Date.now();
-    flags = elicitationFor(AGENTS.filter((agent) => agent !== 'ignored'), 5_000);
+    flags = elicitationFor(
+      AGENTS.filter((agent) => agent !== 'ignored'),
+      5_000,
+    );
     deliverer.onFlagsChanged(flags);
     await waitFor(async () => (await pollLane('ignored')).length === 2, { timeoutMs: 5_000, intervalMs: 20, description: 'every entry on the poll lane' });
     const drainedInMs = Date.now() - rolledBackAt;
     assert.ok(drainedInMs < 1_000, `drained within 1 s of the flag change (took ${drainedInMs} ms)`);
-    assert.deepEqual(await pollLane('ignored'), messages.map((m) => m.id), 'the one in flight too, in order, once');
+    assert.deepEqual(
+      await pollLane('ignored'),
+      messages.map((m) => m.id),
+      'the one in flight too, in order, once',
+    );
     await waitFor(() => cancelled() === 1, { timeoutMs: 2_000, description: 'the agent to be told the elicitation in flight is cancelled' });
 
     answers.splice(0).forEach((resolve) => resolve({ action: 'accept', content: { response: 'too late' } }));
@@ -333,7 +351,11 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     assert.ok(tookMs >= 250 && tookMs < 1_500, `stopped after the grace (took ${tookMs} ms)`);
     assert.deepEqual(await opened.store.pushLaneState('leaving'), { length: 1, leased: false }, 'left pending for the next holder');
     assert.equal((await opened.store.getMessage(messages[1]!.id, 'leaving'))?.state, 'routed');
-    assert.deepEqual((await readShard('leaving')).filter((e) => e.type === 'delivery.failed'), [], 'not handed back');
+    assert.deepEqual(
+      (await readShard('leaving')).filter((e) => e.type === 'delivery.failed'),
+      [],
+      'not handed back',
+    );
   });
 });
 

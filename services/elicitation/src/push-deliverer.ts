@@ -179,9 +179,7 @@ export class PushDeliverer implements LeasedStream<PushLaneEntry> {
     if (!session) return false;
     const attributes = { 'agentbridge.message.id': entry.messageId, 'agentbridge.agent.id': this.agentId, 'agentbridge.via': entry.via, 'mcp.session.id': session.id };
     // The push joins the message's trace (child of its routing span); the reply carries this span's context.
-    return withSpan('deliver push', { kind: SpanKind.CLIENT, parent: entry.traceparent, attributes }, (span) =>
-      this.push(entry, lease, flags, session, span),
-    );
+    return withSpan('deliver push', { kind: SpanKind.CLIENT, parent: entry.traceparent, attributes }, (span) => this.push(entry, lease, flags, session, span));
   }
 
   private async push(entry: PushLaneEntry, lease: PushLease, flags: FlagSnapshot, session: AgentSession, span: Span): Promise<boolean> {

@@ -83,12 +83,10 @@ export class StatelessRounds implements RoundDelivery {
     if ((this.presenceWrittenUntil.get(agentId) ?? 0) >= until - this.deps.presenceWindowMs / 2) return;
     this.presenceWrittenUntil.set(agentId, until);
     if (this.presenceWrittenUntil.size > 50_000) for (const [id, at] of this.presenceWrittenUntil) if (at < now) this.presenceWrittenUntil.delete(id);
-    this.deps.store
-      .recordPresence(agentId, { sessionId: `stateless:${this.deps.replica}`, replica: this.deps.replica, elicitation: { form: true, url: false }, streamOpen: true, expiresAt: until })
-      .catch((error: unknown) => {
-        this.presenceWrittenUntil.delete(agentId);
-        this.deps.logger.warn({ err: error, agentId }, 'cannot record presence of a 2026-07-28 agent');
-      });
+    this.deps.store.recordPresence(agentId, { sessionId: `stateless:${this.deps.replica}`, replica: this.deps.replica, elicitation: { form: true, url: false }, streamOpen: true, expiresAt: until }).catch((error: unknown) => {
+      this.presenceWrittenUntil.delete(agentId);
+      this.deps.logger.warn({ err: error, agentId }, 'cannot record presence of a 2026-07-28 agent');
+    });
   }
 
   async handOut(context: ToolCallContext, carry: RoundCarry): Promise<InputRequired | undefined> {
@@ -112,10 +110,7 @@ export class StatelessRounds implements RoundDelivery {
       entries.push(...taken.fresh);
       if (entries.length === 0) return undefined;
       const elicitations = Object.fromEntries(entries.map((entry) => [entry.messageId, elicitationRequest(entry.payload, entry.sequence)]));
-      const state = this.deps.sealer.seal<RoundState>(
-        { l: taken.lease.value, e: entries.map((entry) => entry.id), d: carry.deadline, n: carry.round + 1, a: carry.answered },
-        { agentId, expiresAt: Date.now() + answerWindowMs },
-      );
+      const state = this.deps.sealer.seal<RoundState>({ l: taken.lease.value, e: entries.map((entry) => entry.id), d: carry.deadline, n: carry.round + 1, a: carry.answered }, { agentId, expiresAt: Date.now() + answerWindowMs });
       this.deps.metrics.roundsHandedOut.inc();
       handedOut = true;
       return new InputRequired(elicitations, state);

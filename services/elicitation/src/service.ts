@@ -51,7 +51,10 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   const { store, doorbell } = runtime.opened;
   const flags = () => watcher.current();
   const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
-  metrics.initializeEndpointSeries('elicitation', PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`));
+  metrics.initializeEndpointSeries(
+    'elicitation',
+    PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`),
+  );
 
   // After a change of one session: its presence (only its own), then the agent's deliverer.
   const sessions = new SessionRegistry((session, change) => {

@@ -8,10 +8,7 @@ import { HttpError, declaredElicitation } from '@agent-bridge/service-kit';
 import type { ElicitationConfig } from './config.js';
 import { AgentSession, type SessionRegistry } from './sessions.js';
 
-export type SessionSettings = Pick<
-  ElicitationConfig,
-  'REPLICA_ID' | 'KEEPALIVE_MS' | 'MAX_SESSIONS' | 'MAX_SESSIONS_PER_AGENT' | 'SESSION_IDLE_TIMEOUT_MS' | 'SESSION_PING_INTERVAL_MS' | 'SESSION_PING_TIMEOUT_MS'
->;
+export type SessionSettings = Pick<ElicitationConfig, 'REPLICA_ID' | 'KEEPALIVE_MS' | 'MAX_SESSIONS' | 'MAX_SESSIONS_PER_AGENT' | 'SESSION_IDLE_TIMEOUT_MS' | 'SESSION_PING_INTERVAL_MS' | 'SESSION_PING_TIMEOUT_MS'>;
 
 export interface SessionLifecycleDeps {
   sessions: SessionRegistry;

@@ -1,19 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventStore } from '@agent-bridge/event-store';
 import { httpMethodLabel, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
-import {
-  HttpError,
-  InboundRelay,
-  RELAY_ASSERTION_HEADER,
-  RELAYED_BY_HEADER,
-  claimsRelayed,
-  readRawBody,
-  sendJson,
-  type AgentRegistry,
-  type OriginPolicy,
-  type RelayCredential,
-  type RelayTargetPolicy,
-} from '@agent-bridge/service-kit';
+import { HttpError, InboundRelay, RELAY_ASSERTION_HEADER, RELAYED_BY_HEADER, claimsRelayed, readRawBody, sendJson, type AgentRegistry, type OriginPolicy, type RelayCredential, type RelayTargetPolicy } from '@agent-bridge/service-kit';
 import { forwardRequest } from './forwarder.js';
 
 export interface SessionRelayDeps {

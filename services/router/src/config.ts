@@ -9,7 +9,10 @@ export const routerConfigSchema = z.object({
   ...commonSettings,
   ...httpSettings,
   PORT: httpSettings.PORT.default(8703),
-  ROUTER_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_" or "-"').default(`${hostname()}-${process.pid}`),
+  ROUTER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_" or "-"')
+    .default(`${hostname()}-${process.pid}`),
   /** A crashed router's shards are taken over after at most this long. */
   LEASE_TTL_MS: int(500, 60_000).default(5_000),
   ROUTE_BATCH_SIZE: int(1, 1_000).default(100),

@@ -5,8 +5,7 @@ import { DEFAULT_FLAGS, parseFlagSnapshot, type FlagSnapshot } from '@agent-brid
 import { newMessageId, toPollPayload, toPushPayload, type Envelope } from '@agent-bridge/protocol';
 import { answerOf, decideFailedPush, decideMessage } from './routing-decisions.js';
 
-const flags = (agents: string[], autoFallback = true): FlagSnapshot =>
-  parseFlagSnapshot({ ...DEFAULT_FLAGS, version: 1, autoFallback, elicitation: { ...DEFAULT_FLAGS.elicitation, enabled: true, agents } });
+const flags = (agents: string[], autoFallback = true): FlagSnapshot => parseFlagSnapshot({ ...DEFAULT_FLAGS, version: 1, autoFallback, elicitation: { ...DEFAULT_FLAGS.elicitation, enabled: true, agents } });
 const reachable: PresenceSession = { sessionId: 's', replica: 'r', elicitation: { form: true, url: false }, streamOpen: true, expiresAt: Date.now() + 10_000 };
 
 function envelope(extra: Partial<Envelope> = {}): Envelope {

@@ -41,9 +41,7 @@ export class ShardBalancer {
     private readonly options: ShardBalancerOptions,
   ) {
     this.instanceId = `${options.routerId}.${randomBytes(4).toString('hex')}`;
-    this.preference = deps.keys
-      .allShards()
-      .sort((a, b) => fnv1a32(`${this.instanceId}/${b}`) - fnv1a32(`${this.instanceId}/${a}`));
+    this.preference = deps.keys.allShards().sort((a, b) => fnv1a32(`${this.instanceId}/${b}`) - fnv1a32(`${this.instanceId}/${a}`));
   }
 
   /** Wakes every shard worker (after a flag change: rollbacks drain push lanes within a second). */
@@ -98,7 +96,10 @@ export class ShardBalancer {
       this.own(lease, acquiredAt);
     }
     if (this.workers.size > target) {
-      const surplus = [...this.preference].reverse().filter((shard) => this.workers.has(shard)).slice(0, this.workers.size - target);
+      const surplus = [...this.preference]
+        .reverse()
+        .filter((shard) => this.workers.has(shard))
+        .slice(0, this.workers.size - target);
       for (const shard of surplus) await this.release(shard);
     }
     this.deps.metrics.shardsOwned.set(this.workers.size);

@@ -24,7 +24,15 @@ describe('shard worker census gauges', () => {
   async function gaugeOf(metrics: BridgeMetrics, name: string, shard: number): Promise<Record<string, number>> {
     const metric = await metrics.registry.getSingleMetric(name)!.get();
     const values = metric.values.filter((v) => v.labels.shard === String(shard));
-    return Object.fromEntries(values.map((v) => [Object.entries(v.labels).filter(([label]) => label !== 'shard').map(([label, value]) => `${label}=${value}`).join(','), v.value]));
+    return Object.fromEntries(
+      values.map((v) => [
+        Object.entries(v.labels)
+          .filter(([label]) => label !== 'shard')
+          .map(([label, value]) => `${label}=${value}`)
+          .join(','),
+        v.value,
+      ]),
+    );
   }
 
   /** A census-only shard worker (census every 50 ms) owning `shard`, started. */

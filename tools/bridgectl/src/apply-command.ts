@@ -59,7 +59,9 @@ export async function apply(ctx: ControllerCommandContext): Promise<number> {
     const loaded = resource?.state === 'ok' && (generationBefore === undefined || resource.generation > generationBefore);
     // Loaded, and reconciled by the leader (its status has observed this generation).
     if (loaded && report?.status && report.status.observedGeneration >= resource.generation) {
-      ctx.io.out(`the controller at ${url} loaded it: generation ${resource.generation}${report?.status ? `, phase ${report.status.phase}, stage ${report.status.stage}/${report.plan?.stages.length ?? 0}, ${report.status.effectivePercentage}%` : ''}\n`);
+      ctx.io.out(
+        `the controller at ${url} loaded it: generation ${resource.generation}${report?.status ? `, phase ${report.status.phase}, stage ${report.status.stage}/${report.plan?.stages.length ?? 0}, ${report.status.effectivePercentage}%` : ''}\n`,
+      );
       return EXIT.ok;
     }
     if (Date.now() > deadline) {

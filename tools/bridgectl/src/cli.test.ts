@@ -133,10 +133,7 @@ describe('bridgectl against a real Redis', () => {
   });
 
   test('flags apply -f publishes the flags of a YAML file', async () => {
-    const path = file(
-      'flags.yaml',
-      ['elicitation:', '  enabled: true', '  percentage: 50', '  agents: [alpha, "canary-*"]', 'deprecation:', '  warnings: true', '  throttleMs: 100', ''].join('\n'),
-    );
+    const path = file('flags.yaml', ['elicitation:', '  enabled: true', '  percentage: 50', '  agents: [alpha, "canary-*"]', 'deprecation:', '  warnings: true', '  throttleMs: 100', ''].join('\n'));
     const applied = await run('flags', 'apply', '-f', path, '--reason', 'stage 2');
     assert.equal(applied.code, EXIT.ok, applied.err);
     assert.match(applied.out, /published flag snapshot version 2 \(was 1\)/);
@@ -270,7 +267,7 @@ describe('bridgectl with Redis unreachable', () => {
     const wrapper = [
       "import { runBridgectl } from './tools/bridgectl/src/cli.ts';",
       'const code = await runBridgectl(process.argv.slice(1), process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });',
-      "process.stdout.write(`exit=${code}\\n`);",
+      'process.stdout.write(`exit=${code}\\n`);',
       'process.exit(0);',
     ].join('\n');
     for (const argv of [['flags', 'show'], ['flags', 'set', 'elicitation.percentage=5', '--reason', 'x'], ['history']]) {
@@ -289,5 +286,4 @@ describe('bridgectl with Redis unreachable', () => {
     assert.ok(result.ms < 8_000, `exited after ${result.ms.toFixed(0)} ms`);
     assert.equal(result.code, EXIT.unavailable, result.err);
   });
-
 });

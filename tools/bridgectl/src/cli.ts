@@ -3,17 +3,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
-import {
-  FLAG_PATHS,
-  FlagsError,
-  applyFlagAssignment,
-  flagSettingsOf,
-  parseFlagFile,
-  publishFlags,
-  readPublishedFlags,
-  renderFlagFile,
-  type FlagSettings,
-} from '@agent-bridge/flags';
+import { FLAG_PATHS, FlagsError, applyFlagAssignment, flagSettingsOf, parseFlagFile, publishFlags, readPublishedFlags, renderFlagFile, type FlagSettings } from '@agent-bridge/flags';
 import { ConfigError, commonSettings, loadConfig } from '@agent-bridge/service-kit';
 import { EXIT, InputError, UsageError, requireReason, type Output } from './common.js';
 import { ControllerRequestError, ControllerUnavailableError, DEFAULT_CONTROLLER_URL } from './controller-client.js';
@@ -89,8 +79,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
   let opened: OpenedEventStore | undefined;
   try {
     const config = loadConfig('bridgectl', cliSettings, env);
-    const open = async () =>
-      (opened ??= await openEventStore({ url: config.REDIS_URL, name: 'bridgectl', shardCount: config.SHARD_COUNT, keyPrefix: config.KEY_PREFIX, commandTimeoutMs: 3_000 }));
+    const open = async () => (opened ??= await openEventStore({ url: config.REDIS_URL, name: 'bridgectl', shardCount: config.SHARD_COUNT, keyPrefix: config.KEY_PREFIX, commandTimeoutMs: 3_000 }));
 
     if (CONTROLLER_COMMANDS.has(command)) {
       return await runControllerCommand(command, positionals.slice(1), { env, io, json, actor, values, openStore: open });
@@ -113,11 +102,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
         });
         const { store } = await open();
         await refuseWhileControllerLeads(store, values.force === true);
-        const result = await publishFlags(
-          store,
-          (current) => assignments.reduce<FlagSettings>((settings, [path, value]) => applyFlagAssignment(settings, path, value), current),
-          { actor, reason, trigger: 'cli' },
-        );
+        const result = await publishFlags(store, (current) => assignments.reduce<FlagSettings>((settings, [path, value]) => applyFlagAssignment(settings, path, value), current), { actor, reason, trigger: 'cli' });
         return report(io, json, result);
       }
       case 'flags apply': {

@@ -66,7 +66,10 @@ export function noMoreArgs(command: string, args: string[]): void {
 /** A comma-separated list of agent ids (`--agents a,b,c`). */
 export function agentList(value: unknown, flag: string): string[] {
   if (typeof value !== 'string') throw new UsageError(`${flag} needs a comma-separated list of agent ids`);
-  const agents = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const agents = value
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
   if (agents.length === 0) throw new UsageError(`${flag} needs a comma-separated list of agent ids`);
   return agents;
 }

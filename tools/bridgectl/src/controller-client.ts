@@ -101,7 +101,7 @@ export function adminToken(env: NodeJS.ProcessEnv): AdminToken {
   if (!existsSync(file)) {
     throw new ConfigError(
       `no admin token: BRIDGECTL_ADMIN_TOKEN is not set and ${named} does not exist. ` +
-        'Set BRIDGECTL_ADMIN_TOKEN to the controller\'s ADMIN_TOKEN, or point BRIDGECTL_ADMIN_TOKEN_FILE at a file holding it (`make up` writes .local/admin-token).',
+        "Set BRIDGECTL_ADMIN_TOKEN to the controller's ADMIN_TOKEN, or point BRIDGECTL_ADMIN_TOKEN_FILE at a file holding it (`make up` writes .local/admin-token).",
     );
   }
   let token: string;

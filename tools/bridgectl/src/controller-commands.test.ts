@@ -178,9 +178,15 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.equal(printed.snapshot.version, direct.snapshot.version);
   });
 
-  test('simulate --agents: each stage evaluated like the services, with each agent\'s md5 bucket', async () => {
+  test("simulate --agents: each stage evaluated like the services, with each agent's md5 bucket", async () => {
     const expected = (agent: string, percentage: number) =>
-      agent === EXCLUDED ? { protocol: 'legacy', reason: 'excluded' } : agent === OPT_IN ? { protocol: 'elicitation', reason: 'opt_in' } : bucketOf(agent) < percentage ? { protocol: 'elicitation', reason: 'percentage' } : { protocol: 'legacy', reason: 'not_selected' };
+      agent === EXCLUDED
+        ? { protocol: 'legacy', reason: 'excluded' }
+        : agent === OPT_IN
+          ? { protocol: 'elicitation', reason: 'opt_in' }
+          : bucketOf(agent) < percentage
+            ? { protocol: 'elicitation', reason: 'percentage' }
+            : { protocol: 'legacy', reason: 'not_selected' };
 
     const json = await run(['simulate', '--agents', AGENTS.join(','), '--json']);
     assert.equal(json.code, EXIT.ok, json.err);
@@ -194,15 +200,27 @@ describe('bridgectl controller commands against a real controller (local mode) a
     };
     assert.equal(result.source, controller.url);
     assert.equal(result.generation, 1);
-    assert.deepEqual(result.stages.map((s) => [s.stage, s.percentage]), [[1, 10], [2, 50]]);
-    assert.deepEqual(result.agents.map((a) => a.agentId), AGENTS);
+    assert.deepEqual(
+      result.stages.map((s) => [s.stage, s.percentage]),
+      [
+        [1, 10],
+        [2, 50],
+      ],
+    );
+    assert.deepEqual(
+      result.agents.map((a) => a.agentId),
+      AGENTS,
+    );
     for (const agent of result.agents) {
       assert.equal(agent.bucket, bucketOf(agent.agentId), `bucket of ${agent.agentId}`);
       assert.deepEqual({ protocol: agent.now.protocol, reason: agent.now.reason }, expected(agent.agentId, 10), `${agent.agentId} now (stage 1 is in force)`);
       for (const stage of agent.stages) assert.deepEqual({ protocol: stage.protocol, reason: stage.reason }, expected(agent.agentId, stage.percentage), `${agent.agentId} at stage ${stage.stage}`);
     }
     // 10%: agent_v1 and the opt-in (agent-001, bucket 10, is not below 10); 50%: agent-001 and agent-006 (bucket 49) too.
-    assert.deepEqual(result.stages.map((s) => s.onElicitation), [2, 4]);
+    assert.deepEqual(
+      result.stages.map((s) => s.onElicitation),
+      [2, 4],
+    );
 
     const human = await run(['simulate', '--agents', AGENTS.join(',')]);
     assert.equal(human.code, EXIT.ok, human.err);
@@ -256,9 +274,7 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.match(again.out, /^nothing done: the percentage is already 0; nothing changed$/m);
     assert.equal((await report()).snapshot.version, after.snapshot.version, 'nothing published');
 
-    const publication = (JSON.parse((await run(['history', '--json'])).out) as Array<{ action: string; actor: string; trigger: string; reason: string }>).find(
-      (e) => e.action === 'flags.publish' && e.reason === 'drill',
-    );
+    const publication = (JSON.parse((await run(['history', '--json'])).out) as Array<{ action: string; actor: string; trigger: string; reason: string }>).find((e) => e.action === 'flags.publish' && e.reason === 'drill');
     assert.deepEqual([publication?.actor, publication?.trigger], ['ops-jane', 'cli'], 'the audit trail names the CLI user');
   });
 
@@ -467,7 +483,11 @@ describe('bridgectl controller commands against a real controller (local mode) a
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
       seen.push(String(request.headers['idempotency-key']));
-      const answer = await fetch(`${controller.url}${request.url}`, { method: request.method, headers: { authorization: String(request.headers.authorization), 'content-type': 'application/json', 'idempotency-key': String(request.headers['idempotency-key']) }, body: Buffer.concat(chunks) });
+      const answer = await fetch(`${controller.url}${request.url}`, {
+        method: request.method,
+        headers: { authorization: String(request.headers.authorization), 'content-type': 'application/json', 'idempotency-key': String(request.headers['idempotency-key']) },
+        body: Buffer.concat(chunks),
+      });
       const text = await answer.text();
       if (seen.length === 1) {
         response.writeHead(502, { 'content-type': 'application/json' });

@@ -2,18 +2,7 @@
  * bridgectl simulate: the plan's stages (from a file or the controller) evaluated for given agents
  * or for the agents seen lately — who would be on elicitation at each stage, and now.
  */
-import {
-  DEFAULT_FLAGS,
-  agentBucket,
-  evaluateProtocol,
-  flagSettingsOf,
-  flagSettingsSchema,
-  parseDuration,
-  requestedSettings,
-  type FeatureFlagsSpec,
-  type FlagSettings,
-  type ProtocolDecision,
-} from '@agent-bridge/flags';
+import { DEFAULT_FLAGS, agentBucket, evaluateProtocol, flagSettingsOf, flagSettingsSchema, parseDuration, requestedSettings, type FeatureFlagsSpec, type FlagSettings, type ProtocolDecision } from '@agent-bridge/flags';
 import { EXIT, UsageError, agentList, formatSpan, table, type ControllerCommandContext } from './common.js';
 import { controllerUrl, fetchStatus } from './controller-client.js';
 import { readResourceFile } from './resource-file.js';
@@ -141,7 +130,17 @@ function simulationJson(plan: PlanView, agents: string[]): Record<string, unknow
     ...(plan.generation !== undefined ? { generation: plan.generation } : {}),
     phase: plan.phase,
     ...(plan.flagsNote ? { note: plan.flagsNote } : {}),
-    ...(plan.now ? { now: { version: plan.now.version, percentage: plan.now.settings.elicitation.percentage, enabled: plan.now.settings.elicitation.enabled, onElicitation: columns[0]!.elicitation, ...(plan.now.rollback ? { rollback: plan.now.rollback } : {}) } } : {}),
+    ...(plan.now
+      ? {
+          now: {
+            version: plan.now.version,
+            percentage: plan.now.settings.elicitation.percentage,
+            enabled: plan.now.settings.elicitation.enabled,
+            onElicitation: columns[0]!.elicitation,
+            ...(plan.now.rollback ? { rollback: plan.now.rollback } : {}),
+          },
+        }
+      : {}),
     stages: stageColumns.map(({ stage, percentage, elicitation }) => ({ stage, percentage, onElicitation: elicitation })),
     agents: rows.map((row) => ({
       agentId: row.agentId,

@@ -20,10 +20,7 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   const { controller, resource, plan, status, snapshot, adoption } = report;
   const stages = plan?.stages ?? [];
   const rows: string[][] = [];
-  rows.push([
-    'controller',
-    `${controller.id} at ${url} (${controller.leader ? 'leader' : 'follower'}, source ${controller.source}); leader id ${controller.leaderId ?? 'none: no controller holds the lease'}`,
-  ]);
+  rows.push(['controller', `${controller.id} at ${url} (${controller.leader ? 'leader' : 'follower'}, source ${controller.source}); leader id ${controller.leaderId ?? 'none: no controller holds the lease'}`]);
   rows.push(['resource', resource.state === 'ok' ? `${resource.name}${resource.namespace ? ` in ${resource.namespace}` : ''}, generation ${resource.generation}` : `${resource.state}: ${resource.message}`]);
   if (!status) {
     rows.push(['status', 'none yet: no leader has reconciled the resource']);

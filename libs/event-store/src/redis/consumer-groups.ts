@@ -39,17 +39,7 @@ export async function deleteConsumer(context: RedisContext, key: string, group: 
 }
 
 /** Reads the group's pending entries of `consumer` ('pending') or entries never delivered ('new'); deleted entries come back as null fields. */
-export async function readGroup(
-  context: RedisContext,
-  what: string,
-  key: string,
-  group: string,
-  consumer: string,
-  which: 'pending' | 'new',
-  count: number,
-): Promise<Array<[string, string[] | null]>> {
-  const reply = (await context.call(what, () =>
-    context.redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, which === 'new' ? '>' : '0'),
-  )) as Array<[string, Array<[string, string[] | null]>]> | null;
+export async function readGroup(context: RedisContext, what: string, key: string, group: string, consumer: string, which: 'pending' | 'new', count: number): Promise<Array<[string, string[] | null]>> {
+  const reply = (await context.call(what, () => context.redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, which === 'new' ? '>' : '0'))) as Array<[string, Array<[string, string[] | null]>]> | null;
   return reply?.[0]?.[1] ?? [];
 }

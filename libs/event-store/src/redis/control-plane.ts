@@ -48,9 +48,7 @@ export class RedisControlPlane implements ControlStore, ControllerParts, Communi
   async recordFlagsApplied(service: string, replica: string, version: number): Promise<void> {
     // Reports of processes that died stay behind until someone prunes them: readers drop reports
     // older than APPLIED_REPORT_LIFETIME_MS and ignore the ones older than their window.
-    await this.context.call('record flags applied', () =>
-      this.context.redis.hset(this.context.keys.flagsApplied(), `${service}/${replica}`, JSON.stringify({ version, at: Date.now() })),
-    );
+    await this.context.call('record flags applied', () => this.context.redis.hset(this.context.keys.flagsApplied(), `${service}/${replica}`, JSON.stringify({ version, at: Date.now() })));
   }
 
   async readFlagsApplied(since: number): Promise<AppliedFlags[]> {
@@ -85,9 +83,7 @@ export class RedisControlPlane implements ControlStore, ControllerParts, Communi
   }
 
   async completeAdminRequest(idempotencyKey: string, fingerprint: string, answer: unknown, ttlSeconds: number): Promise<void> {
-    await this.context.call('complete admin request', () =>
-      this.context.redis.set(this.context.keys.adminRequest(idempotencyKey), JSON.stringify({ fingerprint, answer }), 'EX', ttlSeconds),
-    );
+    await this.context.call('complete admin request', () => this.context.redis.set(this.context.keys.adminRequest(idempotencyKey), JSON.stringify({ fingerprint, answer }), 'EX', ttlSeconds));
   }
 
   async abandonAdminRequest(idempotencyKey: string): Promise<void> {

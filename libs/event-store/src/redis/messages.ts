@@ -35,17 +35,9 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
       const fingerprint = createHash('sha256')
         .update(JSON.stringify([envelope.to, envelope.kind, envelope.content, envelope.metadata, envelope.inReplyTo ?? null, envelope.replySchema ?? null]))
         .digest('hex');
-      const [status, boundId] = (await this.context.run(
-        scripts.reserve_idempotency,
-        [keys.idempotency(envelope.from, request.idempotencyKey)],
-        [envelope.id, fingerprint, options.idempotencyTtlMs],
-      )) as [string, string];
+      const [status, boundId] = (await this.context.run(scripts.reserve_idempotency, [keys.idempotency(envelope.from, request.idempotencyKey)], [envelope.id, fingerprint, options.idempotencyTtlMs])) as [string, string];
       if (status === 'CONFLICT') {
-        throw new StoreError(
-          'IDEMPOTENCY_CONFLICT',
-          `idempotency key "${request.idempotencyKey}" already names message ${boundId} with different content`,
-          { details: { messageId: boundId } },
-        );
+        throw new StoreError('IDEMPOTENCY_CONFLICT', `idempotency key "${request.idempotencyKey}" already names message ${boundId} with different content`, { details: { messageId: boundId } });
       }
       replay = status === 'REPLAY';
       messageId = boundId;
@@ -83,14 +75,7 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
     const redisKeys = [keys.sendQuota(send.from), keys.openSends(send.from)];
     const member = `${send.to}\n${send.messageId}`;
     for (let attempt = 0; ; attempt++) {
-      const [verdict, value] = (await this.context.run(scripts.admit_send, redisKeys, [
-        Date.now(),
-        quota.ratePerSecond,
-        quota.burst,
-        quota.backlogMax,
-        member,
-        send.deadlineAt,
-      ])) as [string, number?];
+      const [verdict, value] = (await this.context.run(scripts.admit_send, redisKeys, [Date.now(), quota.ratePerSecond, quota.burst, quota.backlogMax, member, send.deadlineAt])) as [string, number?];
       if (verdict === 'OK') return { admitted: true };
       if (verdict === 'RATE') return { admitted: false, reason: 'rate', retryAfterMs: Number(value) };
       if (attempt > 0 || (await this.pruneOpenSends(send.from)) === 0) {
@@ -170,10 +155,7 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
   async unaccountedMessages(shard: number, now: number, sampleSize: number): Promise<{ count: number; sample: string[] }> {
     const { redis, keys } = this.context;
     const key = keys.openMessages(shard);
-    const [count, sample] = await Promise.all([
-      this.context.call('zcount open', () => redis.zcount(key, '-inf', String(now))),
-      this.context.call('zrange open', () => redis.zrangebyscore(key, '-inf', String(now), 'LIMIT', 0, sampleSize)),
-    ]);
+    const [count, sample] = await Promise.all([this.context.call('zcount open', () => redis.zcount(key, '-inf', String(now))), this.context.call('zrange open', () => redis.zrangebyscore(key, '-inf', String(now), 'LIMIT', 0, sampleSize))]);
     return { count, sample };
   }
 }

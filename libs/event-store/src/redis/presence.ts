@@ -67,9 +67,7 @@ export class RedisPresence implements PresenceStore, ReplicaRegistry {
   }
 
   async heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void> {
-    await this.context.call('replica heartbeat', () =>
-      this.context.redis.hset(this.context.keys.replicas(service), replicaId, JSON.stringify({ url, expiresAt: Date.now() + ttlMs })),
-    );
+    await this.context.call('replica heartbeat', () => this.context.redis.hset(this.context.keys.replicas(service), replicaId, JSON.stringify({ url, expiresAt: Date.now() + ttlMs })));
   }
 
   async removeReplica(service: string, replicaId: string): Promise<void> {

@@ -20,11 +20,8 @@ export class RedisPushLanes implements PushParts {
 
   async takeRound(agentId: string, owner: string, ttlMs: number, consumer: string, count: number): Promise<TakenRound | 'empty' | 'held'> {
     const { keys, scripts } = this.context;
-    const reply = (await this.context.run(
-      scripts.take_round,
-      [keys.pushLease(agentId), keys.pushFence(agentId), keys.lane(agentId, 'push')],
-      [owner, ttlMs, PUSH_GROUP, consumer, count],
-    )) as 'EMPTY' | 'HELD' | [string, Array<[string, string[]]>, Array<[string, string[]]>];
+    const reply = (await this.context.run(scripts.take_round, [keys.pushLease(agentId), keys.pushFence(agentId), keys.lane(agentId, 'push')], [owner, ttlMs, PUSH_GROUP, consumer, count])) as
+      'EMPTY' | 'HELD' | [string, Array<[string, string[]]>, Array<[string, string[]]>];
     if (reply === 'EMPTY') return 'empty';
     if (reply === 'HELD') return 'held';
     const [value, pending, fresh] = reply;
@@ -41,15 +38,7 @@ export class RedisPushLanes implements PushParts {
     const [, remaining, last, acked] = (await this.context.run(
       scripts.settle_round,
       [keys.lane(lease.agentId, 'push'), keys.pushLease(lease.agentId), keys.openMessages(shard), keys.pushAgents(shard), keys.mailbox(lease.agentId)],
-      [
-        PUSH_GROUP,
-        lease.value,
-        Date.now(),
-        options.ledgerRetentionSeconds,
-        lease.agentId,
-        keys.ledgerPrefix(shard),
-        JSON.stringify(settlements.map(({ entry, state }) => [entry.id, entry.messageId, state])),
-      ],
+      [PUSH_GROUP, lease.value, Date.now(), options.ledgerRetentionSeconds, lease.agentId, keys.ledgerPrefix(shard), JSON.stringify(settlements.map(({ entry, state }) => [entry.id, entry.messageId, state]))],
     )) as [number, number, string, string];
     return { pushRemaining: Number(remaining), mailbox: { last: String(last), acked: String(acked) } };
   }

@@ -19,7 +19,12 @@ export class RedisShards implements ShardParts {
     const now = Date.now();
     const key = this.context.keys.routerMembers();
     const replies = await this.context.call('router heartbeat', () =>
-      this.context.redis.multi().zadd(key, String(now + ttlMs), routerId).zremrangebyscore(key, '-inf', String(now)).zrange(key, '0', '-1').exec(),
+      this.context.redis
+        .multi()
+        .zadd(key, String(now + ttlMs), routerId)
+        .zremrangebyscore(key, '-inf', String(now))
+        .zrange(key, '0', '-1')
+        .exec(),
     );
     const members = replies?.[2]?.[1] as string[] | undefined;
     return [...(members ?? [routerId])].sort();
@@ -99,11 +104,7 @@ export class RedisShards implements ShardParts {
 
   async deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void> {
     const { keys, scripts } = this.context;
-    await this.context.run(
-      scripts.dead_letter,
-      [keys.events(lease.shard), keys.lease(lease.shard), keys.deadLetters(lease.shard)],
-      [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields)],
-    );
+    await this.context.run(scripts.dead_letter, [keys.events(lease.shard), keys.lease(lease.shard), keys.deadLetters(lease.shard)], [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields)]);
   }
 
   async trimShard(shard: number): Promise<number> {

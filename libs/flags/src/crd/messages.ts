@@ -2,7 +2,13 @@
 import type { ErrorObject } from 'ajv';
 
 export function formatAjvError(error: ErrorObject, root: unknown): string | undefined {
-  const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments =
+    error.instancePath === ''
+      ? []
+      : error.instancePath
+          .slice(1)
+          .split('/')
+          .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
   const path = typedPath(segments, root);
   const at = formatPath(path);
   const value = valueAt(root, path);
@@ -98,4 +104,3 @@ export function describeValue(value: unknown): string {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
-

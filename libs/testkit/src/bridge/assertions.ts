@@ -121,4 +121,3 @@ export async function waitForLegacyFlags(bridge: Bridge, version: number, timeou
     );
   }
 }
-

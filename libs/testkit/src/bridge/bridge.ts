@@ -11,17 +11,7 @@ import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
 import type { LegacyMessage } from '@agent-bridge/protocol';
 import { hashToken } from '@agent-bridge/service-kit';
 import type { ElicitResult } from '@modelcontextprotocol/client';
-import {
-  connectAgent,
-  freePort,
-  startRedis,
-  startService,
-  type AgentClient,
-  type AnyAgentClient,
-  type ClientGeneration,
-  type RedisServerHandle,
-  type ServiceHandle,
-} from '../index.js';
+import { connectAgent, freePort, startRedis, startService, type AgentClient, type AnyAgentClient, type ClientGeneration, type RedisServerHandle, type ServiceHandle } from '../index.js';
 
 export interface BridgeOptions {
   agents: string[];
@@ -88,11 +78,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });
 
   const setFlags = async (assignments: Record<string, string>, reason = 'e2e test') => {
-    const result = await publishFlags(
-      store.store,
-      (current) => Object.entries(assignments).reduce((settings, [path, value]) => applyFlagAssignment(settings, path, value), current),
-      { actor: 'e2e', reason, trigger: 'test' },
-    );
+    const result = await publishFlags(store.store, (current) => Object.entries(assignments).reduce((settings, [path, value]) => applyFlagAssignment(settings, path, value), current), { actor: 'e2e', reason, trigger: 'test' });
     return result.snapshot.version;
   };
   await setFlags(options.flags ?? {}, 'initial flags');

@@ -49,13 +49,10 @@ export async function startHoldingProxy(targetUrl: string): Promise<HoldingProxy
           return; // neither forwarded nor answered: the client waits until it dies
         }
       }
-      const upstream = forward(
-        { host: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host } },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(response);
-        },
-      );
+      const upstream = forward({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host } }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
       upstream.on('error', () => response.destroy());
       // The client went away (or the answer is complete): so does the upstream request, so a GET
       // stream the agent held closes at the bridge too.

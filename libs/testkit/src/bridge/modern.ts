@@ -8,7 +8,6 @@ import type { LedgerRecord } from '@agent-bridge/event-store';
 import { waitFor } from '../index.js';
 import type { Bridge, PolledMessage, PollResult } from './bridge.js';
 
-
 /** The elicitation endpoint's wait_for_messages result: the legacy shape plus a push-delivery notice. */
 export interface ModernPollResult extends PollResult {
   notice?: string;
@@ -23,13 +22,7 @@ export async function waitForPushReady(bridge: Bridge, agent: string, timeoutMs 
 }
 
 /** Waits until the agent has a presence record matching `predicate` for every session (at least one). */
-export async function waitForPresence(
-  bridge: Bridge,
-  agent: string,
-  predicate: (sessions: Array<{ elicitation: { form: boolean }; streamOpen: boolean }>) => boolean,
-  description: string,
-  timeoutMs = 10_000,
-): Promise<void> {
+export async function waitForPresence(bridge: Bridge, agent: string, predicate: (sessions: Array<{ elicitation: { form: boolean }; streamOpen: boolean }>) => boolean, description: string, timeoutMs = 10_000): Promise<void> {
   await waitFor(async () => predicate((await bridge.store.store.readPresence([agent])).get(agent) ?? []), { timeoutMs, description });
 }
 
@@ -40,14 +33,7 @@ export async function ledger(bridge: Bridge, messageId: string, target: string):
 }
 
 /** Waits until the ledger record of a message satisfies `predicate`; returns it. */
-export async function waitForLedger(
-  bridge: Bridge,
-  messageId: string,
-  target: string,
-  predicate: (record: LedgerRecord) => boolean,
-  description: string,
-  timeoutMs = 15_000,
-): Promise<LedgerRecord> {
+export async function waitForLedger(bridge: Bridge, messageId: string, target: string, predicate: (record: LedgerRecord) => boolean, description: string, timeoutMs = 15_000): Promise<LedgerRecord> {
   let last: LedgerRecord | null = null;
   try {
     await waitFor(

@@ -60,7 +60,7 @@ export async function connectStateless(url: string, token: string, name: string,
   });
   const client = agent.client;
   const call = (tool: string, args: Record<string, unknown> = {}) => agent.callTool(tool, args);
-  const callJson = <T,>(tool: string, args: Record<string, unknown> = {}) => agent.callToolJson<T>(tool, args);
+  const callJson = <T>(tool: string, args: Record<string, unknown> = {}) => agent.callToolJson<T>(tool, args);
   let running: Promise<void> | undefined;
   let stopping = false;
   return {

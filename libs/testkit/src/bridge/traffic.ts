@@ -38,15 +38,7 @@ export interface TrafficAgent {
 
 const TAG = /#[a-z0-9-]+:\d+#/g;
 
-export async function startTrafficAgent(options: {
-  name: string;
-  kind: TrafficKind;
-  url: string;
-  token: string;
-  peers: string[];
-  sendIntervalMs: number;
-  pollHoldMs: number;
-}): Promise<TrafficAgent> {
+export async function startTrafficAgent(options: { name: string; kind: TrafficKind; url: string; token: string; peers: string[]; sendIntervalMs: number; pollHoldMs: number }): Promise<TrafficAgent> {
   const { name, kind } = options;
   const received = new Map<string, number>();
   const firstReceivedAt = new Map<string, number>();

@@ -43,9 +43,7 @@ export function advanceStages(ctx: PassContext, input: Pass): Pass {
   if (status.stage === 0) startStage(ctx, pass, 1, ctx.self, 'rollout plan started');
   const hold = ctx.holdsMs[status.stage - 1] ?? 0;
   const heldFor = now - Date.parse(status.stageStartedAt ?? at);
-  const checksOk =
-    ctx.spec.analysis.metrics.length === 0 ||
-    (status.lastMetrics.length > 0 && status.lastMetrics.every((m) => m.result === 'pass') && Date.parse(status.lastAnalysisAt ?? '') >= Date.parse(status.stageStartedAt ?? ''));
+  const checksOk = ctx.spec.analysis.metrics.length === 0 || (status.lastMetrics.length > 0 && status.lastMetrics.every((m) => m.result === 'pass') && Date.parse(status.lastAnalysisAt ?? '') >= Date.parse(status.stageStartedAt ?? ''));
   if (status.stage <= stages.length && heldFor >= hold && checksOk && !stagesComplete(ctx, status)) {
     const reason = `stage ${status.stage} held ${formatMs(hold)} with passing checks`;
     if (status.stage < stages.length) startStage(ctx, pass, status.stage + 1, ctx.self, reason);

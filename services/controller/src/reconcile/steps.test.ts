@@ -20,7 +20,12 @@ const iso = (at: number) => new Date(at).toISOString();
 const ROLLOUT = {
   phase: 'rollout',
   flags: { elicitation: { enabled: true, percentage: 5, agents: ['test_agent_alpha'] } },
-  rollout: { stages: [{ percentage: 10, hold: '1h' }, { percentage: 25, hold: '2h' }] },
+  rollout: {
+    stages: [
+      { percentage: 10, hold: '1h' },
+      { percentage: 25, hold: '2h' },
+    ],
+  },
 };
 
 function contextOf(spec: Record<string, unknown>, now = T0, generation = 1): PassContext {
@@ -43,7 +48,10 @@ describe('every step is pure', () => {
     const input = atStage(1, T0, { lastMetrics: [metric('errors', 'pass')], pausedAt: iso(T0) });
     const before = structuredClone(input);
     const observed = observeSpec(ctx, input);
-    applyActions(ctx, input, [{ type: 'resume', actor: 'ops', reason: 'go' }, { type: 'rollback', level: 'partial', trigger: 'admin', actor: 'ops', reason: 'drill' }]);
+    applyActions(ctx, input, [
+      { type: 'resume', actor: 'ops', reason: 'go' },
+      { type: 'rollback', level: 'partial', trigger: 'admin', actor: 'ops', reason: 'drill' },
+    ]);
     applyAnalysis(ctx, input, [metric('errors', 'fail')]);
     advanceStages(ctx, input);
     const flagged = effectiveFlags(ctx, input);
@@ -66,7 +74,10 @@ describe('observe spec', () => {
     const ctx = contextOf({ ...ROLLOUT, phase: 'preparation' }, T0, 2);
     const { pass } = observeSpec(ctx, atStage(2));
     assert.equal(pass.status.stage, 0);
-    assert.deepEqual(pass.events.map((e) => e.action), ['spec.changed', 'phase.changed']);
+    assert.deepEqual(
+      pass.events.map((e) => e.action),
+      ['spec.changed', 'phase.changed'],
+    );
     assert.equal(pass.status.phase, 'preparation');
   });
 
@@ -92,7 +103,10 @@ describe('actions', () => {
       { type: 'pause', actor: 'ops', reason: 'lunch' },
       { type: 'pause', actor: 'ops', reason: 'again' },
     ]);
-    assert.deepEqual(pass.outcomes.map((o) => o.applied), [true, false]);
+    assert.deepEqual(
+      pass.outcomes.map((o) => o.applied),
+      [true, false],
+    );
     assert.match(pass.outcomes[1]!.message, /already paused .*lunch/);
     assert.equal(pass.status.pauseReason, 'lunch');
   });
@@ -136,7 +150,10 @@ describe('analysis', () => {
     const first = applyAnalysis(ctx, atStage(1), [metric('errors', 'fail')]);
     assert.equal(first.rollbacks.length, 0);
     const second = applyAnalysis(ctx, first, [metric('errors', 'fail')]);
-    assert.deepEqual(second.events.map((e) => e.action), ['analysis.failed', 'analysis.failed', 'rollback']);
+    assert.deepEqual(
+      second.events.map((e) => e.action),
+      ['analysis.failed', 'analysis.failed', 'rollback'],
+    );
     assert.equal(second.status.rollback?.level, 'full');
     assert.equal(second.rollbacks[0]!.trigger, 'gate');
   });
@@ -199,7 +216,10 @@ describe('cutover guard', () => {
     const first = guardCutover(ctx, flagged.pass, flagged.settings, undefined);
     assert.equal(first.settings.legacyDisabled, false);
     assert.equal(first.pass.status.cutover?.message, 'readiness not checked yet');
-    assert.deepEqual(first.pass.events.map((e) => e.action), ['cutover.blocked']);
+    assert.deepEqual(
+      first.pass.events.map((e) => e.action),
+      ['cutover.blocked'],
+    );
     setCondition(first.pass.status, 'CutoverBlocked', 'True', 'ReadinessChecksFailed', 'not yet', iso(T0), 1);
     const second = guardCutover(ctx, { ...first.pass, events: [] }, flagged.settings, { ready: false, message: 'still not' });
     assert.deepEqual(second.pass.events, []);

@@ -144,7 +144,6 @@ export class KubernetesResourceSource implements ResourceSource {
     }
   }
 
-
   // ------------------------------------------------------------------ status
 
   /** The status as stored now (a fresh read: after a takeover it must include the previous leader's last write). */

@@ -2,10 +2,7 @@ import type { FeatureFlagsResource, FeatureFlagsStatus } from '@agent-bridge/fla
 import type { ControllerEvent } from '../reconcile.js';
 
 /** The resource as last read: its spec and generation, or why it cannot be used. */
-export type ResourceView =
-  | { state: 'ok'; resource: FeatureFlagsResource; generation: number }
-  | { state: 'missing'; message: string }
-  | { state: 'invalid'; message: string; generation: number };
+export type ResourceView = { state: 'ok'; resource: FeatureFlagsResource; generation: number } | { state: 'missing'; message: string } | { state: 'invalid'; message: string; generation: number };
 
 /**
  * Where the FeatureFlags resource lives: the Kubernetes API (status subresource, Events) or a local
