@@ -190,7 +190,7 @@ async function replyToPolled(client: Client, message: PolledMessage): Promise<vo
 }
 
 function errorOf(result: CallToolResult): { code: string; message: string } {
-  return (result.structuredContent as { error?: { code: string; message: string } } | undefined)?.error ?? { code: 'UNKNOWN', message: JSON.stringify(result.content) };
+  return ((result.structuredContent as { error?: { code: string; message: string } } | undefined)?.error) ?? { code: 'UNKNOWN', message: JSON.stringify(result.content) };
 }
 
 /** Polls for what was not pushed until stopped or the session fails (then the caller starts a new one). */

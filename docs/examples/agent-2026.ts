@@ -129,7 +129,10 @@ let waiting: AbortController | undefined;
 /** Set when an elicitation of the call in flight was answered: its retry should be let through. */
 let answering = false;
 
-const client = new Client({ name: 'echo-agent', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } });
+const client = new Client(
+  { name: 'echo-agent', version: '1.0.0' },
+  { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+);
 
 client.setRequestHandler('elicitation/create', async (request) => {
   answering = true;
@@ -166,7 +169,7 @@ async function replyToPolled(message: PolledMessage): Promise<void> {
 }
 
 function errorOf(result: CallToolResult): { code: string; message: string } {
-  return (result.structuredContent as { error?: { code: string; message: string } } | undefined)?.error ?? { code: 'UNKNOWN', message: JSON.stringify(result.content) };
+  return ((result.structuredContent as { error?: { code: string; message: string } } | undefined)?.error) ?? { code: 'UNKNOWN', message: JSON.stringify(result.content) };
 }
 
 async function run(): Promise<void> {
