@@ -53,7 +53,7 @@ import { mailboxSettings } from '@agent-bridge/agent-tools';
 import { REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { envNumber } from './lib/env.js';
-import { PushReceivers } from './lib/load.js';
+import { PushReceivers } from './lib/receivers.js';
 import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
 import type { BridgeResult } from './lib/results.js';

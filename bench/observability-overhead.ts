@@ -17,8 +17,9 @@
  * on a `new BridgeMetrics('bench')`, ~BENCH_OBS_MICRO_ITERATIONS times → ns per message, compared
  * with the CPU the services spent per message in the off arm.
  *
- * Load, per arm and protocol, the peak windows of bench/throughput.ts (bench/lib/load.ts): a ring of
- * N agents, N closed-loop senders calling send_message on the legacy endpoint; receivers are
+ * Load, per arm and protocol, the peak windows of bench/throughput.ts (bench/lib/load.ts; receivers
+ * in bench/lib/receivers.ts): a ring of N agents, N closed-loop senders calling send_message on the
+ * legacy endpoint; receivers are
  *   legacy      — one wait_for_messages loop per target (PollingReceivers);
  *   elicitation — modern agents on the elicitation endpoint, answering each elicitation/create at
  *                 once (PushReceivers); BENCH_OBS_ELICITATION=0 leaves this ring out.
@@ -69,7 +70,9 @@ import path from 'node:path';
 import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { cpuMsPerUnit, SELF, waitForQuietMachine, type CpuReport } from './lib/cpu.js';
-import { now, sleep, PushReceivers, runDeliveryWindow } from './lib/load.js';
+import { runDeliveryWindow } from './lib/load.js';
+import { PushReceivers } from './lib/receivers.js';
+import { now, sleep } from './lib/window.js';
 import { ringIds, startLegacyRing, startPushRing, type Ring as BaseRing, type Track } from './lib/rings.js';
 import {
   fetchMetrics,
@@ -354,8 +357,8 @@ const DOCS_INTRO = `${OBS_SECTION_HEADING} (\`make bench-observability\`)
 \`bench/observability-overhead.ts\` (run by \`make bench\` after the throughput benchmark, or alone with
 \`make bench-observability\` or \`make bench BENCH_PARTS=observability\`) measures what tracing and
 Prometheus scraping cost the peak throughput of the legacy ring (and of the elicitation ring), with
-the senders and receivers of the throughput benchmark (\`bench/lib/load.ts\`). Goal: overhead =
-1 − (on msgs/s ÷ off msgs/s) < 10 %.
+the senders and receivers of the throughput benchmark (\`bench/lib/load.ts\`,
+\`bench/lib/receivers.ts\`). Goal: overhead = 1 − (on msgs/s ÷ off msgs/s) < 10 %.
 
 - **off**: the services run with no \`OTEL_*\` variable (tracing off, every span a no-op) and nobody
   scrapes \`/metrics\`.

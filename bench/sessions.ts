@@ -51,7 +51,7 @@ import type { Redis } from 'ioredis';
 import { connectModernAgent, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './lib/cpu.js';
 import { envNumber } from './lib/env.js';
-import { now, sleep } from './lib/load.js';
+import { now, sleep } from './lib/window.js';
 import { fetchMetrics, sumOfMetric } from './lib/observability.js';
 import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { writeSectionRunToDocs } from './lib/runs-doc.js';

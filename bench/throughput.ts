@@ -70,7 +70,9 @@ import { connectAgent, freePort, REPO_ROOT, startService, type AgentClient, type
 import { startBridge, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
 import { CpuMeter } from './lib/cpu.js';
-import { meterWindow, now, planWindow, PushReceivers, RoundReceivers, runElicitWindow } from './lib/load.js';
+import { runElicitWindow } from './lib/load.js';
+import { PushReceivers, RoundReceivers } from './lib/receivers.js';
+import { meterWindow, now, planWindow } from './lib/window.js';
 import { ringIds, runRingWindow, startLegacyRing, startPushRing, waitForPushPresence, type Ring as BaseRing, type Track } from './lib/rings.js';
 import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, type ElicitationPart, type LegacyPart, type RoundsPart, type RunInfo } from './lib/report.js';

@@ -1,7 +1,7 @@
 /**
  * The benchmark's rings of agents, set up the same way by every benchmark part: N agents, agent i
  * sends to agent (i+1) mod N with one legacy-endpoint client per agent calling send_message; only
- * the receiving side differs (bench/lib/load.ts has the receivers and the measured window).
+ * the receiving side differs (bench/lib/receivers.ts has the receivers, bench/lib/load.ts the measured window).
  *   legacy      — each target has a receiver client in a wait_for_messages loop (previous cursor).
  *   elicitation — each target is a modern agent: an MCP session on the elicitation endpoint that
  *                 declares the elicitation capability, stream open, in the `elicitation.agents`
@@ -9,7 +9,8 @@
  */
 import { waitFor, type AgentClient } from '@agent-bridge/testkit';
 import type { Bridge, ModernAgent } from '@agent-bridge/testkit/bridge';
-import { PollingReceivers, PushReceivers, runDeliveryWindow, type Mailbox, type Receivers } from './load.js';
+import { runDeliveryWindow } from './load.js';
+import { PollingReceivers, type Mailbox, type PushReceivers, type Receivers } from './receivers.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult } from './results.js';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { ServiceHandle } from '@agent-bridge/testkit';
 import type { Bridge } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './cpu.js';
-import { now } from './load.js';
+import { now } from './window.js';
 import { fmtPct } from './stats.js';
 
 /** "Quiet" = all cores together at most this busy over a 2 s sample. */
