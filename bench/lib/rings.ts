@@ -6,11 +6,13 @@
  *   elicitation — each target is a modern agent: an MCP session on the elicitation endpoint that
  *                 declares the elicitation capability, stream open, in the `elicitation.agents`
  *                 rollout; messages arrive as elicitation/create requests, answered at once.
+ *   2026        — each target is a 2026-07-28 agent (no session, no stream) in the rollout, in a
+ *                 wait_for_messages loop on the elicitation endpoint answered by input_required rounds.
  */
-import { waitFor, type AgentClient } from '@agent-bridge/testkit';
+import { connectAgent, waitFor, type AgentClient } from '@agent-bridge/testkit';
 import type { Bridge, ModernAgent } from '@agent-bridge/testkit/bridge';
 import { runDeliveryWindow } from './load.js';
-import { PollingReceivers, type Mailbox, type PushReceivers, type Receivers } from './receivers.js';
+import { PollingReceivers, RoundReceivers, type Mailbox, type PushReceivers, type Receivers } from './receivers.js';
 import type { Profiler } from './profiling.js';
 import type { BridgeResult } from './results.js';
 
@@ -22,14 +24,44 @@ export interface Ring {
   services: Array<[string, number | undefined]>;
 }
 
+/** The bridge's processes a ring's messages pass through: legacy-poll (the senders), the router, and the elicitation replica when it pushes. */
+function ringServices(bridge: Bridge, elicitation: boolean): Ring['services'] {
+  const services: Ring['services'] = [
+    ['legacy-poll', bridge.legacyPolls[0]?.pid],
+    ['router', bridge.routers[0]?.pid],
+  ];
+  if (elicitation) services.push(['elicitation', bridge.elicitations[0]?.pid]);
+  return services;
+}
+
 /** `prefix-01` … `prefix-NN`. */
 export const ringIds = (prefix: string, agents: number): string[] => Array.from({ length: agents }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}`);
 
 /** Every client a ring connects goes through `track`, so the caller closes them all at the end. */
 export type Track = <C extends AgentClient>(client: C) => C;
 
+/** The clients of a run: `track` each one as it connects, `closeAll` at the end. */
+export function clientTracker(): { track: Track; closeAll(): Promise<void> } {
+  const clients: AgentClient[] = [];
+  return {
+    track: (client) => {
+      clients.push(client);
+      return client;
+    },
+    closeAll: async () => {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** wait_for_messages arguments of a ring's receivers. */
+export interface PollSettings {
+  maxMessages: number;
+  timeoutMs: number;
+}
+
 /** The legacy ring: a sender and a wait_for_messages receiver client per agent, both on the legacy endpoint. */
-export async function startLegacyRing(bridge: Bridge, ids: string[], poll: { maxMessages: number; timeoutMs: number }, track: Track): Promise<Ring> {
+export async function startLegacyRing(bridge: Bridge, ids: string[], poll: PollSettings, track: Track): Promise<Ring> {
   const senders: AgentClient[] = [];
   const mailboxes: Mailbox[] = [];
   for (const agent of ids) {
@@ -40,10 +72,7 @@ export async function startLegacyRing(bridge: Bridge, ids: string[], poll: { max
     ids,
     senders,
     receivers: new PollingReceivers(mailboxes, poll.maxMessages, poll.timeoutMs),
-    services: [
-      ['legacy-poll', bridge.legacyPolls[0]?.pid],
-      ['router', bridge.routers[0]?.pid],
-    ],
+    services: ringServices(bridge, false),
   };
 }
 
@@ -77,11 +106,37 @@ export async function startPushRing(bridge: Bridge, ids: string[], push: PushRec
     senders,
     receivers: push,
     modern,
-    services: [
-      ['legacy-poll', bridge.legacyPolls[0]?.pid],
-      ['router', bridge.routers[0]?.pid],
-      ['elicitation', bridge.elicitations[0]?.pid],
-    ],
+    services: ringServices(bridge, true),
+  };
+}
+
+/**
+ * The 2026 ring: a legacy-endpoint sender per agent, and per target a 2026-07-28 agent on the
+ * elicitation endpoint whose elicitation handler is the receivers'. Returns once every target is
+ * present for push (a waiting call records it), so the first window's messages go to push lanes.
+ */
+export async function startRoundsRing(bridge: Bridge, ids: string[], poll: PollSettings, track: Track, log: (message: string) => void): Promise<Ring & { receivers: RoundReceivers }> {
+  const receivers = new RoundReceivers(poll.maxMessages, poll.timeoutMs);
+  const senders: AgentClient[] = [];
+  for (const agent of ids) {
+    senders.push(track(await bridge.connect(agent)));
+    const client = await receivers.add((onElicitation) =>
+      connectAgent({ url: `${bridge.elicitationBaseUrls[0]}/mcp`, token: bridge.tokens[agent]!, name: agent, generation: '2026-07-28', onElicitation }),
+    );
+    track(client);
+  }
+  receivers.start('presence', () => undefined);
+  try {
+    await waitForPushPresence(bridge, ids, 'every 2026-07-28 agent to be present for push (waiting on the elicitation endpoint)');
+  } finally {
+    const counts = await receivers.stop();
+    if (counts.errors > 0) log(`2026 ring: ${counts.errors} wait_for_messages calls failed while waiting for presence`);
+  }
+  return {
+    ids,
+    senders,
+    receivers,
+    services: ringServices(bridge, true),
   };
 }
 

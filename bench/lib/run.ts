@@ -3,8 +3,10 @@
  * environment, waiting for an idle machine and re-running a window other processes disturbed, a
  * deadline for the whole run, and the services' warnings at the end.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { ServiceHandle } from '@agent-bridge/testkit';
+import path from 'node:path';
+import { REPO_ROOT, type ServiceHandle } from '@agent-bridge/testkit';
 import type { Bridge } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './cpu.js';
 import { now } from './window.js';
@@ -35,6 +37,18 @@ export function machineInfo(): MachineInfo {
 }
 
 export const describeMachine = (info: MachineInfo): string => `${info.cores} cores (${info.cpuModel}), ${info.os}; Node ${info.node}; Redis ${info.redis}`;
+
+/** "MCP SDK v2 (client 2.4.0, server 2.4.0, node 2.1.2)", from the installed packages. */
+export function sdkLabel(): string {
+  const version = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', '@modelcontextprotocol', name, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+    } catch {
+      return '?';
+    }
+  };
+  return `MCP SDK v2 (client ${version('client')}, server ${version('server')}, node ${version('node')})`;
+}
 
 export async function redisVersion(bridge: Bridge): Promise<string> {
   const client = bridge.redis.client();
