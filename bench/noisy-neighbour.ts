@@ -56,10 +56,10 @@ import { envNumber } from './lib/env.js';
 import { PushReceivers } from './lib/receivers.js';
 import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
-import type { BridgeResult } from './lib/results.js';
-import { ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring, type Track } from './lib/rings.js';
-import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
-import { writeSectionRunToDocs } from './lib/runs-doc.js';
+import { deliveredRate, latencyP50, latencyP99, type BridgeResult } from './lib/results.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring } from './lib/rings.js';
+import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
 
 const enumSetting = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
@@ -95,9 +95,7 @@ const GOAL_P99_FACTOR = 2;
 const POLL = { maxMessages: 100, timeoutMs: 5_000 };
 const FLOODER = 'noisy-flooder';
 const SINK = 'noisy-sink';
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 const SECTION = { heading: '## Noisy neighbour', mark: '<!-- bench-noisy-run -->' };
-const MAX_RUNS_KEPT = 5;
 /** The per-agent quota the services run with: nothing here sets it, so the settings' defaults. */
 const QUOTA = {
   rate: mailboxSettings.SEND_RATE_PER_SECOND.parse(process.env.SEND_RATE_PER_SECOND),
@@ -130,9 +128,6 @@ interface Window {
   flood: FloodResult | undefined;
 }
 
-const rateOf = (r: BridgeResult) => r.delivered / Math.max(r.seconds, 1e-9);
-const p99Of = (r: BridgeResult) => distribution(r.latencies).p99;
-const p50Of = (r: BridgeResult) => distribution(r.latencies).p50;
 
 async function startFlooder(bridge: Bridge): Promise<ServiceHandle> {
   const flooder = await startService({
@@ -194,8 +189,8 @@ interface Outcome {
 function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
   const without = windows.filter((w) => w.protocol === protocol && w.arm === 'without');
   const withFlood = windows.filter((w) => w.protocol === protocol && w.arm === 'with');
-  const rateRatio = median(withFlood.map((w) => rateOf(w.result))) / median(without.map((w) => rateOf(w.result)));
-  const p99Factor = median(withFlood.map((w) => p99Of(w.result))) / median(without.map((w) => p99Of(w.result)));
+  const rateRatio = median(withFlood.map((w) => deliveredRate(w.result))) / median(without.map((w) => deliveredRate(w.result)));
+  const p99Factor = median(withFlood.map((w) => latencyP99(w.result))) / median(without.map((w) => latencyP99(w.result)));
   return { protocol, without, with: withFlood, rateRatio, p99Factor, ratePass: rateRatio >= GOAL_RATE_RATIO, p99Pass: p99Factor <= GOAL_P99_FACTOR };
 }
 
@@ -217,8 +212,8 @@ const cpuOf = (windows: Window[], name: string) => median(windows.map((w) => w.r
 
 function goalLines(outcomes: Outcome[]): string[] {
   return outcomes.flatMap((o) => [
-    `${verdict(o.ratePass)}  ${o.protocol} ring msgs/s with the flooder ≥ ${GOAL_RATE_RATIO * 100} % of without: ${fmtPct(o.rateRatio * 100)} (median ${fmtRate(median(o.with.map((w) => rateOf(w.result))))} / ${fmtRate(median(o.without.map((w) => rateOf(w.result))))})`,
-    `${verdict(o.p99Pass)}  ${o.protocol} ring p99 with the flooder ≤ ${GOAL_P99_FACTOR}× without: ${o.p99Factor.toFixed(2)}× (median ${fmtMs(median(o.with.map((w) => p99Of(w.result))))} / ${fmtMs(median(o.without.map((w) => p99Of(w.result))))})`,
+    `${verdict(o.ratePass)}  ${o.protocol} ring msgs/s with the flooder ≥ ${GOAL_RATE_RATIO * 100} % of without: ${fmtPct(o.rateRatio * 100)} (median ${fmtRate(median(o.with.map((w) => deliveredRate(w.result))))} / ${fmtRate(median(o.without.map((w) => deliveredRate(w.result))))})`,
+    `${verdict(o.p99Pass)}  ${o.protocol} ring p99 with the flooder ≤ ${GOAL_P99_FACTOR}× without: ${o.p99Factor.toFixed(2)}× (median ${fmtMs(median(o.with.map((w) => latencyP99(w.result))))} / ${fmtMs(median(o.without.map((w) => latencyP99(w.result))))})`,
   ]);
 }
 
@@ -241,17 +236,12 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
       `send quotas at their defaults (SEND_RATE_PER_SECOND ${QUOTA.rate}, SEND_BURST ${QUOTA.burst}, SEND_BACKLOG_MAX ${QUOTA.backlog}). Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const contention = Math.max(...all.map((w) => w.result.cpu.otherPercent));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`,
-    );
-  }
+  lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
   lines.push('', '| measure | without the flooder | with the flooder | with ÷ without | goal | verdict |', '|---|---|---|---|---|---|');
   for (const o of outcomes) {
-    const rate = (ws: Window[]) => `${fmtRate(median(ws.map((w) => rateOf(w.result))))} (rounds ${rounds(ws, (w) => fmtRate(rateOf(w.result)))})`;
-    const p99 = (ws: Window[]) => `${fmtMs(median(ws.map((w) => p99Of(w.result))))} (rounds ${rounds(ws, (w) => fmtMs(p99Of(w.result)))})`;
-    const p50 = (ws: Window[]) => fmtMs(median(ws.map((w) => p50Of(w.result))));
+    const rate = (ws: Window[]) => `${fmtRate(median(ws.map((w) => deliveredRate(w.result))))} (rounds ${rounds(ws, (w) => fmtRate(deliveredRate(w.result)))})`;
+    const p99 = (ws: Window[]) => `${fmtMs(median(ws.map((w) => latencyP99(w.result))))} (rounds ${rounds(ws, (w) => fmtMs(latencyP99(w.result)))})`;
+    const p50 = (ws: Window[]) => fmtMs(median(ws.map((w) => latencyP50(w.result))));
     lines.push(`| ${o.protocol} ring messages/s, median | ${rate(o.without)} | ${rate(o.with)} | **${fmtPct(o.rateRatio * 100)}** | ≥ ${GOAL_RATE_RATIO * 100} % | ${verdict(o.ratePass)} |`);
     lines.push(`| ${o.protocol} ring latency p99, median | ${p99(o.without)} | ${p99(o.with)} | **${o.p99Factor.toFixed(2)}×** | ≤ ${GOAL_P99_FACTOR}× | ${verdict(o.p99Pass)} |`);
     lines.push(`| ${o.protocol} ring latency p50, median | ${p50(o.without)} | ${p50(o.with)} | | | |`);
@@ -308,11 +298,7 @@ async function main(): Promise<void> {
       `quota ${QUOTA.rate}/s, burst ${QUOTA.burst}, backlog ${QUOTA.backlog}`,
   );
   const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
-  const clients: AgentClient[] = [];
-  const track: Track = (client) => {
-    clients.push(client);
-    return client;
-  };
+  const { track, closeAll } = clientTracker();
   let bridge: Bridge | undefined;
   try {
     bridge = await startBridge({
@@ -334,18 +320,18 @@ async function main(): Promise<void> {
       let targetRate: number | undefined;
       if (params.load === 'half') {
         const peak = await guard.measured(`${protocol} peak`, () => runWindow(b, ring, 'without', undefined));
-        targetRate = rateOf(peak.result) / 2;
+        targetRate = deliveredRate(peak.result) / 2;
         if (!(targetRate > 0)) throw new Error(`the ${protocol} ring delivered nothing at peak`);
         halfRates.set(protocol, targetRate);
-        log(`${protocol}: peak ${fmtRate(rateOf(peak.result))} msgs/s without the flooder; the rounds run open loop at ${fmtRate(targetRate)} msgs/s`);
+        log(`${protocol}: peak ${fmtRate(deliveredRate(peak.result))} msgs/s without the flooder; the rounds run open loop at ${fmtRate(targetRate)} msgs/s`);
       }
       for (let round = 0; round < params.rounds; round++) {
-        const order: Arm[] = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+        const order = abbaOrder<Arm>(round, 'without', 'with');
         for (const arm of order) {
           const { result, flood } = await guard.measured(`${protocol} ${arm}`, () => runWindow(b, ring, arm, targetRate));
           windows.push({ protocol, arm, round, result, flood });
           log(
-            `${protocol} round ${round + 1}/${params.rounds} ${arm} the flooder: ${fmtRate(rateOf(result))} msgs/s, p99 ${fmtMs(p99Of(result))}, lost ${result.lost}` +
+            `${protocol} round ${round + 1}/${params.rounds} ${arm} the flooder: ${fmtRate(deliveredRate(result))} msgs/s, p99 ${fmtMs(latencyP99(result))}, lost ${result.lost}` +
               (flood ? `; flooder admitted ${flood.admitted} of ${flood.calls} calls (${JSON.stringify(flood.refused)}, other errors ${flood.otherErrors})` : ''),
           );
         }
@@ -358,12 +344,12 @@ async function main(): Promise<void> {
     const busiest = Math.max(...windows.map((w) => w.result.maxSenderRate));
     if (busiest > QUOTA.rate) process.stdout.write(`\nWARNING: a ring sender reached ${fmtRate(busiest)} messages/s, above the per-agent quota of ${QUOTA.rate}/s: the ring itself was throttled\n`);
     if (params.writeDocs) {
-      writeSectionRunToDocs(DOCS_FILE, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=noisy\`)\n`, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=noisy\`)\n`, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
     logServiceWarnings([...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? [])], log);
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await closeAll();
     await bridge?.stop();
   }
 }

@@ -74,7 +74,7 @@ import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, type ElicitationPar
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
 import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, startRoundsRing, type Ring as BaseRing } from './lib/rings.js';
 import { BENCH_SERVICE_ENV, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, sdkLabel } from './lib/run.js';
-import { writeRunToDocs } from './lib/runs-doc.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeRunToDocs } from './lib/runs-doc.js';
 import { fmtPct, fmtRate } from './lib/stats.js';
 
 // ------------------------------------------------------------------ parameters
@@ -105,8 +105,6 @@ if (params.elicitAskers > params.agents) throw new Error('BENCH_ELICIT_ASKERS mu
 const POLL_MAX_MESSAGES = 100;
 const POLL_TIMEOUT_MS = 5_000;
 const LATER_SLICE_WARMUP_SECONDS = Math.min(1, params.warmupSeconds);
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
-const MAX_RUNS_KEPT = 5;
 
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
 const ringOf = (prefix: string) => ringIds(prefix, params.agents);
@@ -298,8 +296,8 @@ async function main(): Promise<void> {
     const lost = [peak, half, elicitation?.peak, elicitation?.half, rounds?.peak, rounds?.half].reduce((sum, r) => sum + (r?.lost ?? 0), 0);
     if (lost > 0) process.stdout.write(`\nWARNING: ${lost} messages accepted in a window did not arrive within ${params.drainSeconds} s\n`);
     if (params.writeDocs) {
-      writeRunToDocs(DOCS_FILE, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeRunToDocs(BENCHMARKS_DOC, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
     logServiceWarnings([...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? []), noopTarget.server], log);

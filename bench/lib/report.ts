@@ -1,6 +1,6 @@
 /** The benchmark's verdicts and its markdown report (bench/lib/runs-doc.ts puts it into docs/benchmarks.md). */
 import { cpuMsPerUnit, SELF, type CpuReport } from './cpu.js';
-import type { MachineInfo } from './run.js';
+import { contentionNote, type MachineInfo } from './run.js';
 import type { BridgeResult, ElicitRoundTrips, NoopResult, RedisStats } from './results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
 
@@ -341,12 +341,7 @@ export function renderRun(info: RunInfo, parts: RunParts, goals: Goal[]): string
     ...(rounds ? [...rounds.peakSlices, rounds.half] : []),
   ];
   const contention = Math.max(...allWindows.map((r) => r.cpu.otherPercent));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push(
-      '',
-      `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`,
-    );
-  }
+  lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns, 'window', 'lower and noisier'));
   renderLegacy(lines, info, legacy, goalOf);
   if (elicitation) renderElicitation(lines, info, elicitation, legacy, goalOf);
   if (rounds) renderRounds(lines, info, rounds, legacy, goalOf);
