@@ -33,49 +33,39 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
+import { REPO_ROOT } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
 import { PushReceivers } from './lib/receivers.js';
 import { now } from './lib/window.js';
-import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
-import { deliveredRate, latencyP50, latencyP99, type BridgeResult } from './lib/results.js';
-import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring } from './lib/rings.js';
+import { deliveredRate, latencyP50, latencyP99 } from './lib/results.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol } from './lib/rings.js';
 import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   rounds: Math.floor(envNumber(['BENCH_DURABILITY_ROUNDS', 'BENCH_ROUNDS'], 3, 1)),
   roundSeconds: envNumber(['BENCH_DURABILITY_ROUND_SECONDS', 'BENCH_ROUND_SECONDS'], 10, 1),
   warmupSeconds: envNumber('BENCH_DURABILITY_WARMUP_SECONDS', 2, 0),
   elicitation: process.env.BENCH_DURABILITY_ELICITATION !== '0',
   fsyncProbes: Math.floor(envNumber('BENCH_DURABILITY_FSYNC_PROBES', 200, 0)),
   timeoutSeconds: envNumber('BENCH_DURABILITY_TIMEOUT_SECONDS', 420, 10),
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
 
 const POLL = { maxMessages: 100, timeoutMs: 5_000 };
 const SECTION = { heading: '## Durability', mark: '<!-- bench-durability-run -->' };
 
-const log = (message: string): void => void process.stderr.write(`[bench-durability] ${message}\n`);
-const profiler = new Profiler(undefined);
+const log = partLog('bench-durability');
 
-type Protocol = 'legacy' | 'elicitation';
+type Protocol = RingProtocol;
 type Policy = 'everysec' | 'always';
 
-interface Window {
-  protocol: Protocol;
-  policy: Policy;
-  round: number;
-  result: BridgeResult;
+interface Window extends ArmWindow<Policy> {
   /** INFO persistence aof_delayed_fsync over the window (everysec: writes that waited for a slow fsync). */
   delayedFsyncs: number;
 }
@@ -136,8 +126,8 @@ interface Outcome {
 }
 
 function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
-  const everysec = windows.filter((w) => w.protocol === protocol && w.policy === 'everysec');
-  const always = windows.filter((w) => w.protocol === protocol && w.policy === 'always');
+  const everysec = windowsOf(windows, protocol, 'everysec');
+  const always = windowsOf(windows, protocol, 'always');
   return { protocol, everysec, always, cost: 1 - median(always.map((w) => deliveredRate(w.result))) / median(everysec.map((w) => deliveredRate(w.result))) };
 }
 
@@ -215,7 +205,7 @@ async function main(): Promise<void> {
 
     const busyBefore = await guard.waitQuiet();
     const windows: Window[] = [];
-    const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
+    const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
     for (const [protocol, ring] of rings) {
       for (let round = 0; round < params.rounds; round++) {
         const order = abbaOrder<Policy>(round, 'everysec', 'always');
@@ -224,7 +214,7 @@ async function main(): Promise<void> {
           const before = await delayedFsyncs(r);
           const result = await guard.measured(`${protocol} ${policy}`, () => runRingWindow(b, ring, options));
           const delayed = (await delayedFsyncs(r)) - before;
-          windows.push({ protocol, policy, round, result, delayedFsyncs: delayed });
+          windows.push({ protocol, arm: policy, round, result, delayedFsyncs: delayed });
           log(`${protocol} round ${round + 1}/${params.rounds} ${policy}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, lost ${result.lost}`);
         }
       }

@@ -50,17 +50,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
-import { REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { REPO_ROOT, startService, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
 import { PushReceivers } from './lib/receivers.js';
-import { Profiler } from './lib/profiling.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
 import { deliveredRate, latencyP50, latencyP99, type BridgeResult } from './lib/results.js';
-import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring } from './lib/rings.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol } from './lib/rings.js';
 import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
-import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
+import { fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
 
 const enumSetting = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
   const raw = process.env[name];
@@ -70,7 +69,7 @@ const enumSetting = <T extends string>(name: string, allowed: readonly T[], fall
 };
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   rounds: Math.floor(envNumber(['BENCH_NOISY_ROUNDS', 'BENCH_ROUNDS'], 3, 1)),
   roundSeconds: envNumber(['BENCH_NOISY_ROUND_SECONDS', 'BENCH_ROUND_SECONDS'], 10, 1),
   warmupSeconds: envNumber('BENCH_NOISY_WARMUP_SECONDS', 2, 0),
@@ -81,11 +80,7 @@ const params = {
   flooderNice: Math.floor(envNumber('BENCH_NOISY_FLOODER_NICE', 0, 0)),
   elicitation: process.env.BENCH_NOISY_ELICITATION !== '0',
   timeoutSeconds: envNumber('BENCH_NOISY_TIMEOUT_SECONDS', 480, 10),
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
 
 /** The ring keeps at least this share of its messages/s with the flooder … */
@@ -103,10 +98,9 @@ const QUOTA = {
   backlog: mailboxSettings.SEND_BACKLOG_MAX.parse(process.env.SEND_BACKLOG_MAX),
 };
 
-const log = (message: string): void => void process.stderr.write(`[bench-noisy] ${message}\n`);
-const profiler = new Profiler(undefined);
+const log = partLog('bench-noisy');
 
-type Protocol = 'legacy' | 'elicitation';
+type Protocol = RingProtocol;
 type Arm = 'without' | 'with';
 
 /** What the flooder process counted over its life (bench/flooder.ts "flood-result"). */
@@ -120,14 +114,9 @@ interface FloodResult {
   seconds: number;
 }
 
-interface Window {
-  protocol: Protocol;
-  arm: Arm;
-  round: number;
-  result: BridgeResult;
+interface Window extends ArmWindow<Arm> {
   flood: FloodResult | undefined;
 }
-
 
 async function startFlooder(bridge: Bridge): Promise<ServiceHandle> {
   const flooder = await startService({
@@ -158,7 +147,7 @@ async function stopFlooder(flooder: ServiceHandle): Promise<FloodResult> {
 
 /** One window of `ring`, with the flooder running from before its warm-up to after its drain when `arm` is "with". */
 async function runWindow(bridge: Bridge, ring: Ring, arm: Arm, targetRate: number | undefined): Promise<{ result: BridgeResult; flood: FloodResult | undefined; cpu: BridgeResult['cpu'] }> {
-  const options = { targetRate, warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
+  const options = { targetRate, warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
   if (arm === 'without') {
     const result = await runRingWindow(bridge, ring, options);
     return { result, flood: undefined, cpu: result.cpu };
@@ -187,8 +176,8 @@ interface Outcome {
 }
 
 function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
-  const without = windows.filter((w) => w.protocol === protocol && w.arm === 'without');
-  const withFlood = windows.filter((w) => w.protocol === protocol && w.arm === 'with');
+  const without = windowsOf(windows, protocol, 'without');
+  const withFlood = windowsOf(windows, protocol, 'with');
   const rateRatio = median(withFlood.map((w) => deliveredRate(w.result))) / median(without.map((w) => deliveredRate(w.result)));
   const p99Factor = median(withFlood.map((w) => latencyP99(w.result))) / median(without.map((w) => latencyP99(w.result)));
   return { protocol, without, with: withFlood, rateRatio, p99Factor, ratePass: rateRatio >= GOAL_RATE_RATIO, p99Pass: p99Factor <= GOAL_P99_FACTOR };

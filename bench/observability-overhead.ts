@@ -69,7 +69,7 @@
 import path from 'node:path';
 import { REPO_ROOT } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
 import { fetchMetrics, measureRecording, Scraper, startTraceSink, sumOfMetric, writeObservabilityRunToDocs, type ScrapeCounts, type TraceSink } from './lib/observability.js';
 import {
   DOCS_INTRO,
@@ -85,10 +85,9 @@ import {
   type ReportSettings,
   type Slice,
 } from './lib/observability-report.js';
-import { Profiler } from './lib/profiling.js';
 import { PushReceivers } from './lib/receivers.js';
 import { deliveredRate, type BridgeResult } from './lib/results.js';
-import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring as BaseRing, type Track } from './lib/rings.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type Ring as BaseRing, type Track } from './lib/rings.js';
 import { abbaOrder, BENCH_SERVICE_ENV, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT } from './lib/runs-doc.js';
 import { fmtRate } from './lib/stats.js';
@@ -97,7 +96,7 @@ import { now, sleep } from './lib/window.js';
 // ------------------------------------------------------------------ parameters
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   seconds: envNumber('BENCH_OBS_SECONDS', 30, 1),
   rounds: Math.floor(envNumber('BENCH_OBS_ROUNDS', 6, 1)),
   warmupSeconds: envNumber('BENCH_OBS_WARMUP_SECONDS', 3, 0),
@@ -117,12 +116,8 @@ const params = {
       }),
   ) as Record<string, string>,
   timeoutSeconds: envNumber('BENCH_OBS_TIMEOUT_SECONDS', 420, 10),
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_OBS_RETRIES', 4, 0)),
   contentionPercent: envNumber('BENCH_OBS_CONTENTION_PERCENT', 10, 0),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
 
 const POLL_MAX_MESSAGES = 100;
@@ -135,11 +130,10 @@ const POLL_TIMEOUT_MS = 1_000;
 const LATER_SLICE_WARMUP_SECONDS = Math.min(1, params.warmupSeconds);
 const settings: ReportSettings = { ...params, laterWarmupSeconds: LATER_SLICE_WARMUP_SECONDS };
 
-const log = (message: string): void => void process.stderr.write(`[bench-obs] ${message}\n`);
+const log = partLog('bench-obs');
 const ringOf = (prefix: string) => ringIds(prefix, params.agents);
 const agentIds = ringOf('obs-agent');
 const modernIds = ringOf('obs-modern');
-const profiler = new Profiler(undefined);
 
 /** A ring of bench/lib/rings.ts, with the trace receiver metered too. */
 interface Ring extends BaseRing {
@@ -235,7 +229,7 @@ async function main(): Promise<void> {
       let result: BridgeResult;
       let scrapes: ScrapeCounts | undefined;
       try {
-        result = await runRingWindow(arm.bridge, ring, { warmupSeconds, seconds: params.seconds / params.rounds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler });
+        result = await runRingWindow(arm.bridge, ring, { warmupSeconds, seconds: params.seconds / params.rounds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds });
       } finally {
         scrapes = await scraper?.stop();
       }
@@ -279,7 +273,7 @@ async function main(): Promise<void> {
     const messagesPerBatch = batches > 0 && routed > 0 ? routed / batches : 1;
     const onAccepted = sumOfMetric(await fetchMetrics(onBridge.legacyUrls[0]!.replace(/\/mcp$/, '/metrics')), 'agentbridge_messages_sent_total');
     const finalSpans = await traceSink.counts();
-    const legacyOff = slices.filter((s) => s.protocol === 'legacy' && s.arm === 'off').map((s) => s.result);
+    const legacyOff = windowsOf(slices, 'legacy', 'off').map((s) => s.result);
     const messagesPerPoll = legacyOff.reduce((a, r) => a + r.polledMessages, 0) / Math.max(1, legacyOff.reduce((a, r) => a + r.polls, 0));
 
     log(`metric recording microbenchmark: ${params.microIterations} iterations per measure`);

@@ -50,7 +50,7 @@ import { REPO_ROOT, waitFor, type AgentClient, type ServiceHandle } from '@agent
 import type { Redis } from 'ioredis';
 import { connectModernAgent, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './lib/cpu.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog } from './lib/env.js';
 import { now, sleep } from './lib/window.js';
 import { fetchMetrics, sumOfMetric } from './lib/observability.js';
 import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
@@ -83,7 +83,7 @@ const WARMUP_SESSIONS = 8;
 const PRELOAD = path.join(REPO_ROOT, 'bench', 'memory-probe-preload.mjs');
 const SECTION = { heading: '## Idle sessions', mark: '<!-- bench-sessions-run -->' };
 
-const log = (message: string): void => void process.stderr.write(`[bench-sessions] ${message}\n`);
+const log = partLog('bench-sessions');
 
 type CaseName = 'one' | 'many';
 

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, REPO_ROOT, startRedis, startService, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
 import { buildPrograms } from '../scripts/build.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog } from './lib/env.js';
 import { describeMachine, machineInfo, runBenchmark } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { median } from './lib/stats.js';
@@ -39,7 +39,7 @@ const GOAL_HELP_SECONDS = 0.25;
 const TSX = ['--conditions=agentbridge-source', '--import', 'tsx'];
 const CLOCK_TICK_MS = 10;
 
-const log = (message: string): void => void process.stderr.write(`[bench startup] ${message}\n`);
+const log = partLog('bench startup');
 
 interface Sample {
   wallMs: number;

@@ -65,7 +65,7 @@
 import path from 'node:path';
 import { REPO_ROOT } from '@agent-bridge/testkit';
 import { startBridge, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
 import { runElicitWindow } from './lib/load.js';
 import { runNoopWindow, startNoopTarget, type NoopTarget } from './lib/noop.js';
 import { Profiler } from './lib/profiling.js';
@@ -83,7 +83,7 @@ import { fmtPct, fmtRate } from './lib/stats.js';
 type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit' | '2026-peak' | '2026-half';
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   seconds: envNumber('BENCH_SECONDS', 15, 1),
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3, 0),
   rounds: Math.floor(envNumber('BENCH_ROUNDS', 5, 1)),
@@ -91,12 +91,8 @@ const params = {
   elicitAskers: Math.floor(envNumber('BENCH_ELICIT_ASKERS', 4, 1)),
   elicitation: process.env.BENCH_ELICITATION !== '0',
   stateless: process.env.BENCH_STATELESS !== '0',
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
   timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 540, 10),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : undefined,
   cpuProfPhase: (process.env.BENCH_CPU_PROF_PHASE || 'peak') as ProfilePhase,
 };
@@ -106,7 +102,7 @@ const POLL_MAX_MESSAGES = 100;
 const POLL_TIMEOUT_MS = 5_000;
 const LATER_SLICE_WARMUP_SECONDS = Math.min(1, params.warmupSeconds);
 
-const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
+const log = partLog('bench');
 const ringOf = (prefix: string) => ringIds(prefix, params.agents);
 const poll = { maxMessages: POLL_MAX_MESSAGES, timeoutMs: POLL_TIMEOUT_MS };
 /** The legacy ring (also the noop clients' ids). */

@@ -7,6 +7,7 @@ import { cpuMsPerUnit, SELF, type CpuReport } from './cpu.js';
 import { OBS_SECTION_HEADING, type RecordingCost, type ScrapeCounts, type SpanCounts } from './observability.js';
 import type { RunInfo } from './report.js';
 import { deliveredRate, mergeBridge, type BridgeResult } from './results.js';
+import { windowsOf, type ArmWindow, type RingProtocol } from './rings.js';
 import { contentionNote, describeMachine, type MachineInfo } from './run.js';
 import { MAX_RUNS_KEPT } from './runs-doc.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
@@ -19,13 +20,9 @@ export const SDK_DEFAULT_BSP_DELAY_MS = 5000;
 export const RECEIVER = 'otlp receiver';
 
 export type ArmName = 'off' | 'on';
-export type Protocol = 'legacy' | 'elicitation';
+export type Protocol = RingProtocol;
 
-export interface Slice {
-  arm: ArmName;
-  protocol: Protocol;
-  round: number;
-  result: BridgeResult;
+export interface Slice extends ArmWindow<ArmName> {
   /** Spans the sink received from the start of the slice until after it (on: until the exporters flushed). */
   spans: number;
   scrapes: ScrapeCounts | undefined;
@@ -67,8 +64,8 @@ export interface ProtocolOutcome {
 }
 
 export function outcomeOf(protocol: Protocol, slices: Slice[], serviceNames: string[]): ProtocolOutcome {
-  const offSlices = slices.filter((s) => s.protocol === protocol && s.arm === 'off');
-  const onSlices = slices.filter((s) => s.protocol === protocol && s.arm === 'on');
+  const offSlices = windowsOf(slices, protocol, 'off');
+  const onSlices = windowsOf(slices, protocol, 'on');
   const off = mergeBridge(offSlices.map((s) => s.result));
   const on = mergeBridge(onSlices.map((s) => s.result));
   const roundOverheads = offSlices.map((o, i) => 1 - deliveredRate(onSlices[i]!.result) / deliveredRate(o.result));

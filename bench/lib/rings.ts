@@ -13,8 +13,11 @@ import { connectAgent, waitFor, type AgentClient } from '@agent-bridge/testkit';
 import type { Bridge, ModernAgent } from '@agent-bridge/testkit/bridge';
 import { runDeliveryWindow } from './load.js';
 import { PollingReceivers, RoundReceivers, type Mailbox, type PushReceivers, type Receivers } from './receivers.js';
-import type { Profiler } from './profiling.js';
+import { Profiler } from './profiling.js';
 import type { BridgeResult } from './results.js';
+
+/** The rings the comparison benchmarks run (durability, noisy neighbour, observability): legacy polls, elicitation pushes. */
+export type RingProtocol = 'legacy' | 'elicitation';
 
 export interface Ring {
   ids: string[];
@@ -149,10 +152,23 @@ export interface RingWindowOptions {
   drainSeconds: number;
   /** More processes to meter, e.g. a load generator of the benchmark. */
   extraServices?: Array<[string, number | undefined]>;
-  profiler: Profiler;
-  /** Profile the ring's services over this window. */
+  /** Profiles the ring's services over this window when `profile` (default: no profiling). */
+  profiler?: Profiler;
   profile?: boolean;
 }
+
+const NO_PROFILER = new Profiler(undefined);
+
+/** One window of an A/B comparison on a ring (fsync policy, flooder, observability): which ring, which arm, which round. */
+export interface ArmWindow<Arm extends string> {
+  protocol: RingProtocol;
+  arm: Arm;
+  round: number;
+  result: BridgeResult;
+}
+
+/** The windows of `arm` on the `protocol` ring, in round order. */
+export const windowsOf = <W extends ArmWindow<string>>(windows: W[], protocol: RingProtocol, arm: W['arm']): W[] => windows.filter((w) => w.protocol === protocol && w.arm === arm);
 
 /** One measured window of a ring (bench/lib/load.ts runDeliveryWindow). */
 export function runRingWindow(bridge: Bridge, ring: Ring, options: RingWindowOptions): Promise<BridgeResult> {
@@ -167,7 +183,7 @@ export function runRingWindow(bridge: Bridge, ring: Ring, options: RingWindowOpt
     contentBytes: options.contentBytes,
     drainSeconds: options.drainSeconds,
     services: [...ring.services, ...(options.extraServices ?? [])],
-    profiler: options.profiler,
+    profiler: options.profiler ?? NO_PROFILER,
     profile: options.profile ?? false,
   });
 }
