@@ -33,57 +33,43 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, type AgentClient } from '@agent-bridge/testkit';
+import { REPO_ROOT } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
-import { now, PushReceivers } from './lib/load.js';
-import { Profiler } from './lib/profiling.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
+import { PushReceivers } from './lib/receivers.js';
+import { now } from './lib/window.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
-import type { BridgeResult } from './lib/results.js';
-import { ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring, type Track } from './lib/rings.js';
-import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
-import { writeSectionRunToDocs } from './lib/runs-doc.js';
+import { deliveredRate, latencyP50, latencyP99 } from './lib/results.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol } from './lib/rings.js';
+import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   rounds: Math.floor(envNumber(['BENCH_DURABILITY_ROUNDS', 'BENCH_ROUNDS'], 3, 1)),
   roundSeconds: envNumber(['BENCH_DURABILITY_ROUND_SECONDS', 'BENCH_ROUND_SECONDS'], 10, 1),
   warmupSeconds: envNumber('BENCH_DURABILITY_WARMUP_SECONDS', 2, 0),
   elicitation: process.env.BENCH_DURABILITY_ELICITATION !== '0',
   fsyncProbes: Math.floor(envNumber('BENCH_DURABILITY_FSYNC_PROBES', 200, 0)),
   timeoutSeconds: envNumber('BENCH_DURABILITY_TIMEOUT_SECONDS', 420, 10),
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
 
 const POLL = { maxMessages: 100, timeoutMs: 5_000 };
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 const SECTION = { heading: '## Durability', mark: '<!-- bench-durability-run -->' };
-const MAX_RUNS_KEPT = 5;
 
-const log = (message: string): void => void process.stderr.write(`[bench-durability] ${message}\n`);
-const profiler = new Profiler(undefined);
+const log = partLog('bench-durability');
 
-type Protocol = 'legacy' | 'elicitation';
+type Protocol = RingProtocol;
 type Policy = 'everysec' | 'always';
 
-interface Window {
-  protocol: Protocol;
-  policy: Policy;
-  round: number;
-  result: BridgeResult;
+interface Window extends ArmWindow<Policy> {
   /** INFO persistence aof_delayed_fsync over the window (everysec: writes that waited for a slow fsync). */
   delayedFsyncs: number;
 }
 
-const rateOf = (r: BridgeResult) => r.delivered / Math.max(r.seconds, 1e-9);
-const p50Of = (r: BridgeResult) => distribution(r.latencies).p50;
-const p99Of = (r: BridgeResult) => distribution(r.latencies).p99;
 const delayedFsyncs = async (redis: Redis) => Number(/^aof_delayed_fsync:(\d+)/m.exec(await redis.info('persistence'))?.[1] ?? Number.NaN);
 
 async function setPolicy(redis: Redis, policy: Policy): Promise<void> {
@@ -140,9 +126,9 @@ interface Outcome {
 }
 
 function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
-  const everysec = windows.filter((w) => w.protocol === protocol && w.policy === 'everysec');
-  const always = windows.filter((w) => w.protocol === protocol && w.policy === 'always');
-  return { protocol, everysec, always, cost: 1 - median(always.map((w) => rateOf(w.result))) / median(everysec.map((w) => rateOf(w.result))) };
+  const everysec = windowsOf(windows, protocol, 'everysec');
+  const always = windowsOf(windows, protocol, 'always');
+  return { protocol, everysec, always, cost: 1 - median(always.map((w) => deliveredRate(w.result))) / median(everysec.map((w) => deliveredRate(w.result))) };
 }
 
 const growth = (a: number, b: number) => `${b >= a ? '+' : ''}${fmtMs(b - a).replace(' ms', '')} ms (${fmtPct(((b - a) / a) * 100)})`;
@@ -158,21 +144,19 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
       `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one legacy-poll, one elicitation), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const contention = Math.max(...outcomes.flatMap((o) => [...o.everysec, ...o.always].map((w) => w.result.cpu.otherPercent)));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`);
-  }
+  lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
   lines.push('', '| measure | everysec | always | always against everysec |', '|---|---|---|---|');
   const rounds = (ws: Window[], render: (w: Window) => string) => ws.map(render).join(' / ');
   for (const o of outcomes) {
-    const rate = (ws: Window[]) => median(ws.map((w) => rateOf(w.result)));
-    const p50 = (ws: Window[]) => median(ws.map((w) => p50Of(w.result)));
-    const p99 = (ws: Window[]) => median(ws.map((w) => p99Of(w.result)));
+    const rate = (ws: Window[]) => median(ws.map((w) => deliveredRate(w.result)));
+    const p50 = (ws: Window[]) => median(ws.map((w) => latencyP50(w.result)));
+    const p99 = (ws: Window[]) => median(ws.map((w) => latencyP99(w.result)));
     lines.push(
-      `| ${o.protocol} ring messages/s, median | ${fmtRate(rate(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtRate(rateOf(w.result)))}) | ${fmtRate(rate(o.always))} (rounds ${rounds(o.always, (w) => fmtRate(rateOf(w.result)))}) | **cost ${fmtPct(o.cost * 100)}** |`,
+      `| ${o.protocol} ring messages/s, median | ${fmtRate(rate(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtRate(deliveredRate(w.result)))}) | ${fmtRate(rate(o.always))} (rounds ${rounds(o.always, (w) => fmtRate(deliveredRate(w.result)))}) | **cost ${fmtPct(o.cost * 100)}** |`,
     );
     lines.push(`| ${o.protocol} latency p50, median | ${fmtMs(p50(o.everysec))} | ${fmtMs(p50(o.always))} | ${growth(p50(o.everysec), p50(o.always))} |`);
     lines.push(
-      `| ${o.protocol} latency p99, median | ${fmtMs(p99(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtMs(p99Of(w.result)))}) | ${fmtMs(p99(o.always))} (rounds ${rounds(o.always, (w) => fmtMs(p99Of(w.result)))}) | ${growth(p99(o.everysec), p99(o.always))} |`,
+      `| ${o.protocol} latency p99, median | ${fmtMs(p99(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtMs(latencyP99(w.result)))}) | ${fmtMs(p99(o.always))} (rounds ${rounds(o.always, (w) => fmtMs(latencyP99(w.result)))}) | ${growth(p99(o.everysec), p99(o.always))} |`,
     );
     const sendP99 = (ws: Window[]) => median(ws.map((w) => distribution(w.result.sendCalls).p99));
     lines.push(`| ${o.protocol} send_message call p99, median | ${fmtMs(sendP99(o.everysec))} | ${fmtMs(sendP99(o.always))} | ${growth(sendP99(o.everysec), sendP99(o.always))} |`);
@@ -197,11 +181,7 @@ async function main(): Promise<void> {
   const modernIds = ringIds('durable-modern', params.agents);
   log(`${params.agents} agents per ring, ${params.rounds} rounds × (everysec, always) × ${params.roundSeconds} s`);
   const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
-  const clients: AgentClient[] = [];
-  const track: Track = (client) => {
-    clients.push(client);
-    return client;
-  };
+  const { track, closeAll } = clientTracker();
   let bridge: Bridge | undefined;
   let redis: Redis | undefined;
   try {
@@ -223,17 +203,17 @@ async function main(): Promise<void> {
 
     const busyBefore = await guard.waitQuiet();
     const windows: Window[] = [];
-    const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
+    const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
     for (const [protocol, ring] of rings) {
       for (let round = 0; round < params.rounds; round++) {
-        const order: Policy[] = round % 2 === 0 ? ['everysec', 'always'] : ['always', 'everysec'];
+        const order = abbaOrder<Policy>(round, 'everysec', 'always');
         for (const policy of order) {
           await setPolicy(r, policy);
           const before = await delayedFsyncs(r);
           const result = await guard.measured(`${protocol} ${policy}`, () => runRingWindow(b, ring, options));
           const delayed = (await delayedFsyncs(r)) - before;
-          windows.push({ protocol, policy, round, result, delayedFsyncs: delayed });
-          log(`${protocol} round ${round + 1}/${params.rounds} ${policy}: ${fmtRate(rateOf(result))} msgs/s, p50 ${fmtMs(p50Of(result))}, p99 ${fmtMs(p99Of(result))}, lost ${result.lost}`);
+          windows.push({ protocol, arm: policy, round, result, delayedFsyncs: delayed });
+          log(`${protocol} round ${round + 1}/${params.rounds} ${policy}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, lost ${result.lost}`);
         }
       }
     }
@@ -244,13 +224,13 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${report}\n\n`);
     for (const o of outcomes) process.stdout.write(`${o.protocol}: appendfsync always costs ${fmtPct(o.cost * 100)} of the everysec messages/s\n`);
     if (params.writeDocs) {
-      writeSectionRunToDocs(DOCS_FILE, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=durability\`)\n`, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=durability\`)\n`, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
     logServiceWarnings([...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? [])], log);
     redis?.disconnect();
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await closeAll();
     await bridge?.stop();
   }
 }

@@ -50,17 +50,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mailboxSettings } from '@agent-bridge/agent-tools';
-import { REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { REPO_ROOT, startService, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
-import { envNumber } from './lib/env.js';
-import { PushReceivers } from './lib/load.js';
-import { Profiler } from './lib/profiling.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
+import { PushReceivers } from './lib/receivers.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
-import type { BridgeResult } from './lib/results.js';
-import { ringIds, runRingWindow, startLegacyRing, startPushRing, type Ring, type Track } from './lib/rings.js';
-import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
-import { writeSectionRunToDocs } from './lib/runs-doc.js';
-import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
+import { deliveredRate, latencyP50, latencyP99, type BridgeResult } from './lib/results.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol } from './lib/rings.js';
+import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
+import { fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
 
 const enumSetting = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
   const raw = process.env[name];
@@ -70,7 +69,7 @@ const enumSetting = <T extends string>(name: string, allowed: readonly T[], fall
 };
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   rounds: Math.floor(envNumber(['BENCH_NOISY_ROUNDS', 'BENCH_ROUNDS'], 3, 1)),
   roundSeconds: envNumber(['BENCH_NOISY_ROUND_SECONDS', 'BENCH_ROUND_SECONDS'], 10, 1),
   warmupSeconds: envNumber('BENCH_NOISY_WARMUP_SECONDS', 2, 0),
@@ -81,11 +80,7 @@ const params = {
   flooderNice: Math.floor(envNumber('BENCH_NOISY_FLOODER_NICE', 0, 0)),
   elicitation: process.env.BENCH_NOISY_ELICITATION !== '0',
   timeoutSeconds: envNumber('BENCH_NOISY_TIMEOUT_SECONDS', 480, 10),
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
 
 /** The ring keeps at least this share of its messages/s with the flooder … */
@@ -95,9 +90,7 @@ const GOAL_P99_FACTOR = 2;
 const POLL = { maxMessages: 100, timeoutMs: 5_000 };
 const FLOODER = 'noisy-flooder';
 const SINK = 'noisy-sink';
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 const SECTION = { heading: '## Noisy neighbour', mark: '<!-- bench-noisy-run -->' };
-const MAX_RUNS_KEPT = 5;
 /** The per-agent quota the services run with: nothing here sets it, so the settings' defaults. */
 const QUOTA = {
   rate: mailboxSettings.SEND_RATE_PER_SECOND.parse(process.env.SEND_RATE_PER_SECOND),
@@ -105,10 +98,9 @@ const QUOTA = {
   backlog: mailboxSettings.SEND_BACKLOG_MAX.parse(process.env.SEND_BACKLOG_MAX),
 };
 
-const log = (message: string): void => void process.stderr.write(`[bench-noisy] ${message}\n`);
-const profiler = new Profiler(undefined);
+const log = partLog('bench-noisy');
 
-type Protocol = 'legacy' | 'elicitation';
+type Protocol = RingProtocol;
 type Arm = 'without' | 'with';
 
 /** What the flooder process counted over its life (bench/flooder.ts "flood-result"). */
@@ -122,17 +114,9 @@ interface FloodResult {
   seconds: number;
 }
 
-interface Window {
-  protocol: Protocol;
-  arm: Arm;
-  round: number;
-  result: BridgeResult;
+interface Window extends ArmWindow<Arm> {
   flood: FloodResult | undefined;
 }
-
-const rateOf = (r: BridgeResult) => r.delivered / Math.max(r.seconds, 1e-9);
-const p99Of = (r: BridgeResult) => distribution(r.latencies).p99;
-const p50Of = (r: BridgeResult) => distribution(r.latencies).p50;
 
 async function startFlooder(bridge: Bridge): Promise<ServiceHandle> {
   const flooder = await startService({
@@ -163,7 +147,7 @@ async function stopFlooder(flooder: ServiceHandle): Promise<FloodResult> {
 
 /** One window of `ring`, with the flooder running from before its warm-up to after its drain when `arm` is "with". */
 async function runWindow(bridge: Bridge, ring: Ring, arm: Arm, targetRate: number | undefined): Promise<{ result: BridgeResult; flood: FloodResult | undefined; cpu: BridgeResult['cpu'] }> {
-  const options = { targetRate, warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds, profiler };
+  const options = { targetRate, warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
   if (arm === 'without') {
     const result = await runRingWindow(bridge, ring, options);
     return { result, flood: undefined, cpu: result.cpu };
@@ -192,10 +176,10 @@ interface Outcome {
 }
 
 function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
-  const without = windows.filter((w) => w.protocol === protocol && w.arm === 'without');
-  const withFlood = windows.filter((w) => w.protocol === protocol && w.arm === 'with');
-  const rateRatio = median(withFlood.map((w) => rateOf(w.result))) / median(without.map((w) => rateOf(w.result)));
-  const p99Factor = median(withFlood.map((w) => p99Of(w.result))) / median(without.map((w) => p99Of(w.result)));
+  const without = windowsOf(windows, protocol, 'without');
+  const withFlood = windowsOf(windows, protocol, 'with');
+  const rateRatio = median(withFlood.map((w) => deliveredRate(w.result))) / median(without.map((w) => deliveredRate(w.result)));
+  const p99Factor = median(withFlood.map((w) => latencyP99(w.result))) / median(without.map((w) => latencyP99(w.result)));
   return { protocol, without, with: withFlood, rateRatio, p99Factor, ratePass: rateRatio >= GOAL_RATE_RATIO, p99Pass: p99Factor <= GOAL_P99_FACTOR };
 }
 
@@ -217,8 +201,8 @@ const cpuOf = (windows: Window[], name: string) => median(windows.map((w) => w.r
 
 function goalLines(outcomes: Outcome[]): string[] {
   return outcomes.flatMap((o) => [
-    `${verdict(o.ratePass)}  ${o.protocol} ring msgs/s with the flooder ≥ ${GOAL_RATE_RATIO * 100} % of without: ${fmtPct(o.rateRatio * 100)} (median ${fmtRate(median(o.with.map((w) => rateOf(w.result))))} / ${fmtRate(median(o.without.map((w) => rateOf(w.result))))})`,
-    `${verdict(o.p99Pass)}  ${o.protocol} ring p99 with the flooder ≤ ${GOAL_P99_FACTOR}× without: ${o.p99Factor.toFixed(2)}× (median ${fmtMs(median(o.with.map((w) => p99Of(w.result))))} / ${fmtMs(median(o.without.map((w) => p99Of(w.result))))})`,
+    `${verdict(o.ratePass)}  ${o.protocol} ring msgs/s with the flooder ≥ ${GOAL_RATE_RATIO * 100} % of without: ${fmtPct(o.rateRatio * 100)} (median ${fmtRate(median(o.with.map((w) => deliveredRate(w.result))))} / ${fmtRate(median(o.without.map((w) => deliveredRate(w.result))))})`,
+    `${verdict(o.p99Pass)}  ${o.protocol} ring p99 with the flooder ≤ ${GOAL_P99_FACTOR}× without: ${o.p99Factor.toFixed(2)}× (median ${fmtMs(median(o.with.map((w) => latencyP99(w.result))))} / ${fmtMs(median(o.without.map((w) => latencyP99(w.result))))})`,
   ]);
 }
 
@@ -236,14 +220,12 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
       `send quotas at their defaults (SEND_RATE_PER_SECOND ${QUOTA.rate}, SEND_BURST ${QUOTA.burst}, SEND_BACKLOG_MAX ${QUOTA.backlog}). Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const contention = Math.max(...all.map((w) => w.result.cpu.otherPercent));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are noisier than on a quiet machine.`);
-  }
+  lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
   lines.push('', '| measure | without the flooder | with the flooder | with ÷ without | goal | verdict |', '|---|---|---|---|---|---|');
   for (const o of outcomes) {
-    const rate = (ws: Window[]) => `${fmtRate(median(ws.map((w) => rateOf(w.result))))} (rounds ${rounds(ws, (w) => fmtRate(rateOf(w.result)))})`;
-    const p99 = (ws: Window[]) => `${fmtMs(median(ws.map((w) => p99Of(w.result))))} (rounds ${rounds(ws, (w) => fmtMs(p99Of(w.result)))})`;
-    const p50 = (ws: Window[]) => fmtMs(median(ws.map((w) => p50Of(w.result))));
+    const rate = (ws: Window[]) => `${fmtRate(median(ws.map((w) => deliveredRate(w.result))))} (rounds ${rounds(ws, (w) => fmtRate(deliveredRate(w.result)))})`;
+    const p99 = (ws: Window[]) => `${fmtMs(median(ws.map((w) => latencyP99(w.result))))} (rounds ${rounds(ws, (w) => fmtMs(latencyP99(w.result)))})`;
+    const p50 = (ws: Window[]) => fmtMs(median(ws.map((w) => latencyP50(w.result))));
     lines.push(`| ${o.protocol} ring messages/s, median | ${rate(o.without)} | ${rate(o.with)} | **${fmtPct(o.rateRatio * 100)}** | ≥ ${GOAL_RATE_RATIO * 100} % | ${verdict(o.ratePass)} |`);
     lines.push(`| ${o.protocol} ring latency p99, median | ${p99(o.without)} | ${p99(o.with)} | **${o.p99Factor.toFixed(2)}×** | ≤ ${GOAL_P99_FACTOR}× | ${verdict(o.p99Pass)} |`);
     lines.push(`| ${o.protocol} ring latency p50, median | ${p50(o.without)} | ${p50(o.with)} | | | |`);
@@ -299,11 +281,7 @@ async function main(): Promise<void> {
       `quota ${QUOTA.rate}/s, burst ${QUOTA.burst}, backlog ${QUOTA.backlog}`,
   );
   const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
-  const clients: AgentClient[] = [];
-  const track: Track = (client) => {
-    clients.push(client);
-    return client;
-  };
+  const { track, closeAll } = clientTracker();
   let bridge: Bridge | undefined;
   try {
     bridge = await startBridge({
@@ -325,18 +303,18 @@ async function main(): Promise<void> {
       let targetRate: number | undefined;
       if (params.load === 'half') {
         const peak = await guard.measured(`${protocol} peak`, () => runWindow(b, ring, 'without', undefined));
-        targetRate = rateOf(peak.result) / 2;
+        targetRate = deliveredRate(peak.result) / 2;
         if (!(targetRate > 0)) throw new Error(`the ${protocol} ring delivered nothing at peak`);
         halfRates.set(protocol, targetRate);
-        log(`${protocol}: peak ${fmtRate(rateOf(peak.result))} msgs/s without the flooder; the rounds run open loop at ${fmtRate(targetRate)} msgs/s`);
+        log(`${protocol}: peak ${fmtRate(deliveredRate(peak.result))} msgs/s without the flooder; the rounds run open loop at ${fmtRate(targetRate)} msgs/s`);
       }
       for (let round = 0; round < params.rounds; round++) {
-        const order: Arm[] = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+        const order = abbaOrder<Arm>(round, 'without', 'with');
         for (const arm of order) {
           const { result, flood } = await guard.measured(`${protocol} ${arm}`, () => runWindow(b, ring, arm, targetRate));
           windows.push({ protocol, arm, round, result, flood });
           log(
-            `${protocol} round ${round + 1}/${params.rounds} ${arm} the flooder: ${fmtRate(rateOf(result))} msgs/s, p99 ${fmtMs(p99Of(result))}, lost ${result.lost}` +
+            `${protocol} round ${round + 1}/${params.rounds} ${arm} the flooder: ${fmtRate(deliveredRate(result))} msgs/s, p99 ${fmtMs(latencyP99(result))}, lost ${result.lost}` +
               (flood ? `; flooder admitted ${flood.admitted} of ${flood.calls} calls (${JSON.stringify(flood.refused)}, other errors ${flood.otherErrors})` : ''),
           );
         }
@@ -349,12 +327,12 @@ async function main(): Promise<void> {
     const busiest = Math.max(...windows.map((w) => w.result.maxSenderRate));
     if (busiest > QUOTA.rate) process.stdout.write(`\nWARNING: a ring sender reached ${fmtRate(busiest)} messages/s, above the per-agent quota of ${QUOTA.rate}/s: the ring itself was throttled\n`);
     if (params.writeDocs) {
-      writeSectionRunToDocs(DOCS_FILE, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=noisy\`)\n`, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=noisy\`)\n`, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
     logServiceWarnings([...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? [])], log);
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await closeAll();
     await bridge?.stop();
   }
 }

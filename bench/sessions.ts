@@ -50,11 +50,11 @@ import { REPO_ROOT, waitFor, type AgentClient, type ServiceHandle } from '@agent
 import type { Redis } from 'ioredis';
 import { connectModernAgent, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './lib/cpu.js';
-import { envNumber } from './lib/env.js';
-import { now, sleep } from './lib/load.js';
+import { envNumber, partLog } from './lib/env.js';
+import { now, sleep } from './lib/window.js';
 import { fetchMetrics, sumOfMetric } from './lib/observability.js';
 import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
-import { writeSectionRunToDocs } from './lib/runs-doc.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { fmtPct } from './lib/stats.js';
 
 const params = {
@@ -81,11 +81,9 @@ if (params.cases.includes('many') && Math.ceil(params.sessions / params.agents) 
 const GOAL_BYTES_PER_SESSION = 64 * 1024;
 const WARMUP_SESSIONS = 8;
 const PRELOAD = path.join(REPO_ROOT, 'bench', 'memory-probe-preload.mjs');
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
 const SECTION = { heading: '## Idle sessions', mark: '<!-- bench-sessions-run -->' };
-const MAX_RUNS_KEPT = 5;
 
-const log = (message: string): void => void process.stderr.write(`[bench-sessions] ${message}\n`);
+const log = partLog('bench-sessions');
 
 type CaseName = 'one' | 'many';
 
@@ -367,8 +365,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${report}\n\n`);
   for (const c of cases) process.stdout.write(`${passes(c) ? 'PASS' : 'FAIL'}  ${caseLabel(c)}: replica memory per idle session ${kb(perSession(c).heldEnd)} ≤ ${kb(GOAL_BYTES_PER_SESSION)}\n`);
   if (params.writeDocs) {
-    writeSectionRunToDocs(DOCS_FILE, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=sessions\`)\n`, report, MAX_RUNS_KEPT);
-    log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+    writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=sessions\`)\n`, report, MAX_RUNS_KEPT);
+    log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
   }
 }
 

@@ -25,23 +25,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, REPO_ROOT, startRedis, startService, type RedisServerHandle, type ServiceHandle } from '@agent-bridge/testkit';
 import { buildPrograms } from '../scripts/build.js';
-import { envNumber } from './lib/env.js';
+import { envNumber, partLog } from './lib/env.js';
 import { describeMachine, machineInfo, runBenchmark } from './lib/run.js';
-import { writeSectionRunToDocs } from './lib/runs-doc.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { median } from './lib/stats.js';
 
 const params = {
   runs: Math.floor(envNumber('BENCH_STARTUP_RUNS', 11, 3)),
   writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
 };
-const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
 const SECTION = { heading: '## Start-up', mark: '<!-- bench-startup-run -->' };
-const MAX_RUNS_KEPT = 5;
 const GOAL_HELP_SECONDS = 0.25;
 const TSX = ['--conditions=agentbridge-source', '--import', 'tsx'];
 const CLOCK_TICK_MS = 10;
 
-const log = (message: string): void => void process.stderr.write(`[bench startup] ${message}\n`);
+const log = partLog('bench startup');
 
 interface Sample {
   wallMs: number;
@@ -171,8 +169,8 @@ from spawn to exit (to the first 200 for the router); CPU and max RSS from GNU t
 bundle, and why bridgectl's bundle takes in its npm packages: docs/decisions/0017-package-graph-and-build.md.
 
 `;
-      writeSectionRunToDocs(DOCS_FILE, SECTION, intro, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, intro, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
     await controller?.stop();

@@ -62,30 +62,27 @@
  *   BENCH_CPU_PROF_PHASE=peak which window: noop | peak | half (legacy) | push-peak | push-half | elicit
  *                             | 2026-peak | 2026-half
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { hashToken } from '@agent-bridge/service-kit';
-import { connectAgent, freePort, REPO_ROOT, startService, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { REPO_ROOT } from '@agent-bridge/testkit';
 import { startBridge, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
-import { waitForQuietMachine, type CpuReport } from './lib/cpu.js';
-import { CpuMeter } from './lib/cpu.js';
-import { meterWindow, now, planWindow, PushReceivers, RoundReceivers, runElicitWindow } from './lib/load.js';
-import { ringIds, runRingWindow, startLegacyRing, startPushRing, waitForPushPresence, type Ring as BaseRing, type Track } from './lib/rings.js';
+import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
+import { runElicitWindow } from './lib/load.js';
+import { runNoopWindow, startNoopTarget, type NoopTarget } from './lib/noop.js';
 import { Profiler } from './lib/profiling.js';
+import { PushReceivers, type RoundReceivers } from './lib/receivers.js';
 import { CONTENTION_LIMIT_PERCENT, evaluateGoals, renderRun, type ElicitationPart, type LegacyPart, type RoundsPart, type RunInfo } from './lib/report.js';
-import { writeRunToDocs } from './lib/runs-doc.js';
 import { mergeBridge, mergeNoop, type BridgeResult, type NoopResult } from './lib/results.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, startRoundsRing, type Ring as BaseRing } from './lib/rings.js';
+import { BENCH_SERVICE_ENV, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, sdkLabel } from './lib/run.js';
+import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeRunToDocs } from './lib/runs-doc.js';
 import { fmtPct, fmtRate } from './lib/stats.js';
-import { envNumber } from './lib/env.js';
-import { machineInfo } from './lib/run.js';
 
 // ------------------------------------------------------------------ parameters
 
 type ProfilePhase = 'noop' | 'peak' | 'half' | 'push-peak' | 'push-half' | 'elicit' | '2026-peak' | '2026-half';
 
 const params = {
-  agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+  ...ringBenchSettings(),
   seconds: envNumber('BENCH_SECONDS', 15, 1),
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3, 0),
   rounds: Math.floor(envNumber('BENCH_ROUNDS', 5, 1)),
@@ -93,12 +90,8 @@ const params = {
   elicitAskers: Math.floor(envNumber('BENCH_ELICIT_ASKERS', 4, 1)),
   elicitation: process.env.BENCH_ELICITATION !== '0',
   stateless: process.env.BENCH_STATELESS !== '0',
-  contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
-  drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
-  quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
   timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 540, 10),
-  writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR ? path.resolve(process.env.BENCH_CPU_PROF_DIR) : undefined,
   cpuProfPhase: (process.env.BENCH_CPU_PROF_PHASE || 'peak') as ProfilePhase,
 };
@@ -106,13 +99,9 @@ if (params.elicitAskers > params.agents) throw new Error('BENCH_ELICIT_ASKERS mu
 
 const POLL_MAX_MESSAGES = 100;
 const POLL_TIMEOUT_MS = 5_000;
-/** "Quiet" = all cores together at most this busy over a 2 s sample. */
-const QUIET_BUSY_PERCENT = 15;
 const LATER_SLICE_WARMUP_SECONDS = Math.min(1, params.warmupSeconds);
-const DOCS_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
-const MAX_RUNS_KEPT = 5;
 
-const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
+const log = partLog('bench');
 const ringOf = (prefix: string) => ringIds(prefix, params.agents);
 const poll = { maxMessages: POLL_MAX_MESSAGES, timeoutMs: POLL_TIMEOUT_MS };
 /** The legacy ring (also the noop clients' ids). */
@@ -125,66 +114,7 @@ const profiler = new Profiler(params.cpuProfDir);
 
 // ------------------------------------------------------------------ noop baseline
 
-interface NoopTarget {
-  server: ServiceHandle;
-  clients: AgentClient[];
-  close(): Promise<void>;
-}
-
-async function startNoopTarget(): Promise<NoopTarget> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'agent-bridge-bench-'));
-  const tokens = Object.fromEntries(agentIds.map((id) => [id, `bench-${id}-${Math.random().toString(36).slice(2)}`]));
-  const tokensFile = path.join(dir, 'agent-tokens.json');
-  writeFileSync(tokensFile, JSON.stringify({ agents: agentIds.map((id) => ({ id, tokenSha256: hashToken(tokens[id]!) })) }));
-  const clients: AgentClient[] = [];
-  let server: ServiceHandle | undefined;
-  const close = async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    const port = await freePort();
-    server = await startService({
-      name: 'noop-server',
-      entry: 'bench/noop-server.ts',
-      env: { PORT: String(port), HOST: '127.0.0.1', AGENT_TOKENS_FILE: tokensFile, ...profiler.env() },
-      readyUrl: `http://127.0.0.1:${port}/readyz`,
-    });
-    for (const id of agentIds) clients.push(await connectAgent({ url: `http://127.0.0.1:${port}/mcp`, token: tokens[id]!, name: id }));
-    return { server, clients, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
-}
-
-async function runNoopWindow(target: NoopTarget, warmupSeconds: number, seconds: number): Promise<NoopResult> {
-  const window = planWindow(warmupSeconds, seconds);
-  const latencies: number[] = [];
-  let calls = 0;
-  let errors = 0;
-  const loop = async (client: AgentClient) => {
-    while (now() < window.end) {
-      const started = now();
-      try {
-        await client.callToolJson('noop', {});
-      } catch {
-        errors++;
-        continue;
-      }
-      const done = now();
-      if (done >= window.start && done < window.end) {
-        calls++;
-        latencies.push(done - started);
-      }
-    }
-  };
-  const meter = new CpuMeter([{ name: 'noop-server', pid: target.server.pid }]);
-  const profile = params.cpuProfPhase === 'noop' ? profiler.claim([['noop-server', target.server.pid]]) : [];
-  const [cpu] = await Promise.all([meterWindow(window, meter, profiler, profile), ...target.clients.map(loop)]);
-  return { seconds, calls, latencies, errors, cpu: cpu as CpuReport };
-}
+const noopWindow = (target: NoopTarget, warmupSeconds: number, seconds: number): Promise<NoopResult> => runNoopWindow(target, warmupSeconds, seconds, profiler, params.cpuProfPhase === 'noop');
 
 // ------------------------------------------------------------------ rings
 
@@ -201,51 +131,6 @@ function ringWindow(bridge: Bridge, ring: Ring, targetRate: number | undefined, 
     profiler,
     profile: params.cpuProfPhase === (targetRate === undefined ? ring.phases.peak : ring.phases.half),
   });
-}
-
-/**
- * The 2026 ring: a legacy-endpoint sender per agent, and per target a 2026-07-28 agent on the
- * elicitation endpoint whose elicitation handler is the receivers'. Returns once every target is
- * present for push (a waiting call records it), so the first window's messages go to push lanes.
- */
-async function startRoundsRing(bridge: Bridge, connectSender: (agent: string) => Promise<AgentClient>, track: (client: AgentClient) => void): Promise<Ring & { receivers: RoundReceivers }> {
-  const receivers = new RoundReceivers(POLL_MAX_MESSAGES, POLL_TIMEOUT_MS);
-  const senders: AgentClient[] = [];
-  for (const agent of statelessIds) {
-    senders.push(await connectSender(agent));
-    const client = await receivers.add((onElicitation) => connectAgent({ url: `${bridge.elicitationBaseUrls[0]}/mcp`, token: bridge.tokens[agent]!, name: agent, generation: '2026-07-28', onElicitation }));
-    track(client);
-  }
-  receivers.start('presence', () => undefined);
-  try {
-    await waitForPushPresence(bridge, statelessIds, 'every 2026-07-28 agent to be present for push (waiting on the elicitation endpoint)');
-  } finally {
-    const counts = await receivers.stop();
-    if (counts.errors > 0) log(`2026 ring: ${counts.errors} wait_for_messages calls failed while waiting for presence`);
-  }
-  return {
-    ids: statelessIds,
-    senders,
-    receivers,
-    services: [
-      ['legacy-poll', bridge.legacyPolls[0]?.pid],
-      ['router', bridge.routers[0]?.pid],
-      ['elicitation', bridge.elicitations[0]?.pid],
-    ],
-    phases: { peak: '2026-peak', half: '2026-half' },
-  };
-}
-
-/** "MCP SDK v2 (client 2.4.0, server 2.4.0, node 2.1.2)", from the installed packages. */
-function sdkLabel(): string {
-  const version = (name: string) => {
-    try {
-      return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', '@modelcontextprotocol', name, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
-    } catch {
-      return '?';
-    }
-  };
-  return `MCP SDK v2 (client ${version('client')}, server ${version('server')}, node ${version('node')})`;
 }
 
 /** The half-peak window of a ring: open loop at half its measured peak. */
@@ -285,54 +170,21 @@ async function main(): Promise<void> {
 
   // Another test run on this machine skews everything: wait for quiet before starting, and run a
   // window again when other processes used much CPU during it.
-  let quietBudget = params.quietWaitSeconds;
-  let retriesLeft = params.retries;
-  const waitQuiet = async () => {
-    const started = now();
-    const busy = await waitForQuietMachine(quietBudget, QUIET_BUSY_PERCENT, log);
-    quietBudget = Math.max(0, quietBudget - (now() - started) / 1000);
-    return busy;
-  };
-  const measured = async <T extends { cpu: CpuReport }>(name: string, run: () => Promise<T>): Promise<T> => {
-    let result = await run();
-    while (retriesLeft > 0 && result.cpu.otherPercent > CONTENTION_LIMIT_PERCENT) {
-      retriesLeft--;
-      info.reruns++;
-      log(`${name}: processes outside the benchmark used ${fmtPct(result.cpu.otherPercent)} of a core (${result.cpu.otherTop}); running the window again`);
-      await waitQuiet();
-      result = await run();
-    }
-    return result;
-  };
-
-  const serviceEnv: Record<string, string> = {
-    LOG_LEVEL: 'warn',
-    // Production defaults (the e2e harness shortens these for its failover tests).
-    LEASE_TTL_MS: '5000',
-    FLAGS_POLL_INTERVAL_MS: '500',
-    ...profiler.env(),
-  };
-  const noopTarget = await startNoopTarget();
+  const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
+  const noopTarget = await startNoopTarget(agentIds, profiler);
   let bridge: Bridge | undefined;
-  const clients: AgentClient[] = [];
+  const { track, closeAll } = clientTracker();
   const push = new PushReceivers();
   try {
     const rolledOut = [...(params.elicitation ? modernIds : []), ...(params.stateless ? statelessIds : [])];
     bridge = await startBridge({
       agents: [...agentIds, ...rolledOut],
       shardCount: 16,
-      env: serviceEnv,
+      env: { ...BENCH_SERVICE_ENV, ...profiler.env() },
       ...(rolledOut.length > 0 ? { elicitations: 1, flags: { 'elicitation.enabled': 'true', 'elicitation.agents': rolledOut.join(',') } } : {}),
     });
     const b = bridge;
-    const redisClient = b.redis.client();
-    info.redis = /redis_version:(\S+)/.exec(await redisClient.info('server'))?.[1] ?? 'unknown';
-    redisClient.disconnect();
-    const track: Track = (client) => {
-      clients.push(client);
-      return client;
-    };
-    const connect = async (agent: string) => track(await b.connect(agent));
+    info.redis = await redisVersion(b);
 
     const legacyRing: Ring = { ...(await startLegacyRing(b, agentIds, poll, track)), phases: { peak: 'peak', half: 'half' } };
     let pushRing: Ring | undefined;
@@ -343,9 +195,9 @@ async function main(): Promise<void> {
       pushRing = { ...ring, phases: { peak: 'push-peak', half: 'push-half' } };
     }
 
-    const roundsRing = params.stateless ? await startRoundsRing(b, connect, (client) => clients.push(client)) : undefined;
+    const roundsRing: (Ring & { receivers: RoundReceivers }) | undefined = params.stateless ? { ...(await startRoundsRing(b, statelessIds, poll, track, log)), phases: { peak: '2026-peak', half: '2026-half' } } : undefined;
 
-    info.busyBefore = await waitQuiet();
+    info.busyBefore = await guard.waitQuiet();
     const noopSlices: NoopResult[] = [];
     const peakSlices: BridgeResult[] = [];
     const pushSlices: BridgeResult[] = [];
@@ -354,23 +206,23 @@ async function main(): Promise<void> {
     for (let round = 0; round < params.rounds; round++) {
       const warmup = round === 0 ? params.warmupSeconds : LATER_SLICE_WARMUP_SECONDS;
       const tag = `round ${round + 1}/${params.rounds}`;
-      const noopSlice = await measured('noop', () => runNoopWindow(noopTarget, warmup, sliceSeconds));
+      const noopSlice = await guard.measured('noop', () => noopWindow(noopTarget, warmup, sliceSeconds));
       noopSlices.push(noopSlice);
       const noopRate = noopSlice.calls / noopSlice.seconds;
       log(`${tag}: noop ${fmtRate(noopRate)} calls/s`);
-      const peakSlice = await measured('legacy peak', () => ringWindow(b, legacyRing, undefined, warmup, sliceSeconds));
+      const peakSlice = await guard.measured('legacy peak', () => ringWindow(b, legacyRing, undefined, warmup, sliceSeconds));
       peakSlices.push(peakSlice);
       const legacyRate = peakSlice.delivered / peakSlice.seconds;
       log(`${tag}: legacy peak ${fmtRate(legacyRate)} msgs/s (${fmtPct((legacyRate / noopRate) * 100)} of noop), lost ${peakSlice.lost}`);
       if (pushRing) {
         const ring = pushRing;
-        const pushSlice = await measured('elicitation peak', () => ringWindow(b, ring, undefined, warmup, sliceSeconds));
+        const pushSlice = await guard.measured('elicitation peak', () => ringWindow(b, ring, undefined, warmup, sliceSeconds));
         pushSlices.push(pushSlice);
         const pushRate = pushSlice.delivered / pushSlice.seconds;
         log(`${tag}: elicitation peak ${fmtRate(pushRate)} msgs/s (${fmtPct((pushRate / legacyRate) * 100)} of legacy), lost ${pushSlice.lost}`);
       }
       if (roundsRing) {
-        const roundsSlice = await measured('2026 peak', () => ringWindow(b, roundsRing, undefined, warmup, sliceSeconds));
+        const roundsSlice = await guard.measured('2026 peak', () => ringWindow(b, roundsRing, undefined, warmup, sliceSeconds));
         roundsSlices.push(roundsSlice);
         const roundsRate = roundsSlice.delivered / roundsSlice.seconds;
         log(
@@ -381,15 +233,15 @@ async function main(): Promise<void> {
     }
     const noop = mergeNoop(noopSlices);
     const peak = mergeBridge(peakSlices);
-    const half = await halfPeak('legacy', peak, (rate) => measured('legacy half peak', () => ringWindow(b, legacyRing, rate, params.warmupSeconds, params.seconds)));
+    const half = await halfPeak('legacy', peak, (rate) => guard.measured('legacy half peak', () => ringWindow(b, legacyRing, rate, params.warmupSeconds, params.seconds)));
     const legacy: LegacyPart = { noopSlices, peakSlices, noop, peak, half };
 
     const pushPeak = pushRing ? mergeBridge(pushSlices) : undefined;
-    const pushHalf = pushRing && pushPeak ? await halfPeak('elicitation', pushPeak, (rate) => measured('elicitation half peak', () => ringWindow(b, pushRing, rate, params.warmupSeconds, params.seconds))) : undefined;
+    const pushHalf = pushRing && pushPeak ? await halfPeak('elicitation', pushPeak, (rate) => guard.measured('elicitation half peak', () => ringWindow(b, pushRing, rate, params.warmupSeconds, params.seconds))) : undefined;
     let rounds: RoundsPart | undefined;
     if (roundsRing) {
       const roundsPeak = mergeBridge(roundsSlices);
-      const roundsHalf = await halfPeak('2026', roundsPeak, (rate) => measured('2026 half peak', () => ringWindow(b, roundsRing, rate, params.warmupSeconds, params.seconds)));
+      const roundsHalf = await halfPeak('2026', roundsPeak, (rate) => guard.measured('2026 half peak', () => ringWindow(b, roundsRing, rate, params.warmupSeconds, params.seconds)));
       rounds = { peakSlices: roundsSlices, peak: roundsPeak, half: roundsHalf, stray: roundsRing.receivers.stray };
     }
 
@@ -400,7 +252,7 @@ async function main(): Promise<void> {
         ['elicitation', b.elicitations[0]?.pid],
       ];
       const elicitWindow = (askers: number) =>
-        measured(`elicit ×${askers}`, () =>
+        guard.measured(`elicit ×${askers}`, () =>
           runElicitWindow({
             bridge: b,
             askers: modern.slice(0, askers),
@@ -419,6 +271,7 @@ async function main(): Promise<void> {
       elicitation = { peakSlices: pushSlices, peak: pushPeak, half: pushHalf, elicitSerial, elicitConcurrent, stray: push.stray };
     }
 
+    info.reruns = guard.reruns;
     info.serviceLogLines = [...b.routers, ...b.legacyPolls, ...b.elicitations].map((service) => `${service.name} ${service.logs().length}`).join(', ');
     info.aofStalls = (await b.redis.logTail(1_000)).split('\n').filter((line) => /fsync/i.test(line)).length;
 
@@ -432,15 +285,12 @@ async function main(): Promise<void> {
     const lost = [peak, half, elicitation?.peak, elicitation?.half, rounds?.peak, rounds?.half].reduce((sum, r) => sum + (r?.lost ?? 0), 0);
     if (lost > 0) process.stdout.write(`\nWARNING: ${lost} messages accepted in a window did not arrive within ${params.drainSeconds} s\n`);
     if (params.writeDocs) {
-      writeRunToDocs(DOCS_FILE, report, MAX_RUNS_KEPT);
-      log(`results written to ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+      writeRunToDocs(BENCHMARKS_DOC, report, MAX_RUNS_KEPT);
+      log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
     }
   } finally {
-    for (const service of [...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? []), noopTarget.server]) {
-      const distinct = [...new Set(service.logs().map((line) => line.slice(0, 400)))];
-      if (distinct.length > 0) log(`${service.name} logged ${service.logs().length} lines (LOG_LEVEL=warn), e.g.:\n  ${distinct.slice(0, 3).join('\n  ')}`);
-    }
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    logServiceWarnings([...(bridge?.routers ?? []), ...(bridge?.legacyPolls ?? []), ...(bridge?.elicitations ?? []), noopTarget.server], log);
+    await closeAll();
     await bridge?.stop();
     await noopTarget.close();
     const dir = profiler.finish();
@@ -448,15 +298,4 @@ async function main(): Promise<void> {
   }
 }
 
-// A hung benchmark must not hold the machine: exiting kills every child (testkit's reaper).
-setTimeout(() => {
-  log(`gave up after ${params.timeoutSeconds} s (BENCH_TIMEOUT_SECONDS)`);
-  process.exit(1);
-}, params.timeoutSeconds * 1000).unref();
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-}
+await runBenchmark(main, params.timeoutSeconds, 'BENCH_TIMEOUT_SECONDS', log);

@@ -9,7 +9,7 @@
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter } from '../lib/cpu.js';
-import { PollingReceivers, RoundReceivers, type Receivers } from '../lib/load.js';
+import { PollingReceivers, RoundReceivers, type Receivers } from '../lib/receivers.js';
 
 const SENDERS = 16;
 const TARGETS = Number(process.env.FANIN_TARGETS ?? 4);

@@ -11,7 +11,8 @@
  */
 import { connectAgent, type AgentClient } from '@agent-bridge/testkit';
 import { startBridge } from '@agent-bridge/testkit/bridge';
-import { RoundReceivers, runDeliveryWindow } from '../lib/load.js';
+import { runDeliveryWindow } from '../lib/load.js';
+import { RoundReceivers } from '../lib/receivers.js';
 import { Profiler } from '../lib/profiling.js';
 import type { BridgeResult } from '../lib/results.js';
 

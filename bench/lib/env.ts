@@ -13,3 +13,20 @@ export function envNumber(names: string | readonly string[], fallback: number, m
   }
   return fallback;
 }
+
+/** The settings every ring benchmark shares, documented in bench/throughput.ts (each part adds its own). */
+export function ringBenchSettings(): { agents: number; contentBytes: number; drainSeconds: number; quietWaitSeconds: number; writeDocs: boolean } {
+  return {
+    agents: Math.floor(envNumber('BENCH_AGENTS', 16, 2)),
+    contentBytes: Math.floor(envNumber('BENCH_CONTENT_BYTES', 200, 40)),
+    drainSeconds: envNumber('BENCH_DRAIN_SECONDS', 10, 1),
+    quietWaitSeconds: envNumber('BENCH_QUIET_WAIT_SECONDS', 60, 0),
+    writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
+  };
+}
+
+/** A benchmark part's log: stderr lines tagged `[tag]`, so stdout holds only the report. */
+export const partLog =
+  (tag: string) =>
+  (message: string): void =>
+    void process.stderr.write(`[${tag}] ${message}\n`);

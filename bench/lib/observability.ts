@@ -5,7 +5,7 @@
  */
 import { BridgeMetrics } from '@agent-bridge/observability';
 import { startService, type ServiceHandle } from '@agent-bridge/testkit';
-import { now, sleep } from './load.js';
+import { now, sleep } from './window.js';
 import { writeSectionRunToDocs } from './runs-doc.js';
 
 // ------------------------------------------------------------------ trace sink

@@ -1,6 +1,6 @@
 /** The benchmark's verdicts and its markdown report (bench/lib/runs-doc.ts puts it into docs/benchmarks.md). */
 import { cpuMsPerUnit, SELF, type CpuReport } from './cpu.js';
-import type { MachineInfo } from './run.js';
+import { contentionNote, type MachineInfo } from './run.js';
 import type { BridgeResult, ElicitRoundTrips, NoopResult, RedisStats } from './results.js';
 import { distribution, fmtMs, fmtPct, fmtRate } from './stats.js';
 
@@ -81,30 +81,17 @@ export interface RunParts {
 }
 
 const rateOf = (count: number, seconds: number) => count / Math.max(seconds, 1e-9);
-const LEGACY_COST: Array<[string, string]> = [
-  ['bench', SELF],
-  ['legacy-poll', 'legacy-poll'],
-  ['router', 'router'],
-  ['redis', 'redis-server'],
-];
-const ELICITATION_COST: Array<[string, string]> = [
-  ['bench', SELF],
-  ['legacy-poll (send_message)', 'legacy-poll'],
-  ['router', 'router'],
-  ['elicitation', 'elicitation'],
-  ['redis', 'redis-server'],
-];
+/** The processes whose CPU a unit of work costs, as [label in the report, metered process name]. */
+type Cost = Array<[string, string]>;
+const BENCH: Cost[number] = ['bench', SELF];
+const ROUTER: Cost[number] = ['router', 'router'];
+const ELICITATION: Cost[number] = ['elicitation', 'elicitation'];
+const REDIS: Cost[number] = ['redis', 'redis-server'];
+const LEGACY_COST: Cost = [BENCH, ['legacy-poll', 'legacy-poll'], ROUTER, REDIS];
+const ELICITATION_COST: Cost = [BENCH, ['legacy-poll (send_message)', 'legacy-poll'], ROUTER, ELICITATION, REDIS];
 const ROUNDS_COST = ELICITATION_COST;
-const ELICIT_COST: Array<[string, string]> = [
-  ['bench', SELF],
-  ['router', 'router'],
-  ['elicitation', 'elicitation'],
-  ['redis', 'redis-server'],
-];
-const NOOP_COST: Array<[string, string]> = [
-  ['bench', SELF],
-  ['noop-server', 'noop-server'],
-];
+const ELICIT_COST: Cost = [BENCH, ROUTER, ELICITATION, REDIS];
+const NOOP_COST: Cost = [BENCH, ['noop-server', 'noop-server']];
 const NOOP_PROCESSES = NOOP_COST.map(([, name]) => name);
 
 /** A ring's half-peak latency goal: p99 below the limit, nothing lost. */
@@ -145,7 +132,7 @@ const share = (report: CpuReport, name: string) => {
   const found = report.processes.find((p) => p.name === name);
   return found ? `${fmtPct(found.percent)} (sys ${fmtPct(found.sysPercent)})` : 'n/a';
 };
-const perUnit = (cpu: CpuReport, units: number, processes: Array<[string, string]>) =>
+const perUnit = (cpu: CpuReport, units: number, processes: Cost) =>
   processes.map(([label, name]) => `${label} ${cpuMsPerUnit(cpu, [name], units).toFixed(2)}`).join(', ') +
   `; total ${cpuMsPerUnit(
     cpu,
@@ -164,7 +151,7 @@ const redisPer = (redis: RedisStats | undefined, units: number) => {
 };
 
 /** The details rows shared by every ring protocol: peak and half peak side by side. */
-function deliveryDetails(lines: string[], info: RunInfo, peak: BridgeResult, half: BridgeResult, cost: Array<[string, string]>): void {
+function deliveryDetails(lines: string[], info: RunInfo, peak: BridgeResult, half: BridgeResult, cost: Cost): void {
   const both = (render: (r: BridgeResult) => string) => `${render(peak)} | ${render(half)}`;
   lines.push('| | peak | half peak |', '|---|---|---|');
   lines.push(`| messages accepted in the window / lost | ${both((r) => `${r.sent} / ${r.lost}`)} |`);
@@ -221,7 +208,7 @@ function ringAgainstLegacy(
 }
 
 /** CPU per message of a ring against the legacy ring's, at peak. */
-function costAgainstLegacy(lines: string[], ring: BridgeResult, cost: Array<[string, string]>, legacyPeak: BridgeResult): void {
+function costAgainstLegacy(lines: string[], ring: BridgeResult, cost: Cost, legacyPeak: BridgeResult): void {
   const legacyTotal = cpuMsPerUnit(
     legacyPeak.cpu,
     LEGACY_COST.map(([, n]) => n),
@@ -277,46 +264,78 @@ function renderLegacy(lines: string[], info: RunInfo, legacy: LegacyPart, goalOf
   lines.push('', '</details>');
 }
 
-function renderElicitation(lines: string[], info: RunInfo, e: ElicitationPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
-  const serial = distribution(e.elicitSerial.latencies);
-  const concurrent = distribution(e.elicitConcurrent.latencies);
-  lines.push('', '#### Elicitation (push as elicitation/create)', '');
-  ringAgainstLegacy(
-    lines,
-    e,
-    legacy,
-    { peak: 'elicitation peak messages/s (elicitations received by the targets)', name: 'elicitation', latency: 'push delivery' },
-    { ratio: GOAL_ELICITATION_RATIO, ratioGoal: goalOf('push-ratio'), latencyGoal: goalOf('push-p99') },
-  );
-  lines.push(`| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`);
-  lines.push(`| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`);
-  lines.push('', '<details><summary>Elicitation details</summary>', '');
-  deliveryDetails(lines, info, e.peak, e.half, ELICITATION_COST);
-  costAgainstLegacy(lines, e.peak, ELICITATION_COST, legacy.peak);
-  lines.push('', '| elicit | 1 asker | ' + `${e.elicitConcurrent.askers} askers |`, '|---|---|---|');
-  const pair = (render: (r: ElicitRoundTrips) => string) => `${render(e.elicitSerial)} | ${render(e.elicitConcurrent)}`;
-  lines.push(`| calls in the window / errors / not accept {ok: true} | ${pair((r) => `${r.calls} / ${r.errors} / ${r.wrong}`)} |`);
-  lines.push(`| CPU ms per elicit | ${pair((r) => perUnit(r.cpu, r.calls, ELICIT_COST))} |`);
-  lines.push(`| Redis commands per elicit | ${pair((r) => redisPer(r.redis, r.calls))} |`);
-  lines.push(`| machine busy, % of all ${info.cores} cores | ${pair((r) => fmtPct(r.cpu.machineBusyPercent))} |`);
-  lines.push('', `Elicitations received that were neither ring messages nor elicit questions: ${e.stray}.`);
+/** What sets one ring's section apart: its heading, labels, goals, processes and what else it reports. */
+interface RingSection {
+  heading: string;
+  labels: { peak: string; name: string; latency: string };
+  ratio: number;
+  goals: { ratio: Goal['key']; latency: Goal['key'] };
+  summary: string;
+  cost: Cost;
+  /** What the elicitations counted as stray were not. */
+  strayOf: string;
+}
+
+/** Rows after the results table's own, and tables after the details' own. */
+interface MoreRows {
+  results?: () => void;
+  details?: () => void;
+}
+
+const ELICITATION_SECTION: RingSection = {
+  heading: '#### Elicitation (push as elicitation/create)',
+  labels: { peak: 'elicitation peak messages/s (elicitations received by the targets)', name: 'elicitation', latency: 'push delivery' },
+  ratio: GOAL_ELICITATION_RATIO,
+  goals: { ratio: 'push-ratio', latency: 'push-p99' },
+  summary: 'Elicitation details',
+  cost: ELICITATION_COST,
+  strayOf: 'neither ring messages nor elicit questions',
+};
+
+const ROUNDS_SECTION: RingSection = {
+  heading: '#### 2026-07-28 (wait_for_messages answered by input_required rounds)',
+  labels: { peak: "2026 peak messages/s (elicitations received by the targets' handlers)", name: '2026', latency: 'delivery' },
+  ratio: GOAL_ROUNDS_RATIO,
+  goals: { ratio: 'rounds-ratio', latency: 'rounds-p99' },
+  summary: '2026-07-28 details',
+  cost: ROUNDS_COST,
+  strayOf: 'not ring messages',
+};
+
+/** A ring measured against the legacy ring: results table, then its details folded. */
+function renderRing(lines: string[], info: RunInfo, ring: ElicitationPart | RoundsPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined, section: RingSection, more: MoreRows = {}): void {
+  lines.push('', section.heading, '');
+  ringAgainstLegacy(lines, ring, legacy, section.labels, { ratio: section.ratio, ratioGoal: goalOf(section.goals.ratio), latencyGoal: goalOf(section.goals.latency) });
+  more.results?.();
+  lines.push('', `<details><summary>${section.summary}</summary>`, '');
+  deliveryDetails(lines, info, ring.peak, ring.half, section.cost);
+  costAgainstLegacy(lines, ring.peak, section.cost, legacy.peak);
+  more.details?.();
+  lines.push('', `Elicitations received that were ${section.strayOf}: ${ring.stray}.`);
   lines.push('', '</details>');
 }
 
+function renderElicitation(lines: string[], info: RunInfo, e: ElicitationPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
+  const serial = distribution(e.elicitSerial.latencies);
+  const concurrent = distribution(e.elicitConcurrent.latencies);
+  renderRing(lines, info, e, legacy, goalOf, ELICITATION_SECTION, {
+    results: () => {
+      lines.push(`| elicit round trip, 1 asker, p50 / p99 / max | ${fmtMs(serial.p50)} / ${fmtMs(serial.p99)} / ${fmtMs(serial.max)} (${fmtRate(rateOf(e.elicitSerial.calls, e.elicitSerial.seconds))} elicits/s) | | |`);
+      lines.push(`| elicits/s, ${e.elicitConcurrent.askers} concurrent askers (call p50 / p99) | ${fmtRate(rateOf(e.elicitConcurrent.calls, e.elicitConcurrent.seconds))} (${fmtMs(concurrent.p50)} / ${fmtMs(concurrent.p99)}) | | |`);
+    },
+    details: () => {
+      lines.push('', '| elicit | 1 asker | ' + `${e.elicitConcurrent.askers} askers |`, '|---|---|---|');
+      const pair = (render: (r: ElicitRoundTrips) => string) => `${render(e.elicitSerial)} | ${render(e.elicitConcurrent)}`;
+      lines.push(`| calls in the window / errors / not accept {ok: true} | ${pair((r) => `${r.calls} / ${r.errors} / ${r.wrong}`)} |`);
+      lines.push(`| CPU ms per elicit | ${pair((r) => perUnit(r.cpu, r.calls, ELICIT_COST))} |`);
+      lines.push(`| Redis commands per elicit | ${pair((r) => redisPer(r.redis, r.calls))} |`);
+      lines.push(`| machine busy, % of all ${info.cores} cores | ${pair((r) => fmtPct(r.cpu.machineBusyPercent))} |`);
+    },
+  });
+}
+
 function renderRounds(lines: string[], info: RunInfo, r: RoundsPart, legacy: LegacyPart, goalOf: (key: Goal['key']) => Goal | undefined): void {
-  lines.push('', '#### 2026-07-28 (wait_for_messages answered by input_required rounds)', '');
-  ringAgainstLegacy(
-    lines,
-    r,
-    legacy,
-    { peak: "2026 peak messages/s (elicitations received by the targets' handlers)", name: '2026', latency: 'delivery' },
-    { ratio: GOAL_ROUNDS_RATIO, ratioGoal: goalOf('rounds-ratio'), latencyGoal: goalOf('rounds-p99') },
-  );
-  lines.push('', '<details><summary>2026-07-28 details</summary>', '');
-  deliveryDetails(lines, info, r.peak, r.half, ROUNDS_COST);
-  costAgainstLegacy(lines, r.peak, ROUNDS_COST, legacy.peak);
-  lines.push('', `Elicitations received that were not ring messages: ${r.stray}.`);
-  lines.push('', '</details>');
+  renderRing(lines, info, r, legacy, goalOf, ROUNDS_SECTION);
 }
 
 /** One run as markdown: heading, context, a section per protocol (results table, details). */
@@ -348,9 +367,7 @@ export function renderRun(info: RunInfo, parts: RunParts, goals: Goal[]): string
     ...(rounds ? [...rounds.peakSlices, rounds.half] : []),
   ];
   const contention = Math.max(...allWindows.map((r) => r.cpu.otherPercent));
-  if (contention > CONTENTION_LIMIT_PERCENT) {
-    lines.push('', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contention)} of a core during a measured window (after ${info.reruns} re-runs); the numbers are lower and noisier than on a quiet machine.`);
-  }
+  lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns, 'window', 'lower and noisier'));
   renderLegacy(lines, info, legacy, goalOf);
   if (elicitation) renderElicitation(lines, info, elicitation, legacy, goalOf);
   if (rounds) renderRounds(lines, info, rounds, legacy, goalOf);

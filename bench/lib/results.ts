@@ -1,5 +1,6 @@
 /** What one measured window produces, and how windows of the same kind are combined. */
 import { mergeCpuReports, type CpuReport } from './cpu.js';
+import { distribution } from './stats.js';
 
 /** How a ring's targets receive: poll results, pushed elicitation/create requests, or 2026-07-28 input_required rounds. */
 export type DeliveryProtocol = 'legacy' | 'elicitation' | 'rounds';
@@ -65,6 +66,12 @@ export interface BridgeResult {
   cpu: CpuReport;
   redis: RedisStats | undefined;
 }
+
+/** Messages the targets received in the window, per measured second. */
+export const deliveredRate = (r: BridgeResult): number => r.delivered / Math.max(r.seconds, 1e-9);
+/** Latency (send accepted → received) p50 and p99 of a window, ms. */
+export const latencyP50 = (r: BridgeResult): number => distribution(r.latencies).p50;
+export const latencyP99 = (r: BridgeResult): number => distribution(r.latencies).p99;
 
 export function mergeNoop(results: NoopResult[]): NoopResult {
   return {

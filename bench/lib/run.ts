@@ -3,11 +3,13 @@
  * environment, waiting for an idle machine and re-running a window other processes disturbed, a
  * deadline for the whole run, and the services' warnings at the end.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { ServiceHandle } from '@agent-bridge/testkit';
+import path from 'node:path';
+import { REPO_ROOT, type ServiceHandle } from '@agent-bridge/testkit';
 import type { Bridge } from '@agent-bridge/testkit/bridge';
 import { waitForQuietMachine, type CpuReport } from './cpu.js';
-import { now } from './load.js';
+import { now } from './window.js';
 import { fmtPct } from './stats.js';
 
 /** "Quiet" = all cores together at most this busy over a 2 s sample. */
@@ -36,6 +38,18 @@ export function machineInfo(): MachineInfo {
 
 export const describeMachine = (info: MachineInfo): string => `${info.cores} cores (${info.cpuModel}), ${info.os}; Node ${info.node}; Redis ${info.redis}`;
 
+/** "MCP SDK v2 (client 2.4.0, server 2.4.0, node 2.1.2)", from the installed packages. */
+export function sdkLabel(): string {
+  const version = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', '@modelcontextprotocol', name, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+    } catch {
+      return '?';
+    }
+  };
+  return `MCP SDK v2 (client ${version('client')}, server ${version('server')}, node ${version('node')})`;
+}
+
 export async function redisVersion(bridge: Bridge): Promise<string> {
   const client = bridge.redis.client();
   try {
@@ -60,6 +74,8 @@ export class QuietGuard {
     retries: number,
     private readonly contentionPercent: number,
     private readonly log: (message: string) => void,
+    /** What the run calls one measured window, for the log. */
+    private readonly unit: 'window' | 'slice' = 'window',
   ) {
     this.budget = quietWaitSeconds;
     this.retriesLeft = retries;
@@ -73,18 +89,31 @@ export class QuietGuard {
     return busy;
   }
 
-  async measured<T extends { cpu: CpuReport }>(name: string, run: () => Promise<T>): Promise<T> {
-    let result = await run();
+  /** Runs `run`, and again (`rerun` true) while processes outside the benchmark disturbed it and retries are left. */
+  async measured<T extends { cpu: CpuReport }>(name: string, run: (rerun: boolean) => Promise<T>): Promise<T> {
+    let result = await run(false);
     while (this.retriesLeft > 0 && result.cpu.otherPercent > this.contentionPercent) {
       this.retriesLeft--;
       this.reruns++;
-      this.log(`${name}: processes outside the benchmark used ${fmtPct(result.cpu.otherPercent)} of a core (${result.cpu.otherTop}); running the window again`);
+      this.log(`${name}: processes outside the benchmark used ${fmtPct(result.cpu.otherPercent)} of a core (${result.cpu.otherTop}); running the ${this.unit} again`);
       await this.waitQuiet();
-      result = await run();
+      result = await run(true);
     }
     return result;
   }
 }
+
+/**
+ * The report's warning when processes outside the benchmark used more than `limitPercent` of a core
+ * in some measured `unit` (none when they did not): lines to append to the report.
+ */
+export function contentionNote(contentionPercent: number, limitPercent: number, reruns: number, unit: 'window' | 'slice' = 'window', effect = 'noisier'): string[] {
+  if (!(contentionPercent > limitPercent)) return [];
+  return ['', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contentionPercent)} of a core during a measured ${unit} (after ${reruns} re-runs); the numbers are ${effect} than on a quiet machine.`];
+}
+
+/** The two arms of round `round` in ABBA order (first, second; second, first; …), so the drift of a shared machine favours neither. */
+export const abbaOrder = <T>(round: number, first: T, second: T): T[] => (round % 2 === 0 ? [first, second] : [second, first]);
 
 /** Logs a few distinct lines of what each service logged (LOG_LEVEL=warn: warnings and errors). */
 export function logServiceWarnings(services: ServiceHandle[], log: (message: string) => void): void {

@@ -3,6 +3,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '@agent-bridge/testkit';
+
+/** The file every benchmark part writes its runs to, and how many runs each section keeps. */
+export const BENCHMARKS_DOC = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
+export const MAX_RUNS_KEPT = 5;
 
 const RUNS_HEADING = '## Runs';
 const RUN_MARK = '<!-- bench-run -->';
