@@ -86,6 +86,20 @@ export class BridgeMetrics {
   readonly analysisChecks: Counter<'metric' | 'result'>;
   readonly rollbackEffectSeconds: Histogram;
   readonly alertNotifications: Counter<'alertname' | 'outcome'>;
+  /** The A/B test (controller): treatment (elicitation) against control (legacy), by metric (latency, success-rate, cost; overall for the verdict). */
+  readonly abImprovement: Gauge<'metric' | 'bound'>;
+  readonly abPValue: Gauge<'metric'>;
+  readonly abVerdict: Gauge<'metric' | 'verdict'>;
+  /** The go/no-go scorecard (controller): 1 pass, 0 pending, -1 fail, by criterion and group. */
+  readonly scorecardResult: Gauge<'criterion' | 'group'>;
+  readonly healthCheckFailures: Gauge;
+  readonly healthChecks: Counter<'result'>;
+  readonly rollbackTriggerArmed: Gauge<'trigger'>;
+  readonly drillLastTimestamp: Gauge;
+  readonly drillLastSuccess: Gauge;
+  readonly drillLastEffectSeconds: Gauge;
+  readonly drillIntervalSeconds: Gauge;
+  readonly drills: Counter<'result'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -296,6 +310,38 @@ export class BridgeMetrics {
       labelNames: ['alertname', 'outcome'],
       registers,
     });
+    this.abImprovement = new Gauge({
+      name: 'agentbridge_ab_improvement_ratio',
+      help: 'A/B test: relative improvement of elicitation (treatment) over legacy (control), positive = better (lower latency or cost, fewer failures); bound is estimate, lower or upper (the confidence interval).',
+      labelNames: ['metric', 'bound'],
+      registers,
+    });
+    this.abPValue = new Gauge({ name: 'agentbridge_ab_p_value', help: 'A/B test: two-sided p-value of the test used for each metric (null hypothesis: no difference).', labelNames: ['metric'], registers });
+    this.abVerdict = new Gauge({
+      name: 'agentbridge_ab_verdict',
+      help: 'A/B test verdict by metric (metric="overall" for the test): 1 for the current verdict (improved, not-significant, worse, not-enough-data, pending), 0 for the others.',
+      labelNames: ['metric', 'verdict'],
+      registers,
+    });
+    this.scorecardResult = new Gauge({
+      name: 'agentbridge_scorecard_result',
+      help: 'Go/no-go scorecard: 1 pass, 0 pending, -1 fail, by criterion and group (decision-point, phase-gate, acceptance).',
+      labelNames: ['criterion', 'group'],
+      registers,
+    });
+    this.healthCheckFailures = new Gauge({ name: 'agentbridge_health_check_consecutive_failures', help: 'Consecutive failed health checks of the elicitation path (every replica not ready or unreachable).', registers });
+    this.healthChecks = new Counter({ name: 'agentbridge_health_checks_total', help: 'Health checks of the elicitation path run by the controller, by result (healthy, unhealthy).', labelNames: ['result'], registers });
+    this.rollbackTriggerArmed = new Gauge({
+      name: 'agentbridge_rollback_trigger_armed',
+      help: 'Automatic rollback triggers: 1 armed, 0 disarmed (spec.rollback.automatic false, or the trigger not configured), by trigger (alert, gate, health-check).',
+      labelNames: ['trigger'],
+      registers,
+    });
+    this.drillLastTimestamp = new Gauge({ name: 'agentbridge_drill_last_timestamp_seconds', help: 'When the last rollback drill finished (Unix time); absent before the first drill.', registers });
+    this.drillLastSuccess = new Gauge({ name: 'agentbridge_drill_last_success', help: '1 if the last rollback drill took effect and was restored within its timeout, 0 if it failed.', registers });
+    this.drillLastEffectSeconds = new Gauge({ name: 'agentbridge_drill_last_effect_seconds', help: 'Trigger-to-effect time of the last successful rollback drill.', registers });
+    this.drillIntervalSeconds = new Gauge({ name: 'agentbridge_drill_interval_seconds', help: 'How often rollback drills are scheduled (spec.rollback.drill.interval); 0 when none is scheduled.', registers });
+    this.drills = new Counter({ name: 'agentbridge_drills_total', help: 'Rollback drills run, by result (passed, failed).', labelNames: ['result'], registers });
   }
 
   /**
