@@ -227,8 +227,13 @@ describe('the FeatureFlags CRD', () => {
     assert.deepEqual(
       Object.keys(status).sort(),
       [
+        'abTest',
         'appliedRequestId',
         'conditions',
+        'drill',
+        'healthCheck',
+        'lastDrill',
+        'scorecard',
         'cutover',
         'effectivePercentage',
         'failedChecks',
@@ -276,6 +281,44 @@ describe('the FeatureFlags CRD', () => {
         cutover: { ready: false, forced: false, message: 'legacy share 12% is above 5% (24h)', checkedAt: '2025-03-01T10:05:00.000Z' },
         conditions: [{ type: 'Ready', status: 'True', reason: 'Reconciled', message: 'generation 3 reconciled', lastTransitionTime: '2025-03-01T10:00:00.000Z', observedGeneration: 3 }],
         history: [{ at: '2025-03-01T09:00:00.000Z', action: 'rollback', actor: 'alertmanager', reason: 'ElicitationErrorSpike', details: { level: 'partial', metrics: [{ value: 0.02 }] } }],
+        abTest: {
+          name: 'week-6',
+          state: 'running',
+          startedAt: '2025-03-01T00:00:00.000Z',
+          endsAt: '2025-03-08T00:00:00.000Z',
+          evaluatedAt: '2025-03-01T10:05:00.000Z',
+          windowSeconds: 36300,
+          confidence: 0.95,
+          verdict: 'improved',
+          note: 'latency improved; success-rate and cost not worse',
+          metrics: [
+            {
+              name: 'latency',
+              goal: 'improve',
+              test: 'bootstrap over histogram buckets (mean)',
+              control: { estimate: 0.12, n: 5000 },
+              treatment: { estimate: 0.03, n: 5100 },
+              improvement: 0.75,
+              interval: [0.7, 0.8],
+              pValue: 0.0005,
+              minimumImprovement: 0.1,
+              verdict: 'improved',
+              note: 'improvement 75 % (95 % CI 70–80 %) reaches 10 %',
+            },
+            { name: 'success-rate', goal: 'not-worse', test: 'two-proportion z-test', control: { estimate: null, n: 0 }, treatment: { estimate: 1, n: 10 }, improvement: null, interval: null, pValue: null, minimumImprovement: 0.1, verdict: 'not-enough-data', note: 'fewer than 100 messages' },
+          ],
+        },
+        scorecard: {
+          evaluatedAt: '2025-03-01T10:05:00.000Z',
+          summary: { pass: 1, fail: 0, pending: 1 },
+          criteria: [
+            { id: 'canary-zero-loss', group: 'phase-gate', section: 'canary success', title: 'Zero message loss', threshold: '0 lost', value: 0, display: '0 lost', window: '24h', result: 'pass', source: 'prometheus' },
+            { id: 'staging-tests', group: 'decision-point', section: 'end of week 2', title: 'Staging tests pass', threshold: 'attested pass', value: null, display: 'not attested', result: 'pending', source: 'attestation', note: 'attest it in spec.attestations' },
+          ],
+        },
+        healthCheck: { consecutiveFailures: 0, lastCheckAt: '2025-03-01T10:05:00.000Z', lastResult: 'healthy', message: '2 of 2 replicas ready' },
+        drill: { id: 'drill-7', agent: 'drill-agent', trigger: 'schedule', actor: 'controller', state: 'rolling-back', startedAt: '2025-03-01T10:05:00.000Z' },
+        lastDrill: { id: 'drill-6', agent: 'drill-agent', trigger: 'cli', actor: 'alice', startedAt: '2025-03-01T09:05:00.000Z', at: '2025-03-01T09:05:01.000Z', result: 'passed', effectMs: 180, restoreMs: 160, message: 'rolled back in 180 ms, restored in 160 ms' },
       },
     });
     assert.deepEqual(valid, { valid: true });

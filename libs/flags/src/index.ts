@@ -13,4 +13,4 @@ export { publishFlags, readPublishedFlags } from './publisher.js';
 
 export * from './resource.js';
 
-export type { ActiveRollback, CheckResult, Condition, ConditionType, FeatureFlagsStatus, HistoryEntry, MetricValue } from './status.js';
+export type { AbMetricResult, AbTestStatus, AbVerdict, ActiveRollback, CheckResult, Condition, ConditionType, CriterionGroup, CriterionResult, DrillInProgress, DrillResult, FeatureFlagsStatus, HealthCheckStatus, HistoryEntry, MetricValue, ScorecardCriterion, ScorecardStatus } from './status.js';

@@ -69,6 +69,106 @@ const analysisMetricSchema = z
   )
   .refine((metric) => metric.max !== undefined || metric.min !== undefined, { error: 'give a threshold: max, min or both' });
 
+const positiveInt = (max: number) => z.int({ error: `expected an integer from 1 to ${max}` }).min(1, { error: `expected an integer from 1 to ${max}` }).max(max, { error: `expected an integer from 1 to ${max}` });
+/** An RFC 3339 timestamp with its offset; a plain pattern (which the CRD states as is) and a real date. */
+const timestamp = z
+  .string({ error: 'expected an ISO 8601 timestamp such as 2026-12-01T09:00:00Z' })
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, { error: 'expected an ISO 8601 timestamp such as 2026-12-01T09:00:00Z' })
+  .refine((text) => Number.isFinite(Date.parse(text)), { error: 'expected a real date and time, such as 2026-12-01T09:00:00Z' });
+
+/** The A/B test metrics (strategy week 6: latency, success_rate, resource_usage). */
+export const AB_METRICS = ['latency', 'success-rate', 'cost'] as const;
+export type AbMetricName = (typeof AB_METRICS)[number];
+/** What a metric must show for the test to pass: a significant improvement, or only no significant harm. */
+const AB_GOALS = ['improve', 'not-worse'] as const;
+export const DEFAULT_AB_GOALS: Record<AbMetricName, (typeof AB_GOALS)[number]> = { latency: 'improve', 'success-rate': 'not-worse', cost: 'not-worse' };
+
+const abMetricSchema = z.strictObject(
+  {
+    name: z.enum(AB_METRICS, { error: `expected one of ${AB_METRICS.join(', ')}` }),
+    /** improve: the verdict needs this metric improved; not-worse: only that it is not significantly worse. */
+    goal: z.enum(AB_GOALS, { error: `expected one of ${AB_GOALS.join(', ')}` }).optional(),
+    /** Overrides the test's minimumImprovement for this metric. */
+    minimumImprovement: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }).optional(),
+  },
+  mapping,
+);
+
+const abTestSchema = z.strictObject(
+  {
+    /** A label for the test, shown in the status, Events and bridgectl ab. */
+    name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a lowercase name of letters, digits and "-" (at most 63)' }).default('ab-test'),
+    /** Start of the test window; without it the test starts when the published percentage first reaches atPercentage. */
+    startAt: timestamp.optional(),
+    atPercentage: z.int({ error: 'expected an integer from 1 to 99' }).min(1, { error: 'expected an integer from 1 to 99' }).max(99, { error: 'expected an integer from 1 to 99' }).default(50),
+    /** Length of the test window (the strategy: 7 days = 168h). */
+    duration: duration(60_000).default('168h'),
+    /** How often the controller evaluates the test while it runs. */
+    interval: duration(10_000).default('5m'),
+    /** Confidence of the intervals; a verdict needs the whole interval on one side (strategy: statistical_significance 0.95). */
+    confidence: z.number({ error: 'expected a number from 0.5 to 0.999, such as 0.95' }).min(0.5, { error: 'expected a number from 0.5 to 0.999, such as 0.95' }).max(0.999, { error: 'expected a number from 0.5 to 0.999, such as 0.95' }).default(0.95),
+    /** Smallest relative improvement that counts (strategy: minimum_improvement 0.10). */
+    minimumImprovement: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }).default(0.1),
+    /** Fewer messages (or, for cost, evaluation steps) than this in either group: not enough data. */
+    minSamples: positiveInt(1_000_000_000).default(100),
+    /** The metrics compared; default all three with their default goals (latency improve, success-rate and cost not-worse). */
+    metrics: z.array(abMetricSchema, { error: 'expected a list of metrics' }).max(3, { error: 'at most 3 metrics (latency, success-rate, cost)' }).optional(),
+    /** PromQL label matchers added to every query, e.g. namespace="agent-bridge" (when one Prometheus watches several installations). */
+    matchers: z.string({ error: 'expected PromQL label matchers such as namespace="agent-bridge"' }).max(500, { error: 'at most 500 characters' }).optional(),
+    /** Stages above this percentage wait until the overall verdict is "improved" (omit for no gate). */
+    gateAbovePercentage: percentage.optional(),
+  },
+  mapping,
+);
+
+/** A criterion that needs a person: who attests it, when, and where the evidence is. */
+const attestationSchema = z.strictObject(
+  {
+    criterion: z.string({ error: 'expected a criterion id' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a criterion id such as staging-tests (bridgectl scorecard lists them)' }),
+    result: z.enum(['pass', 'fail'], { error: 'expected pass or fail' }).default('pass'),
+    by: nonEmpty('who attests it'),
+    at: timestamp,
+    evidence: z.url({ error: 'expected a link to the evidence (an http(s) URL)' }),
+    note: z.string({ error: 'expected a string' }).max(1_000, { error: 'at most 1000 characters' }).optional(),
+  },
+  mapping,
+);
+
+const healthCheckSchema = z.strictObject(
+  {
+    /** Probe the elicitation path (every replica's /readyz) and roll back when it stays unhealthy. */
+    enabled: z.boolean({ error: 'expected true or false' }).default(true),
+    interval: duration(1_000).default('10s'),
+    /** Failed checks in a row that trigger the rollback (strategy: HealthCheckTrigger(consecutive_failures=3)). */
+    consecutiveFailures: positiveInt(100).default(3),
+    timeout: duration(100).default('2s'),
+    level: level.default('full'),
+  },
+  mapping,
+);
+
+const drillSchema = z.strictObject(
+  {
+    /** The agent a drill sends to legacy and back; it must be on elicitation when a drill starts. */
+    agent: nonEmpty('the id of the drill agent'),
+    /** Run a drill this often (omit: only on demand, bridgectl drill). */
+    interval: duration(60_000).optional(),
+    /** A drill whose rollback or restore is not effective within this fails (and raises RollbackDrillFailed). */
+    timeout: duration(1_000).default('30s'),
+  },
+  mapping,
+);
+
+const scorecardSchema = z.strictObject(
+  {
+    /** How often the controller evaluates the scorecard. */
+    interval: duration(10_000).default('5m'),
+    /** The legacy mean delivery latency before the migration, for "average latency reduced by 50 %"; default: the A/B test's control estimate. */
+    baselineLatencySeconds: z.number({ error: 'expected a positive number of seconds' }).min(0.000001, { error: 'expected a positive number of seconds' }).optional(),
+  },
+  mapping,
+);
+
 export const featureFlagsSpecSchema = z.strictObject(
   {
     /** The phase the operator has put the migration in; the controller moves rollout → stabilization after the last stage. */
@@ -119,12 +219,16 @@ export const featureFlagsSpecSchema = z.strictObject(
             .default([]),
           /** Level applied when an analysis gate fails failureLimit times. */
           onGateFailure: level.default('partial'),
+          /** The health-check trigger: the elicitation path unhealthy for consecutiveFailures checks in a row. */
+          healthCheck: healthCheckSchema.default({ enabled: true, interval: '10s', consecutiveFailures: 3, timeout: '2s', level: 'full' }),
+          /** Rollback drills (rollback readiness): a designated agent rolled back and restored, its effect time measured. */
+          drill: drillSchema.optional(),
           /** A rollback requested by editing the resource: applied once per distinct id. */
           request: z.strictObject({ id: nonEmpty('a request id'), level, reason: nonEmpty('a reason'), agents: z.array(agentSelectorSchema).optional() }, mapping).optional(),
         },
         mapping,
       )
-      .default({ automatic: true, partialStep: 25, alerts: [], onGateFailure: 'partial' }),
+      .default({ automatic: true, partialStep: 25, alerts: [], onGateFailure: 'partial', healthCheck: { enabled: true, interval: '10s', consecutiveFailures: 3, timeout: '2s', level: 'full' } }),
     /** Readiness checks before legacyDisabled takes effect. */
     cutover: z
       .strictObject(
@@ -139,6 +243,12 @@ export const featureFlagsSpecSchema = z.strictObject(
         mapping,
       )
       .default({ maxLegacyShare: 0.05, window: '24h' }),
+    /** The week-6 A/B test: legacy (control) against elicitation (treatment), from Prometheus. */
+    abTest: abTestSchema.optional(),
+    /** The go/no-go scorecard (bridgectl scorecard). */
+    scorecard: scorecardSchema.default({ interval: '5m' }),
+    /** Criteria that need a person (staging tests passed, readiness review…), attested. */
+    attestations: z.array(attestationSchema, { error: 'expected a list of attestations' }).max(100, { error: 'at most 100 attestations' }).default([]),
   },
   mapping,
 );
@@ -146,6 +256,8 @@ export const featureFlagsSpecSchema = z.strictObject(
 export type FeatureFlagsSpec = z.infer<typeof featureFlagsSpecSchema>;
 export type Stage = z.infer<typeof stageSchema>;
 export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
+export type AbTestSpec = z.infer<typeof abTestSchema>;
+export type Attestation = z.infer<typeof attestationSchema>;
 
 const metadataSchema = z.looseObject({
   name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
@@ -191,6 +303,14 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
       if (metric.min !== undefined && metric.max !== undefined && metric.min > metric.max) {
         context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'metrics', i, 'min'], message: `min ${metric.min} is above max ${metric.max}: the check could never pass` });
       }
+    });
+    if (resource.spec.abTest && !resource.spec.analysis.prometheusUrl) {
+      context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'the A/B test needs a Prometheus URL' });
+    }
+    const abNames = new Set<string>();
+    resource.spec.abTest?.metrics?.forEach((metric, i) => {
+      if (abNames.has(metric.name)) context.addIssue({ code: 'custom', path: ['spec', 'abTest', 'metrics', i, 'name'], message: `"${metric.name}" is listed twice; keep one entry per metric` });
+      abNames.add(metric.name);
     });
     const alerts = new Set<string>();
     resource.spec.rollback.alerts.forEach((entry, i) => {

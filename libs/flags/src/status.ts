@@ -51,6 +51,99 @@ export interface HistoryEntry {
   details?: Record<string, unknown>;
 }
 
+export type AbVerdict = 'improved' | 'not-significant' | 'worse' | 'not-enough-data';
+
+/** One metric of the A/B test: both groups, the relative improvement of treatment over control (positive = better) with its interval, the test, the verdict. */
+export interface AbMetricResult {
+  name: 'latency' | 'success-rate' | 'cost';
+  goal: 'improve' | 'not-worse';
+  test: string;
+  control: { estimate: number | null; n: number };
+  treatment: { estimate: number | null; n: number };
+  improvement: number | null;
+  interval: [number, number] | null;
+  pValue: number | null;
+  minimumImprovement: number;
+  verdict: AbVerdict;
+  note: string;
+}
+
+export interface AbTestStatus {
+  name: string;
+  /** waiting: the start (startAt, or atPercentage) is not reached; running: in the window; complete: the window is over, the verdict final. */
+  state: 'waiting' | 'running' | 'complete';
+  startedAt?: string;
+  endsAt?: string;
+  evaluatedAt?: string;
+  /** The stretch of the window the last evaluation covered. */
+  windowSeconds?: number;
+  confidence: number;
+  verdict: AbVerdict | 'pending';
+  note: string;
+  metrics: AbMetricResult[];
+}
+
+export type CriterionResult = 'pass' | 'fail' | 'pending';
+export type CriterionGroup = 'decision-point' | 'phase-gate' | 'acceptance';
+
+/** One line of the go/no-go scorecard. */
+export interface ScorecardCriterion {
+  id: string;
+  group: CriterionGroup;
+  /** Which decision point, gate or list it belongs to, such as "week 4: canary criteria". */
+  section: string;
+  title: string;
+  threshold: string;
+  /** The measured value (null: none yet), and as a person reads it. */
+  value: number | null;
+  display: string;
+  window?: string;
+  result: CriterionResult;
+  source: 'prometheus' | 'status' | 'ab-test' | 'attestation';
+  attestation?: { by: string; at: string; evidence: string; note?: string };
+  note?: string;
+}
+
+export interface ScorecardStatus {
+  evaluatedAt: string;
+  summary: { pass: number; fail: number; pending: number };
+  criteria: ScorecardCriterion[];
+}
+
+export interface HealthCheckStatus {
+  consecutiveFailures: number;
+  lastCheckAt: string;
+  lastResult: 'healthy' | 'unhealthy';
+  message: string;
+}
+
+/** A rollback drill in progress. */
+export interface DrillInProgress {
+  id: string;
+  agent: string;
+  trigger: 'schedule' | 'cli' | 'admin';
+  actor: string;
+  /** rolling-back: the agent is excluded from elicitation; restoring: the exclusion is lifted. */
+  state: 'rolling-back' | 'restoring';
+  startedAt: string;
+  effectMs?: number;
+}
+
+export interface DrillResult {
+  id: string;
+  agent: string;
+  trigger: 'schedule' | 'cli' | 'admin';
+  actor: string;
+  startedAt: string;
+  at: string;
+  result: 'passed' | 'failed';
+  /** Trigger → the agent on legacy everywhere (every router and elicitation replica applied it, its push lane drained). */
+  effectMs?: number;
+  /** Restore → the agent back on elicitation everywhere. */
+  restoreMs?: number;
+  message: string;
+}
+
 export interface FeatureFlagsStatus {
   observedGeneration: number;
   phase: MigrationPhase;
@@ -75,4 +168,9 @@ export interface FeatureFlagsStatus {
   cutover?: { ready: boolean; forced: boolean; message: string; checkedAt: string };
   conditions: Condition[];
   history: HistoryEntry[];
+  abTest?: AbTestStatus;
+  scorecard?: ScorecardStatus;
+  healthCheck?: HealthCheckStatus;
+  drill?: DrillInProgress;
+  lastDrill?: DrillResult;
 }
