@@ -3,12 +3,11 @@
  * query and annotation query, Grafana's built-in variables resolved to concrete values, and the
  * metric names and vector selectors an expression uses.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../index.js';
 
 const DASHBOARD_DIR = join(REPO_ROOT, 'deploy/grafana/dashboards');
-const DASHBOARD_FILES = ['migration-progress.json', 'system-health.json', 'rollout-timeline.json'] as const;
 export const RULES_FILE = join(REPO_ROOT, 'deploy/prometheus/agent-bridge.rules.yaml');
 
 interface GrafanaTarget {
@@ -59,8 +58,12 @@ export interface DashboardQuery {
   expr: string;
 }
 
+/** Every dashboard of the folder (the chart ships each file there), so a new one is checked without being listed. */
 export function loadDashboards(): LoadedDashboard[] {
-  return DASHBOARD_FILES.map((file) => ({ file, json: JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as GrafanaDashboard }));
+  const files = readdirSync(DASHBOARD_DIR)
+    .filter((file) => file.endsWith('.json'))
+    .sort();
+  return files.map((file) => ({ file, json: JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as GrafanaDashboard }));
 }
 
 /** Every panel, those inside rows included (a collapsed row keeps its panels in `panels`). */
