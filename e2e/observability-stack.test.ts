@@ -1,29 +1,80 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { publishFlags, withRollback, type RolloutState } from '@agent-bridge/flags';
-import { ToolCallError, startAlertmanager, startPrometheus, waitFor, type AlertmanagerHandle, type PrometheusHandle, type PrometheusSample } from '@agent-bridge/testkit';
+import { readPublishedFlags } from '@agent-bridge/flags';
+import { ToolCallError, freePort, startAlertmanager, startPrometheus, startService, waitFor, type AlertmanagerHandle, type PrometheusHandle, type PrometheusSample, type ServiceHandle } from '@agent-bridge/testkit';
 import { dashboardQueries, loadDashboards, poll, receive, resolveVariables, RULES_FILE, startBridge, vectorSelectors, waitForLedger, waitForPushReady, type Bridge } from '@agent-bridge/testkit/bridge';
 
 const ALERTS = ['ElicitationErrorSpike', 'MessageLossDetected', 'ProtocolAdapterFailure', 'ElicitationLatencyP99High', 'ElicitationLatencyDegraded', 'HighLegacyUsage'];
+const ADMIN = 'e2e-admin-token-0123456789';
+const WEBHOOK = 'e2e-webhook-token-0123456789';
+
+/**
+ * The controller's plan: the flags the bridge starts with, a rollout of three stages (0, 5 and 9 %:
+ * alice, bob and sleepy hash above 9, so they stay on legacy) that a partial rollback (4 points)
+ * takes from stage 3 back to stage 2, an A/B test and a scorecard evaluated
+ * every 10 s from this Prometheus, the default health check, and a drill agent. The A/B window
+ * began a minute ago and needs one sample per group, so the verdicts come from the test's traffic.
+ */
+const featureFlags = (prometheusUrl: string) => `apiVersion: agentbridge.io/v1alpha1
+kind: FeatureFlags
+metadata:
+  name: agent-bridge
+spec:
+  phase: rollout
+  flags:
+    elicitation:
+      enabled: true
+      agents: [modern, silent, drill]
+    compatibility:
+      autoFallback: true
+      elicitationTimeoutMs: 1000
+  rollout:
+    stages:
+      - { percentage: 0, hold: 1h }
+      - { percentage: 5, hold: 1h }
+      - { percentage: 9, hold: 1h }
+  analysis:
+    prometheusUrl: ${prometheusUrl}
+  rollback:
+    partialStep: 4
+    alerts:
+      - { alertName: ElicitationErrorSpike, level: partial }
+    drill: { agent: drill, interval: 1h }
+  abTest:
+    startAt: ${new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z')}
+    duration: 1h
+    interval: 10s
+    minSamples: 1
+  scorecard:
+    interval: 10s
+`;
 
 /** A sample with a number (histogram_quantile over no observations gives NaN: not data). */
 const hasData = (samples: PrometheusSample[]) => samples.some((s) => !Number.isNaN(Number(s.value[1])));
 
 /**
  * The dashboards and alert rules against a real Prometheus scraping a running bridge (one router,
- * one legacy-poll, one elicitation replica) after traffic that gives every series a reason to
- * exist: legacy and modern agents exchanging messages, a push that times out, a message that cannot
- * be rendered as an elicitation, a message nobody reads (the loss auditor counts it, so
- * MessageLossDetected fires), a Redis outage (legacy errors, reconnections), a phase/stage change
- * and a rollback recorded in the flag snapshot.
+ * one legacy-poll, one elicitation replica, the controller) after traffic that gives every series a
+ * reason to exist: legacy and modern agents exchanging messages, a push that times out, a message
+ * that cannot be rendered as an elicitation, a message nobody reads (the loss auditor counts it, so
+ * MessageLossDetected fires), a Redis outage (legacy errors, reconnections), and the controller
+ * running its plan: a stage promoted, an alert notification that rolls back (its effect measured),
+ * the A/B test and the scorecard evaluated.
  */
 describe('the observability stack: dashboards and alert rules against a real Prometheus', () => {
   let bridge: Bridge;
   let alertmanager: AlertmanagerHandle;
   let prometheus: PrometheusHandle;
+  let controller: ServiceHandle | undefined;
+  let controllerUrl: string;
+  let dir: string;
   const clients: Array<{ close(): Promise<void> }> = [];
 
   before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'agent-bridge-stack-'));
     const alertmanagerStarting = startAlertmanager({ groupWaitMs: 200 });
     bridge = await startBridge({
       agents: ['alice', 'bob', 'sleepy', 'modern', 'silent'],
@@ -35,11 +86,14 @@ describe('the observability stack: dashboards and alert rules against a real Pro
       flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'modern,silent', elicitationTimeoutMs: '1000', autoFallback: 'true' },
     });
     alertmanager = await alertmanagerStarting;
+    // The controller starts once Redis is back from the outage below; Prometheus scrapes it from the start.
+    controllerUrl = `http://127.0.0.1:${await freePort()}`;
     prometheus = await startPrometheus({
       targets: {
         router: bridge.routerUrls,
         'legacy-poll': bridge.legacyUrls.map((url) => new URL(url).origin),
         elicitation: bridge.elicitationBaseUrls,
+        controller: [controllerUrl],
       },
       ruleFiles: [RULES_FILE],
       alertmanagerUrl: alertmanager.url,
@@ -50,10 +104,31 @@ describe('the observability stack: dashboards and alert rules against a real Pro
   });
   after(async () => {
     for (const client of clients) await client.close().catch(() => undefined);
+    await controller?.stop();
     await prometheus?.stop();
     await alertmanager?.stop();
     await bridge?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
+
+  /** The controller, running the plan of `featureFlags` with this Prometheus. */
+  async function startController(): Promise<void> {
+    const flagsFile = join(dir, 'featureflags.yaml');
+    writeFileSync(flagsFile, featureFlags(prometheus.url));
+    controller = await startService({
+      name: 'controller',
+      entry: 'services/controller/src/main.ts',
+      env: { ...bridge.env, PORT: new URL(controllerUrl).port, CONTROLLER_ID: 'ctl-stack', FEATURE_FLAGS_FILE: flagsFile, ADMIN_TOKEN: ADMIN, WEBHOOK_TOKEN: WEBHOOK, RECONCILE_INTERVAL_MS: '200' },
+      readyUrl: `${controllerUrl}/readyz`,
+    });
+  }
+
+  async function postToController(path: string, token: string, body: unknown): Promise<Record<string, unknown>> {
+    const response = await fetch(`${controllerUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 200, `${path}: ${JSON.stringify(answer)}`);
+    return answer;
+  }
 
   async function generateTraffic(): Promise<void> {
     const alice = await bridge.connect('alice');
@@ -72,6 +147,9 @@ describe('the observability stack: dashboards and alert rules against a real Pro
       },
       { timeoutMs: 20_000, intervalMs: 200, description: 'legacy-poll to serve again after the Redis restart' },
     );
+    // The controller leads from here on: it publishes the plan's flags, the rollout phase and its first stage.
+    await startController();
+    await waitFor(async () => (await readPublishedFlags(bridge.store.store)).rollout.stage === 1, { timeoutMs: 20_000, intervalMs: 200, description: 'the controller to start the first rollout stage' });
 
     const modern = await bridge.connectModern('modern', { answer: (request) => ({ action: 'accept', content: { response: `re: ${request.message.split('\n').at(-1)}` } }) });
     const silent = await bridge.connectModern('silent', { answer: () => new Promise(() => undefined) });
@@ -80,7 +158,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     await waitForPushReady(bridge, 'silent');
     // Prometheus applies its targets a few seconds after it starts; traffic it has not seen the start
     // of shows as no increase (rates of 0, latency quantiles of NaN).
-    await waitFor(async () => (await prometheus.query('up == 1')).length === 3, { timeoutMs: 20_000, intervalMs: 250, description: 'Prometheus to scrape all three services' });
+    await waitFor(async () => (await prometheus.query('up == 1')).length === 4, { timeoutMs: 20_000, intervalMs: 250, description: 'Prometheus to scrape all four services' });
 
     // Two rounds of legacy ↔ legacy, legacy → modern (answered by elicitation; the answers come back
     // to alice) and modern → legacy. Labelled series appear with their first observation, so a rate
@@ -114,10 +192,15 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     await waitForLedger(bridge, unanswered.message_id, 'silent', (r) => r.lane === 'poll', 'the unanswered push to fall back to the poll lane');
     await waitForLedger(bridge, empty.message_id, 'modern', (r) => r.lane === 'poll', 'the empty message to be routed to the poll lane');
 
-    // The migration reaches the rollout phase, stage 2; then an alert triggers a partial rollback.
-    const publish = (reason: string, rollout: (r: RolloutState) => RolloutState) => publishFlags(bridge.store.store, (s) => s, { actor: 'e2e', reason, trigger: 'test', rollout });
-    await publish('rollout phase, stage 2', (r) => ({ ...r, phase: 'rollout', stage: 2 }));
-    await publish('ElicitationErrorSpike fired', (r) => withRollback(r, { level: 'partial', trigger: 'alert', reason: 'ElicitationErrorSpike fired', at: new Date().toISOString() }));
+    // The rollout is promoted to stage 3; then Alertmanager's notification of ElicitationErrorSpike rolls it back (partial: 9 → 5 %, stage 2).
+    for (const stage of [2, 3]) assert.equal((await postToController('/admin/promote', ADMIN, { reason: `e2e: stage ${stage}` })).applied, true);
+    const alert = { status: 'firing', labels: { alertname: 'ElicitationErrorSpike', rollback: 'partial' }, annotations: { summary: 'e2e' }, startsAt: new Date().toISOString() };
+    const { results } = await postToController('/webhook/alertmanager', WEBHOOK, { version: '4', status: 'firing', alerts: [alert] });
+    assert.deepEqual(
+      (results as Array<{ applied: boolean }>).map((r) => r.applied),
+      [true],
+      'the alert rolled back',
+    );
   }
 
   /** The queries (with where they come from) that return no data or fail; [] when all return data. */
