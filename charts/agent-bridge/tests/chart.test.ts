@@ -757,7 +757,7 @@ describe('monitoring: ServiceMonitor, PrometheusRule, dashboards', () => {
     const files = readdirSync(dashboardsDir)
       .filter((file) => file.endsWith('.json'))
       .sort();
-    assert.equal(files.length, 3);
+    assert.equal(files.length, 4);
     const maps = ofKind(renderOf('production'), 'ConfigMap').filter((map) => map.metadata.labels?.grafana_dashboard === '1');
     assert.deepEqual(maps.flatMap((map) => Object.keys(map.data)).sort(), files);
     for (const map of maps) {
