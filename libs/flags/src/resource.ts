@@ -121,10 +121,13 @@ const abTestSchema = z.strictObject(
   mapping,
 );
 
+/** The scorecard criteria only a person can judge (the others are measured). */
+export const ATTESTED_CRITERIA = ['staging-tests', 'final-readiness-review', 'agent-satisfaction', 'legacy-code-removed', 'owner-feedback'] as const;
+
 /** A criterion that needs a person: who attests it, when, and where the evidence is. */
 const attestationSchema = z.strictObject(
   {
-    criterion: z.string({ error: 'expected a criterion id' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a criterion id such as staging-tests (bridgectl scorecard lists them)' }),
+    criterion: z.enum(ATTESTED_CRITERIA, { error: `expected one of ${ATTESTED_CRITERIA.join(', ')} (the criteria a person attests; bridgectl scorecard lists them)` }),
     result: z.enum(['pass', 'fail'], { error: 'expected pass or fail' }).default('pass'),
     by: nonEmpty('who attests it'),
     at: timestamp,

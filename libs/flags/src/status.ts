@@ -127,6 +127,8 @@ export interface DrillInProgress {
   state: 'rolling-back' | 'restoring';
   startedAt: string;
   effectMs?: number;
+  /** Why the rollback step failed (the restore still runs). */
+  failure?: string;
 }
 
 export interface DrillResult {
