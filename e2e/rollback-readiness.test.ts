@@ -99,7 +99,7 @@ describe('rollback readiness: drills and the health-check trigger on a running b
     assert.match(health.message, /^2 of 2 ready$/);
   });
 
-  test('bridgectl drill: the drill agent goes to legacy and back, the measured effect time is recorded, the rollout is not touched', async () => {
+  test('bridgectl drill: the drill agent goes to legacy and back, the measured effect time is recorded, the rollout is not touched', async (t) => {
     const before = await readPublishedFlags(bridge.store.store);
     const env = { BRIDGECTL_CONTROLLER_URL: controllerUrl, BRIDGECTL_ADMIN_TOKEN: ADMIN, BRIDGECTL_ACTOR: 'ops-jane', REDIS_URL: bridge.env.REDIS_URL!, SHARD_COUNT: bridge.env.SHARD_COUNT! };
     const run = await bridgectl(['drill', '--json'], env);
@@ -111,6 +111,7 @@ describe('rollback readiness: drills and the health-check trigger on a running b
     assert.ok(typeof result.effectMs === 'number' && result.effectMs >= 0 && result.effectMs < 10_000, `effect ${result.effectMs} ms`);
     assert.ok(typeof result.restoreMs === 'number' && result.restoreMs >= 0 && result.restoreMs < 10_000, `restore ${result.restoreMs} ms`);
 
+    t.diagnostic(`drill effect ${result.effectMs} ms, restore ${result.restoreMs} ms`);
     const status = (await report()).status!;
     assert.deepEqual(status.lastDrill, result, 'status.lastDrill is "last rollback tested"');
     assert.equal(status.drill, undefined);
@@ -130,7 +131,7 @@ describe('rollback readiness: drills and the health-check trigger on a running b
     assert.ok(effect && Math.abs(Number(effect[1]) - result.effectMs! / 1000) < 1e-9, `effect gauge ${effect?.[1]}`);
   });
 
-  test(`every elicitation replica killed: the health check rolls back after ${FAILURES} failed checks, not before, audited as health-check`, async () => {
+  test(`every elicitation replica killed: the health check rolls back after ${FAILURES} failed checks, not before, audited as health-check`, async (t) => {
     const startedAt = Date.now();
     await Promise.all(bridge.elicitations.map((replica) => replica.kill9()));
     const failures: number[] = [];
@@ -144,6 +145,7 @@ describe('rollback readiness: drills and the health-check trigger on a running b
       { timeoutMs: 20_000, intervalMs: 100, description: 'the health-check rollback' },
     );
     const elapsed = Date.now() - startedAt;
+    t.diagnostic(`health-check rollback ${elapsed} ms after every elicitation replica was killed (interval ${CHECK_INTERVAL_MS} ms, ${FAILURES} failures)`);
     assert.equal(rolledBack.status.rollback!.trigger, 'health-check');
     assert.equal(rolledBack.status.rollback!.level, 'full');
     assert.match(rolledBack.status.rollback!.reason, new RegExp(`unhealthy for ${FAILURES} checks in a row`));

@@ -310,6 +310,10 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
     if (resource.spec.abTest && !resource.spec.analysis.prometheusUrl) {
       context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'the A/B test needs a Prometheus URL' });
     }
+    const abMetrics = resource.spec.abTest?.metrics;
+    if (abMetrics && !abMetrics.some((metric) => (metric.goal ?? DEFAULT_AB_GOALS[metric.name]) === 'improve')) {
+      context.addIssue({ code: 'custom', path: ['spec', 'abTest', 'metrics'], message: 'give at least one metric the goal improve (latency has it by default): the test must be able to show an improvement' });
+    }
     const abNames = new Set<string>();
     resource.spec.abTest?.metrics?.forEach((metric, i) => {
       if (abNames.has(metric.name)) context.addIssue({ code: 'custom', path: ['spec', 'abTest', 'metrics', i, 'name'], message: `"${metric.name}" is listed twice; keep one entry per metric` });

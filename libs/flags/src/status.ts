@@ -63,6 +63,8 @@ export interface AbMetricResult {
   improvement: number | null;
   interval: [number, number] | null;
   pValue: number | null;
+  /** A bootstrap p-value's step (1/replicates): 0 means below it. Absent for analytic tests. */
+  pValueResolution?: number;
   minimumImprovement: number;
   verdict: AbVerdict;
   note: string;

@@ -106,7 +106,9 @@ async function readGroup(client: PrometheusClient, spec: AbTestSpec, group: Grou
   return { latency, success, cost: (cost ?? []).flatMap((series) => series.points.map(([, value]) => value)), problems };
 }
 
-const NO_DATA = (name: AbMetricResult['name'], test: string, note: string): Comparison => ({ test, control: { estimate: null, n: 0 }, treatment: { estimate: null, n: 0 }, improvement: null, interval: null, pValue: null, verdict: 'not-enough-data', note });
+const METRIC_LABELS: Record<AbMetricResult['name'], string> = { latency: 'latency', 'success-rate': 'success rate', cost: 'cost per message' };
+
+const NO_DATA = (name: AbMetricResult['name'], test: string, note: string): Comparison => ({ metric: METRIC_LABELS[name], test, control: { estimate: null, n: 0 }, treatment: { estimate: null, n: 0 }, improvement: null, interval: null, pValue: null, verdict: 'not-enough-data', note });
 
 /** Evaluates the test at min(now, end of the window). */
 export async function evaluateAbTest(spec: AbTestSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<AbTestStatus> {
@@ -134,9 +136,10 @@ export async function evaluateAbTest(spec: AbTestSpec, status: FeatureFlagsStatu
     } else {
       comparison = compareCost(control?.cost ?? [], treatment?.cost ?? [], o);
     }
-    return { name, goal, minimumImprovement, ...comparison };
+    const { metric: _label, ...result } = comparison;
+    return { name, goal, minimumImprovement, ...result };
   });
-  const overall = overallVerdict(results.map((result) => ({ comparison: result, goal: result.goal })));
+  const overall = overallVerdict(results.map((result) => ({ comparison: { ...result, metric: METRIC_LABELS[result.name] }, goal: result.goal })));
   return { ...base, windowSeconds: Math.round((atMs - window.startMs!) / 1000), verdict: overall.verdict, note: overall.note, metrics: results };
 }
 

@@ -39,7 +39,8 @@ const errorRate = (protocol: string, w: string) =>
 const p99 = (protocol: string, w: string) => `histogram_quantile(0.99, sum by (le) (increase(agentbridge_delivery_latency_seconds_bucket{protocol="${protocol}"}[${w}])))`;
 const meanLatency = (protocol: string, w: string) => `sum(increase(agentbridge_delivery_latency_seconds_sum{protocol="${protocol}"}[${w}])) / sum(increase(agentbridge_delivery_latency_seconds_count{protocol="${protocol}"}[${w}]))`;
 const deliveryRate = (w: string) => `sum(increase(agentbridge_messages_delivered_total[${w}])) / sum(increase(agentbridge_messages_sent_total[${w}]))`;
-const unaccounted = (w: string) => `max_over_time(sum(agentbridge_messages_unaccounted)[${w}:1m])`;
+/** Per-shard maxima summed: 0 exactly when no shard reported an unaccounted message in the window (no subquery: a young installation has data too). */
+const unaccounted = (w: string) => `sum(max_over_time(agentbridge_messages_unaccounted[${w}]))`;
 const criticalAlerts = (w: string) => `max_over_time((count(ALERTS{alertstate="firing",severity="critical"}) or vector(0))[${w}:1m])`;
 /** Every process mirrors the rollback counts: one series per (level, trigger) counts once. */
 const unplannedRollbacks = (w: string) => `sum(max by (level, trigger) (increase(agentbridge_rollbacks_total{trigger=~"alert|gate|health-check"}[${w}]))) or vector(0)`;
@@ -137,7 +138,7 @@ const DEFINITIONS: Definition[] = [
       return { value: critical + rollbacks, display: `${critical} critical alert(s), ${rollbacks} unplanned rollback(s)`, result: critical === 0 && rollbacks === 0 ? 'pass' : 'fail', source: 'prometheus' };
     },
   },
-  { id: 'cutover-all-migrated', group: 'phase-gate', section: 'cutover success', title: 'All agents migrated (no agent active on legacy)', threshold: '0 legacy agents', window: '48h', measure: async ({ q }) => measured(await q(`max_over_time(${legacyAgents}[48h:5m])`), (v) => `${v} on legacy at most`, (v) => v === 0) },
+  { id: 'cutover-all-migrated', group: 'phase-gate', section: 'cutover success', title: 'All agents migrated (no agent active on legacy)', threshold: '0 legacy agents', window: '48h', measure: async ({ q }) => measured(await q('sum(max_over_time(agentbridge_active_agents_by_protocol{protocol="legacy"}[48h]))'), (v) => `${v} on legacy at most (per-shard maxima)`, (v) => v === 0) },
   { id: 'legacy-code-removed', group: 'phase-gate', section: 'cutover success', title: 'Legacy code removed', threshold: 'attested pass', measure: attested('legacy-code-removed') },
   // Final acceptance (strategy: Success Criteria).
   {
