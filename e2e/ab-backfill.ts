@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export interface GroupShape {
+interface GroupShape {
   /** Median delivery latency, seconds (log-normal, sigma 0.5). */
   medianSeconds: number;
   /** Share of messages that fail. */
@@ -51,7 +51,11 @@ function random(seed: number): () => number {
  * Writes blocks for `populations` into `dataDir` (a Prometheus --storage.tsdb.path) covering
  * [endMs − hours, endMs] at one sample per `stepSeconds`, `perStep` messages per group per step.
  */
-export function backfillPopulations(dataDir: string, populations: PopulationSpec[], options: { endMs: number; hours: number; stepSeconds: number; perStep: number; seed: number }): Record<string, Record<'legacy' | 'elicitation', GroupTotals>> {
+export function backfillPopulations(
+  dataDir: string,
+  populations: PopulationSpec[],
+  options: { endMs: number; hours: number; stepSeconds: number; perStep: number; seed: number },
+): Record<string, Record<'legacy' | 'elicitation', GroupTotals>> {
   const rand = random(options.seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const steps = Math.floor((options.hours * 3600) / options.stepSeconds);

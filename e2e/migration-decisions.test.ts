@@ -180,7 +180,16 @@ spec:
     controller = await startService({
       name: 'controller',
       entry: 'services/controller/src/main.ts',
-      env: { ...bridge.env, PORT: String(port), CONTROLLER_ID: 'ctl-scorecard', FEATURE_FLAGS_FILE: flagsFile, ADMIN_TOKEN: ADMIN, WEBHOOK_TOKEN: 'e2e-webhook-token-0123456789', RECONCILE_INTERVAL_MS: '200', ACTIVE_AGENT_WINDOW_MS: '60000' },
+      env: {
+        ...bridge.env,
+        PORT: String(port),
+        CONTROLLER_ID: 'ctl-scorecard',
+        FEATURE_FLAGS_FILE: flagsFile,
+        ADMIN_TOKEN: ADMIN,
+        WEBHOOK_TOKEN: 'e2e-webhook-token-0123456789',
+        RECONCILE_INTERVAL_MS: '200',
+        ACTIVE_AGENT_WINDOW_MS: '60000',
+      },
       readyUrl: `${controllerUrl}/readyz`,
     });
     prometheus = await startPrometheus({
@@ -232,7 +241,9 @@ spec:
     assert.ok(delivered !== null && delivered > 0.9, `delivery ratio ${delivered}`);
     assert.equal(value('week4-delivery').value, delivered);
     assert.equal(value('week4-delivery').result, delivered > 0.999 ? 'pass' : 'fail');
-    const errorRate = await ask('sum(increase(agentbridge_errors_total{protocol="elicitation"}[24h])) / (sum(increase(agentbridge_messages_delivered_total{protocol="elicitation"}[24h])) + sum(increase(agentbridge_errors_total{protocol="elicitation"}[24h])))');
+    const errorRate = await ask(
+      'sum(increase(agentbridge_errors_total{protocol="elicitation"}[24h])) / (sum(increase(agentbridge_messages_delivered_total{protocol="elicitation"}[24h])) + sum(increase(agentbridge_errors_total{protocol="elicitation"}[24h])))',
+    );
     assert.equal(value('week4-error-rate').value, errorRate);
     assert.equal(value('canary-zero-loss').value, await ask('sum(max_over_time(agentbridge_messages_unaccounted[24h]))'));
     assert.equal(value('canary-zero-loss').value, 0);

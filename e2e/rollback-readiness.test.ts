@@ -91,10 +91,13 @@ describe('rollback readiness: drills and the health-check trigger on a running b
   });
 
   test('the health check sees both replicas ready while the bridge is up', async () => {
-    const health = await waitForValue(async () => {
-      const { healthCheck } = await report();
-      return healthCheck?.lastResult === 'healthy' ? healthCheck : false;
-    }, { timeoutMs: 10_000, description: 'a healthy check' });
+    const health = await waitForValue(
+      async () => {
+        const { healthCheck } = await report();
+        return healthCheck?.lastResult === 'healthy' ? healthCheck : false;
+      },
+      { timeoutMs: 10_000, description: 'a healthy check' },
+    );
     assert.equal(health.consecutiveFailures, 0);
     assert.match(health.message, /^2 of 2 ready$/);
   });

@@ -120,7 +120,7 @@ export interface HealthCheckStatus {
 }
 
 /** A rollback drill in progress. */
-export interface DrillInProgress {
+interface DrillInProgress {
   id: string;
   agent: string;
   trigger: 'schedule' | 'cli' | 'admin';

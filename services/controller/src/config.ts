@@ -63,7 +63,12 @@ export const controllerConfigSchema = z
     ELICITATION_HEALTH_URLS: z
       .string()
       .default('')
-      .transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+      .transform((text) =>
+        text
+          .split(',')
+          .map((url) => url.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.url({ error: 'must be a comma-separated list of http(s) URLs such as http://elicitation:8702/readyz' }))),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),

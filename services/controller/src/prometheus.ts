@@ -9,12 +9,12 @@ class PrometheusQueryError extends Error {
   override readonly name = 'PrometheusQueryError';
 }
 
-export interface Sample {
+interface Sample {
   labels: Record<string, string>;
   value: number;
 }
 
-export interface RangeSeries {
+interface RangeSeries {
   labels: Record<string, string>;
   /** [Unix ms, value], NaN and ±Inf dropped. */
   points: Array<[number, number]>;

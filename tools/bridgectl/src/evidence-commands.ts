@@ -118,6 +118,9 @@ export async function drillCommand(ctx: ControllerCommandContext): Promise<numbe
     return EXIT.failed;
   }
   if (ctx.json) ctx.io.out(`${JSON.stringify(result, null, 2)}\n`);
-  else ctx.io.out(`drill ${result.id} ${result.result.toUpperCase()}: ${result.message}\n${result.effectMs !== undefined ? `  rollback effect ${result.effectMs} ms` : ''}${result.restoreMs !== undefined ? `, restore ${result.restoreMs} ms` : ''}\n`);
+  else
+    ctx.io.out(
+      `drill ${result.id} ${result.result.toUpperCase()}: ${result.message}\n${result.effectMs !== undefined ? `  rollback effect ${result.effectMs} ms` : ''}${result.restoreMs !== undefined ? `, restore ${result.restoreMs} ms` : ''}\n`,
+    );
   return result.result === 'passed' ? EXIT.ok : EXIT.failed;
 }

@@ -108,13 +108,29 @@ async function readGroup(client: PrometheusClient, spec: AbTestSpec, group: Grou
 
 const METRIC_LABELS: Record<AbMetricResult['name'], string> = { latency: 'latency', 'success-rate': 'success rate', cost: 'cost per message' };
 
-const NO_DATA = (name: AbMetricResult['name'], test: string, note: string): Comparison => ({ metric: METRIC_LABELS[name], test, control: { estimate: null, n: 0 }, treatment: { estimate: null, n: 0 }, improvement: null, interval: null, pValue: null, verdict: 'not-enough-data', note });
+const NO_DATA = (name: AbMetricResult['name'], test: string, note: string): Comparison => ({
+  metric: METRIC_LABELS[name],
+  test,
+  control: { estimate: null, n: 0 },
+  treatment: { estimate: null, n: 0 },
+  improvement: null,
+  interval: null,
+  pValue: null,
+  verdict: 'not-enough-data',
+  note,
+});
 
 /** Evaluates the test at min(now, end of the window). */
 export async function evaluateAbTest(spec: AbTestSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<AbTestStatus> {
   const window = abWindow(spec, status.abTest, status.effectivePercentage, now);
   const metrics = abMetricsOf(spec);
-  const base = { name: spec.name, state: window.state, confidence: spec.confidence, evaluatedAt: new Date(now).toISOString(), ...(window.startMs !== undefined ? { startedAt: new Date(window.startMs).toISOString(), endsAt: new Date(window.endMs!).toISOString() } : {}) };
+  const base = {
+    name: spec.name,
+    state: window.state,
+    confidence: spec.confidence,
+    evaluatedAt: new Date(now).toISOString(),
+    ...(window.startMs !== undefined ? { startedAt: new Date(window.startMs).toISOString(), endsAt: new Date(window.endMs!).toISOString() } : {}),
+  };
   if (window.state === 'waiting') {
     const note = window.startMs !== undefined ? `starts at ${new Date(window.startMs).toISOString()}` : `starts when the published percentage reaches ${spec.atPercentage}% (now ${status.effectivePercentage}%)`;
     return { ...base, verdict: 'pending', note, metrics: [] };
@@ -130,7 +146,9 @@ export async function evaluateAbTest(spec: AbTestSpec, status: FeatureFlagsStatu
     const o = options(minimumImprovement);
     if (name === 'latency') {
       comparison =
-        control?.latency && treatment?.latency ? compareLatency(control.latency, treatment.latency, { ...o, seed: seedOf(spec.name, window.startMs!) }) : NO_DATA(name, 'bootstrap over histogram buckets (mean latency)', unreachable || 'no latency histogram for one group in the window');
+        control?.latency && treatment?.latency
+          ? compareLatency(control.latency, treatment.latency, { ...o, seed: seedOf(spec.name, window.startMs!) })
+          : NO_DATA(name, 'bootstrap over histogram buckets (mean latency)', unreachable || 'no latency histogram for one group in the window');
     } else if (name === 'success-rate') {
       comparison = control?.success && treatment?.success ? compareSuccessRates(control.success, treatment.success, o) : NO_DATA(name, 'two-proportion z-test', unreachable || 'no delivery counts for one group in the window');
     } else {

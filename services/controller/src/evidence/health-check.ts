@@ -13,7 +13,7 @@ import { parseDuration, type FeatureFlagsSpec, type FlagSnapshot, type HealthChe
 /** A replica whose last report is older than this is not asked (it is gone, or going). */
 const LIVE_REPORT_MS = 15_000;
 
-export interface HealthProbe {
+interface HealthProbe {
   target: string;
   ready: boolean;
   detail: string;
@@ -28,7 +28,7 @@ export async function healthTargets(store: EventStore, configured: readonly stri
   return [...new Set([...fromRegistry, ...configured])];
 }
 
-export async function probe(target: string, timeoutMs: number): Promise<HealthProbe> {
+async function probe(target: string, timeoutMs: number): Promise<HealthProbe> {
   try {
     const response = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
     await response.body?.cancel();
@@ -59,7 +59,16 @@ export async function runHealthCheck(targets: readonly string[], spec: FeatureFl
   const healthy = ready > 0;
   const failures = healthy ? 0 : (previous?.consecutiveFailures ?? 0) + 1;
   const message =
-    targets.length === 0 ? 'no elicitation replica to ask: none reported in the last 15 s and no ELICITATION_HEALTH_URLS' : `${ready} of ${probes.length} ready${probes.some((p) => !p.ready) ? ` (${probes.filter((p) => !p.ready).map((p) => `${p.target}: ${p.detail}`).join('; ')})` : ''}`;
+    targets.length === 0
+      ? 'no elicitation replica to ask: none reported in the last 15 s and no ELICITATION_HEALTH_URLS'
+      : `${ready} of ${probes.length} ready${
+          probes.some((p) => !p.ready)
+            ? ` (${probes
+                .filter((p) => !p.ready)
+                .map((p) => `${p.target}: ${p.detail}`)
+                .join('; ')})`
+            : ''
+        }`;
   const status: HealthCheckStatus = { consecutiveFailures: failures, lastCheckAt: new Date(now).toISOString(), lastResult: healthy ? 'healthy' : 'unhealthy', message };
   return { status, ...(failures === limit ? { trip: { reason: `elicitation path unhealthy for ${limit} checks in a row: ${message}`, probes } } : {}) };
 }

@@ -120,7 +120,8 @@ export class EvidenceRunner {
       } else {
         const outcome = await awaitEffect(this.deps.store, this.deps.keys, snapshot, since, since + timeoutMs, this.deps.now);
         elapsedMs = outcome.effectMs;
-        if (elapsedMs === undefined) failure = `${drill.state === 'rolling-back' ? 'rollback' : 'restore'} of ${drill.agent} not in effect within ${timeoutMs} ms (lagging: ${outcome.lagging.join(', ') || 'none'}; undrained: ${outcome.undrained.join(', ') || 'none'})`;
+        if (elapsedMs === undefined)
+          failure = `${drill.state === 'rolling-back' ? 'rollback' : 'restore'} of ${drill.agent} not in effect within ${timeoutMs} ms (lagging: ${outcome.lagging.join(', ') || 'none'}; undrained: ${outcome.undrained.join(', ') || 'none'})`;
       }
       this.deps.submit({ type: 'drill-step', id: drill.id, step: drill.state === 'rolling-back' ? 'effective' : 'restored', ...(elapsedMs !== undefined ? { elapsedMs } : {}), ...(failure ? { failure } : {}) });
     })().catch((error) => {

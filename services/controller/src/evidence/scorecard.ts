@@ -7,7 +7,7 @@
  * what only a person can judge. A Prometheus that does not answer, or has no agent-bridge series,
  * leaves the measured criteria pending — never passed.
  */
-import { ATTESTED_CRITERIA, type Attestation, type CriterionGroup, type CriterionResult, type FeatureFlagsSpec, type FeatureFlagsStatus, type ScorecardCriterion, type ScorecardStatus } from '@agent-bridge/flags';
+import type { ATTESTED_CRITERIA, Attestation, CriterionGroup, CriterionResult, FeatureFlagsSpec, FeatureFlagsStatus, ScorecardCriterion, ScorecardStatus } from '@agent-bridge/flags';
 import { checkCutover, LEGACY_SHARE_QUERY } from '../analysis.js';
 import type { PrometheusClient } from '../prometheus.js';
 
@@ -82,7 +82,14 @@ function latencyImprovement(window: string, minimum: number, baseline?: (ctx: Co
   return async (ctx) => {
     const treatment = await ctx.q(meanLatency('elicitation', window));
     const control = baseline?.(ctx) ?? (await ctx.q(meanLatency('legacy', window)));
-    if (treatment === null || control === null || control === undefined || !(control > 0)) return { value: null, display: 'no data', result: 'pending', source: 'prometheus', note: baseline ? 'needs elicitation deliveries and a baseline (spec.scorecard.baselineLatencySeconds, or the A/B control estimate)' : 'needs deliveries on both protocols in the window' };
+    if (treatment === null || control === null || control === undefined || !(control > 0))
+      return {
+        value: null,
+        display: 'no data',
+        result: 'pending',
+        source: 'prometheus',
+        note: baseline ? 'needs elicitation deliveries and a baseline (spec.scorecard.baselineLatencySeconds, or the A/B control estimate)' : 'needs deliveries on both protocols in the window',
+      };
     const improvement = 1 - treatment / control;
     return { value: improvement, display: `${pct(improvement, 1)} lower (elicitation ${secs(treatment)}, ${baseline ? 'baseline' : 'legacy'} ${secs(control)})`, result: improvement > minimum ? 'pass' : 'fail', source: 'prometheus' };
   };
@@ -91,9 +98,43 @@ function latencyImprovement(window: string, minimum: number, baseline?: (ctx: Co
 const DEFINITIONS: Definition[] = [
   // Go/no-go decision points (strategy: Timeline with Buffer).
   { id: 'staging-tests', group: 'decision-point', section: 'end of week 2', title: 'Staging tests pass (functional, performance, chaos)', threshold: 'attested pass', measure: attested('staging-tests') },
-  { id: 'week4-error-rate', group: 'decision-point', section: 'end of week 4: canary criteria', title: 'Elicitation error rate', threshold: '< 0.1 %', window: '24h', measure: async ({ q }) => measured(await q(errorRate('elicitation', '24h')), (v) => pct(v, 3), (v) => v < 0.001) },
-  { id: 'week4-latency-p99', group: 'decision-point', section: 'end of week 4: canary criteria', title: 'Elicitation delivery latency p99', threshold: '< 1000 ms', window: '24h', measure: async ({ q }) => measured(await q(p99('elicitation', '24h')), secs, (v) => v < 1) },
-  { id: 'week4-delivery', group: 'decision-point', section: 'end of week 4: canary criteria', title: 'Messages delivered of those accepted', threshold: '> 99.9 %', window: '24h', measure: async ({ q }) => measured(await q(deliveryRate('24h')), (v) => pct(v, 3), (v) => v > 0.999) },
+  {
+    id: 'week4-error-rate',
+    group: 'decision-point',
+    section: 'end of week 4: canary criteria',
+    title: 'Elicitation error rate',
+    threshold: '< 0.1 %',
+    window: '24h',
+    measure: async ({ q }) =>
+      measured(
+        await q(errorRate('elicitation', '24h')),
+        (v) => pct(v, 3),
+        (v) => v < 0.001,
+      ),
+  },
+  {
+    id: 'week4-latency-p99',
+    group: 'decision-point',
+    section: 'end of week 4: canary criteria',
+    title: 'Elicitation delivery latency p99',
+    threshold: '< 1000 ms',
+    window: '24h',
+    measure: async ({ q }) => measured(await q(p99('elicitation', '24h')), secs, (v) => v < 1),
+  },
+  {
+    id: 'week4-delivery',
+    group: 'decision-point',
+    section: 'end of week 4: canary criteria',
+    title: 'Messages delivered of those accepted',
+    threshold: '> 99.9 %',
+    window: '24h',
+    measure: async ({ q }) =>
+      measured(
+        await q(deliveryRate('24h')),
+        (v) => pct(v, 3),
+        (v) => v > 0.999,
+      ),
+  },
   { id: 'ab-improvement', group: 'decision-point', section: 'end of week 6', title: 'The A/B test shows an improvement', threshold: 'verdict improved', measure: abVerdict() },
   {
     id: 'legacy-usage',
@@ -101,7 +142,12 @@ const DEFINITIONS: Definition[] = [
     section: 'end of week 9',
     title: 'Legacy usage (share of active agents)',
     threshold: '< 5 % over the cutover window',
-    measure: async ({ q, spec }) => measured(await q(`max_over_time((${LEGACY_SHARE_QUERY})[${spec.cutover.window}:1m])`), (v) => pct(v, 1), (v) => v < spec.cutover.maxLegacyShare),
+    measure: async ({ q, spec }) =>
+      measured(
+        await q(`max_over_time((${LEGACY_SHARE_QUERY})[${spec.cutover.window}:1m])`),
+        (v) => pct(v, 1),
+        (v) => v < spec.cutover.maxLegacyShare,
+      ),
   },
   {
     id: 'cutover-readiness',
@@ -116,11 +162,50 @@ const DEFINITIONS: Definition[] = [
   },
   { id: 'final-readiness-review', group: 'decision-point', section: 'week 10: final readiness review', title: 'The readiness review signed off', threshold: 'attested pass', measure: attested('final-readiness-review') },
   // Phase gates (strategy: Success Criteria).
-  { id: 'canary-zero-loss', group: 'phase-gate', section: 'canary success', title: 'Zero message loss', threshold: '0 unaccounted', window: '24h', measure: async ({ q }) => measured(await q(unaccounted('24h')), (v) => `${v} unaccounted`, (v) => v === 0) },
-  { id: 'canary-error-rate', group: 'phase-gate', section: 'canary success', title: 'Elicitation error rate', threshold: '< 0.1 %', window: '24h', measure: async ({ q }) => measured(await q(errorRate('elicitation', '24h')), (v) => pct(v, 3), (v) => v < 0.001) },
+  {
+    id: 'canary-zero-loss',
+    group: 'phase-gate',
+    section: 'canary success',
+    title: 'Zero message loss',
+    threshold: '0 unaccounted',
+    window: '24h',
+    measure: async ({ q }) =>
+      measured(
+        await q(unaccounted('24h')),
+        (v) => `${v} unaccounted`,
+        (v) => v === 0,
+      ),
+  },
+  {
+    id: 'canary-error-rate',
+    group: 'phase-gate',
+    section: 'canary success',
+    title: 'Elicitation error rate',
+    threshold: '< 0.1 %',
+    window: '24h',
+    measure: async ({ q }) =>
+      measured(
+        await q(errorRate('elicitation', '24h')),
+        (v) => pct(v, 3),
+        (v) => v < 0.001,
+      ),
+  },
   { id: 'canary-latency-improvement', group: 'phase-gate', section: 'canary success', title: 'Mean delivery latency, elicitation against legacy', threshold: '> 10 % lower', window: '24h', measure: latencyImprovement('24h', 0.1) },
   { id: 'rollout-ab-positive', group: 'phase-gate', section: 'rollout success', title: 'All A/B test metrics positive', threshold: 'verdict improved, no metric worse', measure: abVerdict() },
-  { id: 'rollout-no-critical', group: 'phase-gate', section: 'rollout success', title: 'No critical incidents (critical alerts firing)', threshold: '0', window: '24h', measure: async ({ q }) => measured(await q(criticalAlerts('24h')), (v) => `${v} firing at most`, (v) => v === 0) },
+  {
+    id: 'rollout-no-critical',
+    group: 'phase-gate',
+    section: 'rollout success',
+    title: 'No critical incidents (critical alerts firing)',
+    threshold: '0',
+    window: '24h',
+    measure: async ({ q }) =>
+      measured(
+        await q(criticalAlerts('24h')),
+        (v) => `${v} firing at most`,
+        (v) => v === 0,
+      ),
+  },
   { id: 'agent-satisfaction', group: 'phase-gate', section: 'rollout success', title: 'Agent satisfaction maintained', threshold: 'attested pass', measure: attested('agent-satisfaction') },
   {
     id: 'cutover-stable-48h',
@@ -138,7 +223,20 @@ const DEFINITIONS: Definition[] = [
       return { value: critical + rollbacks, display: `${critical} critical alert(s), ${rollbacks} unplanned rollback(s)`, result: critical === 0 && rollbacks === 0 ? 'pass' : 'fail', source: 'prometheus' };
     },
   },
-  { id: 'cutover-all-migrated', group: 'phase-gate', section: 'cutover success', title: 'All agents migrated (no agent active on legacy)', threshold: '0 legacy agents', window: '48h', measure: async ({ q }) => measured(await q('sum(max_over_time(agentbridge_active_agents_by_protocol{protocol="legacy"}[48h]))'), (v) => `${v} on legacy at most (per-shard maxima)`, (v) => v === 0) },
+  {
+    id: 'cutover-all-migrated',
+    group: 'phase-gate',
+    section: 'cutover success',
+    title: 'All agents migrated (no agent active on legacy)',
+    threshold: '0 legacy agents',
+    window: '48h',
+    measure: async ({ q }) =>
+      measured(
+        await q('sum(max_over_time(agentbridge_active_agents_by_protocol{protocol="legacy"}[48h]))'),
+        (v) => `${v} on legacy at most (per-shard maxima)`,
+        (v) => v === 0,
+      ),
+  },
   { id: 'legacy-code-removed', group: 'phase-gate', section: 'cutover success', title: 'Legacy code removed', threshold: 'attested pass', measure: attested('legacy-code-removed') },
   // Final acceptance (strategy: Success Criteria).
   {
@@ -165,13 +263,36 @@ const DEFINITIONS: Definition[] = [
       return result;
     },
   },
-  { id: 'delivery-rate', group: 'acceptance', section: 'final acceptance', title: 'Message delivery rate', threshold: '> 99.99 %', window: '168h', measure: async ({ q }) => measured(await q(deliveryRate('168h')), (v) => pct(v, 3), (v) => v > 0.9999) },
-  { id: 'no-unplanned-rollbacks', group: 'acceptance', section: 'final acceptance', title: 'Zero unplanned rollbacks in the final week (alert, gate, health-check)', threshold: '0', window: '168h', measure: async ({ q }) => measured(await q(unplannedRollbacks('168h')), (v) => `${v}`, (v) => v === 0) },
+  {
+    id: 'delivery-rate',
+    group: 'acceptance',
+    section: 'final acceptance',
+    title: 'Message delivery rate',
+    threshold: '> 99.99 %',
+    window: '168h',
+    measure: async ({ q }) =>
+      measured(
+        await q(deliveryRate('168h')),
+        (v) => pct(v, 3),
+        (v) => v > 0.9999,
+      ),
+  },
+  {
+    id: 'no-unplanned-rollbacks',
+    group: 'acceptance',
+    section: 'final acceptance',
+    title: 'Zero unplanned rollbacks in the final week (alert, gate, health-check)',
+    threshold: '0',
+    window: '168h',
+    measure: async ({ q }) =>
+      measured(
+        await q(unplannedRollbacks('168h')),
+        (v) => `${v}`,
+        (v) => v === 0,
+      ),
+  },
   { id: 'owner-feedback', group: 'acceptance', section: 'final acceptance', title: 'Positive feedback from 90 % of agent owners', threshold: 'attested pass (≥ 90 % positive)', measure: attested('owner-feedback') },
 ];
-
-/** The criteria's ids and what they are (bridgectl scorecard --list, docs). */
-export const SCORECARD_CRITERIA = DEFINITIONS.map(({ id, group, section, title, threshold, window }) => ({ id, group, section, title, threshold, ...(window ? { window } : {}) }));
 
 export async function evaluateScorecard(spec: FeatureFlagsSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<ScorecardStatus> {
   let unavailable: string | undefined = client ? undefined : 'no Prometheus URL (spec.analysis.prometheusUrl)';

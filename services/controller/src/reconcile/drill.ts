@@ -27,7 +27,14 @@ export function startDrill(ctx: PassContext, input: Pass, action: DrillAction): 
     return pass;
   }
   status.drill = { id: action.id, agent: action.agent, trigger: action.trigger, actor: action.actor, state: 'rolling-back', startedAt: ctx.at };
-  record(ctx, pass, { action: 'drill.started', actor: action.actor, trigger: action.trigger, reason: `rollback drill ${action.id}: ${action.agent} goes to legacy and back`, details: { id: action.id, agent: action.agent }, severity: 'Normal' });
+  record(ctx, pass, {
+    action: 'drill.started',
+    actor: action.actor,
+    trigger: action.trigger,
+    reason: `rollback drill ${action.id}: ${action.agent} goes to legacy and back`,
+    details: { id: action.id, agent: action.agent },
+    severity: 'Normal',
+  });
   pass.outcomes.push({ applied: true, message: `drill ${action.id} started: ${action.agent} goes to legacy, then back to elicitation` });
   return pass;
 }

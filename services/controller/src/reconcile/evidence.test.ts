@@ -136,7 +136,10 @@ describe('rollback drills', () => {
 
     const done = reconcile({ spec: specOf(), generation: 1, status: restoring.status, now: T0 + 900, actions: [{ type: 'drill-step', id: 'drill-1', step: 'restored', elapsedMs: 150 }] });
     assert.equal(done.status.drill, undefined);
-    assert.deepEqual({ ...done.status.lastDrill, message: undefined }, { id: 'drill-1', agent: 'drill-agent', trigger: 'cli', actor: 'alice', startedAt: iso(T0), at: iso(T0 + 900), result: 'passed', effectMs: 180, restoreMs: 150, message: undefined });
+    assert.deepEqual(
+      { ...done.status.lastDrill, message: undefined },
+      { id: 'drill-1', agent: 'drill-agent', trigger: 'cli', actor: 'alice', startedAt: iso(T0), at: iso(T0 + 900), result: 'passed', effectMs: 180, restoreMs: 150, message: undefined },
+    );
     assert.deepEqual(
       done.events.map((e) => e.action),
       ['drill.finished'],
@@ -145,7 +148,13 @@ describe('rollback drills', () => {
 
   test('a rollback step that failed still restores, and the drill is recorded failed', () => {
     const begun = reconcile({ spec: specOf(), generation: 1, status: atStage(1), now: T0, actions: [start] });
-    const restoring = reconcile({ spec: specOf(), generation: 1, status: begun.status, now: T0 + 30_000, actions: [{ type: 'drill-step', id: 'drill-1', step: 'effective', failure: 'rollback of drill-agent not in effect within 30000 ms' }] });
+    const restoring = reconcile({
+      spec: specOf(),
+      generation: 1,
+      status: begun.status,
+      now: T0 + 30_000,
+      actions: [{ type: 'drill-step', id: 'drill-1', step: 'effective', failure: 'rollback of drill-agent not in effect within 30000 ms' }],
+    });
     assert.equal(evaluateProtocol(restoring.settings, 'drill-agent').protocol, 'elicitation', 'restored despite the failure');
     const done = reconcile({ spec: specOf(), generation: 1, status: restoring.status, now: T0 + 31_000, actions: [{ type: 'drill-step', id: 'drill-1', step: 'restored', elapsedMs: 100 }] });
     assert.equal(done.status.lastDrill?.result, 'failed');

@@ -41,7 +41,12 @@ export function applyEvidence(ctx: PassContext, input: Pass, evidence: Evidence 
         actor: ctx.self,
         trigger: 'controller',
         reason: `A/B test ${evidence.abTest.name}: ${before.verdict} → ${evidence.abTest.verdict} (${evidence.abTest.note})`,
-        details: { name: evidence.abTest.name, from: before.verdict, to: evidence.abTest.verdict, metrics: evidence.abTest.metrics.map((m) => ({ name: m.name, verdict: m.verdict, improvement: m.improvement, interval: m.interval, pValue: m.pValue })) },
+        details: {
+          name: evidence.abTest.name,
+          from: before.verdict,
+          to: evidence.abTest.verdict,
+          metrics: evidence.abTest.metrics.map((m) => ({ name: m.name, verdict: m.verdict, improvement: m.improvement, interval: m.interval, pValue: m.pValue })),
+        },
         severity: evidence.abTest.verdict === 'worse' ? 'Warning' : 'Normal',
       });
     }

@@ -91,7 +91,10 @@ function promoteOn(ctx: PassContext, pass: Pass, action: Extract<ControlAction, 
   }
   const next = stages[status.stage]!;
   if (abGateHolds(ctx, status.abTest, next.percentage)) {
-    return { applied: false, message: `stage ${status.stage + 1} (${next.percentage}%) is above spec.abTest.gateAbovePercentage (${ctx.spec.abTest!.gateAbovePercentage}%) and the A/B verdict is ${status.abTest?.verdict ?? 'pending'}, not improved; wait for the test (bridgectl ab) or change the gate` };
+    return {
+      applied: false,
+      message: `stage ${status.stage + 1} (${next.percentage}%) is above spec.abTest.gateAbovePercentage (${ctx.spec.abTest!.gateAbovePercentage}%) and the A/B verdict is ${status.abTest?.verdict ?? 'pending'}, not improved; wait for the test (bridgectl ab) or change the gate`,
+    };
   }
   startStage(ctx, pass, status.stage + 1, action.actor, action.reason, action.trigger);
   return { applied: true, message: `promoted to stage ${status.stage} (${stages[status.stage - 1]!.percentage}%)` };
