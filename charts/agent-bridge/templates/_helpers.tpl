@@ -494,6 +494,12 @@ imagePullSecrets:
       value: /etc/agent-bridge/controller-tokens/admin-token
     - name: WEBHOOK_TOKEN_FILE
       value: /etc/agent-bridge/controller-tokens/webhook-token
+    {{- if and .Values.elicitation.enabled (kindIs "invalid" (index (merge (dict) ($c.settings | default dict) (.Values.settings | default dict)) "ELICITATION_HEALTH_URLS")) }}
+    # The health-check trigger (spec.rollback.healthCheck) probes the elicitation Service, besides
+    # each replica the store knows: no ready pod behind it is a failed check.
+    - name: ELICITATION_HEALTH_URLS
+      value: {{ printf "http://%s:%v/readyz" (include "agent-bridge.componentName" (list . "elicitation")) .Values.elicitation.port | quote }}
+    {{- end }}
   {{- include "agent-bridge.probes" (list . $port) | trim | nindent 2 }}
   {{- include "agent-bridge.preStop" . | trim | nindent 2 }}
   resources:

@@ -456,6 +456,7 @@ describe('settings', () => {
     const chosen = (key: string, property: { minimum?: number; maximum?: number; enum?: unknown[] }, fallback: unknown): unknown => {
       if (property.enum) return property.enum.find((value) => value !== null && value !== fallback);
       if (key === 'ELICITATION_ENDPOINT_URL') return 'https://agents.example.org/mcp';
+      if (key === 'ELICITATION_HEALTH_URLS') return 'http://elicitation.example.org:8702/readyz,http://10.0.0.7:8702/readyz';
       const value = Number(fallback) + 1;
       return value <= property.maximum! ? value : Number(fallback) - 1;
     };
@@ -476,7 +477,8 @@ describe('settings', () => {
     for (const { service, where, container } of serviceContainers(objects)) {
       seen.add(service);
       const config = SERVICE_CONFIG[service].load(environmentOf(container));
-      for (const [key, value] of Object.entries(expected[service]!)) assert.equal(config[key], value, `${where}: ${key}`);
+      // A list setting (ELICITATION_HEALTH_URLS) is loaded as its items.
+      for (const [key, value] of Object.entries(expected[service]!)) assert.equal(Array.isArray(config[key]) ? config[key].join(',') : config[key], value, `${where}: ${key}`);
       assert.equal(config.SHARD_COUNT, 16);
       assert.equal(config.REDIS_URL, 'rediss://user:secret@redis.example:6380');
     }
@@ -675,8 +677,10 @@ describe('NetworkPolicies', () => {
   test('agent ports admit only the ingress controller namespace and monitoring (and, for elicitation, the other replicas)', () => {
     assert.deepEqual(namespaces(policy('legacy-poll').spec.ingress[0].from), ['ingress-nginx', 'monitoring']);
     assert.deepEqual(policy('legacy-poll').spec.ingress[0].ports, [{ protocol: 'TCP', port: 8701 }]);
-    assert.deepEqual(namespaces(policy('elicitation').spec.ingress[0].from), ['ingress-nginx', 'monitoring', 'same namespace']);
+    assert.deepEqual(namespaces(policy('elicitation').spec.ingress[0].from), ['ingress-nginx', 'monitoring', 'same namespace', 'same namespace']);
     assert.equal(policy('elicitation').spec.ingress[0].from[2].podSelector.matchLabels['app.kubernetes.io/component'], 'elicitation');
+    // The controller's health-check trigger probes /readyz.
+    assert.equal(policy('elicitation').spec.ingress[0].from[3].podSelector.matchLabels['agentbridge.io/controller'], 'true');
     assert.equal(policy('legacy-poll').spec.ingress.length, 1);
   });
 
@@ -707,6 +711,14 @@ describe('NetworkPolicies', () => {
     }
     const api = policy('router').spec.egress.find((rule: { ports?: Array<{ port: number }> }) => rule.ports?.some((port) => port.port === 6443));
     assert.deepEqual(api.to, [{ ipBlock: { cidr: '10.0.0.1/32' } }]);
+  });
+
+  test('the controller may reach the elicitation replicas (health-check trigger), and is told the Service to probe', () => {
+    const probe = policy('router').spec.egress.find((rule: { ports?: Array<{ port: number }>; to?: Array<{ podSelector?: { matchLabels: Record<string, string> } }> }) => rule.to?.some((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'] === 'elicitation'));
+    assert.deepEqual(probe?.ports, [{ protocol: 'TCP', port: 8702 }]);
+    const controller = serviceContainers(objects).find(({ service }) => service === 'controller')!;
+    assert.equal(environmentOf(controller.container).ELICITATION_HEALTH_URLS, `http://${RELEASE}-elicitation:8702/readyz`);
+    assert.ok(find(objects, 'Service', `${RELEASE}-elicitation`), 'the Service it names exists');
   });
 
   test('the in-chart Redis admits only this release’s agent-bridge pods and has no egress', () => {

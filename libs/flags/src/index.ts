@@ -13,4 +13,21 @@ export { publishFlags, readPublishedFlags } from './publisher.js';
 
 export * from './resource.js';
 
-export type { AbMetricResult, AbTestStatus, AbVerdict, ActiveRollback, CheckResult, Condition, ConditionType, CriterionGroup, CriterionResult, DrillInProgress, DrillResult, FeatureFlagsStatus, HealthCheckStatus, HistoryEntry, MetricValue, ScorecardCriterion, ScorecardStatus } from './status.js';
+export type {
+  AbMetricResult,
+  AbTestStatus,
+  AbVerdict,
+  ActiveRollback,
+  CheckResult,
+  Condition,
+  ConditionType,
+  CriterionGroup,
+  CriterionResult,
+  DrillResult,
+  FeatureFlagsStatus,
+  HealthCheckStatus,
+  HistoryEntry,
+  MetricValue,
+  ScorecardCriterion,
+  ScorecardStatus,
+} from './status.js';

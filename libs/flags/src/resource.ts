@@ -69,7 +69,11 @@ const analysisMetricSchema = z
   )
   .refine((metric) => metric.max !== undefined || metric.min !== undefined, { error: 'give a threshold: max, min or both' });
 
-const positiveInt = (max: number) => z.int({ error: `expected an integer from 1 to ${max}` }).min(1, { error: `expected an integer from 1 to ${max}` }).max(max, { error: `expected an integer from 1 to ${max}` });
+const positiveInt = (max: number) =>
+  z
+    .int({ error: `expected an integer from 1 to ${max}` })
+    .min(1, { error: `expected an integer from 1 to ${max}` })
+    .max(max, { error: `expected an integer from 1 to ${max}` });
 /** An RFC 3339 timestamp with its offset; a plain pattern (which the CRD states as is) and a real date. */
 const timestamp = z
   .string({ error: 'expected an ISO 8601 timestamp such as 2026-12-01T09:00:00Z' })
@@ -97,7 +101,10 @@ const abMetricSchema = z.strictObject(
 const abTestSchema = z.strictObject(
   {
     /** A label for the test, shown in the status, Events and bridgectl ab. */
-    name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a lowercase name of letters, digits and "-" (at most 63)' }).default('ab-test'),
+    name: z
+      .string({ error: 'expected a name' })
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a lowercase name of letters, digits and "-" (at most 63)' })
+      .default('ab-test'),
     /** Start of the test window; without it the test starts when the published percentage first reaches atPercentage. */
     startAt: timestamp.optional(),
     atPercentage: z.int({ error: 'expected an integer from 1 to 99' }).min(1, { error: 'expected an integer from 1 to 99' }).max(99, { error: 'expected an integer from 1 to 99' }).default(50),
@@ -106,7 +113,11 @@ const abTestSchema = z.strictObject(
     /** How often the controller evaluates the test while it runs. */
     interval: duration(10_000).default('5m'),
     /** Confidence of the intervals; a verdict needs the whole interval on one side (strategy: statistical_significance 0.95). */
-    confidence: z.number({ error: 'expected a number from 0.5 to 0.999, such as 0.95' }).min(0.5, { error: 'expected a number from 0.5 to 0.999, such as 0.95' }).max(0.999, { error: 'expected a number from 0.5 to 0.999, such as 0.95' }).default(0.95),
+    confidence: z
+      .number({ error: 'expected a number from 0.5 to 0.999, such as 0.95' })
+      .min(0.5, { error: 'expected a number from 0.5 to 0.999, such as 0.95' })
+      .max(0.999, { error: 'expected a number from 0.5 to 0.999, such as 0.95' })
+      .default(0.95),
     /** Smallest relative improvement that counts (strategy: minimum_improvement 0.10). */
     minimumImprovement: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }).default(0.1),
     /** Fewer messages (or, for cost, evaluation steps) than this in either group: not enough data. */
@@ -121,10 +132,13 @@ const abTestSchema = z.strictObject(
   mapping,
 );
 
+/** The scorecard criteria only a person can judge (the others are measured). */
+export const ATTESTED_CRITERIA = ['staging-tests', 'final-readiness-review', 'agent-satisfaction', 'legacy-code-removed', 'owner-feedback'] as const;
+
 /** A criterion that needs a person: who attests it, when, and where the evidence is. */
 const attestationSchema = z.strictObject(
   {
-    criterion: z.string({ error: 'expected a criterion id' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a criterion id such as staging-tests (bridgectl scorecard lists them)' }),
+    criterion: z.enum(ATTESTED_CRITERIA, { error: `expected one of ${ATTESTED_CRITERIA.join(', ')} (the criteria a person attests; bridgectl scorecard lists them)` }),
     result: z.enum(['pass', 'fail'], { error: 'expected pass or fail' }).default('pass'),
     by: nonEmpty('who attests it'),
     at: timestamp,
@@ -306,6 +320,10 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
     });
     if (resource.spec.abTest && !resource.spec.analysis.prometheusUrl) {
       context.addIssue({ code: 'custom', path: ['spec', 'analysis', 'prometheusUrl'], message: 'the A/B test needs a Prometheus URL' });
+    }
+    const abMetrics = resource.spec.abTest?.metrics;
+    if (abMetrics && !abMetrics.some((metric) => (metric.goal ?? DEFAULT_AB_GOALS[metric.name]) === 'improve')) {
+      context.addIssue({ code: 'custom', path: ['spec', 'abTest', 'metrics'], message: 'give at least one metric the goal improve (latency has it by default): the test must be able to show an improvement' });
     }
     const abNames = new Set<string>();
     resource.spec.abTest?.metrics?.forEach((metric, i) => {

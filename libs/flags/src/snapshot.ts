@@ -70,7 +70,7 @@ export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 export const ROLLBACK_LEVELS = ['full', 'partial', 'canary'] as const;
 export type RollbackLevel = (typeof ROLLBACK_LEVELS)[number];
 /** What started a rollback: an Alertmanager notification, a failed analysis gate, the admin API, bridgectl, an edit of the resource, or the elicitation health check. */
-export const ROLLBACK_TRIGGERS = ['alert', 'gate', 'admin', 'cli', 'resource', 'health-check'] as const;
+const ROLLBACK_TRIGGERS = ['alert', 'gate', 'admin', 'cli', 'resource', 'health-check'] as const;
 export type RollbackTrigger = (typeof ROLLBACK_TRIGGERS)[number];
 
 const rollbackLevel = z.enum(ROLLBACK_LEVELS, { error: `expected one of ${ROLLBACK_LEVELS.join(', ')}` });

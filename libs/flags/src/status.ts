@@ -63,6 +63,8 @@ export interface AbMetricResult {
   improvement: number | null;
   interval: [number, number] | null;
   pValue: number | null;
+  /** A bootstrap p-value's step (1/replicates): 0 means below it. Absent for analytic tests. */
+  pValueResolution?: number;
   minimumImprovement: number;
   verdict: AbVerdict;
   note: string;
@@ -118,7 +120,7 @@ export interface HealthCheckStatus {
 }
 
 /** A rollback drill in progress. */
-export interface DrillInProgress {
+interface DrillInProgress {
   id: string;
   agent: string;
   trigger: 'schedule' | 'cli' | 'admin';
@@ -127,6 +129,8 @@ export interface DrillInProgress {
   state: 'rolling-back' | 'restoring';
   startedAt: string;
   effectMs?: number;
+  /** Why the rollback step failed (the restore still runs). */
+  failure?: string;
 }
 
 export interface DrillResult {

@@ -5,51 +5,10 @@
  */
 import type { AnalysisMetric, CheckResult, FeatureFlagsSpec, FeatureFlagsStatus, MetricValue } from '@agent-bridge/flags';
 import { durationsOf, formatDuration } from '@agent-bridge/flags';
+import type { PrometheusClient } from './prometheus.js';
 import type { CutoverCheck } from './reconcile.js';
 
-class PrometheusQueryError extends Error {
-  readonly code = 'PROMETHEUS_QUERY_FAILED';
-  override readonly name = 'PrometheusQueryError';
-}
-
-export interface PrometheusClient {
-  /** The first sample's value, or null when the query returned no data. Throws PrometheusQueryError. */
-  query(expr: string): Promise<number | null>;
-}
-
-export function prometheusClient(baseUrl: string, timeoutMs: number): PrometheusClient {
-  return {
-    async query(expr) {
-      const url = new URL('/api/v1/query', baseUrl);
-      url.searchParams.set('query', expr);
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      } catch (error) {
-        throw new PrometheusQueryError(`Prometheus at ${baseUrl} did not answer within ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
-      }
-      const body = (await response.json().catch(() => null)) as { status?: string; error?: string; data?: { resultType: string; result: unknown } } | null;
-      if (!response.ok || body?.status !== 'success') {
-        throw new PrometheusQueryError(`Prometheus rejected the query ${JSON.stringify(expr)}: ${body?.error ?? `HTTP ${response.status}`}`);
-      }
-      return firstValue(body.data!);
-    },
-  };
-}
-
-function firstValue(data: { resultType: string; result: unknown }): number | null {
-  if (data.resultType === 'scalar') return toNumber((data.result as [number, string])[1]);
-  if (data.resultType === 'vector') {
-    const [first] = data.result as Array<{ value: [number, string] }>;
-    return first ? toNumber(first.value[1]) : null;
-  }
-  return null;
-}
-
-function toNumber(text: string): number | null {
-  const value = Number(text);
-  return Number.isNaN(value) ? null : value;
-}
+export { prometheusClient, type PrometheusClient } from './prometheus.js';
 
 function judge(metric: AnalysisMetric, value: number | null, noData: 'inconclusive' | 'fail'): CheckResult {
   if (value === null) return noData === 'fail' ? 'fail' : 'inconclusive';
@@ -82,7 +41,7 @@ export async function runAnalysis(spec: FeatureFlagsSpec, client: PrometheusClie
 }
 
 /** The legacy share of active agents, the quantity the cutover guard and the HighLegacyUsage alert watch. */
-const LEGACY_SHARE_QUERY = 'sum(agentbridge_active_agents_by_protocol{protocol="legacy"}) / clamp_min(sum(agentbridge_active_agents), 1)';
+export const LEGACY_SHARE_QUERY = 'sum(agentbridge_active_agents_by_protocol{protocol="legacy"}) / clamp_min(sum(agentbridge_active_agents), 1)';
 
 /**
  * Readiness for legacyDisabled: every stage done, no critical alert firing, and the legacy share

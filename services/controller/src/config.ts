@@ -56,6 +56,20 @@ export const controllerConfigSchema = z
     PROMETHEUS_TIMEOUT_MS: int(100, 60_000).default(5_000),
     /** An agent counts as active when it used an endpoint within this window (bridgectl status). */
     ACTIVE_AGENT_WINDOW_MS: int(10_000, 24 * 60 * 60 * 1000).default(5 * 60 * 1000),
+    /**
+     * The health-check trigger probes these /readyz URLs (comma-separated; in Kubernetes the
+     * elicitation Service) besides every elicitation replica the store knows.
+     */
+    ELICITATION_HEALTH_URLS: z
+      .string()
+      .default('')
+      .transform((text) =>
+        text
+          .split(',')
+          .map((url) => url.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url({ error: 'must be a comma-separated list of http(s) URLs such as http://elicitation:8702/readyz' }))),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
   })

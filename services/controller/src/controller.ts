@@ -6,11 +6,14 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-store';
-import { FlagsError, durationsOf, evaluateProtocol, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSettings, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
+import { awaitEffect } from './effect.js';
+import { FlagsError, durationsOf, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
+import { EvidenceRunner } from './evidence/runner.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
+import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
 
@@ -29,6 +32,8 @@ export interface ControllerDeps {
   /** A Prometheus client for the spec's URL (created per URL, cached). */
   prometheus: (baseUrl: string) => PrometheusClient;
   metrics: BridgeMetrics;
+  /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
+  healthUrls?: readonly string[];
   logger: Logger;
   now?: () => number;
 }
@@ -45,11 +50,6 @@ interface QueuedAction {
   resolve: (result: ActionResult) => void;
   reject: (error: Error) => void;
 }
-
-/** Services whose applied version decides when a change is effective in routing and delivery. */
-const EFFECT_SERVICES = new Set(['router', 'elicitation']);
-/** A process whose last report is older than this counts as gone. */
-const LIVE_REPORT_MS = 15_000;
 
 /** A queued action that could not be completed (the store or the leader went away): its code says which, a retry may succeed. */
 class ActionFailedError extends Error {
@@ -73,12 +73,23 @@ export class Controller {
   private stopped = false;
   private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
   private readonly now: () => number;
+  private readonly evidence: EvidenceRunner;
 
   constructor(
     private readonly deps: ControllerDeps,
     private readonly options: ControllerOptions,
   ) {
     this.now = deps.now ?? Date.now;
+    this.evidence = new EvidenceRunner({
+      store: deps.store,
+      keys: deps.keys,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      now: this.now,
+      submit: (action) => this.internal(action),
+      healthUrls: deps.healthUrls ?? [],
+      controllerId: options.controllerId,
+    });
   }
 
   async start(): Promise<void> {
@@ -120,6 +131,19 @@ export class Controller {
     });
   }
 
+  /** A rollback drill of `agent` (default spec.rollback.drill.agent) to submit, or undefined when there is no drill agent. */
+  async drillAction(agent: string | undefined, actor: string, trigger: 'cli' | 'admin'): Promise<ControlAction | undefined> {
+    const target = agent ?? this.currentSpec()?.rollback.drill?.agent;
+    return target ? this.evidence.drillAction(await readPublishedFlags(this.deps.store), target, trigger, actor, this.now()) : undefined;
+  }
+
+  /** An action of the controller's own (a drill step): no caller waits on it. */
+  private internal(action: ControlAction): void {
+    if (!this.isLeader()) return;
+    this.queue.push({ action, receivedAt: this.now(), resolve: () => {}, reject: () => {} });
+    this.poke();
+  }
+
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -138,6 +162,7 @@ export class Controller {
         ? { phase: spec.phase, paused: spec.paused, flags: requestedSettings(spec), stages: spec.rollout.stages, analysis: spec.analysis, rollback: { automatic: spec.rollback.automatic, partialStep: spec.rollback.partialStep } }
         : undefined,
       status: status ?? null,
+      healthCheck: this.evidence.healthCheck() ?? status?.healthCheck ?? null,
       snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
       adoption: {
         windowMs: this.options.activeAgentWindowMs,
@@ -200,19 +225,23 @@ export class Controller {
     const analysis = analysisDue(spec, status, now) ? await runAnalysis(spec, client, now) : undefined;
     for (const metric of analysis ?? []) this.deps.metrics.analysisChecks.inc({ metric: metric.name, result: metric.result });
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
+    const { evidence, actions } = await this.evidence.collect(spec, status, client, now);
 
-    const queued = this.queue.splice(0);
+    const queued = [...actions.map((action) => ({ action, receivedAt: now, resolve: () => {}, reject: () => {} })), ...this.queue.splice(0)];
     try {
-      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover });
+      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, evidence });
     } catch (error) {
       for (const q of queued) q.reject(new ActionFailedError((error as { code?: string }).code ?? 'UNAVAILABLE', `the change could not be completed: ${(error as Error).message}; retry`, { cause: error }));
       throw error;
     }
   }
 
-  private async apply(queued: QueuedAction[], input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined }): Promise<void> {
+  private async apply(
+    queued: QueuedAction[],
+    input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined; evidence: Evidence },
+  ): Promise<void> {
     const { source, elector, logger } = this.deps;
-    const { spec, status, now, analysis, cutover } = input;
+    const { spec, status, now, analysis, cutover, evidence } = input;
     const result = reconcile({
       spec,
       generation: input.generation,
@@ -221,6 +250,7 @@ export class Controller {
       actions: queued.map((q) => q.action),
       ...(analysis ? { analysis } : {}),
       ...(cutover ? { cutover } : {}),
+      evidence,
       controllerId: this.options.controllerId,
     });
     for (const effect of this.pendingEffects.splice(0)) {
@@ -250,6 +280,8 @@ export class Controller {
       throw error;
     }
     answer();
+    this.evidence.afterPass(result.status, spec, published?.snapshot);
+    this.evidence.exportLastDrill(result.status, spec);
     if (published && result.rollbacks.length > 0) {
       const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);
       void this.measureEffect(published.snapshot, receivedAt, result.status.lastRollback?.at ?? '').catch((error) => logger.warn({ err: error }, 'could not measure the rollback effect'));
@@ -338,20 +370,7 @@ export class Controller {
    */
   private async measureEffect(snapshot: FlagSnapshot, receivedAt: number, rollbackAt: string): Promise<void> {
     const { store, keys } = this.deps;
-    const deadline = receivedAt + this.options.effectTimeoutMs;
-    let effectMs: number | undefined;
-    let lagging: string[] = [];
-    let undrained: string[] = [];
-    while (this.now() < deadline) {
-      const reports = await store.readFlagsApplied(this.now() - LIVE_REPORT_MS);
-      lagging = reports.filter((r) => EFFECT_SERVICES.has(r.service) && r.version < snapshot.version).map((r) => `${r.service}/${r.replica}@${r.version}`);
-      if (lagging.length === 0) undrained = await this.agentsAwaitingDrain(snapshot, keys.allShards());
-      if (lagging.length === 0 && undrained.length === 0) {
-        effectMs = this.now() - receivedAt;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const { effectMs, lagging, undrained } = await awaitEffect(store, keys, snapshot, receivedAt, receivedAt + this.options.effectTimeoutMs, this.now);
     this.deps.metrics.rollbackEffectSeconds.observe((effectMs ?? this.options.effectTimeoutMs) / 1000);
     const lease = this.deps.elector.lease();
     if (lease) {
@@ -370,16 +389,6 @@ export class Controller {
     this.deps.logger.info({ effectMs, version: snapshot.version }, 'rollback effect measured');
     this.pendingEffects.push({ at: rollbackAt, effectMs });
     this.poke();
-  }
-
-  private async agentsAwaitingDrain(settings: FlagSettings, shards: number[]): Promise<string[]> {
-    const waiting: string[] = [];
-    for (const shard of shards) {
-      for (const agentId of await this.deps.store.agentsWithPushBacklog(shard)) {
-        if (evaluateProtocol(settings, agentId).protocol === 'legacy') waiting.push(agentId);
-      }
-    }
-    return waiting;
   }
 }
 

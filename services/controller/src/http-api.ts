@@ -1,6 +1,6 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).
@@ -29,6 +29,7 @@ const rollbackBody = z.strictObject({
   trigger,
 });
 const simpleBody = z.strictObject({ reason: z.string().trim().min(1).optional(), actor, trigger, full: z.boolean().optional() });
+const drillBody = z.strictObject({ agent: agentSelectorSchema.optional(), actor, trigger });
 
 export interface HttpApiDeps {
   controller: Controller;
@@ -187,7 +188,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
    * Runs an admin action and answers it. With an Idempotency-Key the action runs once: a retry (a
    * relay that timed out, bridgectl trying again) gets the first answer, from any controller.
    */
-  async function run(response: ServerResponse, action: ControlAction, idempotency: Admitted['idempotency']): Promise<void> {
+  async function run(response: ServerResponse, action: ControlAction, idempotency: Admitted['idempotency'], extra: Record<string, unknown> = {}): Promise<void> {
     if (idempotency) {
       const reservation = await deps.adminRequests.reserveAdminRequest(idempotency.key, idempotency.fingerprint, ADMIN_REQUEST_TTL_SECONDS);
       if (reservation.status === 'done') return sendJson(response, 200, reservation.answer, { 'idempotent-replay': 'true' });
@@ -197,7 +198,7 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     let answer: Record<string, unknown>;
     try {
       const result = await controller.submit(action);
-      answer = { applied: result.applied, message: result.message, ...(result.snapshotVersion !== undefined ? { snapshot_version: result.snapshotVersion } : {}) };
+      answer = { applied: result.applied, message: result.message, ...(result.snapshotVersion !== undefined ? { snapshot_version: result.snapshotVersion } : {}), ...extra };
     } catch (error) {
       // Nothing was applied: a retry with the same key may run it again.
       if (idempotency) await deps.adminRequests.abandonAdminRequest(idempotency.key).catch(() => undefined);
@@ -251,6 +252,15 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
         },
         admitted.idempotency,
       );
+    },
+    '/admin/drill': async (request, response) => {
+      const admitted = await admit(request, response, deps.adminToken, '/admin/drill');
+      if (admitted === null) return;
+      const args = parse(drillBody, admitted.body, response);
+      if (!args) return;
+      const action = await controller.drillAction(args.agent, args.actor ?? args.trigger, args.trigger);
+      if (!action) return fail(response, 400, 'NO_DRILL_AGENT', 'no drill agent: give one ({"agent": "ID"}, bridgectl drill --agent ID) or set spec.rollback.drill.agent. Nothing was done.');
+      await run(response, action, admitted.idempotency, action.type === 'drill' ? { drill_id: action.id, agent: action.agent } : {});
     },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),

@@ -8,6 +8,7 @@ import { applyActions } from './reconcile/actions.js';
 import { applyAnalysis } from './reconcile/analysis.js';
 import { setConditions } from './reconcile/conditions.js';
 import { guardCutover } from './reconcile/cutover.js';
+import { applyEvidence } from './reconcile/evidence.js';
 import { effectiveFlags } from './reconcile/flags.js';
 import { observeSpec } from './reconcile/observe-spec.js';
 import { firstPass, passContext } from './reconcile/pass.js';
@@ -23,7 +24,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const observed = observeSpec(ctx, firstPass(input.status));
   const acted = applyActions(ctx, observed.pass, [...(observed.requested ? [observed.requested] : []), ...(input.actions ?? [])]);
   const analysed = applyAnalysis(ctx, acted, input.analysis);
-  const staged = advanceStages(ctx, analysed);
+  const evidenced = applyEvidence(ctx, analysed, input.evidence);
+  const staged = advanceStages(ctx, evidenced);
   const flagged = effectiveFlags(ctx, staged);
   const guarded = guardCutover(ctx, flagged.pass, flagged.settings, input.cutover);
   const { status, events, outcomes, rollbacks } = setConditions(ctx, guarded.pass, guarded.settings);

@@ -50,6 +50,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       elector,
       metrics,
       logger,
+      healthUrls: config.ELICITATION_HEALTH_URLS,
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));

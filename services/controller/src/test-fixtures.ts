@@ -16,4 +16,7 @@ spec:
   rollback:
     alerts:
       - { alertName: ElicitationErrorSpike, level: partial }
+    # No elicitation replica runs in these tests: the health-check trigger would roll back.
+    healthCheck:
+      enabled: false
 `;

@@ -32,6 +32,12 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
   bridgectl resume [--reason R]                      lift a pause or a rollback
   bridgectl simulate (--agents a,b,c | --present [--window 5m] [--limit N]) [--file featureflags.yaml] [--json]
                                                      who is on elicitation at each stage of the plan (and now)
+  bridgectl ab [--json]                              the A/B test: legacy against elicitation per metric, with the
+                                                     interval, p-value and verdict (spec.abTest)
+  bridgectl scorecard [--json]                       the go/no-go scorecard: decision points, phase gates, final
+                                                     acceptance, each pass / fail / pending with its value
+  bridgectl drill [--agent ID] [--no-wait]           a rollback drill: the agent (default spec.rollback.drill.agent)
+                                                     to legacy and back, trigger-to-effect time measured
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
@@ -66,6 +72,8 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       full: { type: 'boolean' },
       present: { type: 'boolean' },
       window: { type: 'string' },
+      agent: { type: 'string' },
+      'no-wait': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

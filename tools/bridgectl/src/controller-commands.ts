@@ -1,6 +1,6 @@
 /**
  * bridgectl commands that talk to the controller: status (status-command.ts), rollback, promote,
- * pause, resume (its admin API, here), simulate (simulate-command.ts: the plan's stages evaluated for
+ * pause, resume (its admin API, here), ab, scorecard and drill (evidence-commands.ts), simulate (simulate-command.ts: the plan's stages evaluated for
  * given agents), and apply -f (apply-command.ts, local mode: writes the FeatureFlags file the
  * controller watches).
  */
@@ -8,10 +8,11 @@ import { ROLLBACK_LEVELS, type RollbackLevel } from '@agent-bridge/flags';
 import { apply } from './apply-command.js';
 import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type ControllerCommandContext } from './common.js';
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
+import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -35,6 +36,15 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'apply':
       noMoreArgs(command, args);
       return apply(ctx);
+    case 'ab':
+      noMoreArgs(command, args);
+      return abCommand(ctx);
+    case 'scorecard':
+      noMoreArgs(command, args);
+      return scorecardCommand(ctx);
+    case 'drill':
+      noMoreArgs(command, args);
+      return drillCommand(ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

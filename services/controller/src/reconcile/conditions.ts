@@ -5,6 +5,7 @@
 import type { FlagSettings } from '@agent-bridge/flags';
 import { setCondition } from '../status.js';
 import { STAGED_PHASES, draft, type Pass, type PassContext } from './pass.js';
+import { abGateHolds } from './evidence.js';
 import { haltedBy, stagesComplete } from './stages.js';
 
 export function setConditions(ctx: PassContext, input: Pass, settings: FlagSettings): Pass {
@@ -18,12 +19,19 @@ export function setConditions(ctx: PassContext, input: Pass, settings: FlagSetti
   setCondition(status, 'Ready', 'True', 'Reconciled', `generation ${gen} reconciled`, at, gen);
   const progressing = STAGED_PHASES.has(status.phase) && stages.length > 0 && !halted && !complete;
   const inconclusiveNow = status.lastMetrics.some((m) => m.result === 'inconclusive');
+  const next = stages[status.stage];
+  const heldFor = ctx.now - Date.parse(status.stageStartedAt ?? at);
+  const gated = progressing && next !== undefined && heldFor >= (ctx.holdsMs[status.stage - 1] ?? 0) && abGateHolds(ctx, status.abTest, next.percentage);
   setCondition(
     status,
     'Progressing',
     progressing ? 'True' : 'False',
-    progressing ? (inconclusiveNow ? 'AnalysisInconclusive' : 'StageHold') : halted ? 'Halted' : 'Idle',
-    progressing ? `stage ${status.stage}/${stages.length} at ${status.effectivePercentage}%${inconclusiveNow ? ', waiting for analysis data' : ''}` : halted ? `halted by ${halted}` : 'no stage to run',
+    progressing ? (gated ? 'WaitingForAbTest' : inconclusiveNow ? 'AnalysisInconclusive' : 'StageHold') : halted ? 'Halted' : 'Idle',
+    progressing
+      ? `stage ${status.stage}/${stages.length} at ${status.effectivePercentage}%${gated ? `, waiting for the A/B test to show an improvement (verdict ${status.abTest?.verdict ?? 'pending'})` : inconclusiveNow ? ', waiting for analysis data' : ''}`
+      : halted
+        ? `halted by ${halted}`
+        : 'no stage to run',
     at,
     gen,
   );

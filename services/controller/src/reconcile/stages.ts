@@ -5,6 +5,7 @@
  */
 import type { FeatureFlagsStatus } from '@agent-bridge/flags';
 import { conditionOf, setCondition } from '../status.js';
+import { abGateHolds } from './evidence.js';
 import { STAGED_PHASES, draft, record, type Pass, type PassContext } from './pass.js';
 import type { ControlAction } from './types.js';
 
@@ -46,7 +47,19 @@ export function advanceStages(ctx: PassContext, input: Pass): Pass {
   const checksOk = ctx.spec.analysis.metrics.length === 0 || (status.lastMetrics.length > 0 && status.lastMetrics.every((m) => m.result === 'pass') && Date.parse(status.lastAnalysisAt ?? '') >= Date.parse(status.stageStartedAt ?? ''));
   if (status.stage <= stages.length && heldFor >= hold && checksOk && !stagesComplete(ctx, status)) {
     const reason = `stage ${status.stage} held ${formatMs(hold)} with passing checks`;
-    if (status.stage < stages.length) startStage(ctx, pass, status.stage + 1, ctx.self, reason);
+    const next = stages[status.stage];
+    if (next && abGateHolds(ctx, status.abTest, next.percentage)) {
+      if (conditionOf(status, 'Progressing')?.reason !== 'WaitingForAbTest') {
+        record(ctx, pass, {
+          action: 'ab.gate.waiting',
+          actor: ctx.self,
+          trigger: 'controller',
+          reason: `stage ${status.stage + 1} (${next.percentage}%) waits for the A/B test to show an improvement (verdict ${status.abTest?.verdict ?? 'pending'}; spec.abTest.gateAbovePercentage ${ctx.spec.abTest!.gateAbovePercentage}%)`,
+          details: { stage: status.stage + 1, percentage: next.percentage, verdict: status.abTest?.verdict ?? 'pending' },
+          severity: 'Normal',
+        });
+      }
+    } else if (status.stage < stages.length) startStage(ctx, pass, status.stage + 1, ctx.self, reason);
     else completeStages(ctx, pass, ctx.self, reason);
   }
   return pass;
@@ -75,6 +88,13 @@ function promoteOn(ctx: PassContext, pass: Pass, action: Extract<ControlAction, 
   if (status.stage === stages.length) {
     completeStages(ctx, pass, action.actor, action.reason, action.trigger);
     return { applied: true, message: `stage ${status.stage} completed` };
+  }
+  const next = stages[status.stage]!;
+  if (abGateHolds(ctx, status.abTest, next.percentage)) {
+    return {
+      applied: false,
+      message: `stage ${status.stage + 1} (${next.percentage}%) is above spec.abTest.gateAbovePercentage (${ctx.spec.abTest!.gateAbovePercentage}%) and the A/B verdict is ${status.abTest?.verdict ?? 'pending'}, not improved; wait for the test (bridgectl ab) or change the gate`,
+    };
   }
   startStage(ctx, pass, status.stage + 1, action.actor, action.reason, action.trigger);
   return { applied: true, message: `promoted to stage ${status.stage} (${stages[status.stage - 1]!.percentage}%)` };

@@ -2,6 +2,7 @@
  * What goes into a reconcile pass and what comes out of it: the actions (admin API, CLI, alerts,
  * resource requests), the events for the audit trail, and the result the controller publishes.
  */
+import type { Evidence } from './evidence.js';
 import type { FeatureFlagsSpec, FeatureFlagsStatus, FlagSettings, MetricValue, RollbackLevel, RollbackTrigger, RolloutState } from '@agent-bridge/flags';
 
 export type ControlAction =
@@ -22,7 +23,11 @@ export type ControlAction =
     }
   | { type: 'pause'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
   | { type: 'resume'; actor: string; reason: string; trigger?: 'admin' | 'cli' }
-  | { type: 'promote'; actor: string; reason: string; full: boolean; trigger?: 'admin' | 'cli' };
+  | { type: 'promote'; actor: string; reason: string; full: boolean; trigger?: 'admin' | 'cli' }
+  /** A rollback drill of `agent` (reconcile/drill.ts). */
+  | { type: 'drill'; id: string; agent: string; actor: string; trigger: 'schedule' | 'cli' | 'admin'; /** Set when the drill cannot run: it is recorded as failed at once. */ failure?: string }
+  /** What the controller measured after a drill's publication: its rollback in effect, or its restore. */
+  | { type: 'drill-step'; id: string; step: 'effective' | 'restored'; elapsedMs?: number; failure?: string };
 
 export type RollbackAction = Extract<ControlAction, { type: 'rollback' }>;
 
@@ -34,7 +39,26 @@ export interface ActionOutcome {
 
 /** Something the controller did, for the audit trail and Kubernetes Events. */
 export interface ControllerEvent {
-  action: 'stage.started' | 'stage.promoted' | 'stages.completed' | 'phase.changed' | 'rollback' | 'pause' | 'resume' | 'analysis.failed' | 'analysis.inconclusive' | 'cutover.blocked' | 'cutover.forced' | 'spec.changed';
+  action:
+    | 'stage.started'
+    | 'stage.promoted'
+    | 'stages.completed'
+    | 'phase.changed'
+    | 'rollback'
+    | 'pause'
+    | 'resume'
+    | 'analysis.failed'
+    | 'analysis.inconclusive'
+    | 'cutover.blocked'
+    | 'cutover.forced'
+    | 'spec.changed'
+    | 'ab.started'
+    | 'ab.verdict'
+    | 'ab.completed'
+    | 'ab.gate.waiting'
+    | 'scorecard.changed'
+    | 'drill.started'
+    | 'drill.finished';
   actor: string;
   trigger: string;
   reason: string;
@@ -56,6 +80,8 @@ export interface ReconcileInput {
   actions?: ControlAction[];
   /** Results of an analysis round that ran now (see analysisDue). */
   analysis?: MetricValue[];
+  /** The A/B test, scorecard and health check evaluated now (each only when due). */
+  evidence?: Evidence;
   /** Readiness for legacyDisabled, evaluated by the caller only when the spec asks for it. */
   cutover?: CutoverCheck;
   /** Who the controller is, for history entries it writes on its own behalf. */
