@@ -7,7 +7,18 @@ import { readPublishedFlags } from '@agent-bridge/flags';
 import { ToolCallError, freePort, startAlertmanager, startPrometheus, startService, waitFor, type AlertmanagerHandle, type PrometheusHandle, type PrometheusSample, type ServiceHandle } from '@agent-bridge/testkit';
 import { dashboardQueries, loadDashboards, poll, receive, resolveVariables, RULES_FILE, startBridge, vectorSelectors, waitForLedger, waitForPushReady, type Bridge } from '@agent-bridge/testkit/bridge';
 
-const ALERTS = ['ElicitationErrorSpike', 'MessageLossDetected', 'ProtocolAdapterFailure', 'ElicitationLatencyP99High', 'ElicitationLatencyDegraded', 'HighLegacyUsage'];
+const ALERTS = [
+  'ElicitationErrorSpike',
+  'MessageLossDetected',
+  'ProtocolAdapterFailure',
+  'ElicitationLatencyP99High',
+  'ElicitationLatencyDegraded',
+  'HighLegacyUsage',
+  'ElicitationErrorRateIncreasing',
+  'ElicitationLatencyP95Increasing',
+  'RollbackDrillFailed',
+  'RollbackDrillOverdue',
+];
 const ADMIN = 'e2e-admin-token-0123456789';
 const WEBHOOK = 'e2e-webhook-token-0123456789';
 
@@ -231,7 +242,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     groups: Array<{ file: string; rules: Array<{ name: string; type: string; query: string; health: string; lastError?: string }> }>;
   }
 
-  test("Prometheus loads the project's rule file in place, with all six alerts, and evaluates each without error", async () => {
+  test("Prometheus loads the project's rule file in place, with all ten alerts, and evaluates each without error", async () => {
     const { groups } = await prometheus.api<RuleGroups>('rules');
     assert.deepEqual(
       groups.map((g) => g.file),
