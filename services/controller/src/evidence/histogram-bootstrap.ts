@@ -26,6 +26,9 @@ export interface BinnedGroup {
   rest: number[];
   /** Upper bounds of the occupied buckets, as Prometheus writes them ("0.25", "+Inf"). */
   occupied: string[];
+  /** Messages in the +Inf bucket, beyond `lastFiniteBound` seconds, whose spread the histogram does not show. */
+  beyondLast: number;
+  lastFiniteBound: number;
   /** Some count was not an integer (Prometheus extrapolation) and was rounded. */
   rounded: boolean;
   /** Some cumulative count fell slightly and was evened out. */
@@ -89,7 +92,9 @@ export function binnedGroup(group: string, sample: HistogramSample): BinnedGroup
 
   // Without a positive _count there is no mean, so nothing to compare however the buckets round.
   const n = count > 0 ? cumulative[cumulative.length - 1]! : 0;
-  const binned: BinnedGroup = { n, mean: count > 0 ? sum / count : null, values: [], counts: [], rest: [], occupied: [], rounded, repaired };
+  const lastFiniteBound = sample.buckets[sample.buckets.length - 2]?.le ?? 0;
+  const beyondLast = n > 0 ? n - (cumulative[cumulative.length - 2] ?? 0) : 0;
+  const binned: BinnedGroup = { n, mean: count > 0 ? sum / count : null, values: [], counts: [], rest: [], occupied: [], beyondLast, lastFiniteBound, rounded, repaired };
   let binnedTotal = 0;
   sample.buckets.forEach(({ le }, i) => {
     const inBucket = cumulative[i]! - (i > 0 ? cumulative[i - 1]! : 0);
@@ -101,7 +106,7 @@ export function binnedGroup(group: string, sample: HistogramSample): BinnedGroup
     binned.occupied.push(leLabel(le));
     binnedTotal += value * inBucket;
   });
-  if (n > 0 && binned.mean !== null) calibrate(binned, binnedTotal, sample.buckets[sample.buckets.length - 2]?.le ?? 0);
+  if (n > 0 && binned.mean !== null) calibrate(binned, binnedTotal);
   let rest = 0;
   for (let i = binned.counts.length - 1; i >= 0; i--) {
     rest += binned.counts[i]!;
@@ -118,11 +123,11 @@ export function binnedGroup(group: string, sample: HistogramSample): BinnedGroup
  * Scaling alone made the interval too narrow when timeouts dominate the mean: 84 % coverage of a
  * nominal 95 % against 92 % (the bootstrap of the raw latencies: 91.5 %; fixtures/check-coverage.py).
  */
-function calibrate(binned: BinnedGroup, binnedTotal: number, lastFiniteBound: number): void {
+function calibrate(binned: BinnedGroup, binnedTotal: number): void {
   const exactTotal = binned.mean! * binned.n;
   const last = binned.counts.length - 1;
   if (binned.occupied[last] === '+Inf' && exactTotal > binnedTotal) {
-    binned.values[last] = lastFiniteBound + (exactTotal - binnedTotal) / binned.counts[last]!;
+    binned.values[last] = binned.lastFiniteBound + (exactTotal - binnedTotal) / binned.counts[last]!;
     return;
   }
   const scale = exactTotal / binnedTotal;

@@ -193,6 +193,13 @@ function singleBucket(group: string, g: BinnedGroup): string | false {
   return `all ${formatNumber(g.n)} ${group} messages fall in one bucket (le=${g.occupied[0]}), so the histogram shows nothing of their spread and no interval can be drawn`;
 }
 
+function beyondLastBucket(c: BinnedGroup, t: BinnedGroup): string | false {
+  if (c.beyondLast === 0 && t.beyondLast === 0) return false;
+  const share = (g: BinnedGroup) => formatShare(g.beyondLast / g.n);
+  const bound = formatNumber(Math.max(c.lastFiniteBound, t.lastFiniteBound));
+  return `${share(c)} of control and ${share(t)} of treatment messages took over ${bound} s, beyond the last bucket, so the interval is approximate`;
+}
+
 /**
  * Mean delivery latency: exact point estimates (sum/count); interval and p-value from a bootstrap
  * over the histogram buckets (histogram-bootstrap.ts), percentile interval, two-sided bootstrap p.
@@ -216,8 +223,9 @@ export function compareLatency(control: HistogramSample, treatment: HistogramSam
 
   const improvement = 1 - t.mean! / c.mean!;
   const subject = `mean latency ${formatNumber(t.mean! * 1000)} ms in treatment vs ${formatNumber(c.mean! * 1000)} ms in control`;
+  const beyond = beyondLastBucket(c, t);
   const lonely = singleBucket('control', c) || singleBucket('treatment', t);
-  if (lonely) return { ...base, improvement, interval: null, pValue: null, verdict: 'not-enough-data', note: sentence([`${subject}, but ${lonely}`, rounded, repaired]) };
+  if (lonely) return { ...base, improvement, interval: null, pValue: null, verdict: 'not-enough-data', note: sentence([`${subject}, but ${lonely}`, beyond, rounded, repaired]) };
 
   const draws = bootstrapImprovements(c, t, replicates, seed).sort();
   const alpha = 1 - o.confidence;
@@ -230,7 +238,7 @@ export function compareLatency(control: HistogramSample, treatment: HistogramSam
   }
   const pValue = Math.min(1, (2 * Math.min(atOrBelow, atOrAbove)) / replicates);
   const verdict = judge(interval, o);
-  const note = sentence([`${subject}: ${verdictClause(verdict, improvement, interval, formatPValue(pValue, 1 / replicates), o)}`, rounded, repaired]);
+  const note = sentence([`${subject}: ${verdictClause(verdict, improvement, interval, formatPValue(pValue, 1 / replicates), o)}`, beyond, rounded, repaired]);
   return { ...base, improvement, interval, pValue, verdict, note };
 }
 
