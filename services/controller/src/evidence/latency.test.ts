@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fixture, near } from './fixtures/reference.js';
+import { binomialSampler } from './histogram-bootstrap.js';
 import { compareLatency, EvidenceInputError, type CompareOptions, type HistogramSample, type Verdict } from './statistics.js';
 
 const O95: CompareOptions = { confidence: 0.95, minimumImprovement: 0.1, minSamples: 100 };
@@ -121,7 +122,33 @@ describe('latency: mean delivery latency, bucket bootstrap', () => {
     assert.match(result.note, /all 5000 treatment messages fall in one bucket \(le=\+Inf\), so the histogram shows nothing of their spread/);
   });
 
-  test('2,000 replicates over millions of messages take milliseconds (sequential binomials: O(buckets))', (t) => {
+  test("binomial draws have the binomial's mean and variance, where stdlib's rejection sampler has not", () => {
+    // @stdlib/random-base-binomial 0.2.2 fails this at every n·p ≥ 10 below: Binomial(20, 0.5) averaged 10.54.
+    const draw = binomialSampler(99);
+    const draws = 20_000;
+    for (const [n, p] of [
+      [20, 0.5],
+      [30, 0.4],
+      [100, 0.3],
+      [10_000, 0.001],
+      [5_000_000, 0.3],
+      [5, 0.2],
+      [1_000_000, 1e-5],
+    ] as const) {
+      let [total, squares] = [0, 0];
+      for (let i = 0; i < draws; i++) {
+        const x = draw(n, p);
+        total += x;
+        squares += x * x;
+      }
+      const [mean, variance] = [total / draws, squares / draws - (total / draws) ** 2];
+      const expected = { mean: n * p, variance: n * p * (1 - p) };
+      assert.ok(Math.abs(mean - expected.mean) <= 5 * Math.sqrt(expected.variance / draws), `Binomial(${n}, ${p}): mean ${mean}, expected ${expected.mean}`);
+      assert.ok(Math.abs(variance / expected.variance - 1) <= 5 * Math.sqrt(2 / draws), `Binomial(${n}, ${p}): variance ${variance}, expected ${expected.variance}`);
+    }
+  });
+
+  test('2,000 replicates over millions of messages take well under a second (sequential binomials: O(buckets))', (t) => {
     const [control, treatment] = [histogram(scaled(5e6), 0.012), histogram(scaled(4e6), 0.01)];
     compareLatency(control, treatment, O95);
     const started = performance.now();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fixture, near } from './fixtures/reference.js';
-import { compareCost, compareSuccessRates, EvidenceInputError, overallVerdict, type CompareOptions, type Comparison, type Verdict } from './statistics.js';
+import { compareCost, compareSuccessRates, EvidenceInputError, overallVerdict, type CompareOptions, type Comparison, type GroupEstimate, type Verdict } from './statistics.js';
 
 const O95: CompareOptions = { confidence: 0.95, minimumImprovement: 0.1, minSamples: 100 };
 
@@ -169,8 +169,10 @@ describe("cost: Welch's t-test on the logs", () => {
   });
 });
 
+/** A comparison as overallVerdict reads it: only the metric and the verdict matter. */
 function comparison(metric: string, verdict: Verdict): Comparison {
-  return { metric, test: 't', control: { estimate: 1, n: 1 }, treatment: { estimate: 1, n: 1 }, improvement: null, interval: null, pValue: null, verdict, note: '' };
+  const group: GroupEstimate = { estimate: 1, n: 1000 };
+  return { metric, test: 'any', control: group, treatment: group, improvement: null, interval: null, pValue: null, verdict, note: '' };
 }
 
 describe('overall verdict', () => {
