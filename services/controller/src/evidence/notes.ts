@@ -21,7 +21,7 @@ export function formatInterval([low, high]: [number, number]): string {
   return low >= 0 && high >= 0 ? `${a}–${b} %` : `${a} to ${b} %`;
 }
 
-/** "p = 0.012"; a bootstrap p of 0 is "p < 0.0005" (below its resolution). */
+/** "p = 0.012"; a bootstrap p of 0 is "p < 0.001" (below its resolution). */
 export function formatPValue(p: number, resolution?: number): string {
   if (resolution !== undefined && p === 0) return `p < ${resolution}`;
   return p >= 0.001 ? `p = ${p.toFixed(3)}` : `p = ${p.toExponential(1)}`;

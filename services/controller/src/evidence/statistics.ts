@@ -38,7 +38,10 @@ export interface Comparison {
   interval: [number, number] | null;
   /** Two-sided, H0: no difference. */
   pValue: number | null;
-  /** The smallest step a bootstrap p-value can take (1/replicates); absent for analytic tests. A pValue of 0 means "below this". */
+  /**
+   * The step of a bootstrap p-value, 2/replicates (it doubles a share of the replicates); absent
+   * for analytic tests. A pValue of 0 means "below this".
+   */
   pValueResolution?: number;
   verdict: Verdict;
   /** One sentence a person reads: why this verdict. */
@@ -216,7 +219,7 @@ export function compareLatency(control: HistogramSample, treatment: HistogramSam
     test: `bootstrap of the mean over histogram buckets (${replicates} replicates, seed ${seed})`,
     control: { estimate: c.mean, n: c.n },
     treatment: { estimate: t.mean, n: t.n },
-    pValueResolution: 1 / replicates,
+    pValueResolution: 2 / replicates,
   };
   const short = shortOfData(c.n, t.n, o, 'messages');
   if (short) return { ...base, improvement: null, interval: null, pValue: null, verdict: 'not-enough-data', note: sentence([short, rounded, repaired]) };
@@ -238,7 +241,7 @@ export function compareLatency(control: HistogramSample, treatment: HistogramSam
   }
   const pValue = Math.min(1, (2 * Math.min(atOrBelow, atOrAbove)) / replicates);
   const verdict = judge(interval, o);
-  const note = sentence([`${subject}: ${verdictClause(verdict, improvement, interval, formatPValue(pValue, 1 / replicates), o)}`, beyond, rounded, repaired]);
+  const note = sentence([`${subject}: ${verdictClause(verdict, improvement, interval, formatPValue(pValue, base.pValueResolution), o)}`, beyond, rounded, repaired]);
   return { ...base, improvement, interval, pValue, verdict, note };
 }
 
