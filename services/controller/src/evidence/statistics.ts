@@ -228,7 +228,7 @@ export function compareLatency(control: HistogramSample, treatment: HistogramSam
   const subject = `mean latency ${formatNumber(t.mean! * 1000)} ms in treatment vs ${formatNumber(c.mean! * 1000)} ms in control`;
   const beyond = beyondLastBucket(c, t);
   const lonely = singleBucket('control', c) || singleBucket('treatment', t);
-  if (lonely) return { ...base, improvement, interval: null, pValue: null, verdict: 'not-enough-data', note: sentence([`${subject}, but ${lonely}`, beyond, rounded, repaired]) };
+  if (lonely) return { ...base, improvement, interval: null, pValue: null, verdict: 'not-enough-data', note: sentence([`${subject}, but ${lonely}`, rounded, repaired]) };
 
   const draws = bootstrapImprovements(c, t, replicates, seed).sort();
   const alpha = 1 - o.confidence;
