@@ -26,8 +26,10 @@ const WEBHOOK = 'e2e-webhook-token-0123456789';
  * The controller's plan: the flags the bridge starts with, a rollout of three stages (0, 5 and 9 %:
  * alice, bob and sleepy hash above 9, so they stay on legacy) that a partial rollback (4 points)
  * takes from stage 3 back to stage 2, an A/B test and a scorecard evaluated
- * every 10 s from this Prometheus, the default health check, and a drill agent. The A/B window
- * began a minute ago and needs one sample per group, so the verdicts come from the test's traffic.
+ * every 10 s from this Prometheus, the default health check, and a drill agent (its first scheduled
+ * drill runs at once). The A/B window began 45 s before the controller started and needs one sample
+ * per group, so the verdicts come from the test's traffic; cost is compared over one-minute steps
+ * from the window's start, the first of which ends soon after the first exchange.
  */
 const featureFlags = (prometheusUrl: string) => `apiVersion: agentbridge.io/v1alpha1
 kind: FeatureFlags
@@ -55,7 +57,7 @@ spec:
       - { alertName: ElicitationErrorSpike, level: partial }
     drill: { agent: drill, interval: 1h }
   abTest:
-    startAt: ${new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z')}
+    startAt: ${new Date(Date.now() - 45_000).toISOString().replace(/\.\d+Z$/, 'Z')}
     duration: 1h
     interval: 10s
     minSamples: 1
@@ -72,8 +74,9 @@ const hasData = (samples: PrometheusSample[]) => samples.some((s) => !Number.isN
  * reason to exist: legacy and modern agents exchanging messages, a push that times out, a message
  * that cannot be rendered as an elicitation, a message nobody reads (the loss auditor counts it, so
  * MessageLossDetected fires), a Redis outage (legacy errors, reconnections), and the controller
- * running its plan: a stage promoted, an alert notification that rolls back (its effect measured),
- * the A/B test and the scorecard evaluated.
+ * running its plan: a scheduled drill, a stage promoted, an alert notification that rolls back (its
+ * effect measured), the A/B test (exchanges go on until it has measured cost, about a minute) and
+ * the scorecard evaluated.
  */
 describe('the observability stack: dashboards and alert rules against a real Prometheus', () => {
   let bridge: Bridge;
@@ -94,7 +97,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
       elicitations: 1,
       // Audit (unaccounted, active agents, backlog) twice a second; a message unread for 2 s counts as unaccounted.
       env: { AUDIT_INTERVAL_MS: '500', MESSAGE_DEADLINE_MS: '2000' },
-      flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'modern,silent', elicitationTimeoutMs: '1000', autoFallback: 'true' },
+      flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'modern,silent,drill', elicitationTimeoutMs: '1000', autoFallback: 'true' },
     });
     alertmanager = await alertmanagerStarting;
     // The controller starts once Redis is back from the outage below; Prometheus scrapes it from the start.
@@ -193,6 +196,18 @@ describe('the observability stack: dashboards and alert rules against a real Pro
       description: 'Prometheus to see the delivery latency of both protocols',
     });
     await exchange(2);
+    // Cost per message is compared over one-minute intervals and needs two with deliveries in each
+    // group (legacy and elicitation): the exchanges go on until the A/B test has measured it.
+    const costMeasured = async () => {
+      const report = (await (await fetch(`${controllerUrl}/health/status`)).json()) as { status: { abTest?: { metrics: Array<{ name: string; pValue: number | null }> } } | null };
+      return report.status?.abTest?.metrics.some((m) => m.name === 'cost' && m.pValue !== null) ?? false;
+    };
+    const costDeadline = Date.now() + 180_000;
+    for (let round = 3; !(await costMeasured()); round++) {
+      assert.ok(Date.now() < costDeadline, 'the A/B test measured cost within 3 minutes of exchanges');
+      await exchange(round);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // a round a second: well under the senders' rate limit
+    }
 
     // A push nobody answers: after elicitationTimeoutMs it fails (an elicitation error) and falls back to the poll lane.
     const unanswered = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'silent', content: 'are you there?' });
