@@ -137,7 +137,14 @@ describe('bridgectl status shows the evidence in one line each', () => {
         scorecard: { evaluatedAt: '2026-11-08T11:59:00.000Z', summary: { pass: 7, fail: 2, pending: 13 }, criteria: [] },
       },
       healthCheck: { consecutiveFailures: 1, lastCheckAt: '2026-11-08T11:59:50.000Z', lastResult: 'unhealthy', message: '0 of 2 ready' },
-      snapshot: { version: 3, publishedAt: '2026-11-08T11:00:00.000Z', publishedBy: 'ctl', elicitation: { enabled: true, percentage: 50, agents: [], excludedAgents: [] }, legacyDisabled: false, rollout: { phase: 'rollout', stage: 0, rollbacks: [], lastRollback: null } },
+      snapshot: {
+        version: 3,
+        publishedAt: '2026-11-08T11:00:00.000Z',
+        publishedBy: 'ctl',
+        elicitation: { enabled: true, percentage: 50, agents: [], excludedAgents: [] },
+        legacyDisabled: false,
+        rollout: { phase: 'rollout', stage: 0, rollbacks: [], lastRollback: null },
+      },
       adoption: { windowMs: 300_000, activeAgents: 0, elicitationAgents: 0, legacyAgents: 0, rate: null, legacyShare: null },
     };
     const text = renderStatus(report, 'http://ctl', NOW);
