@@ -714,7 +714,9 @@ describe('NetworkPolicies', () => {
   });
 
   test('the controller may reach the elicitation replicas (health-check trigger), and is told the Service to probe', () => {
-    const probe = policy('router').spec.egress.find((rule: { ports?: Array<{ port: number }>; to?: Array<{ podSelector?: { matchLabels: Record<string, string> } }> }) => rule.to?.some((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'] === 'elicitation'));
+    const probe = policy('router').spec.egress.find((rule: { ports?: Array<{ port: number }>; to?: Array<{ podSelector?: { matchLabels: Record<string, string> } }> }) =>
+      rule.to?.some((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component'] === 'elicitation'),
+    );
     assert.deepEqual(probe?.ports, [{ protocol: 'TCP', port: 8702 }]);
     const controller = serviceContainers(objects).find(({ service }) => service === 'controller')!;
     assert.equal(environmentOf(controller.container).ELICITATION_HEALTH_URLS, `http://${RELEASE}-elicitation:8702/readyz`);

@@ -126,7 +126,7 @@ const abTestSchema = z.strictObject(
     metrics: z.array(abMetricSchema, { error: 'expected a list of metrics' }).max(3, { error: 'at most 3 metrics (latency, success-rate, cost)' }).optional(),
     /** PromQL label matchers added to every query, e.g. namespace="agent-bridge" (when one Prometheus watches several installations). */
     matchers: z.string({ error: 'expected PromQL label matchers such as namespace="agent-bridge"' }).max(500, { error: 'at most 500 characters' }).optional(),
-    /** Stages above this percentage wait until the overall verdict is "improved" (omit for no gate). */
+    /** Stages above this percentage wait until the test is complete with the overall verdict "improved" (omit for no gate). */
     gateAbovePercentage: percentage.optional(),
   },
   mapping,

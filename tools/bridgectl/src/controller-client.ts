@@ -36,6 +36,8 @@ export interface ControllerReport {
     flags?: unknown;
   };
   status: FeatureFlagsStatus | null;
+  /** The health check as last run (absent from a controller older than this bridgectl). */
+  healthCheck?: FeatureFlagsStatus['healthCheck'] | null;
   snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState };
   adoption: {
     windowMs: number;

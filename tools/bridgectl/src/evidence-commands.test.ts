@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AbTestStatus, ScorecardStatus } from '@agent-bridge/flags';
+import type { ControllerReport } from './controller-client.js';
 import { renderAbTest, renderScorecard } from './evidence-commands.js';
+import { renderStatus } from './status-command.js';
 
 const NOW = Date.parse('2026-11-08T12:00:00Z');
 
@@ -110,5 +112,45 @@ describe('bridgectl scorecard', () => {
 
   test('before the first evaluation it says when one comes', () => {
     assert.match(renderScorecard(undefined, NOW), /every spec\.scorecard\.interval/);
+  });
+});
+
+describe('bridgectl status shows the evidence in one line each', () => {
+  test('health check, last drill, A/B verdict and scorecard summary', () => {
+    const report: ControllerReport = {
+      controller: { id: 'ctl', leader: true, leaderId: 'ctl', source: 'file' },
+      resource: { state: 'ok', name: 'agent-bridge', generation: 1 },
+      status: {
+        observedGeneration: 1,
+        phase: 'rollout',
+        stage: 0,
+        effectivePercentage: 50,
+        paused: false,
+        failedChecks: 0,
+        lastMetrics: [],
+        handledAlerts: [],
+        snapshotVersion: 3,
+        conditions: [],
+        history: [],
+        abTest: AB,
+        lastDrill: { id: 'drill-1', agent: 'drill-agent', trigger: 'cli', actor: 'jane', startedAt: '2026-11-08T11:00:00.000Z', at: '2026-11-08T11:00:01.000Z', result: 'passed', effectMs: 212, restoreMs: 180, message: 'ok' },
+        scorecard: { evaluatedAt: '2026-11-08T11:59:00.000Z', summary: { pass: 7, fail: 2, pending: 13 }, criteria: [] },
+      },
+      healthCheck: { consecutiveFailures: 1, lastCheckAt: '2026-11-08T11:59:50.000Z', lastResult: 'unhealthy', message: '0 of 2 ready' },
+      snapshot: {
+        version: 3,
+        publishedAt: '2026-11-08T11:00:00.000Z',
+        publishedBy: 'ctl',
+        elicitation: { enabled: true, percentage: 50, agents: [], excludedAgents: [] },
+        legacyDisabled: false,
+        rollout: { phase: 'rollout', stage: 0, rollbacks: [], lastRollback: null },
+      },
+      adoption: { windowMs: 300_000, activeAgents: 0, elicitationAgents: 0, legacyAgents: 0, rate: null, legacyShare: null },
+    };
+    const text = renderStatus(report, 'http://ctl', NOW);
+    assert.match(text, /^health check\s+unhealthy, 1 failed in a row \(checked 10s ago\): 0 of 2 ready$/m);
+    assert.match(text, /^last drill\s+passed at 2026-11-08T11:00:01.000Z \(59m59s ago\): drill-agent, effect 212 ms, restore 180 ms$/m);
+    assert.match(text, /^A\/B test\s+week-6 running: improved \(bridgectl ab\)$/m);
+    assert.match(text, /^scorecard\s+7 pass, 2 fail, 13 pending \(bridgectl scorecard\)$/m);
   });
 });

@@ -54,6 +54,18 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   } else {
     rows.push(['last rollback', 'none']);
   }
+  const health = report.healthCheck ?? status?.healthCheck;
+  if (health) rows.push(['health check', `${health.lastResult}, ${health.consecutiveFailures} failed in a row (checked ${ago(health.lastCheckAt, now)}): ${health.message}`]);
+  if (status?.drill) rows.push(['drill', `${status.drill.id} of ${status.drill.agent} running (${status.drill.state}, since ${when(status.drill.startedAt, now)})`]);
+  const drill = status?.lastDrill;
+  rows.push([
+    'last drill',
+    drill
+      ? `${drill.result} at ${when(drill.at, now)}: ${drill.agent}${drill.effectMs !== undefined ? `, effect ${drill.effectMs} ms` : ''}${drill.restoreMs !== undefined ? `, restore ${drill.restoreMs} ms` : ''}${drill.result === 'failed' ? ` — ${drill.message}` : ''}`
+      : 'none (bridgectl drill runs one)',
+  ]);
+  if (status?.abTest) rows.push(['A/B test', `${status.abTest.name} ${status.abTest.state}: ${status.abTest.verdict} (bridgectl ab)`]);
+  if (status?.scorecard) rows.push(['scorecard', `${status.scorecard.summary.pass} pass, ${status.scorecard.summary.fail} fail, ${status.scorecard.summary.pending} pending (bridgectl scorecard)`]);
   if (status?.cutover) {
     const c = status.cutover;
     rows.push(['cutover', `${c.ready ? 'ready' : c.forced ? 'forced' : 'blocked'}: ${c.message} (checked ${ago(c.checkedAt, now)})`]);

@@ -23,7 +23,16 @@ describe('EvidenceRunner', () => {
   const submitted: ControlAction[] = [];
   const runner = () => {
     metrics = new BridgeMetrics('controller', { defaultMetrics: false });
-    return new EvidenceRunner({ store: opened.store, keys: opened.keys, metrics, logger: createLogger('controller', 'silent'), now: () => now, submit: (a) => submitted.push(a), healthUrls: ['http://127.0.0.1:9/readyz'], controllerId: 'ctl' });
+    return new EvidenceRunner({
+      store: opened.store,
+      keys: opened.keys,
+      metrics,
+      logger: createLogger('controller', 'silent'),
+      now: () => now,
+      submit: (a) => submitted.push(a),
+      healthUrls: ['http://127.0.0.1:9/readyz'],
+      controllerId: 'ctl',
+    });
   };
 
   before(async () => {
@@ -39,7 +48,10 @@ describe('EvidenceRunner', () => {
   test('a scheduled drill is due once its interval has passed since the last one, not while a rollback is in force, not twice', async () => {
     const spec = specOf({ drill: { agent: 'drill-agent', interval: '24h' }, healthCheck: { enabled: false } });
     const r = runner();
-    const last: FeatureFlagsStatus = { ...initialStatus(), lastDrill: { id: 'drill-0', agent: 'drill-agent', trigger: 'schedule', actor: 'ctl', startedAt: new Date(T0).toISOString(), at: new Date(T0).toISOString(), result: 'passed', message: '' } };
+    const last: FeatureFlagsStatus = {
+      ...initialStatus(),
+      lastDrill: { id: 'drill-0', agent: 'drill-agent', trigger: 'schedule', actor: 'ctl', startedAt: new Date(T0).toISOString(), at: new Date(T0).toISOString(), result: 'passed', message: '' },
+    };
     now = T0 + 23 * HOUR;
     assert.deepEqual((await r.collect(spec, last, undefined, now)).actions, []);
     now = T0 + 24 * HOUR;

@@ -72,9 +72,10 @@ function abVerdict(): (ctx: Context) => Promise<Measured> {
     if (!spec.abTest) return { value: null, display: 'no A/B test', result: 'pending', source: 'ab-test', note: 'describe the test in spec.abTest' };
     if (!ab || ab.verdict === 'pending') return { value: null, display: ab?.note ?? 'not evaluated yet', result: 'pending', source: 'ab-test' };
     const display = `${ab.verdict} (${ab.note})`;
+    // Decided at the end of the window: an interim verdict is shown, not counted (decision 0019, repeated looks).
+    if (ab.state !== 'complete') return { value: null, display: `interim: ${display}`, result: 'pending', source: 'ab-test', note: `the test runs until ${ab.endsAt}` };
     if (ab.verdict === 'improved') return { value: 1, display, result: 'pass', source: 'ab-test' };
-    if (ab.verdict === 'worse' || ab.state === 'complete') return { value: 0, display, result: 'fail', source: 'ab-test' };
-    return { value: null, display, result: 'pending', source: 'ab-test', note: `the test runs until ${ab.endsAt}` };
+    return { value: 0, display, result: 'fail', source: 'ab-test' };
   };
 }
 

@@ -90,7 +90,7 @@ describe('A/B results in the status', () => {
 describe('the A/B gate (spec.abTest.gateAbovePercentage)', () => {
   const run = (status: FeatureFlagsStatus, now = T0) => reconcile({ spec: specOf(), generation: 1, status, now, controllerId: 'controller-a' });
 
-  test('a stage above the gate waits while the verdict is not improved, says so once, and starts once it is', () => {
+  test('a stage above the gate waits until the test is complete and improved (an interim improved is not enough), says so once, then starts', () => {
     const waiting = run(atStage(2, { abTest: abTest('not-significant') }));
     assert.equal(waiting.status.stage, 2, 'the 75 % stage does not start');
     assert.equal(conditionOf(waiting.status, 'Progressing')?.reason, 'WaitingForAbTest');
@@ -101,7 +101,9 @@ describe('the A/B gate (spec.abTest.gateAbovePercentage)', () => {
     const again = run(waiting.status, T0 + 60_000);
     assert.equal(again.status.stage, 2);
     assert.deepEqual(again.events, [], 'no second Event while it keeps waiting');
-    const improved = run({ ...again.status, abTest: abTest('improved') }, T0 + 120_000);
+    const interim = run({ ...again.status, abTest: abTest('improved') }, T0 + 90_000);
+    assert.equal(interim.status.stage, 2, 'an interim verdict does not open the gate');
+    const improved = run({ ...interim.status, abTest: abTest('improved', 'complete') }, T0 + 120_000);
     assert.equal(improved.status.stage, 3);
     assert.equal(improved.settings.elicitation.percentage, 75);
   });

@@ -71,8 +71,12 @@ export function applyEvidence(ctx: PassContext, input: Pass, evidence: Evidence 
   return pass;
 }
 
-/** The A/B gate: the stage `percentage` may not start until the overall verdict is improved. */
+/**
+ * The A/B gate: the stage `percentage` may not start until the test is complete with the overall
+ * verdict improved. An interim "improved" does not open it: acting on the first of many looks would
+ * raise the false-positive rate well above the test's (decision 0019, repeated looks).
+ */
 export function abGateHolds(ctx: PassContext, abTest: AbTestStatus | undefined, percentage: number): boolean {
   const gate = ctx.spec.abTest?.gateAbovePercentage;
-  return gate !== undefined && percentage > gate && abTest?.verdict !== 'improved';
+  return gate !== undefined && percentage > gate && !(abTest?.state === 'complete' && abTest.verdict === 'improved');
 }
