@@ -58,10 +58,7 @@ describe('deploy/alertmanager/alertmanager.yml: the routing of the alerts', () =
   test('docs/deployment.md shows this file verbatim', () => {
     const doc = readFileSync(join(REPO_ROOT, 'docs/deployment.md'), 'utf8');
     const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
-    assert.ok(
-      blocks.includes(readFileSync(CONFIG_FILE, 'utf8')),
-      'a yaml block of docs/deployment.md equals deploy/alertmanager/alertmanager.yml',
-    );
+    assert.ok(blocks.includes(readFileSync(CONFIG_FILE, 'utf8')), 'a yaml block of docs/deployment.md equals deploy/alertmanager/alertmanager.yml');
   });
 });
 
