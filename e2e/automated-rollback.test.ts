@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readPublishedFlags } from '@agent-bridge/flags';
 import { freePort, startAlertmanager, startPrometheus, startService, waitFor, waitForValue, type AgentClient, type AlertmanagerHandle, type PrometheusHandle, type ServiceHandle } from '@agent-bridge/testkit';
-import { receive, RULES_FILE, startBridge, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
+import { receive, RULES_FILE, startBridge, vectorSelectors, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 const ADMIN = 'e2e-admin-token-0123456789';
 const WEBHOOK = 'e2e-webhook-token-0123456789';
@@ -166,5 +166,15 @@ describe('automated rollback: elicitation failures → Prometheus alert → Aler
     }
     const unaccounted = await prometheus.query('sum(agentbridge_messages_unaccounted)');
     assert.equal(Number(unaccounted[0]?.value[1] ?? 0), 0);
+  });
+
+  test('the drill alerts read what the real controller exports (each selector returns data), and stay silent with no drill scheduled', async () => {
+    const { groups } = await prometheus.api<{ groups: Array<{ rules: Array<{ name: string; query: string }> }> }>('rules');
+    const drillRules = groups.flatMap((g) => g.rules).filter((rule) => rule.name.startsWith('RollbackDrill'));
+    assert.deepEqual(drillRules.map((rule) => rule.name).sort(), ['RollbackDrillFailed', 'RollbackDrillOverdue']);
+    const selectors = drillRules.flatMap((rule) => vectorSelectors(rule.query));
+    assert.ok(selectors.includes('process_start_time_seconds{service="controller"}'), selectors.join(', '));
+    for (const selector of selectors) assert.ok((await prometheus.query(selector)).length > 0, `${selector} returns data`);
+    for (const rule of drillRules) assert.deepEqual(await prometheus.query(rule.query), [], `${rule.name} is silent: ${rule.query}`);
   });
 });

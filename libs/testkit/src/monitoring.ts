@@ -173,6 +173,12 @@ export interface AlertmanagerWebhook {
 }
 
 export interface StartAlertmanagerOptions {
+  /**
+   * An alertmanager.yml to run instead of the generated one (e.g. deploy/alertmanager/alertmanager.yml
+   * with its endpoints pointed at local servers); `webhooks` and the group and repeat options are
+   * then not used.
+   */
+  config?: string;
   /** Integrations of the one receiver every alert is routed to. None: alerts are only kept (API and UI). */
   webhooks?: readonly AlertmanagerWebhook[];
   /** How long a new alert group waits for more alerts before the first notification. Default 1000 ms. */
@@ -207,7 +213,7 @@ export interface AlertmanagerHandle {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
-  /** The generated alertmanager.yml. */
+  /** The alertmanager.yml it runs (generated, or the `config` option's). */
   readonly configFile: string;
   /** The alerts Alertmanager holds now (`GET /api/v2/alerts`). */
   alerts(): Promise<AlertmanagerAlert[]>;
@@ -221,7 +227,7 @@ export async function startAlertmanager(options: StartAlertmanagerOptions = {}):
   const binary = resolveBinary('Alertmanager', options.binary ?? process.env.ALERTMANAGER_BIN, ['prometheus-alertmanager', 'alertmanager'], 'prometheus-alertmanager');
   const { dir, temporary } = prepareDataDir(options.dataDir, 'agent-bridge-alertmanager-');
   const configFile = path.join(dir, 'alertmanager.yml');
-  writeFileSync(configFile, alertmanagerConfig(options));
+  writeFileSync(configFile, options.config ?? alertmanagerConfig(options));
   const daemon = await launchDaemon({
     name: 'alertmanager',
     binary,

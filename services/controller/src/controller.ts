@@ -97,6 +97,7 @@ export class Controller {
     await this.deps.elector.start((leader) => {
       this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
       this.status = undefined; // a new term reads the status afresh
+      this.evidence.newTerm();
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -281,7 +282,7 @@ export class Controller {
     }
     answer();
     this.evidence.afterPass(result.status, spec, published?.snapshot);
-    this.evidence.exportLastDrill(result.status, spec);
+    this.evidence.exportFromStatus(result.status, spec);
     if (published && result.rollbacks.length > 0) {
       const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);
       void this.measureEffect(published.snapshot, receivedAt, result.status.lastRollback?.at ?? '').catch((error) => logger.warn({ err: error }, 'could not measure the rollback effect'));

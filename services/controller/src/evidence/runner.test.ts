@@ -48,8 +48,11 @@ describe('EvidenceRunner', () => {
   test('a scheduled drill is due once its interval has passed since the last one, not while a rollback is in force, not twice', async () => {
     const spec = specOf({ drill: { agent: 'drill-agent', interval: '24h' }, healthCheck: { enabled: false } });
     const r = runner();
+    const { version } = await readPublishedFlags(opened.store);
+    assert.deepEqual((await r.collect(spec, { ...initialStatus(), snapshotVersion: 0 }, undefined, T0 + 48 * HOUR)).actions, [], 'no drill before this controller published its flags');
     const last: FeatureFlagsStatus = {
       ...initialStatus(),
+      snapshotVersion: version,
       lastDrill: { id: 'drill-0', agent: 'drill-agent', trigger: 'schedule', actor: 'ctl', startedAt: new Date(T0).toISOString(), at: new Date(T0).toISOString(), result: 'passed', message: '' },
     };
     now = T0 + 23 * HOUR;

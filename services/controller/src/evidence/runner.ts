@@ -38,7 +38,19 @@ export class EvidenceRunner {
   /** The last drill counted in agentbridge_drills_total (the first one seen after start is history, not counted). */
   private counted: string | null | undefined;
 
-  constructor(private readonly deps: EvidenceDeps) {}
+  /** Whether this process has put the status's A/B test and scorecard into the gauges (a new leader does at once). */
+  private restored = false;
+
+  constructor(private readonly deps: EvidenceDeps) {
+    // Counters exist from the start at 0, so rate() and increase() see the first drill and check.
+    for (const result of ['passed', 'failed']) deps.metrics.drills.inc({ result }, 0);
+    for (const result of ['healthy', 'unhealthy']) deps.metrics.healthChecks.inc({ result }, 0);
+  }
+
+  /** A new leadership term: the gauges are restored from the status at the next pass. */
+  newTerm(): void {
+    this.restored = false;
+  }
 
   /** The health check as last run (the status keeps only its changes). */
   healthCheck(): HealthCheckStatus | undefined {
@@ -56,8 +68,7 @@ export class EvidenceRunner {
     if (now - this.scorecardAt >= parseDuration(spec.scorecard.interval)) {
       this.scorecardAt = now;
       evidence.scorecard = await evaluateScorecard(spec, { ...status, ...(evidence.abTest ? { abTest: evidence.abTest } : {}) }, client, now);
-      this.deps.metrics.scorecardResult.reset();
-      for (const c of evidence.scorecard.criteria) this.deps.metrics.scorecardResult.set({ criterion: c.id, group: c.group }, c.result === 'pass' ? 1 : c.result === 'fail' ? -1 : 0);
+      this.exportScorecard(evidence.scorecard);
     }
     const snapshot = await readPublishedFlags(this.deps.store);
     const check = spec.rollback.healthCheck;
@@ -75,7 +86,10 @@ export class EvidenceRunner {
       }
     }
     const drill = spec.rollback.drill;
-    if (drill?.interval && !status.drill && !status.rollback) {
+    // Only once this controller's flags are the published ones: a first pass would judge the drill
+    // agent by the flags of before (it may not be opted in there yet).
+    const current = status.snapshotVersion > 0 && snapshot.version === status.snapshotVersion;
+    if (drill?.interval && current && !status.drill && !status.rollback) {
       const last = status.lastDrill ? Date.parse(status.lastDrill.at) : 0;
       if (now - last >= parseDuration(drill.interval)) actions.push(this.drillAction(snapshot, drill.agent, 'schedule', this.deps.controllerId, now));
     }
@@ -130,9 +144,14 @@ export class EvidenceRunner {
     });
   }
 
-  /** The drill gauges from the status (a new leader reports what the last drill measured). */
-  exportLastDrill(status: FeatureFlagsStatus, spec: FeatureFlagsSpec): void {
+  /** The drill gauges from the status (a new leader reports what the last drill measured), and the A/B test's and scorecard's once per term. */
+  exportFromStatus(status: FeatureFlagsStatus, spec: FeatureFlagsSpec): void {
     const { metrics } = this.deps;
+    if (!this.restored) {
+      this.restored = true;
+      if (status.abTest) this.exportAbTest(status.abTest);
+      if (status.scorecard) this.exportScorecard(status.scorecard);
+    }
     metrics.drillIntervalSeconds.set(spec.rollback.drill?.interval ? parseDuration(spec.rollback.drill.interval) / 1000 : 0);
     const last = status.lastDrill;
     if (this.counted !== undefined && last && this.counted !== last.id) metrics.drills.inc({ result: last.result });
@@ -141,6 +160,11 @@ export class EvidenceRunner {
     metrics.drillLastTimestamp.set(Date.parse(last.at) / 1000);
     metrics.drillLastSuccess.set(last.result === 'passed' ? 1 : 0);
     if (last.effectMs !== undefined) metrics.drillLastEffectSeconds.set(last.effectMs / 1000);
+  }
+
+  private exportScorecard(card: NonNullable<Evidence['scorecard']>): void {
+    this.deps.metrics.scorecardResult.reset();
+    for (const c of card.criteria) this.deps.metrics.scorecardResult.set({ criterion: c.id, group: c.group }, c.result === 'pass' ? 1 : c.result === 'fail' ? -1 : 0);
   }
 
   private exportAbTest(ab: NonNullable<Evidence['abTest']>): void {
