@@ -281,7 +281,7 @@ export class Controller {
       throw error;
     }
     answer();
-    this.evidence.afterPass(result.status, spec, published?.snapshot);
+    this.evidence.afterPass(result.status, spec, published?.snapshot, now);
     this.evidence.exportFromStatus(result.status, spec);
     if (published && result.rollbacks.length > 0) {
       const receivedAt = Math.min(...queued.filter((q) => q.action.type === 'rollback').map((q) => q.receivedAt), now);

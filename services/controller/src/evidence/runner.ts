@@ -111,7 +111,7 @@ export class EvidenceRunner {
   }
 
   /** After a publication (or a pass that did not change the flags): measures the running drill's step. */
-  afterPass(status: FeatureFlagsStatus, spec: FeatureFlagsSpec, published: FlagSnapshot | undefined): void {
+  afterPass(status: FeatureFlagsStatus, spec: FeatureFlagsSpec, published: FlagSnapshot | undefined, passAt: number): void {
     const drill = status.drill;
     if (!drill) {
       this.measuring = undefined;
@@ -121,8 +121,9 @@ export class EvidenceRunner {
     if (this.measuring === key) return;
     this.measuring = key;
     const timeoutMs = parseDuration(spec.rollback.drill?.timeout ?? '30s');
-    // Trigger → effect: from the drill's start for its rollback, from now (the restore's publication) for the restore.
-    const since = drill.state === 'rolling-back' ? Math.min(Date.parse(drill.startedAt), this.deps.now()) : this.deps.now();
+    // Trigger → effect: from the pass that started the drill for its rollback, from the pass that
+    // published the restore for the restore (both before the publication, like a rollback's).
+    const since = drill.state === 'rolling-back' ? Math.min(Date.parse(drill.startedAt), passAt) : passAt;
     void (async () => {
       const snapshot = published ?? (await readPublishedFlags(this.deps.store));
       const wanted = drill.state === 'rolling-back' ? 'legacy' : 'elicitation';
