@@ -283,7 +283,10 @@ describe('shard census', () => {
     for (const agent of agents.slice(3, 7)) await store.recordActivity(agent, 'elicitation', now - 1_000, '2026-07-28');
     await store.recordActivity('a8', 'other', now - 1_000);
     await store.recordActivity('old', 'legacy', now - 120_000, '2026-07-28');
-    assert.deepEqual(await store.activeAgentCounts(now - 60_000), { any: 8, legacy: 5, elicitation: 4, byGeneration: { '2025-11-25': 5, '2026-07-28': 4 } });
+    // a4 and a5 used both endpoints: 3 legacy only + 2 elicitation only + 2 both + a8 (neither) = 8.
+    assert.deepEqual(await store.activeAgentCounts(now - 60_000), { any: 8, legacy: 5, elicitation: 4, both: 2, byGeneration: { '2025-11-25': 5, '2026-07-28': 4 } });
+    await store.recordActivity('a1', 'elicitation', now - 120_000, '2026-07-28');
+    assert.equal((await store.activeAgentCounts(now - 60_000)).both, 2, 'elicitation use before the window does not make a1 count as both');
   });
 
   test('the backlog says how many accepted messages wait to be routed, in a push lane and in a poll lane', async () => {

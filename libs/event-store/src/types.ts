@@ -253,6 +253,11 @@ export interface ActiveAgentCounts {
   legacy: number;
   elicitation: number;
   /**
+   * Agents counted in both `legacy` and `elicitation` (activeAgentCounts only), so the figures add
+   * up: any = (legacy − both) + (elicitation − both) + both + those that did neither.
+   */
+  both?: number;
+  /**
    * By the MCP generation the agent spoke: an agent using both counts in both, one seen without a
    * generation (recorded before generations were) in neither.
    */

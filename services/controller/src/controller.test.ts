@@ -260,8 +260,13 @@ describe('controller service (local mode: file source, status and lease in the s
       activeAgents: 4,
       elicitationAgents: 1,
       legacyAgents: 3,
+      // They add up: alice and dave on legacy only, bob on both, carol on neither.
+      legacyOnlyAgents: 2,
+      elicitationOnlyAgents: 0,
+      bothAgents: 1,
+      otherAgents: 1,
       agentsByGeneration: { '2025-11-25': 2, '2026-07-28': 2 },
-      rate: 0.25,
+      rate: 0,
       legacyShare: 0.75,
     });
   });

@@ -165,16 +165,7 @@ export class Controller {
       status: status ?? null,
       healthCheck: this.evidence.healthCheck() ?? status?.healthCheck ?? null,
       snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
-      adoption: {
-        windowMs: this.options.activeAgentWindowMs,
-        activeAgents: agents.any,
-        elicitationAgents: agents.elicitation,
-        legacyAgents: agents.legacy,
-        /** By MCP generation (2025-11-25, 2026-07-28): an agent on both counts in both. */
-        agentsByGeneration: agents.byGeneration,
-        rate: agents.any > 0 ? agents.elicitation / agents.any : null,
-        legacyShare: agents.any > 0 ? agents.legacy / agents.any : null,
-      },
+      adoption: adoptionOf(agents, this.options.activeAgentWindowMs),
     };
   }
 
@@ -391,6 +382,35 @@ export class Controller {
     this.pendingEffects.push({ at: rollbackAt, effectMs });
     this.poke();
   }
+}
+
+/**
+ * The adoption figures of the report, adding up: every active agent is on legacy only, elicitation
+ * only, both, or neither endpoint (it only sent). Migrated = elicitation only; still on legacy =
+ * legacy only or both (what the cutover guard and HighLegacyUsage count).
+ */
+function adoptionOf(agents: Awaited<ReturnType<EventStore['activeAgentCounts']>>, windowMs: number) {
+  const both = agents.both ?? 0;
+  const legacyOnly = agents.legacy - both;
+  const elicitationOnly = agents.elicitation - both;
+  return {
+    windowMs,
+    activeAgents: agents.any,
+    /** Used the elicitation endpoint at all (elicitation only + both), and the legacy one at all. */
+    elicitationAgents: agents.elicitation,
+    legacyAgents: agents.legacy,
+    legacyOnlyAgents: legacyOnly,
+    elicitationOnlyAgents: elicitationOnly,
+    bothAgents: both,
+    /** Active without using either endpoint's delivery (they only sent). */
+    otherAgents: Math.max(0, agents.any - legacyOnly - elicitationOnly - both),
+    /** By MCP generation (2025-11-25, 2026-07-28): an agent on both counts in both. */
+    agentsByGeneration: agents.byGeneration,
+    /** Migrated: the share of active agents on elicitation only. */
+    rate: agents.any > 0 ? elicitationOnly / agents.any : null,
+    /** Still on legacy: the share that used the legacy endpoint (legacy only or both). */
+    legacyShare: agents.any > 0 ? agents.legacy / agents.any : null,
+  };
 }
 
 /** The event that best explains a publication: a rollback, else the first thing that happened. */

@@ -44,6 +44,11 @@ export interface ControllerReport {
     activeAgents: number;
     elicitationAgents: number;
     legacyAgents: number;
+    /** Absent from a controller older than this bridgectl (it counted an agent on both endpoints twice). */
+    legacyOnlyAgents?: number;
+    elicitationOnlyAgents?: number;
+    bothAgents?: number;
+    otherAgents?: number;
     /** Absent from a controller older than this bridgectl. */
     agentsByGeneration?: Record<McpGeneration, number>;
     rate: number | null;

@@ -145,7 +145,7 @@ describe('bridgectl controller commands against a real controller (local mode) a
     assert.match(status.out, /^stage\s+1\/2 \(10%, hold 1h\); effective percentage 10%; held \d+s of 1h$/m);
     assert.match(status.out, /^paused\s+no$/m);
     assert.match(status.out, /^rollback\s+none in force$/m);
-    assert.match(status.out, /^adoption\s+3 active agents in the last 5m: 1 on elicitation, 1 on legacy; rate 33\.3%, legacy share 33\.3%$/m);
+    assert.match(status.out, /^adoption\s+3 active agents in the last 5m: 1 on elicitation only, 1 on legacy only, 0 on both, 1 on neither \(sent only\); migrated 33\.3%, still using legacy 33\.3%$/m);
     assert.match(status.out, /^MCP generation\s+2025-11-25 2, 2026-07-28 1$/m);
     assert.match(status.out, new RegExp(`^snapshot\\s+version ${snapshot.version}, published ${snapshot.publishedAt.replace(/\./g, '\\.')} \\(\\d+s ago\\) by ctl-test$`, 'm'));
     assert.match(status.out, /^last rollback\s+none$/m);

@@ -153,4 +153,22 @@ describe('bridgectl status shows the evidence in one line each', () => {
     assert.match(text, /^A\/B test\s+week-6 running: improved \(bridgectl ab\)$/m);
     assert.match(text, /^scorecard\s+7 pass, 2 fail, 13 pending \(bridgectl scorecard\)$/m);
   });
+
+  test('adoption adds up: an agent that used both endpoints is on both, not counted twice (it printed "1 on elicitation, 2 on legacy" of 2)', () => {
+    const report = {
+      controller: { id: 'ctl', leader: true, leaderId: 'ctl', source: 'file' },
+      resource: { state: 'ok', name: 'agent-bridge', generation: 1 },
+      status: null,
+      snapshot: {
+        version: 1,
+        publishedAt: '2026-11-08T11:00:00.000Z',
+        publishedBy: 'ctl',
+        elicitation: { enabled: true, percentage: 0, agents: [], excludedAgents: [] },
+        legacyDisabled: false,
+        rollout: { phase: 'canary', stage: 0, rollbacks: [], lastRollback: null },
+      },
+      adoption: { windowMs: 300_000, activeAgents: 2, elicitationAgents: 1, legacyAgents: 2, legacyOnlyAgents: 1, elicitationOnlyAgents: 0, bothAgents: 1, otherAgents: 0, rate: 0, legacyShare: 1 },
+    } satisfies ControllerReport;
+    assert.match(renderStatus(report, 'http://ctl', NOW), /^adoption\s+2 active agents in the last 5m: 0 on elicitation only, 1 on legacy only, 1 on both, 0 on neither \(sent only\); migrated 0\.0%, still using legacy 100\.0%$/m);
+  });
 });

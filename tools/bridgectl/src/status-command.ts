@@ -42,7 +42,9 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   }
   rows.push([
     'adoption',
-    `${adoption.activeAgents} active agent${adoption.activeAgents === 1 ? '' : 's'} in the last ${formatSpan(adoption.windowMs)}: ${adoption.elicitationAgents} on elicitation, ${adoption.legacyAgents} on legacy; rate ${pct(adoption.rate)}, legacy share ${pct(adoption.legacyShare)}`,
+    adoption.bothAgents !== undefined
+      ? `${adoption.activeAgents} active agent${adoption.activeAgents === 1 ? '' : 's'} in the last ${formatSpan(adoption.windowMs)}: ${adoption.elicitationOnlyAgents} on elicitation only, ${adoption.legacyOnlyAgents} on legacy only, ${adoption.bothAgents} on both, ${adoption.otherAgents} on neither (sent only); migrated ${pct(adoption.rate)}, still using legacy ${pct(adoption.legacyShare)}`
+      : `${adoption.activeAgents} active agent${adoption.activeAgents === 1 ? '' : 's'} in the last ${formatSpan(adoption.windowMs)}: ${adoption.elicitationAgents} on elicitation, ${adoption.legacyAgents} on legacy (an agent on both counts in both: the controller is older than bridgectl); rate ${pct(adoption.rate)}, legacy share ${pct(adoption.legacyShare)}`,
   ]);
   const byGeneration = adoption.agentsByGeneration;
   rows.push(['MCP generation', byGeneration ? MCP_GENERATIONS.map((generation) => `${generation} ${byGeneration[generation] ?? 0}`).join(', ') : 'not reported (the controller is older than bridgectl)']);

@@ -80,15 +80,28 @@ export class RedisActivity implements ActivityStore, Pick<ControllerStore, 'acti
   }
 
   async activeAgentCounts(since: number): Promise<ActiveAgentCounts> {
-    const sets = this.context.keys.allShards().map((shard) => this.activitySets(shard));
-    const pipeline = this.context.redis.pipeline();
+    const { keys, redis } = this.context;
+    const sets = keys.allShards().map((shard) => this.activitySets(shard));
+    const pipeline = redis.pipeline();
     for (const key of sets.flat()) pipeline.zcount(key, since, '+inf');
-    const counts = await this.context.exec('active agents', pipeline);
+    // Who used the legacy endpoint, to find those also on elicitation (bounded by the registered agents).
+    for (const shard of keys.allShards()) pipeline.zrangebyscore(keys.activity(shard, 'legacy'), since, '+inf');
+    const replies = await this.context.exec('active agents', pipeline);
+    const counts = replies.slice(0, sets.flat().length);
     // An agent lives in one shard, so the shards' counts add up.
     const perShard = sets[0]!.length;
     const totals = new Array<number>(perShard).fill(0);
     counts.forEach((count, i) => (totals[i % perShard]! += Number(count)));
-    return activeAgentCountsOf(totals);
+    const legacyMembers = replies.slice(sets.flat().length) as string[][];
+    const scores = redis.pipeline();
+    keys.allShards().forEach((shard, i) => {
+      if (legacyMembers[i]!.length > 0) scores.zmscore(keys.activity(shard, 'elicitation'), ...legacyMembers[i]!);
+    });
+    let both = 0;
+    for (const reply of scores.length > 0 ? await this.context.exec('agents on both protocols', scores) : []) {
+      for (const score of reply as Array<string | null>) if (score !== null && Number(score) >= since) both += 1;
+    }
+    return { ...activeAgentCountsOf(totals), both };
   }
 
   /** The sets a shard's active agents are counted in, in the order `activeAgentCountsOf` reads their counts. */
