@@ -161,7 +161,8 @@ describe('controller service (local mode: file source, status and lease in the s
 
   test('a request that claims to be relayed without a valid assertion is refused, even with the admin token', async () => {
     const a = await startController('ctl-a');
-    await waitFor(async () => a.controller.isLeader(), { timeoutMs: 5_000, description: 'ctl-a to lead' });
+    // Leading, and its first pass stored a status (the one "nothing was done" is checked against).
+    await waitFor(async () => a.controller.isLeader() && (await store.store.readControllerStatusJson()) !== null, { timeoutMs: 5_000, description: 'ctl-a to lead and store a status' });
     const forged = async (headers: Record<string, string>) => {
       const response = await fetch(`${a.url}/admin/pause`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ reason: 'forged' }) });
       return { status: response.status, body: (await response.json()) as Record<string, any> };
