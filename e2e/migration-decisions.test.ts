@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AbTestStatus, FeatureFlagsStatus, ScorecardStatus } from '@agent-bridge/flags';
-import { freePort, startPrometheus, startService, waitFor, waitForValue, type PrometheusHandle, type ServiceHandle } from '@agent-bridge/testkit';
+import { freePort, runProgram, startPrometheus, startService, waitFor, waitForValue, type PrometheusHandle, type ServiceHandle } from '@agent-bridge/testkit';
 import { receive, startBridge, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 import { backfillPopulations, type GroupTotals } from './ab-backfill.js';
 
@@ -128,14 +128,13 @@ describe('the A/B test from a real Prometheus (six hours of backfilled history)'
   });
 
   test('bridgectl ab prints the table and the same document as JSON', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const env = { ...process.env, BRIDGECTL_CONTROLLER_URL: controllerUrl };
-    const table = spawnSync(process.execPath, ['--conditions=agentbridge-source', '--import', 'tsx', 'tools/bridgectl/src/main.ts', 'ab'], { encoding: 'utf8', env });
-    assert.equal(table.status, 0, table.stderr);
-    assert.match(table.stdout, /verdict\s+NOT-SIGNIFICANT/);
-    assert.match(table.stdout, /latency\s+improve ≥ 10%/);
-    const json = spawnSync(process.execPath, ['--conditions=agentbridge-source', '--import', 'tsx', 'tools/bridgectl/src/main.ts', 'ab', '--json'], { encoding: 'utf8', env });
-    assert.deepEqual(JSON.parse(json.stdout), (await statusOf(controllerUrl))?.abTest);
+    const env = { BRIDGECTL_CONTROLLER_URL: controllerUrl };
+    const table = await runProgram('tools/bridgectl/src/main.ts', ['ab'], env);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /verdict\s+NOT-SIGNIFICANT/);
+    assert.match(table.out, /latency\s+improve ≥ 10%/);
+    const json = await runProgram('tools/bridgectl/src/main.ts', ['ab', '--json'], env);
+    assert.deepEqual(JSON.parse(json.out), (await statusOf(controllerUrl))?.abTest);
   });
 });
 

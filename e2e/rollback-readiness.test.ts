@@ -5,13 +5,12 @@
  * and the audit trail names it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { evaluateProtocol, readPublishedFlags, type FeatureFlagsStatus } from '@agent-bridge/flags';
-import { REPO_ROOT, freePort, startService, waitFor, waitForValue, type ServiceHandle } from '@agent-bridge/testkit';
+import { freePort, runProgram, startService, waitFor, waitForValue, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 const ADMIN = 'e2e-admin-token-0123456789';
@@ -43,17 +42,7 @@ interface Report {
   healthCheck: { consecutiveFailures: number; lastResult: string; lastCheckAt: string; message: string } | null;
 }
 
-function bridgectl(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=agentbridge-source', '--import', 'tsx', 'tools/bridgectl/src/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const bridgectl = (args: string[], env: NodeJS.ProcessEnv) => runProgram('tools/bridgectl/src/main.ts', args, env);
 
 describe('rollback readiness: drills and the health-check trigger on a running bridge', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 export { startRedis } from './redis-server.js';
 export type { RedisServerHandle } from './redis-server.js';
-export { startService, freePort, REPO_ROOT } from './service-process.js';
+export { startService, runProgram, freePort, REPO_ROOT } from './service-process.js';
 export type { ServiceHandle } from './service-process.js';
 export { connectAgent, ToolCallError } from './mcp-client.js';
 export type { AgentClient, AnyAgentClient, ClientGeneration } from './mcp-client.js';

@@ -86,6 +86,27 @@ function entryToRun(entry: string): string {
   return program ? `dist/${program[1] ?? program[2]}.js` : entry;
 }
 
+function loaderFor(entry: string): string[] {
+  return entry.endsWith('.ts') ? ['--conditions=agentbridge-source', '--import', 'tsx'] : ['--enable-source-maps'];
+}
+
+/** Runs a program to its end (bridgectl, say) the way startService runs a service, and gives its exit code and output. */
+export function runProgram(entry: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const program = entryToRun(entry);
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...loaderFor(program), program, ...args], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
 export async function startService(options: StartServiceOptions): Promise<ServiceHandle> {
   const { name } = options;
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
@@ -94,8 +115,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const verbose = process.env.TEST_VERBOSE === '1';
 
   const entry = entryToRun(options.entry);
-  const loader = entry.endsWith('.ts') ? ['--conditions=agentbridge-source', '--import', 'tsx'] : ['--enable-source-maps'];
-  const child = spawn(process.execPath, [...loader, entry, ...(options.args ?? [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...loaderFor(entry), entry, ...(options.args ?? [])], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   const spawned = new Promise<void>((resolve) => {
     child.once('spawn', () => resolve());

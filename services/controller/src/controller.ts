@@ -141,7 +141,7 @@ export class Controller {
   /** An action of the controller's own (a drill step): no caller waits on it. */
   private internal(action: ControlAction): void {
     if (!this.isLeader()) return;
-    this.queue.push({ action, receivedAt: this.now(), resolve: () => {}, reject: () => {} });
+    this.queue.push(unanswered(action, this.now()));
     this.poke();
   }
 
@@ -219,7 +219,7 @@ export class Controller {
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
     const { evidence, actions } = await this.evidence.collect(spec, status, client, now);
 
-    const queued = [...actions.map((action) => ({ action, receivedAt: now, resolve: () => {}, reject: () => {} })), ...this.queue.splice(0)];
+    const queued = [...actions.map((action) => unanswered(action, now)), ...this.queue.splice(0)];
     try {
       await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, evidence });
     } catch (error) {
@@ -382,6 +382,11 @@ export class Controller {
     this.pendingEffects.push({ at: rollbackAt, effectMs });
     this.poke();
   }
+}
+
+/** An action of the controller's own, which no caller waits on. */
+function unanswered(action: ControlAction, receivedAt: number): QueuedAction {
+  return { action, receivedAt, resolve: () => undefined, reject: () => undefined };
 }
 
 /**

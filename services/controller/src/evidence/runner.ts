@@ -70,9 +70,11 @@ export class EvidenceRunner {
       evidence.scorecard = await evaluateScorecard(spec, { ...status, ...(evidence.abTest ? { abTest: evidence.abTest } : {}) }, client, now);
       this.exportScorecard(evidence.scorecard);
     }
-    const snapshot = await readPublishedFlags(this.deps.store);
+    // Read once, and only in a pass where a health check or a scheduled drill is due.
+    let snapshot: FlagSnapshot | undefined;
+    const published = async () => (snapshot ??= await readPublishedFlags(this.deps.store));
     const check = spec.rollback.healthCheck;
-    if (check.enabled && elicitationInUse(snapshot) && now - this.healthAt >= parseDuration(check.interval)) {
+    if (check.enabled && now - this.healthAt >= parseDuration(check.interval) && elicitationInUse(await published())) {
       this.healthAt = now;
       const previous = this.health ?? status.healthCheck;
       const run = await runHealthCheck(await healthTargets(this.deps.store, this.deps.healthUrls, now), spec, previous, now);
@@ -88,10 +90,10 @@ export class EvidenceRunner {
     const drill = spec.rollback.drill;
     // Only once this controller's flags are the published ones: a first pass would judge the drill
     // agent by the flags of before (it may not be opted in there yet).
-    const current = status.snapshotVersion > 0 && snapshot.version === status.snapshotVersion;
-    if (drill?.interval && current && !status.drill && !status.rollback) {
-      const last = status.lastDrill ? Date.parse(status.lastDrill.at) : 0;
-      if (now - last >= parseDuration(drill.interval)) actions.push(this.drillAction(snapshot, drill.agent, 'schedule', this.deps.controllerId, now));
+    const last = status.lastDrill ? Date.parse(status.lastDrill.at) : 0;
+    if (drill?.interval && !status.drill && !status.rollback && status.snapshotVersion > 0 && now - last >= parseDuration(drill.interval)) {
+      const flags = await published();
+      if (flags.version === status.snapshotVersion) actions.push(this.drillAction(flags, drill.agent, 'schedule', this.deps.controllerId, now));
     }
     return { evidence, actions };
   }

@@ -46,11 +46,21 @@ const criticalAlerts = (w: string) => `max_over_time((count(ALERTS{alertstate="f
 const unplannedRollbacks = (w: string) => `sum(max by (level, trigger) (increase(agentbridge_rollbacks_total{trigger=~"alert|gate|health-check"}[${w}]))) or vector(0)`;
 const legacyAgents = 'sum(agentbridge_active_agents_by_protocol{protocol="legacy"})';
 
-/** A measured criterion: value → result by `pass`, or pending without data. */
-function measured(value: number | null, display: (v: number) => string, pass: (v: number) => boolean, noData = 'no data in the window'): Measured {
-  if (value === null || !Number.isFinite(value)) return { value: null, display: 'no data', result: 'pending', source: 'prometheus', note: noData };
-  return { value, display: display(value), result: pass(value) ? 'pass' : 'fail', source: 'prometheus' };
+/** A criterion measured by one query: its value → result by `pass`, or pending without data. */
+function fromQuery(expr: string | ((ctx: Context) => string), display: (v: number) => string, pass: (v: number, ctx: Context) => boolean): (ctx: Context) => Promise<Measured> {
+  return async (ctx) => {
+    const value = await ctx.q(typeof expr === 'string' ? expr : expr(ctx));
+    if (value === null || !Number.isFinite(value)) return { value: null, display: 'no data', result: 'pending', source: 'prometheus', note: 'no data in the window' };
+    return { value, display: display(value), result: pass(value, ctx) ? 'pass' : 'fail', source: 'prometheus' };
+  };
 }
+
+/** The week-4 criterion and the canary gate measure the same thing. */
+const elicitationErrorRate24h = fromQuery(
+  errorRate('elicitation', '24h'),
+  (v) => pct(v, 3),
+  (v) => v < 0.001,
+);
 
 function attested(id: (typeof ATTESTED_CRITERIA)[number]): (ctx: Context) => Promise<Measured> {
   return async ({ spec }) => {
@@ -79,7 +89,7 @@ function abVerdict(): (ctx: Context) => Promise<Measured> {
   };
 }
 
-function latencyImprovement(window: string, minimum: number, baseline?: (ctx: Context) => number | undefined): (ctx: Context) => Promise<Measured> {
+function latencyImprovement(window: string, pass: (improvement: number) => boolean, baseline?: (ctx: Context) => number | undefined): (ctx: Context) => Promise<Measured> {
   return async (ctx) => {
     const treatment = await ctx.q(meanLatency('elicitation', window));
     const control = baseline?.(ctx) ?? (await ctx.q(meanLatency('legacy', window)));
@@ -92,7 +102,7 @@ function latencyImprovement(window: string, minimum: number, baseline?: (ctx: Co
         note: baseline ? 'needs elicitation deliveries and a baseline (spec.scorecard.baselineLatencySeconds, or the A/B control estimate)' : 'needs deliveries on both protocols in the window',
       };
     const improvement = 1 - treatment / control;
-    return { value: improvement, display: `${pct(improvement, 1)} lower (elicitation ${secs(treatment)}, ${baseline ? 'baseline' : 'legacy'} ${secs(control)})`, result: improvement > minimum ? 'pass' : 'fail', source: 'prometheus' };
+    return { value: improvement, display: `${pct(improvement, 1)} lower (elicitation ${secs(treatment)}, ${baseline ? 'baseline' : 'legacy'} ${secs(control)})`, result: pass(improvement) ? 'pass' : 'fail', source: 'prometheus' };
   };
 }
 
@@ -106,12 +116,7 @@ const DEFINITIONS: Definition[] = [
     title: 'Elicitation error rate',
     threshold: '< 0.1 %',
     window: '24h',
-    measure: async ({ q }) =>
-      measured(
-        await q(errorRate('elicitation', '24h')),
-        (v) => pct(v, 3),
-        (v) => v < 0.001,
-      ),
+    measure: elicitationErrorRate24h,
   },
   {
     id: 'week4-latency-p99',
@@ -120,7 +125,7 @@ const DEFINITIONS: Definition[] = [
     title: 'Elicitation delivery latency p99',
     threshold: '< 1000 ms',
     window: '24h',
-    measure: async ({ q }) => measured(await q(p99('elicitation', '24h')), secs, (v) => v < 1),
+    measure: fromQuery(p99('elicitation', '24h'), secs, (v) => v < 1),
   },
   {
     id: 'week4-delivery',
@@ -129,12 +134,11 @@ const DEFINITIONS: Definition[] = [
     title: 'Messages delivered of those accepted',
     threshold: '> 99.9 %',
     window: '24h',
-    measure: async ({ q }) =>
-      measured(
-        await q(deliveryRate('24h')),
-        (v) => pct(v, 3),
-        (v) => v > 0.999,
-      ),
+    measure: fromQuery(
+      deliveryRate('24h'),
+      (v) => pct(v, 3),
+      (v) => v > 0.999,
+    ),
   },
   { id: 'ab-improvement', group: 'decision-point', section: 'end of week 6', title: 'The A/B test shows an improvement', threshold: 'verdict improved', measure: abVerdict() },
   {
@@ -143,12 +147,11 @@ const DEFINITIONS: Definition[] = [
     section: 'end of week 9',
     title: 'Legacy usage (share of active agents)',
     threshold: '< 5 % over the cutover window',
-    measure: async ({ q, spec }) =>
-      measured(
-        await q(`max_over_time((${LEGACY_SHARE_QUERY})[${spec.cutover.window}:1m])`),
-        (v) => pct(v, 1),
-        (v) => v < spec.cutover.maxLegacyShare,
-      ),
+    measure: fromQuery(
+      ({ spec }) => `max_over_time((${LEGACY_SHARE_QUERY})[${spec.cutover.window}:1m])`,
+      (v) => pct(v, 1),
+      (v, { spec }) => v < spec.cutover.maxLegacyShare,
+    ),
   },
   {
     id: 'cutover-readiness',
@@ -170,12 +173,11 @@ const DEFINITIONS: Definition[] = [
     title: 'Zero message loss',
     threshold: '0 unaccounted',
     window: '24h',
-    measure: async ({ q }) =>
-      measured(
-        await q(unaccounted('24h')),
-        (v) => `${v} unaccounted`,
-        (v) => v === 0,
-      ),
+    measure: fromQuery(
+      unaccounted('24h'),
+      (v) => `${v} unaccounted`,
+      (v) => v === 0,
+    ),
   },
   {
     id: 'canary-error-rate',
@@ -184,14 +186,17 @@ const DEFINITIONS: Definition[] = [
     title: 'Elicitation error rate',
     threshold: '< 0.1 %',
     window: '24h',
-    measure: async ({ q }) =>
-      measured(
-        await q(errorRate('elicitation', '24h')),
-        (v) => pct(v, 3),
-        (v) => v < 0.001,
-      ),
+    measure: elicitationErrorRate24h,
   },
-  { id: 'canary-latency-improvement', group: 'phase-gate', section: 'canary success', title: 'Mean delivery latency, elicitation against legacy', threshold: '> 10 % lower', window: '24h', measure: latencyImprovement('24h', 0.1) },
+  {
+    id: 'canary-latency-improvement',
+    group: 'phase-gate',
+    section: 'canary success',
+    title: 'Mean delivery latency, elicitation against legacy',
+    threshold: '> 10 % lower',
+    window: '24h',
+    measure: latencyImprovement('24h', (improvement) => improvement > 0.1),
+  },
   { id: 'rollout-ab-positive', group: 'phase-gate', section: 'rollout success', title: 'All A/B test metrics positive', threshold: 'verdict improved, no metric worse', measure: abVerdict() },
   {
     id: 'rollout-no-critical',
@@ -200,12 +205,11 @@ const DEFINITIONS: Definition[] = [
     title: 'No critical incidents (critical alerts firing)',
     threshold: '0',
     window: '24h',
-    measure: async ({ q }) =>
-      measured(
-        await q(criticalAlerts('24h')),
-        (v) => `${v} firing at most`,
-        (v) => v === 0,
-      ),
+    measure: fromQuery(
+      criticalAlerts('24h'),
+      (v) => `${v} firing at most`,
+      (v) => v === 0,
+    ),
   },
   { id: 'agent-satisfaction', group: 'phase-gate', section: 'rollout success', title: 'Agent satisfaction maintained', threshold: 'attested pass', measure: attested('agent-satisfaction') },
   {
@@ -231,12 +235,11 @@ const DEFINITIONS: Definition[] = [
     title: 'All agents migrated (no agent active on legacy)',
     threshold: '0 legacy agents',
     window: '48h',
-    measure: async ({ q }) =>
-      measured(
-        await q('sum(max_over_time(agentbridge_active_agents_by_protocol{protocol="legacy"}[48h]))'),
-        (v) => `${v} on legacy at most (per-shard maxima)`,
-        (v) => v === 0,
-      ),
+    measure: fromQuery(
+      'sum(max_over_time(agentbridge_active_agents_by_protocol{protocol="legacy"}[48h]))',
+      (v) => `${v} on legacy at most (per-shard maxima)`,
+      (v) => v === 0,
+    ),
   },
   { id: 'legacy-code-removed', group: 'phase-gate', section: 'cutover success', title: 'Legacy code removed', threshold: 'attested pass', measure: attested('legacy-code-removed') },
   // Final acceptance (strategy: Success Criteria).
@@ -259,10 +262,11 @@ const DEFINITIONS: Definition[] = [
     title: 'Average delivery latency reduced by 50 %',
     threshold: '≥ 50 % below the legacy baseline',
     window: '168h',
-    measure: async (ctx) => {
-      const result = await latencyImprovement('168h', 0.5 - 1e-12, ({ spec, status }) => spec.scorecard.baselineLatencySeconds ?? status.abTest?.metrics.find((m) => m.name === 'latency')?.control.estimate ?? undefined)(ctx);
-      return result;
-    },
+    measure: latencyImprovement(
+      '168h',
+      (improvement) => improvement >= 0.5,
+      ({ spec, status }) => spec.scorecard.baselineLatencySeconds ?? status.abTest?.metrics.find((m) => m.name === 'latency')?.control.estimate ?? undefined,
+    ),
   },
   {
     id: 'delivery-rate',
@@ -271,12 +275,11 @@ const DEFINITIONS: Definition[] = [
     title: 'Message delivery rate',
     threshold: '> 99.99 %',
     window: '168h',
-    measure: async ({ q }) =>
-      measured(
-        await q(deliveryRate('168h')),
-        (v) => pct(v, 3),
-        (v) => v > 0.9999,
-      ),
+    measure: fromQuery(
+      deliveryRate('168h'),
+      (v) => pct(v, 3),
+      (v) => v > 0.9999,
+    ),
   },
   {
     id: 'no-unplanned-rollbacks',
@@ -285,12 +288,11 @@ const DEFINITIONS: Definition[] = [
     title: 'Zero unplanned rollbacks in the final week (alert, gate, health-check)',
     threshold: '0',
     window: '168h',
-    measure: async ({ q }) =>
-      measured(
-        await q(unplannedRollbacks('168h')),
-        (v) => `${v}`,
-        (v) => v === 0,
-      ),
+    measure: fromQuery(
+      unplannedRollbacks('168h'),
+      (v) => `${v}`,
+      (v) => v === 0,
+    ),
   },
   { id: 'owner-feedback', group: 'acceptance', section: 'final acceptance', title: 'Positive feedback from 90 % of agent owners', threshold: 'attested pass (≥ 90 % positive)', measure: attested('owner-feedback') },
 ];
