@@ -235,6 +235,7 @@ describe('the FeatureFlags CRD', () => {
         'lastDrill',
         'scorecard',
         'cutover',
+        'deprecation',
         'effectivePercentage',
         'failedChecks',
         'handledAlerts',

@@ -183,6 +183,57 @@ const scorecardSchema = z.strictObject(
   mapping,
 );
 
+/** What a deprecation step does (the strategy's week 9, day 1 / 3 / 5 / 7). */
+export const DEPRECATION_ACTIONS = ['warnings', 'headers', 'throttle', 'notify-owners', 'final-notice'] as const;
+export type DeprecationAction = (typeof DEPRECATION_ACTIONS)[number];
+
+const deprecationStepSchema = z.strictObject(
+  {
+    /** Names the step in the status, the audit trail and the notification milestone ("deprecation:<name>"). */
+    name: z.string({ error: 'expected a step name' }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: 'expected a step name: lowercase letters, digits and "-", at most 63 characters' }),
+    /** When the step runs, after spec.deprecation.start. */
+    after: duration(0),
+    actions: z
+      .array(z.enum(DEPRECATION_ACTIONS, { error: `expected one of ${DEPRECATION_ACTIONS.join(', ')}` }), { error: 'expected a list of actions' })
+      .min(1, { error: 'give at least one action' })
+      .max(DEPRECATION_ACTIONS.length, { error: `at most ${DEPRECATION_ACTIONS.length} actions` }),
+    /** Said in this step's owner notifications, after the standard text. */
+    message: z.string({ error: 'expected a string' }).max(2_000, { error: 'at most 2000 characters' }).optional(),
+  },
+  mapping,
+);
+
+/** The strategy's week-9 campaign: day 1 warnings, day 3 headers and the 100 ms throttle, day 5 owner notifications, day 7 the final deadline. */
+export const DEFAULT_DEPRECATION_STEPS: ReadonlyArray<z.input<typeof deprecationStepSchema>> = [
+  { name: 'day-1', after: '0s', actions: ['warnings'] },
+  { name: 'day-3', after: '48h', actions: ['headers', 'throttle'] },
+  { name: 'day-5', after: '96h', actions: ['notify-owners'] },
+  { name: 'day-7', after: '144h', actions: ['final-notice'] },
+];
+
+const deprecationSchema = z.strictObject(
+  {
+    /** Day 1 of the campaign: every step's `after` counts from here. */
+    start: timestamp,
+    /** When the legacy endpoint goes away: the Sunset header, the deadline in warnings and notifications. */
+    sunset: timestamp,
+    /** The migration guide: the Link header (rel="deprecation") and every notice point to it. */
+    migrationGuideUrl: z.url({ error: 'expected an http(s) URL of the migration guide' }).optional(),
+    /** The public progress page, linked from notifications. */
+    progressPageUrl: z.url({ error: 'expected an http(s) URL of the progress page' }).optional(),
+    /** The artificial delay of the throttle action (strategy: 100 ms). */
+    throttleMs: z.int({ error: 'expected an integer from 1 to 10000' }).min(1, { error: 'expected an integer from 1 to 10000' }).max(10_000, { error: 'expected an integer from 1 to 10000' }).default(100),
+    /** Plan only: the status shows each step and when it would run; nothing is done and nobody is notified. */
+    dryRun: z.boolean({ error: 'expected true or false' }).default(false),
+    steps: z
+      .array(deprecationStepSchema, { error: 'expected a list of steps' })
+      .min(1, { error: 'give at least one step' })
+      .max(20, { error: 'at most 20 steps' })
+      .default(() => DEFAULT_DEPRECATION_STEPS.map((step) => ({ ...step, actions: [...step.actions] })) as Array<z.infer<typeof deprecationStepSchema>>),
+  },
+  mapping,
+);
+
 export const featureFlagsSpecSchema = z.strictObject(
   {
     /** The phase the operator has put the migration in; the controller moves rollout → stabilization after the last stage. */
@@ -253,10 +304,14 @@ export const featureFlagsSpecSchema = z.strictObject(
           window: duration(60_000).default('24h'),
           /** Disable legacy even though the checks fail; the reason goes into the audit trail. */
           force: z.strictObject({ reason: nonEmpty('a reason') }, mapping).optional(),
+          /** The post-cutover watch: a critical alert within it rolls back to the snapshot; a clean one schedules legacy removal. */
+          watch: duration(60_000).default('30m'),
         },
         mapping,
       )
-      .default({ maxLegacyShare: 0.05, window: '24h' }),
+      .default({ maxLegacyShare: 0.05, window: '24h', watch: '30m' }),
+    /** The deprecation campaign (strategy week 9), run by the controller on its dates. */
+    deprecation: deprecationSchema.optional(),
     /** The week-6 A/B test: legacy (control) against elicitation (treatment), from Prometheus. */
     abTest: abTestSchema.optional(),
     /** The go/no-go scorecard (bridgectl scorecard). */
@@ -272,6 +327,8 @@ export type Stage = z.infer<typeof stageSchema>;
 export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
 export type AbTestSpec = z.infer<typeof abTestSchema>;
 export type Attestation = z.infer<typeof attestationSchema>;
+export type DeprecationSpec = z.infer<typeof deprecationSchema>;
+export type DeprecationStep = z.infer<typeof deprecationStepSchema>;
 
 const metadataSchema = z.looseObject({
   name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
@@ -330,6 +387,17 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
       if (abNames.has(metric.name)) context.addIssue({ code: 'custom', path: ['spec', 'abTest', 'metrics', i, 'name'], message: `"${metric.name}" is listed twice; keep one entry per metric` });
       abNames.add(metric.name);
     });
+    const deprecation = resource.spec.deprecation;
+    if (deprecation) {
+      if (Date.parse(deprecation.sunset) <= Date.parse(deprecation.start)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'sunset'], message: `the sunset (${deprecation.sunset}) must come after the start (${deprecation.start})` });
+      const stepNames = new Set<string>();
+      deprecation.steps.forEach((step, i) => {
+        if (stepNames.has(step.name)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'name'], message: `"${step.name}" is used twice; give each step its own name` });
+        stepNames.add(step.name);
+        if (new Set(step.actions).size !== step.actions.length) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'actions'], message: 'an action is listed twice' });
+        if (Date.parse(deprecation.start) + parseDuration(step.after) > Date.parse(deprecation.sunset)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'after'], message: `step "${step.name}" would run after the sunset; move it earlier or the sunset later` });
+      });
+    }
     const alerts = new Set<string>();
     resource.spec.rollback.alerts.forEach((entry, i) => {
       if (alerts.has(entry.alertName)) context.addIssue({ code: 'custom', path: ['spec', 'rollback', 'alerts', i, 'alertName'], message: `"${entry.alertName}" is mapped twice; keep one entry per alert` });
@@ -348,6 +416,7 @@ export interface SpecDurations {
   holdsMs: number[];
   analysisIntervalMs: number;
   cutoverWindowMs: number;
+  cutoverWatchMs: number;
 }
 
 export function durationsOf(spec: FeatureFlagsSpec): SpecDurations {
@@ -355,6 +424,7 @@ export function durationsOf(spec: FeatureFlagsSpec): SpecDurations {
     holdsMs: spec.rollout.stages.map((stage) => parseDuration(stage.hold)),
     analysisIntervalMs: parseDuration(spec.analysis.interval),
     cutoverWindowMs: parseDuration(spec.cutover.window),
+    cutoverWatchMs: parseDuration(spec.cutover.watch),
   };
 }
 

@@ -38,6 +38,10 @@ export const flagFieldSchemas = {
 
 const mapping = { error: 'expected a mapping' } as const;
 
+function isoTimestamp() {
+  return z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp such as 2025-01-31T12:00:00Z' });
+}
+
 const flagSettingsShape = {
   elicitation: z.strictObject(
     {
@@ -60,6 +64,24 @@ const flagSettingsShape = {
   legacyDisabled: flagFieldSchemas.legacyDisabled,
   legacyTimeoutMs: flagFieldSchemas.legacyTimeoutMs,
   elicitationTimeoutMs: flagFieldSchemas.elicitationTimeoutMs,
+  /** Set by the deprecation schedule (spec.deprecation): the legacy endpoint's standard headers and the deadline its warnings give. */
+  deprecationNotice: z
+    .strictObject(
+      {
+        /** When the deprecation took effect: the Deprecation header (RFC 9745). */
+        deprecatedAt: isoTimestamp(),
+        /** When legacy goes away: the Sunset header (RFC 8594) and the date in warnings. */
+        sunsetAt: isoTimestamp(),
+        /** The migration guide: Link rel="deprecation". */
+        link: z.url({ error: 'expected an http(s) URL' }).optional(),
+        /** Send the Deprecation, Sunset and Link headers (the day-3 step). */
+        headers: flag(),
+        /** The final deadline has been announced (the day-7 step): warnings say so. */
+        final: flag(),
+      },
+      mapping,
+    )
+    .optional(),
 };
 
 /** The flags themselves, without the publication metadata. */

@@ -148,6 +148,61 @@ export interface DrillResult {
   message: string;
 }
 
+/**
+ * The cutover sequence (strategy phase 4): the guard's last check, then — once it holds — a system
+ * snapshot, legacy disabled under watch, and the outcome: rolled back to the snapshot (a critical
+ * alert, a rollback or an operator during the watch) or legacy removal scheduled (a clean watch).
+ */
+export interface CutoverStatus {
+  ready: boolean;
+  forced: boolean;
+  message: string;
+  checkedAt: string;
+  /** blocked: the guard holds legacy open; snapshot: taking the system snapshot; watching: legacy disabled, watched; rolled-back: legacy open again from the snapshot; removal-scheduled: the watch was clean. */
+  state?: CutoverState;
+  snapshot?: CutoverSnapshotRef;
+  /** Legacy disabled since (the watch started). */
+  startedAt?: string;
+  watchUntil?: string;
+  /** When the watch ended (rolled back or clean). */
+  endedAt?: string;
+  /** Why it rolled back. */
+  rollbackReason?: string;
+  /** Minor alerts during the watch: reported, legacy stays disabled (fix forward). */
+  issues?: Array<{ alert: string; severity: string; at: string; summary?: string }>;
+}
+
+export type CutoverState = 'blocked' | 'snapshot' | 'watching' | 'rolled-back' | 'removal-scheduled';
+
+/** A system snapshot taken before the cutover: its id (the stored record holds flags, rollout, backlog and the legacy inventory). */
+export interface CutoverSnapshotRef {
+  id: string;
+  at: string;
+  /** The flags the emergency rollback restores (the effective flags before legacy was disabled), as JSON. */
+  flagsJson: string;
+}
+
+/** The deprecation campaign as the controller runs it: each step, when it is due, when it ran. */
+export interface DeprecationStatus {
+  start: string;
+  sunset: string;
+  dryRun: boolean;
+  steps: DeprecationStepStatus[];
+  /** The next step to run and when (absent once all ran). */
+  next?: { name: string; at: string };
+}
+
+export interface DeprecationStepStatus {
+  name: string;
+  actions: string[];
+  dueAt: string;
+  /** pending: not due yet; done: ran (once) at executedAt; planned: due, but the schedule is a dry run. */
+  state: 'pending' | 'done' | 'planned';
+  executedAt?: string;
+  /** Owner notices of the step: queued to the notifier (once; repeats are dropped by its ledger). */
+  notices?: { queued: number; already: number; owners: number; at: string };
+}
+
 export interface FeatureFlagsStatus {
   observedGeneration: number;
   phase: MigrationPhase;
@@ -169,7 +224,8 @@ export interface FeatureFlagsStatus {
   /** Alerts already acted on (fingerprint + startsAt): a repeated notification is not a second rollback. */
   handledAlerts: Array<{ fingerprint: string; startsAt: string }>;
   snapshotVersion: number;
-  cutover?: { ready: boolean; forced: boolean; message: string; checkedAt: string };
+  cutover?: CutoverStatus;
+  deprecation?: DeprecationStatus;
   conditions: Condition[];
   history: HistoryEntry[];
   abTest?: AbTestStatus;

@@ -316,6 +316,8 @@ describe('rollback', () => {
   });
 });
 
+const SNAPSHOT = { id: 'cutover-20260105T0900-v7', at: new Date(T0).toISOString() };
+
 describe('cutover guard', () => {
   const COMPLETION = { phase: 'completion', flags: { elicitation: { enabled: true, percentage: 100 }, legacyDisabled: true } };
 
@@ -326,14 +328,14 @@ describe('cutover guard', () => {
     assert.equal(conditionOf(h.status, 'CutoverBlocked')?.status, 'True');
     assert.match(conditionOf(h.status, 'CutoverBlocked')!.message, /12%/);
     assert.equal(blocked.events.filter((e) => e.action === 'cutover.blocked').length, 1);
-    const ready = h.pass(T0 + HOUR, { cutover: { ready: true, message: 'all readiness checks hold' } });
+    const ready = h.pass(T0 + HOUR, { cutover: { ready: true, message: 'all readiness checks hold' }, cutoverSnapshot: SNAPSHOT });
     assert.equal(ready.settings.legacyDisabled, true);
     assert.equal(conditionOf(h.status, 'CutoverBlocked')?.status, 'False');
   });
 
   test('a rollback after the cutover opens the legacy endpoint again: agents moved back must be served', () => {
     const h = new Harness(specOf(COMPLETION));
-    assert.equal(h.pass(T0, { cutover: { ready: true, message: 'ok' } }).settings.legacyDisabled, true);
+    assert.equal(h.pass(T0, { cutover: { ready: true, message: 'ok' }, cutoverSnapshot: SNAPSHOT }).settings.legacyDisabled, true);
     h.act(T0 + MIN, { type: 'rollback', level: 'full', trigger: 'admin', actor: 'ops', reason: 'elicitation outage' });
     assert.equal(h.last.settings.legacyDisabled, false);
     assert.equal(h.last.settings.elicitation.enabled, false);
@@ -341,7 +343,7 @@ describe('cutover guard', () => {
 
   test('a forced cutover disables legacy despite failing checks and records the reason', () => {
     const h = new Harness(specOf({ ...COMPLETION, cutover: { force: { reason: 'contract ends today' } } }));
-    const result = h.pass(T0, { cutover: { ready: false, message: 'a critical alert is firing' } });
+    const result = h.pass(T0, { cutover: { ready: false, message: 'a critical alert is firing' }, cutoverSnapshot: SNAPSHOT });
     assert.equal(result.settings.legacyDisabled, true);
     assert.equal(h.status.cutover?.forced, true);
     const forced = result.events.find((e) => e.action === 'cutover.forced')!;

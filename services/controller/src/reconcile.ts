@@ -8,6 +8,7 @@ import { applyActions } from './reconcile/actions.js';
 import { applyAnalysis } from './reconcile/analysis.js';
 import { setConditions } from './reconcile/conditions.js';
 import { guardCutover } from './reconcile/cutover.js';
+import { runDeprecation } from './reconcile/deprecation.js';
 import { applyEvidence } from './reconcile/evidence.js';
 import { effectiveFlags } from './reconcile/flags.js';
 import { observeSpec } from './reconcile/observe-spec.js';
@@ -27,7 +28,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const evidenced = applyEvidence(ctx, analysed, input.evidence);
   const staged = advanceStages(ctx, evidenced);
   const flagged = effectiveFlags(ctx, staged);
-  const guarded = guardCutover(ctx, flagged.pass, flagged.settings, input.cutover);
+  const deprecated = runDeprecation(ctx, flagged.pass, flagged.settings);
+  const guarded = guardCutover(ctx, deprecated.pass, deprecated.settings, input.cutover, input.cutoverSnapshot);
   const { status, events, outcomes, rollbacks } = setConditions(ctx, guarded.pass, guarded.settings);
   const { phase, stage } = status;
   const applied = [...rollbacks];

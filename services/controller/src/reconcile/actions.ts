@@ -5,6 +5,8 @@
  */
 import { applyRollback, liftRollback } from '../rollback.js';
 import { draft, record, type Pass, type PassContext } from './pass.js';
+import { observeCutoverAlert, tripCutoverBreaker } from './cutover.js';
+import { recordNotices } from './deprecation.js';
 import { startDrill, stepDrill } from './drill.js';
 import { promote } from './stages.js';
 import type { ActionOutcome, ControlAction } from './types.js';
@@ -23,6 +25,12 @@ function applyAction(ctx: PassContext, input: Pass, action: ControlAction): Pass
       return startDrill(ctx, input, action);
     case 'drill-step':
       return stepDrill(ctx, input, action);
+    case 'alert-seen':
+      return observeCutoverAlert(ctx, input, action);
+    case 'cutover-rollback':
+      return tripCutoverBreaker(ctx, input, action);
+    case 'deprecation-notices':
+      return recordNotices(ctx, input, action);
     case 'pause':
     case 'resume': {
       const pass = draft(input);

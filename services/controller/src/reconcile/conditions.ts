@@ -39,7 +39,8 @@ export function setConditions(ctx: PassContext, input: Pass, settings: FlagSetti
   setCondition(status, 'StagesComplete', complete ? 'True' : 'False', complete ? 'AllStagesHeld' : 'StagesRemaining', `${Math.min(status.stage, stages.length)}/${stages.length} stages`, at, gen);
   setCondition(status, 'RolledBack', rollback ? 'True' : 'False', rollback ? `Rollback${capitalize(rollback.level)}` : 'NoRollback', rollback ? `${rollback.level} rollback by ${rollback.trigger}: ${rollback.reason}` : '', at, gen);
   const blocked = ctx.requested.legacyDisabled && !settings.legacyDisabled;
-  setCondition(status, 'CutoverBlocked', blocked ? 'True' : 'False', blocked ? 'ReadinessChecksFailed' : 'NotBlocked', blocked ? (status.cutover?.message ?? '') : '', at, gen);
+  const blockedReason = status.cutover?.state === 'rolled-back' ? 'RolledBackToSnapshot' : status.cutover?.state === 'snapshot' ? 'TakingSnapshot' : 'ReadinessChecksFailed';
+  setCondition(status, 'CutoverBlocked', blocked ? 'True' : 'False', blocked ? blockedReason : 'NotBlocked', blocked ? (status.cutover?.message ?? '') : '', at, gen);
   return pass;
 }
 

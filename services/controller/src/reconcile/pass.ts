@@ -21,6 +21,7 @@ export interface PassContext {
   self: string;
   stages: Stage[];
   holdsMs: number[];
+  cutoverWatchMs: number;
   /** The flags the spec asks for, before stages, rollbacks and the cutover guard (steps copy it, never change it). */
   requested: FlagSettings;
 }
@@ -42,6 +43,7 @@ export function passContext(input: ReconcileInput): PassContext {
     self: input.controllerId ?? 'controller',
     stages: spec.rollout.stages,
     holdsMs: durationsOf(spec).holdsMs,
+    cutoverWatchMs: durationsOf(spec).cutoverWatchMs,
     requested: requestedSettings(spec),
   };
 }

@@ -228,7 +228,13 @@ describe('cutover guard', () => {
   test('readiness lets legacyDisabled through; a spec without it clears the cutover status', () => {
     const ctx = contextOf(CUTOVER);
     const flagged = effectiveFlags(ctx, firstPass(initialStatus()));
-    assert.equal(guardCutover(ctx, flagged.pass, flagged.settings, { ready: true, message: 'ok' }).settings.legacyDisabled, true);
+    const unsnapshotted = guardCutover(ctx, flagged.pass, flagged.settings, { ready: true, message: 'ok' });
+    assert.equal(unsnapshotted.settings.legacyDisabled, false, 'no system snapshot yet: legacy still serves');
+    assert.equal(unsnapshotted.pass.status.cutover?.state, 'snapshot');
+    const started = guardCutover(ctx, flagged.pass, flagged.settings, { ready: true, message: 'ok' }, { id: 'cut-1', at: iso(T0) });
+    assert.equal(started.settings.legacyDisabled, true);
+    assert.equal(started.pass.status.cutover?.state, 'watching');
+    assert.equal(started.pass.status.cutover?.snapshot?.id, 'cut-1');
     const plain = contextOf(ROLLOUT);
     const stale = atStage(1, T0, { cutover: { ready: true, forced: false, message: 'ok', checkedAt: iso(T0) } });
     assert.equal(guardCutover(plain, stale, effectiveFlags(plain, stale).settings, undefined).pass.status.cutover, undefined);

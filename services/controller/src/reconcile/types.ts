@@ -27,7 +27,13 @@ export type ControlAction =
   /** A rollback drill of `agent` (reconcile/drill.ts). */
   | { type: 'drill'; id: string; agent: string; actor: string; trigger: 'schedule' | 'cli' | 'admin'; /** Set when the drill cannot run: it is recorded as failed at once. */ failure?: string }
   /** What the controller measured after a drill's publication: its rollback in effect, or its restore. */
-  | { type: 'drill-step'; id: string; step: 'effective' | 'restored'; elapsedMs?: number; failure?: string };
+  | { type: 'drill-step'; id: string; step: 'effective' | 'restored'; elapsedMs?: number; failure?: string }
+  /** A firing alert, whatever its rollback policy: the post-cutover watch judges it by severity (reconcile/cutover.ts). */
+  | { type: 'alert-seen'; name: string; severity: string; startsAt: string; summary?: string }
+  /** The cutover's breaker tripped by an operator: back to the system snapshot. */
+  | { type: 'cutover-rollback'; actor: string; reason: string; trigger: 'admin' | 'cli' }
+  /** What the controller queued with the notifier for a deprecation step (reconcile/deprecation.ts). */
+  | { type: 'deprecation-notices'; step: string; queued: number; already: number; owners: number };
 
 export type RollbackAction = Extract<ControlAction, { type: 'rollback' }>;
 
@@ -58,7 +64,15 @@ export interface ControllerEvent {
     | 'ab.gate.waiting'
     | 'scorecard.changed'
     | 'drill.started'
-    | 'drill.finished';
+    | 'drill.finished'
+    | 'deprecation.step'
+    | 'deprecation.planned'
+    | 'deprecation.notified'
+    | 'cutover.started'
+    | 'cutover.issue'
+    | 'cutover.rolled-back'
+    | 'cutover.completed'
+    | 'cutover.cancelled';
   actor: string;
   trigger: string;
   reason: string;
@@ -84,6 +98,8 @@ export interface ReconcileInput {
   evidence?: Evidence;
   /** Readiness for legacyDisabled, evaluated by the caller only when the spec asks for it. */
   cutover?: CutoverCheck;
+  /** The system snapshot the controller took for a cutover that may start in this pass (see snapshotWanted). */
+  cutoverSnapshot?: { id: string; at: string };
   /** Who the controller is, for history entries it writes on its own behalf. */
   controllerId?: string;
 }
