@@ -18,6 +18,7 @@ import {
   type Protocol,
 } from '@agent-bridge/protocol';
 import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent-bridge/service-kit';
+import { DeprecationLog, deprecationMessage } from './deprecation.js';
 import type { RoundCarry, RoundDelivery } from './round-delivery.js';
 import type { SendGate } from './send-gate.js';
 
@@ -86,13 +87,17 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     });
   }
 
-  function deprecationNotice(flags: FlagSnapshot, tool: string): Record<string, unknown> {
+  const deprecationLog = new DeprecationLog(options.logger);
+  function deprecationNotice(flags: FlagSnapshot, tool: string, agentId: string): Record<string, unknown> {
     if (!legacyEndpoint || !flags.deprecation.warnings) return {};
     metrics.deprecationWarnings.inc({ tool });
+    deprecationLog.saw(agentId, tool, flags);
+    const notice = flags.deprecationNotice;
     return {
       deprecation: {
-        message: `${tool} on the legacy endpoint is deprecated and will be removed. Connect to ${options.elicitationEndpointUrl}: messages then arrive as elicitations.`,
+        message: deprecationMessage(flags, tool, options.elicitationEndpointUrl),
         migrate_to: options.elicitationEndpointUrl,
+        ...(notice ? { sunset: notice.sunsetAt, final_notice: notice.final, ...(notice.link ? { migration_guide: notice.link } : {}) } : {}),
       },
     };
   }
@@ -160,7 +165,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
           status: 'accepted',
           duplicate: result.duplicate,
           accepted_at: new Date(now).toISOString(),
-          ...deprecationNotice(flags, 'send_message'),
+          ...deprecationNotice(flags, 'send_message', context.agentId),
         };
       } catch (error) {
         if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
@@ -229,7 +234,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       return {
         ...(await pageResult(page, start, context, rounds)),
         ...(notice ? { notice } : {}),
-        ...deprecationNotice(flags, 'wait_for_messages'),
+        ...deprecationNotice(flags, 'wait_for_messages', agentId),
       };
     },
   };

@@ -199,6 +199,14 @@ export class Keys {
   controllerStatus(): string {
     return `${this.prefix}:{control}:controller:status`;
   }
+  /** A system snapshot taken before a cutover (JSON: flags, rollout, backlog, legacy inventory), by id; one per cutover attempt. */
+  systemSnapshot(id: string): string {
+    return `${this.prefix}:{control}:system-snapshot:${id}`;
+  }
+  /** The id of the last system snapshot. */
+  latestSystemSnapshot(): string {
+    return `${this.prefix}:{control}:system-snapshot:latest`;
+  }
   /** Hash: `<service>/<replica>` → JSON {version, at}: which flag snapshot each live process applies. */
   flagsApplied(): string {
     return `${this.prefix}:{control}:flags:applied`;

@@ -203,6 +203,10 @@ export interface ControllerStore {
   abandonAdminRequest(idempotencyKey: string): Promise<void>;
   /** Fenced by the lease: throws LEASE_LOST when `lease` is no longer held. */
   writeControllerStatusJson(json: string, lease: ControllerLease): Promise<void>;
+  /** A system snapshot before a cutover, kept under its id (and as the latest); fenced like the status. */
+  writeSystemSnapshotJson(id: string, json: string, lease: ControllerLease): Promise<void>;
+  /** The snapshot with this id, or the latest one; null when there is none. */
+  readSystemSnapshotJson(id?: string): Promise<string | null>;
   /** The agents active since `since` (ms) over every shard, most recent first, at most `limit`. */
   activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>>;
   /** Distinct agents active since `since` (ms) over every shard, in total, by protocol and by MCP generation. */

@@ -70,6 +70,8 @@ export const controllerConfigSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.url({ error: 'must be a comma-separated list of http(s) URLs such as http://elicitation:8702/readyz' }))),
+    /** The elicitation endpoint agents move to, as they reach it (through the Ingress): said in owner notices. */
+    ELICITATION_ENDPOINT_URL: z.url({ error: 'must be the http(s) URL agents connect to, such as https://agents.example.com/mcp' }).optional(),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
   })

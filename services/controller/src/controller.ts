@@ -14,6 +14,10 @@ import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
+import { snapshotWanted } from './reconcile/cutover.js';
+import { noticesDue } from './reconcile/deprecation.js';
+import { ownerNotices, type NoticeAgent, type OwnerNoticeDraft } from './sequence/owner-notices.js';
+import { takeSystemSnapshot, type SystemSnapshot } from './sequence/system-snapshot.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
 
@@ -34,6 +38,12 @@ export interface ControllerDeps {
   metrics: BridgeMetrics;
   /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
   healthUrls?: readonly string[];
+  /** Queues owner notices (the notifier: once per owner and milestone, sent beside the loop). */
+  notifier?: { enqueue(notices: OwnerNoticeDraft[], fence: string): Promise<{ queued: number; already: number }> };
+  /** The legacy inventory the notices and the system snapshot are made from. */
+  inventory?: () => Promise<NoticeAgent[]>;
+  /** The elicitation endpoint agents should move to (said in notices). */
+  elicitationEndpointUrl?: string;
   logger: Logger;
   now?: () => number;
 }
@@ -72,6 +82,8 @@ export class Controller {
   private running: Promise<void> | undefined;
   private stopped = false;
   private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
+  /** Deprecation steps whose notices are being queued now (one attempt at a time per step). */
+  private readonly noticesInFlight = new Set<string>();
   private readonly now: () => number;
   private readonly evidence: EvidenceRunner;
 
@@ -145,6 +157,11 @@ export class Controller {
     this.poke();
   }
 
+  /** Whether the post-cutover watch runs (the Alertmanager webhook then reports every firing alert to it). */
+  cutoverWatching(): boolean {
+    return this.status?.cutover?.state === 'watching';
+  }
+
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -166,7 +183,30 @@ export class Controller {
       healthCheck: this.evidence.healthCheck() ?? status?.healthCheck ?? null,
       snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
       adoption: adoptionOf(agents, this.options.activeAgentWindowMs),
+      deprecation: spec?.deprecation ? await this.deprecationPlan(spec.deprecation, status?.deprecation) : null,
+      cutoverSnapshot: status?.cutover?.snapshot ? await this.snapshotSummary(status.cutover.snapshot.id) : null,
     };
+  }
+
+  /** The schedule as planned or run, and (for steps that notify) how many owners would be told now: counts only, the report is not authenticated. */
+  private async deprecationPlan(spec: NonNullable<FeatureFlagsSpec['deprecation']>, status: FeatureFlagsStatus['deprecation']): Promise<Record<string, unknown>> {
+    let wouldNotify: { owners: number; agents: number; unowned: number } | { error: string } | null = null;
+    if (this.deps.inventory) {
+      try {
+        const { notices, unowned } = ownerNotices({ name: 'plan', actions: ['notify-owners'] }, spec, await this.deps.inventory(), this.deps.elicitationEndpointUrl);
+        wouldNotify = { owners: notices.length, agents: notices.reduce((n, notice) => n + notice.agents.length, 0), unowned: unowned.length };
+      } catch (error) {
+        wouldNotify = { error: (error as Error).message };
+      }
+    }
+    return { start: spec.start, sunset: spec.sunset, dryRun: spec.dryRun, throttleMs: spec.throttleMs, migrationGuideUrl: spec.migrationGuideUrl ?? null, steps: status?.steps ?? [], next: status?.next ?? null, wouldNotify };
+  }
+
+  private async snapshotSummary(id: string): Promise<Record<string, unknown> | null> {
+    const json = await this.deps.store.readSystemSnapshotJson(id);
+    if (!json) return { id, missing: true };
+    const snapshot = JSON.parse(json) as SystemSnapshot;
+    return { id: snapshot.id, at: snapshot.at, takenBy: snapshot.takenBy, flagsVersion: snapshot.flags.version, rollout: snapshot.rollout, backlog: snapshot.backlog, activeAgents: snapshot.activeAgents, legacyAgents: snapshot.legacyInventory.length, ...(snapshot.inventoryError ? { inventoryError: snapshot.inventoryError } : {}) };
   }
 
   private poke(): void {
@@ -217,11 +257,12 @@ export class Controller {
     const analysis = analysisDue(spec, status, now) ? await runAnalysis(spec, client, now) : undefined;
     for (const metric of analysis ?? []) this.deps.metrics.analysisChecks.inc({ metric: metric.name, result: metric.result });
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
+    const cutoverSnapshot = snapshotWanted({ legacyDisabledRequested: spec.flags.legacyDisabled === true, forced: spec.cutover.force !== undefined }, status, cutover) ? await this.takeSnapshot(status, now) : undefined;
     const { evidence, actions } = await this.evidence.collect(spec, status, client, now);
 
     const queued = [...actions.map((action) => unanswered(action, now)), ...this.queue.splice(0)];
     try {
-      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, evidence });
+      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, cutoverSnapshot, evidence });
     } catch (error) {
       for (const q of queued) q.reject(new ActionFailedError((error as { code?: string }).code ?? 'UNAVAILABLE', `the change could not be completed: ${(error as Error).message}; retry`, { cause: error }));
       throw error;
@@ -230,10 +271,19 @@ export class Controller {
 
   private async apply(
     queued: QueuedAction[],
-    input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined; evidence: Evidence },
+    input: {
+      spec: FeatureFlagsSpec;
+      generation: number;
+      status: FeatureFlagsStatus;
+      now: number;
+      analysis: MetricValue[] | undefined;
+      cutover: CutoverCheck | undefined;
+      cutoverSnapshot: { id: string; at: string } | undefined;
+      evidence: Evidence;
+    },
   ): Promise<void> {
     const { source, elector, logger } = this.deps;
-    const { spec, status, now, analysis, cutover, evidence } = input;
+    const { spec, status, now, analysis, cutover, cutoverSnapshot, evidence } = input;
     const result = reconcile({
       spec,
       generation: input.generation,
@@ -242,6 +292,7 @@ export class Controller {
       actions: queued.map((q) => q.action),
       ...(analysis ? { analysis } : {}),
       ...(cutover ? { cutover } : {}),
+      ...(cutoverSnapshot ? { cutoverSnapshot } : {}),
       evidence,
       controllerId: this.options.controllerId,
     });
@@ -272,6 +323,7 @@ export class Controller {
       throw error;
     }
     answer();
+    this.queueNotices(result.status, spec);
     this.evidence.afterPass(result.status, spec, published?.snapshot, now);
     this.evidence.exportFromStatus(result.status, spec);
     if (published && result.rollbacks.length > 0) {
@@ -307,6 +359,47 @@ export class Controller {
     if (this.status === withPublication)
       this.deps.logger.info({ snapshotVersion: withPublication.snapshotVersion, statusVersion: this.storedStatus.snapshotVersion }, 'resuming from the status stored with the last publication (the stored status lags it)');
     return this.status;
+  }
+
+  /** The system snapshot before a cutover (sequence/system-snapshot.ts); the pass fails, and retries, if it cannot be stored. */
+  private async takeSnapshot(status: FeatureFlagsStatus, now: number): Promise<{ id: string; at: string }> {
+    const lease = this.deps.elector.lease();
+    if (!lease) throw new NotLeaderError('not the leader');
+    const snapshot = await takeSystemSnapshot(
+      { store: this.deps.store, keys: this.deps.keys, controllerId: this.options.controllerId, activeWindowMs: this.options.activeAgentWindowMs, ...(this.deps.inventory ? { inventory: this.deps.inventory } : {}) },
+      status,
+      lease,
+      now,
+    );
+    this.deps.logger.info({ id: snapshot.id, backlog: snapshot.backlog, legacyAgents: snapshot.legacyInventory.length }, 'system snapshot taken before the cutover');
+    return { id: snapshot.id, at: snapshot.at };
+  }
+
+  /**
+   * The owner notices of deprecation steps that ran (reconcile/deprecation.ts): built from the legacy
+   * inventory and queued with the notifier beside the loop — its ledger keeps them once per owner and
+   * milestone, so a retry after a failure (or a new leader) queues nothing twice. What was queued is
+   * recorded in the status by a `deprecation-notices` action.
+   */
+  private queueNotices(status: FeatureFlagsStatus, spec: FeatureFlagsSpec): void {
+    const { notifier, inventory, logger } = this.deps;
+    const deprecation = spec.deprecation;
+    if (!deprecation || deprecation.dryRun || !notifier) return;
+    for (const step of noticesDue(status.deprecation)) {
+      if (this.noticesInFlight.has(step.name)) continue;
+      const lease = this.deps.elector.lease();
+      if (!lease) return;
+      this.noticesInFlight.add(step.name);
+      void (async () => {
+        const agents = inventory ? await inventory() : [];
+        const { notices, unowned } = ownerNotices(step, deprecation, agents, this.deps.elicitationEndpointUrl);
+        if (unowned.length > 0) logger.warn({ step: step.name, unowned: unowned.slice(0, 50), count: unowned.length }, 'agents still on legacy have no owner in the agent registry: nobody can be notified for them');
+        const { queued, already } = await notifier.enqueue(notices, lease.value);
+        this.internal({ type: 'deprecation-notices', step: step.name, queued, already, owners: notices.length });
+      })()
+        .catch((error) => logger.warn({ err: error, step: step.name }, 'could not queue the owner notices of a deprecation step; the next pass retries'))
+        .finally(() => this.noticesInFlight.delete(step.name));
+    }
   }
 
   private async cutoverCheck(spec: FeatureFlagsSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<CutoverCheck> {

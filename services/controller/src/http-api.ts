@@ -1,6 +1,6 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume, drill; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill, cutover/rollback; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).
@@ -30,6 +30,11 @@ const rollbackBody = z.strictObject({
 });
 const simpleBody = z.strictObject({ reason: z.string().trim().min(1).optional(), actor, trigger, full: z.boolean().optional() });
 const drillBody = z.strictObject({ agent: agentSelectorSchema.optional(), actor, trigger });
+const cutoverRollbackBody = z.strictObject({
+  reason: z.string({ error: 'reason is required: say why legacy must serve again (it goes into the audit trail)' }).trim().min(1, { error: 'reason is required: say why legacy must serve again (it goes into the audit trail)' }),
+  actor,
+  trigger,
+});
 
 export interface HttpApiDeps {
   controller: Controller;
@@ -262,6 +267,13 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (!action) return fail(response, 400, 'NO_DRILL_AGENT', 'no drill agent: give one ({"agent": "ID"}, bridgectl drill --agent ID) or set spec.rollback.drill.agent. Nothing was done.');
       await run(response, action, admitted.idempotency, action.type === 'drill' ? { drill_id: action.id, agent: action.agent } : {});
     },
+    '/admin/cutover/rollback': async (request, response) => {
+      const admitted = await admit(request, response, deps.adminToken, '/admin/cutover/rollback');
+      if (admitted === null) return;
+      const args = parse(cutoverRollbackBody, admitted.body, response);
+      if (!args) return;
+      await run(response, { type: 'cutover-rollback', reason: args.reason, actor: args.actor ?? args.trigger, trigger: args.trigger }, admitted.idempotency);
+    },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),
     '/admin/resume': simple('resume', '/admin/resume'),
@@ -272,7 +284,19 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (!payload) return;
       const spec = controller.currentSpec();
       if (!spec) return fail(response, 503, 'RESOURCE_UNAVAILABLE', 'the FeatureFlags resource cannot be read; alerts cannot be mapped to a rollback level');
-      const results = [];
+      const results: Array<Record<string, unknown>> = [];
+      // The post-cutover watch judges every firing alert by its severity, whatever its rollback policy.
+      if (controller.cutoverWatching()) {
+        for (const alert of payload.alerts.filter((a) => a.status === 'firing')) {
+          const name = alert.labels.alertname ?? 'unnamed';
+          try {
+            const result = await controller.submit({ type: 'alert-seen', name, severity: alert.labels.severity ?? 'none', startsAt: alert.startsAt, ...(alert.annotations.summary ? { summary: alert.annotations.summary } : {}) });
+            results.push({ alert: name, cutover: true, applied: result.applied, message: result.message });
+          } catch (error) {
+            return fail(response, 503, (error as { code?: string }).code ?? 'UNAVAILABLE', (error as Error).message);
+          }
+        }
+      }
       for (const decision of decideAlerts(payload, spec)) {
         if (decision.outcome !== 'rollback') {
           deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: decision.outcome });

@@ -51,6 +51,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       metrics,
       logger,
       healthUrls: config.ELICITATION_HEALTH_URLS,
+      ...(config.ELICITATION_ENDPOINT_URL ? { elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL } : {}),
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));

@@ -1,4 +1,4 @@
-import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
+import { SendGate, deprecationHeaders, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
 import { ActivityRecorder, AgentRegistry, AgentRequestLimiter, HttpError, OriginPolicy, modernRequestElicitation, readJsonBody, sendUnauthorized, statelessMcpServing, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import type { LegacyPollConfig } from './config.js';
@@ -69,6 +69,8 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
         // Before anything else: a page on a foreign origin learns nothing, not even whether a token is valid.
         const refusal = origins.refusal(request);
         if (refusal) throw new HttpError(403, refusal);
+        // The deprecation schedule's headers step: Deprecation, Sunset and Link on every answer of this endpoint.
+        for (const [name, value] of Object.entries(deprecationHeaders(watcher.current()))) response.setHeader(name, value);
         const agentId = registry.authenticate(request);
         if (!agentId) return sendUnauthorized(response);
         requests.admit(agentId, response);

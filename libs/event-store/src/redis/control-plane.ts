@@ -99,6 +99,18 @@ export class RedisControlPlane implements ControlStore, ControllerParts, Communi
     await this.context.run(scripts.fenced_write, [keys.controllerLease(), keys.controllerStatus()], [lease.value, 'set', json, 0]);
   }
 
+  async writeSystemSnapshotJson(id: string, json: string, lease: ControllerLease): Promise<void> {
+    const { keys, scripts } = this.context;
+    await this.context.run(scripts.fenced_write, [keys.controllerLease(), keys.systemSnapshot(id)], [lease.value, 'set', json, 0]);
+    await this.context.run(scripts.fenced_write, [keys.controllerLease(), keys.latestSystemSnapshot()], [lease.value, 'set', id, 0]);
+  }
+
+  async readSystemSnapshotJson(id?: string): Promise<string | null> {
+    const { keys, redis } = this.context;
+    const wanted = id ?? (await this.context.call('get latest system snapshot', () => redis.get(keys.latestSystemSnapshot())));
+    return wanted ? this.context.call('get system snapshot', () => redis.get(keys.systemSnapshot(wanted))) : null;
+  }
+
   async readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>> {
     const raw = await this.context.call('xrevrange comm', () => this.context.redis.xrevrange(this.context.keys.communicationLog(shard), '+', '-', 'COUNT', count));
     return raw.reverse().map(([id, flat]) => decodeCommunicationEvent(id, flat));
