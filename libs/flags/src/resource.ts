@@ -305,7 +305,7 @@ export const featureFlagsSpecSchema = z.strictObject(
           /** Disable legacy even though the checks fail; the reason goes into the audit trail. */
           force: z.strictObject({ reason: nonEmpty('a reason') }, mapping).optional(),
           /** The post-cutover watch: a critical alert within it rolls back to the snapshot; a clean one schedules legacy removal. */
-          watch: duration(60_000).default('30m'),
+          watch: duration(1_000).default('30m'),
         },
         mapping,
       )
