@@ -615,6 +615,29 @@ describe('availability: replicas, PodDisruptionBudgets, HorizontalPodAutoscalers
   });
 });
 
+describe('after the cutover: legacyPoll.enabled false', () => {
+  test('production renders without any legacy-poll object, its Ingress, policy or Service, and elicitation is whole', () => {
+    const objects = render({ valuesFiles: [environmentFile('production')], set: { 'legacyPoll.enabled': false } });
+    const legacy = objects.filter((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'legacy-poll' || object.metadata.name.includes('legacy-poll'));
+    assert.deepEqual(
+      legacy.map((object) => `${object.kind}/${object.metadata.name}`),
+      [],
+    );
+    const ingresses = ofKind(objects, 'Ingress');
+    assert.deepEqual(
+      ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']),
+      ['elicitation'],
+    );
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
+      assert.ok(
+        ofKind(objects, kind).some((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'elicitation'),
+        `elicitation keeps its ${kind}`,
+      );
+    }
+    assert.equal(runHelm(['lint', CHART_DIR, '-f', environmentFile('production'), '--set', 'legacyPoll.enabled=false']).status, 0);
+  });
+});
+
 describe('Ingress', () => {
   const ingresses = ofKind(renderOf('production'), 'Ingress');
   const ingress = (component: string) => ingresses.find((object) => object.metadata.labels?.['app.kubernetes.io/component'] === component)!;
