@@ -38,6 +38,10 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
                                                      acceptance, each pass / fail / pending with its value
   bridgectl drill [--agent ID] [--no-wait]           a rollback drill: the agent (default spec.rollback.drill.agent)
                                                      to legacy and back, trigger-to-effect time measured
+  bridgectl deprecation [--json]                     the deprecation schedule: each step, when, what it does or did, and
+                                                     (dry run) what would happen when and how many owners would be told
+  bridgectl cutover [--json]                         the cutover sequence: guard, system snapshot, watch, outcome
+  bridgectl cutover rollback --reason R              trip the cutover's breaker: legacy serves again with the snapshot's flags
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 

@@ -35,7 +35,7 @@ export function ago(iso: string | undefined, now: number): string {
   if (!iso) return '';
   const at = Date.parse(iso);
   if (Number.isNaN(at)) return '';
-  return `${formatSpan(now - at)} ago`;
+  return at > now ? `in ${formatSpan(at - now)}` : `${formatSpan(now - at)} ago`;
 }
 
 export function formatSpan(ms: number): string {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FeatureFlagsSpec, FeatureFlagsStatus, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
+import type { DeprecationStepStatus, FeatureFlagsSpec, FeatureFlagsStatus, FlagSnapshot, RolloutState } from '@agent-bridge/flags';
 import type { McpGeneration } from '@agent-bridge/protocol';
 import { ConfigError } from '@agent-bridge/service-kit';
 
@@ -54,6 +54,22 @@ export interface ControllerReport {
     rate: number | null;
     legacyShare: number | null;
   };
+  /** The deprecation schedule as planned or run (absent from an older controller; null without spec.deprecation). */
+  deprecation?: DeprecationPlan | null;
+  /** The system snapshot of the cutover in progress or done (absent from an older controller). */
+  cutoverSnapshot?: Record<string, unknown> | null;
+}
+
+export interface DeprecationPlan {
+  start: string;
+  sunset: string;
+  dryRun: boolean;
+  throttleMs: number;
+  migrationGuideUrl: string | null;
+  steps: DeprecationStepStatus[];
+  next: { name: string; at: string } | null;
+  /** Owners a notifying step would tell now (counts; the report is not authenticated). */
+  wouldNotify: { owners: number; agents: number; unowned: number } | { error: string } | null;
 }
 
 /** What an admin endpoint answers when it handled the request. */
@@ -63,7 +79,7 @@ export interface AdminAnswer {
   snapshot_version?: number;
 }
 
-export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill';
+export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill' | '/admin/cutover/rollback';
 
 /** The controller could not be reached (connection refused, timeout, DNS…). */
 export class ControllerUnavailableError extends Error {

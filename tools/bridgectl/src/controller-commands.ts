@@ -8,11 +8,12 @@ import { ROLLBACK_LEVELS, type RollbackLevel } from '@agent-bridge/flags';
 import { apply } from './apply-command.js';
 import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type ControllerCommandContext } from './common.js';
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
+import { cutoverCommand, deprecationCommand } from './sequence-commands.js';
 import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'deprecation', 'cutover']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -45,6 +46,11 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'drill':
       noMoreArgs(command, args);
       return drillCommand(ctx);
+    case 'deprecation':
+      noMoreArgs(command, args);
+      return deprecationCommand(ctx);
+    case 'cutover':
+      return cutoverCommand(args, ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -68,9 +68,14 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   ]);
   if (status?.abTest) rows.push(['A/B test', `${status.abTest.name} ${status.abTest.state}: ${status.abTest.verdict} (bridgectl ab)`]);
   if (status?.scorecard) rows.push(['scorecard', `${status.scorecard.summary.pass} pass, ${status.scorecard.summary.fail} fail, ${status.scorecard.summary.pending} pending (bridgectl scorecard)`]);
+  const deprecation = status?.deprecation;
+  if (deprecation) {
+    const done = deprecation.steps.filter((step) => step.state === 'done').length;
+    rows.push(['deprecation', `${deprecation.dryRun ? 'dry run, ' : ''}${done}/${deprecation.steps.length} steps run; ${deprecation.next ? `next ${deprecation.next.name} ${ago(deprecation.next.at, now)}` : 'all run'}; sunset ${deprecation.sunset} (bridgectl deprecation)`]);
+  }
   if (status?.cutover) {
     const c = status.cutover;
-    rows.push(['cutover', `${c.ready ? 'ready' : c.forced ? 'forced' : 'blocked'}: ${c.message} (checked ${ago(c.checkedAt, now)})`]);
+    rows.push(['cutover', `${c.state ?? (c.ready ? 'ready' : c.forced ? 'forced' : 'blocked')}${c.snapshot ? ` (snapshot ${c.snapshot.id})` : ''}: ${c.message} (checked ${ago(c.checkedAt, now)})`]);
   }
   let text = table(rows);
 
