@@ -500,6 +500,11 @@ imagePullSecrets:
     - name: ELICITATION_HEALTH_URLS
       value: {{ printf "http://%s:%v/readyz" (include "agent-bridge.componentName" (list . "elicitation")) .Values.elicitation.port | quote }}
     {{- end }}
+    {{- if and .Values.elicitation.enabled (kindIs "invalid" (index (merge (dict) ($c.settings | default dict) (.Values.settings | default dict)) "ELICITATION_ENDPOINT_URL")) }}
+    # Said in the owner notices of the deprecation schedule: where agents move to.
+    - name: ELICITATION_ENDPOINT_URL
+      value: {{ include "agent-bridge.elicitationEndpointUrl" . | quote }}
+    {{- end }}
   {{- include "agent-bridge.probes" (list . $port) | trim | nindent 2 }}
   {{- include "agent-bridge.preStop" . | trim | nindent 2 }}
   resources:
