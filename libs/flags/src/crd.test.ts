@@ -512,7 +512,17 @@ describe('the sample resources in deploy/samples', () => {
     const stabilization = parseFeatureFlags(samples.find((sample) => sample.file === 'featureflags-stabilization.yaml')!.resource).spec;
     assert.equal(stabilization.flags.elicitation?.percentage, 100);
     assert.equal(stabilization.flags.deprecation?.warnings, true);
-    assert.ok((stabilization.flags.deprecation?.throttleMs ?? 0) > 0);
+    assert.deepEqual(
+      stabilization.deprecation?.steps.map((step) => [step.name, step.after, step.actions.join('+')]),
+      [
+        ['day-1', '0s', 'warnings'],
+        ['day-3', '48h', 'headers+throttle'],
+        ['day-5', '96h', 'notify-owners'],
+        ['day-7', '144h', 'final-notice'],
+      ],
+      "the strategy's week-9 campaign",
+    );
+    assert.equal(stabilization.deprecation?.throttleMs, 100, 'week 9 day 3: "introduce 100ms artificial delay"');
     const completion = parseFeatureFlags(samples.find((sample) => sample.file === 'featureflags-completion.yaml')!.resource).spec;
     assert.equal(completion.flags.legacyDisabled, true);
     assert.equal(completion.cutover.force, undefined, 'the sample does not force the cutover');
