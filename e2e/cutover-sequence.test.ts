@@ -108,7 +108,10 @@ describe('the cutover sequence: snapshot, legacy disabled under watch, rollback 
     assert.ok(stored.backlog.poll >= 1, `the backlog counts the message waiting for bob: ${JSON.stringify(stored.backlog)}`);
     assert.ok(Array.isArray(stored.legacyInventory));
     assert.equal((await report()).cutoverSnapshot?.id, snapshotId, 'bridgectl status / the report name the snapshot');
-    assert.ok(watching.history.some((entry) => entry.action === 'cutover.started' && (entry.details as { snapshotId?: string })?.snapshotId === snapshotId), 'the snapshot id is in the history');
+    assert.ok(
+      watching.history.some((entry) => entry.action === 'cutover.started' && (entry.details as { snapshotId?: string })?.snapshotId === snapshotId),
+      'the snapshot id is in the history',
+    );
 
     await fire('MessageLossDetected', 'critical');
     const rolledBack = await waitForValue(async () => ((await status()).cutover?.state === 'rolled-back' ? status() : false), { timeoutMs: 15_000, intervalMs: 100, description: 'the critical alert to roll the cutover back' });

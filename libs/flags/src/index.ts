@@ -26,8 +26,6 @@ export type {
   DrillResult,
   FeatureFlagsStatus,
   HealthCheckStatus,
-  CutoverSnapshotRef,
-  CutoverState,
   CutoverStatus,
   DeprecationStatus,
   DeprecationStepStatus,

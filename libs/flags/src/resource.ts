@@ -184,7 +184,7 @@ const scorecardSchema = z.strictObject(
 );
 
 /** What a deprecation step does (the strategy's week 9, day 1 / 3 / 5 / 7). */
-export const DEPRECATION_ACTIONS = ['warnings', 'headers', 'throttle', 'notify-owners', 'final-notice'] as const;
+const DEPRECATION_ACTIONS = ['warnings', 'headers', 'throttle', 'notify-owners', 'final-notice'] as const;
 export type DeprecationAction = (typeof DEPRECATION_ACTIONS)[number];
 
 const deprecationStepSchema = z.strictObject(
@@ -204,7 +204,7 @@ const deprecationStepSchema = z.strictObject(
 );
 
 /** The strategy's week-9 campaign: day 1 warnings, day 3 headers and the 100 ms throttle, day 5 owner notifications, day 7 the final deadline. */
-export const DEFAULT_DEPRECATION_STEPS: ReadonlyArray<z.input<typeof deprecationStepSchema>> = [
+const DEFAULT_DEPRECATION_STEPS: ReadonlyArray<z.input<typeof deprecationStepSchema>> = [
   { name: 'day-1', after: '0s', actions: ['warnings'] },
   { name: 'day-3', after: '48h', actions: ['headers', 'throttle'] },
   { name: 'day-5', after: '96h', actions: ['notify-owners'] },
@@ -328,7 +328,6 @@ export type AnalysisMetric = z.infer<typeof analysisMetricSchema>;
 export type AbTestSpec = z.infer<typeof abTestSchema>;
 export type Attestation = z.infer<typeof attestationSchema>;
 export type DeprecationSpec = z.infer<typeof deprecationSchema>;
-export type DeprecationStep = z.infer<typeof deprecationStepSchema>;
 
 const metadataSchema = z.looseObject({
   name: z.string({ error: 'expected a name' }).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a DNS subdomain name (lowercase letters, digits, "-", ".")' }),
@@ -389,13 +388,15 @@ export function parseFeatureFlags(input: unknown, source = 'FeatureFlags'): Feat
     });
     const deprecation = resource.spec.deprecation;
     if (deprecation) {
-      if (Date.parse(deprecation.sunset) <= Date.parse(deprecation.start)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'sunset'], message: `the sunset (${deprecation.sunset}) must come after the start (${deprecation.start})` });
+      if (Date.parse(deprecation.sunset) <= Date.parse(deprecation.start))
+        context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'sunset'], message: `the sunset (${deprecation.sunset}) must come after the start (${deprecation.start})` });
       const stepNames = new Set<string>();
       deprecation.steps.forEach((step, i) => {
         if (stepNames.has(step.name)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'name'], message: `"${step.name}" is used twice; give each step its own name` });
         stepNames.add(step.name);
         if (new Set(step.actions).size !== step.actions.length) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'actions'], message: 'an action is listed twice' });
-        if (Date.parse(deprecation.start) + parseDuration(step.after) > Date.parse(deprecation.sunset)) context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'after'], message: `step "${step.name}" would run after the sunset; move it earlier or the sunset later` });
+        if (Date.parse(deprecation.start) + parseDuration(step.after) > Date.parse(deprecation.sunset))
+          context.addIssue({ code: 'custom', path: ['spec', 'deprecation', 'steps', i, 'after'], message: `step "${step.name}" would run after the sunset; move it earlier or the sunset later` });
       });
     }
     const alerts = new Set<string>();

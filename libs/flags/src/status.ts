@@ -172,10 +172,10 @@ export interface CutoverStatus {
   issues?: Array<{ alert: string; severity: string; at: string; summary?: string }>;
 }
 
-export type CutoverState = 'blocked' | 'snapshot' | 'watching' | 'rolled-back' | 'removal-scheduled';
+type CutoverState = 'blocked' | 'snapshot' | 'watching' | 'rolled-back' | 'removal-scheduled';
 
 /** A system snapshot taken before the cutover: its id (the stored record holds flags, rollout, backlog and the legacy inventory). */
-export interface CutoverSnapshotRef {
+interface CutoverSnapshotRef {
   id: string;
   at: string;
   /** The flags the emergency rollback restores (the effective flags before legacy was disabled), as JSON. */

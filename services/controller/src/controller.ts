@@ -206,7 +206,17 @@ export class Controller {
     const json = await this.deps.store.readSystemSnapshotJson(id);
     if (!json) return { id, missing: true };
     const snapshot = JSON.parse(json) as SystemSnapshot;
-    return { id: snapshot.id, at: snapshot.at, takenBy: snapshot.takenBy, flagsVersion: snapshot.flags.version, rollout: snapshot.rollout, backlog: snapshot.backlog, activeAgents: snapshot.activeAgents, legacyAgents: snapshot.legacyInventory.length, ...(snapshot.inventoryError ? { inventoryError: snapshot.inventoryError } : {}) };
+    return {
+      id: snapshot.id,
+      at: snapshot.at,
+      takenBy: snapshot.takenBy,
+      flagsVersion: snapshot.flags.version,
+      rollout: snapshot.rollout,
+      backlog: snapshot.backlog,
+      activeAgents: snapshot.activeAgents,
+      legacyAgents: snapshot.legacyInventory.length,
+      ...(snapshot.inventoryError ? { inventoryError: snapshot.inventoryError } : {}),
+    };
   }
 
   private poke(): void {

@@ -71,7 +71,10 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   const deprecation = status?.deprecation;
   if (deprecation) {
     const done = deprecation.steps.filter((step) => step.state === 'done').length;
-    rows.push(['deprecation', `${deprecation.dryRun ? 'dry run, ' : ''}${done}/${deprecation.steps.length} steps run; ${deprecation.next ? `next ${deprecation.next.name} ${ago(deprecation.next.at, now)}` : 'all run'}; sunset ${deprecation.sunset} (bridgectl deprecation)`]);
+    rows.push([
+      'deprecation',
+      `${deprecation.dryRun ? 'dry run, ' : ''}${done}/${deprecation.steps.length} steps run; ${deprecation.next ? `next ${deprecation.next.name} ${ago(deprecation.next.at, now)}` : 'all run'}; sunset ${deprecation.sunset} (bridgectl deprecation)`,
+    ]);
   }
   if (status?.cutover) {
     const c = status.cutover;

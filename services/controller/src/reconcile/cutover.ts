@@ -26,13 +26,25 @@ export function guardCutover(ctx: PassContext, input: Pass, settings: FlagSettin
   const state = previous?.state;
   if (!ctx.requested.legacyDisabled) {
     if (state === 'watching' || state === 'removal-scheduled') {
-      record(ctx, pass, { action: 'cutover.cancelled', actor: 'operator', trigger: 'resource', reason: `flags.legacyDisabled set back to false: the legacy endpoint serves again (snapshot ${previous!.snapshot?.id ?? 'none'})`, severity: 'Warning' });
+      record(ctx, pass, {
+        action: 'cutover.cancelled',
+        actor: 'operator',
+        trigger: 'resource',
+        reason: `flags.legacyDisabled set back to false: the legacy endpoint serves again (snapshot ${previous!.snapshot?.id ?? 'none'})`,
+        severity: 'Warning',
+      });
     }
     delete status.cutover;
     return { pass, settings: guarded };
   }
   if (state === 'watching' && status.rollback) {
-    rollBackCutover(ctx, pass, `${status.rollback.level} rollback during the post-cutover watch (${status.rollback.trigger}: ${status.rollback.reason})`, status.rollback.trigger === 'alert' ? 'alertmanager' : ctx.self, status.rollback.trigger);
+    rollBackCutover(
+      ctx,
+      pass,
+      `${status.rollback.level} rollback during the post-cutover watch (${status.rollback.trigger}: ${status.rollback.reason})`,
+      status.rollback.trigger === 'alert' ? 'alertmanager' : ctx.self,
+      status.rollback.trigger,
+    );
   }
   if (status.cutover?.state === 'rolled-back') return { pass, settings: restoredFlags(status.cutover, guarded, status) };
   if (state === 'watching' || state === 'removal-scheduled') {
@@ -118,7 +130,14 @@ export function observeCutoverAlert(ctx: PassContext, input: Pass, action: Extra
     outcome = { applied: false, message: `${action.name} (since ${action.startsAt}) is already reported` };
   } else {
     cutover.issues = [...(cutover.issues ?? []), { alert: action.name, severity: action.severity, at: action.startsAt, ...(action.summary ? { summary: action.summary } : {}) }].slice(-MAX_ISSUES);
-    record(ctx, pass, { action: 'cutover.issue', actor: 'alertmanager', trigger: 'alert', reason: `${action.severity} alert ${action.name} during the post-cutover watch: legacy stays disabled (fix forward)${action.summary ? `; ${action.summary}` : ''}`, details: { alert: action.name, severity: action.severity }, severity: 'Warning' });
+    record(ctx, pass, {
+      action: 'cutover.issue',
+      actor: 'alertmanager',
+      trigger: 'alert',
+      reason: `${action.severity} alert ${action.name} during the post-cutover watch: legacy stays disabled (fix forward)${action.summary ? `; ${action.summary}` : ''}`,
+      details: { alert: action.name, severity: action.severity },
+      severity: 'Warning',
+    });
     outcome = { applied: true, message: `reported; legacy stays disabled` };
   }
   pass.outcomes.push(outcome);

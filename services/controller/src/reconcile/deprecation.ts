@@ -13,7 +13,7 @@ import { draft, record, type Pass, type PassContext } from './pass.js';
 import type { ActionOutcome, ControlAction } from './types.js';
 
 /** The actions after which owners are told (the notifier's milestone is `deprecation:<step>`). */
-export const NOTIFYING_ACTIONS: ReadonlySet<DeprecationAction> = new Set(['notify-owners', 'final-notice']);
+const NOTIFYING_ACTIONS: ReadonlySet<DeprecationAction> = new Set(['notify-owners', 'final-notice']);
 
 export function runDeprecation(ctx: PassContext, input: Pass, settings: FlagSettings): { pass: Pass; settings: FlagSettings } {
   const pass = draft(input);
@@ -35,11 +35,25 @@ export function runDeprecation(ctx: PassContext, input: Pass, settings: FlagSett
       if (dueMs > ctx.now) return { name: step.name, actions: [...step.actions], dueAt, state: 'pending' };
       if (spec.dryRun) {
         if (previous?.state !== 'planned') {
-          record(ctx, pass, { action: 'deprecation.planned', actor: ctx.self, trigger: 'schedule', reason: `dry run: step ${step.name} (${step.actions.join(', ')}) is due since ${dueAt}; nothing was done`, details: { step: step.name, actions: step.actions, dueAt, dryRun: true }, severity: 'Normal' });
+          record(ctx, pass, {
+            action: 'deprecation.planned',
+            actor: ctx.self,
+            trigger: 'schedule',
+            reason: `dry run: step ${step.name} (${step.actions.join(', ')}) is due since ${dueAt}; nothing was done`,
+            details: { step: step.name, actions: step.actions, dueAt, dryRun: true },
+            severity: 'Normal',
+          });
         }
         return { name: step.name, actions: [...step.actions], dueAt, state: 'planned' };
       }
-      record(ctx, pass, { action: 'deprecation.step', actor: ctx.self, trigger: 'schedule', reason: `deprecation step ${step.name}: ${step.actions.map(describe).join('; ')}`, details: { step: step.name, actions: step.actions, dueAt, sunset: spec.sunset }, severity: 'Normal' });
+      record(ctx, pass, {
+        action: 'deprecation.step',
+        actor: ctx.self,
+        trigger: 'schedule',
+        reason: `deprecation step ${step.name}: ${step.actions.map(describe).join('; ')}`,
+        details: { step: step.name, actions: step.actions, dueAt, sunset: spec.sunset },
+        severity: 'Normal',
+      });
       return { name: step.name, actions: [...step.actions], dueAt, state: 'done', executedAt: ctx.at };
     });
   const next = steps.find((step) => step.state === 'pending');

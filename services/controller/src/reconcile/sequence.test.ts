@@ -45,7 +45,10 @@ describe('the deprecation schedule', () => {
     assert.deepEqual(h.status.deprecation?.next, { name: 'day-1', at: '2026-12-07T09:00:00.000Z' });
 
     const day1 = h.pass(T0);
-    assert.deepEqual(day1.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step), ['day-1']);
+    assert.deepEqual(
+      day1.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step),
+      ['day-1'],
+    );
     assert.equal(day1.settings.deprecation.warnings, true);
     assert.equal(day1.settings.deprecation.throttleMs, 0);
     assert.deepEqual(day1.settings.deprecationNotice, { deprecatedAt: '2026-12-07T09:00:00.000Z', sunsetAt: '2026-12-21T09:00:00.000Z', link: 'https://docs.example.com/migrate', headers: false, final: false });
@@ -77,7 +80,10 @@ describe('the deprecation schedule', () => {
   test('a controller that was down over several dates runs every due step in one pass, in order', () => {
     const h = new Harness(specOf({ ...STABILIZATION, deprecation: CAMPAIGN }));
     const late = h.pass(T0 + 5 * DAY);
-    assert.deepEqual(late.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step), ['day-1', 'day-3', 'day-5']);
+    assert.deepEqual(
+      late.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step),
+      ['day-1', 'day-3', 'day-5'],
+    );
     assert.equal(late.settings.deprecation.throttleMs, 100);
     assert.equal(h.status.deprecation?.next?.name, 'day-7');
   });
@@ -87,12 +93,22 @@ describe('the deprecation schedule', () => {
     const planned = h.pass(T0 + 3 * DAY);
     assert.equal(planned.settings.deprecation.warnings, false);
     assert.equal(planned.settings.deprecationNotice, undefined);
-    assert.deepEqual(planned.events.map((e) => e.action), ['deprecation.planned', 'deprecation.planned']);
-    assert.deepEqual(h.status.deprecation?.steps.map((s) => s.state), ['planned', 'planned', 'pending', 'pending']);
+    assert.deepEqual(
+      planned.events.map((e) => e.action),
+      ['deprecation.planned', 'deprecation.planned'],
+    );
+    assert.deepEqual(
+      h.status.deprecation?.steps.map((s) => s.state),
+      ['planned', 'planned', 'pending', 'pending'],
+    );
     assert.equal(h.pass(T0 + 3 * DAY + MIN).events.length, 0, 'planned once');
     h.spec = specOf({ ...STABILIZATION, deprecation: CAMPAIGN });
     const real = h.pass(T0 + 3 * DAY + 2 * MIN);
-    assert.deepEqual(real.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step), ['day-1', 'day-3'], 'turning the dry run off runs the due steps');
+    assert.deepEqual(
+      real.events.filter((e) => e.action === 'deprecation.step').map((e) => e.details?.step),
+      ['day-1', 'day-3'],
+      'turning the dry run off runs the due steps',
+    );
   });
 
   test("a step's notices are recorded once; a full rollback lifts the throttle", () => {
@@ -110,7 +126,19 @@ describe('the deprecation schedule', () => {
   test('the resource refuses a sunset before the start, a step after the sunset and repeated names', () => {
     assert.throws(() => specOf({ deprecation: { start: '2026-12-07T09:00:00Z', sunset: '2026-12-01T09:00:00Z' } }), /sunset.*must come after the start/);
     assert.throws(() => specOf({ deprecation: { ...CAMPAIGN, steps: [{ name: 'late', after: '400h', actions: ['warnings'] }] } }), /would run after the sunset/);
-    assert.throws(() => specOf({ deprecation: { ...CAMPAIGN, steps: [{ name: 'a', after: '0s', actions: ['warnings'] }, { name: 'a', after: '1h', actions: ['headers'] }] } }), /used twice/);
+    assert.throws(
+      () =>
+        specOf({
+          deprecation: {
+            ...CAMPAIGN,
+            steps: [
+              { name: 'a', after: '0s', actions: ['warnings'] },
+              { name: 'a', after: '1h', actions: ['headers'] },
+            ],
+          },
+        }),
+      /used twice/,
+    );
     assert.throws(() => specOf({ deprecation: { ...CAMPAIGN, steps: [{ name: 'a', after: '0s', actions: ['email'] }] } }), /expected one of warnings, headers/);
   });
 });

@@ -25,9 +25,9 @@ export interface OwnerNoticeDraft {
 }
 
 /** Notices stop here per step: an operator's registry is bounded, and so is what one step sends. */
-export const MAX_NOTICES_PER_STEP = 5_000;
+const MAX_NOTICES_PER_STEP = 5_000;
 
-export function milestoneOf(step: string): string {
+function milestoneOf(step: string): string {
   return `deprecation:${step}`;
 }
 
@@ -58,9 +58,7 @@ export function ownerNotices(step: { name: string; actions: readonly string[] },
     .slice(0, MAX_NOTICES_PER_STEP)
     .map(({ owner, agents: owned }): OwnerNoticeDraft => {
       const ids = owned.map((agent) => agent.agentId).sort();
-      const subject = final
-        ? `Final deadline ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol`
-        : `Action needed by ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol`;
+      const subject = final ? `Final deadline ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol` : `Action needed by ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol`;
       const lines = [
         `Hello ${owner.name},`,
         '',
