@@ -83,6 +83,8 @@ export class BridgeMetrics {
   readonly rollbacks: Counter<'level' | 'trigger'>;
   readonly lastRollback: Gauge<'level' | 'trigger'>;
   readonly controllerLeader: Gauge;
+  /** The legacy inventory (controller leader): agents by owner team and by what they used within the inventory window. */
+  readonly agentsByTeam: Gauge<'team' | 'protocol'>;
   readonly analysisChecks: Counter<'metric' | 'result'>;
   readonly rollbackEffectSeconds: Histogram;
   readonly alertNotifications: Counter<'alertname' | 'outcome'>;
@@ -292,6 +294,12 @@ export class BridgeMetrics {
       registers,
     });
     this.controllerLeader = new Gauge({ name: 'agentbridge_controller_leader', help: '1 while this controller is the leader (the one that reconciles).', registers });
+    this.agentsByTeam = new Gauge({
+      name: 'agentbridge_agents_by_team',
+      help: 'Agents of the legacy inventory by owner team (from the agent registry; unowned: no team) and by protocol used within the inventory window (legacy, elicitation, both, none); set by the leading controller.',
+      labelNames: ['team', 'protocol'],
+      registers,
+    });
     this.analysisChecks = new Counter({
       name: 'agentbridge_analysis_checks_total',
       help: 'Analysis gate checks run by the controller, by metric check and result (pass, fail, inconclusive).',

@@ -9,9 +9,11 @@ import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-st
 import { awaitEffect } from './effect.js';
 import { FlagsError, durationsOf, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import type { AgentRegistry } from '@agent-bridge/service-kit';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
+import { exportAgentsByTeam, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
@@ -22,6 +24,8 @@ export interface ControllerOptions {
   reconcileIntervalMs: number;
   effectTimeoutMs: number;
   activeAgentWindowMs: number;
+  /** The legacy inventory (window, size) and how often the leader exports it by team; defaults: 7 days, 10,000 agents, every minute. */
+  inventory?: Partial<InventoryOptions & { metricIntervalMs: number }>;
 }
 
 export interface ControllerDeps {
@@ -34,6 +38,8 @@ export interface ControllerDeps {
   metrics: BridgeMetrics;
   /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
   healthUrls?: readonly string[];
+  /** The agent registry (AGENT_TOKENS_FILE): the inventory's registered agents and owners. */
+  registry?: Pick<AgentRegistry, 'entries'>;
   logger: Logger;
   now?: () => number;
 }
@@ -74,12 +80,16 @@ export class Controller {
   private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
   private readonly now: () => number;
   private readonly evidence: EvidenceRunner;
+  private readonly inventoryOptions: InventoryOptions & { metricIntervalMs: number };
+  /** When the leader last exported agentbridge_agents_by_team (0: not in this term), and whether an export runs. */
+  private inventoryExport = { at: 0, running: false };
 
   constructor(
     private readonly deps: ControllerDeps,
     private readonly options: ControllerOptions,
   ) {
     this.now = deps.now ?? Date.now;
+    this.inventoryOptions = { windowMs: 7 * 24 * 60 * 60 * 1000, maxAgents: 10_000, metricIntervalMs: 60_000, ...options.inventory };
     this.evidence = new EvidenceRunner({
       store: deps.store,
       keys: deps.keys,
@@ -98,6 +108,9 @@ export class Controller {
       this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
       this.status = undefined; // a new term reads the status afresh
       this.evidence.newTerm();
+      // Only the leader reports the inventory by team: a follower's series would count it twice.
+      this.inventoryExport.at = 0;
+      if (!leader) this.deps.metrics.agentsByTeam.reset();
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -145,6 +158,30 @@ export class Controller {
     this.poke();
   }
 
+  /**
+   * The legacy inventory (GET /admin/agents, `bridgectl agents`): every registered agent and every
+   * agent seen, with its owner, protocol within the window, last seen, calls and messages per day.
+   * Any controller answers it (it reads the store), leader or not.
+   */
+  inventory(filter?: InventoryFilter): Promise<AgentInventory> {
+    return readInventory(this.deps.store, this.deps.registry, this.inventoryOptions, this.now(), filter);
+  }
+
+  /** The leader sets agentbridge_agents_by_team every metricIntervalMs, beside the reconcile pass (never in its way). */
+  private maybeExportInventory(): void {
+    const now = this.now();
+    const state = this.inventoryExport;
+    if (state.running || now - state.at < this.inventoryOptions.metricIntervalMs) return;
+    state.running = true;
+    state.at = now;
+    void this.inventory()
+      .then((inventory) => {
+        if (this.isLeader()) exportAgentsByTeam(this.deps.metrics, inventory.byTeam);
+      })
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not export the agent inventory by team; retrying at the next interval'))
+      .finally(() => (state.running = false));
+  }
+
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -186,6 +223,7 @@ export class Controller {
         setTimeout(resolve, this.options.reconcileIntervalMs).unref();
       });
       if (this.isLeader()) {
+        this.maybeExportInventory();
         try {
           await this.pass();
         } catch (error) {
