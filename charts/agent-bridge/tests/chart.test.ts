@@ -532,7 +532,7 @@ describe('settings', () => {
     for (const { name } of RENDERS) {
       for (const { container, pod } of serviceContainers(renderOf(name)).filter(({ service }) => service === 'controller')) {
         assert.equal(environmentOf(container).AGENT_TOKENS_FILE, '/etc/agent-bridge/agent-tokens/agent-tokens.json', name);
-        const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'agent-tokens');
+        const mount = (container.volumeMounts as Array<{ name: string; readOnly?: boolean }> | undefined)?.find((m) => m.name === 'agent-tokens');
         assert.equal(mount?.readOnly, true, name);
         assert.ok(pod.volumes.find((v: { name: string }) => v.name === 'agent-tokens')?.secret.secretName, name);
       }

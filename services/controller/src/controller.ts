@@ -13,7 +13,7 @@ import type { AgentRegistry } from '@agent-bridge/service-kit';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
-import { exportAgentsByTeam, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
+import { exportInventory, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
@@ -110,7 +110,10 @@ export class Controller {
       this.evidence.newTerm();
       // Only the leader reports the inventory by team: a follower's series would count it twice.
       this.inventoryExport.at = 0;
-      if (!leader) this.deps.metrics.agentsByTeam.reset();
+      if (!leader) {
+        this.deps.metrics.agentsByTeam.reset();
+        this.deps.metrics.legacyAgentLastSeen.reset();
+      }
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -167,7 +170,7 @@ export class Controller {
     return readInventory(this.deps.store, this.deps.registry, this.inventoryOptions, this.now(), filter);
   }
 
-  /** The leader sets agentbridge_agents_by_team every metricIntervalMs, beside the reconcile pass (never in its way). */
+  /** The leader exports the inventory (agentbridge_agents_by_team, agentbridge_legacy_agent_last_seen_timestamp_seconds) every metricIntervalMs, beside the reconcile pass (never in its way). */
   private maybeExportInventory(): void {
     const now = this.now();
     const state = this.inventoryExport;
@@ -176,7 +179,7 @@ export class Controller {
     state.at = now;
     void this.inventory()
       .then((inventory) => {
-        if (this.isLeader()) exportAgentsByTeam(this.deps.metrics, inventory.byTeam);
+        if (this.isLeader()) exportInventory(this.deps.metrics, inventory);
       })
       .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not export the agent inventory by team; retrying at the next interval'))
       .finally(() => (state.running = false));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DAY_MS, utcDay, type AgentUsage } from '@agent-bridge/event-store';
 import { BridgeMetrics } from '@agent-bridge/observability';
-import { buildInventory, exportAgentsByTeam, windowDays } from './inventory.js';
+import { MAX_LEGACY_AGENT_SERIES, buildInventory, exportInventory, windowDays } from './inventory.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
 const HOUR = 60 * 60 * 1000;
@@ -112,16 +112,30 @@ describe('legacy inventory', () => {
 
   test('agentbridge_agents_by_team gets one series per team and protocol, zeros included', async () => {
     const metrics = new BridgeMetrics('controller');
-    exportAgentsByTeam(metrics, inventory.byTeam);
+    exportInventory(metrics, inventory);
     const text = await metrics.registry.metrics();
     assert.match(text, /^agentbridge_agents_by_team\{team="search",protocol="legacy",service="controller"\} 1$/m);
     assert.match(text, /^agentbridge_agents_by_team\{team="search",protocol="both",service="controller"\} 1$/m);
     assert.match(text, /^agentbridge_agents_by_team\{team="search",protocol="none",service="controller"\} 0$/m);
     assert.match(text, /^agentbridge_agents_by_team\{team="unowned",protocol="none",service="controller"\} 2$/m);
     // A team gone from the registry leaves no stale series behind.
-    exportAgentsByTeam(metrics, [{ team: 'ads', legacy: 3, elicitation: 0, both: 0, none: 0, total: 3 }]);
+    exportInventory(metrics, { ...inventory, agents: [], byTeam: [{ team: 'ads', legacy: 3, elicitation: 0, both: 0, none: 0, total: 3 }] });
     const after = await metrics.registry.metrics();
     assert.doesNotMatch(after, /team="search"/);
     assert.match(after, /^agentbridge_agents_by_team\{team="ads",protocol="legacy",service="controller"\} 3$/m);
+  });
+
+  test('the agents still on legacy (legacy or both) get a last-seen series each, at most 100, gone once they migrate', async () => {
+    const metrics = new BridgeMetrics('controller');
+    exportInventory(metrics, inventory);
+    const text = await metrics.registry.metrics();
+    assert.match(text, new RegExp(`^agentbridge_legacy_agent_last_seen_timestamp_seconds\\{agent="alice",team="search",service="controller"\\} ${(NOW - HOUR) / 1000}$`, 'm'));
+    assert.match(text, /^agentbridge_legacy_agent_last_seen_timestamp_seconds\{agent="bob",team="search",service="controller"\} /m);
+    assert.doesNotMatch(text, /agentbridge_legacy_agent_last_seen_timestamp_seconds\{agent="carol"/, 'carol is on elicitation now');
+    const many = Array.from({ length: 150 }, (_, i) => ({ agentId: `legacy_${i}`, seen: { any: NOW - i, legacy: NOW - i }, days: {} }));
+    exportInventory(metrics, buildInventory({ registered: [], usage: many, now: NOW, options }));
+    const lines = (await metrics.registry.metrics()).split('\n').filter((line) => line.startsWith('agentbridge_legacy_agent_last_seen_timestamp_seconds{'));
+    assert.equal(lines.length, MAX_LEGACY_AGENT_SERIES);
+    assert.ok(lines.some((line) => line.includes('agent="legacy_0"')) && !lines.some((line) => line.includes('agent="legacy_149"')), 'the most recently seen are kept');
   });
 });

@@ -150,9 +150,25 @@ export async function readInventory(
 
 /** Team series agentbridge_agents_by_team has at most; further teams are added up as `other`. */
 const MAX_TEAM_SERIES = 200;
+/** Agents agentbridge_legacy_agent_last_seen_timestamp_seconds lists at most (one series each). */
+export const MAX_LEGACY_AGENT_SERIES = 100;
+
+/**
+ * Exports the inventory as metrics: agents by team and protocol, and the agents still on legacy
+ * (legacy or both), the most recently seen first, at most MAX_LEGACY_AGENT_SERIES of them. Each
+ * export replaces the last: an agent that migrated leaves no series behind.
+ */
+export function exportInventory(metrics: Pick<BridgeMetrics, 'agentsByTeam' | 'legacyAgentLastSeen'>, inventory: AgentInventory): void {
+  exportAgentsByTeam(metrics, inventory.byTeam);
+  metrics.legacyAgentLastSeen.reset();
+  const stillOnLegacy = inventory.agents.filter((agent) => (agent.protocol === 'legacy' || agent.protocol === 'both') && agent.lastLegacyAt !== null);
+  for (const agent of stillOnLegacy.slice(0, MAX_LEGACY_AGENT_SERIES)) {
+    metrics.legacyAgentLastSeen.set({ agent: agent.agentId, team: agent.owner?.team ?? UNOWNED_TEAM }, Date.parse(agent.lastLegacyAt!) / 1000);
+  }
+}
 
 /** Sets agentbridge_agents_by_team from the inventory's byTeam (every team and protocol, zeros included). */
-export function exportAgentsByTeam(metrics: Pick<BridgeMetrics, 'agentsByTeam'>, byTeam: AgentInventory['byTeam']): void {
+function exportAgentsByTeam(metrics: Pick<BridgeMetrics, 'agentsByTeam'>, byTeam: AgentInventory['byTeam']): void {
   const rows = new Map<string, Record<InventoryProtocol, number>>();
   for (const row of byTeam) {
     const team = rows.size < MAX_TEAM_SERIES || rows.has(row.team) ? row.team : 'other';
