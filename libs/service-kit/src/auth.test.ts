@@ -40,7 +40,12 @@ describe('agent registry owners', () => {
   });
 
   test('an agent listed twice (a token rotation) is one entry, with the owner one of its lines gives', () => {
-    const registry = AgentRegistry.fromFile(registryFile([{ id: 'alice', tokenSha256: hashToken('old') }, { id: 'alice', tokenSha256: hashToken('new'), owner: { name: 'Alice' } }]));
+    const registry = AgentRegistry.fromFile(
+      registryFile([
+        { id: 'alice', tokenSha256: hashToken('old') },
+        { id: 'alice', tokenSha256: hashToken('new'), owner: { name: 'Alice' } },
+      ]),
+    );
     assert.equal(registry.size, 1);
     assert.deepEqual(registry.entries(), [{ id: 'alice', owner: { name: 'Alice' } }]);
   });
@@ -71,7 +76,10 @@ describe('agent registry owners', () => {
   }
 
   test('a bad token hash names the entry by index and id', () => {
-    const path = registryFile([{ id: 'alice', tokenSha256: hash }, { id: 'bob', tokenSha256: 'nope' }]);
+    const path = registryFile([
+      { id: 'alice', tokenSha256: hash },
+      { id: 'bob', tokenSha256: 'nope' },
+    ]);
     assert.throws(() => AgentRegistry.fromFile(path), /agents\[1\] \(bob\) tokenSha256: must be the lowercase hex SHA-256 of the token/);
   });
 });

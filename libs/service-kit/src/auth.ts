@@ -38,9 +38,7 @@ const ownerText = (what: string, max: number) =>
 const ownerSchema = z.strictObject(
   {
     name: ownerText('owner.name', 200),
-    contact: ownerText('owner.contact', 320)
-      .refine(isContact, { error: 'owner.contact must be an email address (owner@example.com) or an http(s) URL (https://chat.example.com/team-channel)' })
-      .optional(),
+    contact: ownerText('owner.contact', 320).refine(isContact, { error: 'owner.contact must be an email address (owner@example.com) or an http(s) URL (https://chat.example.com/team-channel)' }).optional(),
     team: ownerText('owner.team', 100).optional(),
   },
   {

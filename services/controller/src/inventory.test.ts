@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DAY_MS, utcDay, type AgentUsage } from '@agent-bridge/event-store';
 import { BridgeMetrics } from '@agent-bridge/observability';
-import { MAX_LEGACY_AGENT_SERIES, buildInventory, exportInventory, windowDays } from './inventory.js';
+import { MAX_LEGACY_AGENT_SERIES, buildInventory, exportInventory, windowDays, type InventoryEntry } from './inventory.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
 const HOUR = 60 * 60 * 1000;
@@ -25,7 +25,11 @@ const usage: AgentUsage[] = [
     days: { [day(2)]: { 'calls:legacy': 30, 'messages:legacy': 9 }, [day(1)]: { 'calls:legacy': 20 }, [day(0)]: { 'calls:legacy': 10, 'messages:legacy': 3 } },
   },
   // Both endpoints within the window.
-  { agentId: 'bob', seen: { any: NOW - 2 * HOUR, legacy: NOW - 3 * DAY_MS, elicitation: NOW - 2 * HOUR, 'generation:2025-11-25': NOW - 2 * HOUR }, days: { [day(0)]: { 'calls:elicitation': 4, 'calls:legacy': 2, 'messages:elicitation': 5 } } },
+  {
+    agentId: 'bob',
+    seen: { any: NOW - 2 * HOUR, legacy: NOW - 3 * DAY_MS, elicitation: NOW - 2 * HOUR, 'generation:2025-11-25': NOW - 2 * HOUR },
+    days: { [day(0)]: { 'calls:elicitation': 4, 'calls:legacy': 2, 'messages:elicitation': 5 } },
+  },
   // Elicitation now; its legacy use is older than the window.
   { agentId: 'carol', seen: { any: NOW - 3 * HOUR, legacy: NOW - WEEK - HOUR, elicitation: NOW - 3 * HOUR, 'generation:2026-07-28': NOW - 3 * HOUR }, days: { [day(0)]: { 'calls:elicitation': 1 } } },
   // Seen with a token no longer in the registry, only on the elicitation endpoint without elicitation declared.
@@ -34,7 +38,7 @@ const usage: AgentUsage[] = [
 
 describe('legacy inventory', () => {
   const inventory = buildInventory({ registered, usage, now: NOW, options });
-  const entry = (id: string) => inventory.agents.find((a) => a.agentId === id)!;
+  const entry = (id: string): InventoryEntry => inventory.agents.find((a) => a.agentId === id)!;
 
   test('every registered agent and every agent seen is listed, most recently seen first, then the never seen', () => {
     assert.deepEqual(

@@ -53,7 +53,7 @@ export interface InventoryOptions {
 }
 
 /** The team of agents without an owner or a team in the registry. */
-export const UNOWNED_TEAM = 'unowned';
+const UNOWNED_TEAM = 'unowned';
 
 /** The UTC days the window [now − windowMs, now] touches, oldest first. */
 export function windowDays(now: number, windowMs: number): string[] {
@@ -136,13 +136,7 @@ function byTeamOf(entries: readonly InventoryEntry[]): AgentInventory['byTeam'] 
 }
 
 /** Reads the usage of the window's agents and the registry, and builds the inventory. */
-export async function readInventory(
-  store: Pick<ControllerStore, 'readAgentUsage'>,
-  registry: Pick<AgentRegistry, 'entries'> | undefined,
-  options: InventoryOptions,
-  now: number,
-  filter?: InventoryFilter,
-): Promise<AgentInventory> {
+export async function readInventory(store: Pick<ControllerStore, 'readAgentUsage'>, registry: Pick<AgentRegistry, 'entries'> | undefined, options: InventoryOptions, now: number, filter?: InventoryFilter): Promise<AgentInventory> {
   // Everyone seen within the retention, so lastSeenAt is known even for agents idle for the whole window.
   const usage = await store.readAgentUsage(0, windowDays(now, options.windowMs), options.maxAgents);
   return buildInventory({ registered: registry?.entries() ?? [], usage, now, options, ...(filter ? { filter } : {}) });

@@ -1,6 +1,19 @@
 import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
-import { ActivityRecorder, AgentRegistry, UsageRecorder, AgentRequestLimiter, HttpError, OriginPolicy, modernRequestElicitation, readJsonBody, sendUnauthorized, statelessMcpServing, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import {
+  ActivityRecorder,
+  AgentRegistry,
+  UsageRecorder,
+  AgentRequestLimiter,
+  HttpError,
+  OriginPolicy,
+  modernRequestElicitation,
+  readJsonBody,
+  sendUnauthorized,
+  statelessMcpServing,
+  startHttpServer,
+  startServiceRuntime,
+} from '@agent-bridge/service-kit';
 import type { LegacyPollConfig } from './config.js';
 
 export const SERVICE_NAME = 'legacy-poll';
