@@ -13,7 +13,7 @@ import type { AgentRegistry } from '@agent-bridge/service-kit';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
-import { exportInventory, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
+import { InventoryExporter, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
@@ -80,16 +80,17 @@ export class Controller {
   private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
   private readonly now: () => number;
   private readonly evidence: EvidenceRunner;
-  private readonly inventoryOptions: InventoryOptions & { metricIntervalMs: number };
-  /** When the leader last exported agentbridge_agents_by_team (0: not in this term), and whether an export runs. */
-  private inventoryExport = { at: 0, running: false };
+  private readonly inventoryOptions: InventoryOptions;
+  private readonly inventoryExporter: InventoryExporter;
 
   constructor(
     private readonly deps: ControllerDeps,
     private readonly options: ControllerOptions,
   ) {
     this.now = deps.now ?? Date.now;
-    this.inventoryOptions = { windowMs: 7 * 24 * 60 * 60 * 1000, maxAgents: 10_000, metricIntervalMs: 60_000, ...options.inventory };
+    const { metricIntervalMs = 60_000, ...inventory } = options.inventory ?? {};
+    this.inventoryOptions = { windowMs: 7 * 24 * 60 * 60 * 1000, maxAgents: 10_000, ...inventory };
+    this.inventoryExporter = new InventoryExporter({ read: () => this.inventory(), isLeader: () => this.isLeader(), metrics: deps.metrics, logger: deps.logger, intervalMs: metricIntervalMs, now: this.now });
     this.evidence = new EvidenceRunner({
       store: deps.store,
       keys: deps.keys,
@@ -108,12 +109,7 @@ export class Controller {
       this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
       this.status = undefined; // a new term reads the status afresh
       this.evidence.newTerm();
-      // Only the leader reports the inventory by team: a follower's series would count it twice.
-      this.inventoryExport.at = 0;
-      if (!leader) {
-        this.deps.metrics.agentsByTeam.reset();
-        this.deps.metrics.legacyAgentLastSeen.reset();
-      }
+      this.inventoryExporter.newTerm(leader);
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -170,21 +166,6 @@ export class Controller {
     return readInventory(this.deps.store, this.deps.registry, this.inventoryOptions, this.now(), filter);
   }
 
-  /** The leader exports the inventory (agentbridge_agents_by_team, agentbridge_legacy_agent_last_seen_timestamp_seconds) every metricIntervalMs, beside the reconcile pass (never in its way). */
-  private maybeExportInventory(): void {
-    const now = this.now();
-    const state = this.inventoryExport;
-    if (state.running || now - state.at < this.inventoryOptions.metricIntervalMs) return;
-    state.running = true;
-    state.at = now;
-    void this.inventory()
-      .then((inventory) => {
-        if (this.isLeader()) exportInventory(this.deps.metrics, inventory);
-      })
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not export the agent inventory by team; retrying at the next interval'))
-      .finally(() => (state.running = false));
-  }
-
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -226,7 +207,7 @@ export class Controller {
         setTimeout(resolve, this.options.reconcileIntervalMs).unref();
       });
       if (this.isLeader()) {
-        this.maybeExportInventory();
+        this.inventoryExporter.maybeExport();
         try {
           await this.pass();
         } catch (error) {

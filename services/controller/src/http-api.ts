@@ -1,6 +1,7 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume, drill; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill; GET /admin/agents, the legacy inventory, answered by any controller; bearer
+ * token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).

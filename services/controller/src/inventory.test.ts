@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DAY_MS, utcDay, type AgentUsage } from '@agent-bridge/event-store';
-import { BridgeMetrics } from '@agent-bridge/observability';
-import { MAX_LEGACY_AGENT_SERIES, buildInventory, exportInventory, windowDays, type InventoryEntry } from './inventory.js';
+import { BridgeMetrics, createLogger } from '@agent-bridge/observability';
+import { InventoryExporter, MAX_LEGACY_AGENT_SERIES, buildInventory, exportInventory, windowDays, type InventoryEntry } from './inventory.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
 const HOUR = 60 * 60 * 1000;
@@ -141,5 +141,32 @@ describe('legacy inventory', () => {
     const lines = (await metrics.registry.metrics()).split('\n').filter((line) => line.startsWith('agentbridge_legacy_agent_last_seen_timestamp_seconds{'));
     assert.equal(lines.length, MAX_LEGACY_AGENT_SERIES);
     assert.ok(lines.some((line) => line.includes('agent="legacy_0"')) && !lines.some((line) => line.includes('agent="legacy_149"')), 'the most recently seen are kept');
+  });
+
+  test('the exporter reads at most once per interval, exports only while leading, and a follower drops its series', async () => {
+    const metrics = new BridgeMetrics('controller');
+    let now = NOW;
+    let reads = 0;
+    let leader = true;
+    const exporter = new InventoryExporter({ read: async () => (reads++, inventory), isLeader: () => leader, metrics, logger: createLogger('test', 'silent'), intervalMs: 60_000, now: () => now });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    exporter.maybeExport();
+    exporter.maybeExport();
+    await settle();
+    assert.equal(reads, 1, 'one read in flight at a time');
+    assert.match(await metrics.registry.metrics(), /agentbridge_agents_by_team\{team="search"/);
+    now += 30_000;
+    exporter.maybeExport();
+    await settle();
+    assert.equal(reads, 1, 'not before the interval');
+    now += 30_000;
+    exporter.maybeExport();
+    await settle();
+    assert.equal(reads, 2);
+    leader = false;
+    exporter.newTerm(false);
+    const text = await metrics.registry.metrics();
+    assert.doesNotMatch(text, /agentbridge_agents_by_team\{/);
+    assert.doesNotMatch(text, /agentbridge_legacy_agent_last_seen_timestamp_seconds\{/);
   });
 });

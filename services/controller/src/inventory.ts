@@ -6,7 +6,7 @@
  * says what each figure counts.
  */
 import { DAY_MS, utcDay, type AgentUsage, type ControllerStore, type UsageCounter } from '@agent-bridge/event-store';
-import type { BridgeMetrics } from '@agent-bridge/observability';
+import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { MCP_GENERATIONS } from '@agent-bridge/protocol';
 import type { AgentOwner, AgentRegistry, RegisteredAgent } from '@agent-bridge/service-kit';
 
@@ -172,4 +172,48 @@ function exportAgentsByTeam(metrics: Pick<BridgeMetrics, 'agentsByTeam'>, byTeam
   }
   metrics.agentsByTeam.reset();
   for (const [team, counts] of rows) for (const protocol of INVENTORY_PROTOCOLS) metrics.agentsByTeam.set({ team, protocol }, counts[protocol]);
+}
+
+/**
+ * The leader exports the inventory as metrics every `intervalMs`, beside the reconcile pass and never
+ * in its way (the read runs on its own; a failed one is retried at the next interval). Only the
+ * leader reports: a follower's series would count every agent twice.
+ */
+export class InventoryExporter {
+  /** When the last export started (0: none in this term), and whether one runs. */
+  private at = 0;
+  private running = false;
+
+  constructor(
+    private readonly deps: {
+      read: () => Promise<AgentInventory>;
+      isLeader: () => boolean;
+      metrics: Pick<BridgeMetrics, 'agentsByTeam' | 'legacyAgentLastSeen'>;
+      logger: Logger;
+      intervalMs: number;
+      now: () => number;
+    },
+  ) {}
+
+  /** A new leadership term: a leader exports at once, a follower drops its series. */
+  newTerm(leader: boolean): void {
+    this.at = 0;
+    if (leader) return;
+    this.deps.metrics.agentsByTeam.reset();
+    this.deps.metrics.legacyAgentLastSeen.reset();
+  }
+
+  maybeExport(): void {
+    const now = this.deps.now();
+    if (this.running || (this.at !== 0 && now - this.at < this.deps.intervalMs)) return;
+    this.running = true;
+    this.at = now;
+    this.deps
+      .read()
+      .then((inventory) => {
+        if (this.deps.isLeader()) exportInventory(this.deps.metrics, inventory);
+      })
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not export the agent inventory as metrics; retrying at the next interval'))
+      .finally(() => (this.running = false));
+  }
 }

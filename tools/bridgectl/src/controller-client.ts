@@ -1,7 +1,7 @@
 /**
  * bridgectl's side of the controller's HTTP API (services/controller/src/http-api.ts is the
- * contract): GET /health/status, and POST /admin/{rollback,promote,pause,resume} with the admin
- * bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
+ * contract): GET /health/status, POST /admin/{rollback,promote,pause,resume,drill} and GET
+ * /admin/agents with the admin bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
  * BRIDGECTL_ADMIN_TOKEN_FILE.
  */
 import { randomUUID } from 'node:crypto';
