@@ -14,12 +14,13 @@ import { RedisMessages } from './redis/messages.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisPushLanes } from './redis/push-lanes.js';
 import { RedisShards } from './redis/shards.js';
+import { RedisUsage } from './redis/usage.js';
 import type { EventStore } from './store.js';
 
 export { DEFAULT_STORE_OPTIONS } from './redis/context.js';
 
 /** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
-const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane] as const;
+const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage] as const;
 /** A part's public methods (its private members would make the intersection `never`). */
 type Public<T> = { [K in keyof T]: T[K] };
 type Parts = Public<InstanceType<(typeof PARTS)[number]>>;

@@ -10,6 +10,8 @@ import type {
   AppliedFlags,
   ControllerLease,
   AgentActivity,
+  AgentUsage,
+  AgentUsageDelta,
   ShardCensus,
   ElicitAnswer,
   ElicitEndState,
@@ -111,6 +113,11 @@ export interface ActivityStore {
    * activity older than `since`, so only the shard's owner should call it.
    */
   shardCensus(shard: number, since: number): Promise<ShardCensus>;
+  /**
+   * Adds what a process counted for the legacy inventory (last seen, calls and messages per day)
+   * in one pipeline; kept USAGE_RETENTION_DAYS, untouched by the census. Callers batch (UsageRecorder).
+   */
+  recordUsage(deltas: readonly AgentUsageDelta[]): Promise<void>;
 }
 
 /** Replicas of a stateful service and where to reach them (the elicitation service forwards requests for sessions it does not own). */
@@ -211,6 +218,11 @@ export interface ControllerStore {
   activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>>;
   /** Distinct agents active since `since` (ms) over every shard, in total, by protocol and by MCP generation. */
   activeAgentCounts(since: number): Promise<ActiveAgentCounts>;
+  /**
+   * The inventory's usage of the agents seen since `since` (ms) over every shard, most recent first,
+   * at most `limit`, with their counters of the UTC `days` asked for.
+   */
+  readAgentUsage(since: number, days: readonly string[], limit: number): Promise<AgentUsage[]>;
 }
 
 export interface CommunicationLogStore {

@@ -9,9 +9,11 @@ import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-st
 import { awaitEffect } from './effect.js';
 import { FlagsError, durationsOf, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import type { AgentRegistry } from '@agent-bridge/service-kit';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
+import { InventoryExporter, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
 import { snapshotWanted } from './reconcile/cutover.js';
@@ -26,6 +28,8 @@ export interface ControllerOptions {
   reconcileIntervalMs: number;
   effectTimeoutMs: number;
   activeAgentWindowMs: number;
+  /** The legacy inventory (window, size) and how often the leader exports it by team; defaults: 7 days, 10,000 agents, every minute. */
+  inventory?: Partial<InventoryOptions & { metricIntervalMs: number }>;
 }
 
 export interface ControllerDeps {
@@ -40,10 +44,10 @@ export interface ControllerDeps {
   healthUrls?: readonly string[];
   /** Queues owner notices (the notifier: once per owner and milestone, sent beside the loop). */
   notifier?: { enqueue(notices: OwnerNoticeDraft[], fence: string): Promise<{ queued: number; already: number }> };
-  /** The legacy inventory the notices and the system snapshot are made from. */
-  inventory?: () => Promise<NoticeAgent[]>;
   /** The elicitation endpoint agents should move to (said in notices). */
   elicitationEndpointUrl?: string;
+  /** The agent registry (AGENT_TOKENS_FILE): the inventory's registered agents and owners. */
+  registry?: Pick<AgentRegistry, 'entries'>;
   logger: Logger;
   now?: () => number;
 }
@@ -86,12 +90,17 @@ export class Controller {
   private readonly noticesInFlight = new Set<string>();
   private readonly now: () => number;
   private readonly evidence: EvidenceRunner;
+  private readonly inventoryOptions: InventoryOptions;
+  private readonly inventoryExporter: InventoryExporter;
 
   constructor(
     private readonly deps: ControllerDeps,
     private readonly options: ControllerOptions,
   ) {
     this.now = deps.now ?? Date.now;
+    const { metricIntervalMs = 60_000, ...inventory } = options.inventory ?? {};
+    this.inventoryOptions = { windowMs: 7 * 24 * 60 * 60 * 1000, maxAgents: 10_000, ...inventory };
+    this.inventoryExporter = new InventoryExporter({ read: () => this.inventory(), isLeader: () => this.isLeader(), metrics: deps.metrics, logger: deps.logger, intervalMs: metricIntervalMs, now: this.now });
     this.evidence = new EvidenceRunner({
       store: deps.store,
       keys: deps.keys,
@@ -110,6 +119,7 @@ export class Controller {
       this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
       this.status = undefined; // a new term reads the status afresh
       this.evidence.newTerm();
+      this.inventoryExporter.newTerm(leader);
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -162,6 +172,15 @@ export class Controller {
     return this.status?.cutover?.state === 'watching';
   }
 
+  /**
+   * The legacy inventory (GET /admin/agents, `bridgectl agents`): every registered agent and every
+   * agent seen, with its owner, protocol within the window, last seen, calls and messages per day.
+   * Any controller answers it (it reads the store), leader or not.
+   */
+  inventory(filter?: InventoryFilter): Promise<AgentInventory> {
+    return readInventory(this.deps.store, this.deps.registry, this.inventoryOptions, this.now(), filter);
+  }
+
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -191,13 +210,11 @@ export class Controller {
   /** The schedule as planned or run, and (for steps that notify) how many owners would be told now: counts only, the report is not authenticated. */
   private async deprecationPlan(spec: NonNullable<FeatureFlagsSpec['deprecation']>, status: FeatureFlagsStatus['deprecation']): Promise<Record<string, unknown>> {
     let wouldNotify: { owners: number; agents: number; unowned: number } | { error: string } | null = null;
-    if (this.deps.inventory) {
-      try {
-        const { notices, unowned } = ownerNotices({ name: 'plan', actions: ['notify-owners'] }, spec, await this.deps.inventory(), this.deps.elicitationEndpointUrl);
-        wouldNotify = { owners: notices.length, agents: notices.reduce((n, notice) => n + notice.agents.length, 0), unowned: unowned.length };
-      } catch (error) {
-        wouldNotify = { error: (error as Error).message };
-      }
+    try {
+      const { notices, unowned } = ownerNotices({ name: 'plan', actions: ['notify-owners'] }, spec, (await this.inventory()).agents, this.deps.elicitationEndpointUrl);
+      wouldNotify = { owners: notices.length, agents: notices.reduce((n, notice) => n + notice.agents.length, 0), unowned: unowned.length };
+    } catch (error) {
+      wouldNotify = { error: (error as Error).message };
     }
     return { start: spec.start, sunset: spec.sunset, dryRun: spec.dryRun, throttleMs: spec.throttleMs, migrationGuideUrl: spec.migrationGuideUrl ?? null, steps: status?.steps ?? [], next: status?.next ?? null, wouldNotify };
   }
@@ -236,6 +253,7 @@ export class Controller {
         setTimeout(resolve, this.options.reconcileIntervalMs).unref();
       });
       if (this.isLeader()) {
+        this.inventoryExporter.maybeExport();
         try {
           await this.pass();
         } catch (error) {
@@ -376,7 +394,7 @@ export class Controller {
     const lease = this.deps.elector.lease();
     if (!lease) throw new NotLeaderError('not the leader');
     const snapshot = await takeSystemSnapshot(
-      { store: this.deps.store, keys: this.deps.keys, controllerId: this.options.controllerId, activeWindowMs: this.options.activeAgentWindowMs, ...(this.deps.inventory ? { inventory: this.deps.inventory } : {}) },
+      { store: this.deps.store, keys: this.deps.keys, controllerId: this.options.controllerId, activeWindowMs: this.options.activeAgentWindowMs, inventory: async () => (await this.inventory()).agents },
       status,
       lease,
       now,
@@ -392,7 +410,7 @@ export class Controller {
    * recorded in the status by a `deprecation-notices` action.
    */
   private queueNotices(status: FeatureFlagsStatus, spec: FeatureFlagsSpec): void {
-    const { notifier, inventory, logger } = this.deps;
+    const { notifier, logger } = this.deps;
     const deprecation = spec.deprecation;
     if (!deprecation || deprecation.dryRun || !notifier) return;
     for (const step of noticesDue(status.deprecation)) {
@@ -401,7 +419,7 @@ export class Controller {
       if (!lease) return;
       this.noticesInFlight.add(step.name);
       void (async () => {
-        const agents = inventory ? await inventory() : [];
+        const { agents } = await this.inventory();
         const { notices, unowned } = ownerNotices(step, deprecation, agents, this.deps.elicitationEndpointUrl);
         if (unowned.length > 0) logger.warn({ step: step.name, unowned: unowned.slice(0, 50), count: unowned.length }, 'agents still on legacy have no owner in the agent registry: nobody can be notified for them');
         const { queued, already } = await notifier.enqueue(notices, lease.value);

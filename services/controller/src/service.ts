@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@agent-bridge/observability';
-import { RelayCredential, RelayTargetPolicy, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import { AgentRegistry, RelayCredential, RelayTargetPolicy, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import { prometheusClient, type PrometheusClient } from './analysis.js';
 import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
@@ -28,6 +28,8 @@ export interface KubernetesParts {
 }
 
 export async function startControllerService(config: ControllerConfig, logger: Logger, kubernetes?: (elector: () => StoreLeaderElector) => Promise<KubernetesParts>): Promise<ControllerService> {
+  // Read before anything starts: a bad registry file stops the controller with a sentence naming the entry.
+  const registry = config.AGENT_TOKENS_FILE ? AgentRegistry.fromFile(config.AGENT_TOKENS_FILE) : undefined;
   const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.CONTROLLER_ID, config, logger });
   const { metrics } = runtime;
   const { store, keys } = runtime.opened;
@@ -52,6 +54,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       logger,
       healthUrls: config.ELICITATION_HEALTH_URLS,
       ...(config.ELICITATION_ENDPOINT_URL ? { elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL } : {}),
+      ...(registry ? { registry } : {}),
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
@@ -63,6 +66,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       effectTimeoutMs: config.EFFECT_TIMEOUT_MS,
       activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
+      inventory: { windowMs: config.INVENTORY_WINDOW_MS, maxAgents: config.INVENTORY_MAX_AGENTS, metricIntervalMs: config.INVENTORY_METRIC_INTERVAL_MS },
     },
   );
 
@@ -99,7 +103,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
   heartbeatTimer.unref();
 
   await controller.start();
-  logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID }, 'controller started');
+  logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID, registeredAgents: registry?.size ?? null }, 'controller started');
 
   return {
     controller,

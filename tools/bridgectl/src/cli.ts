@@ -42,6 +42,9 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
                                                      (dry run) what would happen when and how many owners would be told
   bridgectl cutover [--json]                         the cutover sequence: guard, system snapshot, watch, outcome
   bridgectl cutover rollback --reason R              trip the cutover's breaker: legacy serves again with the snapshot's flags
+  bridgectl agents [--protocol legacy|elicitation|both|none] [--json]
+                                                     the legacy inventory: each agent's protocol, MCP generations,
+                                                     last seen, calls and messages per day, owner, contact, team
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
@@ -78,6 +81,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       window: { type: 'string' },
       agent: { type: 'string' },
       'no-wait': { type: 'boolean' },
+      protocol: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
