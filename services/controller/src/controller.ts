@@ -18,7 +18,7 @@ import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type Co
 import type { Evidence } from './reconcile/evidence.js';
 import { snapshotWanted } from './reconcile/cutover.js';
 import { noticesDue } from './reconcile/deprecation.js';
-import { ownerNotices, type NoticeAgent, type OwnerNoticeDraft } from './sequence/owner-notices.js';
+import { ownerNotices, type OwnerNoticeDraft } from './sequence/owner-notices.js';
 import { takeSystemSnapshot, type SystemSnapshot } from './sequence/system-snapshot.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
@@ -209,7 +209,7 @@ export class Controller {
 
   /** The schedule as planned or run, and (for steps that notify) how many owners would be told now: counts only, the report is not authenticated. */
   private async deprecationPlan(spec: NonNullable<FeatureFlagsSpec['deprecation']>, status: FeatureFlagsStatus['deprecation']): Promise<Record<string, unknown>> {
-    let wouldNotify: { owners: number; agents: number; unowned: number } | { error: string } | null = null;
+    let wouldNotify: { owners: number; agents: number; unowned: number } | { error: string } | null;
     try {
       const { notices, unowned } = ownerNotices({ name: 'plan', actions: ['notify-owners'] }, spec, (await this.inventory()).agents, this.deps.elicitationEndpointUrl);
       wouldNotify = { owners: notices.length, agents: notices.reduce((n, notice) => n + notice.agents.length, 0), unowned: unowned.length };
