@@ -203,6 +203,14 @@ export class Keys {
   flagsApplied(): string {
     return `${this.prefix}:{control}:flags:applied`;
   }
+  /** Stream of adoption samples (field `s`, JSON), capped by age and length: the progress page's chart. */
+  adoptionSamples(): string {
+    return `${this.prefix}:{control}:progress:adoption`;
+  }
+  /** Owner feedback from the progress page: latest answer per agent (hash), when (sorted set), counts per score (hash). */
+  ownerFeedback(part: 'answers' | 'times' | 'counts'): string {
+    return `${this.prefix}:{control}:progress:feedback:${part}`;
+  }
   routerMembers(): string {
     return `${this.prefix}:{control}:routers`;
   }

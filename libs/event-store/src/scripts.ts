@@ -23,6 +23,7 @@ export const SCRIPT_NAMES = [
   'finish_elicit',
   'fenced_write',
   'close_message',
+  'record_owner_feedback',
 ] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -7,6 +7,10 @@ import type {
   SendQuota,
   SendToAdmit,
   ActiveAgentCounts,
+  AdoptionSample,
+  AgentLastSeen,
+  OwnerFeedback,
+  OwnerFeedbackSummary,
   AppliedFlags,
   ControllerLease,
   AgentActivity,
@@ -209,11 +213,26 @@ export interface ControllerStore {
   activeAgentCounts(since: number): Promise<ActiveAgentCounts>;
 }
 
+/** The public progress page's data: adoption over time, owner feedback, one agent's last activity. */
+export interface ProgressStore {
+  /** Appends a sample; samples older than `retentionMs` before it, or beyond `maxLength`, are trimmed. */
+  appendAdoptionSample(sample: AdoptionSample, retentionMs: number, maxLength: number): Promise<void>;
+  /** Samples since `since` (ms), oldest first, at most `limit` (the newest ones). */
+  readAdoptionSamples(since: number, limit: number): Promise<AdoptionSample[]>;
+  /** Records an owner's answer (the latest per agent replaces the previous); 'full' when `maxAgents` other agents have answered. */
+  recordOwnerFeedback(feedback: OwnerFeedback, maxAgents: number): Promise<{ status: 'recorded'; previousScore: number | null } | { status: 'full' }>;
+  ownerFeedbackSummary(): Promise<OwnerFeedbackSummary>;
+  /** The latest answers, newest first, at most `limit` (for operators: comments are never shown on the page). */
+  readOwnerFeedback(limit: number): Promise<OwnerFeedback[]>;
+  /** When the agent was last seen at all, on legacy and on elicitation, since `since` (ms). */
+  agentLastSeen(agentId: string, since: number): Promise<AgentLastSeen>;
+}
+
 export interface CommunicationLogStore {
   readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>>;
 }
 
-export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore {
+export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore, ProgressStore {
   ping(): Promise<void>;
 }
 

@@ -294,3 +294,36 @@ export interface MemoryPressure {
   limitBytes: number;
   ratio: number;
 }
+
+/** Adoption at one moment, as the progress page charts it (the controller leader samples it). */
+export interface AdoptionSample {
+  /** ISO time of the sample. */
+  at: string;
+  /** Active agents in the window, and how they split: elicitation only, legacy only, both. */
+  active: number;
+  elicitationOnly: number;
+  legacyOnly: number;
+  both: number;
+}
+
+/** An agent owner's answer on the progress page: the latest per agent counts. */
+export interface OwnerFeedback {
+  agentId: string;
+  /** Satisfaction, 1 (bad) to 5 (good). */
+  score: 1 | 2 | 3 | 4 | 5;
+  comment: string;
+  at: string;
+}
+
+/** Agents whose latest answer has each score (keys "1" to "5"), and how many answered at all. */
+export interface OwnerFeedbackSummary {
+  byScore: Record<'1' | '2' | '3' | '4' | '5', number>;
+  total: number;
+}
+
+/** What an agent was last seen doing, for the progress page's lookup (ms; null: not in the window). */
+export interface AgentLastSeen {
+  any: number | null;
+  legacy: number | null;
+  elicitation: number | null;
+}

@@ -100,6 +100,12 @@ export class BridgeMetrics {
   readonly drillLastEffectSeconds: Gauge;
   readonly drillIntervalSeconds: Gauge;
   readonly drills: Counter<'result'>;
+  /** The progress page's owner feedback (controller): answers by score, and the latest per agent. */
+  readonly ownerFeedback: Counter<'score'>;
+  readonly ownerFeedbackAgents: Gauge;
+  readonly ownerFeedbackPositiveRatio: Gauge;
+  /** Progress page requests refused, by reason (rate, invalid, origin, full, unauthorized). */
+  readonly progressRefused: Counter<'reason'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -342,6 +348,14 @@ export class BridgeMetrics {
     this.drillLastEffectSeconds = new Gauge({ name: 'agentbridge_drill_last_effect_seconds', help: 'Trigger-to-effect time of the last successful rollback drill.', registers });
     this.drillIntervalSeconds = new Gauge({ name: 'agentbridge_drill_interval_seconds', help: 'How often rollback drills are scheduled (spec.rollback.drill.interval); 0 when none is scheduled.', registers });
     this.drills = new Counter({ name: 'agentbridge_drills_total', help: 'Rollback drills run, by result (passed, failed).', labelNames: ['result'], registers });
+    this.ownerFeedback = new Counter({ name: 'agentbridge_owner_feedback_total', help: 'Owner feedback answers recorded on the progress page, by satisfaction score (1-5).', labelNames: ['score'], registers });
+    this.ownerFeedbackAgents = new Gauge({ name: 'agentbridge_owner_feedback_agents', help: 'Agents with an owner feedback answer (the latest per agent counts).', registers });
+    this.ownerFeedbackPositiveRatio = new Gauge({
+      name: 'agentbridge_owner_feedback_positive_ratio',
+      help: 'Share of agents whose latest owner feedback is positive (score 4 or 5); absent before the first answer.',
+      registers,
+    });
+    this.progressRefused = new Counter({ name: 'agentbridge_progress_requests_refused_total', help: 'Progress page requests refused, by reason.', labelNames: ['reason'], registers });
   }
 
   /**

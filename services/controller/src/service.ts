@@ -6,6 +6,8 @@ import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
 import { httpApiRoutes } from './http-api.js';
 import { StoreLeaderElector, type LeadershipGate } from './leader.js';
+import { activityInventory } from './progress/inventory-adapter.js';
+import { startProgressPage, type ProgressPage } from './progress/server.js';
 import { FileResourceSource } from './sources/file-source.js';
 import type { ResourceSource } from './sources/source.js';
 
@@ -14,6 +16,8 @@ export const SERVICE_NAME = 'controller';
 export interface ControllerService {
   controller: Controller;
   url: string;
+  /** The public progress page (its own listener), when PROGRESS_ENABLED. */
+  progressUrl?: string;
   close(): Promise<void>;
 }
 
@@ -98,16 +102,28 @@ export async function startControllerService(config: ControllerConfig, logger: L
   heartbeatTimer.unref();
 
   await controller.start();
+  let progress: ProgressPage | undefined;
+  if (config.PROGRESS_ENABLED) {
+    progress = await startProgressPage(
+      config,
+      // The inventory: a stand-in from the activity sets until Controller.inventory() (issue 14, item 1) is merged.
+      { report: () => controller.report(), inventory: () => activityInventory(store, config.ACTIVE_AGENT_WINDOW_MS, Date.now()), isLeader: () => controller.isLeader(), store },
+      metrics,
+      logger,
+    );
+  }
   logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID }, 'controller started');
 
   return {
     controller,
     url: http.url,
+    ...(progress ? { progressUrl: progress.url } : {}),
     async close() {
       // Admin requests go to another controller from now on (bridgectl retries a 503 SHUTTING_DOWN);
       // the leader lease is released, not left to expire.
       http.drain();
       clearInterval(heartbeatTimer);
+      await progress?.close();
       await controller.stop();
       await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);
       await http.close(1_000);
