@@ -217,7 +217,7 @@ export interface ControllerStore {
 export interface ProgressStore {
   /** Appends a sample; samples older than `retentionMs` before it, or beyond `maxLength`, are trimmed. */
   appendAdoptionSample(sample: AdoptionSample, retentionMs: number, maxLength: number): Promise<void>;
-  /** Samples since `since` (ms), oldest first, at most `limit` (the newest ones). */
+  /** Samples appended since `since` (ms), oldest first, at most `limit` (the newest ones). */
   readAdoptionSamples(since: number, limit: number): Promise<AdoptionSample[]>;
   /** Records an owner's answer (the latest per agent replaces the previous); 'full' when `maxAgents` other agents have answered. */
   recordOwnerFeedback(feedback: OwnerFeedback, maxAgents: number): Promise<{ status: 'recorded'; previousScore: number | null } | { status: 'full' }>;

@@ -16,7 +16,7 @@ export class RedisProgress implements ProgressStore {
   async appendAdoptionSample(sample: AdoptionSample, retentionMs: number, maxLength: number): Promise<void> {
     const { keys, redis } = this.context;
     const at = Date.parse(sample.at);
-    // The entry id is the sample's time, so trimming by MINID trims by age.
+    // Entry ids are append times (the sample's own, give or take a round trip): MINID trims by age.
     const multi = redis
       .multi()
       .xadd(keys.adoptionSamples(), 'MAXLEN', '~', maxLength, '*', LOG_FIELDS.adoptionSample, JSON.stringify(sample))
