@@ -352,7 +352,7 @@ export class BridgeMetrics {
     this.ownerFeedbackAgents = new Gauge({ name: 'agentbridge_owner_feedback_agents', help: 'Agents with an owner feedback answer (the latest per agent counts).', registers });
     this.ownerFeedbackPositiveRatio = new Gauge({
       name: 'agentbridge_owner_feedback_positive_ratio',
-      help: 'Share of agents whose latest owner feedback is positive (score 4 or 5); absent before the first answer.',
+      help: 'Share of agents whose latest owner feedback is positive (score 4 or 5); 0 while agentbridge_owner_feedback_agents is 0.',
       registers,
     });
     this.progressRefused = new Counter({ name: 'agentbridge_progress_requests_refused_total', help: 'Progress page requests refused, by reason.', labelNames: ['reason'], registers });

@@ -132,7 +132,7 @@ function feedback(view: ProgressView, options: PageOptions, notice: Notice): Htm
   const answer = notice.feedback;
   return html`<section aria-labelledby="feedback">
 <h2 id="feedback">How did the migration go?</h2>
-<p>Owners: rate the migration of your agent from 1 (bad) to 5 (good). The latest answer per agent counts. ${view.feedback.answers > 0 ? html`So far <span id="feedback-summary">${view.feedback.answers} answers, ${pct(view.feedback.positiveRatio)} positive (4 or 5)</span>.` : ''}</p>
+<p>Owners: rate the migration of your agent from 1 (bad) to 5 (good). The latest answer per agent counts. ${view.feedback.answers > 0 ? html`So far <span id="feedback-summary">${view.feedback.answers} ${view.feedback.answers === 1 ? 'answer' : 'answers'}, ${pct(view.feedback.positiveRatio)} positive (4 or 5)</span>.` : ''}</p>
 ${answer ? html`<p id="feedback-result" role="status" class="${'error' in answer ? 'error' : 'ok'}">${'error' in answer ? answer.error : html`Thank you: your answer for <code>${answer.agentId}</code> is recorded.`}</p>` : ''}
 <form method="post" action="feedback#feedback">
 <label for="feedback-agent">Agent id</label>
@@ -152,6 +152,7 @@ export function renderPage(view: ProgressView, options: PageOptions, notice: Not
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Migration progress — agent-bridge</title>
 <link rel="stylesheet" href="style.css">
+<link rel="icon" href="favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header><h1>Migration to MCP elicitation</h1><p>Moving every agent from long-polling (<code>wait_for_messages</code>) to MCP elicitation. Updated <time datetime="${view.generatedAt}">${view.generatedAt}</time>.</p></header>

@@ -1,6 +1,6 @@
 /**
  * The progress page's HTTP surface, on its own listener: GET <base>/ (the page), GET
- * <base>/style.css, GET <base>/lookup?agent=ID, POST <base>/feedback. Read-only but for the
+ * <base>/style.css and favicon.svg, GET <base>/lookup?agent=ID, POST <base>/feedback. Read-only but for the
  * feedback form; no token unless PROGRESS_TOKEN is set; a strict CSP, nothing external.
  * Hostile visitors: ids are validated, lookups and answers rate-limited per client, the feedback
  * form only accepted from the page itself (Sec-Fetch-Site / Origin), and only protocol is revealed.
@@ -14,7 +14,7 @@ import { HttpError, readRawBody, type RouteHandler } from '@agent-bridge/service
 import { renderPage, type Notice, type PageOptions } from './page.js';
 import { ClientRateLimiter } from './rate-limit.js';
 import type { ProgressSource } from './source.js';
-import { STYLESHEET } from './style.js';
+import { ICON, STYLESHEET } from './style.js';
 import { lookupProtocol, positiveRatio, progressView } from './view.js';
 
 export interface ProgressRoutesOptions extends PageOptions {
@@ -131,6 +131,13 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
     response.end(request.method === 'HEAD' ? undefined : body);
   }
 
+  function asset(request: IncomingMessage, response: ServerResponse, type: string, body: string): void {
+    if (!admit(request, response, ['GET', 'HEAD'])) return;
+    headers(response, 'long');
+    response.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  }
+
   const query = (request: IncomingMessage) => new URL(request.url ?? '/', 'http://progress.invalid').searchParams;
 
   /** The form came from the page itself: a browser says so in Sec-Fetch-Site, or its Origin is this host. */
@@ -177,12 +184,8 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
       const recorded = params.get('feedback') === 'recorded' && AGENT_ID_PATTERN.test(params.get('agent') ?? '');
       await page(request, response, recorded ? { feedback: { ok: true, agentId: params.get('agent')! } } : {}, 200, recorded ? 'none' : 'short');
     },
-    [`${base}/style.css`]: (request, response) => {
-      if (!admit(request, response, ['GET', 'HEAD'])) return;
-      headers(response, 'long');
-      response.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'content-length': Buffer.byteLength(STYLESHEET) });
-      response.end(request.method === 'HEAD' ? undefined : STYLESHEET);
-    },
+    [`${base}/style.css`]: (request, response) => asset(request, response, 'text/css; charset=utf-8', STYLESHEET),
+    [`${base}/favicon.svg`]: (request, response) => asset(request, response, 'image/svg+xml', ICON),
     [`${base}/lookup`]: async (request, response) => {
       if (!admit(request, response, ['GET', 'HEAD'])) return;
       if (!options.lookup) return refuse(response, 'disabled', 404, 'the agent lookup is turned off here');
@@ -233,7 +236,5 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
 export async function refreshFeedbackGauges(source: Pick<ProgressSource, 'store'>, metrics: BridgeMetrics): Promise<void> {
   const summary = await source.store.ownerFeedbackSummary();
   metrics.ownerFeedbackAgents.set(summary.total);
-  const ratio = positiveRatio(summary);
-  if (ratio === null) metrics.ownerFeedbackPositiveRatio.reset();
-  else metrics.ownerFeedbackPositiveRatio.set(ratio);
+  metrics.ownerFeedbackPositiveRatio.set(positiveRatio(summary) ?? 0);
 }

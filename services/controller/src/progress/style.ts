@@ -1,3 +1,6 @@
+/** The page's icon, served as favicon.svg (otherwise a browser asks for /favicon.ico, outside the page's path). */
+export const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f7a4d"/><path d="M4 8h8M9 5l3 3-3 3" stroke="#fff" stroke-width="2" fill="none"/></svg>';
+
 /** The page's stylesheet, served same-origin as style.css (the CSP allows style-src 'self' only). */
 export const STYLESHEET = `:root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #59636e; --line: #d1d9e0; --elicitation: #1f7a4d; --both: #c08a00; --legacy: #b3261e; --accent: #0b57d0; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #9198a1; --line: #3d444d; --elicitation: #3fb950; --both: #d29922; --legacy: #f85149; --accent: #4493f8; } }
