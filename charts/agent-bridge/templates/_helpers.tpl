@@ -433,6 +433,15 @@ imagePullSecrets:
 
 {{/* Volumes of the controller container: its tokens and its own projected API token. */}}
 {{- define "agent-bridge.controllerVolumes" -}}
+{{- if and .Values.progressPage.enabled .Values.progressPage.token.existingSecret }}
+- name: progress-token
+  secret:
+    secretName: {{ .Values.progressPage.token.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.progressPage.token.key }}
+        path: progress-token
+{{- end }}
 - name: controller-tokens
   secret:
     secretName: {{ include "agent-bridge.controllerTokensSecretName" . }}
@@ -476,8 +485,14 @@ imagePullSecrets:
     - name: {{ $port }}
       containerPort: {{ $c.port }}
       protocol: TCP
+    {{- if .Values.progressPage.enabled }}
+    - name: progress
+      containerPort: {{ .Values.progressPage.port }}
+      protocol: TCP
+    {{- end }}
   env:
     {{- include "agent-bridge.commonEnv" (list . $c) | trim | nindent 4 }}
+    {{- include "agent-bridge.progressEnv" . | trim | nindent 4 }}
     - name: SOURCE
       value: kubernetes
     - name: KUBE_NAMESPACE
@@ -511,7 +526,41 @@ imagePullSecrets:
     - name: controller-tokens
       mountPath: /etc/agent-bridge/controller-tokens
       readOnly: true
+    {{- if and .Values.progressPage.enabled .Values.progressPage.token.existingSecret }}
+    - name: progress-token
+      mountPath: /etc/agent-bridge/progress-token
+      readOnly: true
+    {{- end }}
     - name: kube-api-access
       mountPath: /var/run/secrets/kubernetes.io/serviceaccount
       readOnly: true
+{{- end }}
+
+{{- /* The progress page's settings (progressPage): its own port, the Ingress path it is served
+       under, and the Ingress as the one proxy in front of it (the client is the last
+       X-Forwarded-For hop). */}}
+{{- define "agent-bridge.progressEnv" -}}
+{{- $p := .Values.progressPage -}}
+- name: PROGRESS_ENABLED
+  value: {{ $p.enabled | quote }}
+{{- if $p.enabled }}
+- name: PROGRESS_PORT
+  value: {{ $p.port | quote }}
+- name: PROGRESS_BASE_PATH
+  value: {{ $p.path | quote }}
+- name: PROGRESS_LOOKUP_ENABLED
+  value: {{ $p.lookup | quote }}
+- name: PROGRESS_FEEDBACK_ENABLED
+  value: {{ $p.feedback | quote }}
+- name: PROGRESS_TRUSTED_PROXY_HOPS
+  value: {{ ternary "1" "0" .Values.ingress.enabled | quote }}
+{{- with $p.migrationGuideUrl }}
+- name: PROGRESS_MIGRATION_GUIDE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $p.token.existingSecret }}
+- name: PROGRESS_TOKEN_FILE
+  value: /etc/agent-bridge/progress-token/progress-token
+{{- end }}
+{{- end }}
 {{- end }}

@@ -403,6 +403,15 @@ describe('settings', () => {
     'INTER_REPLICA_PREVIOUS_KEY',
     'RELAY_ALLOWED_TARGETS',
     'POD_IP',
+    // progressPage (tests/progress-page.test.ts).
+    'PROGRESS_ENABLED',
+    'PROGRESS_PORT',
+    'PROGRESS_BASE_PATH',
+    'PROGRESS_LOOKUP_ENABLED',
+    'PROGRESS_FEEDBACK_ENABLED',
+    'PROGRESS_MIGRATION_GUIDE_URL',
+    'PROGRESS_TRUSTED_PROXY_HOPS',
+    'PROGRESS_TOKEN_FILE',
   ];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
@@ -412,6 +421,7 @@ describe('settings', () => {
     FEATURE_FLAGS_FILE: 'SOURCE=file only; the chart runs SOURCE=kubernetes',
     ADMIN_TOKEN: 'tokens come from Secret files (ADMIN_TOKEN_FILE), never the environment',
     WEBHOOK_TOKEN: 'tokens come from Secret files (WEBHOOK_TOKEN_FILE), never the environment',
+    PROGRESS_TOKEN: 'tokens come from Secret files (PROGRESS_TOKEN_FILE), never the environment',
   };
   const settable = (service: ServiceName): Record<string, { type: string[]; minimum?: number; maximum?: number; enum?: unknown[] }> => schema.properties[SERVICE_CONFIG[service].values].properties.settings.properties;
 
