@@ -658,7 +658,7 @@ describe('Ingress', () => {
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity-mode'], 'persistent');
     assert.equal(ingress('legacy-poll').metadata.annotations!['nginx.ingress.kubernetes.io/affinity'], undefined);
     const none = ofKind(render({ valuesFiles: [environmentFile('production')], set: { 'ingress.elicitation.sessionAffinity': 'none' } }), 'Ingress');
-    assert.ok(none.every((object) => object.metadata.annotations!['nginx.ingress.kubernetes.io/affinity'] === undefined));
+    assert.ok(none.every((object) => object.metadata.annotations?.['nginx.ingress.kubernetes.io/affinity'] === undefined));
   });
 
   test('another path is rewritten to /mcp', () => {
