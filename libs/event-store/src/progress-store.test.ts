@@ -70,7 +70,10 @@ describe('progress store: adoption samples and owner feedback', () => {
     assert.deepEqual(await opened.store.recordOwnerFeedback({ agentId: 'alice', score: 4, comment: 'better now', at }, 10), { status: 'recorded', previousScore: 2 });
     assert.deepEqual(await opened.store.ownerFeedbackSummary(), { byScore: { 1: 0, 2: 0, 3: 0, 4: 1, 5: 1 }, total: 2 });
     const answers = await opened.store.readOwnerFeedback(10);
-    assert.deepEqual(answers.find((a) => a.agentId === 'alice'), { agentId: 'alice', score: 4, comment: 'better now', at });
+    assert.deepEqual(
+      answers.find((a) => a.agentId === 'alice'),
+      { agentId: 'alice', score: 4, comment: 'better now', at },
+    );
   });
 
   test('a full feedback store refuses new agents and keeps the answers it has (no eviction), while known agents may still change theirs', async () => {

@@ -19,8 +19,9 @@ function band(samples: readonly AdoptionSample[], lower: (s: AdoptionSample) => 
 
 const share = (part: number, sample: AdoptionSample) => (sample.active > 0 ? part / sample.active : 0);
 
-/** The chart, or a sentence when there are fewer than two samples to draw. */
-export function adoptionChart(samples: readonly AdoptionSample[]): Html {
+/** The chart, or a sentence when there are fewer than two samples to draw. A sample without active agents has no shares: it is left out. */
+export function adoptionChart(all: readonly AdoptionSample[]): Html {
+  const samples = all.filter((sample) => sample.active > 0);
   if (samples.length < 2) {
     return html`<p class="empty">Not enough samples yet to draw adoption over time (${samples.length} so far; one is taken every few minutes).</p>`;
   }
@@ -38,16 +39,16 @@ export function adoptionChart(samples: readonly AdoptionSample[]): Html {
   );
   const summary = `From ${first.at} to ${last.at}: elicitation only ${(elicitation(first) * 100).toFixed(0)}% → ${(elicitation(last) * 100).toFixed(0)}% of ${last.active} active agents; legacy only ${(share(last.legacyOnly, last) * 100).toFixed(0)}%, both ${(share(last.both, last) * 100).toFixed(0)}% now.`;
   return html`<figure>
-<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">
-<title id="chart-title">Share of active agents by protocol over time</title>
-<desc id="chart-desc">${summary}</desc>
-${grid}
-<polygon class="area-elicitation" points="${band(samples, () => 0, elicitation, x, y)}"></polygon>
-<polygon class="area-both" points="${band(samples, elicitation, withBoth, x, y)}"></polygon>
-<polygon class="area-legacy" points="${band(samples, withBoth, withLegacy, x, y)}"></polygon>
-<text class="axis" x="${PAD.left}" y="${HEIGHT - 8}" text-anchor="start">${first.at.slice(0, 16).replace('T', ' ')}</text>
-<text class="axis" x="${WIDTH - PAD.right}" y="${HEIGHT - 8}" text-anchor="end">${last.at.slice(0, 16).replace('T', ' ')} UTC</text>
-</svg>
-<figcaption><span class="key key-elicitation"></span> elicitation only <span class="key key-both"></span> both <span class="key key-legacy"></span> legacy only — ${summary}</figcaption>
-</figure>`;
+    <svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">
+      <title id="chart-title">Share of active agents by protocol over time</title>
+      <desc id="chart-desc">${summary}</desc>
+      ${grid}
+      <polygon class="area-elicitation" points="${band(samples, () => 0, elicitation, x, y)}"></polygon>
+      <polygon class="area-both" points="${band(samples, elicitation, withBoth, x, y)}"></polygon>
+      <polygon class="area-legacy" points="${band(samples, withBoth, withLegacy, x, y)}"></polygon>
+      <text class="axis" x="${PAD.left}" y="${HEIGHT - 8}" text-anchor="start">${first.at.slice(0, 16).replace('T', ' ')}</text>
+      <text class="axis" x="${WIDTH - PAD.right}" y="${HEIGHT - 8}" text-anchor="end">${last.at.slice(0, 16).replace('T', ' ')} UTC</text>
+    </svg>
+    <figcaption><span class="key key-elicitation"></span> elicitation only <span class="key key-both"></span> both <span class="key key-legacy"></span> legacy only — ${summary}</figcaption>
+  </figure>`;
 }

@@ -23,7 +23,13 @@ describe('progress page: rendering', () => {
   test('everything taken from the report, the inventory or the visitor is HTML-escaped', () => {
     const hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
     const report = {
-      status: { phase: hostile, stage: 1, effectivePercentage: 10, history: [{ at: '2026-12-01T10:00:00.000Z', action: 'rollback', actor: 'x', reason: hostile, details: { level: 'partial' } }], deprecation: { sunsetAt: hostile, steps: [{ name: hostile, at: hostile }] } },
+      status: {
+        phase: hostile,
+        stage: 1,
+        effectivePercentage: 10,
+        history: [{ at: '2026-12-01T10:00:00.000Z', action: 'rollback', actor: 'x', reason: hostile, details: { level: 'partial' } }],
+        deprecation: { sunsetAt: hostile, steps: [{ name: hostile, at: hostile }] },
+      },
     };
     const view = progressView(report, inventory([], [{ team: hostile, legacy: 1, elicitation: 0, both: 0, none: 0, total: 1 }]), [], NO_FEEDBACK, Date.now());
     const page = renderPage(view, PAGE_OPTIONS, { lookup: { agentId: hostile, protocol: 'legacy' }, feedback: { error: hostile } });
@@ -53,7 +59,13 @@ describe('progress page: rendering', () => {
           { at: '2026-12-01T11:00:00.000Z', action: 'resume', actor: 'ops', reason: 'fixed' },
         ],
         lastRollback: { level: 'full', trigger: 'admin', reason: 'manual emergency', at: '2026-12-02T09:00:00.000Z' },
-        deprecation: { sunsetAt: '2026-12-24T00:00:00.000Z', steps: [{ name: 'warnings', at: '2026-12-10T00:00:00.000Z', done: true }, { name: 'final-notice', at: '2026-12-16T00:00:00.000Z' }] },
+        deprecation: {
+          sunsetAt: '2026-12-24T00:00:00.000Z',
+          steps: [
+            { name: 'warnings', at: '2026-12-10T00:00:00.000Z', done: true },
+            { name: 'final-notice', at: '2026-12-16T00:00:00.000Z' },
+          ],
+        },
       },
       adoption: { windowMs: 300_000, activeAgents: 4, elicitationOnlyAgents: 2, legacyOnlyAgents: 1, bothAgents: 1, rate: 0.5 },
     };
@@ -77,6 +89,7 @@ describe('progress page: rendering', () => {
 
   test('the adoption chart: a sentence below two samples, else an SVG with a title and a text summary', () => {
     assert.match(String(adoptionChart([sample(0, 1)])), /Not enough samples yet/);
+    assert.match(String(adoptionChart([{ ...sample(0, 0), active: 0 }, sample(5, 1)])), /Not enough samples yet/, 'a sample without active agents is not drawn');
     const svg = String(adoptionChart([sample(0, 1), sample(5, 2), sample(10, 4)]));
     assert.match(svg, /<svg class="chart"[^>]*role="img"/);
     assert.match(svg, /<title id="chart-title">/);
@@ -85,7 +98,13 @@ describe('progress page: rendering', () => {
   });
 
   test('a sample is taken from the report adoption figures, and none without them', () => {
-    assert.deepEqual(sampleOf({ adoption: { activeAgents: 3, elicitationOnlyAgents: 1, legacyOnlyAgents: 1, bothAgents: 1 } }, Date.UTC(2026, 0, 1)), { at: '2026-01-01T00:00:00.000Z', active: 3, elicitationOnly: 1, legacyOnly: 1, both: 1 });
+    assert.deepEqual(sampleOf({ adoption: { activeAgents: 3, elicitationOnlyAgents: 1, legacyOnlyAgents: 1, bothAgents: 1 } }, Date.UTC(2026, 0, 1)), {
+      at: '2026-01-01T00:00:00.000Z',
+      active: 3,
+      elicitationOnly: 1,
+      legacyOnly: 1,
+      both: 1,
+    });
     assert.equal(sampleOf({}, Date.now()), undefined);
   });
 });
@@ -198,7 +217,10 @@ describe('progress page: HTTP (real Redis store)', () => {
     const response = await post(`${base}/feedback`, 'agent=old-timer&score=4&comment=smooth');
     assert.equal(response.status, 303);
     assert.equal(response.headers.get('location'), './?feedback=recorded&agent=old-timer#feedback');
-    assert.deepEqual((await opened.store.readOwnerFeedback(10)).map(({ agentId, score, comment }) => ({ agentId, score, comment })), [{ agentId: 'old-timer', score: 4, comment: 'smooth' }]);
+    assert.deepEqual(
+      (await opened.store.readOwnerFeedback(10)).map(({ agentId, score, comment }) => ({ agentId, score, comment })),
+      [{ agentId: 'old-timer', score: 4, comment: 'smooth' }],
+    );
     await post(`${base}/feedback`, 'agent=modern-1&score=2', { 'sec-fetch-site': 'same-origin' });
     const text = await metrics.registry.metrics();
     assert.match(text, /agentbridge_owner_feedback_total\{[^}]*score="4"[^}]*\} 1/);
@@ -223,6 +245,9 @@ describe('progress page: HTTP (real Redis store)', () => {
     const long = await post(`${base}/feedback`, `agent=old-timer&score=5&comment=${'x'.repeat(51)}`);
     assert.equal(long.status, 400);
     assert.match(await long.text(), /longer than 50 characters/);
+    const control = await post(`${base}/feedback`, `agent=old-timer&score=5&comment=${encodeURIComponent('bell\u0007')}`);
+    assert.equal(control.status, 400);
+    assert.match(await control.text(), /control characters/);
     assert.equal((await post(`${base}/feedback`, `agent=old-timer&score=5&comment=${'x'.repeat(10_000)}`)).status, 413);
     assert.equal((await post(`${base}/feedback`, '{}', { 'content-type': 'application/json' })).status, 415);
     assert.equal((await fetch(`${base}/feedback`)).status, 405);

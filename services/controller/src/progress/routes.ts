@@ -34,7 +34,12 @@ const CACHE_MS = 5_000;
 /** Samples the chart draws at most (14 days at one per 5 minutes is 4,032). */
 const MAX_SAMPLES = 5_000;
 const FORM_BODY_LIMIT = 8 * 1024;
-const COMMENT_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/** A control character other than tab, newline and carriage return (a comment is plain text). */
+const hasControl = (text: string) =>
+  [...text].some((c) => {
+    const code = c.codePointAt(0)!;
+    return (code < 0x20 && c !== '\t' && c !== '\n' && c !== '\r') || code === 0x7f;
+  });
 
 function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
@@ -94,7 +99,9 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
     if (options.token) {
       const given = givenToken(request);
       if (!given || !sameToken(given, options.token)) {
-        refuse(response, 'unauthorized', 401, 'this page needs the progress page token: give it as the password (any user name), or as "Authorization: Bearer <token>"', { 'www-authenticate': 'Basic realm="migration progress", charset="UTF-8"' });
+        refuse(response, 'unauthorized', 401, 'this page needs the progress page token: give it as the password (any user name), or as "Authorization: Bearer <token>"', {
+          'www-authenticate': 'Basic realm="migration progress", charset="UTF-8"',
+        });
         return false;
       }
     }
@@ -154,7 +161,9 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
   }
 
   async function recordFeedback(request: IncomingMessage): Promise<{ ok: true; agentId: string } | { error: string; status: number; reason: string }> {
-    const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const type = String(request.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     if (type !== 'application/x-www-form-urlencoded') return { error: 'send the feedback form from the page (application/x-www-form-urlencoded)', status: 415, reason: 'invalid' };
     const form = new URLSearchParams((await readRawBody(request, FORM_BODY_LIMIT)).toString('utf8'));
     const agentId = (form.get('agent') ?? '').trim();
@@ -163,7 +172,7 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
     if (!AGENT_ID_PATTERN.test(agentId)) return { error: 'the agent id must be 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit', status: 400, reason: 'invalid' };
     if (!Number.isInteger(score) || score < 1 || score > 5) return { error: 'choose a satisfaction score from 1 to 5', status: 400, reason: 'invalid' };
     if ([...comment].length > options.commentMaxLength) return { error: `the comment is longer than ${options.commentMaxLength} characters; shorten it`, status: 400, reason: 'invalid' };
-    if (COMMENT_CONTROL.test(comment)) return { error: 'the comment holds control characters; send plain text', status: 400, reason: 'invalid' };
+    if (hasControl(comment)) return { error: 'the comment holds control characters; send plain text', status: 400, reason: 'invalid' };
     const { inventory } = await data();
     if (!inventory.agents.some((agent) => agent.agentId === agentId))
       return { error: `no agent ${agentId} is known here: give the id your agent connects with (look it up above); an agent is known once it has connected`, status: 400, reason: 'unknown_agent' };

@@ -27,9 +27,7 @@ export const progressSettings = {
   /** The owner feedback form (score 1–5 and a comment, per agent). */
   PROGRESS_FEEDBACK_ENABLED: bool.default(true),
   /** Linked from the lookup's next steps (e.g. the agent guide on your documentation site). */
-  PROGRESS_MIGRATION_GUIDE_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .optional(),
+  PROGRESS_MIGRATION_GUIDE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   /** How often the leader records an adoption sample for the chart, and how long samples are kept. */
   PROGRESS_SAMPLE_INTERVAL_MS: int(1_000, 3_600_000).default(300_000),
   PROGRESS_SAMPLE_RETENTION_MS: int(60_000, 90 * DAY_MS).default(14 * DAY_MS),
@@ -46,12 +44,11 @@ export const progressSettings = {
   PROGRESS_COMMENT_MAX_LENGTH: int(0, 4_000).default(1_000),
 };
 
-export const DEFAULT_PROGRESS_PORT = 8705;
+const DEFAULT_PROGRESS_PORT = 8705;
 
 /** The page's port: PROGRESS_PORT, else 8705, else (PORT=0: the process takes free ports) 0. */
 export function progressPort(config: { PORT: number; PROGRESS_PORT?: number | undefined }): number {
   return config.PROGRESS_PORT ?? (config.PORT === 0 ? 0 : DEFAULT_PROGRESS_PORT);
 }
 
-const progressSettingsSchema = z.object(progressSettings);
-export type ProgressSettings = z.infer<typeof progressSettingsSchema>;
+export type ProgressSettings = z.infer<z.ZodObject<typeof progressSettings>>;

@@ -7,14 +7,14 @@
 import type { AdoptionSample, OwnerFeedbackSummary } from '@agent-bridge/event-store';
 import type { AgentProtocol, ProgressInventory } from './source.js';
 
-export interface RollbackEvent {
+interface RollbackEvent {
   at: string;
   level: string;
   trigger: string;
   reason: string;
 }
 
-export interface DeadlineStep {
+interface DeadlineStep {
   label: string;
   at: string | null;
   done: boolean;
@@ -48,7 +48,7 @@ const firstText = (from: Json, names: readonly string[]): string | null => names
 /** Rollbacks shown at most (status.history keeps the last 50 entries of every kind). */
 const MAX_ROLLBACKS = 20;
 /** Teams listed at most; the rest are summed in one row. */
-export const MAX_TEAMS = 50;
+const MAX_TEAMS = 50;
 
 export function positiveRatio(summary: OwnerFeedbackSummary): number | null {
   return summary.total > 0 ? (summary.byScore['4'] + summary.byScore['5']) / summary.total : null;
