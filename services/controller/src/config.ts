@@ -80,7 +80,7 @@ export const controllerConfigSchema = z
     if (config.SOURCE === 'file' && !config.FEATURE_FLAGS_FILE) context.addIssue({ code: 'custom', path: ['FEATURE_FLAGS_FILE'], message: 'must name the FeatureFlags YAML file when SOURCE=file' });
     if (!config.ADMIN_TOKEN && !config.ADMIN_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['ADMIN_TOKEN_FILE'], message: 'or ADMIN_TOKEN must be set: the admin API needs a bearer token' });
     if (config.PROGRESS_ENABLED && config.PORT !== 0 && progressPort(config) === config.PORT)
-      context.addIssue({ code: 'custom', path: ['PROGRESS_PORT'], message: `must differ from PORT (${config.PORT}): the public page has its own listener, apart from the admin API; or set PROGRESS_ENABLED=false` });
+      context.addIssue({ code: 'custom', path: ['PROGRESS_PORT'], message: `must differ from the controller's admin port (${config.PORT}): the public page has a listener of its own` });
     if (!config.WEBHOOK_TOKEN && !config.WEBHOOK_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['WEBHOOK_TOKEN_FILE'], message: 'or WEBHOOK_TOKEN must be set: the Alertmanager webhook needs a bearer token' });
   });
 

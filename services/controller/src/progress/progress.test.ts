@@ -4,12 +4,14 @@ import { openEventStore, type AdoptionSample, type OpenedEventStore } from '@age
 import { BridgeMetrics, createLogger } from '@agent-bridge/observability';
 import { startHttpServer, type HttpServerHandle } from '@agent-bridge/service-kit';
 import { startRedis, type RedisServerHandle } from '@agent-bridge/testkit';
+import { loadControllerConfig } from '../config.js';
 import { adoptionChart } from './chart.js';
 import { escapeHtml, html } from './html.js';
 import { renderPage } from './page.js';
 import { ClientRateLimiter } from './rate-limit.js';
 import { CONTENT_SECURITY_POLICY, progressRoutes, type ProgressRoutesOptions } from './routes.js';
 import { sampleOf } from './sampler.js';
+import { progressPort } from './settings.js';
 import type { ProgressInventory, ProgressSource } from './source.js';
 import { progressView } from './view.js';
 
@@ -268,5 +270,28 @@ describe('progress page: HTTP (real Redis store)', () => {
     const bearer = { authorization: 'Bearer progress-token-0123456789' };
     assert.equal((await fetch(`${base}/lookup?agent=old-timer`, { headers: bearer })).status, 404);
     assert.equal((await post(`${base}/feedback`, 'agent=old-timer&score=5', bearer)).status, 404);
+  });
+});
+
+describe('progress page: settings', () => {
+  const base = { FEATURE_FLAGS_FILE: '/tmp/featureflags.yaml', ADMIN_TOKEN: 'admin-token-0123456789', WEBHOOK_TOKEN: 'webhook-token-0123456789' };
+
+  test('defaults: on, port 8705 (any free port when PORT is 0), under /migration; "/" is the root and a trailing slash is dropped', () => {
+    const config = loadControllerConfig({ ...base, PORT: '8704' });
+    assert.equal(config.PROGRESS_ENABLED, true);
+    assert.equal(progressPort(config), 8705);
+    assert.equal(config.PROGRESS_BASE_PATH, '/migration');
+    assert.equal(progressPort(loadControllerConfig({ ...base, PORT: '0' })), 0);
+    assert.equal(loadControllerConfig({ ...base, PROGRESS_BASE_PATH: '/' }).PROGRESS_BASE_PATH, '');
+    assert.equal(loadControllerConfig({ ...base, PROGRESS_BASE_PATH: '/status/migration/' }).PROGRESS_BASE_PATH, '/status/migration');
+  });
+
+  test('a bad path, the admin port, a short token or a non-http guide URL stop the controller with a sentence naming the setting', () => {
+    assert.throws(() => loadControllerConfig({ ...base, PROGRESS_BASE_PATH: 'migration' }), /PROGRESS_BASE_PATH must be "\/" or a path such as \/migration/);
+    assert.throws(() => loadControllerConfig({ ...base, PORT: '8704', PROGRESS_PORT: '8704' }), /PROGRESS_PORT must differ from the controller's admin port \(8704\): the public page has a listener of its own/);
+    assert.throws(() => loadControllerConfig({ ...base, PORT: '8705' }), /PROGRESS_PORT must differ from the controller's admin port \(8705\)/, 'the default page port is taken by PORT');
+    assert.doesNotThrow(() => loadControllerConfig({ ...base, PORT: '8705', PROGRESS_ENABLED: 'false' }));
+    assert.throws(() => loadControllerConfig({ ...base, PROGRESS_TOKEN: 'short' }), /PROGRESS_TOKEN must be at least 16 characters \(got 5 characters, value hidden\)/);
+    assert.throws(() => loadControllerConfig({ ...base, PROGRESS_MIGRATION_GUIDE_URL: 'javascript:alert(1)' }), /PROGRESS_MIGRATION_GUIDE_URL must be an http\(s\) url/);
   });
 });

@@ -65,7 +65,9 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
   async function read() {
     const at = now();
     const [report, inventory, samples, feedback] = await Promise.all([source.report(), source.inventory(), source.store.readAdoptionSamples(at - options.chartWindowMs, MAX_SAMPLES), source.store.ownerFeedbackSummary()]);
-    return { report, inventory, samples, feedback, at };
+    const view = progressView(report, inventory, samples, feedback, at);
+    // The page without a notice, rendered once per read: a flood of visits costs no rendering.
+    return { inventory, view, plain: renderPage(view, options) };
   }
   function data() {
     if (!cached || now() - cached.at > CACHE_MS) {
@@ -131,8 +133,8 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
   }
 
   async function page(request: IncomingMessage, response: ServerResponse, notice: Notice, status = 200, cache: 'short' | 'none' = 'short'): Promise<void> {
-    const { report, inventory, samples, feedback, at } = await data();
-    const body = renderPage(progressView(report, inventory, samples, feedback, at), options, notice);
+    const { view, plain } = await data();
+    const body = notice.lookup || notice.feedback ? renderPage(view, options, notice) : plain;
     headers(response, cache);
     response.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     response.end(request.method === 'HEAD' ? undefined : body);
