@@ -16,6 +16,7 @@ import { freePort, startService, waitFor, waitForValue, type AgentClient, type S
 import { poll, sleep, startBridge, waitForPushReady, type Bridge, type ModernAgent } from '@agent-bridge/testkit/bridge';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ADMIN = 'e2e-admin-token-0123456789';
 const featureFlags = `apiVersion: agentbridge.io/v1alpha1
 kind: FeatureFlags
 metadata:
@@ -49,7 +50,12 @@ describe('the progress page of a running bridge, in headless Chromium', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'agent-bridge-progress-'));
-    bridge = await startBridge({ agents: ['legacy-agent', 'modern-agent'], elicitations: 1 });
+    bridge = await startBridge({
+      agents: ['legacy-agent', 'modern-agent'],
+      elicitations: 1,
+      env: { USAGE_FLUSH_INTERVAL_MS: '200' },
+      owners: { 'legacy-agent': { name: 'Lee Gacy', contact: 'lee@example.com', team: 'billing' }, 'modern-agent': { name: 'Search team', team: 'search' } },
+    });
     const [port, progressPort] = [await freePort(), await freePort()];
     controllerUrl = `http://127.0.0.1:${port}`;
     pageUrl = `http://127.0.0.1:${progressPort}/migration/`;
@@ -64,7 +70,7 @@ describe('the progress page of a running bridge, in headless Chromium', () => {
         PROGRESS_SAMPLE_INTERVAL_MS: '1000',
         CONTROLLER_ID: 'ctl-progress',
         FEATURE_FLAGS_FILE: join(dir, 'featureflags.yaml'),
-        ADMIN_TOKEN: 'e2e-admin-token-0123456789',
+        ADMIN_TOKEN: ADMIN,
         WEBHOOK_TOKEN: 'e2e-webhook-token-0123456789',
         RECONCILE_INTERVAL_MS: '100',
       },
@@ -83,6 +89,14 @@ describe('the progress page of a running bridge, in headless Chromium', () => {
         return adoption.legacyOnlyAgents === 1 && adoption.elicitationOnlyAgents === 1;
       },
       { timeoutMs: 15_000, description: 'the report to count one agent on legacy only and one on elicitation only' },
+    );
+    await waitFor(
+      async () => {
+        const inventory = (await (await fetch(`${controllerUrl}/admin/agents`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { agents: Array<{ agentId: string; protocol: string }> };
+        const protocol = (id: string) => inventory.agents.find((agent) => agent.agentId === id)?.protocol;
+        return protocol('legacy-agent') === 'legacy' && protocol('modern-agent') === 'elicitation';
+      },
+      { timeoutMs: 15_000, description: 'the legacy inventory to see the legacy agent on legacy and the modern one on elicitation' },
     );
     // An empty profile of its own (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(mkdtempSync(join(dir, 'chromium-')), {
@@ -120,7 +134,9 @@ describe('the progress page of a running bridge, in headless Chromium', () => {
     const rows = page.locator('section[aria-labelledby="teams"] tbody tr');
     assert.equal(await rows.count(), 1);
     const cells = (await rows.first().locator('th, td').allTextContents()).map((cell) => cell.trim());
-    assert.deepEqual(cells, ['unassigned', '1', '0', '2'], 'one agent on legacy only, of two (the stand-in inventory knows no teams)');
+    assert.deepEqual(cells, ['billing', '1', '0', '1'], "the legacy agent's team, from the agent registry (search has none left on legacy)");
+    const text = (await page.textContent('body')) ?? '';
+    assert.ok(!text.includes('Lee Gacy') && !text.includes('lee@example.com'), 'owner names and contacts are never shown');
     assert.equal(await page.textContent('#sunset'), 'No deadline set.');
     // The stylesheet applied (same origin, allowed by the CSP): the figures are laid out as a grid.
     assert.equal(await page.locator('.figures').evaluate((element) => getComputedStyle(element).display), 'grid');

@@ -451,6 +451,9 @@ imagePullSecrets:
         path: admin-token
       - key: {{ .Values.controller.tokens.webhookTokenKey }}
         path: webhook-token
+{{- if or .Values.legacyPoll.enabled .Values.elicitation.enabled }}
+{{ include "agent-bridge.agentTokensVolume" . | trim }}
+{{- end }}
 # What automountServiceAccountToken would mount, but only into the controller container: the other
 # containers of the pod (the router, in sidecar mode) get no API credentials.
 - name: kube-api-access
@@ -509,6 +512,11 @@ imagePullSecrets:
       value: /etc/agent-bridge/controller-tokens/admin-token
     - name: WEBHOOK_TOKEN_FILE
       value: /etc/agent-bridge/controller-tokens/webhook-token
+    {{- if or .Values.legacyPoll.enabled .Values.elicitation.enabled }}
+    # The agent registry the endpoints read: the legacy inventory lists its agents and owners.
+    - name: AGENT_TOKENS_FILE
+      value: /etc/agent-bridge/agent-tokens/agent-tokens.json
+    {{- end }}
     {{- if and .Values.elicitation.enabled (kindIs "invalid" (index (merge (dict) ($c.settings | default dict) (.Values.settings | default dict)) "ELICITATION_HEALTH_URLS")) }}
     # The health-check trigger (spec.rollback.healthCheck) probes the elicitation Service, besides
     # each replica the store knows: no ready pod behind it is a failed check.
@@ -526,6 +534,11 @@ imagePullSecrets:
     - name: controller-tokens
       mountPath: /etc/agent-bridge/controller-tokens
       readOnly: true
+    {{- if or .Values.legacyPoll.enabled .Values.elicitation.enabled }}
+    - name: agent-tokens
+      mountPath: /etc/agent-bridge/agent-tokens
+      readOnly: true
+    {{- end }}
     {{- if and .Values.progressPage.enabled .Values.progressPage.token.existingSecret }}
     - name: progress-token
       mountPath: /etc/agent-bridge/progress-token

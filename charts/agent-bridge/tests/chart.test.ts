@@ -533,8 +533,26 @@ describe('settings', () => {
       }
     }
     const dev = find(renderOf('dev'), 'Secret', `${RELEASE}-agent-tokens`);
-    const file = JSON.parse(dev.stringData['agent-tokens.json']) as { agents: Array<{ id: string; tokenSha256: string }> };
+    const file = JSON.parse(dev.stringData['agent-tokens.json']) as { agents: Array<{ id: string; tokenSha256: string; owner?: unknown }> };
     assert.ok(file.agents.length > 0 && file.agents.every((agent) => /^[0-9a-f]{64}$/.test(agent.tokenSha256)));
+    assert.deepEqual(file.agents.find((agent) => agent.id === 'alice')?.owner, { name: 'Alice Doe', contact: 'alice@example.com', team: 'search' }, 'owners travel in the Secret');
+  });
+
+  test('the controller reads the same registry (the legacy inventory), mounted read-only, in every mode', () => {
+    for (const { name } of RENDERS) {
+      for (const { container, pod } of serviceContainers(renderOf(name)).filter(({ service }) => service === 'controller')) {
+        assert.equal(environmentOf(container).AGENT_TOKENS_FILE, '/etc/agent-bridge/agent-tokens/agent-tokens.json', name);
+        const mount = (container.volumeMounts as Array<{ name: string; readOnly?: boolean }> | undefined)?.find((m) => m.name === 'agent-tokens');
+        assert.equal(mount?.readOnly, true, name);
+        assert.ok(pod.volumes.find((v: { name: string }) => v.name === 'agent-tokens')?.secret.secretName, name);
+      }
+    }
+  });
+
+  test('values.schema.json refuses an owner without a name', () => {
+    const error = renderError({ valuesFiles: [environmentFile('dev')], set: { 'agentTokens.agents': [{ id: 'x', tokenSha256: '0'.repeat(64), owner: { team: 't' } }] } });
+    assert.match(error, /owner/);
+    assert.match(error, /name/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { isStoreError } from '@agent-bridge/event-store';
 import { traceIds, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { ToolError } from '@agent-bridge/protocol';
+import type { UsageRecorder } from '@agent-bridge/service-kit';
 import { STORE_FULL_RETRY_MS } from './send-gate.js';
 
 /** Internal errors → the wire error an agent sees. Store trouble is retryable; anything else is INTERNAL. */
@@ -21,8 +22,8 @@ function toWireError(error: unknown): ToolError {
 }
 
 /** The MCP tool host hooks every endpoint uses: wire errors, error metrics and logs, call counts. */
-export function toolHostHooks(options: { service: string; protocol: 'legacy' | 'elicitation'; metrics: BridgeMetrics; logger: Logger }) {
-  const { service, protocol, metrics, logger } = options;
+export function toolHostHooks(options: { service: string; protocol: 'legacy' | 'elicitation'; metrics: BridgeMetrics; logger: Logger; usage?: Pick<UsageRecorder, 'call'> }) {
+  const { service, protocol, metrics, logger, usage } = options;
   return {
     mapError(error: unknown, tool: string, agentId: string, span?: Span): ToolError {
       const wire = toWireError(error);
@@ -30,8 +31,10 @@ export function toolHostHooks(options: { service: string; protocol: 'legacy' | '
       logger.error({ err: error, tool, agentId, code: wire.code, ...traceIds(span) }, 'tool call failed');
       return wire;
     },
-    onCall(tool: string, outcome: string): void {
+    onCall(tool: string, outcome: string, agentId: string): void {
       metrics.toolCalls.inc({ tool, outcome });
+      // The inventory's calls per day: every tools/call request, whatever its outcome.
+      usage?.call(agentId, protocol);
     },
   };
 }

@@ -17,7 +17,7 @@ import {
   type LegacyMessage,
   type Protocol,
 } from '@agent-bridge/protocol';
-import { InputRequired, type ToolCallContext, type ToolDefinition } from '@agent-bridge/service-kit';
+import { InputRequired, type ToolCallContext, type ToolDefinition, type UsageRecorder } from '@agent-bridge/service-kit';
 import type { RoundCarry, RoundDelivery } from './round-delivery.js';
 import type { SendGate } from './send-gate.js';
 
@@ -48,6 +48,8 @@ export interface MailboxToolsOptions {
   pushDeliveryNotice?: (agentId: string, sessionId: string | undefined) => string | undefined;
   /** Elicitation endpoint: delivery of push-lane messages to 2026-07-28 calls as `input_required` rounds. */
   rounds?: RoundDelivery;
+  /** Counts messages sent and returned by polls for the legacy inventory. */
+  usage?: Pick<UsageRecorder, 'messages'>;
 }
 
 export interface MailboxLimits {
@@ -154,7 +156,10 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       await options.sendGate.admit(envelope);
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
-        if (!result.duplicate) metrics.messagesSent.inc({ protocol: options.endpoint });
+        if (!result.duplicate) {
+          metrics.messagesSent.inc({ protocol: options.endpoint });
+          options.usage?.messages(context.agentId, options.endpoint, 1);
+        }
         return {
           message_id: result.messageId,
           status: 'accepted',
@@ -253,6 +258,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
   async function pageResult(page: PollLanePage, start: string, context: ToolCallContext, rounds: RoundDelivery | undefined) {
     const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
     const now = Date.now();
+    options.usage?.messages(context.agentId, options.endpoint, page.entries.length, now);
     for (const entry of page.entries) {
       metrics.messagesDelivered.inc({ protocol: 'legacy', via: entry.via });
       metrics.deliveryLatency.observe({ protocol: 'legacy' }, Math.max(0, now - Date.parse(entry.message.timestamp)) / 1000);

@@ -22,6 +22,18 @@ export type LaneKind = 'poll' | 'push';
 /** The activity sets of a shard: everyone, and by protocol. */
 export type ActivityKind = 'any' | 'legacy' | 'elicitation';
 
+/**
+ * How long the inventory's usage is kept: last-seen times this long after the agent's last request,
+ * a day's counters this long after the day ended. Covers an inventory window of 7 days.
+ */
+export const USAGE_RETENTION_DAYS = 8;
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The UTC day (`YYYY-MM-DD`) of a time in ms: what the usage counters are kept by. */
+export function utcDay(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
+}
+
 /** FNV-1a 32-bit: stable across processes and languages, independent of the md5 rollout bucket. */
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
@@ -102,6 +114,13 @@ export class Keys {
   generationActivity(shard: number, generation: McpGeneration): string {
     return `${this.shardTag(shard)}:activity:generation:${generation}`;
   }
+  /**
+   * Agents with inventory usage on the shard (score = last seen ms), kept for the usage retention:
+   * the list the controller's inventory starts from. Only authenticated agents are written.
+   */
+  usageAgents(shard: number): string {
+    return `${this.shardTag(shard)}:usage:agents`;
+  }
   communicationLog(shard: number): string {
     return `${this.shardTag(shard)}:comm`;
   }
@@ -161,6 +180,17 @@ export class Keys {
    */
   elicitWait(senderId: string, messageId: string): string {
     return `${this.agentTag(senderId)}:elicit:${messageId}`;
+  }
+  /**
+   * The agent's last-seen times for the inventory (sorted set, score = ms): members `any`, `legacy`,
+   * `elicitation` and `generation:<MCP generation>`. Expires after the usage retention.
+   */
+  usageSeen(agentId: string): string {
+    return `${this.agentTag(agentId)}:usage:seen:${agentId}`;
+  }
+  /** The agent's counters of one UTC day (`YYYY-MM-DD`; hash `calls:<protocol>`, `messages:<protocol>`), expiring after the usage retention. */
+  usageDay(agentId: string, day: string): string {
+    return `${this.agentTag(agentId)}:usage:day:${agentId}:${day}`;
   }
   /** A key in the agent's slot that never holds data: stands in for an optional script key. */
   placeholder(agentId: string): string {

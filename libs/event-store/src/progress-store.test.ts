@@ -84,16 +84,4 @@ describe('progress store: adoption samples and owner feedback', () => {
     assert.deepEqual(await opened.store.recordOwnerFeedback({ agentId: 'a1', score: 3, comment: '', at }, 2), { status: 'recorded', previousScore: 5 });
     assert.equal((await opened.store.ownerFeedbackSummary()).total, 2);
   });
-
-  test("an agent's last activity by protocol, within the window", async () => {
-    const now = Date.now();
-    await opened.store.recordActivity('legacy-agent', 'legacy', now - 1000);
-    await opened.store.recordActivity('both-agent', 'legacy', now - 1000);
-    await opened.store.recordActivity('both-agent', 'elicitation', now - 500);
-    await opened.store.recordActivity('old-agent', 'legacy', now - 100_000);
-    assert.deepEqual(await opened.store.agentLastSeen('legacy-agent', now - 60_000), { any: now - 1000, legacy: now - 1000, elicitation: null });
-    assert.deepEqual(await opened.store.agentLastSeen('both-agent', now - 60_000), { any: now - 500, legacy: now - 1000, elicitation: now - 500 });
-    assert.deepEqual(await opened.store.agentLastSeen('old-agent', now - 60_000), { any: null, legacy: null, elicitation: null });
-    assert.deepEqual(await opened.store.agentLastSeen('nobody', now - 60_000), { any: null, legacy: null, elicitation: null });
-  });
 });

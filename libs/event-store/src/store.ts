@@ -8,12 +8,13 @@ import type {
   SendToAdmit,
   ActiveAgentCounts,
   AdoptionSample,
-  AgentLastSeen,
   OwnerFeedback,
   OwnerFeedbackSummary,
   AppliedFlags,
   ControllerLease,
   AgentActivity,
+  AgentUsage,
+  AgentUsageDelta,
   ShardCensus,
   ElicitAnswer,
   ElicitEndState,
@@ -115,6 +116,11 @@ export interface ActivityStore {
    * activity older than `since`, so only the shard's owner should call it.
    */
   shardCensus(shard: number, since: number): Promise<ShardCensus>;
+  /**
+   * Adds what a process counted for the legacy inventory (last seen, calls and messages per day)
+   * in one pipeline; kept USAGE_RETENTION_DAYS, untouched by the census. Callers batch (UsageRecorder).
+   */
+  recordUsage(deltas: readonly AgentUsageDelta[]): Promise<void>;
 }
 
 /** Replicas of a stateful service and where to reach them (the elicitation service forwards requests for sessions it does not own). */
@@ -211,9 +217,14 @@ export interface ControllerStore {
   activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>>;
   /** Distinct agents active since `since` (ms) over every shard, in total, by protocol and by MCP generation. */
   activeAgentCounts(since: number): Promise<ActiveAgentCounts>;
+  /**
+   * The inventory's usage of the agents seen since `since` (ms) over every shard, most recent first,
+   * at most `limit`, with their counters of the UTC `days` asked for.
+   */
+  readAgentUsage(since: number, days: readonly string[], limit: number): Promise<AgentUsage[]>;
 }
 
-/** The public progress page's data: adoption over time, owner feedback, one agent's last activity. */
+/** The public progress page's data: adoption over time and owner feedback. */
 export interface ProgressStore {
   /** Appends a sample; samples older than `retentionMs` before it, or beyond `maxLength`, are trimmed. */
   appendAdoptionSample(sample: AdoptionSample, retentionMs: number, maxLength: number): Promise<void>;
@@ -224,8 +235,6 @@ export interface ProgressStore {
   ownerFeedbackSummary(): Promise<OwnerFeedbackSummary>;
   /** The latest answers, newest first, at most `limit` (for operators: comments are never shown on the page). */
   readOwnerFeedback(limit: number): Promise<OwnerFeedback[]>;
-  /** When the agent was last seen at all, on legacy and on elicitation, since `since` (ms). */
-  agentLastSeen(agentId: string, since: number): Promise<AgentLastSeen>;
 }
 
 export interface CommunicationLogStore {

@@ -245,6 +245,33 @@ export interface AppliedFlags {
 /** What an agent was seen doing: using the legacy endpoint, holding a push-capable session, or neither. */
 export type AgentActivity = 'legacy' | 'elicitation' | 'other';
 
+/**
+ * The legacy inventory's usage, which outlives the census window: last seen by kind and counters
+ * per UTC day, kept USAGE_RETENTION_DAYS.
+ */
+export type UsageProtocol = 'legacy' | 'elicitation';
+/** `any` (every request), by protocol (as AgentActivity counts it), and by MCP generation. */
+export type UsageSeenKind = 'any' | UsageProtocol | `generation:${McpGeneration}`;
+/** Tool calls on an endpoint, and messages sent or delivered through it. */
+export type UsageCounter = `${'calls' | 'messages'}:${UsageProtocol}`;
+
+/** What one process counted for an agent since its last flush (UsageRecorder). */
+export interface AgentUsageDelta {
+  agentId: string;
+  /** The latest time (ms) seen, by kind. */
+  seen: Partial<Record<UsageSeenKind, number>>;
+  /** Counts to add, by UTC day (`YYYY-MM-DD`) and counter. */
+  days: Record<string, Partial<Record<UsageCounter, number>>>;
+}
+
+/** An agent's stored usage (readAgentUsage). */
+export interface AgentUsage {
+  agentId: string;
+  seen: Partial<Record<UsageSeenKind, number>>;
+  /** Counters of the days asked for that have any. */
+  days: Record<string, Partial<Record<UsageCounter, number>>>;
+}
+
 /** Distinct agents seen since the window start. */
 export interface ActiveAgentCounts {
   /** Every agent seen, whatever it did. */
@@ -319,11 +346,4 @@ export interface OwnerFeedback {
 export interface OwnerFeedbackSummary {
   byScore: Record<'1' | '2' | '3' | '4' | '5', number>;
   total: number;
-}
-
-/** What an agent was last seen doing, for the progress page's lookup (ms; null: not in the window). */
-export interface AgentLastSeen {
-  any: number | null;
-  legacy: number | null;
-  elicitation: number | null;
 }

@@ -83,6 +83,10 @@ export class BridgeMetrics {
   readonly rollbacks: Counter<'level' | 'trigger'>;
   readonly lastRollback: Gauge<'level' | 'trigger'>;
   readonly controllerLeader: Gauge;
+  /** The legacy inventory (controller leader): agents by owner team and by what they used within the inventory window. */
+  readonly agentsByTeam: Gauge<'team' | 'protocol'>;
+  /** The agents still on legacy (legacy or both within the inventory window), the most recent first, at most 100 series. */
+  readonly legacyAgentLastSeen: Gauge<'agent' | 'team'>;
   readonly analysisChecks: Counter<'metric' | 'result'>;
   readonly rollbackEffectSeconds: Histogram;
   readonly alertNotifications: Counter<'alertname' | 'outcome'>;
@@ -298,6 +302,18 @@ export class BridgeMetrics {
       registers,
     });
     this.controllerLeader = new Gauge({ name: 'agentbridge_controller_leader', help: '1 while this controller is the leader (the one that reconciles).', registers });
+    this.agentsByTeam = new Gauge({
+      name: 'agentbridge_agents_by_team',
+      help: 'Agents of the legacy inventory by owner team (from the agent registry; unowned: no team) and by protocol used within the inventory window (legacy, elicitation, both, none); set by the leading controller.',
+      labelNames: ['team', 'protocol'],
+      registers,
+    });
+    this.legacyAgentLastSeen = new Gauge({
+      name: 'agentbridge_legacy_agent_last_seen_timestamp_seconds',
+      help: 'When each agent still on legacy (legacy or both within the inventory window) last used the legacy endpoint (Unix time); at most 100 agents, the most recently seen (bridgectl agents lists them all); set by the leading controller.',
+      labelNames: ['agent', 'team'],
+      registers,
+    });
     this.analysisChecks = new Counter({
       name: 'agentbridge_analysis_checks_total',
       help: 'Analysis gate checks run by the controller, by metric check and result (pass, fail, inconclusive).',

@@ -1,10 +1,13 @@
 import type { ActivityStore, AgentActivity } from '@agent-bridge/event-store';
 import type { Logger } from '@agent-bridge/observability';
 import type { McpGeneration } from '@agent-bridge/protocol';
+import type { UsageRecorder } from './usage.js';
 
 export interface ActivityRecorderOptions {
   /** Records an agent's activity at most this often per kind (the census window is minutes long). */
   intervalMs: number;
+  /** Also told of every request, unthrottled (the legacy inventory's last-seen times, written in batches). */
+  usage?: UsageRecorder;
 }
 
 /**
@@ -24,6 +27,7 @@ export class ActivityRecorder {
 
   /** `generation`: the MCP generation the request spoke, when the caller knows it. */
   saw(agentId: string, activity: AgentActivity, generation?: McpGeneration, now = Date.now()): void {
+    this.options.usage?.saw(agentId, activity, generation, now);
     const key = `${activity}\u0000${generation ?? ''}\u0000${agentId}`;
     const last = this.lastRecorded.get(key);
     if (last !== undefined && now - last < this.options.intervalMs) return;

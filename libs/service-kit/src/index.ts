@@ -7,6 +7,7 @@ export * from './probes.js';
 export * from './runtime.js';
 export * from './schema-validator.js';
 export * from './activity.js';
+export * from './usage.js';
 export * from './request-state.js';
 export * from './origin.js';
 export * from './agent-requests.js';

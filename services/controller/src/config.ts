@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { progressPort, progressSettings } from './progress/settings.js';
+import { DAY_MS, USAGE_RETENTION_DAYS } from '@agent-bridge/event-store';
 import { advertiseSettings, commonSettings, httpSettings, loadConfig, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
@@ -71,6 +72,17 @@ export const controllerConfigSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.url({ error: 'must be a comma-separated list of http(s) URLs such as http://elicitation:8702/readyz' }))),
+    /**
+     * The agent registry (the same file the endpoints read, without using its tokens): the legacy
+     * inventory lists every registered agent with its owner. Without it, only agents seen, owner null.
+     */
+    AGENT_TOKENS_FILE: z.string().min(1).optional(),
+    /** The legacy inventory's window: an agent's protocol is what it used within it; calls and messages per day are averaged over it. */
+    INVENTORY_WINDOW_MS: int(60 * 60 * 1000, (USAGE_RETENTION_DAYS - 1) * DAY_MS).default(7 * DAY_MS),
+    /** Agents the inventory lists at most (GET /admin/agents, bridgectl agents); the most recently seen first. */
+    INVENTORY_MAX_AGENTS: int(1, 100_000).default(10_000),
+    /** How often the leader sets agentbridge_agents_by_team from the inventory. */
+    INVENTORY_METRIC_INTERVAL_MS: int(5_000, 60 * 60 * 1000).default(60_000),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
     /** The public migration progress page, on its own port (progress/settings.ts). */

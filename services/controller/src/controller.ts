@@ -9,9 +9,11 @@ import { isStoreError, type EventStore, type Keys } from '@agent-bridge/event-st
 import { awaitEffect } from './effect.js';
 import { FlagsError, durationsOf, requestedSettings, publishFlags, readPublishedFlags, type FeatureFlagsSpec, type FeatureFlagsStatus, type FlagSnapshot, type MetricValue } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import type { AgentRegistry } from '@agent-bridge/service-kit';
 import { checkCutover, runAnalysis, type PrometheusClient } from './analysis.js';
 import { NotLeaderError, type LeaderElector } from './leader.js';
 import { EvidenceRunner } from './evidence/runner.js';
+import { InventoryExporter, readInventory, type AgentInventory, type InventoryFilter, type InventoryOptions } from './inventory.js';
 import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type ControllerEvent, type CutoverCheck, type ReconcileResult } from './reconcile.js';
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
@@ -22,6 +24,8 @@ export interface ControllerOptions {
   reconcileIntervalMs: number;
   effectTimeoutMs: number;
   activeAgentWindowMs: number;
+  /** The legacy inventory (window, size) and how often the leader exports it by team; defaults: 7 days, 10,000 agents, every minute. */
+  inventory?: Partial<InventoryOptions & { metricIntervalMs: number }>;
 }
 
 export interface ControllerDeps {
@@ -34,6 +38,8 @@ export interface ControllerDeps {
   metrics: BridgeMetrics;
   /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
   healthUrls?: readonly string[];
+  /** The agent registry (AGENT_TOKENS_FILE): the inventory's registered agents and owners. */
+  registry?: Pick<AgentRegistry, 'entries'>;
   logger: Logger;
   now?: () => number;
 }
@@ -74,12 +80,17 @@ export class Controller {
   private pendingEffects: Array<{ at: string; effectMs: number | undefined }> = [];
   private readonly now: () => number;
   private readonly evidence: EvidenceRunner;
+  private readonly inventoryOptions: InventoryOptions;
+  private readonly inventoryExporter: InventoryExporter;
 
   constructor(
     private readonly deps: ControllerDeps,
     private readonly options: ControllerOptions,
   ) {
     this.now = deps.now ?? Date.now;
+    const { metricIntervalMs = 60_000, ...inventory } = options.inventory ?? {};
+    this.inventoryOptions = { windowMs: 7 * 24 * 60 * 60 * 1000, maxAgents: 10_000, ...inventory };
+    this.inventoryExporter = new InventoryExporter({ read: () => this.inventory(), isLeader: () => this.isLeader(), metrics: deps.metrics, logger: deps.logger, intervalMs: metricIntervalMs, now: this.now });
     this.evidence = new EvidenceRunner({
       store: deps.store,
       keys: deps.keys,
@@ -98,6 +109,7 @@ export class Controller {
       this.deps.metrics.controllerLeader.set(leader ? 1 : 0);
       this.status = undefined; // a new term reads the status afresh
       this.evidence.newTerm();
+      this.inventoryExporter.newTerm(leader);
       if (!leader) this.failQueued('this controller lost leadership; retry (the new leader takes it)');
       this.poke();
     });
@@ -145,6 +157,15 @@ export class Controller {
     this.poke();
   }
 
+  /**
+   * The legacy inventory (GET /admin/agents, `bridgectl agents`): every registered agent and every
+   * agent seen, with its owner, protocol within the window, last seen, calls and messages per day.
+   * Any controller answers it (it reads the store), leader or not.
+   */
+  inventory(filter?: InventoryFilter): Promise<AgentInventory> {
+    return readInventory(this.deps.store, this.deps.registry, this.inventoryOptions, this.now(), filter);
+  }
+
   /** Status for GET /health/status and `bridgectl status`. */
   async report(): Promise<Record<string, unknown>> {
     const { store, source } = this.deps;
@@ -186,6 +207,7 @@ export class Controller {
         setTimeout(resolve, this.options.reconcileIntervalMs).unref();
       });
       if (this.isLeader()) {
+        this.inventoryExporter.maybeExport();
         try {
           await this.pass();
         } catch (error) {

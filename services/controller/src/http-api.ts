@@ -1,6 +1,7 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume, drill; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill; GET /admin/agents, the legacy inventory, answered by any controller; bearer
+ * token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).
@@ -14,6 +15,7 @@ import type { ControllerStore } from '@agent-bridge/event-store';
 import { InboundRelay, claimsRelayed, readRawBody, relayHeaders, sendJson, type RelayClaims, type RelayCredential, type RelayTargetPolicy, type RouteHandler } from '@agent-bridge/service-kit';
 import { alertmanagerPayloadSchema, decideAlerts } from './alerts.js';
 import type { Controller } from './controller.js';
+import { INVENTORY_PROTOCOLS, type InventoryProtocol } from './inventory.js';
 import type { ControlAction } from './reconcile.js';
 
 const BODY_LIMIT = 1024 * 1024;
@@ -227,6 +229,26 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
     };
 
   return {
+    '/admin/agents': async (request, response) => {
+      if (request.method !== 'GET') {
+        response.setHeader('allow', 'GET');
+        return fail(response, 405, 'METHOD_NOT_ALLOWED', '/admin/agents takes GET');
+      }
+      const given = bearer(request);
+      if (!given || !sameToken(given, deps.adminToken)) {
+        response.setHeader('www-authenticate', 'Bearer');
+        return fail(response, 401, 'UNAUTHORIZED', '/admin/agents needs "Authorization: Bearer <token>" with the admin token');
+      }
+      // Any controller answers from the store: nothing to relay to the leader.
+      const query = new URL(request.url ?? '/', 'http://controller').searchParams;
+      const unknown = [...query.keys()].filter((key) => key !== 'protocol');
+      if (unknown.length > 0) return fail(response, 400, 'INVALID_ARGUMENT', `unknown query parameter ${unknown.map((key) => `"${key.slice(0, 40)}"`).join(', ')}; /admin/agents takes ?protocol=${INVENTORY_PROTOCOLS.join('|')}`);
+      const protocol = query.get('protocol');
+      if (protocol !== null && !(INVENTORY_PROTOCOLS as readonly string[]).includes(protocol)) {
+        return fail(response, 400, 'INVALID_ARGUMENT', `protocol must be ${INVENTORY_PROTOCOLS.join(', ')} (got "${protocol.slice(0, 40)}")`);
+      }
+      sendJson(response, 200, await controller.inventory(protocol === null ? undefined : { protocol: protocol as InventoryProtocol }));
+    },
     '/health/status': async (request, response) => {
       if (request.method !== 'GET') {
         response.setHeader('allow', 'GET');

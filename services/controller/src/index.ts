@@ -3,6 +3,7 @@ export * from './status.js';
 export * from './analysis.js';
 export * from './alerts.js';
 export * from './controller.js';
+export * from './inventory.js';
 export * from './leader.js';
 export * from './config.js';
 export * from './service.js';

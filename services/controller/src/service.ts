@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@agent-bridge/observability';
-import { RelayCredential, RelayTargetPolicy, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import { AgentRegistry, RelayCredential, RelayTargetPolicy, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import { prometheusClient, type PrometheusClient } from './analysis.js';
 import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
 import { httpApiRoutes } from './http-api.js';
 import { StoreLeaderElector, type LeadershipGate } from './leader.js';
-import { activityInventory } from './progress/inventory-adapter.js';
 import { startProgressPage, type ProgressPage } from './progress/server.js';
 import { FileResourceSource } from './sources/file-source.js';
 import type { ResourceSource } from './sources/source.js';
@@ -32,6 +31,8 @@ export interface KubernetesParts {
 }
 
 export async function startControllerService(config: ControllerConfig, logger: Logger, kubernetes?: (elector: () => StoreLeaderElector) => Promise<KubernetesParts>): Promise<ControllerService> {
+  // Read before anything starts: a bad registry file stops the controller with a sentence naming the entry.
+  const registry = config.AGENT_TOKENS_FILE ? AgentRegistry.fromFile(config.AGENT_TOKENS_FILE) : undefined;
   const runtime = await startServiceRuntime({ service: SERVICE_NAME, replica: config.CONTROLLER_ID, config, logger });
   const { metrics } = runtime;
   const { store, keys } = runtime.opened;
@@ -55,6 +56,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       metrics,
       logger,
       healthUrls: config.ELICITATION_HEALTH_URLS,
+      ...(registry ? { registry } : {}),
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
@@ -66,6 +68,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
       effectTimeoutMs: config.EFFECT_TIMEOUT_MS,
       activeAgentWindowMs: config.ACTIVE_AGENT_WINDOW_MS,
+      inventory: { windowMs: config.INVENTORY_WINDOW_MS, maxAgents: config.INVENTORY_MAX_AGENTS, metricIntervalMs: config.INVENTORY_METRIC_INTERVAL_MS },
     },
   );
 
@@ -104,15 +107,9 @@ export async function startControllerService(config: ControllerConfig, logger: L
   await controller.start();
   let progress: ProgressPage | undefined;
   if (config.PROGRESS_ENABLED) {
-    progress = await startProgressPage(
-      config,
-      // The inventory: a stand-in from the activity sets until Controller.inventory() (issue 14, item 1) is merged.
-      { report: () => controller.report(), inventory: () => activityInventory(store, config.ACTIVE_AGENT_WINDOW_MS, Date.now()), isLeader: () => controller.isLeader(), store },
-      metrics,
-      logger,
-    );
+    progress = await startProgressPage(config, { report: () => controller.report(), inventory: () => controller.inventory(), isLeader: () => controller.isLeader(), store }, metrics, logger);
   }
-  logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID }, 'controller started');
+  logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID, registeredAgents: registry?.size ?? null }, 'controller started');
 
   return {
     controller,

@@ -1,5 +1,6 @@
 import type { EventStore, PushLaneEntry, PushLease } from '@agent-bridge/event-store';
 import { traceparentField, type BridgeMetrics, type Span } from '@agent-bridge/observability';
+import type { UsageRecorder } from '@agent-bridge/service-kit';
 import { answerToLegacyContent, derivedMessageId, formAnswerProblems, type Envelope, type FormSchema } from '@agent-bridge/protocol';
 
 export type Answer = { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> };
@@ -8,6 +9,8 @@ export interface AnswerDeps {
   store: EventStore;
   metrics: BridgeMetrics;
   messageDeadlineMs: number;
+  /** Counts each delivery for the legacy inventory (messages delivered to the agent). */
+  usage?: Pick<UsageRecorder, 'messages'>;
 }
 
 /**
@@ -40,6 +43,7 @@ export async function storeReply(deps: AnswerDeps, lease: PushLease, entry: Push
   const { store, metrics } = deps;
   const payload = entry.payload;
   metrics.messagesDelivered.inc({ protocol: 'elicitation', via: entry.via });
+  deps.usage?.messages(lease.agentId, 'elicitation', 1);
   metrics.deliveryLatency.observe({ protocol: 'elicitation' }, Math.max(0, Date.now() - Date.parse(payload.timestamp)) / 1000);
   if (payload.kind === 'elicitation' || (answer.action === 'accept' && answer.content && Object.keys(answer.content).length > 0)) {
     const now = Date.now();

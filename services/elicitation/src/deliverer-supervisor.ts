@@ -4,7 +4,7 @@ import { doorbellTopics } from '@agent-bridge/event-store';
 import type { ElicitationConfig } from './config.js';
 import { PushDeliverer, type PushDelivererDeps } from './push-deliverer.js';
 
-export type DelivererSupervisorDeps = Pick<PushDelivererDeps, 'store' | 'doorbell' | 'sessions' | 'flags' | 'metrics' | 'logger'>;
+export type DelivererSupervisorDeps = Pick<PushDelivererDeps, 'store' | 'doorbell' | 'sessions' | 'flags' | 'metrics' | 'logger' | 'usage'>;
 
 /**
  * Keeps exactly one push deliverer per agent while the agent holds a session here that declared

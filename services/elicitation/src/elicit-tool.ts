@@ -2,7 +2,7 @@ import { doorbellTopics, ELICIT_END_STATES, isStoreError, type Doorbell, type El
 import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
 import { ELICIT_INPUT_SCHEMA, ToolError, elicitArgs, formAnswerProblems, formSchemaProblems, newMessageId, parseToolArguments, type Envelope, type FormSchema } from '@agent-bridge/protocol';
 import type { SendGate } from '@agent-bridge/agent-tools';
-import type { ToolCallContext, ToolDefinition } from '@agent-bridge/service-kit';
+import type { ToolCallContext, ToolDefinition, UsageRecorder } from '@agent-bridge/service-kit';
 
 export interface ElicitToolOptions {
   store: EventStore;
@@ -17,6 +17,8 @@ export interface ElicitToolOptions {
   /** Admits the question before it is stored, like any send (rate, backlog, Redis memory). */
   sendGate: SendGate;
   shutdownSignal: AbortSignal;
+  /** Counts each question asked for the legacy inventory (messages sent by the agent). */
+  usage?: Pick<UsageRecorder, 'messages'>;
 }
 
 /**
@@ -89,6 +91,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         if (ended) return ended;
       } else {
         metrics.messagesSent.inc({ protocol: 'elicitation' });
+        options.usage?.messages(context.agentId, 'elicitation', 1);
       }
 
       const answer = await waitForAnswer(messageId, timeoutMs, context);

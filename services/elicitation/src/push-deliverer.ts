@@ -3,7 +3,7 @@ import { doorbellTopics, LeasedConsumer, LeaseKeeper, type Doorbell, type EventS
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, traceIds, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { elicitationRequest } from '@agent-bridge/protocol';
-import { answeredBefore, recordAnswer, type Answer } from './answers.js';
+import { answeredBefore, recordAnswer, type Answer, type AnswerDeps } from './answers.js';
 import type { AgentSession, SessionRegistry } from './sessions.js';
 
 export interface PushDelivererDeps {
@@ -18,6 +18,8 @@ export interface PushDelivererDeps {
   leaseTtlMs: number;
   recheckMs: number;
   messageDeadlineMs: number;
+  /** Counts deliveries for the legacy inventory. */
+  usage?: AnswerDeps['usage'];
 }
 
 /** Entries read from the push lane at a time (still pushed one by one). */

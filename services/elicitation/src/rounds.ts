@@ -5,7 +5,7 @@ import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-brid
 import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
 import { InputRequired, type RequestStateSealer, type ToolCallContext } from '@agent-bridge/service-kit';
 import type { RoundAnswer, RoundCarry, RoundDelivery } from '@agent-bridge/agent-tools';
-import { answeredBefore, parseAnswer, storeReply } from './answers.js';
+import { answeredBefore, parseAnswer, storeReply, type AnswerDeps } from './answers.js';
 
 export interface RoundDeliveryDeps {
   store: EventStore;
@@ -22,6 +22,8 @@ export interface RoundDeliveryDeps {
   /** A 2026 agent counts as present for push this long after its last waiting call. */
   presenceWindowMs: number;
   messageDeadlineMs: number;
+  /** Counts deliveries for the legacy inventory. */
+  usage?: AnswerDeps['usage'];
 }
 
 /** The consumer name of every round: one lease holder at a time, so one name serves them all. */

@@ -1,5 +1,5 @@
 import type { Logger } from '@agent-bridge/observability';
-import { ActivityRecorder, AgentRegistry, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import { ActivityRecorder, AgentRegistry, UsageRecorder, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
 import type { ElicitationConfig } from './config.js';
 import { DelivererSupervisor } from './deliverer-supervisor.js';
 import { McpEndpoint } from './mcp-endpoint.js';
@@ -50,7 +50,8 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   const { metrics, watcher } = runtime;
   const { store, doorbell } = runtime.opened;
   const flags = () => watcher.current();
-  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
+  const usage = new UsageRecorder(store, logger, { flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS });
+  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS, usage });
   metrics.initializeEndpointSeries(
     'elicitation',
     PUSH_FAILURE_REASONS.map((reason) => `PUSH_${reason.toUpperCase()}`),
@@ -64,9 +65,9 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       await deliverers?.sync(session.agentId);
     })();
   });
-  deliverers = new DelivererSupervisor(config, { store, doorbell, sessions, flags, metrics, logger });
+  deliverers = new DelivererSupervisor(config, { store, doorbell, sessions, flags, metrics, logger, usage });
   const shutdown = new AbortController();
-  const tools = elicitationToolHost(config, { service: SERVICE_NAME, info: SERVER_INFO, store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal: shutdown.signal });
+  const tools = elicitationToolHost(config, { service: SERVICE_NAME, info: SERVER_INFO, store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal: shutdown.signal, usage });
   const lifecycle = new SessionLifecycle(config, { sessions, store, metrics, logger, newServer: (agentId) => tools.sessionServer(agentId) });
   const presence = new PresenceHeartbeat(config, { service: SERVICE_NAME, store, activity, logger, liveSessions: () => lifecycle.sweep() });
   const endpoint = new McpEndpoint(config, { service: SERVICE_NAME, store, registry, activity, sessions, lifecycle, tools, metrics, logger });
@@ -88,6 +89,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   });
   const advertisedUrl = config.ADVERTISE_URL ?? `http://127.0.0.1:${http.port}`;
   await presence.start(advertisedUrl);
+  usage.start();
   logger.info({ url: `${http.url}/mcp`, replica: config.REPLICA_ID, advertised: advertisedUrl }, 'elicitation listening');
 
   return {
@@ -108,6 +110,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       await presence.leave(open);
       await lifecycle.closeAll(open);
       await http.close(config.SHUTDOWN_GRACE_MS);
+      await usage.close();
       await runtime.close();
     },
   };

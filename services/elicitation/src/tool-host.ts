@@ -4,7 +4,7 @@ import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHost
 import type { Doorbell, EventStore } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
-import { createToolServer, statelessMcpServing, type AgentRegistry, type ToolServerInfo } from '@agent-bridge/service-kit';
+import { createToolServer, statelessMcpServing, type AgentRegistry, type ToolServerInfo, type UsageRecorder } from '@agent-bridge/service-kit';
 import { requestStateSealer, type ElicitationConfig } from './config.js';
 import { elicitTool } from './elicit-tool.js';
 import { StatelessRounds } from './rounds.js';
@@ -22,6 +22,8 @@ export interface ToolHostDeps {
   logger: Logger;
   /** Aborted at shutdown: every held call answers at once. */
   shutdownSignal: AbortSignal;
+  /** The legacy inventory's counts: tool calls, messages sent and delivered. */
+  usage?: UsageRecorder;
 }
 
 /** The endpoint's tools, served on both MCP generations. */
@@ -37,7 +39,7 @@ export interface ToolHost {
  * with 2026-07-28 rounds, acks), and `elicit`.
  */
 export function elicitationToolHost(config: ElicitationConfig, deps: ToolHostDeps): ToolHost {
-  const { store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal } = deps;
+  const { store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal, usage } = deps;
   const knowsAgent = (agentId: string) => registry.knows(agentId);
   const sendGate = new SendGate(store, sendGateLimitsFrom(config), metrics);
   const rounds = new StatelessRounds({
@@ -52,6 +54,7 @@ export function elicitationToolHost(config: ElicitationConfig, deps: ToolHostDep
     roundsPerCall: config.ROUNDS_PER_CALL,
     presenceWindowMs: config.STATELESS_PRESENCE_WINDOW_MS,
     messageDeadlineMs: config.MESSAGE_DEADLINE_MS,
+    ...(usage ? { usage } : {}),
   });
   const tools = [
     ...mailboxTools({
@@ -73,6 +76,7 @@ export function elicitationToolHost(config: ElicitationConfig, deps: ToolHostDep
         return 'Your messages are delivered to you as elicitations on this session; wait_for_messages only returns messages that could not be pushed.';
       },
       rounds,
+      ...(usage ? { usage } : {}),
     }),
     elicitTool({
       store,
@@ -86,9 +90,10 @@ export function elicitationToolHost(config: ElicitationConfig, deps: ToolHostDep
       maxContentBytes: config.MAX_CONTENT_BYTES,
       sendGate,
       shutdownSignal,
+      ...(usage ? { usage } : {}),
     }),
   ];
-  const hooks = toolHostHooks({ service: deps.service, protocol: 'elicitation', metrics, logger });
+  const hooks = toolHostHooks({ service: deps.service, protocol: 'elicitation', metrics, logger, ...(usage ? { usage } : {}) });
   const serveStateless = statelessMcpServing({
     info: deps.info,
     tools,

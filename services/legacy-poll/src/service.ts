@@ -1,6 +1,19 @@
 import { SendGate, mailboxLimitsFrom, mailboxTools, sendGateLimitsFrom, toolHostHooks } from '@agent-bridge/agent-tools';
 import type { Logger } from '@agent-bridge/observability';
-import { ActivityRecorder, AgentRegistry, AgentRequestLimiter, HttpError, OriginPolicy, modernRequestElicitation, readJsonBody, sendUnauthorized, statelessMcpServing, startHttpServer, startServiceRuntime } from '@agent-bridge/service-kit';
+import {
+  ActivityRecorder,
+  AgentRegistry,
+  UsageRecorder,
+  AgentRequestLimiter,
+  HttpError,
+  OriginPolicy,
+  modernRequestElicitation,
+  readJsonBody,
+  sendUnauthorized,
+  statelessMcpServing,
+  startHttpServer,
+  startServiceRuntime,
+} from '@agent-bridge/service-kit';
 import type { LegacyPollConfig } from './config.js';
 
 export const SERVICE_NAME = 'legacy-poll';
@@ -21,7 +34,8 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
   const requests = new AgentRequestLimiter(config.MAX_REQUESTS_PER_AGENT, () => metrics.agentRequestsRefused.inc());
   const { store, doorbell } = runtime.opened;
 
-  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS });
+  const usage = new UsageRecorder(store, logger, { flushIntervalMs: config.USAGE_FLUSH_INTERVAL_MS });
+  const activity = new ActivityRecorder(store, logger, { intervalMs: config.ACTIVITY_RECORD_INTERVAL_MS, usage });
   metrics.initializeEndpointSeries('legacy');
   const shutdown = new AbortController();
   const tools = mailboxTools({
@@ -36,8 +50,9 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL,
     limits: mailboxLimitsFrom(config),
     sendGate: new SendGate(runtime.opened.store, sendGateLimitsFrom(config), runtime.metrics),
+    usage,
   });
-  const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger });
+  const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger, usage });
   // JSON escaping can grow content up to 6×: leave room so an oversized message reaches the
   // tool and gets CONTENT_TOO_LARGE rather than an HTTP 413.
   const bodyLimit = config.MAX_CONTENT_BYTES * 8 + config.MAX_METADATA_BYTES * 8 + 64 * 1024;
@@ -79,6 +94,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       ...runtime.probes(),
     },
   });
+  usage.start();
   logger.info({ url: `${http.url}/mcp`, agents: registry.size, shards: config.SHARD_COUNT }, 'legacy-poll listening');
 
   return {
@@ -90,6 +106,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       http.drain();
       shutdown.abort();
       await http.close(config.SHUTDOWN_GRACE_MS);
+      await usage.close();
       await runtime.close();
     },
   };

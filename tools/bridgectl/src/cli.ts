@@ -38,6 +38,9 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
                                                      acceptance, each pass / fail / pending with its value
   bridgectl drill [--agent ID] [--no-wait]           a rollback drill: the agent (default spec.rollback.drill.agent)
                                                      to legacy and back, trigger-to-effect time measured
+  bridgectl agents [--protocol legacy|elicitation|both|none] [--json]
+                                                     the legacy inventory: each agent's protocol, MCP generations,
+                                                     last seen, calls and messages per day, owner, contact, team
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
@@ -74,6 +77,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       window: { type: 'string' },
       agent: { type: 'string' },
       'no-wait': { type: 'boolean' },
+      protocol: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

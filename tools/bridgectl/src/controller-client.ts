@@ -1,7 +1,7 @@
 /**
  * bridgectl's side of the controller's HTTP API (services/controller/src/http-api.ts is the
- * contract): GET /health/status, and POST /admin/{rollback,promote,pause,resume} with the admin
- * bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
+ * contract): GET /health/status, POST /admin/{rollback,promote,pause,resume,drill} and GET
+ * /admin/agents with the admin bearer token. Configuration: BRIDGECTL_CONTROLLER_URL, BRIDGECTL_ADMIN_TOKEN or
  * BRIDGECTL_ADMIN_TOKEN_FILE.
  */
 import { randomUUID } from 'node:crypto';
@@ -54,6 +54,25 @@ export interface ControllerReport {
     rate: number | null;
     legacyShare: number | null;
   };
+}
+
+/** What GET /admin/agents answers (services/controller/src/inventory.ts AgentInventory). */
+export interface AgentInventory {
+  generatedAt: string;
+  windowMs: number;
+  agents: Array<{
+    agentId: string;
+    owner: { name: string; contact?: string; team?: string } | null;
+    protocol: 'legacy' | 'elicitation' | 'both' | 'none';
+    generations: string[];
+    lastSeenAt: string | null;
+    lastLegacyAt: string | null;
+    lastElicitationAt: string | null;
+    callsPerDay: number;
+    messagesPerDay: number;
+  }>;
+  byTeam: Array<{ team: string; legacy: number; elicitation: number; both: number; none: number; total: number }>;
+  truncated?: boolean;
 }
 
 /** What an admin endpoint answers when it handled the request. */
@@ -164,6 +183,19 @@ export async function fetchStatus(baseUrl: string, timeoutMs = STATUS_TIMEOUT_MS
     throw new ControllerRequestError(`${baseUrl}/health/status did not answer a controller report; is BRIDGECTL_CONTROLLER_URL the controller?`, status, 'NOT_A_REPORT');
   }
   return report as ControllerReport;
+}
+
+/** The legacy inventory (GET /admin/agents, admin token), all agents or those of one protocol. */
+export async function fetchInventory(baseUrl: string, token: AdminToken, protocol?: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<AgentInventory> {
+  const path = `/admin/agents${protocol ? `?protocol=${encodeURIComponent(protocol)}` : ''}`;
+  const { status, body } = await call(baseUrl, path, { method: 'GET', headers: { authorization: `Bearer ${token.token}`, accept: 'application/json' } }, timeoutMs);
+  if (status === 401) throw new ControllerRequestError(`the controller at ${baseUrl} refused the admin token from ${token.source}; it must equal the controller's ADMIN_TOKEN`, status, 'UNAUTHORIZED');
+  if (status !== 200) throw errorOf(baseUrl, path, status, body);
+  const inventory = body as Partial<AgentInventory> | undefined;
+  if (!inventory || !Array.isArray(inventory.agents) || !Array.isArray(inventory.byTeam)) {
+    throw new ControllerRequestError(`${baseUrl}${path} did not answer an agent inventory; is BRIDGECTL_CONTROLLER_URL the controller (and as new as bridgectl)?`, status, 'BAD_ANSWER');
+  }
+  return inventory as AgentInventory;
 }
 
 /** Attempts of one admin action when the controller cannot be reached or cannot reach its leader. */

@@ -5,6 +5,7 @@
  * controller watches).
  */
 import { ROLLBACK_LEVELS, type RollbackLevel } from '@agent-bridge/flags';
+import { agentsCommand } from './agents-command.js';
 import { apply } from './apply-command.js';
 import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type ControllerCommandContext } from './common.js';
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
@@ -12,7 +13,7 @@ import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.j
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -45,6 +46,9 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'drill':
       noMoreArgs(command, args);
       return drillCommand(ctx);
+    case 'agents':
+      noMoreArgs(command, args);
+      return agentsCommand(ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

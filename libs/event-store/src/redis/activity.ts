@@ -13,7 +13,7 @@ import type { RedisContext } from './context.js';
 /** The protocol activity sets of a shard; the MCP generation sets follow them (`activitySets`). */
 const ACTIVITY_KINDS = ['any', 'legacy', 'elicitation'] as const;
 
-export class RedisActivity implements ActivityStore, Pick<ControllerStore, 'activeAgents' | 'activeAgentCounts'> {
+export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<ControllerStore, 'activeAgents' | 'activeAgentCounts'> {
   constructor(private readonly context: RedisContext) {}
 
   async recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void> {

@@ -1,11 +1,11 @@
 /**
  * The progress page's data (ProgressStore): adoption samples in a stream trimmed by age and
  * length, owner feedback (latest answer per agent, counts per score kept by
- * record_owner_feedback.lua), and one agent's last activity read from the shard activity sets.
+ * record_owner_feedback.lua).
  */
 import { LOG_FIELDS, pairs } from '../entry-codec.js';
 import type { ProgressStore } from '../store.js';
-import type { AdoptionSample, AgentLastSeen, OwnerFeedback, OwnerFeedbackSummary } from '../types.js';
+import type { AdoptionSample, OwnerFeedback, OwnerFeedbackSummary } from '../types.js';
 import type { RedisContext, Reply } from './context.js';
 
 const SCORES = ['1', '2', '3', '4', '5'] as const;
@@ -56,13 +56,5 @@ export class RedisProgress implements ProgressStore {
       const json = answers[i];
       return json ? [{ agentId, ...(JSON.parse(json) as Omit<OwnerFeedback, 'agentId'>) }] : [];
     });
-  }
-
-  async agentLastSeen(agentId: string, since: number): Promise<AgentLastSeen> {
-    const { keys, redis } = this.context;
-    const shard = keys.shardOf(agentId);
-    const pipeline = redis.pipeline().zscore(keys.activity(shard, 'any'), agentId).zscore(keys.activity(shard, 'legacy'), agentId).zscore(keys.activity(shard, 'elicitation'), agentId);
-    const [any, legacy, elicitation] = (await this.context.exec('agent last seen', pipeline)).map((score) => (score === null || Number(score) < since ? null : Number(score)));
-    return { any: any ?? null, legacy: legacy ?? null, elicitation: elicitation ?? null };
   }
 }

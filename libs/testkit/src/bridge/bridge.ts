@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { openEventStore, type OpenedEventStore } from '@agent-bridge/event-store';
 import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
 import type { LegacyMessage } from '@agent-bridge/protocol';
-import { hashToken } from '@agent-bridge/service-kit';
+import { hashToken, type AgentOwner } from '@agent-bridge/service-kit';
 import type { ElicitResult } from '@modelcontextprotocol/client';
 import { connectAgent, freePort, startRedis, startService, type AgentClient, type AnyAgentClient, type ClientGeneration, type RedisServerHandle, type ServiceHandle } from '../index.js';
 
 export interface BridgeOptions {
   agents: string[];
+  /** Owners written beside the agents' token hashes in the registry file (the legacy inventory reads them). */
+  owners?: Record<string, AgentOwner>;
   routers?: number;
   legacyPolls?: number;
   /** Elicitation replicas to start (default 0). */
@@ -58,7 +60,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const tokens: Record<string, string> = {};
   for (const agent of options.agents) tokens[agent] = `token-${agent}-${Math.random().toString(36).slice(2)}`;
   const tokensFile = join(dir, 'agent-tokens.json');
-  writeFileSync(tokensFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token) })) }));
+  writeFileSync(tokensFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token), ...(options.owners?.[id] ? { owner: options.owners[id] } : {}) })) }));
   const shardCount = options.shardCount ?? 8;
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
