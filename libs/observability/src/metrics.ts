@@ -108,7 +108,7 @@ export class BridgeMetrics {
   readonly ownerFeedback: Counter<'score'>;
   readonly ownerFeedbackAgents: Gauge;
   readonly ownerFeedbackPositiveRatio: Gauge;
-  /** Progress page requests refused, by reason (rate, invalid, origin, full, unauthorized). */
+  /** Progress page requests refused, by reason (docs/operations.md). */
   readonly progressRefused: Counter<'reason'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
@@ -371,7 +371,12 @@ export class BridgeMetrics {
       help: 'Share of agents whose latest owner feedback is positive (score 4 or 5); 0 while agentbridge_owner_feedback_agents is 0.',
       registers,
     });
-    this.progressRefused = new Counter({ name: 'agentbridge_progress_requests_refused_total', help: 'Progress page requests refused, by reason.', labelNames: ['reason'], registers });
+    this.progressRefused = new Counter({
+      name: 'agentbridge_progress_requests_refused_total',
+      help: 'Progress page requests refused, by reason (rate, invalid, unknown_agent, origin, full, unauthorized, method, disabled, unavailable).',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /**

@@ -256,6 +256,25 @@ describe('progress page: HTTP (real Redis store)', () => {
     assert.equal((await opened.store.ownerFeedbackSummary()).total, 0);
   });
 
+  test('a store that does not answer: 503 with a sentence and Retry-After, not a stack trace', async () => {
+    metrics = new BridgeMetrics('controller', { defaultMetrics: false });
+    const failing: ProgressSource = { report: async () => report, inventory: async () => agents, isLeader: () => true, store: { ...opened.store, readAdoptionSamples: async () => Promise.reject(new Error('STORE_UNAVAILABLE')) } };
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      routes: progressRoutes(
+        failing,
+        { basePath: '', lookup: true, feedback: true, commentMaxLength: 50, ratePerMinute: 100, trustedProxyHops: 0, feedbackMaxAgents: 100, chartWindowMs: 1000 },
+        metrics,
+        createLogger('controller', 'silent'),
+      ),
+    });
+    const response = await fetch(`${server.url}/`);
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '30');
+    assert.match(await response.text(), /cannot be read right now/);
+  });
+
   test('with a token, every address needs it (Basic password or Bearer); lookup and feedback can be turned off', async () => {
     const base = await serve({ token: 'progress-token-0123456789', lookup: false, feedback: false });
     const anonymous = await fetch(`${base}/`);

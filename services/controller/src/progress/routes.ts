@@ -133,7 +133,14 @@ export function progressRoutes(source: ProgressSource, options: ProgressRoutesOp
   }
 
   async function page(request: IncomingMessage, response: ServerResponse, notice: Notice, status = 200, cache: 'short' | 'none' = 'short'): Promise<void> {
-    const { view, plain } = await data();
+    let read: Awaited<ReturnType<typeof data>>;
+    try {
+      read = await data();
+    } catch (error) {
+      logger.warn({ err: error }, 'progress page: the status could not be read');
+      return refuse(response, 'unavailable', 503, 'the migration status cannot be read right now (the store does not answer); try again in a minute', { 'retry-after': '30' });
+    }
+    const { view, plain } = read;
     const body = notice.lookup || notice.feedback ? renderPage(view, options, notice) : plain;
     headers(response, cache);
     response.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
