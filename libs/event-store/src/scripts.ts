@@ -23,6 +23,9 @@ export const SCRIPT_NAMES = [
   'finish_elicit',
   'fenced_write',
   'close_message',
+  'notice_enqueue',
+  'notice_claim',
+  'notice_settle',
 ] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 
