@@ -326,6 +326,13 @@ export interface NoticeBatch {
   maxMilestones: number;
 }
 
+/** What one enqueue did on one channel: newly pending, already recorded, newly recorded as skipped. */
+export interface EnqueueCounts {
+  queued: number;
+  already: number;
+  skipped: number;
+}
+
 export interface ClaimedNotice {
   milestone: string;
   owner: string;

@@ -100,6 +100,9 @@ export class BridgeMetrics {
   readonly drillLastEffectSeconds: Gauge;
   readonly drillIntervalSeconds: Gauge;
   readonly drills: Counter<'result'>;
+  /** Owner notifications (controller), by channel (webhook, email, none) and result (sent, skipped, retried, failed). */
+  readonly notifications: Counter<'channel' | 'result'>;
+  readonly notificationsPending: Gauge<'channel'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -342,6 +345,13 @@ export class BridgeMetrics {
     this.drillLastEffectSeconds = new Gauge({ name: 'agentbridge_drill_last_effect_seconds', help: 'Trigger-to-effect time of the last successful rollback drill.', registers });
     this.drillIntervalSeconds = new Gauge({ name: 'agentbridge_drill_interval_seconds', help: 'How often rollback drills are scheduled (spec.rollback.drill.interval); 0 when none is scheduled.', registers });
     this.drills = new Counter({ name: 'agentbridge_drills_total', help: 'Rollback drills run, by result (passed, failed).', labelNames: ['result'], registers });
+    this.notifications = new Counter({
+      name: 'agentbridge_notifications_total',
+      help: 'Owner notifications by channel (webhook, email, none) and result: sent, skipped (the channel cannot reach the owner, or no channel is configured), retried (an attempt failed, another follows), failed (attempts used up, or refused for good).',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.notificationsPending = new Gauge({ name: 'agentbridge_notifications_pending', help: 'Owner notifications recorded and not yet sent (pending or sending), by channel, as the leading controller last counted them.', labelNames: ['channel'], registers });
   }
 
   /**

@@ -18,7 +18,7 @@ ARGV[6]      most milestones kept (the oldest beyond it are forgotten)
 ARGV[7]      channel count C, then C channel names
 then, per owner: owner name, notice JSON, and per channel: initial state ('pending' | 'skipped') and its state JSON
 
-Returns  {queued, already, skipped, forgotten milestone...}: the milestones to delete (older than
+Returns  {queued, already, skipped} for each channel in order, then the forgotten milestones: the milestones to delete (older than
          the retention or beyond the cap; their keys are deleted by the caller, their due entries
          are dropped by the next claim that meets them)
 Errors   'FENCED ...' when the lease is not held by ARGV[1]; 'LIMIT ...' when the owners would exceed ARGV[5]
@@ -45,7 +45,8 @@ if owners + new_owners > max_owners then
 end
 
 redis.call('ZADD', KEYS[2], 'NX', now, milestone)
-local queued, already, skipped = 0, 0, 0
+local reply = {}
+for c = 1, channel_count * 3 do reply[c] = 0 end
 for i = first, #ARGV, stride do
   local owner = ARGV[i]
   if redis.call('HSETNX', KEYS[3], 'n|' .. owner, ARGV[i + 1]) == 1 then redis.call('HINCRBY', KEYS[4], 'owners', 1) end
@@ -55,12 +56,12 @@ for i = first, #ARGV, stride do
       redis.call('HINCRBY', KEYS[4], channels[c] .. '|' .. state, 1)
       if state == 'pending' then
         redis.call('ZADD', KEYS[4 + c], now, milestone .. '|' .. owner)
-        queued = queued + 1
+        reply[3 * c - 2] = reply[3 * c - 2] + 1
       else
-        skipped = skipped + 1
+        reply[3 * c] = reply[3 * c] + 1
       end
     else
-      already = already + 1
+      reply[3 * c - 1] = reply[3 * c - 1] + 1
     end
   end
 end
@@ -68,7 +69,6 @@ redis.call('EXPIRE', KEYS[3], retention)
 redis.call('EXPIRE', KEYS[4], retention)
 
 -- Old milestones go: past the retention, or beyond the cap (oldest first); never this one.
-local reply = {queued, already, skipped}
 local forget = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - retention * 1000))
 local beyond = redis.call('ZCARD', KEYS[2]) - #forget - max_milestones
 if beyond > 0 then

@@ -4,7 +4,7 @@
  * notice_* scripts; docs/event-store.md and decision 0021 say why it is built this way.
  */
 import type { NoticeLedgerStore } from '../store.js';
-import type { ClaimedNotice, NoticeBatch, NoticeState, NoticeStateName } from '../types.js';
+import type { ClaimedNotice, EnqueueCounts, NoticeBatch, NoticeState, NoticeStateName } from '../types.js';
 import type { RedisContext, Reply } from './context.js';
 
 /** Owners per script call: a batch of thousands of owners never holds Redis for long. */
@@ -13,9 +13,9 @@ const ENQUEUE_CHUNK = 200;
 export class RedisNotices implements NoticeLedgerStore {
   constructor(private readonly context: RedisContext) {}
 
-  async enqueueNotices(batch: NoticeBatch, leaseValue: string): Promise<{ queued: number; already: number; skipped: number }> {
+  async enqueueNotices(batch: NoticeBatch, leaseValue: string): Promise<Record<string, EnqueueCounts>> {
     const { keys, scripts, redis } = this.context;
-    const total = { queued: 0, already: 0, skipped: 0 };
+    const total: Record<string, EnqueueCounts> = Object.fromEntries(batch.channels.map((channel) => [channel, { queued: 0, already: 0, skipped: 0 }]));
     for (let start = 0; start < batch.notices.length; start += ENQUEUE_CHUNK) {
       const chunk = batch.notices.slice(start, start + ENQUEUE_CHUNK);
       const args: Array<string | number> = [leaseValue, batch.milestone, batch.now, batch.retentionSeconds, batch.maxOwners, batch.maxMilestones, batch.channels.length, ...batch.channels];
@@ -31,10 +31,12 @@ export class RedisNotices implements NoticeLedgerStore {
         [keys.controllerLease(), keys.noticeMilestones(), keys.notices(batch.milestone), keys.noticeCounts(batch.milestone), ...batch.channels.map((channel) => keys.noticesDue(channel))],
         args,
       )) as Reply;
-      total.queued += Number(reply[0]);
-      total.already += Number(reply[1]);
-      total.skipped += Number(reply[2]);
-      const forgotten = reply.slice(3).map(String);
+      batch.channels.forEach((channel, c) => {
+        total[channel]!.queued += Number(reply[3 * c]);
+        total[channel]!.already += Number(reply[3 * c + 1]);
+        total[channel]!.skipped += Number(reply[3 * c + 2]);
+      });
+      const forgotten = reply.slice(3 * batch.channels.length).map(String);
       // Old milestones: their keys go now; their due entries, if any, when a claim meets them.
       if (forgotten.length > 0) await this.context.call('forget milestones', () => redis.del(...forgotten.flatMap((m) => [keys.notices(m), keys.noticeCounts(m)])));
     }
