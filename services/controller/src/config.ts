@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { checkNotifySettings, notifySettings } from './notify/settings.js';
 import { advertiseSettings, commonSettings, httpSettings, loadConfig, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
@@ -72,11 +73,14 @@ export const controllerConfigSchema = z
       .pipe(z.array(z.url({ error: 'must be a comma-separated list of http(s) URLs such as http://elicitation:8702/readyz' }))),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
+    /** Owner notifications: channels (webhook, SMTP), retries, ledger bounds (notify/settings.ts). */
+    ...notifySettings,
   })
   .superRefine((config, context) => {
     if (config.SOURCE === 'file' && !config.FEATURE_FLAGS_FILE) context.addIssue({ code: 'custom', path: ['FEATURE_FLAGS_FILE'], message: 'must name the FeatureFlags YAML file when SOURCE=file' });
     if (!config.ADMIN_TOKEN && !config.ADMIN_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['ADMIN_TOKEN_FILE'], message: 'or ADMIN_TOKEN must be set: the admin API needs a bearer token' });
     if (!config.WEBHOOK_TOKEN && !config.WEBHOOK_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['WEBHOOK_TOKEN_FILE'], message: 'or WEBHOOK_TOKEN must be set: the Alertmanager webhook needs a bearer token' });
+    checkNotifySettings(config, context);
   });
 
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;

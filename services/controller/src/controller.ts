@@ -16,6 +16,7 @@ import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type Co
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
+import type { Notifier } from './notify/notifier.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -34,6 +35,8 @@ export interface ControllerDeps {
   metrics: BridgeMetrics;
   /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
   healthUrls?: readonly string[];
+  /** Owner notifications (the deprecation schedule enqueues them with the lease value; notify/). */
+  notifier?: Notifier;
   logger: Logger;
   now?: () => number;
 }

@@ -6,6 +6,10 @@ import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
 import { httpApiRoutes } from './http-api.js';
 import { StoreLeaderElector, type LeadershipGate } from './leader.js';
+import { channelsFromConfig } from './notify/channels.js';
+import { notificationRoutes } from './notify/http-route.js';
+import { Notifier } from './notify/notifier.js';
+import { notifierOptions } from './notify/settings.js';
 import { FileResourceSource } from './sources/file-source.js';
 import type { ResourceSource } from './sources/source.js';
 
@@ -42,6 +46,8 @@ export async function startControllerService(config: ControllerConfig, logger: L
   }
   elector = new StoreLeaderElector(store, config.CONTROLLER_ID, config.LEADER_LEASE_TTL_MS, logger, gate);
   const clients = new Map<string, PrometheusClient>();
+  // Owner notifications: sent by the leader beside the reconcile loop; the schedule enqueues them.
+  const notifier = new Notifier({ store, keys, logger, metrics, channels: channelsFromConfig(config), leaseValue: () => elector.lease()?.value, ...notifierOptions(config) });
   const controller = new Controller(
     {
       store,
@@ -51,6 +57,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       metrics,
       logger,
       healthUrls: config.ELICITATION_HEALTH_URLS,
+      notifier,
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
@@ -87,6 +94,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
           return url ? { id: leader, url } : null;
         },
       }),
+      ...notificationRoutes({ notifier, adminToken: secret(config.ADMIN_TOKEN, config.ADMIN_TOKEN_FILE) }),
       ...runtime.probes(() => ({ leader: controller.isLeader() })),
     },
   });
@@ -98,6 +106,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
   heartbeatTimer.unref();
 
   await controller.start();
+  notifier.start();
   logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID }, 'controller started');
 
   return {
@@ -108,6 +117,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       // the leader lease is released, not left to expire.
       http.drain();
       clearInterval(heartbeatTimer);
+      await notifier.stop(); // before the lease is released: a send in flight is settled by its own claim
       await controller.stop();
       await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);
       await http.close(1_000);

@@ -33,7 +33,7 @@ export const ownerNoticeSchema = z.strictObject({
     contact: z.string().min(1).max(320).regex(NO_CONTROL, 'must not contain control characters').optional(),
     team: z.string().min(1).max(200).regex(NO_CONTROL, 'must not contain control characters').optional(),
   }),
-  agents: z.array(z.string().min(1).max(200)).max(NOTICE_LIMITS.agents),
+  agents: z.array(z.string().min(1).max(200)).max(NOTICE_LIMITS.agents, `must list at most ${NOTICE_LIMITS.agents} agents; send the owner a shorter list and a link to the full one`),
   subject: z.string().min(1).max(NOTICE_LIMITS.subject).regex(NO_CONTROL, 'must be one line without control characters'),
   text: z.string().min(1).max(NOTICE_LIMITS.text),
   deadline: z.string().regex(ISO_DATE_TIME, 'must be an ISO date-time such as 2027-01-15T00:00:00Z').optional(),
@@ -56,7 +56,7 @@ export function checkNotices(notices: readonly OwnerNotice[]): OwnerNotice[] {
     const parsed = ownerNoticeSchema.safeParse(notice);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new NoticeInputError(`notice ${i} (${describe(notice)}): ${issue.path.join('.') || 'notice'} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}`);
+      throw new NoticeInputError(`notice ${i} (${describe(notice)}): ${issue.path.join('.') || 'notice'} ${issue.message.replace(/^Invalid input: /, '')}`);
     }
     const id = `${parsed.data.milestone}\n${parsed.data.owner.name}`;
     if (seen.has(id)) throw new NoticeInputError(`notice ${i}: owner "${parsed.data.owner.name}" appears twice for milestone ${parsed.data.milestone}; give each owner one notice listing all its agents`);

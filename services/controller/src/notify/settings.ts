@@ -39,7 +39,7 @@ export const notifySettings = {
   NOTIFY_RETENTION_DAYS: int(1, 3_650).default(90),
 };
 
-type NotifyConfig = { [K in keyof typeof notifySettings]: z.infer<(typeof notifySettings)[K]> };
+type NotifyConfig = z.infer<z.ZodObject<typeof notifySettings>>;
 
 /** The cross-setting checks (config.ts's superRefine calls it). */
 export function checkNotifySettings(config: NotifyConfig, context: z.RefinementCtx): void {
@@ -72,4 +72,12 @@ export function smtpEndpoint(text: string): { host: string; port: number; secure
   const url = new URL(text);
   const secure = url.protocol === 'smtps:';
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : secure ? 465 : 587, secure, ...(url.username ? { user: decodeURIComponent(url.username) } : {}) };
+}
+
+/** The notifier's retry policy and ledger bounds from the settings. */
+export function notifierOptions(config: NotifyConfig): { retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number }; limits: { maxOwners: number; maxMilestones: number; retentionSeconds: number } } {
+  return {
+    retry: { maxAttempts: config.NOTIFY_MAX_ATTEMPTS, baseDelayMs: config.NOTIFY_BACKOFF_MS, maxDelayMs: config.NOTIFY_BACKOFF_MAX_MS, timeoutMs: config.NOTIFY_TIMEOUT_MS },
+    limits: { maxOwners: config.NOTIFY_MAX_OWNERS, maxMilestones: config.NOTIFY_MAX_MILESTONES, retentionSeconds: config.NOTIFY_RETENTION_DAYS * 24 * 3600 },
+  };
 }
