@@ -197,7 +197,11 @@ export interface NoticeLedgerStore {
   /** Records what is not recorded yet (fenced by the controller lease; LIMIT error past `maxOwners`); old milestones are forgotten. */
   enqueueNotices(batch: NoticeBatch, leaseValue: string): Promise<Record<string, EnqueueCounts>>;
   /** Claims up to `limit` due notices of a channel (fenced by the lease); `exhausted` ones were recorded failed instead (attempts used up). */
-  claimDueNotices(channel: string, claim: { now: number; claimUntil: number; token: string; maxAttempts: number; limit: number }, leaseValue: string): Promise<Array<ClaimedNotice | (Omit<ClaimedNotice, 'noticeJson'> & { exhausted: true })>>;
+  claimDueNotices(
+    channel: string,
+    claim: { now: number; claimUntil: number; token: string; maxAttempts: number; limit: number },
+    leaseValue: string,
+  ): Promise<Array<ClaimedNotice | (Omit<ClaimedNotice, 'noticeJson'> & { exhausted: true })>>;
   /** Records how a claimed send ended (fenced by the claim's token); `open`: the channel's notices of the milestone still pending or sending. */
   settleNotice(
     notice: { milestone: string; owner: string; channel: string; token: string },

@@ -351,7 +351,12 @@ export class BridgeMetrics {
       labelNames: ['channel', 'result'],
       registers,
     });
-    this.notificationsPending = new Gauge({ name: 'agentbridge_notifications_pending', help: 'Owner notifications recorded and not yet sent (pending or sending), by channel, as the leading controller last counted them.', labelNames: ['channel'], registers });
+    this.notificationsPending = new Gauge({
+      name: 'agentbridge_notifications_pending',
+      help: 'Owner notifications recorded and not yet sent (pending or sending), by channel, as the leading controller last counted them.',
+      labelNames: ['channel'],
+      registers,
+    });
   }
 
   /**

@@ -43,7 +43,11 @@ export class RedisNotices implements NoticeLedgerStore {
     return total;
   }
 
-  async claimDueNotices(channel: string, claim: { now: number; claimUntil: number; token: string; maxAttempts: number; limit: number }, leaseValue: string): Promise<Array<ClaimedNotice | (Omit<ClaimedNotice, 'noticeJson'> & { exhausted: true })>> {
+  async claimDueNotices(
+    channel: string,
+    claim: { now: number; claimUntil: number; token: string; maxAttempts: number; limit: number },
+    leaseValue: string,
+  ): Promise<Array<ClaimedNotice | (Omit<ClaimedNotice, 'noticeJson'> & { exhausted: true })>> {
     const { keys, scripts, redis } = this.context;
     const due = keys.noticesDue(channel);
     const members = await this.context.call('due notices', () => redis.zrangebyscore(due, '-inf', claim.now, 'LIMIT', 0, claim.limit));

@@ -59,12 +59,21 @@ describe('owner notice formats', () => {
 
   test('retries back off exponentially, capped, jittered to 50–100 %', () => {
     const policy = { baseDelayMs: 1_000, maxDelayMs: 5_000 };
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => retryDelayMs(policy, n, () => 1)), [1_000, 2_000, 4_000, 5_000, 5_000]);
-    assert.deepEqual([1, 2, 3].map((n) => retryDelayMs(policy, n, () => 0)), [500, 1_000, 2_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => retryDelayMs(policy, n, () => 1)),
+      [1_000, 2_000, 4_000, 5_000, 5_000],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((n) => retryDelayMs(policy, n, () => 0)),
+      [500, 1_000, 2_000],
+    );
   });
 
   test('a notice the notifier refuses says which notice, which field and what it must be', () => {
-    assert.throws(() => checkNotices([NOTICE, { ...NOTICE, owner: { name: 'Bob' }, deadline: 'next week' }]), { name: 'NoticeInputError', message: 'notice 1 (milestone deprecation:day-3, owner Bob): deadline must be an ISO date-time such as 2027-01-15T00:00:00Z' });
+    assert.throws(() => checkNotices([NOTICE, { ...NOTICE, owner: { name: 'Bob' }, deadline: 'next week' }]), {
+      name: 'NoticeInputError',
+      message: 'notice 1 (milestone deprecation:day-3, owner Bob): deadline must be an ISO date-time such as 2027-01-15T00:00:00Z',
+    });
     assert.throws(() => checkNotices([{ ...NOTICE, agents: Array.from({ length: 1_001 }, (_, i) => `a${i}`) }]), /notice 0 .*agents must list at most 1000 agents/);
     assert.throws(() => checkNotices([{ ...NOTICE, subject: 'two\nlines' }]), /subject must be one line without control characters/);
     assert.throws(() => checkNotices([{ ...NOTICE, links: { guide: 'javascript:alert(1)' } }]), /links\.guide must be an http\(s\) URL/);

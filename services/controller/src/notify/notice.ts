@@ -24,9 +24,9 @@ export interface OwnerNotice {
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-export const NOTICE_LIMITS = { agents: 1_000, subject: 200, text: 20_000, links: 20, url: 2_000 } as const;
+const NOTICE_LIMITS = { agents: 1_000, subject: 200, text: 20_000, links: 20, url: 2_000 } as const;
 
-export const ownerNoticeSchema = z.strictObject({
+const ownerNoticeSchema = z.strictObject({
   milestone: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'must be 1 to 100 letters, digits, ".", "_", ":" or "-", such as "deprecation:day-5"'),
   owner: z.strictObject({
     name: z.string().min(1).max(200).regex(NO_CONTROL, 'must not contain control characters'),

@@ -15,7 +15,15 @@ const FAST = { baseDelayMs: 50, maxDelayMs: 400, timeoutMs: 1_000, maxAttempts: 
 
 function notices(milestone: string): OwnerNotice[] {
   return [
-    { milestone, owner: { name: 'Ada Team', contact: 'ada@example.com', team: 'payments' }, agents: ['pay-bot', 'refund-bot'], subject: 'Legacy polling ends soon', text: 'Please move to elicitation.', deadline: '2027-01-15T00:00:00Z', links: { guide: 'https://bridge.example.com/docs/agent-guide' } },
+    {
+      milestone,
+      owner: { name: 'Ada Team', contact: 'ada@example.com', team: 'payments' },
+      agents: ['pay-bot', 'refund-bot'],
+      subject: 'Legacy polling ends soon',
+      text: 'Please move to elicitation.',
+      deadline: '2027-01-15T00:00:00Z',
+      links: { guide: 'https://bridge.example.com/docs/agent-guide' },
+    },
     { milestone, owner: { name: 'Bob', contact: 'mailto:bob@example.com' }, agents: ['search-bot'], subject: 'Legacy polling ends soon', text: 'Please move to elicitation.' },
     { milestone, owner: { name: 'Carol', contact: '@carol on chat' }, agents: ['ops-bot'], subject: 'Legacy polling ends soon', text: 'Please move to elicitation.' },
   ];
@@ -46,7 +54,8 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     await redis.cleanup();
   });
 
-  const email = (port = smtp.port, options: Partial<ConstructorParameters<typeof EmailChannel>[0]> = {}) => new EmailChannel({ host: '127.0.0.1', port, secure: false, from: 'Agent Bridge <bridge@example.com>', html: true, timeoutMs: FAST.timeoutMs, ...options });
+  const email = (port = smtp.port, options: Partial<ConstructorParameters<typeof EmailChannel>[0]> = {}) =>
+    new EmailChannel({ host: '127.0.0.1', port, secure: false, from: 'Agent Bridge <bridge@example.com>', html: true, timeoutMs: FAST.timeoutMs, ...options });
   const hook = (format: 'json' | 'chat' = 'json') => new WebhookChannel({ url: webhook.url, format, timeoutMs: FAST.timeoutMs, token: () => 'hook-token-1234567890' });
 
   function notifier(channels: NotificationChannel[], overrides: Partial<NotifierDeps> = {}): { notifier: Notifier; metrics: BridgeMetrics } {
@@ -57,7 +66,8 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
   }
 
   const counts = async (n: Notifier, milestone: string) => (await n.summary(milestone)).milestones[0]?.channels ?? {};
-  const metric = async (metrics: BridgeMetrics, channel: string, result: string) => Number(new RegExp(`^agentbridge_notifications_total\\{[^}]*channel="${channel}",result="${result}"[^}]*\\} (\\d+)$`, 'm').exec((await metrics.render()).body)?.[1] ?? NaN);
+  const metric = async (metrics: BridgeMetrics, channel: string, result: string) =>
+    Number(new RegExp(`^agentbridge_notifications_total\\{[^}]*channel="${channel}",result="${result}"[^}]*\\} (\\d+)$`, 'm').exec((await metrics.render()).body)?.[1] ?? NaN);
 
   test('every owner gets exactly one email and one webhook per milestone, however often the milestone is enqueued, and across a restart', async () => {
     const before = { hooks: webhook.requests.length, mails: smtp.mails.length };
@@ -82,16 +92,19 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.equal(ada.headers['content-type'], 'application/json');
     assert.equal(ada.headers.authorization, 'Bearer hook-token-1234567890');
     assert.match(String(ada.headers['idempotency-key']), /^notice-[0-9a-f]{32}$/);
-    assert.deepEqual({ ...ada.body, idempotencyKey: undefined }, {
-      milestone: 'deprecation:day-5',
-      owner: { name: 'Ada Team', contact: 'ada@example.com', team: 'payments' },
-      agents: ['pay-bot', 'refund-bot'],
-      subject: 'Legacy polling ends soon',
-      text: 'Please move to elicitation.',
-      deadline: '2027-01-15T00:00:00Z',
-      links: { guide: 'https://bridge.example.com/docs/agent-guide' },
-      idempotencyKey: undefined,
-    });
+    assert.deepEqual(
+      { ...ada.body, idempotencyKey: undefined },
+      {
+        milestone: 'deprecation:day-5',
+        owner: { name: 'Ada Team', contact: 'ada@example.com', team: 'payments' },
+        agents: ['pay-bot', 'refund-bot'],
+        subject: 'Legacy polling ends soon',
+        text: 'Please move to elicitation.',
+        deadline: '2027-01-15T00:00:00Z',
+        links: { guide: 'https://bridge.example.com/docs/agent-guide' },
+        idempotencyKey: undefined,
+      },
+    );
     assert.equal(ada.body.idempotencyKey, ada.headers['idempotency-key']);
     const adaMail = mails.find((m) => m.to[0] === 'ada@example.com')!;
     assert.equal(adaMail.from, 'bridge@example.com');
@@ -110,7 +123,10 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.equal(await metric(first.metrics, 'email', 'sent'), 2);
     assert.equal(await metric(first.metrics, 'email', 'skipped'), 1);
     const audit = await opened.store.readAudit(50);
-    assert.ok(audit.some((e) => e.action === 'controller.notification.sent' && (e.details as { channel?: string }).channel === 'email' && (e.details as { sent?: number }).sent === 2), 'the milestone summary is audited per channel');
+    assert.ok(
+      audit.some((e) => e.action === 'controller.notification.sent' && (e.details as { channel?: string }).channel === 'email' && (e.details as { sent?: number }).sent === 2),
+      'the milestone summary is audited per channel',
+    );
   });
 
   test('a new leader resumes a pending notice and an expired claim of the old one; the old lease can neither record nor claim', async () => {
@@ -154,7 +170,11 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     // Backoff 100 ms doubling, each delay 50–100 % of it: 50–100 ms, then 100–200 ms.
     assert.ok(gaps[0]! >= 48 && gaps[0]! < 400, `first retry after 50–100 ms (got ${gaps[0]})`);
     assert.ok(gaps[1]! >= 98 && gaps[1]! < 600, `second retry after 100–200 ms (got ${gaps[1]})`);
-    assert.match(String(requests[0]!.body.text), /^\*Legacy polling ends soon\*\nPlease move to elicitation\.\n\nOwner: Ada Team \(team payments\)\nAgents still on legacy \(2\): pay-bot, refund-bot/, 'chat format: owner and agents in the text');
+    assert.match(
+      String(requests[0]!.body.text),
+      /^\*Legacy polling ends soon\*\nPlease move to elicitation\.\n\nOwner: Ada Team \(team payments\)\nAgents still on legacy \(2\): pay-bot, refund-bot/,
+      'chat format: owner and agents in the text',
+    );
     assert.deepEqual(Object.keys(requests[0]!.body), ['text']);
     const view = (await n.summary(milestone)).milestones[0]!.notices![0]!.channels.webhook!;
     assert.equal(view.attempts, 3);

@@ -11,7 +11,7 @@ import { checkNotices, NoticeInputError, type OwnerNotice } from './notice.js';
 import { ChannelWorker, DEFAULT_RETRY, type RetryPolicy, type Settled } from './worker.js';
 
 /** The pseudo-channel notices are recorded on when no channel is configured (skipped, visibly). */
-export const NO_CHANNEL = 'none';
+const NO_CHANNEL = 'none';
 const NO_CHANNEL_REASON = 'no notification channel is configured (set NOTIFY_WEBHOOK_URL or SMTP_URL)';
 
 export interface NotifierLimits {
@@ -23,7 +23,7 @@ export interface NotifierLimits {
   retentionSeconds: number;
 }
 
-export const DEFAULT_LIMITS: NotifierLimits = { maxOwners: 5_000, maxMilestones: 50, retentionSeconds: 90 * 24 * 3600 };
+const DEFAULT_LIMITS: NotifierLimits = { maxOwners: 5_000, maxMilestones: 50, retentionSeconds: 90 * 24 * 3600 };
 
 export interface NotifierDeps {
   store: EventStore;
@@ -40,7 +40,7 @@ export interface NotifierDeps {
   idleMs?: number;
 }
 
-export type ChannelCounts = Record<NoticeStateName, number>;
+type ChannelCounts = Record<NoticeStateName, number>;
 
 export interface MilestoneSummary {
   milestone: string;
@@ -52,7 +52,7 @@ export interface MilestoneSummary {
   notices?: Array<{ owner: string; team?: string; contact?: string; agents: number; channels: Record<string, NoticeView> }>;
 }
 
-export interface NoticeView {
+interface NoticeView {
   state: NoticeStateName;
   attempts: number;
   updatedAt: string;
@@ -73,7 +73,8 @@ export class Notifier {
     this.now = deps.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     const names = deps.channels.map((c) => c.name);
-    if (new Set(names).size !== names.length || names.some((n) => !/^[a-z][a-z0-9-]{0,31}$/.test(n) || n === NO_CHANNEL)) throw new Error(`notification channels need distinct names of lowercase letters, digits or "-" (got ${names.join(', ')})`);
+    if (new Set(names).size !== names.length || names.some((n) => !/^[a-z][a-z0-9-]{0,31}$/.test(n) || n === NO_CHANNEL))
+      throw new Error(`notification channels need distinct names of lowercase letters, digits or "-" (got ${names.join(', ')})`);
     const retry = { ...DEFAULT_RETRY, ...deps.retry };
     this.workers = deps.channels.map(
       (channel) =>
@@ -170,7 +171,12 @@ export class Notifier {
     const chosen = milestone === undefined ? all : all.filter((m) => m.milestone === milestone);
     const milestones = await Promise.all(
       chosen.map(async (m): Promise<MilestoneSummary> => {
-        const summary: MilestoneSummary = { milestone: m.milestone, recordedAt: new Date(m.recordedAt).toISOString(), owners: m.owners, channels: Object.fromEntries(Object.entries(m.counts).map(([channel, counts]) => [channel, fullCounts(counts)])) };
+        const summary: MilestoneSummary = {
+          milestone: m.milestone,
+          recordedAt: new Date(m.recordedAt).toISOString(),
+          owners: m.owners,
+          channels: Object.fromEntries(Object.entries(m.counts).map(([channel, counts]) => [channel, fullCounts(counts)])),
+        };
         if (milestone === undefined) return summary;
         const notices = await this.deps.store.readNotices(m.milestone);
         summary.notices = notices.map(({ owner, noticeJson, channels }) => {
@@ -197,7 +203,14 @@ export class Notifier {
     if (settled.result === 'failed') {
       audits.push(
         store.appendAudit(
-          { at, actor: 'notifier', action: 'controller.notification.failed', reason: `${settled.milestone}: ${settled.channel} notice to ${settled.owner} failed after ${settled.attempts} attempts: ${settled.error ?? ''}`, trigger: 'controller', details: { milestone: settled.milestone, channel: settled.channel, owner: settled.owner, attempts: settled.attempts, error: settled.error ?? '' } },
+          {
+            at,
+            actor: 'notifier',
+            action: 'controller.notification.failed',
+            reason: `${settled.milestone}: ${settled.channel} notice to ${settled.owner} failed after ${settled.attempts} attempts: ${settled.error ?? ''}`,
+            trigger: 'controller',
+            details: { milestone: settled.milestone, channel: settled.channel, owner: settled.owner, attempts: settled.attempts, error: settled.error ?? '' },
+          },
           settled.leaseValue,
         ),
       );
@@ -211,7 +224,14 @@ export class Notifier {
   private async auditMilestone(milestone: string, channel: string, leaseValue: string, at: string): Promise<void> {
     const counts = fullCounts((await this.deps.store.noticeMilestones()).find((m) => m.milestone === milestone)?.counts[channel] ?? {});
     await this.deps.store.appendAudit(
-      { at, actor: 'notifier', action: 'controller.notification.sent', reason: `${milestone}: ${channel} notices done: ${counts.sent} sent, ${counts.skipped} skipped, ${counts.failed} failed`, trigger: 'controller', details: { milestone, channel, ...counts } },
+      {
+        at,
+        actor: 'notifier',
+        action: 'controller.notification.sent',
+        reason: `${milestone}: ${channel} notices done: ${counts.sent} sent, ${counts.skipped} skipped, ${counts.failed} failed`,
+        trigger: 'controller',
+        details: { milestone, channel, ...counts },
+      },
       leaseValue,
     );
   }

@@ -7,7 +7,7 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
-export interface WebhookRequest {
+interface WebhookRequest {
   at: number;
   headers: IncomingHttpHeaders;
   body: Record<string, unknown>;
@@ -49,7 +49,7 @@ export async function startWebhookSink(): Promise<WebhookSink> {
   };
 }
 
-export interface ReceivedMail {
+interface ReceivedMail {
   at: number;
   from: string;
   to: string[];
