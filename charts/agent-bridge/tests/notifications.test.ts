@@ -48,7 +48,7 @@ describe('owner notification channels in the chart', () => {
     const volume = (name: string) => pod.volumes.find((v: { name: string }) => v.name === name);
     assert.deepEqual(volume('notify-webhook').secret, { secretName: 'notify-hook', defaultMode: 440, items: [{ key: 'bearer', path: 'token' }] });
     assert.deepEqual(volume('notify-smtp').secret, { secretName: 'notify-smtp', defaultMode: 440, items: [{ key: 'pw', path: 'password' }] });
-    assert.ok(container.volumeMounts!.some((m) => m.name === 'notify-smtp' && m.mountPath === '/etc/agent-bridge/notify-smtp' && m.readOnly));
+    assert.ok((container.volumeMounts as Array<{ name: string; mountPath: string; readOnly?: boolean }>).some((m) => m.name === 'notify-smtp' && m.mountPath === '/etc/agent-bridge/notify-smtp' && m.readOnly));
     assert.deepEqual(egressTo(objects, 443), { ports: [{ protocol: 'TCP', port: 443 }] }, 'the webhook (https: 443) at any address');
     assert.deepEqual(egressTo(objects, 2525), { ports: [{ protocol: 'TCP', port: 2525 }], to: [{ ipBlock: { cidr: '10.9.0.0/16' } }] }, 'SMTP on its port, at the cidrs given');
     const smtps = render({ valuesFiles: [environmentFile('production')], set: { 'controller.notifications.smtp': { url: 'smtps://mail.example.com', from: 'b@example.com' } } });

@@ -38,6 +38,8 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
                                                      acceptance, each pass / fail / pending with its value
   bridgectl drill [--agent ID] [--no-wait]           a rollback drill: the agent (default spec.rollback.drill.agent)
                                                      to legacy and back, trigger-to-effect time measured
+  bridgectl notifications [--milestone M] [--json]   owner notifications per milestone and channel: sent, pending,
+                                                     skipped, failed (--milestone: each owner's)
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
@@ -74,6 +76,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       window: { type: 'string' },
       agent: { type: 'string' },
       'no-wait': { type: 'boolean' },
+      milestone: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -9,10 +9,11 @@ import { apply } from './apply-command.js';
 import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type ControllerCommandContext } from './common.js';
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
 import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.js';
+import { notificationsCommand } from './notifications-command.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'notifications']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -45,6 +46,9 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'drill':
       noMoreArgs(command, args);
       return drillCommand(ctx);
+    case 'notifications':
+      noMoreArgs(command, args);
+      return notificationsCommand(ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { openEventStore, type ControllerLease, type OpenedEventStore } from '@agent-bridge/event-store';
 import { BridgeMetrics, createLogger } from '@agent-bridge/observability';
+import { startHttpServer } from '@agent-bridge/service-kit';
 import { freePort, sleep, startRedis, waitFor, type RedisServerHandle } from '@agent-bridge/testkit';
 import type { NotificationChannel } from './channels.js';
 import { EmailChannel } from './email.js';
+import { notificationRoutes } from './http-route.js';
 import type { OwnerNotice } from './notice.js';
 import { Notifier, type NotifierDeps } from './notifier.js';
 import { startSilentServer, startSmtpSink, startWebhookSink, type SmtpSink, type WebhookSink } from './test-sinks.js';
@@ -155,7 +157,7 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.deepEqual(late, { status: 'stale' });
   });
 
-  test('a webhook that answers 500 twice and then 200 is retried with a growing backoff and delivered once', async () => {
+  test('a webhook that answers 500 twice and then 200 is retried with a growing backoff and delivered once', async (t) => {
     const before = webhook.requests.length;
     webhook.failWith = [500, 500];
     const { notifier: n, metrics } = notifier([hook('chat')], { retry: { ...FAST, baseDelayMs: 100, maxDelayMs: 1_000 } });
@@ -167,6 +169,7 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.equal(requests.length, 3);
     assert.equal(new Set(requests.map((r) => r.headers['idempotency-key'])).size, 1, 'every attempt carries the same Idempotency-Key');
     const gaps = [requests[1]!.at - requests[0]!.at, requests[2]!.at - requests[1]!.at];
+    t.diagnostic(`retries after ${gaps[0]} ms and ${gaps[1]} ms`);
     // Backoff 100 ms doubling, each delay 50–100 % of it: 50–100 ms, then 100–200 ms.
     assert.ok(gaps[0]! >= 48 && gaps[0]! < 400, `first retry after 50–100 ms (got ${gaps[0]})`);
     assert.ok(gaps[1]! >= 98 && gaps[1]! < 600, `second retry after 100–200 ms (got ${gaps[1]})`);
@@ -183,7 +186,7 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.equal(await metric(metrics, 'webhook', 'sent'), 1);
   });
 
-  test('an SMTP server that is down or hangs: retried, recorded failed after the last attempt, while enqueue and the webhook are not delayed', async () => {
+  test('an SMTP server that is down or hangs: retried, recorded failed after the last attempt, while enqueue and the webhook are not delayed', async (t) => {
     const silent = await startSilentServer();
     const down = await freePort();
     try {
@@ -201,6 +204,7 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
         assert.ok(enqueueMs < 150, `enqueue returns at once (${enqueueMs} ms)`);
         await waitFor(() => webhook.requests.length > before, { description: 'the webhook' });
         const webhookMs = webhook.requests[before]!.at - started;
+        t.diagnostic(`SMTP ${name}: enqueue ${enqueueMs} ms, webhook received ${webhookMs} ms after enqueue began (email deadline 300 ms)`);
         assert.ok(webhookMs < 250, `the webhook went out in ${webhookMs} ms, not after the email's 300 ms deadline`);
         await waitFor(async () => (await counts(n, milestone)).email?.failed === 1, { timeoutMs: 8_000, description: 'email recorded failed' });
         const view = (await n.summary(milestone)).milestones[0]!.notices![0]!.channels.email!;
@@ -237,5 +241,26 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     assert.equal(await redis.client().exists(opened.keys.notices('no-channel'), opened.keys.noticeCounts('no-channel')), 0, 'a forgotten milestone leaves no keys');
     await assert.rejects(n.enqueue([{ ...notices('x')[0]!, milestone: 'bad milestone' }], lease.value), { message: /notice 0 \(milestone bad milestone, owner Ada Team\): milestone must be 1 to 100 letters/ });
     await assert.rejects(n.enqueue([notices('x')[0]!, notices('x')[0]!], lease.value), { message: /owner "Ada Team" appears twice for milestone x/ });
+  });
+
+  test('GET /admin/notifications answers the summary with the admin token only, for every milestone or one', async () => {
+    const { notifier: n } = notifier([]);
+    const http = await startHttpServer({ host: '127.0.0.1', port: 0, routes: notificationRoutes({ notifier: n, adminToken: 'admin-token-0123456789' }) });
+    try {
+      const get = (path: string, token?: string) => fetch(`${http.url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      assert.equal((await get('/admin/notifications')).status, 401);
+      assert.equal((await get('/admin/notifications', 'wrong-token-0123456789')).status, 401);
+      const all = (await (await get('/admin/notifications', 'admin-token-0123456789')).json()) as { channels: string[]; milestones: Array<{ milestone: string; notices?: unknown }> };
+      assert.deepEqual(all.channels, []);
+      assert.ok(all.milestones.length > 0 && all.milestones.every((m) => m.notices === undefined), 'counts only');
+      const one = (await (await get(`/admin/notifications?milestone=${encodeURIComponent(all.milestones[0]!.milestone)}`, 'admin-token-0123456789')).json()) as { milestones: Array<{ notices?: unknown[] }> };
+      assert.equal(one.milestones.length, 1);
+      assert.ok(one.milestones[0]!.notices!.length > 0, 'each owner');
+      const bad = await get('/admin/notifications?milestone=no%20spaces', 'admin-token-0123456789');
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: { message: string } }).error.message, /milestone must be 1 to 100 letters/);
+    } finally {
+      await http.close(100);
+    }
   });
 });
