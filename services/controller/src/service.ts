@@ -17,6 +17,8 @@ export const SERVICE_NAME = 'controller';
 
 export interface ControllerService {
   controller: Controller;
+  /** Owner notifications (notify/): the deprecation schedule's notices go through it. */
+  notifier: Notifier;
   url: string;
   close(): Promise<void>;
 }
@@ -111,6 +113,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
 
   return {
     controller,
+    notifier,
     url: http.url,
     async close() {
       // Admin requests go to another controller from now on (bridgectl retries a 503 SHUTTING_DOWN);

@@ -62,7 +62,6 @@ export class ChannelWorker {
   private stopped = false;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private readonly inFlight = new Set<AbortController>();
 
   constructor(
     readonly channel: NotificationChannel,
@@ -80,10 +79,12 @@ export class ChannelWorker {
     wake?.();
   }
 
-  /** Stops claiming; sends in flight are aborted (their claims run out and are resumed by the next leader). */
+  /**
+   * Stops claiming and waits for the sends in flight (each bounded by its deadline) to be recorded:
+   * aborting one the receiver already accepted would have the next leader send it again.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const controller of this.inFlight) controller.abort();
     this.poke();
     await this.running;
   }
@@ -136,7 +137,6 @@ export class ChannelWorker {
     const attempts = claimed.state.attempts;
     const token = claimed.state.token!;
     const abort = new AbortController();
-    this.inFlight.add(abort);
     const timer = setTimeout(() => abort.abort(), retry.timeoutMs);
     let error: string | undefined;
     let permanent = false;
@@ -152,7 +152,6 @@ export class ChannelWorker {
       permanent = caught instanceof ChannelError && caught.permanent;
     } finally {
       clearTimeout(timer);
-      this.inFlight.delete(abort);
     }
     const at = now();
     const outcome = error === undefined ? ({ result: 'sent' } as const) : permanent || attempts >= retry.maxAttempts ? ({ result: 'failed' } as const) : ({ result: 'retry', dueAt: at + retryDelayMs(retry, attempts) } as const);
