@@ -136,6 +136,7 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     const old = notifier([hook()]); // never started: it records, and dies before sending
     const milestone = 'deprecation:day-7';
     await old.notifier.enqueue([notices(milestone)[0]!, notices(milestone)[1]!], lease.value);
+    await waitFor(async () => /^agentbridge_notifications_pending\{[^}]*channel="webhook"[^}]*\} 2$/m.test((await old.metrics.render()).body), { description: 'the pending gauge at 2' });
     // The old leader had claimed Bob's notice and was sending it when it died.
     const claimed = await opened.store.claimDueNotices('webhook', { now: Date.now(), claimUntil: Date.now() + 300, token: 'old-claim', maxAttempts: 4, limit: 1 }, lease.value);
     assert.equal(claimed.length, 1);

@@ -81,7 +81,6 @@ export class Notifier {
         new ChannelWorker(channel, {
           store: deps.store,
           logger: deps.logger,
-          metrics: deps.metrics,
           now: this.now,
           leaseValue: deps.leaseValue,
           retry,
@@ -161,7 +160,10 @@ export class Notifier {
         fence,
       );
     }
-    if (total.queued > 0) for (const worker of this.workers) worker.poke();
+    if (total.queued > 0) {
+      for (const worker of this.workers) worker.poke();
+      void this.countPending().catch(() => undefined);
+    }
     return total;
   }
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClaimedNotice, NoticeLedgerStore } from '@agent-bridge/event-store';
-import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
+import type { Logger } from '@agent-bridge/observability';
 import { ChannelError, type NotificationChannel } from './channels.js';
 import { noticeIdempotencyKey, type OwnerNotice } from './notice.js';
 
@@ -47,7 +47,6 @@ export interface Settled {
 export interface WorkerDeps {
   store: NoticeLedgerStore;
   logger: Logger;
-  metrics: BridgeMetrics;
   now: () => number;
   /** The leader lease value while this controller leads. */
   leaseValue: () => string | undefined;
@@ -117,18 +116,22 @@ export class ChannelWorker {
     // A claim outlives the send's deadline, so a live send is never claimed twice.
     const claimUntil = at + 2 * retry.timeoutMs + 1_000;
     const claimed = await store.claimDueNotices(this.channel.name, { now: at, claimUntil, token: randomUUID(), maxAttempts: retry.maxAttempts, limit: retry.concurrency }, lease);
-    await Promise.all(
-      claimed.map((notice) => {
+    // Settled one by one: a send whose result could not be recorded stays claimed until its claim
+    // runs out, and the others are still recorded (and waited for by stop()).
+    const results = await Promise.allSettled(
+      claimed.map(async (notice) => {
         if ('exhausted' in notice) {
           this.deps.onSettled({ channel: notice.channel, milestone: notice.milestone, owner: notice.owner, result: 'failed', attempts: notice.state.attempts, error: notice.state.lastError ?? '', leaseValue: lease });
-          return undefined;
+          return;
         }
-        return this.deliver(notice, lease);
+        await this.deliver(notice, lease);
       }),
     );
+    for (const result of results) if (result.status === 'rejected') this.deps.logger.warn({ err: result.reason, channel: this.channel.name }, 'could not record a notification; its claim runs out and it is tried again');
     if (claimed.length >= retry.concurrency) return 0;
     const next = await store.nextNoticeDueAt(this.channel.name);
-    return next === null ? this.deps.idleMs : Math.max(0, Math.min(this.deps.idleMs, next - now()));
+    // At least a few ms when nothing was claimed: a due entry that is not claimable never spins the loop.
+    return next === null ? this.deps.idleMs : Math.max(claimed.length === 0 ? 20 : 0, Math.min(this.deps.idleMs, next - now()));
   }
 
   private async deliver(claimed: ClaimedNotice, lease: string): Promise<void> {
