@@ -222,6 +222,24 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     }
   });
 
+  test('a refusal for good (webhook 404, SMTP 550 no such mailbox) is recorded failed after one attempt, not retried', async () => {
+    const before = webhook.requests.length;
+    webhook.failWith = [404];
+    const { notifier: n, metrics } = notifier([hook(), email()]);
+    n.start();
+    const milestone = 'refused';
+    await n.enqueue([{ ...notices(milestone)[0]!, owner: { name: 'Nobody', contact: 'nobody@example.com' } }], lease.value);
+    await waitFor(async () => (await counts(n, milestone)).webhook?.failed === 1 && (await counts(n, milestone)).email?.failed === 1, { description: 'both failed' });
+    const view = (await n.summary(milestone)).milestones[0]!.notices![0]!.channels;
+    assert.equal(view.webhook!.attempts, 1);
+    assert.equal(view.webhook!.lastError, 'webhook answered 404: sink says no');
+    assert.equal(view.email!.attempts, 1);
+    assert.match(view.email!.lastError!, /550.*no such mailbox/);
+    assert.equal(webhook.requests.length - before, 1);
+    assert.equal(await metric(metrics, 'webhook', 'retried'), 0);
+    assert.equal(await metric(metrics, 'email', 'failed'), 1);
+  });
+
   test('with no channel configured, notices are recorded as skipped on "none", visibly', async () => {
     const { notifier: n, metrics } = notifier([]);
     assert.deepEqual(await n.enqueue(notices('no-channel'), lease.value), { queued: 0, already: 0, skipped: 3 });

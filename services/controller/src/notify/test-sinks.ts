@@ -74,6 +74,11 @@ export async function startSmtpSink(options: { user?: string; password?: string 
       if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
       else callback(new Error('invalid credentials'));
     },
+    // A mailbox that does not exist: refused for good (550), as a real server would.
+    onRcptTo(address, _session, callback) {
+      if (address.address.startsWith('nobody@')) callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 }));
+      else callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
