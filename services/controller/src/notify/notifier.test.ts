@@ -172,8 +172,8 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
     const gaps = [requests[1]!.at - requests[0]!.at, requests[2]!.at - requests[1]!.at];
     t.diagnostic(`retries after ${gaps[0]} ms and ${gaps[1]} ms`);
     // Backoff 100 ms doubling, each delay 50–100 % of it: 50–100 ms, then 100–200 ms.
-    assert.ok(gaps[0]! >= 48 && gaps[0]! < 400, `first retry after 50–100 ms (got ${gaps[0]})`);
-    assert.ok(gaps[1]! >= 98 && gaps[1]! < 600, `second retry after 100–200 ms (got ${gaps[1]})`);
+    assert.ok(gaps[0]! >= 48 && gaps[0]! < 1_000, `first retry after 50–100 ms (got ${gaps[0]})`);
+    assert.ok(gaps[1]! >= 98 && gaps[1]! < 1_500, `second retry after 100–200 ms (got ${gaps[1]})`);
     assert.match(
       String(requests[0]!.body.text),
       /^\*Legacy polling ends soon\*\nPlease move to elicitation\.\n\nOwner: Ada Team \(team payments\)\nAgents still on legacy \(2\): pay-bot, refund-bot/,
@@ -197,20 +197,20 @@ describe('the notifier, with a real Redis, a real SMTP server and a real webhook
       ] as const) {
         const before = webhook.requests.length;
         const milestone = `smtp-${name}`;
-        const { notifier: n, metrics } = notifier([email(port), hook()], { retry: { ...FAST, timeoutMs: 300, maxAttempts: 3 } });
+        const { notifier: n, metrics } = notifier([email(port), hook()], { retry: { ...FAST, timeoutMs: 1_000, maxAttempts: 3 } });
         n.start();
         const started = Date.now();
         await n.enqueue([notices(milestone)[0]!], lease.value);
         const enqueueMs = Date.now() - started;
-        assert.ok(enqueueMs < 150, `enqueue returns at once (${enqueueMs} ms)`);
+        assert.ok(enqueueMs < 300, `enqueue returns at once (${enqueueMs} ms)`);
         await waitFor(() => webhook.requests.length > before, { description: 'the webhook' });
         const webhookMs = webhook.requests[before]!.at - started;
-        t.diagnostic(`SMTP ${name}: enqueue ${enqueueMs} ms, webhook received ${webhookMs} ms after enqueue began (email deadline 300 ms)`);
-        assert.ok(webhookMs < 250, `the webhook went out in ${webhookMs} ms, not after the email's 300 ms deadline`);
+        t.diagnostic(`SMTP ${name}: enqueue ${enqueueMs} ms, webhook received ${webhookMs} ms after enqueue began (email deadline 1 s)`);
+        assert.ok(webhookMs < 700, `the webhook went out in ${webhookMs} ms, not after the email's 1 s deadline`);
         await waitFor(async () => (await counts(n, milestone)).email?.failed === 1, { timeoutMs: 8_000, description: 'email recorded failed' });
         const view = (await n.summary(milestone)).milestones[0]!.notices![0]!.channels.email!;
         assert.equal(view.attempts, 3);
-        assert.match(view.lastError!, name === 'hangs' ? /did not complete the send within the deadline|no answer within 300 ms|timeout/i : /ECONNREFUSED/);
+        assert.match(view.lastError!, name === 'hangs' ? /did not complete the send within the deadline|no answer within 1000 ms|timeout/i : /ECONNREFUSED/);
         assert.equal(await metric(metrics, 'email', 'retried'), 2);
         assert.equal(await metric(metrics, 'email', 'failed'), 1);
         await waitFor(async () => (await opened.store.readAudit(100)).some((e) => e.action === 'controller.notification.failed' && (e.details as { milestone?: string }).milestone === milestone), { description: 'the failure audited' });
