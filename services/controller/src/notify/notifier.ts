@@ -104,11 +104,6 @@ export class Notifier {
     await Promise.all(this.deps.channels.map((c) => c.close?.()));
   }
 
-  /** Looks at the ledger now (call when this controller became the leader: it resumes what its predecessor left). */
-  resume(): void {
-    for (const worker of this.workers) worker.poke();
-  }
-
   /**
    * Records each notice as pending on every channel (skipped where a channel cannot reach the owner,
    * or on "none" when no channel is configured) and returns at once: it never waits on a channel.
@@ -119,7 +114,11 @@ export class Notifier {
   async enqueue(notices: OwnerNotice[], fence: string): Promise<{ queued: number; already: number; skipped: number }> {
     const checked = checkNotices(notices);
     const byMilestone = new Map<string, OwnerNotice[]>();
-    for (const notice of checked) byMilestone.set(notice.milestone, [...(byMilestone.get(notice.milestone) ?? []), notice]);
+    for (const notice of checked) {
+      const group = byMilestone.get(notice.milestone);
+      if (group) group.push(notice);
+      else byMilestone.set(notice.milestone, [notice]);
+    }
     const channels = this.deps.channels;
     const names = channels.length > 0 ? channels.map((c) => c.name) : [NO_CHANNEL];
     const total = { queued: 0, already: 0, skipped: 0 };
