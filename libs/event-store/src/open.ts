@@ -11,6 +11,7 @@ import { RedisElicitWaits } from './redis/elicit-waits.js';
 import { RedisLeases } from './redis/leases.js';
 import { RedisMailboxes } from './redis/mailboxes.js';
 import { RedisMessages } from './redis/messages.js';
+import { RedisNotices } from './redis/notices.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisProgress } from './redis/progress.js';
 import { RedisPushLanes } from './redis/push-lanes.js';
@@ -21,7 +22,7 @@ import type { EventStore } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './redis/context.js';
 
 /** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
-const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage, RedisProgress] as const;
+const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage, RedisProgress, RedisNotices] as const;
 /** A part's public methods (its private members would make the intersection `never`). */
 type Public<T> = { [K in keyof T]: T[K] };
 type Parts = Public<InstanceType<(typeof PARTS)[number]>>;

@@ -24,6 +24,9 @@ export const SCRIPT_NAMES = [
   'fenced_write',
   'close_message',
   'record_owner_feedback',
+  'notice_enqueue',
+  'notice_claim',
+  'notice_settle',
 ] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -347,3 +347,49 @@ export interface OwnerFeedbackSummary {
   byScore: Record<'1' | '2' | '3' | '4' | '5', number>;
   total: number;
 }
+
+/** Where an owner notice stands on one channel (the notification ledger, notice_*.lua). */
+export type NoticeStateName = 'pending' | 'sending' | 'sent' | 'skipped' | 'failed';
+
+export interface NoticeState {
+  state: NoticeStateName;
+  /** Sends begun (each claim is one). */
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When it may be sent (again). */
+  dueAt: number;
+  /** While sending: the claim's token and when it runs out. */
+  token?: string;
+  claimUntil?: number;
+  sentAt?: number;
+  lastError?: string;
+  /** Why it was skipped. */
+  detail?: string;
+}
+
+/** A milestone's notices to record: for each owner, the notice (opaque JSON) and its first state on each channel. */
+export interface NoticeBatch {
+  milestone: string;
+  channels: string[];
+  notices: Array<{ owner: string; noticeJson: string; initial: Array<{ state: 'pending' | 'skipped'; detail?: string }> }>;
+  now: number;
+  retentionSeconds: number;
+  maxOwners: number;
+  maxMilestones: number;
+}
+
+/** What one enqueue did on one channel: newly pending, already recorded, newly recorded as skipped. */
+export interface EnqueueCounts {
+  queued: number;
+  already: number;
+  skipped: number;
+}
+
+export interface ClaimedNotice {
+  milestone: string;
+  owner: string;
+  channel: string;
+  noticeJson: string;
+  state: NoticeState;
+}

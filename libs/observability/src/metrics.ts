@@ -110,6 +110,9 @@ export class BridgeMetrics {
   readonly ownerFeedbackPositiveRatio: Gauge;
   /** Progress page requests refused, by reason (docs/operations.md). */
   readonly progressRefused: Counter<'reason'>;
+  /** Owner notifications (controller), by channel (webhook, email, none) and result (sent, skipped, retried, failed). */
+  readonly notifications: Counter<'channel' | 'result'>;
+  readonly notificationsPending: Gauge<'channel'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -375,6 +378,18 @@ export class BridgeMetrics {
       name: 'agentbridge_progress_requests_refused_total',
       help: 'Progress page requests refused, by reason (rate, invalid, unknown_agent, origin, full, unauthorized, method, disabled, unavailable).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'agentbridge_notifications_total',
+      help: 'Owner notifications by channel (webhook, email, none) and result: sent, skipped (the channel cannot reach the owner, or no channel is configured), retried (an attempt failed, another follows), failed (attempts used up, or refused for good).',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.notificationsPending = new Gauge({
+      name: 'agentbridge_notifications_pending',
+      help: 'Owner notifications recorded and not yet sent (pending or sending), by channel, as the leading controller last counted them.',
+      labelNames: ['channel'],
       registers,
     });
   }

@@ -18,6 +18,7 @@ import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type Co
 import type { Evidence } from './reconcile/evidence.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
+import type { Notifier } from './notify/notifier.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -40,6 +41,8 @@ export interface ControllerDeps {
   healthUrls?: readonly string[];
   /** The agent registry (AGENT_TOKENS_FILE): the inventory's registered agents and owners. */
   registry?: Pick<AgentRegistry, 'entries'>;
+  /** Owner notifications (the deprecation schedule enqueues them with the lease value; notify/). */
+  notifier?: Notifier;
   logger: Logger;
   now?: () => number;
 }

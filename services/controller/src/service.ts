@@ -7,6 +7,10 @@ import { Controller } from './controller.js';
 import { httpApiRoutes } from './http-api.js';
 import { StoreLeaderElector, type LeadershipGate } from './leader.js';
 import { startProgressPage, type ProgressPage } from './progress/server.js';
+import { channelsFromConfig } from './notify/channels.js';
+import { notificationRoutes } from './notify/http-route.js';
+import { Notifier } from './notify/notifier.js';
+import { notifierOptions } from './notify/settings.js';
 import { FileResourceSource } from './sources/file-source.js';
 import type { ResourceSource } from './sources/source.js';
 
@@ -14,6 +18,8 @@ export const SERVICE_NAME = 'controller';
 
 export interface ControllerService {
   controller: Controller;
+  /** Owner notifications (notify/): the deprecation schedule's notices go through it. */
+  notifier: Notifier;
   url: string;
   /** The public progress page (its own listener), when PROGRESS_ENABLED. */
   progressUrl?: string;
@@ -47,6 +53,8 @@ export async function startControllerService(config: ControllerConfig, logger: L
   }
   elector = new StoreLeaderElector(store, config.CONTROLLER_ID, config.LEADER_LEASE_TTL_MS, logger, gate);
   const clients = new Map<string, PrometheusClient>();
+  // Owner notifications: sent by the leader beside the reconcile loop; the schedule enqueues them.
+  const notifier = new Notifier({ store, keys, logger, metrics, channels: channelsFromConfig(config), leaseValue: () => elector.lease()?.value, ...notifierOptions(config) });
   const controller = new Controller(
     {
       store,
@@ -57,6 +65,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       logger,
       healthUrls: config.ELICITATION_HEALTH_URLS,
       ...(registry ? { registry } : {}),
+      notifier,
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
@@ -94,6 +103,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
           return url ? { id: leader, url } : null;
         },
       }),
+      ...notificationRoutes({ notifier, adminToken: secret(config.ADMIN_TOKEN, config.ADMIN_TOKEN_FILE) }),
       ...runtime.probes(() => ({ leader: controller.isLeader() })),
     },
   });
@@ -109,10 +119,12 @@ export async function startControllerService(config: ControllerConfig, logger: L
   if (config.PROGRESS_ENABLED) {
     progress = await startProgressPage(config, { report: () => controller.report(), inventory: () => controller.inventory(), isLeader: () => controller.isLeader(), store }, metrics, logger);
   }
+  notifier.start();
   logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID, registeredAgents: registry?.size ?? null }, 'controller started');
 
   return {
     controller,
+    notifier,
     url: http.url,
     ...(progress ? { progressUrl: progress.url } : {}),
     async close() {
@@ -121,6 +133,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       http.drain();
       clearInterval(heartbeatTimer);
       await progress?.close();
+      await notifier.stop(); // before the lease is released: a send in flight is settled by its own claim
       await controller.stop();
       await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);
       await http.close(1_000);

@@ -10,10 +10,11 @@ import { apply } from './apply-command.js';
 import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type ControllerCommandContext } from './common.js';
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
 import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.js';
+import { notificationsCommand } from './notifications-command.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents', 'notifications']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -49,6 +50,9 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'agents':
       noMoreArgs(command, args);
       return agentsCommand(ctx);
+    case 'notifications':
+      noMoreArgs(command, args);
+      return notificationsCommand(ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
