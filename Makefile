@@ -1,5 +1,7 @@
 # agent-bridge — the two commands are `make up` and `make test` (see README.md).
 SHELL := /bin/bash
+# playwright-core (the progress page e2e test) drives Debian's chromium; no package may download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 NODE_TS := node --conditions=agentbridge-source --import tsx
 UNIT_TESTS := $(shell find libs services tools charts bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)

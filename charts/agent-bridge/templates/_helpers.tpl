@@ -433,6 +433,15 @@ imagePullSecrets:
 
 {{/* Volumes of the controller container: its tokens and its own projected API token. */}}
 {{- define "agent-bridge.controllerVolumes" -}}
+{{- if and .Values.progressPage.enabled .Values.progressPage.token.existingSecret }}
+- name: progress-token
+  secret:
+    secretName: {{ .Values.progressPage.token.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.progressPage.token.key }}
+        path: progress-token
+{{- end }}
 - name: controller-tokens
   secret:
     secretName: {{ include "agent-bridge.controllerTokensSecretName" . }}
@@ -465,6 +474,62 @@ imagePullSecrets:
               fieldRef:
                 apiVersion: v1
                 fieldPath: metadata.namespace
+{{- $n := .Values.controller.notifications }}
+{{- with $n.webhook.existingSecret }}
+- name: notify-webhook
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ $n.webhook.tokenKey }}
+        path: token
+{{- end }}
+{{- with $n.smtp.existingSecret }}
+- name: notify-smtp
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ $n.smtp.passwordKey }}
+        path: password
+{{- end }}
+{{- end }}
+
+{{/* The owner notification channels of the controller (controller.notifications): env. */}}
+{{- define "agent-bridge.notifyEnv" -}}
+{{- $n := .Values.controller.notifications }}
+{{- if $n.webhook.url }}
+- name: NOTIFY_WEBHOOK_URL
+  value: {{ $n.webhook.url | quote }}
+- name: NOTIFY_WEBHOOK_FORMAT
+  value: {{ $n.webhook.format | quote }}
+{{- if $n.webhook.existingSecret }}
+- name: NOTIFY_WEBHOOK_TOKEN_FILE
+  value: /etc/agent-bridge/notify-webhook/token
+{{- end }}
+{{- end }}
+{{- if $n.smtp.url }}
+{{- if not $n.smtp.from }}
+{{- fail "controller.notifications.smtp.from must be set with smtp.url: the From of owner emails, such as \"Agent Bridge <bridge@example.com>\"" }}
+{{- end }}
+- name: SMTP_URL
+  value: {{ $n.smtp.url | quote }}
+- name: SMTP_FROM
+  value: {{ $n.smtp.from | quote }}
+- name: NOTIFY_EMAIL_HTML
+  value: {{ $n.smtp.html | quote }}
+{{- if $n.smtp.existingSecret }}
+- name: SMTP_PASSWORD_FILE
+  value: /etc/agent-bridge/notify-smtp/password
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The TCP port of a URL: its own, or its scheme's (https 443, http 80, smtps 465, smtp 587). */}}
+{{- define "agent-bridge.urlPort" -}}
+{{- $u := urlParse . }}
+{{- $parts := splitList ":" $u.host }}
+{{- if and (gt (len $parts) 1) (not (hasSuffix "]" $u.host)) }}{{ last $parts }}{{ else }}{{ get (dict "https" "443" "http" "80" "smtps" "465" "smtp" "587") $u.scheme }}{{ end }}
 {{- end }}
 
 {{/* The controller container (a sidecar of the router pods, or its own Deployment's). */}}
@@ -479,8 +544,14 @@ imagePullSecrets:
     - name: {{ $port }}
       containerPort: {{ $c.port }}
       protocol: TCP
+    {{- if .Values.progressPage.enabled }}
+    - name: progress
+      containerPort: {{ .Values.progressPage.port }}
+      protocol: TCP
+    {{- end }}
   env:
     {{- include "agent-bridge.commonEnv" (list . $c) | trim | nindent 4 }}
+    {{- include "agent-bridge.progressEnv" . | trim | nindent 4 }}
     - name: SOURCE
       value: kubernetes
     - name: KUBE_NAMESPACE
@@ -502,6 +573,7 @@ imagePullSecrets:
     - name: AGENT_TOKENS_FILE
       value: /etc/agent-bridge/agent-tokens/agent-tokens.json
     {{- end }}
+    {{- include "agent-bridge.notifyEnv" . | nindent 4 }}
     {{- if and .Values.elicitation.enabled (kindIs "invalid" (index (merge (dict) ($c.settings | default dict) (.Values.settings | default dict)) "ELICITATION_HEALTH_URLS")) }}
     # The health-check trigger (spec.rollback.healthCheck) probes the elicitation Service, besides
     # each replica the store knows: no ready pod behind it is a failed check.
@@ -529,7 +601,51 @@ imagePullSecrets:
       mountPath: /etc/agent-bridge/agent-tokens
       readOnly: true
     {{- end }}
+    {{- if and .Values.progressPage.enabled .Values.progressPage.token.existingSecret }}
+    - name: progress-token
+      mountPath: /etc/agent-bridge/progress-token
+      readOnly: true
+    {{- end }}
     - name: kube-api-access
       mountPath: /var/run/secrets/kubernetes.io/serviceaccount
       readOnly: true
+    {{- with .Values.controller.notifications.webhook.existingSecret }}
+    - name: notify-webhook
+      mountPath: /etc/agent-bridge/notify-webhook
+      readOnly: true
+    {{- end }}
+    {{- with .Values.controller.notifications.smtp.existingSecret }}
+    - name: notify-smtp
+      mountPath: /etc/agent-bridge/notify-smtp
+      readOnly: true
+    {{- end }}
+{{- end }}
+
+{{- /* The progress page's settings (progressPage): its own port, the Ingress path it is served
+       under, and the Ingress as the one proxy in front of it (the client is the last
+       X-Forwarded-For hop). */}}
+{{- define "agent-bridge.progressEnv" -}}
+{{- $p := .Values.progressPage -}}
+- name: PROGRESS_ENABLED
+  value: {{ $p.enabled | quote }}
+{{- if $p.enabled }}
+- name: PROGRESS_PORT
+  value: {{ $p.port | quote }}
+- name: PROGRESS_BASE_PATH
+  value: {{ $p.path | quote }}
+- name: PROGRESS_LOOKUP_ENABLED
+  value: {{ $p.lookup | quote }}
+- name: PROGRESS_FEEDBACK_ENABLED
+  value: {{ $p.feedback | quote }}
+- name: PROGRESS_TRUSTED_PROXY_HOPS
+  value: {{ ternary "1" "0" .Values.ingress.enabled | quote }}
+{{- with $p.migrationGuideUrl }}
+- name: PROGRESS_MIGRATION_GUIDE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $p.token.existingSecret }}
+- name: PROGRESS_TOKEN_FILE
+  value: /etc/agent-bridge/progress-token/progress-token
+{{- end }}
+{{- end }}
 {{- end }}

@@ -395,6 +395,14 @@ describe('settings', () => {
     'KUBE_LEASE_NAME',
     'ADMIN_TOKEN_FILE',
     'WEBHOOK_TOKEN_FILE',
+    // controller.notifications (notifications.test.ts)
+    'NOTIFY_WEBHOOK_URL',
+    'NOTIFY_WEBHOOK_FORMAT',
+    'NOTIFY_WEBHOOK_TOKEN_FILE',
+    'SMTP_URL',
+    'SMTP_PASSWORD_FILE',
+    'SMTP_FROM',
+    'NOTIFY_EMAIL_HTML',
     'REQUEST_STATE_KEY',
     'REQUEST_STATE_PREVIOUS_KEY',
     'MCP_ALLOWED_ORIGINS',
@@ -403,6 +411,15 @@ describe('settings', () => {
     'INTER_REPLICA_PREVIOUS_KEY',
     'RELAY_ALLOWED_TARGETS',
     'POD_IP',
+    // progressPage (tests/progress-page.test.ts).
+    'PROGRESS_ENABLED',
+    'PROGRESS_PORT',
+    'PROGRESS_BASE_PATH',
+    'PROGRESS_LOOKUP_ENABLED',
+    'PROGRESS_FEEDBACK_ENABLED',
+    'PROGRESS_MIGRATION_GUIDE_URL',
+    'PROGRESS_TRUSTED_PROXY_HOPS',
+    'PROGRESS_TOKEN_FILE',
   ];
   /** Read by the services but not set in a cluster, and why. */
   const NOT_IN_A_CLUSTER: Record<string, string> = {
@@ -412,6 +429,7 @@ describe('settings', () => {
     FEATURE_FLAGS_FILE: 'SOURCE=file only; the chart runs SOURCE=kubernetes',
     ADMIN_TOKEN: 'tokens come from Secret files (ADMIN_TOKEN_FILE), never the environment',
     WEBHOOK_TOKEN: 'tokens come from Secret files (WEBHOOK_TOKEN_FILE), never the environment',
+    PROGRESS_TOKEN: 'tokens come from Secret files (PROGRESS_TOKEN_FILE), never the environment',
   };
   const settable = (service: ServiceName): Record<string, { type: string[]; minimum?: number; maximum?: number; enum?: unknown[] }> => schema.properties[SERVICE_CONFIG[service].values].properties.settings.properties;
 
@@ -689,7 +707,7 @@ describe('Ingress', () => {
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity-mode'], 'persistent');
     assert.equal(ingress('legacy-poll').metadata.annotations!['nginx.ingress.kubernetes.io/affinity'], undefined);
     const none = ofKind(render({ valuesFiles: [environmentFile('production')], set: { 'ingress.elicitation.sessionAffinity': 'none' } }), 'Ingress');
-    assert.ok(none.every((object) => object.metadata.annotations!['nginx.ingress.kubernetes.io/affinity'] === undefined));
+    assert.ok(none.every((object) => object.metadata.annotations?.['nginx.ingress.kubernetes.io/affinity'] === undefined));
   });
 
   test('another path is rewritten to /mcp', () => {

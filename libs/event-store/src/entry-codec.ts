@@ -34,6 +34,8 @@ export const LANE_FIELDS = {
 export const LOG_FIELDS = {
   audit: 'a',
   communication: 'c',
+  /** An adoption sample of the progress page (JSON AdoptionSample). */
+  adoptionSample: 's',
 } as const;
 
 /** The named field tables the Lua `fields` include defines (one Lua table per entry). */

@@ -241,8 +241,32 @@ export class Keys {
   flagsApplied(): string {
     return `${this.prefix}:{control}:flags:applied`;
   }
+  /** Stream of adoption samples (field `s`, JSON), capped by age and length: the progress page's chart. */
+  adoptionSamples(): string {
+    return `${this.prefix}:{control}:progress:adoption`;
+  }
+  /** Owner feedback from the progress page: latest answer per agent (hash), when (sorted set), counts per score (hash). */
+  ownerFeedback(part: 'answers' | 'times' | 'counts'): string {
+    return `${this.prefix}:{control}:progress:feedback:${part}`;
+  }
   routerMembers(): string {
     return `${this.prefix}:{control}:routers`;
+  }
+  /** Owner notification ledger (notice_*.lua): the milestones recorded, oldest first (zset: milestone → first recorded at, ms). */
+  noticeMilestones(): string {
+    return `${this.prefix}:{control}:notify:milestones`;
+  }
+  /** A milestone's notices: `n|<owner>` → the notice, `s|<channel>|<owner>` → its state on that channel. */
+  notices(milestone: string): string {
+    return `${this.prefix}:{control}:notify:m:${milestone}`;
+  }
+  /** A milestone's counts: `owners`, `<channel>|<state>`. */
+  noticeCounts(milestone: string): string {
+    return `${this.prefix}:{control}:notify:c:${milestone}`;
+  }
+  /** A channel's notices to send (zset: `<milestone>|<owner>` → when due, ms; a claim's end while one is sending). */
+  noticesDue(channel: string): string {
+    return `${this.prefix}:{control}:notify:due:${channel}`;
   }
   /** Live replicas of a service and the URL other replicas reach them at (session forwarding). */
   replicas(service: string): string {

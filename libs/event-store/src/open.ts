@@ -11,7 +11,9 @@ import { RedisElicitWaits } from './redis/elicit-waits.js';
 import { RedisLeases } from './redis/leases.js';
 import { RedisMailboxes } from './redis/mailboxes.js';
 import { RedisMessages } from './redis/messages.js';
+import { RedisNotices } from './redis/notices.js';
 import { RedisPresence } from './redis/presence.js';
+import { RedisProgress } from './redis/progress.js';
 import { RedisPushLanes } from './redis/push-lanes.js';
 import { RedisShards } from './redis/shards.js';
 import { RedisUsage } from './redis/usage.js';
@@ -20,7 +22,7 @@ import type { EventStore } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './redis/context.js';
 
 /** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
-const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage] as const;
+const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage, RedisProgress, RedisNotices] as const;
 /** A part's public methods (its private members would make the intersection `never`). */
 type Public<T> = { [K in keyof T]: T[K] };
 type Parts = Public<InstanceType<(typeof PARTS)[number]>>;

@@ -23,6 +23,10 @@ export const SCRIPT_NAMES = [
   'finish_elicit',
   'fenced_write',
   'close_message',
+  'record_owner_feedback',
+  'notice_enqueue',
+  'notice_claim',
+  'notice_settle',
 ] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -7,6 +7,9 @@ import type {
   SendQuota,
   SendToAdmit,
   ActiveAgentCounts,
+  AdoptionSample,
+  OwnerFeedback,
+  OwnerFeedbackSummary,
   AppliedFlags,
   ControllerLease,
   AgentActivity,
@@ -19,11 +22,16 @@ import type {
   AppendRequest,
   AppendResult,
   AuditEntry,
+  ClaimedNotice,
+  EnqueueCounts,
   CommunicationEvent,
   EventEntry,
   LedgerRecord,
   LedgerState,
   MailboxState,
+  NoticeBatch,
+  NoticeState,
+  NoticeStateName,
   PollLanePage,
   PresenceSession,
   PublishOutcome,
@@ -191,8 +199,37 @@ export interface ControlStore {
   readFlagsApplied(since: number): Promise<AppliedFlags[]>;
 }
 
-/** What the controllers need: leader election, the local-mode status, and the adoption numbers. */
-export interface ControllerStore {
+/**
+ * The owner notification ledger (redis/notices.ts): once per owner per milestone per channel,
+ * pending → sending (claimed, with an expiry) → sent | skipped | failed. Decision 0023.
+ */
+export interface NoticeLedgerStore {
+  /** Records what is not recorded yet (fenced by the controller lease; LIMIT error past `maxOwners`); old milestones are forgotten. */
+  enqueueNotices(batch: NoticeBatch, leaseValue: string): Promise<Record<string, EnqueueCounts>>;
+  /** Claims up to `limit` due notices of a channel (fenced by the lease); `exhausted` ones were recorded failed instead (attempts used up). */
+  claimDueNotices(
+    channel: string,
+    claim: { now: number; claimUntil: number; token: string; maxAttempts: number; limit: number },
+    leaseValue: string,
+  ): Promise<Array<ClaimedNotice | (Omit<ClaimedNotice, 'noticeJson'> & { exhausted: true })>>;
+  /** Records how a claimed send ended (fenced by the claim's token); `open`: the channel's notices of the milestone still pending or sending. */
+  settleNotice(
+    notice: { milestone: string; owner: string; channel: string; token: string },
+    outcome: { result: 'sent' | 'skipped' | 'failed' } | { result: 'retry'; dueAt: number },
+    detail: string,
+    now: number,
+    retentionSeconds: number,
+  ): Promise<{ status: 'settled'; open: number } | { status: 'stale' }>;
+  /** When the channel's next notice is due (ms), null when none is. */
+  nextNoticeDueAt(channel: string): Promise<number | null>;
+  /** Every milestone recorded, oldest first, with its counts by channel and state. */
+  noticeMilestones(): Promise<Array<{ milestone: string; recordedAt: number; owners: number; counts: Record<string, Partial<Record<NoticeStateName, number>>> }>>;
+  /** A milestone's notices, by owner, with their state on each channel. */
+  readNotices(milestone: string): Promise<Array<{ owner: string; noticeJson: string; channels: Record<string, NoticeState> }>>;
+}
+
+/** What the controllers need: leader election, the local-mode status, the adoption numbers, the notification ledger. */
+export interface ControllerStore extends NoticeLedgerStore {
   acquireControllerLease(owner: string, ttlMs: number): Promise<ControllerLease | null>;
   renewControllerLease(lease: ControllerLease, ttlMs: number): Promise<boolean>;
   releaseControllerLease(lease: ControllerLease): Promise<void>;
@@ -225,11 +262,24 @@ export interface ControllerStore {
   readAgentUsage(since: number, days: readonly string[], limit: number): Promise<AgentUsage[]>;
 }
 
+/** The public progress page's data: adoption over time and owner feedback. */
+export interface ProgressStore {
+  /** Appends a sample; samples older than `retentionMs` before it, or beyond `maxLength`, are trimmed. */
+  appendAdoptionSample(sample: AdoptionSample, retentionMs: number, maxLength: number): Promise<void>;
+  /** Samples appended since `since` (ms), oldest first, at most `limit` (the newest ones). */
+  readAdoptionSamples(since: number, limit: number): Promise<AdoptionSample[]>;
+  /** Records an owner's answer (the latest per agent replaces the previous); 'full' when `maxAgents` other agents have answered. */
+  recordOwnerFeedback(feedback: OwnerFeedback, maxAgents: number): Promise<{ status: 'recorded'; previousScore: number | null } | { status: 'full' }>;
+  ownerFeedbackSummary(): Promise<OwnerFeedbackSummary>;
+  /** The latest answers, newest first, at most `limit` (for operators: comments are never shown on the page). */
+  readOwnerFeedback(limit: number): Promise<OwnerFeedback[]>;
+}
+
 export interface CommunicationLogStore {
   readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>>;
 }
 
-export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore {
+export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore, ProgressStore {
   ping(): Promise<void>;
 }
 

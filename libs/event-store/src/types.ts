@@ -321,3 +321,75 @@ export interface MemoryPressure {
   limitBytes: number;
   ratio: number;
 }
+
+/** Adoption at one moment, as the progress page charts it (the controller leader samples it). */
+export interface AdoptionSample {
+  /** ISO time of the sample. */
+  at: string;
+  /** Active agents in the window, and how they split: elicitation only, legacy only, both. */
+  active: number;
+  elicitationOnly: number;
+  legacyOnly: number;
+  both: number;
+}
+
+/** An agent owner's answer on the progress page: the latest per agent counts. */
+export interface OwnerFeedback {
+  agentId: string;
+  /** Satisfaction, 1 (bad) to 5 (good). */
+  score: 1 | 2 | 3 | 4 | 5;
+  comment: string;
+  at: string;
+}
+
+/** Agents whose latest answer has each score (keys "1" to "5"), and how many answered at all. */
+export interface OwnerFeedbackSummary {
+  byScore: Record<'1' | '2' | '3' | '4' | '5', number>;
+  total: number;
+}
+
+/** Where an owner notice stands on one channel (the notification ledger, notice_*.lua). */
+export type NoticeStateName = 'pending' | 'sending' | 'sent' | 'skipped' | 'failed';
+
+export interface NoticeState {
+  state: NoticeStateName;
+  /** Sends begun (each claim is one). */
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When it may be sent (again). */
+  dueAt: number;
+  /** While sending: the claim's token and when it runs out. */
+  token?: string;
+  claimUntil?: number;
+  sentAt?: number;
+  lastError?: string;
+  /** Why it was skipped. */
+  detail?: string;
+}
+
+/** A milestone's notices to record: for each owner, the notice (opaque JSON) and its first state on each channel. */
+export interface NoticeBatch {
+  milestone: string;
+  channels: string[];
+  notices: Array<{ owner: string; noticeJson: string; initial: Array<{ state: 'pending' | 'skipped'; detail?: string }> }>;
+  now: number;
+  retentionSeconds: number;
+  maxOwners: number;
+  maxMilestones: number;
+}
+
+/** What one enqueue did on one channel: newly pending, already recorded, newly recorded as skipped. */
+export interface EnqueueCounts {
+  queued: number;
+  already: number;
+  skipped: number;
+}
+
+export interface ClaimedNotice {
+  milestone: string;
+  owner: string;
+  channel: string;
+  noticeJson: string;
+  state: NoticeState;
+}

@@ -104,6 +104,15 @@ export class BridgeMetrics {
   readonly drillLastEffectSeconds: Gauge;
   readonly drillIntervalSeconds: Gauge;
   readonly drills: Counter<'result'>;
+  /** The progress page's owner feedback (controller): answers by score, and the latest per agent. */
+  readonly ownerFeedback: Counter<'score'>;
+  readonly ownerFeedbackAgents: Gauge;
+  readonly ownerFeedbackPositiveRatio: Gauge;
+  /** Progress page requests refused, by reason (docs/operations.md). */
+  readonly progressRefused: Counter<'reason'>;
+  /** Owner notifications (controller), by channel (webhook, email, none) and result (sent, skipped, retried, failed). */
+  readonly notifications: Counter<'channel' | 'result'>;
+  readonly notificationsPending: Gauge<'channel'>;
 
   constructor(service: string, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -358,6 +367,31 @@ export class BridgeMetrics {
     this.drillLastEffectSeconds = new Gauge({ name: 'agentbridge_drill_last_effect_seconds', help: 'Trigger-to-effect time of the last successful rollback drill.', registers });
     this.drillIntervalSeconds = new Gauge({ name: 'agentbridge_drill_interval_seconds', help: 'How often rollback drills are scheduled (spec.rollback.drill.interval); 0 when none is scheduled.', registers });
     this.drills = new Counter({ name: 'agentbridge_drills_total', help: 'Rollback drills run, by result (passed, failed).', labelNames: ['result'], registers });
+    this.ownerFeedback = new Counter({ name: 'agentbridge_owner_feedback_total', help: 'Owner feedback answers recorded on the progress page, by satisfaction score (1-5).', labelNames: ['score'], registers });
+    this.ownerFeedbackAgents = new Gauge({ name: 'agentbridge_owner_feedback_agents', help: 'Agents with an owner feedback answer (the latest per agent counts).', registers });
+    this.ownerFeedbackPositiveRatio = new Gauge({
+      name: 'agentbridge_owner_feedback_positive_ratio',
+      help: 'Share of agents whose latest owner feedback is positive (score 4 or 5); 0 while agentbridge_owner_feedback_agents is 0.',
+      registers,
+    });
+    this.progressRefused = new Counter({
+      name: 'agentbridge_progress_requests_refused_total',
+      help: 'Progress page requests refused, by reason (rate, invalid, unknown_agent, origin, full, unauthorized, method, disabled, unavailable).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'agentbridge_notifications_total',
+      help: 'Owner notifications by channel (webhook, email, none) and result: sent, skipped (the channel cannot reach the owner, or no channel is configured), retried (an attempt failed, another follows), failed (attempts used up, or refused for good).',
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.notificationsPending = new Gauge({
+      name: 'agentbridge_notifications_pending',
+      help: 'Owner notifications recorded and not yet sent (pending or sending), by channel, as the leading controller last counted them.',
+      labelNames: ['channel'],
+      registers,
+    });
   }
 
   /**

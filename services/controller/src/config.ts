@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { progressPort, progressSettings } from './progress/settings.js';
 import { DAY_MS, USAGE_RETENTION_DAYS } from '@agent-bridge/event-store';
+import { checkNotifySettings, notifySettings } from './notify/settings.js';
 import { advertiseSettings, commonSettings, httpSettings, loadConfig, relayKeySettings, relayTargetSettings, resolveAdvertiseUrl, settingHelpers } from '@agent-bridge/service-kit';
 
 const { int } = settingHelpers;
@@ -86,11 +88,18 @@ export const controllerConfigSchema = z
     INVENTORY_METRIC_INTERVAL_MS: int(5_000, 60 * 60 * 1000).default(60_000),
     /** How long the controller watches a rollback take effect (routers applied it, push lanes drained). */
     EFFECT_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
+    /** The public migration progress page, on its own port (progress/settings.ts). */
+    ...progressSettings,
+    /** Owner notifications: channels (webhook, SMTP), retries, ledger bounds (notify/settings.ts). */
+    ...notifySettings,
   })
   .superRefine((config, context) => {
     if (config.SOURCE === 'file' && !config.FEATURE_FLAGS_FILE) context.addIssue({ code: 'custom', path: ['FEATURE_FLAGS_FILE'], message: 'must name the FeatureFlags YAML file when SOURCE=file' });
     if (!config.ADMIN_TOKEN && !config.ADMIN_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['ADMIN_TOKEN_FILE'], message: 'or ADMIN_TOKEN must be set: the admin API needs a bearer token' });
+    if (config.PROGRESS_ENABLED && config.PORT !== 0 && progressPort(config) === config.PORT)
+      context.addIssue({ code: 'custom', path: ['PROGRESS_PORT'], message: `must differ from the controller's admin port (${config.PORT}): the public page has a listener of its own` });
     if (!config.WEBHOOK_TOKEN && !config.WEBHOOK_TOKEN_FILE) context.addIssue({ code: 'custom', path: ['WEBHOOK_TOKEN_FILE'], message: 'or WEBHOOK_TOKEN must be set: the Alertmanager webhook needs a bearer token' });
+    checkNotifySettings(config, context);
   });
 
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;

@@ -22,6 +22,7 @@ import { ownerNotices, type OwnerNoticeDraft } from './sequence/owner-notices.js
 import { takeSystemSnapshot, type SystemSnapshot } from './sequence/system-snapshot.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
+import type { Notifier } from './notify/notifier.js';
 
 export interface ControllerOptions {
   controllerId: string;
@@ -42,12 +43,12 @@ export interface ControllerDeps {
   metrics: BridgeMetrics;
   /** Full /readyz URLs the health check probes besides the replicas the store knows (ELICITATION_HEALTH_URLS). */
   healthUrls?: readonly string[];
-  /** Queues owner notices (the notifier: once per owner and milestone, sent beside the loop). */
-  notifier?: { enqueue(notices: OwnerNoticeDraft[], fence: string): Promise<{ queued: number; already: number }> };
   /** The elicitation endpoint agents should move to (said in notices). */
   elicitationEndpointUrl?: string;
   /** The agent registry (AGENT_TOKENS_FILE): the inventory's registered agents and owners. */
   registry?: Pick<AgentRegistry, 'entries'>;
+  /** Owner notifications (the deprecation schedule enqueues them with the lease value; notify/). */
+  notifier?: Notifier;
   logger: Logger;
   now?: () => number;
 }

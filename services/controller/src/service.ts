@@ -6,6 +6,11 @@ import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
 import { httpApiRoutes } from './http-api.js';
 import { StoreLeaderElector, type LeadershipGate } from './leader.js';
+import { startProgressPage, type ProgressPage } from './progress/server.js';
+import { channelsFromConfig } from './notify/channels.js';
+import { notificationRoutes } from './notify/http-route.js';
+import { Notifier } from './notify/notifier.js';
+import { notifierOptions } from './notify/settings.js';
 import { FileResourceSource } from './sources/file-source.js';
 import type { ResourceSource } from './sources/source.js';
 
@@ -13,7 +18,11 @@ export const SERVICE_NAME = 'controller';
 
 export interface ControllerService {
   controller: Controller;
+  /** Owner notifications (notify/): the deprecation schedule's notices go through it. */
+  notifier: Notifier;
   url: string;
+  /** The public progress page (its own listener), when PROGRESS_ENABLED. */
+  progressUrl?: string;
   close(): Promise<void>;
 }
 
@@ -44,6 +53,8 @@ export async function startControllerService(config: ControllerConfig, logger: L
   }
   elector = new StoreLeaderElector(store, config.CONTROLLER_ID, config.LEADER_LEASE_TTL_MS, logger, gate);
   const clients = new Map<string, PrometheusClient>();
+  // Owner notifications: sent by the leader beside the reconcile loop; the schedule enqueues them.
+  const notifier = new Notifier({ store, keys, logger, metrics, channels: channelsFromConfig(config), leaseValue: () => elector.lease()?.value, ...notifierOptions(config) });
   const controller = new Controller(
     {
       store,
@@ -55,6 +66,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
       healthUrls: config.ELICITATION_HEALTH_URLS,
       ...(config.ELICITATION_ENDPOINT_URL ? { elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL } : {}),
       ...(registry ? { registry } : {}),
+      notifier,
       prometheus: (url) => {
         let client = clients.get(url);
         if (!client) clients.set(url, (client = prometheusClient(url, config.PROMETHEUS_TIMEOUT_MS)));
@@ -92,6 +104,7 @@ export async function startControllerService(config: ControllerConfig, logger: L
           return url ? { id: leader, url } : null;
         },
       }),
+      ...notificationRoutes({ notifier, adminToken: secret(config.ADMIN_TOKEN, config.ADMIN_TOKEN_FILE) }),
       ...runtime.probes(() => ({ leader: controller.isLeader() })),
     },
   });
@@ -103,16 +116,25 @@ export async function startControllerService(config: ControllerConfig, logger: L
   heartbeatTimer.unref();
 
   await controller.start();
+  let progress: ProgressPage | undefined;
+  if (config.PROGRESS_ENABLED) {
+    progress = await startProgressPage(config, { report: () => controller.report(), inventory: () => controller.inventory(), isLeader: () => controller.isLeader(), store }, metrics, logger);
+  }
+  notifier.start();
   logger.info({ url: http.url, source: source.kind, controllerId: config.CONTROLLER_ID, registeredAgents: registry?.size ?? null }, 'controller started');
 
   return {
     controller,
+    notifier,
     url: http.url,
+    ...(progress ? { progressUrl: progress.url } : {}),
     async close() {
       // Admin requests go to another controller from now on (bridgectl retries a 503 SHUTTING_DOWN);
       // the leader lease is released, not left to expire.
       http.drain();
       clearInterval(heartbeatTimer);
+      await progress?.close();
+      await notifier.stop(); // before the lease is released: a send in flight is settled by its own claim
       await controller.stop();
       await store.removeReplica(SERVICE_NAME, config.CONTROLLER_ID).catch(() => undefined);
       await http.close(1_000);

@@ -45,6 +45,8 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
   bridgectl agents [--protocol legacy|elicitation|both|none] [--json]
                                                      the legacy inventory: each agent's protocol, MCP generations,
                                                      last seen, calls and messages per day, owner, contact, team
+  bridgectl notifications [--milestone M] [--json]   owner notifications per milestone and channel: sent, pending,
+                                                     skipped, failed (--milestone: each owner's)
   bridgectl apply -f <featureflags.yaml>             local mode: validate the FeatureFlags file and write it where
                                                      the controller watches (BRIDGECTL_FEATURE_FLAGS_FILE)
 
@@ -82,6 +84,7 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       agent: { type: 'string' },
       'no-wait': { type: 'boolean' },
       protocol: { type: 'string' },
+      milestone: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -11,10 +11,11 @@ import { EXIT, UsageError, agentList, noMoreArgs, requireReason, type Controller
 import { adminToken, controllerUrl, postAdmin, type AdminAnswer, type AdminPath } from './controller-client.js';
 import { cutoverCommand, deprecationCommand } from './sequence-commands.js';
 import { abCommand, drillCommand, scorecardCommand } from './evidence-commands.js';
+import { notificationsCommand } from './notifications-command.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents', 'deprecation', 'cutover']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents', 'notifications', 'deprecation', 'cutover']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -55,6 +56,9 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'agents':
       noMoreArgs(command, args);
       return agentsCommand(ctx);
+    case 'notifications':
+      noMoreArgs(command, args);
+      return notificationsCommand(ctx);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -75,6 +75,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     // One inter-replica key for every elicitation replica and controller (relayed requests are
     // signed with it), as the chart's Secret gives them.
     INTER_REPLICA_KEY: randomBytes(32).toString('base64'),
+    // A controller's public progress page on a free port, so several controllers never collide.
+    PROGRESS_PORT: '0',
     ...options.env,
   };
   const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });

@@ -76,6 +76,23 @@ function attested(id: (typeof ATTESTED_CRITERIA)[number]): (ctx: Context) => Pro
   };
 }
 
+/** The progress page's answers (latest per agent, positive = 4 or 5), once any owner answered. */
+const OWNER_FEEDBACK_QUERY = 'max(agentbridge_owner_feedback_positive_ratio) and on() (max(agentbridge_owner_feedback_agents) > 0)';
+const measuredOwnerFeedback = fromQuery(
+  OWNER_FEEDBACK_QUERY,
+  (v) => `${pct(v, 1)} of answers positive`,
+  (v) => v >= 0.9,
+);
+
+/**
+ * Measured from the progress page's feedback; before any answer (or without Prometheus), an
+ * attestation (a survey run elsewhere) counts.
+ */
+async function ownerFeedback(ctx: Context): Promise<Measured> {
+  const measured = await measuredOwnerFeedback(ctx).catch(() => undefined);
+  return measured && measured.result !== 'pending' ? measured : attested('owner-feedback')(ctx);
+}
+
 function abVerdict(): (ctx: Context) => Promise<Measured> {
   return async ({ spec, status }) => {
     const ab = status.abTest;
@@ -294,7 +311,14 @@ const DEFINITIONS: Definition[] = [
       (v) => v === 0,
     ),
   },
-  { id: 'owner-feedback', group: 'acceptance', section: 'final acceptance', title: 'Positive feedback from 90 % of agent owners', threshold: 'attested pass (≥ 90 % positive)', measure: attested('owner-feedback') },
+  {
+    id: 'owner-feedback',
+    group: 'acceptance',
+    section: 'final acceptance',
+    title: 'Positive feedback from 90 % of agent owners',
+    threshold: '≥ 90 % of answers positive (progress page), or attested',
+    measure: ownerFeedback,
+  },
 ];
 
 export async function evaluateScorecard(spec: FeatureFlagsSpec, status: FeatureFlagsStatus, client: PrometheusClient | undefined, now: number): Promise<ScorecardStatus> {

@@ -26,6 +26,8 @@ export interface OwnerNoticeDraft {
 
 /** Notices stop here per step: an operator's registry is bounded, and so is what one step sends. */
 const MAX_NOTICES_PER_STEP = 5_000;
+/** What one notice lists (the notifier's bound). */
+const MAX_AGENTS_PER_NOTICE = 1_000;
 
 function milestoneOf(step: string): string {
   return `deprecation:${step}`;
@@ -57,8 +59,12 @@ export function ownerNotices(step: { name: string; actions: readonly string[] },
     .sort((a, b) => a.owner.name.localeCompare(b.owner.name))
     .slice(0, MAX_NOTICES_PER_STEP)
     .map(({ owner, agents: owned }): OwnerNoticeDraft => {
-      const ids = owned.map((agent) => agent.agentId).sort();
-      const subject = final ? `Final deadline ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol` : `Action needed by ${date}: ${ids.length} of your agents still use the legacy agent-bridge protocol`;
+      // The notifier takes at most MAX_AGENTS_PER_NOTICE ids; the text says how many more there are.
+      const ids = owned
+        .map((agent) => agent.agentId)
+        .sort()
+        .slice(0, MAX_AGENTS_PER_NOTICE);
+      const subject = final ? `Final deadline ${date}: ${owned.length} of your agents still use the legacy agent-bridge protocol` : `Action needed by ${date}: ${owned.length} of your agents still use the legacy agent-bridge protocol`;
       const lines = [
         `Hello ${owner.name},`,
         '',
@@ -69,7 +75,9 @@ export function ownerNotices(step: { name: string; actions: readonly string[] },
         ...owned
           .slice()
           .sort((a, b) => a.agentId.localeCompare(b.agentId))
+          .slice(0, MAX_AGENTS_PER_NOTICE)
           .map((agent) => `  - ${agent.agentId}${agent.protocol === 'both' ? ' (also on elicitation)' : ''}${agent.lastLegacyAt ? `, last legacy call ${agent.lastLegacyAt}` : ''}`),
+        ...(owned.length > MAX_AGENTS_PER_NOTICE ? [`  … and ${owned.length - MAX_AGENTS_PER_NOTICE} more (bridgectl agents --protocol legacy lists them all)`] : []),
         '',
         'What to do: connect each agent to the elicitation endpoint with the same token; messages then arrive as elicitations, and nothing waiting for it is lost.',
         ...(elicitationUrl ? [`Elicitation endpoint: ${elicitationUrl}`] : []),
