@@ -151,7 +151,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         deadlineAt: now + limits.messageDeadlineMs,
         ...traceparentField(context.span),
       };
-      await options.sendGate.admit(envelope);
+      await options.sendGate.admit(envelope, args.idempotency_key);
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
         if (!result.duplicate) metrics.messagesSent.inc({ protocol: options.endpoint });

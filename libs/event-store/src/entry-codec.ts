@@ -18,6 +18,8 @@ export const EVENT_FIELDS = {
   failedLaneEntryId: 'l',
   pushPayload: 'p',
   pollPayload: 'q',
+  /** `message` only: the envelope checksum of what the sender sent (absent on entries stored before checksums). */
+  checksum: 'k',
 } as const;
 
 /** An agent's poll and push lanes (route_message, drain_push_lane). `pollPayload` only on a push lane: kept for a fallback. */
@@ -59,7 +61,10 @@ export function decodeEventEntry(id: string, flat: string[] | null): EventEntry 
   const undecodable = (decodeError: string): EventEntry => ({ id, fields, type: 'undecodable', decodeError });
   if (flat === null) return undecodable('entry was deleted from the stream while pending');
   try {
-    if (fields[F.type] === 'message') return { id, fields, type: 'message', envelope: decodeEnvelope(fields[F.envelope] ?? '') };
+    if (fields[F.type] === 'message') {
+      const checksum = fields[F.checksum];
+      return { id, fields, type: 'message', envelope: decodeEnvelope(fields[F.envelope] ?? ''), ...(checksum ? { checksum } : {}) };
+    }
     if (fields[F.type] === 'delivery.failed') {
       const [messageId, target, failedLaneEntryId, push, poll] = [F.messageId, F.target, F.failedLaneEntryId, F.pushPayload, F.pollPayload].map((name) => fields[name]);
       if (!messageId || !target || !failedLaneEntryId || !push || !poll) return undecodable('delivery.failed entry lacks a field');

@@ -59,7 +59,10 @@ export interface ShardStore {
   readShardEntries(shard: number, consumer: string, which: 'pending' | 'new', count: number): Promise<EventEntry[]>;
   /** Routes entries in order; throws StoreError LEASE_LOST (and writes nothing more) once the lease is gone. */
   route(lease: ShardLease, decisions: RouteDecision[]): Promise<RouteOutcome[]>;
-  deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void>;
+  /** `mismatch`: the entry's envelope failed its checksum; its ledger record ends `dead_lettered` and the shard's mismatch count rises. */
+  deadLetter(lease: ShardLease, entry: EventEntry, reason: string, mismatch?: { messageId: string }): Promise<void>;
+  /** Messages dead-lettered for a checksum mismatch, over every shard (the controller's read-only trigger). */
+  checksumMismatchCount(): Promise<number>;
   /** Trims acknowledged entries only. */
   trimShard(shard: number): Promise<number>;
   trimAcknowledged(streamKey: string): Promise<number>;

@@ -34,6 +34,8 @@ interface EventEntryBase {
 export interface MessageEvent extends EventEntryBase {
   type: 'message';
   envelope: Envelope;
+  /** The checksum stored with it; absent on entries stored before checksums existed (delivered as before). */
+  checksum?: string;
 }
 
 /** A push that could not complete, handed back by an elicitation replica (`t=delivery.failed`). */
@@ -165,7 +167,7 @@ export interface MailboxState {
 export type AckOutcome = { status: 'acked'; count: number; acked: string } | { status: 'expired'; acked: string } | { status: 'unknown'; last: string };
 
 /** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
-export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned';
+export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned' | 'dead_lettered';
 /**
  * How an `elicit` question ends (`delivered` is not an end for a question: it waits for its answer).
  * `abandoned`: its deadline passed and nobody waited for it any more (the caller crashed or went

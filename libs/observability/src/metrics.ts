@@ -63,6 +63,9 @@ export class BridgeMetrics {
   readonly agentRequestsRefused: Counter;
   readonly sessionsClosed: Counter<'reason'>;
   readonly sendsRefused: Counter<'reason'>;
+  readonly loadLatencyRatio: Gauge;
+  readonly loadShedding: Gauge;
+  readonly checksumMismatches: Counter<'stage'>;
   readonly storeMemoryUsed: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
@@ -189,8 +192,24 @@ export class BridgeMetrics {
     });
     this.sendsRefused = new Counter({
       name: 'agentbridge_sends_refused_total',
-      help: 'Sends refused before anything was stored: rate_limited (token bucket), backlog_full (sender backlog cap), store_full (Redis memory high-water mark or maxmemory).',
+      help: 'Sends refused before anything was stored: rate_limited (token bucket), backlog_full (sender backlog cap), store_full (Redis memory high-water mark or maxmemory), read_only (read-only mode), load_shed (load shedding).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.loadLatencyRatio = new Gauge({
+      name: 'agentbridge_load_latency_ratio',
+      help: "This replica's smoothed admission round trip to Redis over its learned baseline (load shedding starts at spec.contingencies.loadShedding.latencyMultiple).",
+      registers,
+    });
+    this.loadShedding = new Gauge({
+      name: 'agentbridge_load_shedding',
+      help: '1 while this replica sheds a share of new sends (load shedding enabled and the latency ratio at or above its multiple), else 0.',
+      registers,
+    });
+    this.checksumMismatches = new Counter({
+      name: 'agentbridge_checksum_mismatches_total',
+      help: 'Messages whose envelope checksum did not match what the sender sent, found at routing (route) or delivery (poll, push, round); each is dead-lettered, never delivered.',
+      labelNames: ['stage'],
       registers,
     });
     this.storeMemoryUsed = new Gauge({
@@ -306,7 +325,7 @@ export class BridgeMetrics {
     });
     this.alertNotifications = new Counter({
       name: 'agentbridge_alert_notifications_total',
-      help: 'Alertmanager notifications received by the controller, by alert and outcome (rollback, duplicate, ignored, resolved).',
+      help: 'Alertmanager notifications received by the controller, by alert and outcome (rollback, read-only, duplicate, ignored, resolved).',
       labelNames: ['alertname', 'outcome'],
       registers,
     });

@@ -218,10 +218,11 @@ export class Controller {
     for (const metric of analysis ?? []) this.deps.metrics.analysisChecks.inc({ metric: metric.name, result: metric.result });
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
     const { evidence, actions } = await this.evidence.collect(spec, status, client, now);
+    const checksumMismatches = await this.deps.store.checksumMismatchCount();
 
     const queued = [...actions.map((action) => unanswered(action, now)), ...this.queue.splice(0)];
     try {
-      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, evidence });
+      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, evidence, checksumMismatches });
     } catch (error) {
       for (const q of queued) q.reject(new ActionFailedError((error as { code?: string }).code ?? 'UNAVAILABLE', `the change could not be completed: ${(error as Error).message}; retry`, { cause: error }));
       throw error;
@@ -230,7 +231,16 @@ export class Controller {
 
   private async apply(
     queued: QueuedAction[],
-    input: { spec: FeatureFlagsSpec; generation: number; status: FeatureFlagsStatus; now: number; analysis: MetricValue[] | undefined; cutover: CutoverCheck | undefined; evidence: Evidence },
+    input: {
+      spec: FeatureFlagsSpec;
+      generation: number;
+      status: FeatureFlagsStatus;
+      now: number;
+      analysis: MetricValue[] | undefined;
+      cutover: CutoverCheck | undefined;
+      evidence: Evidence;
+      checksumMismatches: number;
+    },
   ): Promise<void> {
     const { source, elector, logger } = this.deps;
     const { spec, status, now, analysis, cutover, evidence } = input;
@@ -244,6 +254,7 @@ export class Controller {
       ...(cutover ? { cutover } : {}),
       evidence,
       controllerId: this.options.controllerId,
+      checksumMismatches: input.checksumMismatches,
     });
     for (const effect of this.pendingEffects.splice(0)) {
       if (result.status.lastRollback?.at === effect.at && effect.effectMs !== undefined) result.status.lastRollback.effectMs = effect.effectMs;
@@ -327,6 +338,7 @@ export class Controller {
       reason: primary?.reason ?? 'reconcile',
       leaseValue: lease.value,
       rollout: result.rollout,
+      contingencies: result.contingencies,
       // Stored with the snapshot: a successor resumes from it even if the status write below never happens.
       controllerStatus: (version) => JSON.stringify({ ...result.status, snapshotVersion: version }),
       details: {

@@ -1,6 +1,6 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume, drill; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill, read-only; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).
@@ -30,6 +30,12 @@ const rollbackBody = z.strictObject({
 });
 const simpleBody = z.strictObject({ reason: z.string().trim().min(1).optional(), actor, trigger, full: z.boolean().optional() });
 const drillBody = z.strictObject({ agent: agentSelectorSchema.optional(), actor, trigger });
+const readOnlyBody = z.strictObject({
+  enabled: z.boolean({ error: 'enabled is required: true switches read-only mode on, false off' }),
+  reason: z.string({ error: 'reason is required: say why (agents see it, and it goes into the audit trail)' }).trim().min(1, { error: 'reason is required: say why (agents see it, and it goes into the audit trail)' }).max(500, { error: 'reason: at most 500 characters' }),
+  actor,
+  trigger,
+});
 
 export interface HttpApiDeps {
   controller: Controller;
@@ -262,6 +268,13 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (!action) return fail(response, 400, 'NO_DRILL_AGENT', 'no drill agent: give one ({"agent": "ID"}, bridgectl drill --agent ID) or set spec.rollback.drill.agent. Nothing was done.');
       await run(response, action, admitted.idempotency, action.type === 'drill' ? { drill_id: action.id, agent: action.agent } : {});
     },
+    '/admin/read-only': async (request, response) => {
+      const admitted = await admit(request, response, deps.adminToken, '/admin/read-only');
+      if (admitted === null) return;
+      const args = parse(readOnlyBody, admitted.body, response);
+      if (!args) return;
+      await run(response, { type: 'read-only', enabled: args.enabled, reason: args.reason, actor: args.actor ?? args.trigger, trigger: args.trigger }, admitted.idempotency);
+    },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),
     '/admin/resume': simple('resume', '/admin/resume'),
@@ -274,6 +287,16 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (!spec) return fail(response, 503, 'RESOURCE_UNAVAILABLE', 'the FeatureFlags resource cannot be read; alerts cannot be mapped to a rollback level');
       const results = [];
       for (const decision of decideAlerts(payload, spec)) {
+        if (decision.outcome === 'read-only') {
+          try {
+            const result = await controller.submit(decision.action);
+            deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: result.applied ? 'read-only' : 'duplicate' });
+            results.push({ alert: decision.alertname, readOnly: true, applied: result.applied, message: result.message });
+          } catch (error) {
+            return fail(response, 503, (error as { code?: string }).code ?? 'UNAVAILABLE', (error as Error).message);
+          }
+          continue;
+        }
         if (decision.outcome !== 'rollback') {
           deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: decision.outcome });
           results.push({ alert: decision.alertname, applied: false, message: decision.reason });

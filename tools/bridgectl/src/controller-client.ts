@@ -63,7 +63,7 @@ export interface AdminAnswer {
   snapshot_version?: number;
 }
 
-export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill';
+export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill' | '/admin/read-only';
 
 /** The controller could not be reached (connection refused, timeout, DNS…). */
 export class ControllerUnavailableError extends Error {

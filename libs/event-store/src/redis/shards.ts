@@ -102,9 +102,20 @@ export class RedisShards implements ShardParts {
     });
   }
 
-  async deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void> {
-    const { keys, scripts } = this.context;
-    await this.context.run(scripts.dead_letter, [keys.events(lease.shard), keys.lease(lease.shard), keys.deadLetters(lease.shard)], [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields)]);
+  async deadLetter(lease: ShardLease, entry: EventEntry, reason: string, mismatch?: { messageId: string }): Promise<void> {
+    const { keys, scripts, options } = this.context;
+    const shard = lease.shard;
+    await this.context.run(
+      scripts.dead_letter,
+      [keys.events(shard), keys.lease(shard), keys.deadLetters(shard), keys.checksumMismatches(shard), mismatch ? keys.ledgerInShard(shard, mismatch.messageId) : keys.checksumMismatches(shard), keys.openMessages(shard)],
+      [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields), mismatch?.messageId ?? '', Date.now(), options.ledgerRetentionSeconds],
+    );
+  }
+
+  async checksumMismatchCount(): Promise<number> {
+    const { keys, redis } = this.context;
+    const counts = await this.context.call('get checksum mismatches', () => Promise.all(keys.allShards().map((shard) => redis.get(keys.checksumMismatches(shard)))));
+    return counts.reduce((sum, count) => sum + Number(count ?? 0), 0);
   }
 
   async trimShard(shard: number): Promise<number> {

@@ -5,6 +5,7 @@
  */
 import { applyRollback, liftRollback } from '../rollback.js';
 import { draft, record, type Pass, type PassContext } from './pass.js';
+import { switchReadOnly } from './contingencies.js';
 import { startDrill, stepDrill } from './drill.js';
 import { promote } from './stages.js';
 import type { ActionOutcome, ControlAction } from './types.js';
@@ -23,6 +24,8 @@ function applyAction(ctx: PassContext, input: Pass, action: ControlAction): Pass
       return startDrill(ctx, input, action);
     case 'drill-step':
       return stepDrill(ctx, input, action);
+    case 'read-only':
+      return switchReadOnly(ctx, input, action);
     case 'pause':
     case 'resume': {
       const pass = draft(input);

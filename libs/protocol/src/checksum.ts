@@ -1,0 +1,36 @@
+/**
+ * The envelope checksum (decision 0024): SHA-256 over what a receiver gets of a message — its id,
+ * sender, target, content, metadata and the message it replies to — in a canonical JSON form (keys
+ * sorted), computed before the message is stored and verified at every delivery. The lane payloads
+ * carry these fields verbatim (adapter.ts), so the receiver's copy can be checked without the
+ * envelope. Hex, 64 characters.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ChecksummedFields {
+  id: string;
+  from: string;
+  to: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  inReplyTo?: string | undefined;
+}
+
+export const CHECKSUM_PATTERN = /^[0-9a-f]{64}$/;
+
+export function envelopeChecksum(fields: ChecksummedFields): string {
+  const canonical = canonicalJson([fields.id, fields.from, fields.to, fields.content, fields.metadata, fields.inReplyTo ?? null]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** JSON with every object's keys sorted, so equal values always hash alike whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, child]) => child !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonicalJson(child)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
