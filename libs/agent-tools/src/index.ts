@@ -3,3 +3,4 @@ export * from './error-mapping.js';
 export * from './settings.js';
 export * from './send-gate.js';
 export * from './round-delivery.js';
+export * from './delivery-integrity.js';

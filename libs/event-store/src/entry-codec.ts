@@ -18,7 +18,7 @@ export const EVENT_FIELDS = {
   failedLaneEntryId: 'l',
   pushPayload: 'p',
   pollPayload: 'q',
-  /** `message` only: the envelope checksum of what the sender sent (absent on entries stored before checksums). */
+  /** The envelope checksum of what the sender sent (`message`, and `delivery.failed` carrying it on); absent on entries stored before checksums. */
   checksum: 'k',
 } as const;
 
@@ -30,6 +30,8 @@ export const LANE_FIELDS = {
   payload: 'p',
   pollPayload: 'q',
   traceparent: 'tp',
+  /** The envelope checksum carried from the events entry (route_message), verified at delivery; absent on older entries. */
+  checksum: 'k',
 } as const;
 
 /** The audit stream (publish_flags, fenced_write) and the shards' communication logs (route_message). */
@@ -78,6 +80,7 @@ export function decodeEventEntry(id: string, flat: string[] | null): EventEntry 
         failedLaneEntryId,
         pushPayload: JSON.parse(push) as PushLanePayload,
         pollPayload: JSON.parse(poll) as PollLanePayload,
+        ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
       };
     }
     return undecodable(`unknown event type "${fields[F.type] ?? ''}"`);
@@ -97,6 +100,7 @@ export function decodePushLaneEntry(id: string, flat: string[]): PushLaneEntry {
     via: (fields[F.via] ?? 'elicitation') as DeliveryVia,
     payload: JSON.parse(fields[F.payload] ?? '{}') as PushLanePayload,
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
+    ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };
 }
 
@@ -110,6 +114,7 @@ export function decodePollLaneEntry(id: string, flat: string[]): PollLaneEntry {
     message: { sequence: Number(fields[F.sequence]), ...payload },
     via: (fields[F.via] ?? 'legacy') as DeliveryVia,
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
+    ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };
 }
 

@@ -48,6 +48,8 @@ export interface DeliveryFailedEvent extends EventEntryBase {
   failedLaneEntryId: string;
   pushPayload: PushLanePayload;
   pollPayload: PollLanePayload;
+  /** The envelope checksum the failed entry carried (kept for the re-routed one). */
+  checksum?: string;
 }
 
 /** An entry that cannot be decoded: it goes to the dead-letter stream. */
@@ -97,6 +99,8 @@ export interface RouteDecision {
   payload: PollLanePayload | PushLanePayload;
   /** For the push lane: the poll-lane rendering, kept for a later fallback or drain. */
   pollPayload?: PollLanePayload;
+  /** The envelope checksum of the message, carried into the lane entry (verified at delivery). */
+  checksum?: string;
   communicationEvent: CommunicationEvent;
   /** `reroute` applies a delivery.failed hand-back, only while the ledger still points at `failedLaneEntryId`. */
   mode: 'route' | 'reroute';
@@ -139,6 +143,8 @@ export interface PushLaneEntry {
   payload: PushLanePayload;
   /** W3C traceparent of the routing span, when the message is traced. */
   traceparent?: string;
+  /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
+  checksum?: string;
 }
 
 export interface PollLaneEntry {
@@ -148,6 +154,8 @@ export interface PollLaneEntry {
   via: DeliveryVia;
   /** W3C traceparent of the routing span, when the message is traced. */
   traceparent?: string;
+  /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
+  checksum?: string;
 }
 
 export interface PollLanePage {

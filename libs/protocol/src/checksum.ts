@@ -6,6 +6,7 @@
  * envelope. Hex, 64 characters.
  */
 import { createHash } from 'node:crypto';
+import type { PollLanePayload, PushLanePayload } from './lane-payloads.js';
 
 export interface ChecksummedFields {
   id: string;
@@ -33,4 +34,15 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonicalJson(child)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Whether a lane payload delivered to `to` is what was checksummed: true when it matches, or when
+ * the entry carries no checksum (routed before checksums existed: delivered as before).
+ */
+export function lanePayloadIntact(payload: PollLanePayload | PushLanePayload, to: string, checksum: string | undefined): boolean {
+  if (checksum === undefined) return true;
+  const content = 'content' in payload ? payload.content : payload.message;
+  const inReplyTo = 'content' in payload ? payload.reply_to : payload.in_reply_to;
+  return envelopeChecksum({ id: payload.message_id, from: payload.from, to, content, metadata: payload.metadata, inReplyTo }) === checksum;
 }

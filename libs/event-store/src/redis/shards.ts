@@ -86,6 +86,7 @@ export class RedisShards implements ShardParts {
           target: d.target,
           retention: options.ledgerRetentionSeconds,
           traceparent: d.traceparent ?? '',
+          checksum: d.checksum ?? '',
         }),
       ],
     }));
@@ -110,12 +111,6 @@ export class RedisShards implements ShardParts {
       [keys.events(shard), keys.lease(shard), keys.deadLetters(shard), keys.checksumMismatches(shard), mismatch ? keys.ledgerInShard(shard, mismatch.messageId) : keys.checksumMismatches(shard), keys.openMessages(shard)],
       [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields), mismatch?.messageId ?? '', Date.now(), options.ledgerRetentionSeconds],
     );
-  }
-
-  async checksumMismatchCount(): Promise<number> {
-    const { keys, redis } = this.context;
-    const counts = await this.context.call('get checksum mismatches', () => Promise.all(keys.allShards().map((shard) => redis.get(keys.checksumMismatches(shard)))));
-    return counts.reduce((sum, count) => sum + Number(count ?? 0), 0);
   }
 
   async trimShard(shard: number): Promise<number> {
