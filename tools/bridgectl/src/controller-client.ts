@@ -38,7 +38,7 @@ export interface ControllerReport {
   status: FeatureFlagsStatus | null;
   /** The health check as last run (absent from a controller older than this bridgectl). */
   healthCheck?: FeatureFlagsStatus['healthCheck'] | null;
-  snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState };
+  snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState; contingencies?: FlagSnapshot['contingencies'] };
   adoption: {
     windowMs: number;
     activeAgents: number;
