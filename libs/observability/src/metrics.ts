@@ -212,6 +212,8 @@ export class BridgeMetrics {
       labelNames: ['stage'],
       registers,
     });
+    // From 0 in every process, so the alert's increase() sees the first mismatch.
+    for (const stage of ['route', 'poll', 'push', 'round']) this.checksumMismatches.inc({ stage }, 0);
     this.storeMemoryUsed = new Gauge({
       name: 'agentbridge_store_memory_used_ratio',
       help: 'Redis used_memory as a fraction of its limit (maxmemory, or REDIS_MEMORY_LIMIT_BYTES), as this process last read it; sends are refused above REDIS_MEMORY_HIGH_WATER.',
