@@ -195,6 +195,71 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'restored from the last good state', trigger: 'cli' })).applied, true);
   });
 
+  test('a corrupted push-lane entry is never pushed: the next intact one is, and the corrupted one is dead-lettered and counted', async () => {
+    const received: string[] = [];
+    const held: Array<(result: ElicitResult) => void> = [];
+    const carol: ModernAgent = await bridge.connectModern('carol', {
+      answer: (request) => {
+        received.push(request.message);
+        return new Promise<ElicitResult>((resolve) => held.push(resolve));
+      },
+    });
+    try {
+      await waitFor(async () => (await bridge.store.store.readPresence(['carol'])).get('carol')?.some((s) => s.streamOpen) ?? false, { timeoutMs: 10_000, description: 'carol to be reachable by push' });
+      const first = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'push one' });
+      await waitFor(() => held.length === 1, { timeoutMs: 10_000, description: 'the first push to be in flight' });
+      const victim = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'push two, to be corrupted' });
+      await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'carol'))?.lane === 'push', { timeoutMs: 10_000, description: 'the second message to wait on the push lane' });
+      const { redis, keys } = bridge.store;
+      const lane = keys.lane('carol', 'push');
+      const ledgerKey = keys.ledger('carol', victim.message_id);
+      const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
+      const [[, flat]] = (await redis.xrange(lane, laneId, laneId)) as [[string, string[]]];
+      const fields = pairs(flat);
+      const payload = JSON.parse(fields[LANE_FIELDS.payload]!) as { message: string };
+      payload.message = 'push two, rewritten in the store';
+      fields[LANE_FIELDS.payload] = JSON.stringify(payload);
+      await redis.xdel(lane, laneId);
+      await redis.hset(ledgerKey, 'lane_id', (await redis.xadd(lane, '*', ...Object.entries(fields).flat()))!);
+      const third = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'push three' });
+
+      held.shift()!({ action: 'accept', content: { response: 'one' } });
+      await waitFor(() => held.length === 1, { timeoutMs: 10_000, description: 'the next push to be in flight' });
+      held.shift()!({ action: 'accept', content: { response: 'three' } });
+      await waitFor(async () => (await bridge.store.store.getMessage(third.message_id, 'carol'))?.state === 'answered', { timeoutMs: 10_000, description: 'the third message to be answered' });
+      assert.equal(received.length, 2, `carol was asked twice: ${received.join(' | ')}`);
+      assert.match(received[0]!, /push one/);
+      assert.match(received[1]!, /push three/);
+      assert.ok(!received.some((text) => /rewritten/.test(text)), 'the corrupted content never reached the agent');
+      assert.equal((await bridge.store.store.getMessage(first.message_id, 'carol'))?.state, 'answered');
+      assert.equal((await bridge.store.store.getMessage(victim.message_id, 'carol'))?.state, 'dead_lettered');
+      assert.equal(await bridge.store.store.checksumMismatchCount(), 2);
+      assert.equal(await metric(bridge.elicitationBaseUrls[0]!, 'agentbridge_checksum_mismatches_total{stage="push"'), 1);
+      await waitFor(async () => (await status()).readOnly?.enabled === true, { timeoutMs: 10_000, description: 'the controller to switch read-only on again' });
+      assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'push lane restored', trigger: 'cli' })).applied, true);
+    } finally {
+      held.splice(0).forEach((resolve) => resolve({ action: 'cancel' }));
+      await carol.close();
+    }
+  });
+
+  test('an Alertmanager alert labelled contingency=read-only switches read-only on through the webhook, once per firing', async () => {
+    const alert = { status: 'firing', labels: { alertname: 'StorageCorruptionSuspected', contingency: 'read-only', severity: 'critical' }, annotations: { summary: 'fsck errors on the Redis volume' }, startsAt: new Date().toISOString(), fingerprint: 'feedbeef' };
+    const post = async () => {
+      const response = await fetch(`${controllerUrl}/webhook/alertmanager`, { method: 'POST', headers: { authorization: 'Bearer e2e-webhook-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ version: '4', status: 'firing', alerts: [alert] }) });
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { results: Array<{ applied: boolean; readOnly?: boolean }> }).results[0]!;
+    };
+    assert.deepEqual(await post(), { alert: 'StorageCorruptionSuspected', readOnly: true, applied: true, message: 'read-only: new sends are refused with READ_ONLY on every endpoint; accepted messages are still delivered' });
+    const current = await status();
+    assert.equal(current.readOnly?.trigger, 'alert');
+    assert.equal(current.readOnly?.reason, 'StorageCorruptionSuspected: fsck errors on the Redis volume');
+    await readOnlyEverywhere();
+    assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'volume checked', trigger: 'cli' })).applied, true);
+    assert.equal((await post()).applied, false, 'a repeated notification of the same firing does not switch it on again');
+    await waitFor(async () => (await alice.callTool('send_message', { to: 'bob', content: 'after the alert' })).isError !== true, { timeoutMs: 5_000, intervalMs: 100, description: 'new sends to be accepted again' });
+  });
+
   test('a corrupted events entry is dead-lettered by the router before it reaches any lane', async () => {
     await bridge.routers[0]!.stop();
     try {
@@ -212,8 +277,11 @@ describe('contingencies: read-only mode and envelope checksums', () => {
       await redis.xadd(events, '*', ...Object.entries(fields).flat());
       await bridge.startRouter('router-2');
       await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'bob'))?.state === 'dead_lettered', { timeoutMs: 10_000, description: 'the router to dead-letter the entry' });
-      assert.equal(await bridge.store.store.checksumMismatchCount(), 2);
+      assert.equal(await bridge.store.store.checksumMismatchCount(), 3);
       assert.equal(await metric(bridge.routerUrls.at(-1)!, 'agentbridge_checksum_mismatches_total{stage="route"'), 1);
+      // The loss census accounts for them: not unaccounted, in the shard's dead letters.
+      await waitFor(async () => (await metric(bridge.routerUrls.at(-1)!, `agentbridge_dead_letters{shard="${keys.shardOf('bob')}"`)) >= 2, { timeoutMs: 10_000, description: 'the census to count bob’s shard’s dead letters' });
+      assert.equal(await metric(bridge.routerUrls.at(-1)!, 'agentbridge_messages_unaccounted'), 0);
     } finally {
       if (!bridge.routers.some((r) => r.running)) await bridge.startRouter('router-3');
     }

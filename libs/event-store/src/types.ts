@@ -279,6 +279,8 @@ export interface ShardCensus {
   activeAgents: ActiveAgentCounts;
   /** Accepted messages not yet delivered, by where they wait. */
   backlog: { events: number; push: number; poll: number };
+  /** Entries of the shard's dead-letter stream: undecodable entries and messages that failed their checksum (each with a terminal ledger state). */
+  deadLetters: number;
 }
 
 /** A send about to be accepted, as the sender's quota sees it. */

@@ -66,6 +66,7 @@ export class BridgeMetrics {
   readonly loadLatencyRatio: Gauge;
   readonly loadShedding: Gauge;
   readonly checksumMismatches: Counter<'stage'>;
+  readonly deadLetters: Gauge<'shard'>;
   readonly storeMemoryUsed: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
@@ -210,6 +211,12 @@ export class BridgeMetrics {
       name: 'agentbridge_checksum_mismatches_total',
       help: 'Messages whose envelope checksum did not match what the sender sent, found at routing (route) or delivery (poll, push, round); each is dead-lettered, never delivered.',
       labelNames: ['stage'],
+      registers,
+    });
+    this.deadLetters = new Gauge({
+      name: 'agentbridge_dead_letters',
+      help: "Entries of a shard's dead-letter stream (undecodable entries, messages that failed their envelope checksum): taken out of delivery with a terminal ledger state, kept for an operator; per shard, reported by its owning router.",
+      labelNames: ['shard'],
       registers,
     });
     // From 0 in every process, so the alert's increase() sees the first mismatch.
