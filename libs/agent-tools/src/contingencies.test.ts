@@ -62,15 +62,15 @@ describe('SendGate contingencies', () => {
     // Learn the baseline on the undelayed path.
     for (let i = 0; i < 40; i++) assert.equal(await attempt(), undefined, 'no shedding at baseline');
     const baseline = gate.shedder.baselineMs()!;
-    assert.ok(baseline >= 1 && baseline < 5, `baseline ${baseline} ms`);
+    assert.ok(baseline >= 1 && baseline < 10, `baseline ${baseline} ms`);
 
-    proxy.setDelay(25); // every chunk each way: ≥ 50 ms per admission round trip, ≥ 10x the 1 ms floor
+    proxy.setDelay(50); // every chunk each way: ≥ 100 ms per admission round trip, over 10x the baseline
     let shed = 0;
     let admitted = 0;
     const shedBefore = await refusedCount('load_shed');
     // Warm-up: until the smoothed latency crosses the multiple.
     while (gate.shedder.ratio() < 10) await attempt();
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 120; i++) {
       const error = await attempt();
       if (error === undefined) admitted += 1;
       else {
@@ -82,8 +82,8 @@ describe('SendGate contingencies', () => {
       }
     }
     const share = shed / (shed + admitted);
-    t.diagnostic(`baseline ${baseline.toFixed(2)} ms; with 25 ms per chunk: shed ${shed} of ${shed + admitted} (${(share * 100).toFixed(1)} %), ratio ${gate.shedder.ratio().toFixed(1)}`);
-    assert.ok(share > 0.38 && share < 0.62, `shed ${shed} of ${shed + admitted} (${(share * 100).toFixed(0)} %), configured 50 %`);
+    t.diagnostic(`baseline ${baseline.toFixed(2)} ms; with 50 ms per chunk: shed ${shed} of ${shed + admitted} (${(share * 100).toFixed(1)} %), ratio ${gate.shedder.ratio().toFixed(1)}`);
+    assert.ok(share > 0.35 && share < 0.65, `shed ${shed} of ${shed + admitted} (${(share * 100).toFixed(0)} %), configured 50 %`);
     assert.equal((await refusedCount('load_shed')) - shedBefore, shed, 'every shed send is counted');
     for (let i = 0; i < 20; i++) assert.equal(await attempt('reply'), undefined, 'replies are never shed');
     const gauge = (await metrics.registry.getSingleMetric('agentbridge_load_latency_ratio')!.get()).values[0]!.value;
@@ -91,8 +91,9 @@ describe('SendGate contingencies', () => {
 
     proxy.setDelay(0);
     // Back to baseline: the admitted half keeps measuring, the ratio falls, shedding stops.
-    let tries = 0;
-    while (gate.shedder.ratio() >= 10 && tries++ < 500) await attempt();
+    const recoveringSince = Date.now();
+    while (gate.shedder.ratio() >= 10 && Date.now() - recoveringSince < 15_000) await attempt();
+    t.diagnostic(`the ratio fell below 10 ${Date.now() - recoveringSince} ms after the delay was removed`);
     let shedAfter = 0;
     for (let i = 0; i < 100; i++) if ((await attempt()) !== undefined) shedAfter += 1;
     assert.equal(shedAfter, 0, 'nothing is shed once the latency is back at its baseline');

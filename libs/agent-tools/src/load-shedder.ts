@@ -4,6 +4,8 @@
  * script every new send runs), smooths it (EWMA) and compares it with a baseline it learns: the
  * lowest smoothed latency seen, allowed to rise by at most 10 % a minute, never below 1 ms (a loopback
  * Redis answers in well under that, and a ratio over a few microseconds would shed on jitter).
+ * The round trip is measured in the replica, so a replica whose own event loop is overloaded sees
+ * its latency rise too: that is load as well.
  * While the ratio is at least `latencyMultiple`, a share of new sends is refused: which ones is
  * decided by a hash of the message's idempotency key (or id) and the retry-after window, so a retry
  * inside the window gets the same answer (hammering does not help) and a retry after it a fresh one
@@ -12,8 +14,12 @@
 import { createHash } from 'node:crypto';
 import type { Contingencies } from '@agent-bridge/flags';
 
-/** Weight of the newest sample in the smoothed latency. */
-const EWMA_WEIGHT = 0.2;
+/**
+ * Time constant of the smoothed latency (an EWMA over time, not over samples): a sample weighs by the
+ * time since the one before, so a burst of fast sends or one slow outlier moves it little, and a
+ * collapse (or a recovery) shows in it after about a second, whatever the send rate.
+ */
+const SMOOTHING_MS = 1_000;
 /** The baseline follows a higher latency by at most this factor per minute. */
 const BASELINE_RISE_PER_MINUTE = 0.1;
 /** No baseline below this (ms). */
@@ -41,8 +47,10 @@ export class LoadShedder {
   observe(latencyMs: number): void {
     const now = this.now();
     this.samples += 1;
+    // The running mean while there are few samples (so the first, often a cold one, does not linger).
+    const weight = Math.max(1 / this.samples, 1 - Math.exp(-Math.max(0, now - this.lastSampleAt) / SMOOTHING_MS));
     this.lastSampleAt = now;
-    this.smoothed = this.smoothed === undefined ? latencyMs : this.smoothed + EWMA_WEIGHT * (latencyMs - this.smoothed);
+    this.smoothed = this.smoothed === undefined ? latencyMs : this.smoothed + weight * (latencyMs - this.smoothed);
     if (this.lowest === undefined || this.smoothed <= this.lowest) {
       this.lowest = this.smoothed;
     } else {
