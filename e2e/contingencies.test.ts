@@ -102,6 +102,9 @@ describe('contingencies: read-only mode and envelope checksums', () => {
       const pushed = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'pushed before read-only' });
       await waitFor(() => held.length === 1, { timeoutMs: 10_000, description: 'the push to carol to be in flight' });
 
+      const bad = await fetch(`${controllerUrl}/admin/read-only`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'no switch given' }) });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: { message: string } }).error.message, /enabled: enabled is required: true switches read-only mode on, false off/);
       const on = await admin('/admin/read-only', { enabled: true, reason: 'checksum investigation', actor: 'ops@example.com', trigger: 'cli' });
       assert.equal(on.applied, true, on.message);
       await readOnlyEverywhere();
