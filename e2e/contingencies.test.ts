@@ -247,9 +247,19 @@ describe('contingencies: read-only mode and envelope checksums', () => {
   });
 
   test('an Alertmanager alert labelled contingency=read-only switches read-only on through the webhook, once per firing', async () => {
-    const alert = { status: 'firing', labels: { alertname: 'StorageCorruptionSuspected', contingency: 'read-only', severity: 'critical' }, annotations: { summary: 'fsck errors on the Redis volume' }, startsAt: new Date().toISOString(), fingerprint: 'feedbeef' };
+    const alert = {
+      status: 'firing',
+      labels: { alertname: 'StorageCorruptionSuspected', contingency: 'read-only', severity: 'critical' },
+      annotations: { summary: 'fsck errors on the Redis volume' },
+      startsAt: new Date().toISOString(),
+      fingerprint: 'feedbeef',
+    };
     const post = async () => {
-      const response = await fetch(`${controllerUrl}/webhook/alertmanager`, { method: 'POST', headers: { authorization: 'Bearer e2e-webhook-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ version: '4', status: 'firing', alerts: [alert] }) });
+      const response = await fetch(`${controllerUrl}/webhook/alertmanager`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer e2e-webhook-token-0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({ version: '4', status: 'firing', alerts: [alert] }),
+      });
       assert.equal(response.status, 200);
       return ((await response.json()) as { results: Array<{ applied: boolean; readOnly?: boolean }> }).results[0]!;
     };

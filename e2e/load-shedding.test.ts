@@ -87,7 +87,9 @@ describe('load shedding under a real latency injection', () => {
     await waitFor(async () => (await sendAll(1, 'warm-up'), (await metric('agentbridge_load_shedding')) === 1), { timeoutMs: 30_000, intervalMs: 10, description: 'the replica to start shedding' });
     const during = await sendAll(15, 'during');
     const share = during.shed.length / (during.shed.length + during.accepted.length);
-    t.diagnostic(`250 ms per chunk each way, latency ratio ${(await metric('agentbridge_load_latency_ratio')).toFixed(1)}: ${during.shed.length} of ${during.shed.length + during.accepted.length} new sends shed (${(share * 100).toFixed(1)} %, configured 50 %)`);
+    t.diagnostic(
+      `250 ms per chunk each way, latency ratio ${(await metric('agentbridge_load_latency_ratio')).toFixed(1)}: ${during.shed.length} of ${during.shed.length + during.accepted.length} new sends shed (${(share * 100).toFixed(1)} %, configured 50 %)`,
+    );
     assert.ok(share > 0.3 && share < 0.7, `shed ${(share * 100).toFixed(1)} %`);
     assert.ok(
       during.shed.every((details) => details.retryAfterMs === 1_000),

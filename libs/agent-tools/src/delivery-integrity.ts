@@ -19,12 +19,7 @@ export interface IntegrityDeps {
 export type DeliveryStage = 'poll' | 'push' | 'round';
 
 /** True when the entry may be delivered; false when it failed its checksum and was dead-lettered. */
-export async function deliverable(
-  deps: IntegrityDeps,
-  stage: DeliveryStage,
-  agentId: string,
-  entry: { id: string; messageId: string; checksum?: string | undefined; payload: PollLanePayload | PushLanePayload },
-): Promise<boolean> {
+export async function deliverable(deps: IntegrityDeps, stage: DeliveryStage, agentId: string, entry: { id: string; messageId: string; checksum?: string | undefined; payload: PollLanePayload | PushLanePayload }): Promise<boolean> {
   if (lanePayloadIntact(entry.payload, agentId, entry.checksum)) return true;
   const lane: LaneKind = stage === 'poll' ? 'poll' : 'push';
   const reason = `envelope checksum mismatch at ${stage} delivery: the ${lane} lane entry is not what the sender sent`;

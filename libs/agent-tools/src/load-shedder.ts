@@ -23,7 +23,7 @@ const SMOOTHING_MS = 1_000;
 /** The baseline follows a higher latency by at most this factor per minute. */
 const BASELINE_RISE_PER_MINUTE = 0.1;
 /** No baseline below this (ms). */
-export const BASELINE_FLOOR_MS = 1;
+const BASELINE_FLOOR_MS = 1;
 /** While shedding, one send a second is admitted whatever its hash, so the latency keeps being measured (share 1 would otherwise never see it recover). */
 const PROBE_INTERVAL_MS = 1_000;
 

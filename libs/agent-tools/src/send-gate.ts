@@ -13,7 +13,7 @@ export interface SendGateLimits {
 }
 
 /** How long an agent refused by read-only mode is told to wait before it tries again. */
-export const READ_ONLY_RETRY_MS = 30_000;
+const READ_ONLY_RETRY_MS = 30_000;
 
 /** How long an agent is told to wait while Redis is above its high-water mark. */
 export const STORE_FULL_RETRY_MS = 5_000;
@@ -146,10 +146,7 @@ export class SendGate {
   }
 }
 
-export function sendGateLimitsFrom(
-  config: { SEND_RATE_PER_SECOND: number; SEND_BURST: number; SEND_BACKLOG_MAX: number; REDIS_MEMORY_HIGH_WATER_PERCENT: number },
-  contingencies?: () => Contingencies,
-): SendGateLimits {
+export function sendGateLimitsFrom(config: { SEND_RATE_PER_SECOND: number; SEND_BURST: number; SEND_BACKLOG_MAX: number; REDIS_MEMORY_HIGH_WATER_PERCENT: number }, contingencies?: () => Contingencies): SendGateLimits {
   return {
     ...(contingencies ? { contingencies } : {}),
     quota: { ratePerSecond: config.SEND_RATE_PER_SECOND, burst: config.SEND_BURST, backlogMax: config.SEND_BACKLOG_MAX },

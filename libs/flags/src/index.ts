@@ -1,6 +1,6 @@
 export { FlagsError } from './errors.js';
 
-export { DEFAULT_CONTINGENCIES, DEFAULT_FLAGS, INITIAL_ROLLOUT, READ_ONLY_TRIGGERS, MIGRATION_PHASES, ROLLBACK_LEVELS, withRollback, agentSelectorSchema, flagSettingsOf, flagSettingsSchema, parseFlagSnapshot } from './snapshot.js';
+export { DEFAULT_CONTINGENCIES, DEFAULT_FLAGS, INITIAL_ROLLOUT, MIGRATION_PHASES, ROLLBACK_LEVELS, withRollback, agentSelectorSchema, flagSettingsOf, flagSettingsSchema, parseFlagSnapshot } from './snapshot.js';
 export type { Contingencies, FlagSettings, FlagSnapshot, ReadOnlyTrigger, RollbackLevel, RollbackTrigger, RolloutState } from './snapshot.js';
 export { FLAG_PATHS, applyFlagAssignment, diffFlags, parseFlagFile, renderFlagFile } from './flag-file.js';
 
@@ -29,7 +29,6 @@ export type {
   HistoryEntry,
   MetricValue,
   ReadOnlyStatus,
-  ChecksumStatus,
   ScorecardCriterion,
   ScorecardStatus,
 } from './status.js';

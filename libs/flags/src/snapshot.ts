@@ -117,7 +117,7 @@ export function withRollback(state: RolloutState, rollback: { level: RollbackLev
 }
 
 /** What a refusal of new sends can be switched on by (status.readOnly.trigger). */
-export const READ_ONLY_TRIGGERS = ['resource', 'admin', 'cli', 'alert', 'checksum'] as const;
+const READ_ONLY_TRIGGERS = ['resource', 'admin', 'cli', 'alert', 'checksum'] as const;
 export type ReadOnlyTrigger = (typeof READ_ONLY_TRIGGERS)[number];
 
 /**

@@ -159,7 +159,7 @@ export interface ReadOnlyStatus {
 }
 
 /** Envelope checksum mismatches the controller has seen (the store's count), so each is acted on once. */
-export interface ChecksumStatus {
+interface ChecksumStatus {
   mismatches: number;
   lastSeenAt?: string;
 }

@@ -17,8 +17,6 @@ export interface ChecksummedFields {
   inReplyTo?: string | undefined;
 }
 
-export const CHECKSUM_PATTERN = /^[0-9a-f]{64}$/;
-
 export function envelopeChecksum(fields: ChecksummedFields): string {
   const canonical = canonicalJson([fields.id, fields.from, fields.to, fields.content, fields.metadata, fields.inReplyTo ?? null]);
   return createHash('sha256').update(canonical).digest('hex');

@@ -32,7 +32,7 @@ export type AlertDecision =
   | { alertname: string; outcome: 'ignored' | 'resolved'; reason: string };
 
 /** The label that makes a firing alert switch read-only mode on instead of rolling back (EnvelopeChecksumMismatch has it). */
-export const CONTINGENCY_LABEL = 'contingency';
+const CONTINGENCY_LABEL = 'contingency';
 
 export function decideAlerts(payload: AlertmanagerPayload, spec: FeatureFlagsSpec): AlertDecision[] {
   return payload.alerts.map((alert) => {

@@ -164,7 +164,15 @@ export class Controller {
         : undefined,
       status: status ?? null,
       healthCheck: this.evidence.healthCheck() ?? status?.healthCheck ?? null,
-      snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled, contingencies: snapshot.contingencies },
+      snapshot: {
+        version: snapshot.version,
+        publishedAt: snapshot.publishedAt,
+        publishedBy: snapshot.publishedBy,
+        rollout: snapshot.rollout,
+        elicitation: snapshot.elicitation,
+        legacyDisabled: snapshot.legacyDisabled,
+        contingencies: snapshot.contingencies,
+      },
       adoption: adoptionOf(agents, this.options.activeAgentWindowMs),
     };
   }

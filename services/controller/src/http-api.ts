@@ -32,7 +32,11 @@ const simpleBody = z.strictObject({ reason: z.string().trim().min(1).optional(),
 const drillBody = z.strictObject({ agent: agentSelectorSchema.optional(), actor, trigger });
 const readOnlyBody = z.strictObject({
   enabled: z.boolean({ error: 'enabled is required: true switches read-only mode on, false off' }),
-  reason: z.string({ error: 'reason is required: say why (agents see it, and it goes into the audit trail)' }).trim().min(1, { error: 'reason is required: say why (agents see it, and it goes into the audit trail)' }).max(500, { error: 'reason: at most 500 characters' }),
+  reason: z
+    .string({ error: 'reason is required: say why (agents see it, and it goes into the audit trail)' })
+    .trim()
+    .min(1, { error: 'reason is required: say why (agents see it, and it goes into the audit trail)' })
+    .max(500, { error: 'reason: at most 500 characters' }),
   actor,
   trigger,
 });

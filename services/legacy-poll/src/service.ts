@@ -35,7 +35,11 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     logger,
     elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL,
     limits: mailboxLimitsFrom(config),
-    sendGate: new SendGate(runtime.opened.store, sendGateLimitsFrom(config, () => watcher.current().contingencies), runtime.metrics),
+    sendGate: new SendGate(
+      runtime.opened.store,
+      sendGateLimitsFrom(config, () => watcher.current().contingencies),
+      runtime.metrics,
+    ),
   });
   const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger });
   // JSON escaping can grow content up to 6×: leave room so an oversized message reaches the

@@ -42,10 +42,7 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
   }
   const readOnly = snapshot.contingencies?.readOnly;
   if (readOnly) {
-    rows.push([
-      'read-only',
-      readOnly.enabled ? `ON${readOnly.since ? ` since ${when(readOnly.since, now)}` : ''}, by ${readOnly.by} (${readOnly.trigger ?? 'unknown'}): ${readOnly.reason} — new sends are refused with READ_ONLY` : 'off',
-    ]);
+    rows.push(['read-only', readOnly.enabled ? `ON${readOnly.since ? ` since ${when(readOnly.since, now)}` : ''}, by ${readOnly.by} (${readOnly.trigger ?? 'unknown'}): ${readOnly.reason} — new sends are refused with READ_ONLY` : 'off']);
   }
   rows.push([
     'adoption',

@@ -7,18 +7,28 @@ import { reconcile, type ControlAction } from '../reconcile.js';
 import { initialStatus } from '../status.js';
 
 const T0 = Date.parse('2026-12-03T14:00:00Z');
-const specOf = (contingencies: Record<string, unknown> = {}) =>
-  parseFeatureFlags({ apiVersion: 'agentbridge.io/v1alpha1', kind: 'FeatureFlags', metadata: { name: 'agent-bridge' }, spec: { contingencies } }).spec;
+const specOf = (contingencies: Record<string, unknown> = {}) => parseFeatureFlags({ apiVersion: 'agentbridge.io/v1alpha1', kind: 'FeatureFlags', metadata: { name: 'agent-bridge' }, spec: { contingencies } }).spec;
 const readOnly = (enabled: boolean, extra: Partial<Extract<ControlAction, { type: 'read-only' }>> = {}): ControlAction => ({ type: 'read-only', enabled, actor: 'ops@example.com', trigger: 'cli', reason: 'investigating', ...extra });
 
 function pass(status: FeatureFlagsStatus, options: { actions?: ControlAction[]; checksumMismatches?: number; contingencies?: Record<string, unknown>; now?: number } = {}) {
-  return reconcile({ spec: specOf(options.contingencies), generation: 1, status, now: options.now ?? T0, actions: options.actions ?? [], controllerId: 'controller-a', ...(options.checksumMismatches !== undefined ? { checksumMismatches: options.checksumMismatches } : {}) });
+  return reconcile({
+    spec: specOf(options.contingencies),
+    generation: 1,
+    status,
+    now: options.now ?? T0,
+    actions: options.actions ?? [],
+    controllerId: 'controller-a',
+    ...(options.checksumMismatches !== undefined ? { checksumMismatches: options.checksumMismatches } : {}),
+  });
 }
 
 describe('read-only mode', () => {
   test('bridgectl / the admin API switch it on and off: published in the contingencies, in the status (when, by whom, why) and in the history', () => {
     const on = pass(initialStatus(), { actions: [readOnly(true)] });
-    assert.deepEqual(on.outcomes.map((o) => o.applied), [true]);
+    assert.deepEqual(
+      on.outcomes.map((o) => o.applied),
+      [true],
+    );
     assert.deepEqual(on.contingencies.readOnly, { enabled: true, reason: 'investigating', since: '2026-12-03T14:00:00.000Z', by: 'ops@example.com', trigger: 'cli' });
     assert.deepEqual(on.status.readOnly, { enabled: true, at: '2026-12-03T14:00:00.000Z', by: 'ops@example.com', trigger: 'cli', reason: 'investigating' });
     assert.equal(on.status.history.at(-1)!.action, 'read-only.on');
@@ -41,7 +51,11 @@ describe('read-only mode', () => {
   });
 
   test('an alert labelled contingency=read-only switches it on once per firing (fingerprint + startsAt), not a rollback', () => {
-    const payload = { alerts: [{ status: 'firing' as const, labels: { alertname: 'EnvelopeChecksumMismatch', contingency: 'read-only', rollback: 'none' }, annotations: { summary: 'corrupted entries' }, startsAt: '2026-12-03T13:59:00Z', fingerprint: 'c0ffee' }] };
+    const payload = {
+      alerts: [
+        { status: 'firing' as const, labels: { alertname: 'EnvelopeChecksumMismatch', contingency: 'read-only', rollback: 'none' }, annotations: { summary: 'corrupted entries' }, startsAt: '2026-12-03T13:59:00Z', fingerprint: 'c0ffee' },
+      ],
+    };
     const [decision] = decideAlerts(payload, specOf());
     assert.equal(decision!.outcome, 'read-only');
     const action = (decision as { action: ControlAction }).action;
