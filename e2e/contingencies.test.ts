@@ -81,8 +81,21 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     assert.ok(error instanceof ToolCallError, `refused (got ${String(error)})`);
     return error;
   };
-  const readOnlyEverywhere = () =>
-    waitFor(async () => (await alice.callTool('send_message', { to: 'bob', content: 'probe' })).isError === true, { timeoutMs: 5_000, intervalMs: 100, description: 'the legacy endpoint to apply read-only mode' });
+  /** Every endpoint replica applies the snapshot published last (its flag reports), without sending anything. */
+  const appliedEverywhere = async () => {
+    const { version } = await readPublishedFlags(bridge.store.store);
+    await waitFor(
+      async () => {
+        const reports = (await bridge.store.store.readFlagsApplied(Date.now() - 60_000)).filter((r) => r.service === 'legacy-poll' || r.service === 'elicitation');
+        return reports.length >= 2 && reports.every((r) => r.version >= version);
+      },
+      { timeoutMs: 5_000, intervalMs: 50, description: `both endpoints to apply flag snapshot ${version}` },
+    );
+  };
+  const readOnlyEverywhere = async () => {
+    await waitFor(async () => (await readPublishedFlags(bridge.store.store)).contingencies.readOnly.enabled, { timeoutMs: 5_000, intervalMs: 50, description: 'read-only mode to be published' });
+    await appliedEverywhere();
+  };
   const metric = async (baseUrl: string, name: string) => {
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
     return text
@@ -143,7 +156,8 @@ describe('contingencies: read-only mode and envelope checksums', () => {
 
       const off = await admin('/admin/read-only', { enabled: false, reason: 'investigation closed', actor: 'ops@example.com', trigger: 'cli' });
       assert.equal(off.applied, true, off.message);
-      await waitFor(async () => (await alice.callTool('send_message', { to: 'bob', content: 'after read-only' })).isError !== true, { timeoutMs: 5_000, intervalMs: 100, description: 'new sends to be accepted again' });
+      await appliedEverywhere();
+      await alice.callToolJson('send_message', { to: 'bob', content: 'after read-only' });
       await receive(bob, 1, 10_000, cursor).then(async (page) => bob.callToolJson('ack_messages', { cursor: page.cursor! }));
     } finally {
       held.splice(0).forEach((resolve) => resolve({ action: 'cancel' }));
@@ -196,6 +210,7 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     const refused = await refusal(alice.callToolJson('send_message', { to: 'bob', content: 'refused after the mismatch' }));
     assert.equal(refused.code, 'READ_ONLY');
     assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'restored from the last good state', trigger: 'cli' })).applied, true);
+    await appliedEverywhere();
   });
 
   test('a corrupted push-lane entry is never pushed: the next intact one is, and the corrupted one is dead-lettered and counted', async () => {
@@ -240,6 +255,7 @@ describe('contingencies: read-only mode and envelope checksums', () => {
       assert.equal(await metric(bridge.elicitationBaseUrls[0]!, 'agentbridge_checksum_mismatches_total{stage="push"'), 1);
       await waitFor(async () => (await status()).readOnly?.enabled === true, { timeoutMs: 10_000, description: 'the controller to switch read-only on again' });
       assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'push lane restored', trigger: 'cli' })).applied, true);
+      await appliedEverywhere();
     } finally {
       held.splice(0).forEach((resolve) => resolve({ action: 'cancel' }));
       await carol.close();
@@ -270,7 +286,9 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     await readOnlyEverywhere();
     assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'volume checked', trigger: 'cli' })).applied, true);
     assert.equal((await post()).applied, false, 'a repeated notification of the same firing does not switch it on again');
-    await waitFor(async () => (await alice.callTool('send_message', { to: 'bob', content: 'after the alert' })).isError !== true, { timeoutMs: 5_000, intervalMs: 100, description: 'new sends to be accepted again' });
+    await appliedEverywhere();
+    await alice.callToolJson('send_message', { to: 'bob', content: 'after the alert' });
+    await receive(bob, 1, 10_000).then(async (page) => bob.callToolJson('ack_messages', { cursor: page.cursor! }));
   });
 
   test('a corrupted events entry is dead-lettered by the router before it reaches any lane', async () => {
