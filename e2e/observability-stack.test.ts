@@ -18,6 +18,8 @@ const ALERTS = [
   'ElicitationLatencyP95Increasing',
   'RollbackDrillFailed',
   'RollbackDrillOverdue',
+  'EnvelopeChecksumMismatch',
+  'LoadShedding',
 ];
 const ADMIN = 'e2e-admin-token-0123456789';
 const WEBHOOK = 'e2e-webhook-token-0123456789';
@@ -257,7 +259,7 @@ describe('the observability stack: dashboards and alert rules against a real Pro
     groups: Array<{ file: string; rules: Array<{ name: string; type: string; query: string; health: string; lastError?: string }> }>;
   }
 
-  test("Prometheus loads the project's rule file in place, with all ten alerts, and evaluates each without error", async () => {
+  test("Prometheus loads the project's rule file in place, with all twelve alerts, and evaluates each without error", async () => {
     const { groups } = await prometheus.api<RuleGroups>('rules');
     assert.deepEqual(
       groups.map((g) => g.file),

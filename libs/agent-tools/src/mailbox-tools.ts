@@ -1,5 +1,5 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { doorbellTopics, isStoreError, type Doorbell, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
+import { doorbellTopics, isStoreError, type Doorbell, type IntegrityStore, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
 import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
@@ -19,6 +19,7 @@ import {
 } from '@agent-bridge/protocol';
 import { InputRequired, type ToolCallContext, type ToolDefinition, type UsageRecorder } from '@agent-bridge/service-kit';
 import { DeprecationLog, deprecationMessage } from './deprecation.js';
+import { deliverable } from './delivery-integrity.js';
 import type { RoundCarry, RoundDelivery } from './round-delivery.js';
 import type { SendGate } from './send-gate.js';
 
@@ -28,7 +29,7 @@ const MAX_METADATA_DEPTH = 32;
 export interface MailboxToolsOptions {
   /** Which endpoint serves these tools: the legacy one applies the deprecation and cut-over flags. */
   endpoint: Protocol;
-  store: MessageLog & MailboxStore & LedgerStore & Pick<PushLaneStore, 'pushLaneState'>;
+  store: MessageLog & MailboxStore & LedgerStore & Pick<PushLaneStore, 'pushLaneState'> & Pick<IntegrityStore, 'deadLetterLaneEntry'>;
   doorbell: Doorbell;
   flags: () => FlagSnapshot;
   /** Whether an agent id belongs to this bridge (recipients must). */
@@ -158,7 +159,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         deadlineAt: now + limits.messageDeadlineMs,
         ...traceparentField(context.span),
       };
-      await options.sendGate.admit(envelope);
+      await options.sendGate.admit(envelope, args.idempotency_key);
       try {
         const result = await store.append({ envelope, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
         if (!result.duplicate) {
@@ -324,6 +325,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     try {
       for (;;) {
         const page = await store.readPollLane(agentId, start, maxMessages);
+        // A corrupted entry is dead-lettered, never delivered; the page is read again without it.
+        const intact = await Promise.all(page.entries.map((entry) => deliverable(options, 'poll', agentId, { id: entry.cursor, messageId: entry.message.message_id, checksum: entry.checksum, payload: entry.message })));
+        if (intact.includes(false)) continue;
         if (page.entries.length > 0) return page;
         const round = signal.aborted ? undefined : await roundSource?.rounds.handOut(context, roundSource.carry);
         if (round) return round;

@@ -1,12 +1,19 @@
 import type { MessageLog, SendQuota } from '@agent-bridge/event-store';
+import { DEFAULT_CONTINGENCIES, type Contingencies } from '@agent-bridge/flags';
 import type { BridgeMetrics } from '@agent-bridge/observability';
 import { ToolError, type Envelope } from '@agent-bridge/protocol';
+import { LoadShedder } from './load-shedder.js';
 
 export interface SendGateLimits {
   quota: SendQuota;
   /** Sends are refused while Redis uses this fraction of its memory limit or more (1: only Redis's own refusal). */
   memoryHighWater: number;
+  /** Read-only mode and load shedding as published (the flag snapshot's `contingencies`). */
+  contingencies?: () => Contingencies;
 }
+
+/** How long an agent refused by read-only mode is told to wait before it tries again. */
+const READ_ONLY_RETRY_MS = 30_000;
 
 /** How long an agent is told to wait while Redis is above its high-water mark. */
 export const STORE_FULL_RETRY_MS = 5_000;
@@ -32,6 +39,7 @@ export class SendGate {
   private readonly refusedUntil = new Map<string, number>();
   /** Recent refusals per sender, decayed by REFUSAL_HALF_LIFE_MS (bounded like refusedUntil). */
   private readonly strikes = new Map<string, { score: number; at: number }>();
+  readonly shedder = new LoadShedder();
 
   constructor(
     private readonly store: Pick<MessageLog, 'admitSend' | 'memoryPressure'>,
@@ -39,8 +47,14 @@ export class SendGate {
     private readonly metrics: BridgeMetrics,
   ) {}
 
-  async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>): Promise<void> {
+  /**
+   * `key`: the send's idempotency key, when it has one (load shedding answers its retries alike
+   * within a retry-after window). A reply (`kind: reply`) completes a conversation already accepted:
+   * read-only mode and load shedding let it through.
+   */
+  async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'> & Partial<Pick<Envelope, 'kind'>>, key?: string): Promise<void> {
     try {
+      if (envelope.kind !== 'reply') this.refuseIfContingent(envelope.id, key);
       await this.decide(envelope);
     } catch (error) {
       if (error instanceof ToolError && (error.code === 'RATE_LIMITED' || error.code === 'BACKLOG_FULL')) {
@@ -74,7 +88,10 @@ export class SendGate {
         { details: { retryAfterMs: STORE_FULL_RETRY_MS } },
       );
     }
+    const started = performance.now();
     const admission = await this.store.admitSend({ from: envelope.from, to: envelope.to, messageId: envelope.id, deadlineAt: envelope.deadlineAt }, this.limits.quota);
+    this.shedder.observe(performance.now() - started);
+    this.metrics.loadLatencyRatio.set(this.shedder.ratio());
     if (admission.admitted) return;
     if (admission.reason === 'rate') {
       this.remember(envelope.from, now + admission.retryAfterMs);
@@ -85,6 +102,29 @@ export class SendGate {
       'BACKLOG_FULL',
       `${admission.open} of your messages are accepted and not yet delivered, the most one agent may have (SEND_BACKLOG_MAX ${this.limits.quota.backlogMax}); nothing was stored. Retry once your recipients have received some (in about ${admission.retryAfterMs / 1000} s).`,
       { details: { retryAfterMs: admission.retryAfterMs, open: admission.open, limit: this.limits.quota.backlogMax } },
+    );
+  }
+
+  /** Read-only mode, then load shedding (docs/agent-guide.md: READ_ONLY, LOAD_SHED). */
+  private refuseIfContingent(messageId: string, key: string | undefined): void {
+    const { readOnly, loadShedding } = this.limits.contingencies?.() ?? DEFAULT_CONTINGENCIES;
+    if (readOnly.enabled) {
+      this.metrics.sendsRefused.inc({ reason: 'read_only' });
+      const since = readOnly.since ? ` since ${readOnly.since}` : '';
+      throw new ToolError(
+        'READ_ONLY',
+        `the bridge is in read-only mode${since} (${readOnly.reason || 'no reason given'}); nothing was stored. Replies (send_message with in_reply_to), answers to questions and delivery of accepted messages go on. Retry this send later, in ${READ_ONLY_RETRY_MS / 1000} s or more (with the same idempotency_key, if you set one).`,
+        { details: { retryAfterMs: READ_ONLY_RETRY_MS, reason: readOnly.reason, since: readOnly.since } },
+      );
+    }
+    const decision = this.shedder.decide(key ?? messageId, loadShedding);
+    this.metrics.loadShedding.set(loadShedding.enabled && decision.ratio >= loadShedding.latencyMultiple ? 1 : 0);
+    if (!decision.shed) return;
+    this.metrics.sendsRefused.inc({ reason: 'load_shed' });
+    throw new ToolError(
+      'LOAD_SHED',
+      `the bridge is shedding load: its latency is ${decision.ratio.toFixed(1)} times its baseline (shedding starts at ${loadShedding.latencyMultiple}), so ${Math.round(loadShedding.share * 100)} % of new sends are refused; nothing was stored. Retry after ${loadShedding.retryAfterMs} ms (with the same idempotency_key, if you set one).`,
+      { details: { retryAfterMs: loadShedding.retryAfterMs, latencyRatio: Number(decision.ratio.toFixed(2)), share: loadShedding.share } },
     );
   }
 
@@ -106,8 +146,9 @@ export class SendGate {
   }
 }
 
-export function sendGateLimitsFrom(config: { SEND_RATE_PER_SECOND: number; SEND_BURST: number; SEND_BACKLOG_MAX: number; REDIS_MEMORY_HIGH_WATER_PERCENT: number }): SendGateLimits {
+export function sendGateLimitsFrom(config: { SEND_RATE_PER_SECOND: number; SEND_BURST: number; SEND_BACKLOG_MAX: number; REDIS_MEMORY_HIGH_WATER_PERCENT: number }, contingencies?: () => Contingencies): SendGateLimits {
   return {
+    ...(contingencies ? { contingencies } : {}),
     quota: { ratePerSecond: config.SEND_RATE_PER_SECOND, burst: config.SEND_BURST, backlogMax: config.SEND_BACKLOG_MAX },
     memoryHighWater: config.REDIS_MEMORY_HIGH_WATER_PERCENT / 100,
   };

@@ -18,6 +18,8 @@ export const EVENT_FIELDS = {
   failedLaneEntryId: 'l',
   pushPayload: 'p',
   pollPayload: 'q',
+  /** The envelope checksum of what the sender sent (`message`, and `delivery.failed` carrying it on); absent on entries stored before checksums. */
+  checksum: 'k',
 } as const;
 
 /** An agent's poll and push lanes (route_message, drain_push_lane). `pollPayload` only on a push lane: kept for a fallback. */
@@ -28,6 +30,8 @@ export const LANE_FIELDS = {
   payload: 'p',
   pollPayload: 'q',
   traceparent: 'tp',
+  /** The envelope checksum carried from the events entry (route_message), verified at delivery; absent on older entries. */
+  checksum: 'k',
 } as const;
 
 /** The audit stream (publish_flags, fenced_write) and the shards' communication logs (route_message). */
@@ -61,7 +65,10 @@ export function decodeEventEntry(id: string, flat: string[] | null): EventEntry 
   const undecodable = (decodeError: string): EventEntry => ({ id, fields, type: 'undecodable', decodeError });
   if (flat === null) return undecodable('entry was deleted from the stream while pending');
   try {
-    if (fields[F.type] === 'message') return { id, fields, type: 'message', envelope: decodeEnvelope(fields[F.envelope] ?? '') };
+    if (fields[F.type] === 'message') {
+      const checksum = fields[F.checksum];
+      return { id, fields, type: 'message', envelope: decodeEnvelope(fields[F.envelope] ?? ''), ...(checksum ? { checksum } : {}) };
+    }
     if (fields[F.type] === 'delivery.failed') {
       const [messageId, target, failedLaneEntryId, push, poll] = [F.messageId, F.target, F.failedLaneEntryId, F.pushPayload, F.pollPayload].map((name) => fields[name]);
       if (!messageId || !target || !failedLaneEntryId || !push || !poll) return undecodable('delivery.failed entry lacks a field');
@@ -75,6 +82,7 @@ export function decodeEventEntry(id: string, flat: string[] | null): EventEntry 
         failedLaneEntryId,
         pushPayload: JSON.parse(push) as PushLanePayload,
         pollPayload: JSON.parse(poll) as PollLanePayload,
+        ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
       };
     }
     return undecodable(`unknown event type "${fields[F.type] ?? ''}"`);
@@ -94,6 +102,7 @@ export function decodePushLaneEntry(id: string, flat: string[]): PushLaneEntry {
     via: (fields[F.via] ?? 'elicitation') as DeliveryVia,
     payload: JSON.parse(fields[F.payload] ?? '{}') as PushLanePayload,
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
+    ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };
 }
 
@@ -107,6 +116,7 @@ export function decodePollLaneEntry(id: string, flat: string[]): PollLaneEntry {
     message: { sequence: Number(fields[F.sequence]), ...payload },
     via: (fields[F.via] ?? 'legacy') as DeliveryVia,
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
+    ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };
 }
 

@@ -127,6 +127,10 @@ export class Keys {
   deadLetters(shard: number): string {
     return `${this.shardTag(shard)}:dead`;
   }
+  /** Messages of the shard dead-lettered for an envelope checksum mismatch (a counter; the controller reads the sum). */
+  checksumMismatches(shard: number): string {
+    return `${this.shardTag(shard)}:checksum:mismatches`;
+  }
   /** Doorbell for routers: rung (`events`) when the shard's events stream gets an entry. */
   eventsBell(shard: number): string {
     return `${this.shardTag(shard)}:bell:events`;

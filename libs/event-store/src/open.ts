@@ -1,3 +1,4 @@
+import { RedisIntegrity } from './redis/integrity.js';
 import type { Redis } from 'ioredis';
 import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection } from './connection.js';
 import { withDeadline } from './deadline.js';
@@ -22,7 +23,7 @@ import type { EventStore } from './store.js';
 export { DEFAULT_STORE_OPTIONS } from './redis/context.js';
 
 /** The parts of the Redis event store, one per concern (src/redis/); together they are an EventStore. */
-const PARTS = [RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage, RedisProgress, RedisNotices] as const;
+const PARTS = [RedisIntegrity, RedisMessages, RedisShards, RedisLeases, RedisMailboxes, RedisPresence, RedisActivity, RedisPushLanes, RedisElicitWaits, RedisControlPlane, RedisUsage, RedisProgress, RedisNotices] as const;
 /** A part's public methods (its private members would make the intersection `never`). */
 type Public<T> = { [K in keyof T]: T[K] };
 type Parts = Public<InstanceType<(typeof PARTS)[number]>>;

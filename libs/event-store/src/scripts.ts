@@ -9,6 +9,7 @@ export const SCRIPT_NAMES = [
   'append_message',
   'route_message',
   'dead_letter',
+  'dead_letter_lane',
   'ack_poll_lane',
   'trim_acknowledged',
   'acquire_lease',

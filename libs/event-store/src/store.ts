@@ -69,7 +69,8 @@ export interface ShardStore {
   readShardEntries(shard: number, consumer: string, which: 'pending' | 'new', count: number): Promise<EventEntry[]>;
   /** Routes entries in order; throws StoreError LEASE_LOST (and writes nothing more) once the lease is gone. */
   route(lease: ShardLease, decisions: RouteDecision[]): Promise<RouteOutcome[]>;
-  deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void>;
+  /** `mismatch`: the entry's envelope failed its checksum; its ledger record ends `dead_lettered` and the shard's mismatch count rises. */
+  deadLetter(lease: ShardLease, entry: EventEntry, reason: string, mismatch?: { messageId: string }): Promise<void>;
   /** Trims acknowledged entries only. */
   trimShard(shard: number): Promise<number>;
   trimAcknowledged(streamKey: string): Promise<number>;
@@ -279,7 +280,19 @@ export interface CommunicationLogStore {
   readCommunicationLog(shard: number, count: number): Promise<Array<CommunicationEvent & { id: string }>>;
 }
 
-export interface EventStore extends MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore, ProgressStore {
+/** Envelope checksums (decision 0024): what failed one at delivery, taken out of its lane and counted. */
+export interface IntegrityStore {
+  /**
+   * Takes a lane entry that failed its checksum out of the agent's lane into the shard's dead-letter
+   * stream, ends its ledger record `dead_lettered` and counts it; false when it was already taken out.
+   */
+  deadLetterLaneEntry(agentId: string, lane: LaneKind, entry: { id: string; messageId: string }, reason: string): Promise<boolean>;
+  /** Messages dead-lettered for a checksum mismatch, over every shard (the controller's read-only trigger). */
+  checksumMismatchCount(): Promise<number>;
+}
+
+export interface EventStore
+  extends IntegrityStore, MessageLog, ShardStore, MailboxStore, LedgerStore, PresenceStore, ActivityStore, ReplicaRegistry, PushLaneStore, ElicitWaitStore, ControlStore, ControllerStore, CommunicationLogStore, ProgressStore {
   ping(): Promise<void>;
 }
 

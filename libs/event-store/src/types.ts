@@ -34,6 +34,8 @@ interface EventEntryBase {
 export interface MessageEvent extends EventEntryBase {
   type: 'message';
   envelope: Envelope;
+  /** The checksum stored with it; absent on entries stored before checksums existed (delivered as before). */
+  checksum?: string;
 }
 
 /** A push that could not complete, handed back by an elicitation replica (`t=delivery.failed`). */
@@ -46,6 +48,8 @@ export interface DeliveryFailedEvent extends EventEntryBase {
   failedLaneEntryId: string;
   pushPayload: PushLanePayload;
   pollPayload: PollLanePayload;
+  /** The envelope checksum the failed entry carried (kept for the re-routed one). */
+  checksum?: string;
 }
 
 /** An entry that cannot be decoded: it goes to the dead-letter stream. */
@@ -95,6 +99,8 @@ export interface RouteDecision {
   payload: PollLanePayload | PushLanePayload;
   /** For the push lane: the poll-lane rendering, kept for a later fallback or drain. */
   pollPayload?: PollLanePayload;
+  /** The envelope checksum of the message, carried into the lane entry (verified at delivery). */
+  checksum?: string;
   communicationEvent: CommunicationEvent;
   /** `reroute` applies a delivery.failed hand-back, only while the ledger still points at `failedLaneEntryId`. */
   mode: 'route' | 'reroute';
@@ -137,6 +143,8 @@ export interface PushLaneEntry {
   payload: PushLanePayload;
   /** W3C traceparent of the routing span, when the message is traced. */
   traceparent?: string;
+  /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
+  checksum?: string;
 }
 
 export interface PollLaneEntry {
@@ -146,6 +154,8 @@ export interface PollLaneEntry {
   via: DeliveryVia;
   /** W3C traceparent of the routing span, when the message is traced. */
   traceparent?: string;
+  /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
+  checksum?: string;
 }
 
 export interface PollLanePage {
@@ -165,7 +175,7 @@ export interface MailboxState {
 export type AckOutcome = { status: 'acked'; count: number; acked: string } | { status: 'expired'; acked: string } | { status: 'unknown'; last: string };
 
 /** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
-export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned';
+export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned' | 'dead_lettered';
 /**
  * How an `elicit` question ends (`delivered` is not an end for a question: it waits for its answer).
  * `abandoned`: its deadline passed and nobody waited for it any more (the caller crashed or went
@@ -296,6 +306,8 @@ export interface ShardCensus {
   activeAgents: ActiveAgentCounts;
   /** Accepted messages not yet delivered, by where they wait. */
   backlog: { events: number; push: number; poll: number };
+  /** Entries of the shard's dead-letter stream: undecodable entries and messages that failed their checksum (each with a terminal ledger state). */
+  deadLetters: number;
 }
 
 /** A send about to be accepted, as the sender's quota sees it. */

@@ -234,6 +234,8 @@ describe('the FeatureFlags CRD', () => {
         'healthCheck',
         'lastDrill',
         'scorecard',
+        'readOnly',
+        'checksums',
         'cutover',
         'deprecation',
         'effectivePercentage',

@@ -1,7 +1,7 @@
 export { FlagsError } from './errors.js';
 
-export { DEFAULT_FLAGS, INITIAL_ROLLOUT, MIGRATION_PHASES, ROLLBACK_LEVELS, withRollback, agentSelectorSchema, flagSettingsOf, flagSettingsSchema, parseFlagSnapshot } from './snapshot.js';
-export type { FlagSettings, FlagSnapshot, RollbackLevel, RollbackTrigger, RolloutState } from './snapshot.js';
+export { DEFAULT_CONTINGENCIES, DEFAULT_FLAGS, INITIAL_ROLLOUT, MIGRATION_PHASES, ROLLBACK_LEVELS, withRollback, agentSelectorSchema, flagSettingsOf, flagSettingsSchema, parseFlagSnapshot } from './snapshot.js';
+export type { Contingencies, FlagSettings, FlagSnapshot, ReadOnlyTrigger, RollbackLevel, RollbackTrigger, RolloutState } from './snapshot.js';
 export { FLAG_PATHS, applyFlagAssignment, diffFlags, parseFlagFile, renderFlagFile } from './flag-file.js';
 
 export { agentBucket } from './bucket.js';
@@ -31,6 +31,7 @@ export type {
   DeprecationStepStatus,
   HistoryEntry,
   MetricValue,
+  ReadOnlyStatus,
   ScorecardCriterion,
   ScorecardStatus,
 } from './status.js';

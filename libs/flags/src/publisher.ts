@@ -1,7 +1,7 @@
 import { FlagsError } from './errors.js';
 import { diffFlags, type FlagChange } from './flag-file.js';
 import { isDeepStrictEqual } from 'node:util';
-import { DEFAULT_FLAGS, flagSettingsOf, parseFlagSnapshot, type FlagSettings, type FlagSnapshot, type RolloutState } from './snapshot.js';
+import { DEFAULT_FLAGS, flagSettingsOf, parseFlagSnapshot, type Contingencies, type FlagSettings, type FlagSnapshot, type RolloutState } from './snapshot.js';
 
 /** What the publisher needs from the store (the event store's ControlStore satisfies it). */
 export interface FlagPublicationStore {
@@ -25,6 +25,8 @@ export interface PublishRequest {
   leaseValue?: string;
   /** Changes the rollout state (phase, stage, rollbacks); without it the current state is carried forward. */
   rollout?: (current: RolloutState) => RolloutState;
+  /** The contingencies in force (read-only mode, load shedding); without it the current ones are carried forward. */
+  contingencies?: Contingencies;
   /** The controller's status with the snapshot of `version`, stored in the same atomic step as the snapshot. */
   controllerStatus?: (version: number) => string;
 }
@@ -50,10 +52,13 @@ export async function publishFlags(store: FlagPublicationStore, edit: (current: 
     const changes = diffFlags(flagSettingsOf(previous), settings);
     const rollout = request.rollout ? request.rollout(structuredClone(previous.rollout)) : previous.rollout;
     const rolloutChanged = !isDeepStrictEqual(rollout, previous.rollout);
-    if (changes.length === 0 && !rolloutChanged && previous.version > 0) return { status: 'unchanged', snapshot: previous };
+    const contingencies = request.contingencies ?? previous.contingencies;
+    const contingenciesChanged = !isDeepStrictEqual(contingencies, previous.contingencies);
+    if (changes.length === 0 && !rolloutChanged && !contingenciesChanged && previous.version > 0) return { status: 'unchanged', snapshot: previous };
     const snapshot = parseFlagSnapshot({
       ...settings,
       rollout,
+      contingencies,
       version: previous.version + 1,
       publishedAt: new Date().toISOString(),
       publishedBy: request.actor,
@@ -71,6 +76,7 @@ export async function publishFlags(store: FlagPublicationStore, edit: (current: 
         details: {
           version: snapshot.version,
           ...(rolloutChanged ? { rollout: { from: previous.rollout, to: snapshot.rollout } } : {}),
+          ...(contingenciesChanged ? { contingencies: { from: previous.contingencies, to: snapshot.contingencies } } : {}),
           ...(request.details ?? {}),
         },
       },

@@ -234,6 +234,47 @@ const deprecationSchema = z.strictObject(
   mapping,
 );
 
+/** The strategy's contingencies (decision 0024; docs/operations.md, "Contingencies"). */
+const contingenciesSpecSchema = z.strictObject(
+  {
+    /** Read-only mode: new sends refused with READ_ONLY, delivery of what was accepted goes on. */
+    readOnly: z
+      .strictObject(
+        {
+          enabled: z.boolean({ error: 'expected true or false' }).default(false),
+          /** Shown to agents and in the status. */
+          reason: z.string({ error: 'expected a string' }).max(500, { error: 'at most 500 characters' }).optional(),
+        },
+        mapping,
+      )
+      .default({ enabled: false }),
+    /** What an envelope checksum mismatch at delivery does besides dead-lettering the message. */
+    checksumMismatch: z
+      .strictObject(
+        {
+          /** Switch read-only mode on (strategy: data_corruption → read-only mode). */
+          readOnly: z.boolean({ error: 'expected true or false' }).default(true),
+        },
+        mapping,
+      )
+      .default({ readOnly: true }),
+    /** Load shedding (strategy: performance_collapse, latency > 10x baseline → shed 50 % load). */
+    loadShedding: z
+      .strictObject(
+        {
+          enabled: z.boolean({ error: 'expected true or false' }).default(false),
+          latencyMultiple: z.number({ error: 'expected a number from 1.5 to 1000' }).min(1.5, { error: 'expected a number from 1.5 to 1000' }).max(1000, { error: 'expected a number from 1.5 to 1000' }).default(10),
+          share: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }).default(0.5),
+          retryAfter: duration(100).default('5s'),
+          minSamples: positiveInt(1_000_000).default(100),
+        },
+        mapping,
+      )
+      .default({ enabled: false, latencyMultiple: 10, share: 0.5, retryAfter: '5s', minSamples: 100 }),
+  },
+  mapping,
+);
+
 export const featureFlagsSpecSchema = z.strictObject(
   {
     /** The phase the operator has put the migration in; the controller moves rollout → stabilization after the last stage. */
@@ -318,6 +359,12 @@ export const featureFlagsSpecSchema = z.strictObject(
     scorecard: scorecardSchema.default({ interval: '5m' }),
     /** Criteria that need a person (staging tests passed, readiness review…), attested. */
     attestations: z.array(attestationSchema, { error: 'expected a list of attestations' }).max(100, { error: 'at most 100 attestations' }).default([]),
+    /** Read-only mode, envelope checksum mismatches, load shedding. */
+    contingencies: contingenciesSpecSchema.default({
+      readOnly: { enabled: false },
+      checksumMismatch: { readOnly: true },
+      loadShedding: { enabled: false, latencyMultiple: 10, share: 0.5, retryAfter: '5s', minSamples: 100 },
+    }),
   },
   mapping,
 );

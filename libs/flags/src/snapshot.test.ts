@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { DEFAULT_FLAGS, FlagsError, INITIAL_ROLLOUT, flagSettingsOf, parseFlagSnapshot, withRollback } from './index.js';
+import { DEFAULT_CONTINGENCIES, DEFAULT_FLAGS, FlagsError, INITIAL_ROLLOUT, flagSettingsOf, parseFlagSnapshot, withRollback } from './index.js';
 import type { FlagSnapshot } from './index.js';
 
 function publishedSnapshot(): FlagSnapshot {
@@ -15,6 +15,7 @@ function publishedSnapshot(): FlagSnapshot {
       rollbacks: [{ level: 'partial', trigger: 'alert', count: 1 }],
       lastRollback: { level: 'partial', trigger: 'alert', reason: 'ElicitationErrorSpike', at: '2025-03-01T11:00:00.000Z' },
     },
+    contingencies: structuredClone(DEFAULT_CONTINGENCIES) as FlagSnapshot['contingencies'],
     elicitation: { enabled: true, percentage: 25, agents: ['test_agent_alpha', 'canary_*'], excludedAgents: ['*-legacy'] },
     autoFallback: true,
     dualMode: true,
@@ -198,4 +199,21 @@ test('withRollback counts rollbacks per level and trigger and replaces the last 
 
 test('flagSettingsOf drops the rollout state with the other publication metadata', () => {
   assert.equal('rollout' in flagSettingsOf(publishedSnapshot()), false);
+});
+
+test('a snapshot published before the contingencies existed reads as none in force (rolling upgrade)', () => {
+  const old = withChange((snapshot) => delete snapshot.contingencies);
+  assert.deepEqual(parseFlagSnapshot(old).contingencies, DEFAULT_CONTINGENCIES);
+  assert.equal(parseFlagSnapshot(old).contingencies.readOnly.enabled, false);
+});
+
+test('the published contingencies are checked: a share above 1 or an unknown read-only trigger is refused with the field named', () => {
+  assert.throws(
+    () => parseFlagSnapshot(withChange((snapshot) => (snapshot.contingencies.loadShedding.share = 1.5))),
+    (error: unknown) => error instanceof FlagsError && /contingencies\.loadShedding\.share/.test(error.message),
+  );
+  assert.throws(
+    () => parseFlagSnapshot(withChange((snapshot) => (snapshot.contingencies.readOnly.trigger = 'gremlins'))),
+    (error: unknown) => error instanceof FlagsError && /contingencies\.readOnly\.trigger/.test(error.message),
+  );
 });

@@ -138,11 +138,62 @@ export function withRollback(state: RolloutState, rollback: { level: RollbackLev
   return { ...state, rollbacks, lastRollback: { ...rollback } };
 }
 
+/** What a refusal of new sends can be switched on by (status.readOnly.trigger). */
+const READ_ONLY_TRIGGERS = ['resource', 'admin', 'cli', 'alert', 'checksum'] as const;
+export type ReadOnlyTrigger = (typeof READ_ONLY_TRIGGERS)[number];
+
+/**
+ * The strategy's contingencies as every service applies them (decision 0024): read-only mode (new
+ * sends refused, delivery goes on) and load shedding (a share of new sends refused while the
+ * replica's own Redis latency is a multiple of its baseline). Published with the flags like the
+ * rollout state; the controller owns it, other publishers carry it forward.
+ */
+const contingenciesSchema = z.strictObject(
+  {
+    readOnly: z.strictObject(
+      {
+        enabled: flag(),
+        /** Why, for the agents' error message and the status ('' when off). */
+        reason: z.string({ error: 'expected a string' }).max(500, { error: 'at most 500 characters' }),
+        /** When and by whom it was switched on (null when off). */
+        since: z.string({ error: 'expected an ISO 8601 timestamp' }).nullable(),
+        by: z.string({ error: 'expected a string' }).max(200, { error: 'at most 200 characters' }),
+        trigger: z.enum(READ_ONLY_TRIGGERS, { error: `expected one of ${READ_ONLY_TRIGGERS.join(', ')}` }).nullable(),
+      },
+      mapping,
+    ),
+    loadShedding: z.strictObject(
+      {
+        enabled: flag(),
+        /** Shedding starts when the latency is this many times its baseline (strategy: 10x). */
+        latencyMultiple: z.number({ error: 'expected a number from 1.5 to 1000' }).min(1.5, { error: 'expected a number from 1.5 to 1000' }).max(1000, { error: 'expected a number from 1.5 to 1000' }),
+        /** Share of new sends refused while shedding (strategy: 50 %). */
+        share: z.number({ error: 'expected a number from 0 to 1' }).min(0, { error: 'expected a number from 0 to 1' }).max(1, { error: 'expected a number from 0 to 1' }),
+        /** What a shed sender is told to wait. */
+        retryAfterMs: boundedInteger(100, 600_000),
+        /** Latency samples a replica needs before it may shed (its baseline is not known before). */
+        minSamples: boundedInteger(1, 1_000_000),
+      },
+      mapping,
+    ),
+  },
+  mapping,
+);
+
+export type Contingencies = z.infer<typeof contingenciesSchema>;
+
+export const DEFAULT_CONTINGENCIES: Contingencies = deepFreeze({
+  readOnly: { enabled: false, reason: '', since: null, by: '', trigger: null },
+  loadShedding: { enabled: false, latencyMultiple: 10, share: 0.5, retryAfterMs: 5_000, minSamples: 100 },
+});
+
 /** The effective flag snapshot the controller publishes and every service applies. */
 const flagSnapshotSchema = z.strictObject(
   {
     /** Snapshots published before the rollout state existed read as the initial state. */
     rollout: rolloutStateSchema.default(() => structuredClone(INITIAL_ROLLOUT) as RolloutState),
+    /** Snapshots published before the contingencies existed read as none in force. */
+    contingencies: contingenciesSchema.default(() => structuredClone(DEFAULT_CONTINGENCIES) as Contingencies),
     version: z.int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' }),
     publishedAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp such as 2025-01-31T12:00:00Z' }),
     publishedBy: z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' }),
@@ -161,6 +212,10 @@ export const DEFAULT_FLAGS: FlagSnapshot = deepFreeze({
   publishedAt: '1970-01-01T00:00:00.000Z',
   publishedBy: 'built-in-defaults',
   rollout: { phase: 'preparation', stage: 0, rollbacks: [], lastRollback: null },
+  contingencies: {
+    readOnly: { enabled: false, reason: '', since: null, by: '', trigger: null },
+    loadShedding: { enabled: false, latencyMultiple: 10, share: 0.5, retryAfterMs: 5_000, minSamples: 100 },
+  },
   elicitation: {
     /** Master switch: when off, every agent is served by the legacy protocol. */
     enabled: false,
@@ -202,7 +257,14 @@ export function parseFlagSettings(input: unknown): FlagSettings {
  * metadata, so a FlagSnapshot can be used wherever FlagSettings are validated strictly.
  */
 export function flagSettingsOf(flags: FlagSettings): FlagSettings {
-  const { version: _version, publishedAt: _publishedAt, publishedBy: _publishedBy, rollout: _rollout, ...settings } = flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'rollout'>> & FlagSettings;
+  const {
+    version: _version,
+    publishedAt: _publishedAt,
+    publishedBy: _publishedBy,
+    rollout: _rollout,
+    contingencies: _contingencies,
+    ...settings
+  } = flags as Partial<Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'rollout' | 'contingencies'>> & FlagSettings;
   return settings;
 }
 

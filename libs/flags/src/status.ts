@@ -6,7 +6,7 @@
  * stage, when its hold started, failed checks, the active rollback and handled alerts. The helpers
  * that change a status (initialStatus, setCondition) stay with the controller, its only writer.
  */
-import type { MigrationPhase, RollbackLevel, RollbackTrigger } from './snapshot.js';
+import type { MigrationPhase, ReadOnlyTrigger, RollbackLevel, RollbackTrigger } from './snapshot.js';
 
 export type CheckResult = 'pass' | 'fail' | 'inconclusive';
 
@@ -203,6 +203,22 @@ export interface DeprecationStepStatus {
   notices?: { queued: number; already: number; owners: number; at: string };
 }
 
+/** Read-only mode as the controller switched it (spec.contingencies.readOnly is the operator's own switch). */
+export interface ReadOnlyStatus {
+  enabled: boolean;
+  /** When it was last switched on or off, by whom, through what, and why. */
+  at: string;
+  by: string;
+  trigger: ReadOnlyTrigger;
+  reason: string;
+}
+
+/** Envelope checksum mismatches the controller has seen (the store's count), so each is acted on once. */
+interface ChecksumStatus {
+  mismatches: number;
+  lastSeenAt?: string;
+}
+
 export interface FeatureFlagsStatus {
   observedGeneration: number;
   phase: MigrationPhase;
@@ -233,4 +249,6 @@ export interface FeatureFlagsStatus {
   healthCheck?: HealthCheckStatus;
   drill?: DrillInProgress;
   lastDrill?: DrillResult;
+  readOnly?: ReadOnlyStatus;
+  checksums?: ChecksumStatus;
 }

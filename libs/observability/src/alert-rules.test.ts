@@ -17,7 +17,7 @@ function run(...args: string[]) {
 test('the alert rule file passes promtool check rules', () => {
   const result = run('check', 'rules', 'agent-bridge.rules.yaml');
   assert.equal(result.status, 0, result.stdout + result.stderr);
-  assert.match(result.stdout, /SUCCESS: 10 rules found/);
+  assert.match(result.stdout, /SUCCESS: 12 rules found/);
 });
 
 test('every alert fires when it should and stays silent when it should not (promtool test rules)', () => {

@@ -63,6 +63,10 @@ export class BridgeMetrics {
   readonly agentRequestsRefused: Counter;
   readonly sessionsClosed: Counter<'reason'>;
   readonly sendsRefused: Counter<'reason'>;
+  readonly loadLatencyRatio: Gauge;
+  readonly loadShedding: Gauge;
+  readonly checksumMismatches: Counter<'stage'>;
+  readonly deadLetters: Gauge<'shard'>;
   readonly storeMemoryUsed: Gauge;
   readonly unaccountedMessages: Gauge<'shard'>;
   readonly forwardedRequests: Counter<'method'>;
@@ -202,10 +206,34 @@ export class BridgeMetrics {
     });
     this.sendsRefused = new Counter({
       name: 'agentbridge_sends_refused_total',
-      help: 'Sends refused before anything was stored: rate_limited (token bucket), backlog_full (sender backlog cap), store_full (Redis memory high-water mark or maxmemory).',
+      help: 'Sends refused before anything was stored: rate_limited (token bucket), backlog_full (sender backlog cap), store_full (Redis memory high-water mark or maxmemory), read_only (read-only mode), load_shed (load shedding).',
       labelNames: ['reason'],
       registers,
     });
+    this.loadLatencyRatio = new Gauge({
+      name: 'agentbridge_load_latency_ratio',
+      help: "This replica's smoothed admission round trip to Redis over its learned baseline (load shedding starts at spec.contingencies.loadShedding.latencyMultiple).",
+      registers,
+    });
+    this.loadShedding = new Gauge({
+      name: 'agentbridge_load_shedding',
+      help: '1 while this replica sheds a share of new sends (load shedding enabled and the latency ratio at or above its multiple), else 0.',
+      registers,
+    });
+    this.checksumMismatches = new Counter({
+      name: 'agentbridge_checksum_mismatches_total',
+      help: 'Messages whose envelope checksum did not match what the sender sent, found at routing (route) or delivery (poll, push, round); each is dead-lettered, never delivered.',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.deadLetters = new Gauge({
+      name: 'agentbridge_dead_letters',
+      help: "Entries of a shard's dead-letter stream (undecodable entries, messages that failed their envelope checksum): taken out of delivery with a terminal ledger state, kept for an operator; per shard, reported by its owning router.",
+      labelNames: ['shard'],
+      registers,
+    });
+    // From 0 in every process, so the alert's increase() sees the first mismatch.
+    for (const stage of ['route', 'poll', 'push', 'round']) this.checksumMismatches.inc({ stage }, 0);
     this.storeMemoryUsed = new Gauge({
       name: 'agentbridge_store_memory_used_ratio',
       help: 'Redis used_memory as a fraction of its limit (maxmemory, or REDIS_MEMORY_LIMIT_BYTES), as this process last read it; sends are refused above REDIS_MEMORY_HIGH_WATER.',
@@ -331,7 +359,7 @@ export class BridgeMetrics {
     });
     this.alertNotifications = new Counter({
       name: 'agentbridge_alert_notifications_total',
-      help: 'Alertmanager notifications received by the controller, by alert and outcome (rollback, duplicate, ignored, resolved).',
+      help: 'Alertmanager notifications received by the controller, by alert and outcome (rollback, read-only, duplicate, ignored, resolved).',
       labelNames: ['alertname', 'outcome'],
       registers,
     });

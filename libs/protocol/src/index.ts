@@ -7,3 +7,4 @@ export * from './tool-schemas.js';
 export * from './form-schema.js';
 export * from './mcp-generation.js';
 export * from './json-depth.js';
+export * from './checksum.js';

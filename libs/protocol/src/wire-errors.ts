@@ -23,6 +23,8 @@ export const TOOL_ERROR_CODES = {
   RATE_LIMITED: 'the sender sends faster than its rate allows; nothing was stored, retry after details.retryAfterMs',
   BACKLOG_FULL: "too many of the sender's messages are not delivered yet; nothing was stored, retry after details.retryAfterMs",
   STORE_FULL: 'the event store is above its memory high-water mark; nothing was stored, retry after details.retryAfterMs',
+  READ_ONLY: 'the bridge is in read-only mode: new sends are refused, replies, answers and delivery go on; retry after details.retryAfterMs',
+  LOAD_SHED: 'the bridge is shedding load (its latency is far above its baseline); nothing was stored, retry after details.retryAfterMs',
   UNAVAILABLE: 'the event store could not be reached; retry with the same idempotency key',
   SHUTTING_DOWN: 'the replica serving the call is shutting down; retry at once (with the same idempotency key): another replica serves it',
   INTERNAL: 'an unexpected error; retry, and report it if it persists',

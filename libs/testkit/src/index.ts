@@ -9,3 +9,5 @@ export { sleep, waitFor, waitForValue } from './wait.js';
 export { startAlertmanager, startPrometheus } from './monitoring.js';
 export type { AlertmanagerHandle, AlertmanagerWebhook, PrometheusHandle, PrometheusSample } from './monitoring.js';
 export * from './kube-api-fake.js';
+export { startLatencyProxy } from './latency-proxy.js';
+export type { LatencyProxy } from './latency-proxy.js';

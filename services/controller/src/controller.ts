@@ -18,7 +18,7 @@ import { analysisDue, reconcile, type ActionOutcome, type ControlAction, type Co
 import type { Evidence } from './reconcile/evidence.js';
 import { snapshotWanted } from './reconcile/cutover.js';
 import { noticesDue } from './reconcile/deprecation.js';
-import { ownerNotices, type OwnerNoticeDraft } from './sequence/owner-notices.js';
+import { ownerNotices } from './sequence/owner-notices.js';
 import { takeSystemSnapshot, type SystemSnapshot } from './sequence/system-snapshot.js';
 import type { ResourceSource } from './sources/source.js';
 import { initialStatus, setCondition } from './status.js';
@@ -201,7 +201,15 @@ export class Controller {
         : undefined,
       status: status ?? null,
       healthCheck: this.evidence.healthCheck() ?? status?.healthCheck ?? null,
-      snapshot: { version: snapshot.version, publishedAt: snapshot.publishedAt, publishedBy: snapshot.publishedBy, rollout: snapshot.rollout, elicitation: snapshot.elicitation, legacyDisabled: snapshot.legacyDisabled },
+      snapshot: {
+        version: snapshot.version,
+        publishedAt: snapshot.publishedAt,
+        publishedBy: snapshot.publishedBy,
+        rollout: snapshot.rollout,
+        elicitation: snapshot.elicitation,
+        legacyDisabled: snapshot.legacyDisabled,
+        contingencies: snapshot.contingencies,
+      },
       adoption: adoptionOf(agents, this.options.activeAgentWindowMs),
       deprecation: spec?.deprecation ? await this.deprecationPlan(spec.deprecation, status?.deprecation) : null,
       cutoverSnapshot: status?.cutover?.snapshot ? await this.snapshotSummary(status.cutover.snapshot.id) : null,
@@ -288,10 +296,11 @@ export class Controller {
     const cutover = spec.flags.legacyDisabled ? await this.cutoverCheck(spec, status, client, now) : undefined;
     const cutoverSnapshot = snapshotWanted({ legacyDisabledRequested: spec.flags.legacyDisabled === true, forced: spec.cutover.force !== undefined }, status, cutover) ? await this.takeSnapshot(status, now) : undefined;
     const { evidence, actions } = await this.evidence.collect(spec, status, client, now);
+    const checksumMismatches = await this.deps.store.checksumMismatchCount();
 
     const queued = [...actions.map((action) => unanswered(action, now)), ...this.queue.splice(0)];
     try {
-      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, cutoverSnapshot, evidence });
+      await this.apply(queued, { spec, generation: view.generation, status, now, analysis, cutover, cutoverSnapshot, evidence, checksumMismatches });
     } catch (error) {
       for (const q of queued) q.reject(new ActionFailedError((error as { code?: string }).code ?? 'UNAVAILABLE', `the change could not be completed: ${(error as Error).message}; retry`, { cause: error }));
       throw error;
@@ -309,6 +318,7 @@ export class Controller {
       cutover: CutoverCheck | undefined;
       cutoverSnapshot: { id: string; at: string } | undefined;
       evidence: Evidence;
+      checksumMismatches: number;
     },
   ): Promise<void> {
     const { source, elector, logger } = this.deps;
@@ -324,6 +334,7 @@ export class Controller {
       ...(cutoverSnapshot ? { cutoverSnapshot } : {}),
       evidence,
       controllerId: this.options.controllerId,
+      checksumMismatches: input.checksumMismatches,
     });
     for (const effect of this.pendingEffects.splice(0)) {
       if (result.status.lastRollback?.at === effect.at && effect.effectMs !== undefined) result.status.lastRollback.effectMs = effect.effectMs;
@@ -449,6 +460,7 @@ export class Controller {
       reason: primary?.reason ?? 'reconcile',
       leaseValue: lease.value,
       rollout: result.rollout,
+      contingencies: result.contingencies,
       // Stored with the snapshot: a successor resumes from it even if the status write below never happens.
       controllerStatus: (version) => JSON.stringify({ ...result.status, snapshotVersion: version }),
       details: {

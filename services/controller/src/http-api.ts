@@ -1,7 +1,7 @@
 /**
  * The controller's HTTP surface: GET /health/status, the admin API (POST /admin/rollback, promote,
- * pause, resume, drill, cutover/rollback; GET /admin/agents, the legacy inventory, answered by any
- * controller; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
+ * pause, resume, drill, cutover/rollback, read-only; GET /admin/agents, the legacy inventory,
+ * answered by any controller; bearer token) and the Alertmanager webhook (POST /webhook/alertmanager; its own
  * bearer token). Requests that reach a controller that is not the leader are relayed to the leader
  * with an assertion of the identity the token proved, never the token
  * (docs/decisions/0011-inter-replica-credential.md).
@@ -34,6 +34,17 @@ const simpleBody = z.strictObject({ reason: z.string().trim().min(1).optional(),
 const drillBody = z.strictObject({ agent: agentSelectorSchema.optional(), actor, trigger });
 const cutoverRollbackBody = z.strictObject({
   reason: z.string({ error: 'reason is required: say why legacy must serve again (it goes into the audit trail)' }).trim().min(1, { error: 'reason is required: say why legacy must serve again (it goes into the audit trail)' }),
+  actor,
+  trigger,
+});
+
+const readOnlyBody = z.strictObject({
+  enabled: z.boolean({ error: 'enabled is required: true switches read-only mode on, false off' }),
+  reason: z
+    .string({ error: 'reason is required: say why (agents see it, and it goes into the audit trail)' })
+    .trim()
+    .min(1, { error: 'reason is required: say why (agents see it, and it goes into the audit trail)' })
+    .max(500, { error: 'reason: at most 500 characters' }),
   actor,
   trigger,
 });
@@ -296,6 +307,13 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
       if (!args) return;
       await run(response, { type: 'cutover-rollback', reason: args.reason, actor: args.actor ?? args.trigger, trigger: args.trigger }, admitted.idempotency);
     },
+    '/admin/read-only': async (request, response) => {
+      const admitted = await admit(request, response, deps.adminToken, '/admin/read-only');
+      if (admitted === null) return;
+      const args = parse(readOnlyBody, admitted.body, response);
+      if (!args) return;
+      await run(response, { type: 'read-only', enabled: args.enabled, reason: args.reason, actor: args.actor ?? args.trigger, trigger: args.trigger }, admitted.idempotency);
+    },
     '/admin/promote': simple('promote', '/admin/promote'),
     '/admin/pause': simple('pause', '/admin/pause'),
     '/admin/resume': simple('resume', '/admin/resume'),
@@ -320,6 +338,16 @@ export function httpApiRoutes(deps: HttpApiDeps): Record<string, RouteHandler> {
         }
       }
       for (const decision of decideAlerts(payload, spec)) {
+        if (decision.outcome === 'read-only') {
+          try {
+            const result = await controller.submit(decision.action);
+            deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: result.applied ? 'read-only' : 'duplicate' });
+            results.push({ alert: decision.alertname, readOnly: true, applied: result.applied, message: result.message });
+          } catch (error) {
+            return fail(response, 503, (error as { code?: string }).code ?? 'UNAVAILABLE', (error as Error).message);
+          }
+          continue;
+        }
         if (decision.outcome !== 'rollback') {
           deps.metrics.alertNotifications.inc({ alertname: alertNames.of(decision.alertname), outcome: decision.outcome });
           results.push({ alert: decision.alertname, applied: false, message: decision.reason });

@@ -7,6 +7,7 @@
 import { applyActions } from './reconcile/actions.js';
 import { applyAnalysis } from './reconcile/analysis.js';
 import { setConditions } from './reconcile/conditions.js';
+import { effectiveContingencies, onChecksumMismatches } from './reconcile/contingencies.js';
 import { guardCutover } from './reconcile/cutover.js';
 import { runDeprecation } from './reconcile/deprecation.js';
 import { applyEvidence } from './reconcile/evidence.js';
@@ -24,7 +25,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const ctx = passContext(input);
   const observed = observeSpec(ctx, firstPass(input.status));
   const acted = applyActions(ctx, observed.pass, [...(observed.requested ? [observed.requested] : []), ...(input.actions ?? [])]);
-  const analysed = applyAnalysis(ctx, acted, input.analysis);
+  const checked = onChecksumMismatches(ctx, acted, input.checksumMismatches);
+  const analysed = applyAnalysis(ctx, checked, input.analysis);
   const evidenced = applyEvidence(ctx, analysed, input.evidence);
   const staged = advanceStages(ctx, evidenced);
   const flagged = effectiveFlags(ctx, staged);
@@ -36,6 +38,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   return {
     status,
     settings: guarded.settings,
+    contingencies: effectiveContingencies(ctx, status),
     rollout: (current) => countRollbacks({ ...current, phase, stage }, applied, ctx.at),
     // One outcome per input action, in order (the admin API answers each caller with its own):
     // the rollback requested in the resource has no caller waiting, and its outcome comes first.

@@ -67,7 +67,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         deadlineAt: now + timeoutMs,
         ...traceparentField(context.span),
       };
-      await options.sendGate.admit(envelope);
+      await options.sendGate.admit(envelope, args.idempotency_key);
       // The wait record exists before the question can be routed, so no answer can miss it.
       await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
       let messageId: string;

@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
+import { deliverable } from '@agent-bridge/agent-tools';
 import { doorbellTopics, LeasedConsumer, LeaseKeeper, type Doorbell, type EventStore, type LeasedStream, type PushLaneEntry, type PushLease, type ReadPhase } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, failSpan, traceIds, withSpan, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
@@ -177,6 +178,8 @@ export class PushDeliverer implements LeasedStream<PushLaneEntry> {
       await store.settlePush(lease, entry, 'answered');
       return true;
     }
+    // Never pushed corrupted: a mismatch is dead-lettered and the deliverer goes on with the next entry.
+    if (!(await deliverable(this.deps, 'push', this.agentId, entry))) return true;
     const session = this.deps.sessions.pushSession(this.agentId);
     if (!session) return false;
     const attributes = { 'agentbridge.message.id': entry.messageId, 'agentbridge.agent.id': this.agentId, 'agentbridge.via': entry.via, 'mcp.session.id': session.id };

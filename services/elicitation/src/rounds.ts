@@ -4,7 +4,7 @@ import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
 import { SpanKind, withSpan, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import { ToolError, elicitationRequest } from '@agent-bridge/protocol';
 import { InputRequired, type RequestStateSealer, type ToolCallContext } from '@agent-bridge/service-kit';
-import type { RoundAnswer, RoundCarry, RoundDelivery } from '@agent-bridge/agent-tools';
+import { deliverable, type RoundAnswer, type RoundCarry, type RoundDelivery } from '@agent-bridge/agent-tools';
 import { answeredBefore, parseAnswer, storeReply, type AnswerDeps } from './answers.js';
 
 export interface RoundDeliveryDeps {
@@ -107,9 +107,9 @@ export class StatelessRounds implements RoundDelivery {
       for (const entry of taken.pending) {
         // A redelivery whose reply is already stored (its round's retry died before settling): settle, do not ask again.
         if (await answeredBefore(store, entry)) await store.settlePush(taken.lease, entry, 'answered');
-        else entries.push(entry);
+        else if (await deliverable(this.deps, 'round', agentId, entry)) entries.push(entry);
       }
-      entries.push(...taken.fresh);
+      for (const entry of taken.fresh) if (await deliverable(this.deps, 'round', agentId, entry)) entries.push(entry);
       if (entries.length === 0) return undefined;
       const elicitations = Object.fromEntries(entries.map((entry) => [entry.messageId, elicitationRequest(entry.payload, entry.sequence)]));
       const state = this.deps.sealer.seal<RoundState>({ l: taken.lease.value, e: entries.map((entry) => entry.id), d: carry.deadline, n: carry.round + 1, a: carry.answered }, { agentId, expiresAt: Date.now() + answerWindowMs });

@@ -41,7 +41,11 @@ export interface ToolHost {
 export function elicitationToolHost(config: ElicitationConfig, deps: ToolHostDeps): ToolHost {
   const { store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal, usage } = deps;
   const knowsAgent = (agentId: string) => registry.knows(agentId);
-  const sendGate = new SendGate(store, sendGateLimitsFrom(config), metrics);
+  const sendGate = new SendGate(
+    store,
+    sendGateLimitsFrom(config, () => flags().contingencies),
+    metrics,
+  );
   const rounds = new StatelessRounds({
     store,
     doorbell,

@@ -49,7 +49,11 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
     logger,
     elicitationEndpointUrl: config.ELICITATION_ENDPOINT_URL,
     limits: mailboxLimitsFrom(config),
-    sendGate: new SendGate(runtime.opened.store, sendGateLimitsFrom(config), runtime.metrics),
+    sendGate: new SendGate(
+      runtime.opened.store,
+      sendGateLimitsFrom(config, () => watcher.current().contingencies),
+      runtime.metrics,
+    ),
     usage,
   });
   const hooks = toolHostHooks({ service: SERVICE_NAME, protocol: 'legacy', metrics, logger, usage });

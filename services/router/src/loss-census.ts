@@ -4,6 +4,8 @@
  * and where its backlog waits, as gauges. Only the shard's lease holder counts it, so the sum over
  * routers counts each message once. An `elicit` question still open past its deadline (and grace)
  * has no caller any more: it is closed `abandoned` first, since its caller is gone, not the message.
+ * A message dead-lettered for a checksum mismatch has a terminal state (`dead_lettered`) and is
+ * counted here apart, in the shard's dead letters: taken out of delivery, not lost.
  */
 import type { ActivityStore, LedgerStore } from '@agent-bridge/event-store';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
@@ -61,6 +63,8 @@ export class LossCensus {
     // Every generation, 0 included: the by-generation panel has both series from the first census.
     for (const generation of MCP_GENERATIONS) metrics.activeAgentsByGeneration.set({ shard, generation }, census.activeAgents.byGeneration[generation]);
     for (const lane of BACKLOG_LANES) metrics.laneBacklog.set({ shard, lane }, census.backlog[lane]);
+    // Taken out of delivery (a checksum mismatch, an undecodable entry), not lost: kept for an operator.
+    metrics.deadLetters.set({ shard }, census.deadLetters);
   }
 
   /** The shard's series go when its worker stops: the next owner reports it, never count it twice. */
@@ -72,5 +76,6 @@ export class LossCensus {
     for (const protocol of ['legacy', 'elicitation']) metrics.activeAgentsByProtocol.remove({ shard, protocol });
     for (const generation of MCP_GENERATIONS) metrics.activeAgentsByGeneration.remove({ shard, generation });
     for (const lane of BACKLOG_LANES) metrics.laneBacklog.remove({ shard, lane });
+    metrics.deadLetters.remove({ shard });
   }
 }

@@ -45,6 +45,7 @@ export function decideMessage(entry: MessageEvent, flags: FlagSnapshot, sessions
     communicationEvent: communicationEvent(envelope.id, envelope.from, envelope.to, choice.lane, choice.via, { kind: envelope.kind, reason: choice.reason }, now),
   };
   if (pushPayload) decision.pollPayload = pollPayload;
+  if (entry.checksum) decision.checksum = entry.checksum;
   if (envelope.kind === 'reply' && envelope.inReplyTo !== undefined) decision.answer = answerOf(envelope);
   return { decision, ...(choice.fallback ? { fallback: choice.fallback } : {}), ...(adapterError ? { adapterError } : {}) };
 }
@@ -70,6 +71,7 @@ export function decideFailedPush(entry: DeliveryFailedEvent, flags: FlagSnapshot
     communicationEvent: communicationEvent(entry.messageId, entry.pushPayload.from, entry.target, lane, via, { failure: entry.reason }, now),
   };
   if (!toPoll) decision.pollPayload = entry.pollPayload;
+  if (entry.checksum) decision.checksum = entry.checksum;
   return { decision, ...(toPoll ? { fallback: `push_${entry.reason}` } : {}) };
 }
 

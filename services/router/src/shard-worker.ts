@@ -6,6 +6,7 @@
  */
 import {
   doorbellTopics,
+  EVENT_FIELDS,
   LeasedConsumer,
   type ActivityStore,
   type Doorbell,
@@ -21,6 +22,7 @@ import {
   isStoreError,
 } from '@agent-bridge/event-store';
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
+import { envelopeChecksum } from '@agent-bridge/protocol';
 import { SpanKind, failSpan, startSpan, traceparentOf, type BridgeMetrics, type Logger, type Span } from '@agent-bridge/observability';
 import { LossCensus } from './loss-census.js';
 import { DRAIN_CHECK_INTERVAL_MS, PushLaneDrain } from './push-lane-drain.js';
@@ -148,6 +150,15 @@ export class ShardWorker implements LeasedStream<EventEntry> {
     const spans: Span[] = [];
     try {
       for (const entry of entries) {
+        const mismatch = checksumMismatch(entry);
+        if (mismatch) {
+          await this.flush(pending);
+          pending = [];
+          this.deps.logger.error({ shard: this.shard, entryId: entry.id, messageId: mismatch.messageId, reason: mismatch.reason }, 'envelope checksum mismatch: the message is dead-lettered, not delivered');
+          this.deps.metrics.checksumMismatches.inc({ stage: 'route' });
+          await this.deps.store.deadLetter(this.lease, entry, mismatch.reason, { messageId: mismatch.messageId });
+          continue;
+        }
         if (entry.type === 'undecodable') {
           await this.flush(pending);
           pending = [];
@@ -211,4 +222,22 @@ export class ShardWorker implements LeasedStream<EventEntry> {
       if (outcome.status !== 'duplicate') this.deps.metrics.messagesRouted.inc({ lane: outcome.lane, via: decisions[i]!.via });
     });
   }
+}
+
+/**
+ * A message whose stored envelope is not what its sender sent (decision 0024): its checksum differs,
+ * or it carries a checksum but no longer decodes. An entry stored before checksums existed has none
+ * and is routed as before.
+ */
+function checksumMismatch(entry: EventEntry): { messageId: string; reason: string } | null {
+  if (entry.type === 'message') {
+    if (entry.checksum === undefined || entry.checksum === envelopeChecksum(entry.envelope)) return null;
+    return { messageId: entry.envelope.id, reason: `envelope checksum mismatch: stored ${entry.checksum}, content hashes to ${envelopeChecksum(entry.envelope)}` };
+  }
+  const fields = entry.fields;
+  const messageId = fields[EVENT_FIELDS.messageId];
+  if (entry.type === 'undecodable' && fields[EVENT_FIELDS.type] === 'message' && fields[EVENT_FIELDS.checksum] && messageId) {
+    return { messageId, reason: `envelope checksum mismatch: the checksummed envelope no longer decodes (${entry.decodeError})` };
+  }
+  return null;
 }

@@ -30,6 +30,7 @@ The controller (its HTTP API; see docs/operations.md, "bridgectl and the control
   bridgectl promote [--full] [--reason R]            skip the rest of the hold (--full: to the last stage)
   bridgectl pause --reason R                         hold the current stage (no promotion, no analysis)
   bridgectl resume [--reason R]                      lift a pause or a rollback
+  bridgectl read-only <on|off> --reason R            read-only mode: new sends refused (READ_ONLY), delivery goes on
   bridgectl simulate (--agents a,b,c | --present [--window 5m] [--limit N]) [--file featureflags.yaml] [--json]
                                                      who is on elicitation at each stage of the plan (and now)
   bridgectl ab [--json]                              the A/B test: legacy against elicitation per metric, with the

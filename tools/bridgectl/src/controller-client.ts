@@ -38,7 +38,7 @@ export interface ControllerReport {
   status: FeatureFlagsStatus | null;
   /** The health check as last run (absent from a controller older than this bridgectl). */
   healthCheck?: FeatureFlagsStatus['healthCheck'] | null;
-  snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState };
+  snapshot: Pick<FlagSnapshot, 'version' | 'publishedAt' | 'publishedBy' | 'elicitation' | 'legacyDisabled'> & { rollout: RolloutState; contingencies?: FlagSnapshot['contingencies'] };
   adoption: {
     windowMs: number;
     activeAgents: number;
@@ -98,7 +98,7 @@ export interface AdminAnswer {
   snapshot_version?: number;
 }
 
-export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill' | '/admin/cutover/rollback';
+export type AdminPath = '/admin/rollback' | '/admin/promote' | '/admin/pause' | '/admin/resume' | '/admin/drill' | '/admin/cutover/rollback' | '/admin/read-only';
 
 /** The controller could not be reached (connection refused, timeout, DNS…). */
 export class ControllerUnavailableError extends Error {

@@ -514,6 +514,34 @@ describe('bridgectl controller commands against a real controller (local mode) a
       await run(['resume', '--reason', 'network fixed']);
     }
   });
+
+  test('read-only on|off: switched through the admin API, shown by status, audited; a repeat exits 4; bad usage says what to type', async () => {
+    const on = await run(['read-only', 'on', '--reason', 'checksum investigation']);
+    assert.equal(on.code, EXIT.ok, on.out + on.err);
+    assert.match(on.out, /^read-only: new sends are refused with READ_ONLY on every endpoint; accepted messages are still delivered \(flag snapshot version \d+\)$/m);
+    const after = await report();
+    assert.equal(after.snapshot.contingencies?.readOnly.enabled, true);
+    assert.equal(after.snapshot.contingencies?.readOnly.by, 'ops-jane');
+    const status = await run(['status']);
+    assert.match(status.out, /^read-only\s+ON since \S+ \(\d+s ago\), by ops-jane \(cli\): checksum investigation — new sends are refused with READ_ONLY$/m);
+    const again = await run(['read-only', 'on', '--reason', 'checksum investigation']);
+    assert.equal(again.code, EXIT.nothing, again.out + again.err);
+    assert.match(again.out, /^nothing done: already read-only since \S+ \(cli: checksum investigation\); nothing changed$/m);
+    const publication = (await store.store.readAudit(50)).find((e) => e.action === 'flags.publish' && e.reason === 'checksum investigation');
+    assert.deepEqual([publication?.actor, publication?.trigger], ['ops-jane', 'cli']);
+
+    const noReason = await run(['read-only', 'off']);
+    assert.equal(noReason.code, EXIT.usage, noReason.err);
+    assert.match(noReason.err, /--reason/);
+    const noMode = await run(['read-only', 'maybe', '--reason', 'x']);
+    assert.equal(noMode.code, EXIT.usage);
+    assert.match(noMode.err, /read-only needs on or off \(got "maybe"\)/);
+
+    const off = await run(['read-only', 'off', '--reason', 'restored']);
+    assert.equal(off.code, EXIT.ok, off.out + off.err);
+    assert.equal((await report()).snapshot.contingencies?.readOnly.enabled, false);
+    assert.match((await run(['status'])).out, /^read-only\s+off$/m);
+  });
 });
 
 describe('bridgectl with the controller unreachable (a real process)', () => {

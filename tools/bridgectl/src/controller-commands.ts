@@ -15,7 +15,7 @@ import { notificationsCommand } from './notifications-command.js';
 import { simulate } from './simulate-command.js';
 import { status } from './status-command.js';
 
-export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents', 'notifications', 'deprecation', 'cutover']);
+export const CONTROLLER_COMMANDS = new Set(['status', 'rollback', 'promote', 'pause', 'resume', 'simulate', 'apply', 'ab', 'scorecard', 'drill', 'agents', 'notifications', 'deprecation', 'cutover', 'read-only']);
 
 export async function runControllerCommand(command: string, args: string[], ctx: ControllerCommandContext): Promise<number> {
   switch (command) {
@@ -59,6 +59,12 @@ export async function runControllerCommand(command: string, args: string[], ctx:
     case 'notifications':
       noMoreArgs(command, args);
       return notificationsCommand(ctx);
+    case 'read-only': {
+      const [mode, ...extra] = args;
+      if (mode !== 'on' && mode !== 'off') throw new UsageError(`read-only needs on or off (got ${mode === undefined ? 'nothing' : `"${mode}"`})`);
+      noMoreArgs(`read-only ${mode}`, extra);
+      return admin(ctx, '/admin/read-only', { enabled: mode === 'on', reason: requireReason(ctx.values.reason) });
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

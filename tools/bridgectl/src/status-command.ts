@@ -40,6 +40,10 @@ export function renderStatus(report: ControllerReport, url: string, now: number)
         : 'none in force',
     ]);
   }
+  const readOnly = snapshot.contingencies?.readOnly;
+  if (readOnly) {
+    rows.push(['read-only', readOnly.enabled ? `ON${readOnly.since ? ` since ${when(readOnly.since, now)}` : ''}, by ${readOnly.by} (${readOnly.trigger ?? 'unknown'}): ${readOnly.reason} — new sends are refused with READ_ONLY` : 'off']);
+  }
   rows.push([
     'adoption',
     adoption.bothAgents !== undefined

@@ -9,7 +9,8 @@ ARGV[1]  JSON table (redis/messages.ts builds it): id, from, to, kind, protocol 
          accepted_at and deadline_at (ms), awaits_reply ('1' or '0'), in_reply_to (or ''),
          traceparent (or ''), bell (doorbell channel of the shard), open_until: when the message
          must have a terminal state (ms): its deadline; for an `elicit` question the deadline plus
-         the time its caller has to record how it ended
+         the time its caller has to record how it ended; checksum: the envelope checksum
+         (protocol/checksum.ts) of what the sender sent, stored beside the envelope
 ARGV[2]  canonical envelope (JSON), stored as is in the events entry
 
 Returns  {'APPENDED', streamId} | {'DUPLICATE', streamId}
@@ -25,7 +26,7 @@ local known = redis.call('HGET', KEYS[2], 'events_id')
 if known then
   return {'DUPLICATE', known}
 end
-local streamId = redis.call('XADD', KEYS[1], '*', EVENT.type, 'message', EVENT.messageId, a.id, EVENT.envelope, ARGV[2])
+local streamId = redis.call('XADD', KEYS[1], '*', EVENT.type, 'message', EVENT.messageId, a.id, EVENT.envelope, ARGV[2], EVENT.checksum, a.checksum)
 redis.call('HSET', KEYS[2],
   'id', a.id, 'from', a.from, 'to', a.to, 'kind', a.kind, 'protocol', a.protocol,
   'state', 'accepted', 'accepted_at', a.accepted_at, 'deadline_at', a.deadline_at,

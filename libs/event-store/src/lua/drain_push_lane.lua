@@ -31,7 +31,7 @@ for _, entry in ipairs(entries) do
   if messageId and pollPayload and redis.call('HGET', ledger, 'lane_id') == id then
     local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
     local pollId = redis.call('XADD', KEYS[2], '*', LANE.messageId, messageId, LANE.sequence, seq, LANE.via, ARGV[3],
-      LANE.payload, pollPayload, LANE.traceparent, f[LANE.traceparent] or '')
+      LANE.payload, pollPayload, LANE.traceparent, f[LANE.traceparent] or '', LANE.checksum, f[LANE.checksum] or '')
     redis.call('HSET', KEYS[3], 'last', pollId)
     redis.call('HSET', ledger, 'lane', 'poll', 'lane_id', pollId, 'via', ARGV[3], 'seq', seq, 'drained_at', ARGV[4])
     moved = moved + 1

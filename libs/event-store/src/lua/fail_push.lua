@@ -32,6 +32,6 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 if redis.call('XLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[6]) end
 local id = redis.call('XADD', KEYS[3], '*', EVENT.type, 'delivery.failed', EVENT.messageId, f[LANE.messageId],
   EVENT.target, ARGV[6], EVENT.reason, ARGV[4], EVENT.failedLaneEntryId, ARGV[2],
-  EVENT.pushPayload, f[LANE.payload], EVENT.pollPayload, f[LANE.pollPayload])
+  EVENT.pushPayload, f[LANE.payload], EVENT.pollPayload, f[LANE.pollPayload], EVENT.checksum, f[LANE.checksum] or '')
 redis.call('PUBLISH', ARGV[5], 'events')
 return id

@@ -38,6 +38,7 @@ ARGV[1]  JSON table (redis/shards.ts builds it):
            target         target agent id
            retention      ledger retention after a terminal state, seconds
            traceparent    trace context of the routing span (W3C traceparent) for the lane entry, or ''
+           checksum       envelope checksum carried into the lane entry, or '' (entries stored before checksums)
 
 Returns  {'ROUTED', laneEntryId, sequence} | {'ANSWERED'} | {'DUPLICATE', lane, laneEntryId}
 Errors   'FENCED ...' when the caller no longer holds the shard lease (nothing is written).
@@ -77,11 +78,11 @@ local seq = redis.call('HINCRBY', KEYS[4], 'seq', 1)
 local laneId
 if a.lane == 'push' then
   laneId = redis.call('XADD', KEYS[3], '*', LANE.messageId, a.message_id, LANE.sequence, seq, LANE.via, a.via,
-    LANE.payload, a.payload, LANE.pollPayload, a.poll_payload, LANE.traceparent, a.traceparent)
+    LANE.payload, a.payload, LANE.pollPayload, a.poll_payload, LANE.traceparent, a.traceparent, LANE.checksum, a.checksum)
   redis.call('SADD', KEYS[9], a.target)
 else
   laneId = redis.call('XADD', KEYS[3], '*', LANE.messageId, a.message_id, LANE.sequence, seq, LANE.via, a.via,
-    LANE.payload, a.payload, LANE.traceparent, a.traceparent)
+    LANE.payload, a.payload, LANE.traceparent, a.traceparent, LANE.checksum, a.checksum)
   redis.call('HSET', KEYS[4], 'last', laneId)
 end
 redis.call('HSET', KEYS[5], 'state', 'routed', 'lane', a.lane, 'lane_id', laneId, 'via', a.via,

@@ -32,7 +32,7 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
     const pipeline = redis.pipeline();
     // Forgetting what is older than the window keeps the sets as small as the active population.
     for (const key of sets) pipeline.zremrangebyscore(key, '-inf', `(${since}`).zcard(key);
-    pipeline.xinfo('GROUPS', keys.events(shard)).xlen(keys.events(shard)).zcard(keys.openMessages(shard)).smembers(keys.pushAgents(shard));
+    pipeline.xinfo('GROUPS', keys.events(shard)).xlen(keys.events(shard)).zcard(keys.openMessages(shard)).smembers(keys.pushAgents(shard)).xlen(keys.deadLetters(shard));
     const replies = (await this.context.call('shard census', () => pipeline.exec())) ?? [];
     const value = (index: number): unknown => {
       const [error, result] = replies[index] ?? [null, null];
@@ -45,6 +45,7 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
     const eventsLength = Number(value(backlogAt + 1));
     const open = Number(value(backlogAt + 2));
     const pushAgents = (value(backlogAt + 3) as string[] | null) ?? [];
+    const deadLetters = Number(value(backlogAt + 4) ?? 0);
 
     let events = eventsLength;
     for (const group of (value(backlogAt) as unknown[][] | null) ?? []) {
@@ -64,7 +65,7 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
     // Every accepted message stays in the open set until it is delivered; what is neither waiting to
     // be routed nor in a push lane waits in a poll lane (delivered to a poll but not yet acked included).
     const poll = Math.max(0, open - events - push);
-    return { activeAgents, backlog: { events, push, poll } };
+    return { activeAgents, backlog: { events, push, poll }, deadLetters };
   }
 
   async activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>> {

@@ -3,6 +3,7 @@
  * sender's idempotency key, its token bucket and backlog, the append to the target shard's events
  * stream, Redis memory pressure.
  */
+import { envelopeChecksum } from '@agent-bridge/protocol';
 import { createHash } from 'node:crypto';
 import { decodeLedger } from '../entry-codec.js';
 import { StoreError } from '../errors.js';
@@ -63,6 +64,8 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
           traceparent: stored.traceparent ?? '',
           bell: keys.eventsBell(shard),
           open_until: request.awaitsReply ? stored.deadlineAt + options.elicitCloseGraceMs : stored.deadlineAt,
+          // What the sender sent, fixed before it is stored: the router verifies it (decision 0024).
+          checksum: envelopeChecksum(stored),
         }),
         JSON.stringify(stored),
       ],

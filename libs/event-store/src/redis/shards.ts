@@ -86,6 +86,7 @@ export class RedisShards implements ShardParts {
           target: d.target,
           retention: options.ledgerRetentionSeconds,
           traceparent: d.traceparent ?? '',
+          checksum: d.checksum ?? '',
         }),
       ],
     }));
@@ -102,9 +103,14 @@ export class RedisShards implements ShardParts {
     });
   }
 
-  async deadLetter(lease: ShardLease, entry: EventEntry, reason: string): Promise<void> {
-    const { keys, scripts } = this.context;
-    await this.context.run(scripts.dead_letter, [keys.events(lease.shard), keys.lease(lease.shard), keys.deadLetters(lease.shard)], [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields)]);
+  async deadLetter(lease: ShardLease, entry: EventEntry, reason: string, mismatch?: { messageId: string }): Promise<void> {
+    const { keys, scripts, options } = this.context;
+    const shard = lease.shard;
+    await this.context.run(
+      scripts.dead_letter,
+      [keys.events(shard), keys.lease(shard), keys.deadLetters(shard), keys.checksumMismatches(shard), mismatch ? keys.ledgerInShard(shard, mismatch.messageId) : keys.checksumMismatches(shard), keys.openMessages(shard)],
+      [ROUTER_GROUP, entry.id, lease.value, reason, JSON.stringify(entry.fields), mismatch?.messageId ?? '', Date.now(), options.ledgerRetentionSeconds],
+    );
   }
 
   async trimShard(shard: number): Promise<number> {

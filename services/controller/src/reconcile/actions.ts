@@ -7,6 +7,7 @@ import { applyRollback, liftRollback } from '../rollback.js';
 import { draft, record, type Pass, type PassContext } from './pass.js';
 import { observeCutoverAlert, tripCutoverBreaker } from './cutover.js';
 import { recordNotices } from './deprecation.js';
+import { switchReadOnly } from './contingencies.js';
 import { startDrill, stepDrill } from './drill.js';
 import { promote } from './stages.js';
 import type { ActionOutcome, ControlAction } from './types.js';
@@ -31,6 +32,8 @@ function applyAction(ctx: PassContext, input: Pass, action: ControlAction): Pass
       return tripCutoverBreaker(ctx, input, action);
     case 'deprecation-notices':
       return recordNotices(ctx, input, action);
+    case 'read-only':
+      return switchReadOnly(ctx, input, action);
     case 'pause':
     case 'resume': {
       const pass = draft(input);

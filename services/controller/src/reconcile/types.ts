@@ -3,7 +3,7 @@
  * resource requests), the events for the audit trail, and the result the controller publishes.
  */
 import type { Evidence } from './evidence.js';
-import type { FeatureFlagsSpec, FeatureFlagsStatus, FlagSettings, MetricValue, RollbackLevel, RollbackTrigger, RolloutState } from '@agent-bridge/flags';
+import type { Contingencies, FeatureFlagsSpec, FeatureFlagsStatus, FlagSettings, MetricValue, ReadOnlyTrigger, RollbackLevel, RollbackTrigger, RolloutState } from '@agent-bridge/flags';
 
 export type ControlAction =
   | {
@@ -26,6 +26,8 @@ export type ControlAction =
   | { type: 'promote'; actor: string; reason: string; full: boolean; trigger?: 'admin' | 'cli' }
   /** A rollback drill of `agent` (reconcile/drill.ts). */
   | { type: 'drill'; id: string; agent: string; actor: string; trigger: 'schedule' | 'cli' | 'admin'; /** Set when the drill cannot run: it is recorded as failed at once. */ failure?: string }
+  /** Read-only mode on or off (reconcile/contingencies.ts); an alert's is acted on once per fingerprint + startsAt. */
+  | { type: 'read-only'; enabled: boolean; actor: string; reason: string; trigger: Exclude<ReadOnlyTrigger, 'resource'>; alert?: { fingerprint: string; startsAt: string }; details?: Record<string, unknown> }
   /** What the controller measured after a drill's publication: its rollback in effect, or its restore. */
   | { type: 'drill-step'; id: string; step: 'effective' | 'restored'; elapsedMs?: number; failure?: string }
   /** A firing alert, whatever its rollback policy: the post-cutover watch judges it by severity (reconcile/cutover.ts). */
@@ -72,7 +74,10 @@ export interface ControllerEvent {
     | 'cutover.issue'
     | 'cutover.rolled-back'
     | 'cutover.completed'
-    | 'cutover.cancelled';
+    | 'cutover.cancelled'
+    | 'read-only.on'
+    | 'read-only.off'
+    | 'checksum.mismatch';
   actor: string;
   trigger: string;
   reason: string;
@@ -102,12 +107,16 @@ export interface ReconcileInput {
   cutoverSnapshot?: { id: string; at: string };
   /** Who the controller is, for history entries it writes on its own behalf. */
   controllerId?: string;
+  /** The store's count of messages dead-lettered for an envelope checksum mismatch (read every pass). */
+  checksumMismatches?: number;
 }
 
 export interface ReconcileResult {
   status: FeatureFlagsStatus;
   /** The effective flags to publish. */
   settings: FlagSettings;
+  /** The contingencies to publish with them (read-only mode, load shedding). */
+  contingencies: Contingencies;
   /** The rollout state to publish with them (phase, stage, rollback counts). */
   rollout: (current: RolloutState) => RolloutState;
   /** One per `actions` entry of the input, in the same order. */
