@@ -661,8 +661,8 @@ describe('after the cutover: legacyPoll.enabled false', () => {
     );
     const ingresses = ofKind(objects, 'Ingress');
     assert.deepEqual(
-      ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']),
-      ['elicitation'],
+      ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']).sort(),
+      ['elicitation', 'progress'],
     );
     for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
       assert.ok(

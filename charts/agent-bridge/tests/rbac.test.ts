@@ -93,6 +93,8 @@ test("the controller, with the chart's environment, makes only requests its Role
   writeFileSync(join(dir, 'kubeconfig'), fake.kubeConfigYaml({ user, namespace }));
   writeFileSync(join(dir, 'admin-token'), 'admin-token-for-the-rbac-test');
   writeFileSync(join(dir, 'webhook-token'), 'webhook-token-for-the-rbac-test');
+  // The agent registry the chart mounts for the legacy inventory (no agents needed here).
+  writeFileSync(join(dir, 'agent-tokens.json'), JSON.stringify({ agents: [] }));
   const port = await freePort();
   const service = await startService({
     name: 'controller',
@@ -106,6 +108,8 @@ test("the controller, with the chart's environment, makes only requests its Role
       ADVERTISE_URL: `http://127.0.0.1:${port}`,
       ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
       WEBHOOK_TOKEN_FILE: join(dir, 'webhook-token'),
+      AGENT_TOKENS_FILE: join(dir, 'agent-tokens.json'),
+      PROGRESS_PORT: '0',
       KUBECONFIG: join(dir, 'kubeconfig'),
       LOG_LEVEL: 'warn',
       OTEL_SDK_DISABLED: 'true', // staging exports traces to a collector that is not here
