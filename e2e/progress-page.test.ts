@@ -31,6 +31,12 @@ spec:
     stages:
       - { percentage: 10, hold: 1h }
       - { percentage: 50, hold: 1h }
+  deprecation:
+    start: "2026-01-05T09:00:00Z"
+    sunset: "2099-01-19T09:00:00Z"
+    steps:
+      - { name: day-1, after: 0s, actions: [warnings] }
+      - { name: day-7, after: 144h, actions: [final-notice] }
 `;
 
 describe('the progress page of a running bridge, in headless Chromium', () => {
@@ -137,7 +143,12 @@ describe('the progress page of a running bridge, in headless Chromium', () => {
     assert.deepEqual(cells, ['billing', '1', '0', '1'], "the legacy agent's team, from the agent registry (search has none left on legacy)");
     const text = (await page.textContent('body')) ?? '';
     assert.ok(!text.includes('Lee Gacy') && !text.includes('lee@example.com'), 'owner names and contacts are never shown');
-    assert.equal(await page.textContent('#sunset'), 'No deadline set.');
+    assert.match((await page.textContent('#sunset')) ?? '', /switched off at 2099-01-19T09:00:00Z/, "the deprecation schedule's sunset");
+    assert.deepEqual(
+      (await page.locator('ol.steps li').allTextContents()).map((item) => item.trim()),
+      ['2026-01-05T09:00:00.000Z — day-1 (done)', '2026-01-11T09:00:00.000Z — day-7 (done)'],
+      'the steps of the schedule, as the controller ran them',
+    );
     // The stylesheet applied (same origin, allowed by the CSP): the figures are laid out as a grid.
     assert.equal(await page.locator('.figures').evaluate((element) => getComputedStyle(element).display), 'grid');
     const origin = new URL(pageUrl).origin;

@@ -660,10 +660,7 @@ describe('after the cutover: legacyPoll.enabled false', () => {
       [],
     );
     const ingresses = ofKind(objects, 'Ingress');
-    assert.deepEqual(
-      ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']).sort(),
-      ['elicitation', 'progress'],
-    );
+    assert.deepEqual(ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']).sort(), ['elicitation', 'progress']);
     for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
       assert.ok(
         ofKind(objects, kind).some((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'elicitation'),

@@ -30,7 +30,7 @@ describe('progress page: rendering', () => {
         stage: 1,
         effectivePercentage: 10,
         history: [{ at: '2026-12-01T10:00:00.000Z', action: 'rollback', actor: 'x', reason: hostile, details: { level: 'partial' } }],
-        deprecation: { sunsetAt: hostile, steps: [{ name: hostile, at: hostile }] },
+        deprecation: { sunset: hostile, steps: [{ name: hostile, dueAt: hostile, state: 'pending' }] },
       },
     };
     const view = progressView(report, inventory([], [{ team: hostile, legacy: 1, elicitation: 0, both: 0, none: 0, total: 1 }]), [], NO_FEEDBACK, Date.now());
@@ -62,10 +62,10 @@ describe('progress page: rendering', () => {
         ],
         lastRollback: { level: 'full', trigger: 'admin', reason: 'manual emergency', at: '2026-12-02T09:00:00.000Z' },
         deprecation: {
-          sunsetAt: '2026-12-24T00:00:00.000Z',
+          sunset: '2026-12-24T00:00:00.000Z',
           steps: [
-            { name: 'warnings', at: '2026-12-10T00:00:00.000Z', done: true },
-            { name: 'final-notice', at: '2026-12-16T00:00:00.000Z' },
+            { name: 'warnings', actions: ['warnings'], dueAt: '2026-12-10T00:00:00.000Z', state: 'done', executedAt: '2026-12-10T00:00:01.000Z' },
+            { name: 'final-notice', actions: ['final-notice'], dueAt: '2026-12-16T00:00:00.000Z', state: 'pending' },
           ],
         },
       },

@@ -43,7 +43,6 @@ type Json = Record<string, unknown>;
 const object = (value: unknown): Json | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined);
 const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-const firstText = (from: Json, names: readonly string[]): string | null => names.map((name) => text(from[name])).find((value) => value !== null) ?? null;
 
 /** Rollbacks shown at most (status.history keeps the last 50 entries of every kind). */
 const MAX_ROLLBACKS = 20;
@@ -79,14 +78,12 @@ export function progressView(report: Json, inventory: ProgressInventory, samples
           rate: num(adoption.rate),
         }
       : null,
-    sunsetAt: text(deprecation.sunsetAt),
+    // status.deprecation (DeprecationStatus): sunset, and steps with name, dueAt and state (done once it ran).
+    sunsetAt: text(deprecation.sunset),
     steps: (Array.isArray(deprecation.steps) ? deprecation.steps : []).flatMap((raw): DeadlineStep[] => {
       const step = object(raw);
       if (!step) return [];
-      const label = firstText(step, ['announcement', 'name', 'action', 'step', 'milestone', 'id']) ?? 'step';
-      const at = firstText(step, ['at', 'scheduledAt', 'date', 'dueAt']);
-      const done = step.done === true || text(step.completedAt) !== null || text(step.executedAt) !== null || step.state === 'done' || step.state === 'executed';
-      return [{ label, at, done }];
+      return [{ label: text(step.name) ?? 'step', at: text(step.dueAt), done: step.state === 'done' }];
     }),
     rollbacks,
     teams: teamsOnLegacy(inventory),
@@ -100,6 +97,11 @@ function rollbackTimeline(status: Json): RollbackEvent[] {
   const events: RollbackEvent[] = [];
   for (const raw of Array.isArray(status.history) ? status.history : []) {
     const entry = object(raw);
+    if (entry?.action === 'cutover.rolled-back') {
+      // The cutover's emergency rollback to its system snapshot (legacy serving again).
+      events.push({ at: text(entry.at) ?? '', level: 'cutover', trigger: text(entry.actor) ?? 'unknown', reason: text(entry.reason) ?? '' });
+      continue;
+    }
     if (!entry || entry.action !== 'rollback') continue;
     const details = object(entry.details) ?? {};
     events.push({ at: text(entry.at) ?? '', level: text(details.level) ?? 'unknown', trigger: text(details.trigger) ?? text(entry.trigger) ?? 'unknown', reason: text(entry.reason) ?? '' });
