@@ -94,6 +94,7 @@ export class Notifier {
 
   start(): void {
     for (const worker of this.workers) worker.start();
+    void this.countPending().catch(() => undefined);
     this.gaugeTimer = setInterval(() => void this.countPending().catch(() => undefined), 5_000);
     this.gaugeTimer.unref();
   }
@@ -244,7 +245,8 @@ export class Notifier {
       gauge.reset();
       return;
     }
-    const pending = new Map<string, number>(this.deps.channels.map((c) => [c.name, 0]));
+    // Every channel has a series, 0 included ("none" never holds a pending notice: it records them skipped).
+    const pending = new Map<string, number>([...this.deps.channels.map((c): [string, number] => [c.name, 0]), [NO_CHANNEL, 0]]);
     for (const m of await this.deps.store.noticeMilestones()) {
       for (const [channel, counts] of Object.entries(m.counts)) if (channel !== NO_CHANNEL) pending.set(channel, (pending.get(channel) ?? 0) + (counts.pending ?? 0) + (counts.sending ?? 0));
     }
