@@ -112,11 +112,50 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and .Values.controller.enabled (eq .Values.controller.mode "sidecar") }}true{{ end }}
 {{- end }}
 
+{{/*
+Where agents reach the endpoints from outside, whatever exposes them: a JSON object with, per
+enabled endpoint (legacy, elicitation), "hosts" (every public host with its scheme: route hostnames,
+Ingress host) and "url" (host, path, scheme: the route's first hostname, else the Ingress host);
+{} with exposure none. Read it with fromJson.
+*/}}
+{{- define "agent-bridge.publicEndpoints" -}}
+{{- $out := dict }}
+{{- range $key, $component := dict "legacy" "legacyPoll" "elicitation" "elicitation" }}
+{{- if (index $.Values $component).enabled }}
+{{- $hosts := list }}
+{{- $url := dict }}
+{{- if has $.Values.exposure (list "gateway" "both") }}
+{{- $r := index $.Values.gateway $key }}
+{{- range $r.hostnames }}{{ $hosts = append $hosts (dict "host" . "scheme" $.Values.gateway.scheme) }}{{ end }}
+{{- $url = dict "host" (first $r.hostnames) "path" $r.path "scheme" $.Values.gateway.scheme }}
+{{- end }}
+{{- if has $.Values.exposure (list "ingress" "both") }}
+{{- $i := index $.Values.ingress $key }}
+{{- $hosts = append $hosts (dict "host" $i.host "scheme" (ternary "https" "http" (ne $i.tlsSecretName ""))) }}
+{{- $url = $url | default (dict "host" $i.host "path" $i.path "scheme" (ternary "https" "http" (ne $i.tlsSecretName ""))) }}
+{{- end }}
+{{- if $hosts }}{{ $_ := set $out $key (dict "hosts" $hosts "url" $url) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/* A Gateway API duration (1h30m, 120s, 500ms) in milliseconds; 0s is 0 (no timeout). */}}
+{{- define "agent-bridge.durationMs" -}}
+{{- $ms := 0 }}
+{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString .) -1 }}
+{{- $n := int (regexFind "^[0-9]+" $part) }}
+{{- $unit := trimPrefix (toString $n) $part }}
+{{- $ms = add $ms (mul $n (get (dict "h" 3600000 "m" 60000 "s" 1000 "ms" 1) $unit)) }}
+{{- end }}
+{{- $ms }}
+{{- end }}
+
 {{/* The URL agents reach the elicitation endpoint at (ELICITATION_ENDPOINT_URL of legacy-poll). */}}
 {{- define "agent-bridge.elicitationEndpointUrl" -}}
-{{- if and .Values.ingress.enabled .Values.elicitation.enabled }}
-{{- $scheme := ternary "https" "http" (ne .Values.ingress.elicitation.tlsSecretName "") }}
-{{- printf "%s://%s%s" $scheme .Values.ingress.elicitation.host .Values.ingress.elicitation.path }}
+{{- $public := fromJson (include "agent-bridge.publicEndpoints" .) }}
+{{- with $public.elicitation }}
+{{- printf "%s://%s%s" .url.scheme .url.host .url.path }}
 {{- else }}
 {{- printf "http://%s:%v/mcp" (include "agent-bridge.componentName" (list . "elicitation")) .Values.elicitation.port }}
 {{- end }}
@@ -124,18 +163,19 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/*
 Origin and Host checks of the MCP endpoints (MCP_ALLOWED_ORIGINS, MCP_ALLOWED_HOSTS): the pages
-allowed are the Ingress hosts' origins plus mcpAccess.allowedOrigins ("none" when there is none);
-the names the endpoints answer to are the Ingress hosts, the Services' cluster names (any port)
+allowed are the public hosts' origins (route hostnames or Ingress hosts) plus mcpAccess.allowedOrigins
+("none" when there is none); the names the endpoints answer to are those hosts, the Services' cluster names (any port)
 and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 */}}
 {{- define "agent-bridge.mcpAccessEnv" -}}
 {{- $origins := list }}
 {{- $hosts := list }}
-{{- if .Values.ingress.enabled }}
+{{- $public := fromJson (include "agent-bridge.publicEndpoints" .) }}
 {{- range $key := list "legacy" "elicitation" }}
-{{- $endpoint := index $.Values.ingress $key }}
-{{- $origins = append $origins (printf "%s://%s" (ternary "https" "http" (ne $endpoint.tlsSecretName "")) $endpoint.host) }}
-{{- $hosts = append $hosts (printf "%s:*" $endpoint.host) }}
+{{- $endpoint := index $public $key | default (dict "hosts" list) }}
+{{- range $h := $endpoint.hosts }}
+{{- $origins = append $origins (printf "%s://%s" $h.scheme $h.host) }}
+{{- $hosts = append $hosts (printf "%s:*" $h.host) }}
 {{- end }}
 {{- end }}
 {{- range $component := list "legacy-poll" "elicitation" }}
@@ -186,28 +226,116 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 {{- if and (not .Values.router.autoscaling.enabled) (gt (int .Values.router.replicas) (int .Values.shardCount)) }}
 {{- fail (printf "agent-bridge: router.replicas (%v) is above shardCount (%v): routers beyond the number of shards would own none" .Values.router.replicas .Values.shardCount) }}
 {{- end }}
-{{- if and .Values.ingress.enabled .Values.legacyPoll.enabled .Values.elicitation.enabled (eq .Values.ingress.legacy.host .Values.ingress.elicitation.host) (eq .Values.ingress.legacy.path .Values.ingress.elicitation.path) }}
-{{- fail "agent-bridge: ingress.legacy and ingress.elicitation have the same host and path; give them different hosts or paths" }}
+{{- if hasKey .Values.ingress "enabled" }}
+{{- fail "agent-bridge: ingress.enabled is gone: set exposure to gateway (HTTPRoutes, the default), ingress, both (while moving) or none (docs/deployment.md, \"From the Ingress values to the Gateway API\")" }}
 {{- end }}
-{{- if .Values.ingress.enabled }}
+{{- if hasKey .Values.ingress "nginx" }}
+{{- fail "agent-bridge: ingress.nginx is gone: set ingress.preset to nginx (the ingress-nginx annotations), generic (none) or auto (nginx when ingress.className is nginx)" }}
+{{- end }}
+{{- if not (has .Values.exposure (list "gateway" "ingress" "both" "none")) }}
+{{- fail (printf "agent-bridge: exposure is %v: set gateway (HTTPRoutes), ingress (Ingress objects), both (while moving from one to the other) or none" .Values.exposure) }}
+{{- end }}
+{{- /* The holds a proxy in front must outlast: the longest poll (both endpoints), the longest elicit (elicitation). */}}
+{{- $holds := dict }}
 {{- range $endpoint, $component := dict "legacy" "legacyPoll" "elicitation" "elicitation" }}
 {{- $settings := merge (dict) (index $.Values $component "settings") $.Values.settings }}
 {{- $pollMs := int (default 55000 (index $settings "POLL_TIMEOUT_MAX_MS")) }}
+{{- $elicitMs := ternary (int (default 55000 (index $settings "ELICIT_TIMEOUT_MAX_MS"))) 0 (eq $endpoint "elicitation") }}
+{{- $_ := set $holds $endpoint (dict "ms" (max $pollMs $elicitMs) "what" (ternary (printf "the longest poll or elicit (POLL_TIMEOUT_MAX_MS %d ms, ELICIT_TIMEOUT_MAX_MS %d ms)" $pollMs $elicitMs) (printf "the longest poll (POLL_TIMEOUT_MAX_MS %d ms)" $pollMs) (eq $endpoint "elicitation")) "keepaliveMs" (int (default 15000 (index $settings "KEEPALIVE_MS")))) }}
+{{- end }}
+{{- if has .Values.exposure (list "gateway" "both") }}
+{{- if empty .Values.gateway.parentRefs }}
+{{- fail "agent-bridge: exposure gateway needs gateway.parentRefs: the Gateway the routes attach to (name, and namespace when it is not the release's)" }}
+{{- end }}
+{{- if not (has .Values.gateway.scheme (list "http" "https")) }}
+{{- fail (printf "agent-bridge: gateway.scheme is %v: http or https (what agents use on the Gateway's listener)" .Values.gateway.scheme) }}
+{{- end }}
+{{- range $endpoint, $component := dict "legacy" "legacyPoll" "elicitation" "elicitation" }}
+{{- if (index $.Values $component).enabled }}
+{{- $r := index $.Values.gateway $endpoint }}
+{{- if empty $r.hostnames }}
+{{- fail (printf "agent-bridge: gateway.%s.hostnames is empty: list the host names agents use for this endpoint" $endpoint) }}
+{{- end }}
+{{- $hold := index $holds $endpoint }}
+{{- $rules := list (list "timeouts" $r.timeouts) }}
+{{- if eq $endpoint "elicitation" }}{{ $rules = append $rules (list "streamTimeouts" $r.streamTimeouts) }}{{ end }}
+{{- range $rule := $rules }}
+{{- $name := index $rule 0 }}
+{{- range $field := list "request" "backendRequest" }}
+{{- $value := index (index $rule 1) $field }}
+{{- if not (regexMatch "^([0-9]{1,5}(h|m|s|ms)){1,4}$" (toString $value)) }}
+{{- fail (printf "agent-bridge: gateway.%s.%s.%s is %v: a Gateway API duration such as 120s, 2m or 1h (0s: no timeout)" $endpoint $name $field $value) }}
+{{- end }}
+{{- $ms := int (include "agent-bridge.durationMs" $value) }}
+{{- if and (ne $ms 0) (lt $ms (add $hold.ms 10000)) }}
+{{- fail (printf "agent-bridge: gateway.%s.%s.%s (%s) must exceed %s by at least 10 s, or the gateway cuts it (0s: no timeout)" $endpoint $name $field $value $hold.what) }}
+{{- end }}
+{{- if and (eq $name "streamTimeouts") (ne $ms 0) (le $ms (mul 2 $hold.keepaliveMs)) }}
+{{- fail (printf "agent-bridge: gateway.%s.%s.%s (%s) must be more than twice KEEPALIVE_MS (%d ms)" $endpoint $name $field $value $hold.keepaliveMs) }}
+{{- end }}
+{{- end }}
+{{- $request := int (include "agent-bridge.durationMs" (index $rule 1).request) }}
+{{- if and (ne $request 0) (or (eq (int (include "agent-bridge.durationMs" (index $rule 1).backendRequest)) 0) (gt (int (include "agent-bridge.durationMs" (index $rule 1).backendRequest)) $request)) }}
+{{- fail (printf "agent-bridge: gateway.%s.%s.backendRequest (%s) is longer than request (%s): the request timeout covers the backend's (Gateway API); make backendRequest at most request" $endpoint $name (index $rule 1).backendRequest (index $rule 1).request) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $sp := .Values.gateway.elicitation.sessionPersistence }}
+{{- if not (has $sp.type (list "None" "Cookie" "Header")) }}
+{{- fail (printf "agent-bridge: gateway.elicitation.sessionPersistence.type is %v: None (replica forwarding), Cookie or Header" $sp.type) }}
+{{- end }}
+{{- if and (eq $sp.type "Header") (ne (lower $sp.sessionName) "mcp-session-id") }}
+{{- fail (printf "agent-bridge: gateway.elicitation.sessionPersistence.type Header needs sessionName Mcp-Session-Id (it is %s): MCP clients send back no other header, so any other name would pin nothing" $sp.sessionName) }}
+{{- end }}
+{{- if and (eq $sp.type "Cookie") (eq $sp.cookieLifetime "Permanent") (empty $sp.absoluteTimeout) }}
+{{- fail "agent-bridge: gateway.elicitation.sessionPersistence.cookieLifetime Permanent needs absoluteTimeout (how long the cookie lives, e.g. 24h)" }}
+{{- end }}
+{{- if and .Values.legacyPoll.enabled .Values.elicitation.enabled (eq .Values.gateway.legacy.path .Values.gateway.elicitation.path) }}
+{{- range $host := .Values.gateway.legacy.hostnames }}
+{{- if has $host $.Values.gateway.elicitation.hostnames }}
+{{- fail (printf "agent-bridge: gateway.legacy and gateway.elicitation both route %s%s; give them different hostnames or paths" $host $.Values.gateway.legacy.path) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if has .Values.exposure (list "ingress" "both") }}
+{{- if not (has .Values.ingress.preset (list "auto" "nginx" "generic")) }}
+{{- fail (printf "agent-bridge: ingress.preset is %v: auto (nginx when ingress.className is nginx), nginx or generic" .Values.ingress.preset) }}
+{{- end }}
+{{- if and .Values.legacyPoll.enabled .Values.elicitation.enabled (eq .Values.ingress.legacy.host .Values.ingress.elicitation.host) (eq .Values.ingress.legacy.path .Values.ingress.elicitation.path) }}
+{{- fail "agent-bridge: ingress.legacy and ingress.elicitation have the same host and path; give them different hosts or paths" }}
+{{- end }}
+{{- range $endpoint := list "legacy" "elicitation" }}
+{{- if and (eq (include "agent-bridge.ingressPreset" $) "generic") (ne (index $.Values.ingress $endpoint "path") "/mcp") }}
+{{- fail (printf "agent-bridge: ingress.%s.path is %s, but the generic preset cannot rewrite it to /mcp (where the services serve MCP): use /mcp, ingress.preset nginx, or exposure gateway (URLRewrite)" $endpoint (index $.Values.ingress $endpoint "path")) }}
+{{- end }}
+{{- $hold := index $holds $endpoint }}
 {{- $readTimeout := int (index $.Values.ingress $endpoint "readTimeoutSeconds") }}
-{{- if lt (mul $readTimeout 1000) (add $pollMs 10000) }}
-{{- fail (printf "agent-bridge: ingress.%s.readTimeoutSeconds (%d) must exceed the longest poll (POLL_TIMEOUT_MAX_MS %d ms) by at least 10 s, or the proxy cuts long polls" $endpoint $readTimeout $pollMs) }}
+{{- if lt (mul $readTimeout 1000) (add $hold.ms 10000) }}
+{{- fail (printf "agent-bridge: ingress.%s.readTimeoutSeconds (%d) must exceed %s by at least 10 s, or the proxy cuts it" $endpoint $readTimeout $hold.what) }}
 {{- end }}
 {{- end }}
-{{- $elicitSettings := merge (dict) .Values.elicitation.settings .Values.settings }}
-{{- $elicitMs := int (default 55000 (index $elicitSettings "ELICIT_TIMEOUT_MAX_MS")) }}
-{{- if lt (mul (int .Values.ingress.elicitation.readTimeoutSeconds) 1000) (add $elicitMs 10000) }}
-{{- fail (printf "agent-bridge: ingress.elicitation.readTimeoutSeconds (%v) must exceed ELICIT_TIMEOUT_MAX_MS (%d ms) by at least 10 s" .Values.ingress.elicitation.readTimeoutSeconds $elicitMs) }}
-{{- end }}
-{{- $keepaliveMs := int (default 15000 (index $elicitSettings "KEEPALIVE_MS")) }}
-{{- if le (mul (int .Values.ingress.elicitation.readTimeoutSeconds) 1000) (mul $keepaliveMs 2) }}
-{{- fail (printf "agent-bridge: ingress.elicitation.readTimeoutSeconds (%v) must be more than twice KEEPALIVE_MS (%d ms), or the proxy closes idle SSE streams between keep-alives" .Values.ingress.elicitation.readTimeoutSeconds $keepaliveMs) }}
+{{- if le (mul (int .Values.ingress.elicitation.readTimeoutSeconds) 1000) (mul $holds.elicitation.keepaliveMs 2) }}
+{{- fail (printf "agent-bridge: ingress.elicitation.readTimeoutSeconds (%v) must be more than twice KEEPALIVE_MS (%d ms), or the proxy closes idle SSE streams between keep-alives" .Values.ingress.elicitation.readTimeoutSeconds $holds.elicitation.keepaliveMs) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* NetworkPolicy peers agent traffic comes from: the Gateway's data plane, the ingress controller, or both. */}}
+{{- define "agent-bridge.npFrontPeers" -}}
+{{- $np := .Values.networkPolicy }}
+{{- if has .Values.exposure (list "gateway" "both") }}
+{{ include "agent-bridge.npPeer" $np.gateway }}
+{{- end }}
+{{- if has .Values.exposure (list "ingress" "both" "none") }}
+{{ include "agent-bridge.npPeer" $np.ingressController }}
+{{- end }}
+{{- end }}
+
+{{/* The Ingress preset in effect: nginx or generic. */}}
+{{- define "agent-bridge.ingressPreset" -}}
+{{- if eq .Values.ingress.preset "auto" }}{{ ternary "nginx" "generic" (eq .Values.ingress.className "nginx") }}{{ else }}{{ .Values.ingress.preset }}{{ end }}
 {{- end }}
 
 {{/* Pod pieces ----------------------------------------------------------------------------------- */}}
@@ -638,7 +766,7 @@ imagePullSecrets:
 - name: PROGRESS_FEEDBACK_ENABLED
   value: {{ $p.feedback | quote }}
 - name: PROGRESS_TRUSTED_PROXY_HOPS
-  value: {{ ternary "1" "0" .Values.ingress.enabled | quote }}
+  value: {{ ternary "0" "1" (eq .Values.exposure "none") | quote }}
 {{- with $p.migrationGuideUrl }}
 - name: PROGRESS_MIGRATION_GUIDE_URL
   value: {{ . | quote }}

@@ -30,6 +30,7 @@ import {
   envEntriesOf,
   ofKind,
   podTemplates,
+  PRODUCTION_VIA_INGRESS,
   render,
   renderError,
   REPO_ROOT,
@@ -50,6 +51,7 @@ const RENDERS: ReadonlyArray<{ name: string; options: RenderOptions }> = [
   { name: 'default values', options: {} },
   ...ENVIRONMENTS.map((environment) => ({ name: environment, options: { valuesFiles: [environmentFile(environment)] } })),
   { name: 'production, controller as its own Deployment', options: { valuesFiles: [environmentFile('production')], set: { 'controller.mode': 'deployment' } } },
+  { name: 'production through Ingress (nginx preset)', options: PRODUCTION_VIA_INGRESS },
 ];
 const rendered = new Map(RENDERS.map(({ name, options }) => [name, render({ ...options, includeCrds: true })]));
 const renderOf = (name: string): KubeObject[] => rendered.get(name)!;
@@ -108,7 +110,7 @@ describe('every rendered object against the Kubernetes schemas (kubernetes-model
     });
   }
 
-  test('the kinds the chart renders all have a schema: apps/v1, policy/v1, autoscaling/v2, networking.k8s.io/v1, rbac, coordination, apiextensions, monitoring.coreos.com', () => {
+  test('the kinds the chart renders all have a schema: apps/v1, policy/v1, autoscaling/v2, networking.k8s.io/v1, gateway.networking.k8s.io/v1, rbac, coordination, apiextensions, monitoring.coreos.com', () => {
     const kinds = new Set([...rendered.values()].flat().map((object) => `${object.apiVersion}/${object.kind}`));
     assert.deepEqual(
       [...kinds].filter((kind) => !VALIDATED_KINDS.includes(kind)),
@@ -121,6 +123,7 @@ describe('every rendered object against the Kubernetes schemas (kubernetes-model
       'autoscaling/v2/HorizontalPodAutoscaler',
       'networking.k8s.io/v1/Ingress',
       'networking.k8s.io/v1/NetworkPolicy',
+      'gateway.networking.k8s.io/v1/HTTPRoute',
       'rbac.authorization.k8s.io/v1/Role',
       'monitoring.coreos.com/v1/ServiceMonitor',
       'monitoring.coreos.com/v1/PrometheusRule',
@@ -527,9 +530,13 @@ describe('settings', () => {
     }
   });
 
-  test('legacy-poll points agents at the elicitation Ingress in its notices (ELICITATION_ENDPOINT_URL)', () => {
-    const legacy = serviceContainers(renderOf('production')).find(({ service }) => service === 'legacy-poll')!;
-    assert.equal(environmentOf(legacy.container).ELICITATION_ENDPOINT_URL, 'https://agents.example.com/mcp');
+  test("legacy-poll points agents at the elicitation endpoint's public URL in its notices (ELICITATION_ENDPOINT_URL), route or Ingress", () => {
+    for (const name of ['production', 'production through Ingress (nginx preset)']) {
+      const legacy = serviceContainers(renderOf(name)).find(({ service }) => service === 'legacy-poll')!;
+      assert.equal(environmentOf(legacy.container).ELICITATION_ENDPOINT_URL, 'https://agents.example.com/mcp', name);
+    }
+    const plain = render({ set: { exposure: 'ingress', 'ingress.elicitation.host': 'agents.test' } });
+    assert.equal(environmentOf(serviceContainers(plain).find(({ service }) => service === 'legacy-poll')!.container).ELICITATION_ENDPOINT_URL, 'http://agents.test/mcp', 'an Ingress without TLS');
   });
 
   test('agent tokens come from a Secret mounted as the AGENT_TOKENS_FILE (hashes only)', () => {
@@ -652,15 +659,26 @@ describe('availability: replicas, PodDisruptionBudgets, HorizontalPodAutoscalers
 });
 
 describe('after the cutover: legacyPoll.enabled false', () => {
-  test('production renders without any legacy-poll object, its Ingress, policy or Service, and elicitation is whole', () => {
+  test('production renders without any legacy-poll object, its route, policy or Service, and elicitation is whole', () => {
     const objects = render({ valuesFiles: [environmentFile('production')], set: { 'legacyPoll.enabled': false } });
     const legacy = objects.filter((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'legacy-poll' || object.metadata.name.includes('legacy-poll'));
     assert.deepEqual(
       legacy.map((object) => `${object.kind}/${object.metadata.name}`),
       [],
     );
-    const ingresses = ofKind(objects, 'Ingress');
-    assert.deepEqual(ingresses.map((object) => object.metadata.labels?.['app.kubernetes.io/component']).sort(), ['elicitation', 'progress']);
+    assert.deepEqual(
+      ofKind(objects, 'HTTPRoute')
+        .map((object) => object.metadata.labels?.['app.kubernetes.io/component'])
+        .sort(),
+      ['elicitation', 'progress'],
+    );
+    const viaIngress = render({ ...PRODUCTION_VIA_INGRESS, set: { ...PRODUCTION_VIA_INGRESS.set, 'legacyPoll.enabled': false } });
+    assert.deepEqual(
+      ofKind(viaIngress, 'Ingress')
+        .map((object) => object.metadata.labels?.['app.kubernetes.io/component'])
+        .sort(),
+      ['elicitation', 'progress'],
+    );
     for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
       assert.ok(
         ofKind(objects, kind).some((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'elicitation'),
@@ -671,8 +689,8 @@ describe('after the cutover: legacyPoll.enabled false', () => {
   });
 });
 
-describe('Ingress', () => {
-  const ingresses = ofKind(renderOf('production'), 'Ingress');
+describe('Ingress (exposure: ingress, nginx preset)', () => {
+  const ingresses = ofKind(renderOf('production through Ingress (nginx preset)'), 'Ingress');
   const ingress = (component: string) => ingresses.find((object) => object.metadata.labels?.['app.kubernetes.io/component'] === component)!;
 
   test('one Ingress per agent endpoint, on /mcp of its Service, with TLS', () => {
@@ -695,7 +713,7 @@ describe('Ingress', () => {
       assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout']) >= 120, component);
       assert.equal(annotations['nginx.ingress.kubernetes.io/proxy-buffering'], 'off', component);
     }
-    assert.match(renderError({ set: { 'ingress.legacy.readTimeoutSeconds': 60 } }), /ingress\.legacy\.readTimeoutSeconds \(60\) must exceed the longest poll/);
+    assert.match(renderError({ set: { exposure: 'ingress', 'ingress.legacy.readTimeoutSeconds': 60 } }), /ingress\.legacy\.readTimeoutSeconds \(60\) must exceed the longest poll/);
   });
 
   test('elicitation clients are pinned by cookie to the replica that created their session; legacy is not pinned', () => {
@@ -703,16 +721,17 @@ describe('Ingress', () => {
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity'], 'cookie');
     assert.equal(elicitation['nginx.ingress.kubernetes.io/affinity-mode'], 'persistent');
     assert.equal(ingress('legacy-poll').metadata.annotations!['nginx.ingress.kubernetes.io/affinity'], undefined);
-    const none = ofKind(render({ valuesFiles: [environmentFile('production')], set: { 'ingress.elicitation.sessionAffinity': 'none' } }), 'Ingress');
+    const none = ofKind(render({ ...PRODUCTION_VIA_INGRESS, set: { ...PRODUCTION_VIA_INGRESS.set, 'ingress.elicitation.sessionAffinity': 'none' } }), 'Ingress');
     assert.ok(none.every((object) => object.metadata.annotations?.['nginx.ingress.kubernetes.io/affinity'] === undefined));
   });
 
   test('another path is rewritten to /mcp', () => {
-    const objects = render({ set: { 'ingress.legacy.host': 'agents.example.com', 'ingress.legacy.path': '/legacy/mcp' } });
+    const nginx = { exposure: 'ingress', 'ingress.className': 'nginx' };
+    const objects = render({ set: { ...nginx, 'ingress.legacy.host': 'agents.example.com', 'ingress.legacy.path': '/legacy/mcp' } });
     const legacy = ofKind(objects, 'Ingress').find((object) => object.metadata.name === `${RELEASE}-legacy-poll`)!;
     assert.equal(legacy.spec.rules[0].http.paths[0].path, '/legacy/mcp');
     assert.equal(legacy.metadata.annotations!['nginx.ingress.kubernetes.io/rewrite-target'], '/mcp');
-    assert.match(renderError({ set: { 'ingress.legacy.host': 'agents.example.com' } }), /same host and path/);
+    assert.match(renderError({ set: { ...nginx, 'ingress.legacy.host': 'agents.example.com' } }), /same host and path/);
   });
 });
 
@@ -730,10 +749,14 @@ describe('NetworkPolicies', () => {
     }
   });
 
-  test('agent ports admit only the ingress controller namespace and monitoring (and, for elicitation, the other replicas)', () => {
-    assert.deepEqual(namespaces(policy('legacy-poll').spec.ingress[0].from), ['ingress-nginx', 'monitoring']);
+  test("agent ports admit only the Gateway's data plane (or, through Ingress, the ingress controller) and monitoring (and, for elicitation, the other replicas)", () => {
+    const viaIngress = (component: string) => find(renderOf('production through Ingress (nginx preset)'), 'NetworkPolicy', `${RELEASE}-${component}`);
+    assert.deepEqual(namespaces(viaIngress('legacy-poll').spec.ingress[0].from), ['ingress-nginx', 'monitoring']);
+    assert.deepEqual(namespaces(viaIngress('elicitation').spec.ingress[0].from), ['ingress-nginx', 'monitoring', 'same namespace', 'same namespace']);
+    assert.deepEqual(policy('legacy-poll').spec.ingress[0].from[0].podSelector, { matchLabels: { 'app.kubernetes.io/managed-by': 'envoy-gateway' } });
+    assert.deepEqual(namespaces(policy('legacy-poll').spec.ingress[0].from), ['envoy-gateway-system', 'monitoring']);
     assert.deepEqual(policy('legacy-poll').spec.ingress[0].ports, [{ protocol: 'TCP', port: 8701 }]);
-    assert.deepEqual(namespaces(policy('elicitation').spec.ingress[0].from), ['ingress-nginx', 'monitoring', 'same namespace', 'same namespace']);
+    assert.deepEqual(namespaces(policy('elicitation').spec.ingress[0].from), ['envoy-gateway-system', 'monitoring', 'same namespace', 'same namespace']);
     assert.equal(policy('elicitation').spec.ingress[0].from[2].podSelector.matchLabels['app.kubernetes.io/component'], 'elicitation');
     // The controller's health-check trigger probes /readyz.
     assert.equal(policy('elicitation').spec.ingress[0].from[3].podSelector.matchLabels['agentbridge.io/controller'], 'true');
@@ -984,6 +1007,7 @@ describe('Origin and Host checks of the MCP endpoints', () => {
   test('the allowed origins are the Ingress hosts and the listed ones; the allowed names the Ingress hosts, the Services and the listed ones', () => {
     const objects = render({
       set: {
+        exposure: 'ingress',
         'ingress.legacy.host': 'legacy.agents.test',
         'ingress.elicitation.host': 'agents.test',
         'ingress.elicitation.tlsSecretName': 'tls',
@@ -1006,8 +1030,8 @@ describe('Origin and Host checks of the MCP endpoints', () => {
     }
   });
 
-  test('without an Ingress or listed origins no page is allowed; checkHost false answers any name', () => {
-    for (const { service, container } of endpointsOf(render({ set: { 'ingress.enabled': false, 'mcpAccess.checkHost': false } }))) {
+  test('without an exposure or listed origins no page is allowed; checkHost false answers any name', () => {
+    for (const { service, container } of endpointsOf(render({ set: { exposure: 'none', 'mcpAccess.checkHost': false } }))) {
       assert.equal(environmentOf(container).MCP_ALLOWED_ORIGINS, 'none');
       assert.equal(environmentOf(container).MCP_ALLOWED_HOSTS, '*');
       const policy = policyOf(service, container);

@@ -15,6 +15,21 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 
 export const environmentFile = (environment: Environment): string => join(REPO_ROOT, 'deploy/environments', `${environment}.yaml`);
 
+/**
+ * Production exposed through Ingress objects with the ingress-nginx preset instead of its Gateway
+ * API routes: what the docs' migration section starts from.
+ */
+export const PRODUCTION_VIA_INGRESS: RenderOptions = {
+  valuesFiles: [environmentFile('production')],
+  set: {
+    exposure: 'ingress',
+    'ingress.className': 'nginx',
+    'ingress.legacy.tlsSecretName': 'agent-bridge-tls',
+    'ingress.elicitation.tlsSecretName': 'agent-bridge-tls',
+    'networkPolicy.ingressController': { namespace: 'ingress-nginx', podLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+  },
+};
+
 /** A rendered Kubernetes object, loosely typed: the tests navigate it. */
 export interface KubeObject {
   apiVersion: string;

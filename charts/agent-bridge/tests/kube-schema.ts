@@ -11,6 +11,9 @@
  *   The two monitoring.coreos.com types have no such model; their fields are checked against
  *   allow-lists typed with the prometheus-operator models' TypeScript types, so `tsc` fails if a
  *   listed field does not exist upstream.
+ * - Gateway API objects (HTTPRoute): against the upstream CRDs vendored in gateway-api/ with their
+ *   version, schema and CEL rules (gateway-api.ts); the standard channel, or the experimental one
+ *   for a route that uses an experimental field (sessionPersistence).
  */
 import * as k8s from '@kubernetes/client-node';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
@@ -31,6 +34,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { validateGatewayApi } from './gateway-api.js';
 import type { KubeObject } from './helm.js';
 
 interface Validating {
@@ -57,11 +61,18 @@ const MODELS: Record<string, { model: new (data: never) => Validating; fields?: 
   'monitoring.coreos.com/v1/PrometheusRule': { model: PrometheusRule },
 };
 
-export const VALIDATED_KINDS: readonly string[] = Object.keys(MODELS);
+const GATEWAY_API_KINDS = ['gateway.networking.k8s.io/v1/HTTPRoute'];
+
+export const VALIDATED_KINDS: readonly string[] = [...Object.keys(MODELS), ...GATEWAY_API_KINDS];
 
 /** Schema errors of one object (empty when valid), each prefixed with `<Kind>/<name>`. */
 export function validateObject(object: KubeObject): string[] {
   const id = `${object.kind}/${object.metadata?.name}`;
+  if (GATEWAY_API_KINDS.includes(`${object.apiVersion}/${object.kind}`)) {
+    const experimental = (object.spec?.rules ?? []).some((rule: Record<string, unknown>) => rule.sessionPersistence !== undefined);
+    const result = validateGatewayApi(object, experimental ? 'experimental' : 'standard');
+    return result.valid ? [] : result.errors.map((error) => `${id}: ${error}`);
+  }
   const entry = MODELS[`${object.apiVersion}/${object.kind}`];
   if (!entry) return [`${id}: no schema for ${object.apiVersion} ${object.kind} (add it to kube-schema.ts)`];
   const errors: string[] = [];

@@ -34,6 +34,7 @@ const RESOURCES: ReadonlyArray<{ groupVersion: string; kind: string; namespaced:
   ...['Deployment', 'StatefulSet'].map((kind) => ({ groupVersion: 'apps/v1', kind, namespaced: true })),
   ...['Role', 'RoleBinding'].map((kind) => ({ groupVersion: 'rbac.authorization.k8s.io/v1', kind, namespaced: true })),
   ...['Ingress', 'NetworkPolicy'].map((kind) => ({ groupVersion: 'networking.k8s.io/v1', kind, namespaced: true })),
+  { groupVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespaced: true },
   { groupVersion: 'policy/v1', kind: 'PodDisruptionBudget', namespaced: true },
   { groupVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', namespaced: true },
   ...['PrometheusRule', 'ServiceMonitor'].map((kind) => ({ groupVersion: 'monitoring.coreos.com/v1', kind, namespaced: true })),

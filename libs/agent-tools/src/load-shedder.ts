@@ -32,6 +32,8 @@ export type LoadShedding = Contingencies['loadShedding'];
 export interface ShedDecision {
   shed: boolean;
   ratio: number;
+  /** Admitted while shedding, whatever its hash, as the latency probe of the second. */
+  probe?: true;
 }
 
 export class LoadShedder {
@@ -75,7 +77,7 @@ export class LoadShedder {
     const ratio = this.ratio();
     if (!settings.enabled || this.samples < settings.minSamples || ratio < settings.latencyMultiple || settings.share <= 0) return { shed: false, ratio };
     const now = this.now();
-    if (now - this.lastSampleAt >= PROBE_INTERVAL_MS) return { shed: false, ratio };
+    if (now - this.lastSampleAt >= PROBE_INTERVAL_MS) return { shed: false, ratio, probe: true };
     return { shed: coin(key, Math.floor(now / settings.retryAfterMs)) < settings.share, ratio };
   }
 }

@@ -119,6 +119,7 @@ export class SendGate {
     }
     const decision = this.shedder.decide(key ?? messageId, loadShedding);
     this.metrics.loadShedding.set(loadShedding.enabled && decision.ratio >= loadShedding.latencyMultiple ? 1 : 0);
+    if (decision.probe) this.metrics.loadShedProbes.inc();
     if (!decision.shed) return;
     this.metrics.sendsRefused.inc({ reason: 'load_shed' });
     throw new ToolError(

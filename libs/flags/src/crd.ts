@@ -27,13 +27,14 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
-import { checkCelRules, checkCelRulesAreEmulated } from './crd/cel.js';
+import { checkCelRules, checkCelRulesAreEmulated, emulatedCel, type CelCompiler } from './crd/cel.js';
 import { toJsonSchema } from './crd/json-schema.js';
 import { describeValue, formatAjvError, formatPath, isPlainObject } from './crd/messages.js';
 import type { CustomResourceDefinition, OpenApiSchema } from './crd/types.js';
 import { FEATURE_FLAGS_GROUP, FEATURE_FLAGS_KIND, FEATURE_FLAGS_VERSION } from './resource.js';
 
 export { toJsonSchema } from './crd/json-schema.js';
+export type { CelCompiler } from './crd/cel.js';
 export type { CustomResourceDefinition, OpenApiSchema } from './crd/types.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, options?: { formats?: string[] }) => Ajv;
@@ -68,12 +69,16 @@ export function validateAgainstCrd(resource: unknown): CrdValidationResult {
   return defaultValidator().validate(resource);
 }
 
-/** Builds a validator for a given CRD (validateAgainstCrd uses the one on disk). */
-export function createCrdValidator(crd: CustomResourceDefinition = loadFeatureFlagsCrd(), version: string = FEATURE_FLAGS_VERSION): { validate(resource: unknown): CrdValidationResult } {
+/**
+ * Builds a validator for a given CRD (validateAgainstCrd uses the one on disk); any CRD's served
+ * version works. `cel` compiles its CEL rules (default: the emulations of the FeatureFlags rules).
+ */
+export function createCrdValidator(crd: CustomResourceDefinition = loadFeatureFlagsCrd(), version: string = FEATURE_FLAGS_VERSION, options: { cel?: CelCompiler } = {}): { validate(resource: unknown): CrdValidationResult } {
   const schema = featureFlagsCrdSchema(crd, version);
   const apiVersion = `${crd.spec.group}/${version}`;
   const kind = crd.spec.names.kind;
-  checkCelRulesAreEmulated(schema, '');
+  const cel = options.cel ?? emulatedCel;
+  checkCelRulesAreEmulated(schema, '', cel);
   const ajv = new Ajv({ strict: false, allErrors: true, useDefaults: true, validateSchema: false });
   addFormats(ajv);
   const validateSchema: ValidateFunction = ajv.compile(toJsonSchema(schema, ajv));
@@ -102,7 +107,7 @@ export function createCrdValidator(crd: CustomResourceDefinition = loadFeatureFl
           if (line !== undefined) errors.push(line);
         }
       }
-      walk(schema, object, [], errors);
+      walk(schema, object, [], errors, cel);
       const unique = [...new Set(errors)];
       return unique.length === 0 ? { valid: true } : { valid: false, errors: unique };
     },
@@ -132,15 +137,15 @@ function pruneNulls(value: unknown, schema: OpenApiSchema | undefined): unknown 
   return value;
 }
 
-function walk(schema: OpenApiSchema, value: unknown, path: Array<string | number>, errors: string[]): void {
+function walk(schema: OpenApiSchema, value: unknown, path: Array<string | number>, errors: string[], cel: CelCompiler): void {
   if (value === undefined || value === null || !hasType(value, schema)) return;
   if (Array.isArray(value)) {
     checkListType(schema, value, path, errors);
-    if (schema.items) value.forEach((item, index) => walk(schema.items!, item, [...path, index], errors));
+    if (schema.items) value.forEach((item, index) => walk(schema.items!, item, [...path, index], errors, cel));
   } else if (isPlainObject(value) && schema.properties) {
-    for (const [key, child] of Object.entries(schema.properties)) walk(child, value[key], [...path, key], errors);
+    for (const [key, child] of Object.entries(schema.properties)) walk(child, value[key], [...path, key], errors, cel);
   }
-  checkCelRules(schema, value, path, errors);
+  checkCelRules(schema, value, path, errors, cel);
 }
 
 function checkListType(schema: OpenApiSchema, list: unknown[], path: Array<string | number>, errors: string[]): void {

@@ -65,6 +65,7 @@ export class BridgeMetrics {
   readonly sendsRefused: Counter<'reason'>;
   readonly loadLatencyRatio: Gauge;
   readonly loadShedding: Gauge;
+  readonly loadShedProbes: Counter;
   readonly checksumMismatches: Counter<'stage'>;
   readonly deadLetters: Gauge<'shard'>;
   readonly storeMemoryUsed: Gauge;
@@ -218,6 +219,11 @@ export class BridgeMetrics {
     this.loadShedding = new Gauge({
       name: 'agentbridge_load_shedding',
       help: '1 while this replica sheds a share of new sends (load shedding enabled and the latency ratio at or above its multiple), else 0.',
+      registers,
+    });
+    this.loadShedProbes = new Counter({
+      name: 'agentbridge_load_shed_probes_total',
+      help: 'New sends admitted while this replica sheds load whatever their hash: one a second at most, so the admission latency keeps being measured and shedding can end.',
       registers,
     });
     this.checksumMismatches = new Counter({
