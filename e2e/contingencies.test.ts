@@ -317,4 +317,39 @@ describe('contingencies: read-only mode and envelope checksums', () => {
       if (!bridge.routers.some((r) => r.running)) await bridge.startRouter('router-3');
     }
   });
+
+  test('a poll-lane entry whose payload no longer parses does not block the mailbox: it is dead-lettered as undecodable and the next message is delivered', async () => {
+    // The events entry before switched read-only on (trigger checksum): off again, so the sends below are accepted.
+    await waitFor(async () => (await status()).readOnly?.enabled === true, { timeoutMs: 10_000, description: 'the controller to act on the earlier mismatch' });
+    assert.equal((await admin('/admin/read-only', { enabled: false, reason: 'e2e: the events entry was dealt with', trigger: 'cli' })).applied, true);
+    await appliedEverywhere();
+    const before = await bridge.store.store.checksumMismatchCount();
+    const victim = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: 'to be truncated in storage' });
+    await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'bob'))?.state === 'routed', { timeoutMs: 10_000, description: 'the message to reach bob’s poll lane' });
+    const { redis, keys } = bridge.store;
+    const lane = keys.lane('bob', 'poll');
+    const ledgerKey = keys.ledger('bob', victim.message_id);
+    const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
+    const [[, flat]] = (await redis.xrange(lane, laneId, laneId)) as [[string, string[]]];
+    const fields = pairs(flat);
+    // A torn write: the payload cut in the middle, no longer JSON.
+    fields[LANE_FIELDS.payload] = fields[LANE_FIELDS.payload]!.slice(0, 20);
+    await redis.xdel(lane, laneId);
+    const corruptId = (await redis.xadd(lane, '*', ...Object.entries(fields).flat()))!;
+    await redis.hset(ledgerKey, 'lane_id', corruptId);
+    await redis.hset(keys.mailbox('bob'), 'last', corruptId);
+    const good = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: 'delivered past the torn entry' });
+
+    const { messages, cursor } = await receive(bob, 1, 10_000);
+    await bob.callToolJson('ack_messages', { cursor: cursor! });
+    assert.deepEqual(
+      messages.map((m) => [m.message_id, m.content]),
+      [[good.message_id, 'delivered past the torn entry']],
+    );
+    assert.equal((await bridge.store.store.getMessage(victim.message_id, 'bob'))?.state, 'dead_lettered');
+    const dead = (await redis.xrange(keys.deadLetters(keys.shardOf('bob')), '-', '+')).map(([, f]) => pairs(f)).find((entry) => entry.message_id === victim.message_id);
+    assert.match(dead?.reason ?? '', /^undecodable poll lane entry at poll delivery: the payload does not parse as JSON/);
+    assert.equal(await bridge.store.store.checksumMismatchCount(), before + 1, 'counted with the mismatches');
+    await waitFor(async () => (await status()).readOnly?.enabled === true, { timeoutMs: 10_000, description: 'the controller to switch read-only on for it, as for a mismatch' });
+  });
 });

@@ -18,12 +18,24 @@ export interface IntegrityDeps {
 
 export type DeliveryStage = 'poll' | 'push' | 'round';
 
-/** True when the entry may be delivered; false when it failed its checksum and was dead-lettered. */
-export async function deliverable(deps: IntegrityDeps, stage: DeliveryStage, agentId: string, entry: { id: string; messageId: string; checksum?: string | undefined; payload: PollLanePayload | PushLanePayload }): Promise<boolean> {
-  if (lanePayloadIntact(entry.payload, agentId, entry.checksum)) return true;
+/**
+ * True when the entry may be delivered; false when it failed its checksum, or its payload no longer
+ * decodes (`corrupt`), and it was dead-lettered: either way the stored copy is not what the sender
+ * sent, and the lane goes on past it.
+ */
+export async function deliverable(
+  deps: IntegrityDeps,
+  stage: DeliveryStage,
+  agentId: string,
+  entry: { id: string; messageId: string; checksum?: string | undefined; corrupt?: string | undefined; payload: PollLanePayload | PushLanePayload },
+): Promise<boolean> {
+  if (entry.corrupt === undefined && lanePayloadIntact(entry.payload, agentId, entry.checksum)) return true;
   const lane: LaneKind = stage === 'poll' ? 'poll' : 'push';
-  const reason = `envelope checksum mismatch at ${stage} delivery: the ${lane} lane entry is not what the sender sent`;
-  deps.logger.error({ agentId, messageId: entry.messageId, laneEntryId: entry.id, stage }, 'envelope checksum mismatch: the message is dead-lettered, not delivered');
+  const reason = entry.corrupt === undefined ? `envelope checksum mismatch at ${stage} delivery: the ${lane} lane entry is not what the sender sent` : `undecodable ${lane} lane entry at ${stage} delivery: ${entry.corrupt}`;
+  deps.logger.error(
+    { agentId, messageId: entry.messageId, laneEntryId: entry.id, stage, ...(entry.corrupt !== undefined ? { corrupt: entry.corrupt } : {}) },
+    entry.corrupt === undefined ? 'envelope checksum mismatch: the message is dead-lettered, not delivered' : 'undecodable lane entry: the message is dead-lettered, not delivered',
+  );
   if (await deps.store.deadLetterLaneEntry(agentId, lane, { id: entry.id, messageId: entry.messageId }, reason)) deps.metrics.checksumMismatches.inc({ stage });
   return false;
 }

@@ -326,7 +326,9 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       for (;;) {
         const page = await store.readPollLane(agentId, start, maxMessages);
         // A corrupted entry is dead-lettered, never delivered; the page is read again without it.
-        const intact = await Promise.all(page.entries.map((entry) => deliverable(options, 'poll', agentId, { id: entry.cursor, messageId: entry.message.message_id, checksum: entry.checksum, payload: entry.message })));
+        const intact = await Promise.all(
+          page.entries.map((entry) => deliverable(options, 'poll', agentId, { id: entry.cursor, messageId: entry.message.message_id, checksum: entry.checksum, corrupt: entry.corrupt, payload: entry.message })),
+        );
         if (intact.includes(false)) continue;
         if (page.entries.length > 0) return page;
         const round = signal.aborted ? undefined : await roundSource?.rounds.handOut(context, roundSource.carry);

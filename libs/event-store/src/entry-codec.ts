@@ -91,30 +91,49 @@ export function decodeEventEntry(id: string, flat: string[] | null): EventEntry 
   }
 }
 
-/** A push-lane entry as readers see it. */
+/**
+ * A lane entry's payload, or why it is corrupt: a payload that no longer parses as a JSON object
+ * must not stop its reader (every later entry of the agent's lane would be stuck behind it); the
+ * delivery side dead-letters it instead (agent-tools, delivery-integrity).
+ */
+function lanePayload<T>(text: string | undefined): { payload: T; corrupt?: undefined } | { payload?: undefined; corrupt: string } {
+  if (text === undefined) return { payload: {} as T };
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { corrupt: `the payload is JSON but not an object (${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value})` };
+    return { payload: value as T };
+  } catch (error) {
+    return { corrupt: `the payload does not parse as JSON (${error instanceof Error ? error.message.slice(0, 200) : String(error)})` };
+  }
+}
+
+/** A push-lane entry as readers see it (`corrupt` set, payload empty, when its payload does not decode). */
 export function decodePushLaneEntry(id: string, flat: string[]): PushLaneEntry {
   const fields = pairs(flat);
   const F = LANE_FIELDS;
+  const { payload, corrupt } = lanePayload<PushLanePayload>(fields[F.payload]);
   return {
     id,
     messageId: fields[F.messageId] ?? '',
     sequence: Number(fields[F.sequence]),
     via: (fields[F.via] ?? 'elicitation') as DeliveryVia,
-    payload: JSON.parse(fields[F.payload] ?? '{}') as PushLanePayload,
+    payload: payload ?? ({} as PushLanePayload),
+    ...(corrupt !== undefined ? { corrupt } : {}),
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
     ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };
 }
 
-/** A poll-lane entry as `wait_for_messages` serves it: its id is the cursor. */
+/** A poll-lane entry as `wait_for_messages` serves it: its id is the cursor (`corrupt` set when its payload does not decode). */
 export function decodePollLaneEntry(id: string, flat: string[]): PollLaneEntry {
   const fields = pairs(flat);
   const F = LANE_FIELDS;
-  const payload = JSON.parse(fields[F.payload] ?? '{}') as PollLanePayload;
+  const { payload, corrupt } = lanePayload<PollLanePayload>(fields[F.payload]);
   return {
     cursor: id,
-    message: { sequence: Number(fields[F.sequence]), ...payload },
+    message: { sequence: Number(fields[F.sequence]), ...(payload ?? ({ message_id: fields[F.messageId] ?? '' } as PollLanePayload)) },
     via: (fields[F.via] ?? 'legacy') as DeliveryVia,
+    ...(corrupt !== undefined ? { corrupt } : {}),
     ...(fields[F.traceparent] ? { traceparent: fields[F.traceparent] } : {}),
     ...(fields[F.checksum] ? { checksum: fields[F.checksum] } : {}),
   };

@@ -145,6 +145,8 @@ export interface PushLaneEntry {
   traceparent?: string;
   /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
   checksum?: string;
+  /** Why the stored payload does not decode (the payload is then empty): never delivered, dead-lettered. */
+  corrupt?: string;
 }
 
 export interface PollLaneEntry {
@@ -156,6 +158,8 @@ export interface PollLaneEntry {
   traceparent?: string;
   /** The envelope checksum (absent on entries routed before checksums existed: delivered unverified). */
   checksum?: string;
+  /** Why the stored payload does not decode (the message then has only its id): never delivered, dead-lettered. */
+  corrupt?: string;
 }
 
 export interface PollLanePage {

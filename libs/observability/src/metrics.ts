@@ -228,7 +228,7 @@ export class BridgeMetrics {
     });
     this.checksumMismatches = new Counter({
       name: 'agentbridge_checksum_mismatches_total',
-      help: 'Messages whose envelope checksum did not match what the sender sent, found at routing (route) or delivery (poll, push, round); each is dead-lettered, never delivered.',
+      help: 'Messages whose stored copy is not what the sender sent (the envelope checksum does not match, or a lane entry no longer decodes), found at routing (route) or delivery (poll, push, round); each is dead-lettered, never delivered.',
       labelNames: ['stage'],
       registers,
     });
