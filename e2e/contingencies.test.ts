@@ -96,6 +96,25 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     await waitFor(async () => (await readPublishedFlags(bridge.store.store)).contingencies.readOnly.enabled, { timeoutMs: 5_000, intervalMs: 50, description: 'read-only mode to be published' });
     await appliedEverywhere();
   };
+  /**
+   * Rewrites a routed message's lane entry in Redis the way corruption would (a new entry id, the
+   * ledger and, for a poll lane, the mailbox pointing at it): `change` turns the stored payload into
+   * what is stored instead. Returns the fields as they were.
+   */
+  const rewriteLaneEntry = async (agentId: string, lane: 'poll' | 'push', messageId: string, change: (payload: string) => string) => {
+    const { redis, keys } = bridge.store;
+    const stream = keys.lane(agentId, lane);
+    const ledgerKey = keys.ledger(agentId, messageId);
+    const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
+    const [[, flat]] = (await redis.xrange(stream, laneId, laneId)) as [[string, string[]]];
+    const original = pairs(flat);
+    const fields = { ...original, [LANE_FIELDS.payload]: change(original[LANE_FIELDS.payload]!) };
+    await redis.xdel(stream, laneId);
+    const corruptId = (await redis.xadd(stream, '*', ...Object.entries(fields).flat()))!;
+    await redis.hset(ledgerKey, 'lane_id', corruptId);
+    if (lane === 'poll') await redis.hset(keys.mailbox(agentId), 'last', corruptId);
+    return original;
+  };
   const metric = async (baseUrl: string, name: string) => {
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
     return text
@@ -171,19 +190,8 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'bob'))?.state === 'routed', { timeoutMs: 10_000, description: 'the message to reach bob’s poll lane' });
     // Corrupt it in Redis: the lane entry's payload now says something its sender never sent.
     const { redis, keys } = bridge.store;
-    const lane = keys.lane('bob', 'poll');
-    const ledgerKey = keys.ledger('bob', victim.message_id);
-    const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
-    const [[, flat]] = (await redis.xrange(lane, laneId, laneId)) as [[string, string[]]];
-    const fields = pairs(flat);
-    assert.ok(fields[LANE_FIELDS.checksum], 'the lane entry carries the checksum');
-    const payload = JSON.parse(fields[LANE_FIELDS.payload]!) as { content: string };
-    payload.content = 'pay the attacker';
-    fields[LANE_FIELDS.payload] = JSON.stringify(payload);
-    await redis.xdel(lane, laneId);
-    const corruptId = (await redis.xadd(lane, '*', ...Object.entries(fields).flat()))!;
-    await redis.hset(ledgerKey, 'lane_id', corruptId);
-    await redis.hset(keys.mailbox('bob'), 'last', corruptId);
+    const original = await rewriteLaneEntry('bob', 'poll', victim.message_id, (payload) => JSON.stringify({ ...(JSON.parse(payload) as object), content: 'pay the attacker' }));
+    assert.ok(original[LANE_FIELDS.checksum], 'the lane entry carries the checksum');
     const good = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: 'an intact message after it' });
 
     const { messages, cursor } = await receive(bob, 1, 10_000);
@@ -228,17 +236,7 @@ describe('contingencies: read-only mode and envelope checksums', () => {
       await waitFor(() => held.length === 1, { timeoutMs: 10_000, description: 'the first push to be in flight' });
       const victim = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'push two, to be corrupted' });
       await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'carol'))?.lane === 'push', { timeoutMs: 10_000, description: 'the second message to wait on the push lane' });
-      const { redis, keys } = bridge.store;
-      const lane = keys.lane('carol', 'push');
-      const ledgerKey = keys.ledger('carol', victim.message_id);
-      const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
-      const [[, flat]] = (await redis.xrange(lane, laneId, laneId)) as [[string, string[]]];
-      const fields = pairs(flat);
-      const payload = JSON.parse(fields[LANE_FIELDS.payload]!) as { message: string };
-      payload.message = 'push two, rewritten in the store';
-      fields[LANE_FIELDS.payload] = JSON.stringify(payload);
-      await redis.xdel(lane, laneId);
-      await redis.hset(ledgerKey, 'lane_id', (await redis.xadd(lane, '*', ...Object.entries(fields).flat()))!);
+      await rewriteLaneEntry('carol', 'push', victim.message_id, (payload) => JSON.stringify({ ...(JSON.parse(payload) as object), message: 'push two, rewritten in the store' }));
       const third = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'carol', content: 'push three' });
 
       held.shift()!({ action: 'accept', content: { response: 'one' } });
@@ -327,17 +325,8 @@ describe('contingencies: read-only mode and envelope checksums', () => {
     const victim = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: 'to be truncated in storage' });
     await waitFor(async () => (await bridge.store.store.getMessage(victim.message_id, 'bob'))?.state === 'routed', { timeoutMs: 10_000, description: 'the message to reach bob’s poll lane' });
     const { redis, keys } = bridge.store;
-    const lane = keys.lane('bob', 'poll');
-    const ledgerKey = keys.ledger('bob', victim.message_id);
-    const laneId = (await redis.hget(ledgerKey, 'lane_id'))!;
-    const [[, flat]] = (await redis.xrange(lane, laneId, laneId)) as [[string, string[]]];
-    const fields = pairs(flat);
     // A torn write: the payload cut in the middle, no longer JSON.
-    fields[LANE_FIELDS.payload] = fields[LANE_FIELDS.payload]!.slice(0, 20);
-    await redis.xdel(lane, laneId);
-    const corruptId = (await redis.xadd(lane, '*', ...Object.entries(fields).flat()))!;
-    await redis.hset(ledgerKey, 'lane_id', corruptId);
-    await redis.hset(keys.mailbox('bob'), 'last', corruptId);
+    await rewriteLaneEntry('bob', 'poll', victim.message_id, (payload) => payload.slice(0, 20));
     const good = await alice.callToolJson<{ message_id: string }>('send_message', { to: 'bob', content: 'delivered past the torn entry' });
 
     const { messages, cursor } = await receive(bob, 1, 10_000);

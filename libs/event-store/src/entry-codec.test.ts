@@ -13,7 +13,7 @@ describe('lane entry decoding', () => {
     assert.equal(poll.message.sequence, 7);
     const push = decodePushLaneEntry('1-0', flat(JSON.stringify({ message_id: 'm-1', content: 'hello' })));
     assert.equal(push.corrupt, undefined);
-    assert.equal((push.payload as { content: string }).content, 'hello');
+    assert.equal((push.payload as unknown as { content: string }).content, 'hello');
   });
 
   test('a payload that no longer parses, or is not an object, gives an entry marked corrupt that keeps its message id and cursor', () => {
