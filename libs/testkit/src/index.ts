@@ -1,5 +1,7 @@
 export { startRedis } from './redis-server.js';
 export type { RedisServerHandle } from './redis-server.js';
+export { startRedisCluster } from './redis-cluster.js';
+export type { RedisClusterHandle, RedisClusterNode, StartRedisClusterOptions } from './redis-cluster.js';
 export { startService, runProgram, freePort, REPO_ROOT } from './service-process.js';
 export type { ServiceHandle } from './service-process.js';
 export { connectAgent, ToolCallError } from './mcp-client.js';

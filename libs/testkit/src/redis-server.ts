@@ -1,14 +1,12 @@
 /**
  * A real redis-server per test: own loopback port, own temp data dir, AOF on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort } from './ports.js';
-import { trackChild } from './reaper.js';
+import { launchRedis, tailFile, terminateProcess, type RunningProcess } from './redis-process.js';
 
 export interface StartRedisOptions {
   /** AOF fsync policy. Default 'everysec'. Use 'always' for crash-durability tests. */
@@ -52,109 +50,7 @@ export interface RedisServerHandle {
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 15_000;
 const MAX_BIND_ATTEMPTS = 5;
-
-interface RunningProcess {
-  child: ChildProcess;
-  exited: Promise<void>;
-  /** stdout/stderr output (config errors before the logfile is opened land here). */
-  output: () => string;
-  exitInfo: () => string | undefined;
-}
-
-function spawnRedis(binary: string, args: string[]): RunningProcess {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  trackChild(child);
-  let output = '';
-  const append = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-8192);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitInfo = `spawn error: ${err.message}`;
-      output += `\n${err.message}`;
-      resolve();
-    });
-  });
-  return { child, exited, output: () => output, exitInfo: () => exitInfo };
-}
-
-/**
- * Send one command over a fresh connection and return the reply as a string
- * (simple string, bulk string or integer). Error replies reject.
- */
-function rawCommand(port: number, args: string[], timeoutMs = 1000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ host: '127.0.0.1', port });
-    let buf = Buffer.alloc(0);
-    let settled = false;
-    const finish = (err: Error | undefined, value?: string): void => {
-      if (settled) return;
-      settled = true;
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(value ?? '');
-    };
-    socket.setTimeout(timeoutMs, () => finish(new Error(`redis ${args[0]} timed out`)));
-    socket.once('error', (err) => finish(err));
-    socket.once('close', () => finish(new Error('connection closed before a reply')));
-    socket.on('connect', () => {
-      let payload = `*${args.length}\r\n`;
-      for (const a of args) payload += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
-      socket.write(payload);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      const headerEnd = buf.indexOf('\r\n');
-      if (headerEnd === -1) return;
-      const type = String.fromCharCode(buf[0] ?? 0);
-      const header = buf.subarray(1, headerEnd).toString('utf8');
-      if (type === '+' || type === ':') return finish(undefined, header);
-      if (type === '-') return finish(new Error(header));
-      if (type === '$') {
-        const len = Number(header);
-        if (len < 0) return finish(undefined, '');
-        const start = headerEnd + 2;
-        if (buf.length < start + len + 2) return; // wait for more
-        return finish(undefined, buf.subarray(start, start + len).toString('utf8'));
-      }
-      finish(new Error(`unexpected reply type ${JSON.stringify(type)}`));
-    });
-  });
-}
-
-async function tailFile(file: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no redis.log)';
-  }
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
-
-async function readFrom(file: string, offset: number): Promise<string> {
-  try {
-    return (await readFile(file)).subarray(offset).toString('utf8');
-  } catch {
-    return '';
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -193,55 +89,12 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   let cleanedUp = false;
   const clients = new Set<Redis>();
 
-  /**
-   * Spawn and wait for readiness. Resolves 'ready', or 'bind-failed' when the
-   * process exited because the port was taken; throws on any other failure.
-   */
+  /** Spawn and wait for readiness: 'ready', or 'bind-failed' when the port was taken. */
   const launch = async (port: number): Promise<'ready' | 'bind-failed'> => {
-    // The log is appended to across restarts; only this launch's part decides the outcome.
-    const logOffset = await fileSize(logFile);
-    const proc = spawnRedis(binary, argsFor(port));
-    current = proc;
-    const deadline = Date.now() + readyTimeoutMs;
-    let lastProblem = 'no attempt yet';
-    let exited = false;
-    void proc.exited.then(() => {
-      exited = true;
-    });
-    while (Date.now() < deadline) {
-      if (exited) break;
-      try {
-        const pong = await rawCommand(port, ['PING']);
-        if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(pong)}`);
-        // INFO (default sections) carries both process_id and loading. Checking the
-        // pid guards against a different server that grabbed the port first.
-        const info = await rawCommand(port, ['INFO']);
-        if (!new RegExp(`^process_id:${proc.child.pid}\r?$`, 'm').test(info)) {
-          lastProblem = `port ${port} is answered by another process`;
-        } else if (/^loading:0\r?$/m.test(info)) {
-          return 'ready';
-        } else {
-          lastProblem = 'still loading the AOF';
-        }
-      } catch (err) {
-        lastProblem = err instanceof Error ? err.message : String(err);
-      }
-      await sleep(exited ? 0 : 25);
-    }
-    // Give the exit event a moment to land so we can report it accurately.
-    await Promise.race([proc.exited, sleep(50)]);
-    const log = await tailFile(logFile, 30);
-    if (proc.exitInfo() !== undefined) {
-      current = undefined;
-      const newLog = await readFrom(logFile, logOffset);
-      if (/Address already in use/i.test(`${proc.output()}\n${newLog}`)) return 'bind-failed';
-      const output = proc.output().trim();
-      throw new Error(`redis-server on port ${port} exited during startup (${proc.exitInfo()}).\n` + (output ? `--- output ---\n${output}\n` : '') + `--- tail of ${logFile} ---\n${log}`);
-    }
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-    current = undefined;
-    throw new Error(`redis-server on port ${port} did not become ready within ${readyTimeoutMs} ms ` + `(last problem: ${lastProblem}).\n--- tail of ${logFile} ---\n${log}`);
+    const result = await launchRedis({ binary, args: argsFor(port), port, logFile, readyTimeoutMs });
+    if (result === 'bind-failed') return result;
+    current = result;
+    return 'ready';
   };
 
   let port = 0;
@@ -261,23 +114,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   }
 
   const terminate = async (signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
-    const proc = current;
-    if (!proc) return;
-    if (proc.exitInfo() === undefined) {
-      proc.child.kill(signal);
-      if (signal === 'SIGTERM') {
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          proc.exited.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) proc.child.kill('SIGKILL');
-      }
-      await proc.exited;
-    }
+    if (current) await terminateProcess(current, signal);
     current = undefined;
   };
 
