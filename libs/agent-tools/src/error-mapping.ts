@@ -12,6 +12,13 @@ function toWireError(error: unknown): ToolError {
       cause: error,
     });
   }
+  if (isStoreError(error, 'STORE_NOT_REPLICATED')) {
+    return new ToolError(
+      'UNAVAILABLE',
+      'the bridge stored your message but its event store could not confirm a copy on a replica in time; retry in a moment with the same idempotency_key (it is not stored twice; without one, a retry may be).',
+      { cause: error },
+    );
+  }
   if (isStoreError(error, 'STORE_FULL')) {
     return new ToolError('STORE_FULL', `the bridge's event store is full; nothing was stored. Messages already accepted are still delivered: retry in ${STORE_FULL_RETRY_MS / 1000} s (with the same idempotency_key, if you set one).`, {
       details: { retryAfterMs: STORE_FULL_RETRY_MS },

@@ -1,5 +1,8 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { retryBackoffMs, withDeadline } from './deadline.js';
+
+/** A connection to one Redis, or to a Redis Cluster (every key the store uses carries its slot's hash tag). */
+export type RedisClient = Redis | Cluster;
 
 export interface ConnectionOptions {
   /** Shown in CLIENT LIST, e.g. `legacy-poll:commands`. */
@@ -20,8 +23,39 @@ export const DEFAULT_CONNECTION_OPTIONS = {
 } as const;
 
 export interface ManagedConnection {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   close(): Promise<void>;
+}
+
+/**
+ * Where the store is: one Redis (`url`), or a Redis Cluster (`clusterNodes`: seed nodes as
+ * host:port; `url` then gives the scheme, credentials and, when no seed is listed, the one seed).
+ */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: readonly string[];
+}
+
+/** Seeds of a cluster target as host/port pairs (the URL's own host when none is listed). */
+function clusterSeeds(target: RedisTarget): Array<{ host: string; port: number }> {
+  const url = new URL(target.url);
+  const listed = target.clusterNodes?.length ? target.clusterNodes : [`${url.hostname}:${url.port || 6379}`];
+  return listed.map((node) => {
+    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(node.trim());
+    if (!match) throw new RangeError(`a Redis Cluster seed must be host:port, got "${node}"`);
+    return { host: match[1]!, port: Number(match[2]) };
+  });
+}
+
+/** The per-node options of a cluster target's URL: credentials, TLS (rediss:), database refused. */
+function nodeOptionsOf(url: string): RedisOptions {
+  const parsed = new URL(url);
+  if (parsed.pathname && parsed.pathname !== '/' && parsed.pathname !== '/0') throw new RangeError(`a Redis Cluster has only database 0; the URL names ${parsed.pathname.slice(1)}`);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }
 
 /**
@@ -29,9 +63,15 @@ export interface ManagedConnection {
  * because a half-open TCP connection (or a connection frozen by an interrupted command) never
  * errors by itself: commands just time out one by one. A ping that misses its deadline makes us
  * drop the socket so ioredis reconnects; subscribers resubscribe on their own.
+ *
+ * A cluster target opens an ioredis Cluster: one connection per node it needs (never per agent),
+ * writes and reads on primaries, the slot map refreshed every few seconds as well as on MOVED, and
+ * commands retried across a failover. `subscriber` makes it a sharded subscriber (SSUBSCRIBE on
+ * the node that owns each channel's slot).
  */
-export function openConnection(url: string, options: ConnectionOptions, extra: RedisOptions = {}): ManagedConnection {
-  const redis = new Redis(url, {
+export function openConnection(target: string | RedisTarget, options: ConnectionOptions, extra: RedisOptions = {}, cluster: { subscriber?: boolean } = {}): ManagedConnection {
+  const { url, clusterNodes } = typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
+  const nodeOptions: RedisOptions = {
     connectionName: options.name,
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 2,
@@ -39,7 +79,25 @@ export function openConnection(url: string, options: ConnectionOptions, extra: R
     retryStrategy: retryBackoffMs,
     lazyConnect: false,
     ...extra,
-  });
+  };
+  const redis: RedisClient =
+    clusterNodes === undefined
+      ? new Redis(url, nodeOptions)
+      : new Cluster(clusterSeeds({ url, clusterNodes }), {
+          // No retryStrategy per node: a node that went away must end, so its commands move to the
+          // node that owns their slots now (the cluster client reconnects by clusterRetryStrategy).
+          redisOptions: { ...nodeOptions, retryStrategy: undefined, ...nodeOptionsOf(url) },
+          scaleReads: 'master',
+          enableOfflineQueue: true,
+          clusterRetryStrategy: retryBackoffMs,
+          // A failover shows as MOVED or CLUSTERDOWN for about the node timeout: retry through it.
+          maxRedirections: 16,
+          retryDelayOnFailover: 200,
+          retryDelayOnClusterDown: 200,
+          retryDelayOnTryAgain: 100,
+          slotsRefreshInterval: 5_000,
+          ...(cluster.subscriber ? { shardedSubscribers: true } : {}),
+        });
   redis.on('error', (error) => options.onEvent?.('error', error));
   redis.on('reconnecting', () => options.onEvent?.('reconnecting'));
   redis.on('ready', () => options.onEvent?.('ready'));

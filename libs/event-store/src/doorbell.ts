@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 export type WakeReason = 'rung' | 'timeout' | 'aborted';
 
@@ -63,6 +63,12 @@ export interface DoorbellOptions {
    */
   channels: Array<{ channel: string; topic?: string }>;
   onEvent?: (event: 'resubscribed' | 'error', detail?: unknown) => void;
+  /**
+   * Sharded pub/sub (a Redis Cluster): SSUBSCRIBE, each channel on the node that owns its slot,
+   * and the scripts ring with SPUBLISH. A ring published while a slot moves to another node can be
+   * lost; so can any ring across a reconnect: waiters wait in bounded slices and re-check.
+   */
+  sharded?: boolean;
 }
 
 /**
@@ -78,13 +84,13 @@ export class Doorbell {
   private lostConnection = false;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly options: DoorbellOptions,
   ) {
     for (const { channel, topic } of options.channels) {
       if (topic !== undefined) this.topicOfChannel.set(channel, topic);
     }
-    subscriber.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+    subscriber.on(options.sharded ? 'smessage' : 'message', (channel: string, payload: string) => this.onMessage(channel, payload));
     subscriber.on('close', () => {
       if (this.wasReady) this.lostConnection = true;
     });
@@ -99,14 +105,23 @@ export class Doorbell {
   }
 
   async start(): Promise<void> {
-    const channels = [...this.options.channels.map((c) => c.channel), ...this.handlers.keys()];
-    if (channels.length > 0) await this.subscriber.subscribe(...channels);
+    await this.subscribe([...this.options.channels.map((c) => c.channel), ...this.handlers.keys()]);
   }
 
   /** Routes a channel's payloads to a handler (e.g. the flag watcher) on the same connection. */
   async listen(channel: string, handler: (payload: string) => void): Promise<void> {
     this.handlers.set(channel, handler);
-    if (this.subscriber.status === 'ready') await this.subscriber.subscribe(channel);
+    if (this.subscriber.status === 'ready') await this.subscribe([channel]);
+  }
+
+  /** SUBSCRIBE all at once; SSUBSCRIBE one slot at a time (a sharded subscription may not span slots). */
+  private async subscribe(channels: string[]): Promise<void> {
+    if (channels.length === 0) return;
+    if (!this.options.sharded) {
+      await this.subscriber.subscribe(...channels);
+      return;
+    }
+    await Promise.all(channels.map((channel) => this.subscriber.ssubscribe(channel)));
   }
 
   register(...topics: [string, ...string[]]): Waiter {

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /**
  * How durable the bridge requires Redis to be (REDIS_REQUIRED_APPENDFSYNC): `always` (every write
@@ -22,11 +23,23 @@ const STRENGTH: Record<string, number> = { no: 0, everysec: 1, always: 2 };
 /**
  * Reads Redis's persistence settings and compares them with what is required. `appendonly` comes
  * from INFO persistence (always allowed), `appendfsync` from CONFIG GET (which managed services
- * may refuse: then the answer is unverified rather than wrong). In a Redis Cluster this reads the
- * node the connection reaches; every node must be configured alike (docs/event-store.md).
+ * may refuse: then the answer is unverified rather than wrong). On a Redis Cluster every node is
+ * read, replicas included (one promoted in a failover must be as durable as the primary it replaces).
  */
-export async function checkDurability(redis: Redis, required: RequiredAppendfsync): Promise<DurabilityCheck> {
+export async function checkDurability(redis: RedisClient, required: RequiredAppendfsync): Promise<DurabilityCheck> {
   if (required === 'none') return { observed: {} };
+  if (!(redis instanceof Cluster)) return checkNode(redis, required);
+  // A cluster: every node, replicas too (a replica promoted in a failover must be as durable).
+  const nodes = redis.nodes('all');
+  const checks = await Promise.all(nodes.map(async (node) => ({ at: `${node.options.host}:${node.options.port}`, check: await checkNode(node, required) })));
+  const failed = checks.find(({ check }) => check.problem);
+  if (failed) return { observed: failed.check.observed, problem: `Redis Cluster node ${failed.at}: ${failed.check.problem}` };
+  const unverified = checks.find(({ check }) => check.unverified);
+  if (unverified) return { observed: unverified.check.observed, unverified: `Redis Cluster node ${unverified.at}: ${unverified.check.unverified}` };
+  return { observed: checks[0]?.check.observed ?? {} };
+}
+
+async function checkNode(redis: Redis, required: Exclude<RequiredAppendfsync, 'none'>): Promise<DurabilityCheck> {
   const info = await redis.info('persistence');
   const aof = /^aof_enabled:(\d)/m.exec(info)?.[1];
   const observed: DurabilityCheck['observed'] = aof === undefined ? {} : { appendonly: aof === '1' };

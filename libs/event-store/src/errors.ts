@@ -5,7 +5,9 @@ export type StoreErrorCode =
   /** Redis refused a write that could grow its memory (maxmemory reached, noeviction): nothing was written. */
   | 'STORE_FULL'
   | 'LEASE_LOST'
-  | 'IDEMPOTENCY_CONFLICT';
+  | 'IDEMPOTENCY_CONFLICT'
+  /** Stored on the primary, but fewer replicas than required confirmed it in time (REDIS_WAIT_REPLICAS). */
+  | 'STORE_NOT_REPLICATED';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -49,6 +49,28 @@ export function fnv1a32(text: string): number {
  * Doorbell topics: what a process's waiters register for (Doorbell.register) and what the scripts
  * publish on a shard's lanes bell. They name no Redis key, so they need no prefix or shard count.
  */
+/** CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with. */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/**
+ * The Redis Cluster slot of a key (0–16383), as CLUSTER KEYSLOT computes it: only the part between
+ * the first `{` and the next `}` is hashed when that part is not empty (the hash tag every key of
+ * the store carries, decision 0001).
+ */
+export function clusterSlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  return crc16(new TextEncoder().encode(hashed)) % 16384;
+}
+
 export const doorbellTopics = {
   /** A message reached the agent's poll or push lane. */
   lane: (agentId: string, lane: LaneKind): string => `${lane}:${agentId}`,

@@ -1,6 +1,5 @@
 import { RedisIntegrity } from './redis/integrity.js';
-import type { Redis } from 'ioredis';
-import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection } from './connection.js';
+import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection, type RedisClient } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { StoreError } from './errors.js';
 import { Doorbell } from './doorbell.js';
@@ -42,7 +41,7 @@ export type RedisEventStore = EventStore & { readonly keys: Keys };
 export const RedisEventStore = class RedisEventStore {
   readonly keys: Keys;
 
-  constructor(redis: Redis, options: Partial<RedisEventStoreOptions> & { keys: Keys }) {
+  constructor(redis: RedisClient, options: Partial<RedisEventStoreOptions> & { keys: Keys }) {
     const context = new RedisContext(redis, options);
     this.keys = context.keys;
     const self = this as unknown as Record<string, unknown>;
@@ -55,10 +54,16 @@ export const RedisEventStore = class RedisEventStore {
       }
     }
   }
-} as unknown as new (redis: Redis, options: Partial<RedisEventStoreOptions> & { keys: Keys }) => RedisEventStore;
+} as unknown as new (redis: RedisClient, options: Partial<RedisEventStoreOptions> & { keys: Keys }) => RedisEventStore;
 
 export interface OpenEventStoreOptions extends Partial<Omit<RedisEventStoreOptions, 'keys'>> {
   url: string;
+  /**
+   * Seed nodes (host:port) of a Redis Cluster: set, the store runs on the cluster (REDIS_CLUSTER_NODES;
+   * `url` then gives the scheme and credentials). Every key carries its shard's hash tag, every
+   * script touches one slot, and the doorbell uses sharded pub/sub.
+   */
+  clusterNodes?: readonly string[];
   /** Name of the process, shown in CLIENT LIST (`<name>:commands`, `<name>:doorbell`). */
   name: string;
   shardCount: number;
@@ -80,15 +85,16 @@ export interface OpenedEventStore {
   store: RedisEventStore;
   doorbell: Doorbell;
   keys: Keys;
-  /** The command connection (for health checks and admin tools). */
-  redis: Redis;
+  /** The command connection (for health checks and admin tools): a Cluster client on a cluster. */
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
 /**
  * Opens the event store the way every service uses it: exactly two Redis connections per process,
  * one for commands (pipelined, non-blocking) and one for the doorbell (pub/sub), whatever the
- * number of waiting long-polls, sessions or owned shards.
+ * number of waiting long-polls, sessions or owned shards. On a Redis Cluster, two per node at most
+ * (the command client's and the sharded subscriber's), whatever the number of agents.
  */
 export async function openEventStore(options: OpenEventStoreOptions): Promise<OpenedEventStore> {
   const keys = new Keys(options.shardCount, options.keyPrefix ?? DEFAULT_KEY_PREFIX);
@@ -98,32 +104,43 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     watchdogTimeoutMs: options.watchdogTimeoutMs ?? DEFAULT_CONNECTION_OPTIONS.watchdogTimeoutMs,
   };
   const connections: ManagedConnection[] = [];
-  const commands = openConnection(options.url, {
+  const target = { url: options.url, ...(options.clusterNodes ? { clusterNodes: options.clusterNodes } : {}) };
+  const sharded = options.clusterNodes !== undefined;
+  const commands = openConnection(target, {
     name: `${options.name}:commands`,
     ...connectionOptions,
     onEvent: (event, detail) => options.onConnectionEvent?.('commands', event, detail),
   });
   connections.push(commands);
-  const subscriber = openConnection(options.url, {
-    name: `${options.name}:doorbell`,
-    ...connectionOptions,
-    onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
-  });
+  const subscriber = openConnection(
+    target,
+    {
+      name: `${options.name}:doorbell`,
+      ...connectionOptions,
+      onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+    },
+    {},
+    { subscriber: true },
+  );
   connections.push(subscriber);
 
   const store = new RedisEventStore(commands.redis, {
     keys,
+    shardedPubSub: sharded,
     idempotencyTtlMs: options.idempotencyTtlMs ?? DEFAULT_STORE_OPTIONS.idempotencyTtlMs,
     ledgerRetentionSeconds: options.ledgerRetentionSeconds ?? DEFAULT_STORE_OPTIONS.ledgerRetentionSeconds,
     communicationLogMaxLength: options.communicationLogMaxLength ?? DEFAULT_STORE_OPTIONS.communicationLogMaxLength,
     auditMaxLength: options.auditMaxLength ?? DEFAULT_STORE_OPTIONS.auditMaxLength,
     elicitCloseGraceMs: options.elicitCloseGraceMs ?? DEFAULT_STORE_OPTIONS.elicitCloseGraceMs,
+    waitReplicas: options.waitReplicas ?? DEFAULT_STORE_OPTIONS.waitReplicas,
+    waitTimeoutMs: options.waitTimeoutMs ?? DEFAULT_STORE_OPTIONS.waitTimeoutMs,
   });
   const doorbell = new Doorbell(subscriber.redis, {
     channels: keys
       .allShards()
       .flatMap((shard) => [...(options.listen !== 'lanes' ? [{ channel: keys.eventsBell(shard), topic: doorbellTopics.events(shard) }] : []), ...(options.listen !== 'events' ? [{ channel: keys.lanesBell(shard) }] : [])]),
     onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+    sharded,
   });
   const close = async () => {
     await Promise.all(connections.map((c) => c.close()));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { LUA_FIELD_TABLES } from './entry-codec.js';
 
 export const SCRIPT_NAMES = [
@@ -42,7 +43,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+  async run(redis: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -58,9 +59,12 @@ export class LuaScript {
     pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
   }
 
-  async ensureLoaded(redis: Redis): Promise<void> {
-    const [exists] = (await redis.script('EXISTS', this.sha)) as number[];
-    if (!exists) await redis.script('LOAD', this.source);
+  /** On a cluster, on every primary: a pipeline of scripts goes to whichever owns the keys. */
+  async ensureLoaded(redis: RedisClient): Promise<void> {
+    for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+      const [exists] = (await node.script('EXISTS', this.sha)) as number[];
+      if (!exists) await node.script('LOAD', this.source);
+    }
   }
 }
 
@@ -72,7 +76,7 @@ const ALLOW_OOM_VARIANTS = { append_answer: 'append_message' } as const satisfie
 
 export type ScriptSet = Record<ScriptName | keyof typeof ALLOW_OOM_VARIANTS, LuaScript>;
 
-let cached: ScriptSet | undefined;
+const cached = new Map<boolean, ScriptSet>();
 
 /** A line `--- @include <name>` in a script is replaced by `lua-includes/<name>.lua` (or the generated `fields`). */
 const INCLUDE_LINE = /^--- @include ([a-z_]+)[ \t]*$/gm;
@@ -107,16 +111,27 @@ function readIncludeFile(include: string): string {
   return readFileSync(new URL(`./lua-includes/${include}.lua`, import.meta.url), 'utf8');
 }
 
-export function loadScripts(): ScriptSet {
-  if (cached) return cached;
+/** Every `redis.call('PUBLISH', …)` of a script: a bell. */
+const PUBLISH_CALL = /redis\.call\('PUBLISH',/g;
+
+/**
+ * The scripts, loaded once per variant. `shardedPubSub` (a Redis Cluster) rings bells with
+ * SPUBLISH: a bell's channel carries its shard's hash tag, so it is in the slot of the keys the
+ * script touches and reaches only the node that owns that slot and its replicas, instead of every
+ * node of the cluster.
+ */
+export function loadScripts(options: { shardedPubSub?: boolean } = {}): ScriptSet {
+  const sharded = options.shardedPubSub === true;
+  const known = cached.get(sharded);
+  if (known) return known;
   const scripts = {} as ScriptSet;
   for (const name of SCRIPT_NAMES) {
-    const source = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-    scripts[name] = new LuaScript(name, expandIncludes(name, source));
+    const source = expandIncludes(name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8'));
+    scripts[name] = new LuaScript(name, sharded ? source.replace(PUBLISH_CALL, "redis.call('SPUBLISH',") : source);
   }
   for (const [variant, name] of Object.entries(ALLOW_OOM_VARIANTS)) {
     scripts[variant as keyof typeof ALLOW_OOM_VARIANTS] = new LuaScript(variant, `#!lua flags=allow-oom\n${scripts[name].source}`);
   }
-  cached = scripts;
+  cached.set(sharded, scripts);
   return scripts;
 }

@@ -44,12 +44,30 @@ export const commonSettings = {
     .string()
     .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
+  /**
+   * Seed nodes of a Redis Cluster, comma-separated host:port (a few are enough; the client learns
+   * the rest). Set, the services run on the cluster: REDIS_URL then gives the scheme (rediss: for
+   * TLS) and the credentials, its host the first seed when none is listed here.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.split(',').map((node) => node.trim())))
+    .refine((nodes) => nodes === undefined || nodes.every((node) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(node)), 'must be comma-separated host:port seed nodes, e.g. redis-0.redis:6379,redis-1.redis:6379'),
   SHARD_COUNT: int(1, 4096).default(16),
   KEY_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lowercase letters, digits or "-" (at most 32)')
     .default('ab'),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  /**
+   * Replicas that must have an accepted message (Redis WAIT) before its sender is told it was
+   * accepted: 1 keeps it through the failover of its primary (docs/event-store.md, "Failover").
+   * 0: no wait.
+   */
+  REDIS_WAIT_REPLICAS: int(0, 5).default(0),
+  /** How long an accepted message waits for those replicas; past it the sender gets UNAVAILABLE and retries. */
+  REDIS_WAIT_TIMEOUT_MS: int(10, 10_000).default(1_000),
   /** The least durable Redis a service starts against (docs/event-store.md, "Durability"). */
   REDIS_REQUIRED_APPENDFSYNC: z.enum(['always', 'everysec', 'none']).default('everysec'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

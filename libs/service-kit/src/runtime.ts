@@ -35,6 +35,9 @@ export async function startServiceRuntime(options: {
   const metrics = new BridgeMetrics(options.service);
   const opened = await openEventStore({
     url: config.REDIS_URL,
+    ...(config.REDIS_CLUSTER_NODES ? { clusterNodes: config.REDIS_CLUSTER_NODES } : {}),
+    waitReplicas: config.REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
     name: `${options.service}:${options.replica}`,
     shardCount: config.SHARD_COUNT,
     keyPrefix: config.KEY_PREFIX,

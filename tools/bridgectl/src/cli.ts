@@ -64,7 +64,7 @@ Exit codes: 0 done, 1 failed, 2 wrong command line, configuration or file, 3 sto
 unreachable, 4 the controller changed nothing (already paused, already rolled back…).
 `;
 
-const cliSettings = z.object({ REDIS_URL: commonSettings.REDIS_URL, SHARD_COUNT: commonSettings.SHARD_COUNT, KEY_PREFIX: commonSettings.KEY_PREFIX });
+const cliSettings = z.object({ REDIS_URL: commonSettings.REDIS_URL, REDIS_CLUSTER_NODES: commonSettings.REDIS_CLUSTER_NODES, SHARD_COUNT: commonSettings.SHARD_COUNT, KEY_PREFIX: commonSettings.KEY_PREFIX });
 
 export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: Output): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -99,7 +99,15 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
   let opened: OpenedEventStore | undefined;
   try {
     const config = loadConfig('bridgectl', cliSettings, env);
-    const open = async () => (opened ??= await openEventStore({ url: config.REDIS_URL, name: 'bridgectl', shardCount: config.SHARD_COUNT, keyPrefix: config.KEY_PREFIX, commandTimeoutMs: 3_000 }));
+    const open = async () =>
+      (opened ??= await openEventStore({
+        url: config.REDIS_URL,
+        ...(config.REDIS_CLUSTER_NODES ? { clusterNodes: config.REDIS_CLUSTER_NODES } : {}),
+        name: 'bridgectl',
+        shardCount: config.SHARD_COUNT,
+        keyPrefix: config.KEY_PREFIX,
+        commandTimeoutMs: 3_000,
+      }));
 
     if (CONTROLLER_COMMANDS.has(command)) {
       return await runControllerCommand(command, positionals.slice(1), { env, io, json, actor, values, openStore: open });

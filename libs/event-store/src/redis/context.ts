@@ -2,9 +2,11 @@
  * What every part of the Redis event store shares: the command connection, the key builder, the
  * Lua scripts, the options, and the one place a Redis failure becomes a StoreError.
  */
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from '../connection.js';
 import { StoreError } from '../errors.js';
-import type { Keys } from '../keys.js';
+import { withDeadline } from '../deadline.js';
+import { clusterSlot, type Keys } from '../keys.js';
 import { loadScripts, type LuaScript, type ScriptSet } from '../scripts.js';
 
 export interface RedisEventStoreOptions {
@@ -25,6 +27,14 @@ export interface RedisEventStoreOptions {
    * it ended. Shorter than the wait record's 60 s afterlife, so an answer stored there is kept.
    */
   elicitCloseGraceMs: number;
+  /** Bells are rung with SPUBLISH (sharded pub/sub: a Redis Cluster) instead of PUBLISH. */
+  shardedPubSub: boolean;
+  /**
+   * Replicas that must confirm an accepted message (Redis WAIT) before its sender is told it was
+   * accepted, and how long to wait for them; 0: no wait (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS).
+   */
+  waitReplicas: number;
+  waitTimeoutMs: number;
 }
 
 export const DEFAULT_STORE_OPTIONS = {
@@ -34,6 +44,9 @@ export const DEFAULT_STORE_OPTIONS = {
   auditMaxLength: 100_000,
   memoryLimitBytes: 0,
   elicitCloseGraceMs: 10_000,
+  shardedPubSub: false,
+  waitReplicas: 0,
+  waitTimeoutMs: 1_000,
 } as const;
 
 /** Entries one ack or drain script call settles at most, so a huge batch never holds Redis for long. */
@@ -47,7 +60,7 @@ export class RedisContext {
   readonly options: RedisEventStoreOptions;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     options: Partial<RedisEventStoreOptions> & { keys: Keys },
   ) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...options };
@@ -55,7 +68,7 @@ export class RedisContext {
       throw new RangeError('ledgerRetentionSeconds must cover idempotencyTtlMs, or a late retry could be stored twice');
     }
     this.keys = options.keys;
-    this.scripts = loadScripts();
+    this.scripts = loadScripts({ shardedPubSub: this.options.shardedPubSub });
   }
 
   async run(script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
@@ -84,8 +97,25 @@ export class RedisContext {
     }
   }
 
+  /**
+   * Waits until `waitReplicas` replicas of the node that holds `key` have every write it made so
+   * far (Redis WAIT on that node: on a cluster the primary that owns the key's slot now). Fewer in
+   * time: STORE_NOT_REPLICATED; the write stays on the primary (a retry with the same idempotency
+   * key finds it instead of storing it twice).
+   */
+  async waitForReplicas(what: string, key: string): Promise<void> {
+    const { waitReplicas, waitTimeoutMs } = this.options;
+    if (waitReplicas <= 0) return;
+    const node = this.redis instanceof Cluster ? primaryOwning(this.redis, key) : this.redis;
+    // Bounded here too: a node that just went away answers nothing, not even an error.
+    const acked = Number(await this.call('wait', () => withDeadline(node.call('WAIT', waitReplicas, waitTimeoutMs), waitTimeoutMs + 1_000, 'WAIT for replicas')));
+    if (acked < waitReplicas) {
+      throw new StoreError('STORE_NOT_REPLICATED', `${what}: stored on the primary, but ${acked} of ${waitReplicas} replicas confirmed it within ${waitTimeoutMs} ms`, { details: { acked, required: waitReplicas } });
+    }
+  }
+
   /** The replies of a pipeline, failing as a whole when one command failed. */
-  async exec(what: string, pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  async exec(what: string, pipeline: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
     const replies = (await this.call(what, () => pipeline.exec())) ?? [];
     return replies.map(([error, value]) => {
       if (error) throw this.unavailable(what, error);
@@ -114,4 +144,12 @@ export class RedisContext {
     const message = error instanceof Error ? error.message : String(error);
     return new StoreError('STORE_UNAVAILABLE', `${what} failed: ${message}`, { cause: error });
   }
+}
+
+/** The node of a cluster client that serves a key's slot now (its slot map; a stale map is refreshed on the next MOVED). */
+function primaryOwning(cluster: Cluster, key: string): Redis {
+  const owner = cluster.slots[clusterSlot(key)]?.[0];
+  const node = cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === owner && candidate.status === 'ready');
+  if (!node) throw new StoreError('STORE_UNAVAILABLE', `no primary known for the slot of ${key} (the cluster's slot map is being refreshed): retry in a moment`);
+  return node;
 }

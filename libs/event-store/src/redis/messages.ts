@@ -70,6 +70,8 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
         JSON.stringify(stored),
       ],
     )) as [string, string];
+    // Redis has it; with REDIS_WAIT_REPLICAS, a replica too, before the sender hears it was accepted.
+    await this.context.waitForReplicas(`message ${messageId}`, keys.events(shard));
     return { messageId, eventsEntryId, duplicate: replay || status === 'DUPLICATE' };
   }
 

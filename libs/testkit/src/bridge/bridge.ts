@@ -11,7 +11,7 @@ import { applyFlagAssignment, publishFlags } from '@agent-bridge/flags';
 import type { LegacyMessage } from '@agent-bridge/protocol';
 import { hashToken, type AgentOwner } from '@agent-bridge/service-kit';
 import type { ElicitResult } from '@modelcontextprotocol/client';
-import { connectAgent, freePort, startRedis, startService, type AgentClient, type AnyAgentClient, type ClientGeneration, type RedisServerHandle, type ServiceHandle } from '../index.js';
+import { connectAgent, freePort, startRedis, startRedisCluster, startService, type AgentClient, type AnyAgentClient, type ClientGeneration, type RedisClusterHandle, type RedisServerHandle, type ServiceHandle } from '../index.js';
 
 export interface BridgeOptions {
   agents: string[];
@@ -30,6 +30,7 @@ export interface BridgeOptions {
 }
 
 export interface Bridge {
+  /** The one redis-server (startBridge); on a cluster (startClusterBridge) `cluster` instead. */
   redis: RedisServerHandle;
   /** A store handle for assertions (ledger, lanes, audit). */
   store: OpenedEventStore;
@@ -54,8 +55,37 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
+export interface ClusterBridge extends Omit<Bridge, 'redis'> {
+  /** The Redis Cluster (3 primaries, 3 replicas) every service and the assertion store run on. */
+  cluster: RedisClusterHandle;
+}
+
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const redis = await startRedis({ appendfsync: options.appendfsync ?? 'everysec' });
+  const bridge = await startBridgeOn({ env: { REDIS_URL: redis.url }, store: { url: redis.url }, cleanup: () => redis.cleanup() }, options);
+  return { ...bridge, redis };
+}
+
+/** The bridge on a real Redis Cluster of 3 primaries and 3 replicas: every service gets REDIS_CLUSTER_NODES. */
+export async function startClusterBridge(options: BridgeOptions): Promise<ClusterBridge> {
+  const cluster = await startRedisCluster({ appendfsync: options.appendfsync ?? 'everysec' });
+  const url = `redis://${cluster.seeds[0]!}`;
+  try {
+    const bridge = await startBridgeOn({ env: { REDIS_URL: url, REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, store: { url, clusterNodes: cluster.seeds }, cleanup: () => cluster.cleanup() }, options);
+    return { ...bridge, cluster };
+  } catch (error) {
+    await cluster.cleanup();
+    throw error;
+  }
+}
+
+interface Backend {
+  env: Record<string, string>;
+  store: { url: string; clusterNodes?: readonly string[] };
+  cleanup(): Promise<void>;
+}
+
+async function startBridgeOn(backend: Backend, options: BridgeOptions): Promise<Omit<Bridge, 'redis'>> {
   const dir = mkdtempSync(join(tmpdir(), 'agent-bridge-e2e-'));
   const tokens: Record<string, string> = {};
   for (const agent of options.agents) tokens[agent] = `token-${agent}-${Math.random().toString(36).slice(2)}`;
@@ -63,7 +93,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   writeFileSync(tokensFile, JSON.stringify({ agents: Object.entries(tokens).map(([id, token]) => ({ id, tokenSha256: hashToken(token), ...(options.owners?.[id] ? { owner: options.owners[id] } : {}) })) }));
   const shardCount = options.shardCount ?? 8;
   const env: Record<string, string> = {
-    REDIS_URL: redis.url,
+    ...backend.env,
     SHARD_COUNT: String(shardCount),
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'warn',
@@ -79,7 +109,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     PROGRESS_PORT: '0',
     ...options.env,
   };
-  const store = await openEventStore({ url: redis.url, name: 'e2e-assert', shardCount });
+  const store = await openEventStore({ ...backend.store, name: 'e2e-assert', shardCount });
 
   const setFlags = async (assignments: Record<string, string>, reason = 'e2e test') => {
     const result = await publishFlags(store.store, (current) => Object.entries(assignments).reduce((settings, [path, value]) => applyFlagAssignment(settings, path, value), current), { actor: 'e2e', reason, trigger: 'test' });
@@ -125,12 +155,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   } catch (error) {
     await Promise.all([...routers, ...legacyPolls, ...elicitations].map((s) => s.stop()));
     await store.close();
-    await redis.cleanup();
+    await backend.cleanup();
     throw error;
   }
 
   return {
-    redis,
     store,
     routers,
     routerUrls,
@@ -149,7 +178,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     async stop() {
       await Promise.all([...routers, ...legacyPolls, ...elicitations].filter((s) => s.running).map((s) => s.stop()));
       await store.close();
-      await redis.cleanup();
+      await backend.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },
   };
