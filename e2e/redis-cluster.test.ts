@@ -110,6 +110,25 @@ describe('the message path on a Redis Cluster', () => {
     return { accepted, received: messages.map((m) => m.message_id), retries, errors: [...errors], elapsedMs, primaryPort: primary.port };
   }
 
+  test('connections per process stay a few per node, whatever the agents; no command spanned slots', async (t) => {
+    const perProcess = new Map<string, number>();
+    for (const node of bridge.cluster.nodes.filter((n) => n.running)) {
+      const list = (await bridge.cluster.nodeClient(node.port).client('LIST')) as string;
+      for (const line of list.split('\n').filter(Boolean)) {
+        const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '';
+        const service = /(legacy-poll-\d+|elicitation-\d+|router-\d+)/.exec(name)?.[1];
+        if (service) perProcess.set(service, (perProcess.get(service) ?? 0) + 1);
+      }
+    }
+    t.diagnostic(`Redis connections per process over ${bridge.cluster.nodes.length} nodes: ${JSON.stringify(Object.fromEntries(perProcess))}`);
+    assert.ok(perProcess.size >= 3, `every process is connected: ${[...perProcess.keys()].join(', ')}`);
+    // At most one per node (commands, slot map refreshes) and one sharded subscriber per primary.
+    const primaries = (await bridge.cluster.primaries()).length;
+    for (const [service, count] of perProcess) assert.ok(count <= bridge.cluster.nodes.length + primaries, `${service}: ${count} connections`);
+    const crossSlot = [...bridge.legacyPolls, ...bridge.elicitations, ...bridge.routers].flatMap((service) => service.logs().filter((line) => /CROSSSLOT|same slots allocation group|non local key/i.test(line)));
+    assert.deepEqual(crossSlot, [], 'no command or pipeline spanned slots');
+  });
+
   test('a graceful primary failover during traffic: every accepted message delivered once, in order', async (t) => {
     const run = await trafficThrough('graceful', (port) => bridge.cluster.failover(port, { mode: 'graceful' }));
     t.diagnostic(`failover of :${run.primaryPort} in ${run.elapsedMs} ms: ${run.accepted.length} accepted, ${run.retries} sends retried, ${run.received.length} received`);

@@ -93,8 +93,8 @@ export interface OpenedEventStore {
 /**
  * Opens the event store the way every service uses it: exactly two Redis connections per process,
  * one for commands (pipelined, non-blocking) and one for the doorbell (pub/sub), whatever the
- * number of waiting long-polls, sessions or owned shards. On a Redis Cluster, two per node at most
- * (the command client's and the sharded subscriber's), whatever the number of agents.
+ * number of waiting long-polls, sessions or owned shards. On a Redis Cluster, one client: a
+ * connection per node it talks to and one sharded subscriber per primary, whatever the number of agents.
  */
 export async function openEventStore(options: OpenEventStoreOptions): Promise<OpenedEventStore> {
   const keys = new Keys(options.shardCount, options.keyPrefix ?? DEFAULT_KEY_PREFIX);
@@ -106,23 +106,27 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
   const connections: ManagedConnection[] = [];
   const target = { url: options.url, ...(options.clusterNodes ? { clusterNodes: options.clusterNodes } : {}) };
   const sharded = options.clusterNodes !== undefined;
-  const commands = openConnection(target, {
-    name: `${options.name}:commands`,
-    ...connectionOptions,
-    onEvent: (event, detail) => options.onConnectionEvent?.('commands', event, detail),
-  });
-  connections.push(commands);
-  const subscriber = openConnection(
+  // On a cluster one client does both: its sharded subscriptions have connections of their own
+  // (one per primary), so commands never wait behind them.
+  const commands = openConnection(
     target,
     {
-      name: `${options.name}:doorbell`,
+      name: `${options.name}:commands`,
       ...connectionOptions,
-      onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+      onEvent: (event, detail) => options.onConnectionEvent?.('commands', event, detail),
     },
     {},
-    { subscriber: true },
+    { subscriber: sharded },
   );
-  connections.push(subscriber);
+  connections.push(commands);
+  const subscriber = sharded
+    ? commands
+    : openConnection(target, {
+        name: `${options.name}:doorbell`,
+        ...connectionOptions,
+        onEvent: (event, detail) => options.onConnectionEvent?.('doorbell', event, detail),
+      });
+  if (subscriber !== commands) connections.push(subscriber);
 
   const store = new RedisEventStore(commands.redis, {
     keys,

@@ -27,9 +27,9 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
   }
 
   async shardCensus(shard: number, since: number): Promise<ShardCensus> {
-    const { keys, redis } = this.context;
+    const { keys } = this.context;
     const sets = this.activitySets(shard);
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     // Forgetting what is older than the window keeps the sets as small as the active population.
     for (const key of sets) pipeline.zremrangebyscore(key, '-inf', `(${since}`).zcard(key);
     pipeline.xinfo('GROUPS', keys.events(shard)).xlen(keys.events(shard)).zcard(keys.openMessages(shard)).smembers(keys.pushAgents(shard)).xlen(keys.deadLetters(shard));
@@ -58,7 +58,7 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
 
     let push = 0;
     if (pushAgents.length > 0) {
-      const lengths = redis.pipeline();
+      const lengths = this.context.pipeline();
       for (const agentId of pushAgents) lengths.xlen(keys.lane(agentId, 'push'));
       for (const length of await this.context.exec('push lane lengths', lengths)) push += Number(length);
     }
@@ -69,8 +69,8 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
   }
 
   async activeAgents(since: number, limit: number): Promise<Array<{ agentId: string; lastSeenAt: number }>> {
-    const { keys, redis } = this.context;
-    const pipeline = redis.pipeline();
+    const { keys } = this.context;
+    const pipeline = this.context.pipeline();
     for (const shard of keys.allShards()) pipeline.zrevrangebyscore(keys.activity(shard, 'any'), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit);
     const agents: Array<{ agentId: string; lastSeenAt: number }> = [];
     for (const flat of await this.context.exec('active agents', pipeline)) {
@@ -81,9 +81,9 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
   }
 
   async activeAgentCounts(since: number): Promise<ActiveAgentCounts> {
-    const { keys, redis } = this.context;
+    const { keys } = this.context;
     const sets = keys.allShards().map((shard) => this.activitySets(shard));
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const key of sets.flat()) pipeline.zcount(key, since, '+inf');
     // Who used the legacy endpoint, to find those also on elicitation (bounded by the registered agents).
     for (const shard of keys.allShards()) pipeline.zrangebyscore(keys.activity(shard, 'legacy'), since, '+inf');
@@ -94,7 +94,7 @@ export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<C
     const totals = new Array<number>(perShard).fill(0);
     counts.forEach((count, i) => (totals[i % perShard]! += Number(count)));
     const legacyMembers = replies.slice(sets.flat().length) as string[][];
-    const scores = redis.pipeline();
+    const scores = this.context.pipeline();
     keys.allShards().forEach((shard, i) => {
       if (legacyMembers[i]!.length > 0) scores.zmscore(keys.activity(shard, 'elicitation'), ...legacyMembers[i]!);
     });

@@ -79,10 +79,44 @@ export class RedisContext {
     }
   }
 
+  /**
+   * A pipeline for commands whose keys may be in different slots. On one Redis: a pipeline (one
+   * round trip). On a cluster, where a pipeline must stay in one slot, the same calls sent one by
+   * one without waiting (ioredis writes each to the node that owns its key), with replies in the
+   * same `[error, reply]` form and order. Not a transaction: use multi() within one slot for that.
+   */
+  pipeline(): ReturnType<RedisClient['pipeline']> {
+    if (!(this.redis instanceof Cluster)) return this.redis.pipeline();
+    const cluster = this.redis;
+    const queued: Array<[string, unknown[]]> = [];
+    const scatter: ReturnType<RedisClient['pipeline']> = new Proxy({} as ReturnType<RedisClient['pipeline']>, {
+      get(_, name) {
+        if (name === 'exec') {
+          return () =>
+            Promise.all(
+              queued.map(([command, args]) =>
+                (cluster as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[command]!(...args).then(
+                  (reply): [Error | null, unknown] => [null, reply],
+                  (error: Error): [Error | null, unknown] => [error, null],
+                ),
+              ),
+            );
+        }
+        if (name === 'length') return queued.length;
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        return (...args: unknown[]) => {
+          queued.push([name, args]);
+          return scatter;
+        };
+      },
+    });
+    return scatter;
+  }
+
   /** Runs one script per command in one pipeline (one round trip, in order), loading it first after a NOSCRIPT. */
   async pipelineScript(script: LuaScript, commands: Array<{ keys: string[]; args: Array<string | number> }>): Promise<unknown[]> {
     for (let attempt = 0; ; attempt++) {
-      const pipeline = this.redis.pipeline();
+      const pipeline = this.pipeline();
       for (const { keys, args } of commands) script.queue(pipeline, keys, args);
       const replies = (await this.call(script.name, () => pipeline.exec())) ?? [];
       const noscript = replies.some(([error]) => error instanceof Error && error.message.startsWith('NOSCRIPT'));

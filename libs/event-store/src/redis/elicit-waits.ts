@@ -44,7 +44,7 @@ export class RedisElicitWaits implements ElicitWaitStore, Pick<LedgerStore, 'aba
     const { keys, redis } = this.context;
     const overdue = await this.context.call('zrange overdue', () => redis.zrangebyscore(keys.openMessages(shard), '-inf', String(now), 'LIMIT', 0, limit));
     if (overdue.length === 0) return [];
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const id of overdue) pipeline.hmget(keys.ledgerInShard(shard, id), 'awaits_reply', 'from');
     const rows = await this.context.exec('ledger lookup', pipeline);
     const abandoned: string[] = [];

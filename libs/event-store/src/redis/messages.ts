@@ -110,7 +110,7 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
     const key = keys.openSends(sender);
     const members = await this.context.call('read open sends', () => redis.zrange(key, '0', '-1'));
     if (members.length === 0) return 0;
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const member of members) {
       const [target = '', messageId = ''] = member.split('\n');
       pipeline.hget(keys.ledger(target, messageId), 'state');
@@ -148,7 +148,7 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
       const hash = await this.context.call('hgetall', () => redis.hgetall(keys.ledger(targetAgentId, messageId)));
       return decodeLedger(hash);
     }
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const shard of keys.allShards()) pipeline.hgetall(keys.ledgerInShard(shard, messageId));
     for (const hash of await this.context.exec('ledger lookup', pipeline)) {
       const record = decodeLedger(hash as Record<string, string>);

@@ -99,7 +99,7 @@ export class RedisNotices implements NoticeLedgerStore {
     const milestones: Array<{ milestone: string; recordedAt: number }> = [];
     for (let i = 0; i < index.length; i += 2) milestones.push({ milestone: index[i]!, recordedAt: Number(index[i + 1]) });
     if (milestones.length === 0) return [];
-    const pipeline = redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const { milestone } of milestones) pipeline.hgetall(keys.noticeCounts(milestone));
     const counts = (await this.context.exec('notice counts', pipeline)) as Array<Record<string, string>>;
     return milestones.flatMap(({ milestone, recordedAt }, i) => {

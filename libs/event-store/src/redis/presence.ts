@@ -16,7 +16,7 @@ export class RedisPresence implements PresenceStore, ReplicaRegistry {
   async readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>> {
     const result = new Map<string, PresenceSession[]>();
     if (agentIds.length === 0) return result;
-    const pipeline = this.context.redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const agentId of agentIds) pipeline.hgetall(this.context.keys.presence(agentId));
     const hashes = await this.context.exec('presence lookup', pipeline);
     const now = Date.now();
@@ -52,7 +52,7 @@ export class RedisPresence implements PresenceStore, ReplicaRegistry {
     // The hash expires with its longest-lived session; expired sessions inside it are ignored by readers.
     // Pipelines of at most PRESENCE_BATCH agents: a replica with 10,000 sessions never builds one huge reply.
     for (let start = 0; start < agents.length; start += PRESENCE_BATCH) {
-      const pipeline = this.context.redis.pipeline();
+      const pipeline = this.context.pipeline();
       const now = Date.now();
       for (const [agentId, { fields, expiresAt }] of agents.slice(start, start + PRESENCE_BATCH)) {
         const key = this.context.keys.presence(agentId);

@@ -44,15 +44,15 @@ export class RedisPushLanes implements PushParts {
   }
 
   async pushLaneState(agentId: string): Promise<{ length: number; leased: boolean }> {
-    const { keys, redis } = this.context;
-    const [length, leased] = await this.context.exec('push lane state', redis.pipeline().xlen(keys.lane(agentId, 'push')).exists(keys.pushLease(agentId)));
+    const { keys } = this.context;
+    const [length, leased] = await this.context.exec('push lane state', this.context.pipeline().xlen(keys.lane(agentId, 'push')).exists(keys.pushLease(agentId)));
     return { length: Number(length ?? 0), leased: Number(leased ?? 0) === 1 };
   }
 
   async readPushEntries(agentId: string, ids: readonly string[]): Promise<PushLaneEntry[]> {
     if (ids.length === 0) return [];
     const key = this.context.keys.lane(agentId, 'push');
-    const pipeline = this.context.redis.pipeline();
+    const pipeline = this.context.pipeline();
     for (const id of ids) pipeline.xrange(key, id, id);
     const entries: PushLaneEntry[] = [];
     for (const reply of await this.context.exec('xrange push', pipeline)) {

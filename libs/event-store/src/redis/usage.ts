@@ -17,8 +17,8 @@ export class RedisUsage implements Pick<ActivityStore, 'recordUsage'>, Pick<Cont
 
   async recordUsage(deltas: readonly AgentUsageDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const { keys, redis } = this.context;
-    const pipeline = redis.pipeline();
+    const { keys } = this.context;
+    const pipeline = this.context.pipeline();
     for (const { agentId, seen, days } of deltas) {
       const seenEntries = Object.entries(seen) as Array<[UsageSeenKind, number]>;
       if (seenEntries.length > 0) {
@@ -40,8 +40,8 @@ export class RedisUsage implements Pick<ActivityStore, 'recordUsage'>, Pick<Cont
   }
 
   async readAgentUsage(since: number, days: readonly string[], limit: number): Promise<AgentUsage[]> {
-    const { keys, redis } = this.context;
-    const listing = redis.pipeline();
+    const { keys } = this.context;
+    const listing = this.context.pipeline();
     for (const shard of keys.allShards()) {
       // An agent unseen for the whole retention has no usage keys left: forget it here too.
       listing.zremrangebyscore(keys.usageAgents(shard), '-inf', `(${Date.now() - RETENTION_MS}`);
@@ -56,7 +56,7 @@ export class RedisUsage implements Pick<ActivityStore, 'recordUsage'>, Pick<Cont
     const agents = found.sort((a, b) => b.at - a.at || (a.agentId < b.agentId ? -1 : 1)).slice(0, limit);
     if (agents.length === 0) return [];
 
-    const details = redis.pipeline();
+    const details = this.context.pipeline();
     for (const { agentId } of agents) {
       details.zrange(keys.usageSeen(agentId), '0', '-1', 'WITHSCORES');
       for (const day of days) details.hgetall(keys.usageDay(agentId, day));
