@@ -129,6 +129,18 @@ describe('the message path on a Redis Cluster', () => {
     assert.deepEqual(crossSlot, [], 'no command or pipeline spanned slots');
   });
 
+  test('a router killed with -9 during traffic: its shards are taken over, nothing lost or twice, order kept', async (t) => {
+    const run = await trafficThrough('router', async () => {
+      const started = Date.now();
+      const exit = await bridge.routers[0]!.kill9();
+      assert.equal(exit.signal, 'SIGKILL');
+      await bridge.startRouter('router-2');
+      return { elapsedMs: Date.now() - started };
+    });
+    t.diagnostic(`router kill -9 and a new router in ${run.elapsedMs} ms: ${run.accepted.length} accepted, ${run.received.length} received`);
+    assert.deepEqual(run.received, run.accepted);
+  });
+
   test('a graceful primary failover during traffic: every accepted message delivered once, in order', async (t) => {
     const run = await trafficThrough('graceful', (port) => bridge.cluster.failover(port, { mode: 'graceful' }));
     t.diagnostic(`failover of :${run.primaryPort} in ${run.elapsedMs} ms: ${run.accepted.length} accepted, ${run.retries} sends retried, ${run.received.length} received`);
