@@ -199,6 +199,9 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
 {{- if .Values.redis.existingSecret }}{{ $redisSources = add1 $redisSources }}{{ end }}
 {{- if .Values.redis.url }}{{ $redisSources = add1 $redisSources }}{{ end }}
 {{- if .Values.redis.internal.enabled }}{{ $redisSources = add1 $redisSources }}{{ end }}
+{{- if and .Values.redis.internal.enabled (not (empty .Values.redis.cluster.nodes)) }}
+{{- fail "agent-bridge: redis.cluster.nodes names a Redis Cluster, but redis.internal.enabled runs one Redis in the chart: use an external cluster (redis.existingSecret or redis.url) or leave redis.cluster.nodes empty" }}
+{{- end }}
 {{- if ne $redisSources 1 }}
 {{- fail "agent-bridge: set exactly one of redis.existingSecret, redis.url and redis.internal.enabled (where the event store is)" }}
 {{- end }}
@@ -359,6 +362,18 @@ and mcpAccess.allowedHosts, or any name with mcpAccess.checkHost false.
     secretKeyRef:
       name: {{ include "agent-bridge.redisSecretName" $root }}
       key: {{ include "agent-bridge.redisSecretKey" $root }}
+{{- end }}
+{{- with $root.Values.redis.cluster.nodes }}
+# A Redis Cluster: the seed nodes (REDIS_URL gives the scheme and the credentials).
+- name: REDIS_CLUSTER_NODES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if $root.Values.redis.cluster.waitReplicas }}
+# Replicas that must have each accepted message before its sender is told (docs/event-store.md, "Failover").
+- name: REDIS_WAIT_REPLICAS
+  value: {{ $root.Values.redis.cluster.waitReplicas | quote }}
+- name: REDIS_WAIT_TIMEOUT_MS
+  value: {{ $root.Values.redis.cluster.waitTimeoutMs | quote }}
 {{- end }}
 - name: SHARD_COUNT
   value: {{ $root.Values.shardCount | quote }}

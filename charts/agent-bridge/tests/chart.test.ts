@@ -370,6 +370,21 @@ describe('settings', () => {
     });
   }
 
+  test('redis.cluster: every service gets the seed nodes and the replica acknowledgement, and loads them; a cluster with the in-chart Redis is refused', () => {
+    const objects = render({ valuesFiles: [environmentFile('production')], set: { 'redis.cluster': { nodes: ['redis-0.redis.data:6379', 'redis-1.redis.data:6379'], waitReplicas: 1, waitTimeoutMs: 500 } } });
+    const all = serviceContainers(objects);
+    assert.deepEqual([...new Set(all.map(({ service }) => service))].sort(), [...SERVICES].sort());
+    for (const { service, container } of all) {
+      const config = SERVICE_CONFIG[service].load(environmentOf(container)) as { REDIS_CLUSTER_NODES?: string[]; REDIS_WAIT_REPLICAS: number; REDIS_WAIT_TIMEOUT_MS: number };
+      assert.deepEqual(config.REDIS_CLUSTER_NODES, ['redis-0.redis.data:6379', 'redis-1.redis.data:6379'], service);
+      assert.equal(config.REDIS_WAIT_REPLICAS, 1, service);
+      assert.equal(config.REDIS_WAIT_TIMEOUT_MS, 500, service);
+    }
+    for (const { container } of serviceContainers(renderOf('production'))) assert.equal(envEntriesOf(container).REDIS_CLUSTER_NODES, undefined, 'one Redis by default');
+    assert.match(renderError({ valuesFiles: [environmentFile('dev')], set: { 'redis.cluster.nodes': ['redis-0:6379'] } }), /redis\.cluster\.nodes names a Redis Cluster, but redis\.internal\.enabled runs one Redis/);
+    assert.match(renderError({ set: { 'redis.cluster.nodes': ['no-port'] } }), /nodes/);
+  });
+
   test('changing shardCount changes it in every service at once', () => {
     const all = serviceContainers(render({ valuesFiles: [environmentFile('staging')], set: { shardCount: 32, keyPrefix: 'bridge2' } }));
     assert.deepEqual([...new Set(all.map(({ container }) => envEntriesOf(container).SHARD_COUNT?.value))], ['32']);
@@ -386,6 +401,10 @@ describe('settings', () => {
   /** Set by the chart itself (from other values, the downward API or Secrets). */
   const MANAGED = [
     'REDIS_URL',
+    // redis.cluster
+    'REDIS_CLUSTER_NODES',
+    'REDIS_WAIT_REPLICAS',
+    'REDIS_WAIT_TIMEOUT_MS',
     'SHARD_COUNT',
     'KEY_PREFIX',
     'HOST',
