@@ -14,10 +14,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { freePort } from './ports.js';
 import { aofRewriteReason, CLUSTER_SLOTS, ownsSlot, parseClusterNodes, parseInfoFields, selfLine, unhealthyReason, type ClusterRole, type NodeReport, type SlotRange } from './redis-cluster-topology.js';
-import { launchRedis, rawCommand, tailFile, terminateProcess, type RunningProcess } from './redis-process.js';
+import { launchRedis, rawCommand, tailFile, terminateProcess, trackedNodeClient, type RunningProcess } from './redis-process.js';
 import { waitFor } from './wait.js';
 
 export interface StartRedisClusterOptions {
@@ -362,19 +362,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     },
     nodeClient(port, overrides) {
       byPort(port);
-      const defaults: RedisOptions & { disconnectTimeout?: number } = {
-        host: '127.0.0.1',
-        port,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 2000,
-        retryStrategy: (times: number) => Math.min(times * 50, 500),
-        disconnectTimeout: 200,
-      };
-      const c = new Redis({ ...defaults, ...overrides });
-      c.on('error', () => {});
-      clients.add(c);
-      c.once('end', () => clients.delete(c));
-      return c;
+      return trackedNodeClient(port, clients, overrides);
     },
     async failover(primaryPort, failoverOptions = {}) {
       const mode = failoverOptions.mode ?? 'graceful';

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
+import { Redis, type RedisOptions } from 'ioredis';
 import { trackChild } from './reaper.js';
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -192,4 +193,29 @@ export async function terminateProcess(proc: RunningProcess, signal: 'SIGTERM' |
     if (timedOut) proc.child.kill('SIGKILL');
   }
   await proc.exited;
+}
+
+/**
+ * A plain ioredis client to one loopback node with fail-fast defaults, added to `clients` (and
+ * dropped from it once it ends) so its owner can close it at cleanup.
+ */
+export function trackedNodeClient(port: number, clients: { add(client: Redis): unknown; delete(client: Redis): unknown }, overrides: RedisOptions = {}): Redis {
+  const defaults: RedisOptions & { disconnectTimeout?: number } = {
+    host: '127.0.0.1',
+    port,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times: number) => Math.min(times * 50, 500),
+    // Runtime option of ioredis (default 2000, missing from its typings): how long
+    // disconnect() waits for the socket to close. A client that was reconnecting
+    // across kill()/restart() otherwise keeps the test process alive for 2 s.
+    disconnectTimeout: 200,
+  };
+  const c = new Redis({ ...defaults, ...overrides });
+  // Connection errors surface through the rejected command; keep the
+  // emitter from spamming "Unhandled error event" while redis is down.
+  c.on('error', () => {});
+  clients.add(c);
+  c.once('end', () => clients.delete(c));
+  return c;
 }

@@ -4,9 +4,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Redis, type RedisOptions } from 'ioredis';
 import { freePort } from './ports.js';
-import { launchRedis, tailFile, terminateProcess, type RunningProcess } from './redis-process.js';
+import { launchRedis, tailFile, terminateProcess, trackedNodeClient, type RunningProcess } from './redis-process.js';
 
 export interface StartRedisOptions {
   /** AOF fsync policy. Default 'everysec'. Use 'always' for crash-durability tests. */
@@ -153,24 +153,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       await rm(dataDir, { recursive: true, force: true });
     },
     client(overrides?: RedisOptions) {
-      const defaults: RedisOptions & { disconnectTimeout?: number } = {
-        host: '127.0.0.1',
-        port,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 2000,
-        retryStrategy: (times: number) => Math.min(times * 50, 500),
-        // Runtime option of ioredis (default 2000, missing from its typings): how long
-        // disconnect() waits for the socket to close. A client that was reconnecting
-        // across kill()/restart() otherwise keeps the test process alive for 2 s.
-        disconnectTimeout: 200,
-      };
-      const c = new Redis({ ...defaults, ...overrides });
-      // Connection errors surface through the rejected command; keep the
-      // emitter from spamming "Unhandled error event" while redis is down.
-      c.on('error', () => {});
-      clients.add(c);
-      c.once('end', () => clients.delete(c));
-      return c;
+      return trackedNodeClient(port, clients, overrides);
     },
     logTail: (lines = 50) => tailFile(logFile, lines),
   };
