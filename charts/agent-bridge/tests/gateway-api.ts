@@ -58,8 +58,7 @@ const realCel: CelCompiler = (rule) => {
   if (!check) {
     const program = plan(env, parseCel(rule));
     // A transition rule (it reads oldSelf) runs only on an update: these are creations.
-    if (/\boldSelf\b/.test(rule)) return () => true;
-    check = (self) => program({ self: toCel(self) } as never) === true;
+    check = /\boldSelf\b/.test(rule) ? () => true : (self) => program({ self: toCel(self) } as never) === true;
     compiled.set(rule, check);
   }
   return check;
