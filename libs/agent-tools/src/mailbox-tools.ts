@@ -216,7 +216,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         options.rounds.present(context, remaining);
         const page = await waitForPage(agentId, done.cursor, maxMessages, Math.max(0, remaining), context, { rounds, carry: done.carry });
         if (page instanceof InputRequired) return page;
-        return { ...(await pageResult(page, done.cursor, context, rounds)), answered: done.answered };
+        return { ...(await pageResult(page, done.cursor, context, rounds, done.carry)), answered: done.answered };
       }
       // Checked before acknowledging anything: a refused call has no effect.
       if (legacyEndpoint && !flags.dualMode && evaluateProtocol(flags, agentId).protocol === 'elicitation' && (await store.laneLength(agentId, 'poll')) === 0) {
@@ -226,7 +226,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       }
       let start: string;
       if (args.cursor !== undefined) {
-        start = await acknowledge(agentId, args.cursor);
+        start = await acknowledgeUnlessCurrent(agentId, args.cursor);
       } else {
         start = (await store.mailboxState(agentId)).acked;
       }
@@ -238,7 +238,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds && { rounds, carry });
       if (page instanceof InputRequired) return page;
       return {
-        ...(await pageResult(page, start, context, rounds)),
+        ...(await pageResult(page, start, context, rounds, carry)),
         ...(notice ? { notice } : {}),
         ...deprecationNotice(flags, 'wait_for_messages', agentId),
       };
@@ -254,6 +254,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
    * (streamed, or one body that must not wait), never what it says.
    */
   async function nothingWaiting(agentId: string, cursor: string | undefined, answers: number): Promise<boolean> {
+    // Going on from an empty page this process answered: stream (always safe) without looking.
+    if (answers === 0 && cursor !== undefined && emptyPageCursor.get(agentId) === cursor) return true;
     const [mailbox, push] = await Promise.all([store.mailboxState(agentId), options.rounds ? store.pushLaneState(agentId) : undefined]);
     if (mailbox.last !== (cursor ?? mailbox.acked)) return false;
     if (!push) return true;
@@ -261,7 +263,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
   }
 
   /** The legacy result shape of a poll-lane page; with rounds, has_more also counts the push lane. */
-  async function pageResult(page: PollLanePage, start: string, context: ToolCallContext, rounds: RoundDelivery | undefined) {
+  async function pageResult(page: PollLanePage, start: string, context: ToolCallContext, rounds: RoundDelivery | undefined, carry?: RoundCarry) {
     const messages: LegacyMessage[] = page.entries.map((entry) => entry.message);
     const now = Date.now();
     options.usage?.messages(context.agentId, options.endpoint, page.entries.length, now);
@@ -278,8 +280,11 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         }).end();
       }
     }
-    const hasMore = page.hasMore || (rounds !== undefined && (await store.laneLength(context.agentId, 'push')) > 0);
-    return { messages, has_more: hasMore, cursor: page.entries.at(-1)?.cursor ?? start };
+    const hasMore = page.hasMore || (rounds !== undefined && !(page.entries.length === 0 && carry?.pushLaneEmpty) && (await store.laneLength(context.agentId, 'push')) > 0);
+    const cursor = page.entries.at(-1)?.cursor ?? start;
+    if (page.entries.length === 0) emptyPageCursor.set(context.agentId, cursor);
+    else emptyPageCursor.delete(context.agentId);
+    return { messages, has_more: hasMore, cursor };
   }
 
   const ackMessages: ToolDefinition = {
@@ -294,6 +299,21 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       return { acknowledged_through: acked };
     },
   };
+
+  /**
+   * Per agent, the cursor of the empty page this process answered last: an idle agent polls again
+   * with it, and it is still the acknowledged position unless the agent acknowledged further
+   * elsewhere. Then one read of the mailbox confirms there is nothing to acknowledge, instead of
+   * the acknowledging script (a command less per idle poll); anything else takes the script.
+   * Bounded by the agents that polled here (only authenticated agents reach a handler).
+   */
+  const emptyPageCursor = new Map<string, string>();
+
+  async function acknowledgeUnlessCurrent(agentId: string, cursor: string): Promise<string> {
+    if (emptyPageCursor.get(agentId) === cursor && (await store.mailboxState(agentId)).acked === cursor) return cursor;
+    emptyPageCursor.delete(agentId);
+    return acknowledge(agentId, cursor);
+  }
 
   async function acknowledge(agentId: string, cursor: string): Promise<string> {
     const outcome = await store.ackPollLane(agentId, cursor);
@@ -322,26 +342,43 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
     metrics.waitingPolls.inc();
     const startedAt = Date.now();
     let nextProgressAt = startedAt + limits.progressIntervalMs;
+    // The lane is read again only when the doorbell rings or a recheck is due (a ring can be lost:
+    // across a subscriber reconnect, or a Redis Cluster slot move); a wake to report progress, or
+    // the hold's end, reads nothing: an idle waiting poll costs Redis one read per POLL_RECHECK_MS.
+    let page: PollLanePage = { entries: [], hasMore: false };
+    let readAt = 0;
+    let mustRead = true;
     try {
       for (;;) {
-        const page = await store.readPollLane(agentId, start, maxMessages);
+        if (!mustRead) {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0 || signal.aborted) return page;
+          const untilRecheck = readAt + limits.pollRecheckMs - Date.now();
+          const slice = Math.min(remaining, Math.max(1, untilRecheck), context.reportProgress ? Math.max(1, nextProgressAt - Date.now()) : Infinity);
+          const reason = await waiter.wait(slice, signal);
+          if (reason === 'aborted') return page;
+          if (context.reportProgress && Date.now() >= nextProgressAt) {
+            nextProgressAt += limits.progressIntervalMs;
+            await context.reportProgress(Date.now() - startedAt, timeoutMs, 'waiting for messages').catch(() => undefined);
+          }
+          // At the hold's end only a ring is worth a last read: a missed one is read by the next poll.
+          mustRead = reason === 'rung' || (Date.now() - readAt >= limits.pollRecheckMs && Date.now() < deadline);
+          continue;
+        }
+        readAt = Date.now();
+        mustRead = false;
+        page = await store.readPollLane(agentId, start, maxMessages);
         // A corrupted entry is dead-lettered, never delivered; the page is read again without it.
         const intact = await Promise.all(
           page.entries.map((entry) => deliverable(options, 'poll', agentId, { id: entry.cursor, messageId: entry.message.message_id, checksum: entry.checksum, corrupt: entry.corrupt, payload: entry.message })),
         );
-        if (intact.includes(false)) continue;
+        if (intact.includes(false)) {
+          mustRead = true;
+          continue;
+        }
         if (page.entries.length > 0) return page;
         const round = signal.aborted ? undefined : await roundSource?.rounds.handOut(context, roundSource.carry);
         if (round) return round;
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || signal.aborted) return page;
-        const slice = Math.min(remaining, limits.pollRecheckMs, context.reportProgress ? Math.max(1, nextProgressAt - Date.now()) : Infinity);
-        const reason = await waiter.wait(slice, signal);
-        if (reason === 'aborted') return page;
-        if (context.reportProgress && Date.now() >= nextProgressAt) {
-          nextProgressAt += limits.progressIntervalMs;
-          await context.reportProgress(Date.now() - startedAt, timeoutMs, 'waiting for messages').catch(() => undefined);
-        }
       }
     } finally {
       waiter.dispose();

@@ -26,6 +26,8 @@ export interface RoundCarry {
   /** Rounds handed out by the call so far. */
   round: number;
   answered: RoundAnswer[];
+  /** Set by handOut: the push lane was empty at its last look, so the answer's has_more need not look again. */
+  pushLaneEmpty?: boolean;
 }
 
 export interface RoundDelivery {

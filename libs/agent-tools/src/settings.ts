@@ -10,12 +10,12 @@ export const mailboxSettings = {
   MAX_METADATA_BYTES: int(2, 1024 * 1024).default(16 * 1024),
   MESSAGE_DEADLINE_MS: int(1_000, 30 * 24 * 60 * 60 * 1000).default(24 * 60 * 60 * 1000),
   POLL_TIMEOUT_MAX_MS: int(1_000, 58_000).default(POLL_TIMEOUT_MAX_MS),
-  POLL_RECHECK_MS: int(100, 30_000).default(5_000),
+  POLL_RECHECK_MS: int(100, 300_000).default(30_000),
   PROGRESS_INTERVAL_MS: int(100, 50_000).default(10_000),
   /** An agent's use of this endpoint is recorded at most this often (adoption and legacy-usage numbers). */
   ACTIVITY_RECORD_INTERVAL_MS: int(100, 600_000).default(15_000),
   /** What an agent did (calls, messages, last seen) is written for the legacy inventory this often, in one batch. */
-  USAGE_FLUSH_INTERVAL_MS: int(100, 60_000).default(5_000),
+  USAGE_FLUSH_INTERVAL_MS: int(100, 3_600_000).default(300_000),
   /** Sends one agent may make per second, on average (a token bucket shared by every replica, in Redis). */
   SEND_RATE_PER_SECOND: int(1, 100_000).default(100),
   /** Sends one agent may make at once above its rate (the bucket's size). */

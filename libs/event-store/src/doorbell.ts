@@ -56,6 +56,10 @@ export class Waiter {
   }
 }
 
+/** After a cluster's subscriber connections change: ring every waiter this soon, and again this later. */
+const RESUBSCRIBE_RING_MS = 250;
+const RESUBSCRIBE_RING_AGAIN_MS = 2_000;
+
 export interface DoorbellOptions {
   /**
    * Channels to listen on. A message's payload is the topic it rings, unless the channel names its
@@ -82,6 +86,7 @@ export class Doorbell {
   private readonly topicOfChannel = new Map<string, string>();
   private wasReady = false;
   private lostConnection = false;
+  private ringAllTimers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -102,6 +107,26 @@ export class Doorbell {
         this.ringAll();
       }
     });
+    if (options.sharded) {
+      // A cluster's sharded subscriptions live on one connection per node: a node that fails, or a
+      // slot that moves, replaces one of them (ioredis re-subscribes its channels) and whatever
+      // rang in between is lost. Every waiter re-checks once the new subscriptions are in place.
+      for (const event of ['+subscriber', '-subscriber', '+node', '-node']) subscriber.on(event, () => this.ringAllSoon());
+    }
+  }
+
+  /** Rings every waiter now and again a little later (the re-subscription may still be under way). */
+  private ringAllSoon(): void {
+    if (this.ringAllTimers.length > 0) return;
+    this.options.onEvent?.('resubscribed');
+    for (const delayMs of [RESUBSCRIBE_RING_MS, RESUBSCRIBE_RING_AGAIN_MS]) {
+      const timer = setTimeout(() => {
+        this.ringAllTimers = this.ringAllTimers.filter((t) => t !== timer);
+        this.ringAll();
+      }, delayMs);
+      timer.unref();
+      this.ringAllTimers.push(timer);
+    }
   }
 
   async start(): Promise<void> {

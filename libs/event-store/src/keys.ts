@@ -196,6 +196,14 @@ export class Keys {
   pushFence(agentId: string): string {
     return `${this.agentTag(agentId)}:pushfence:${agentId}`;
   }
+  /**
+   * A push-lease holder's liveness (a replica process's deliverers): exists, with a short TTL, while
+   * the process renews it. Push leases bound to it (owner `<holder>/<n>`) live long and are not
+   * renewed one by one; once this key is gone, anyone may release them (pushLeaseHolder).
+   */
+  pushHolder(holder: string): string {
+    return `${this.prefix}:{control}:push:holder:${holder}`;
+  }
   /** Agents of a shard whose push lane is not empty (the router's drain looks here). */
   pushAgents(shard: number): string {
     return `${this.shardTag(shard)}:push:agents`;

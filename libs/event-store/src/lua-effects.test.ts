@@ -11,7 +11,7 @@ import { isStoreError } from './errors.js';
 import { doorbellTopics, Keys, PUSH_GROUP } from './keys.js';
 import { type RedisEventStore } from './open.js';
 import { envelope, envelopeOf, pushDecision, useStoreOnRedis } from './test-fixtures.js';
-import type { AuditEntry, PushLaneEntry, PushLease } from './types.js';
+import { boundPushLeaseOwner, type AuditEntry, type PushLaneEntry, type PushLease } from './types.js';
 
 let redisServer: RedisServerHandle;
 let redis: Redis;
@@ -60,6 +60,43 @@ describe('push leases (acquire_lease, renew_lease, release_lease)', () => {
     await store.acquirePushLease('pia', 'replica-a', 50);
     await new Promise((resolve) => setTimeout(resolve, 80));
     assert.ok(await store.acquirePushLease('pia', 'replica-b', 5_000));
+  });
+
+  test("a lease bound to a holder is held while the holder's liveness lasts, however long the lease, and moves within the liveness TTL once it lapses", async () => {
+    await store.heartbeatPushHolder('replica-a-1f', 300);
+    const bound = (await store.acquirePushLease('pia', boundPushLeaseOwner('replica-a-1f', 1), 30 * 60 * 1000))!;
+    assert.equal(bound.owner, 'replica-a-1f/1');
+    assert.equal(await store.acquirePushLease('pia', 'replica-b', 5_000), null, 'the holder is alive: the lease is its');
+    await store.heartbeatPushHolder('replica-a-1f', 300);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(await store.acquirePushLease('pia', 'replica-b', 5_000), null, 'renewed: still its');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const next = (await store.acquirePushLease('pia', 'replica-b', 5_000))!;
+    assert.ok(next, "the holder's liveness lapsed: the next owner takes the lease");
+    assert.ok(next.fence > bound.fence, 'with a newer fence, so the old holder writes nothing more');
+    await assert.rejects(store.settlePush(bound, { id: '1-1', messageId: 'x' } as PushLaneEntry, 'delivered'), (error) => isStoreError(error, 'LEASE_LOST'));
+  });
+
+  test("a removed holder's leases move at once; an ordinary lease is never reclaimed", async () => {
+    await store.heartbeatPushHolder('replica-c-2e', 60_000);
+    assert.ok(await store.acquirePushLease('pia', boundPushLeaseOwner('replica-c-2e', 7), 30 * 60 * 1000));
+    await store.removePushHolder('replica-c-2e');
+    assert.ok(await store.acquirePushLease('quinn', 'drain', 60_000));
+    assert.ok(await store.acquirePushLease('pia', 'replica-d', 5_000), 'the holder left: its lease is released and taken');
+    assert.equal(await store.acquirePushLease('quinn', 'replica-d', 5_000), null, 'a lease bound to no holder waits for its TTL');
+    assert.throws(() => boundPushLeaseOwner('a/b', 1), /may not contain "\/"/);
+  });
+
+  test('a 2026-07-28 round takes a lane whose lease a dead holder left', async () => {
+    await pushed(1);
+    await store.releasePushLease((await store.acquirePushLease('pia', 'deliverer-1', 5_000))!);
+    await store.heartbeatPushHolder('replica-e-3d', 60_000);
+    assert.ok(await store.acquirePushLease('pia', boundPushLeaseOwner('replica-e-3d', 1), 30 * 60 * 1000));
+    assert.equal(await store.takeRound('pia', 'round:r1:x', 5_000, 'round', 10), 'held');
+    await store.removePushHolder('replica-e-3d');
+    const taken = await store.takeRound('pia', 'round:r1:y', 5_000, 'round', 10);
+    assert.ok(taken !== 'held' && taken !== 'empty', 'the round has the lane');
+    assert.equal(taken.pending.length + taken.fresh.length, 1);
   });
 });
 

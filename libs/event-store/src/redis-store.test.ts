@@ -267,12 +267,19 @@ describe('shard census', () => {
     assert.match(keys.generationActivity(shard, '2026-07-28'), new RegExp(`^test:\\{s${shard}\\}:`), 'the generation sets carry the shard hash tag');
   });
 
-  test("recording an agent's activity with its generation is one MULTI/EXEC transaction", async () => {
+  test('a batch of sightings costs one ZADD per activity set it touches, however many agents it names', async () => {
+    const agents = Array.from({ length: 300 }, (_, i) => `batch-${i}`);
+    const now = Date.now();
     await redis.config('RESETSTAT');
-    await store.recordActivity('alice', 'elicitation', Date.now(), '2026-07-28');
-    const stats = (await redis.info('commandstats')).split('\r\n').filter((line) => /^cmdstat_(multi|exec|zadd):/.test(line));
-    const calls = Object.fromEntries(stats.map((line) => [line.slice(8, line.indexOf(':')), Number(/calls=(\d+)/.exec(line)?.[1])]));
-    assert.deepEqual(calls, { multi: 1, exec: 1, zadd: 3 }, 'any, elicitation and the generation set, written together');
+    await store.recordActivities(agents.map((agentId, i) => ({ agentId, activity: i % 2 === 0 ? 'legacy' : 'elicitation', at: now - i, generation: '2026-07-28' })));
+    const stats = (await redis.info('commandstats')).split('\r\n').filter((line) => /^cmdstat_zadd:/.test(line));
+    const zadds = Number(/calls=(\d+)/.exec(stats[0] ?? '')?.[1]);
+    const sets = new Set(agents.map((agent) => keys.shardOf(agent))).size * 4;
+    assert.equal(zadds, sets, `any, legacy, elicitation and the generation set of each of the shards: ${sets} ZADDs for ${agents.length} agents`);
+    const shard = keys.shardOf('batch-0');
+    assert.equal(Number(await redis.zscore(keys.activity(shard, 'legacy'), 'batch-0')), now, 'each agent keeps its own last-seen time');
+    await store.recordActivities([{ agentId: 'batch-0', activity: 'legacy', at: now - 60_000 }]);
+    assert.equal(Number(await redis.zscore(keys.activity(shard, 'any'), 'batch-0')), now, 'a late batch never moves a last-seen time backwards');
   });
 
   test("the controller's counts add up every shard, by protocol and by MCP generation, within the window", async () => {

@@ -12,6 +12,7 @@ import type {
   OwnerFeedbackSummary,
   AppliedFlags,
   ControllerLease,
+  ActivitySighting,
   AgentActivity,
   AgentUsage,
   AgentUsageDelta,
@@ -101,7 +102,7 @@ export interface LedgerStore {
 }
 
 export interface PresenceStore {
-  /** Live sessions per agent (expired ones left out). */
+  /** Live sessions per agent: expired ones left out, and those bound to a replica process no longer registered. */
   readPresence(agentIds: string[]): Promise<Map<string, PresenceSession[]>>;
   /** Records (or refreshes) one session of an agent. */
   recordPresence(agentId: string, session: PresenceSession): Promise<void>;
@@ -118,6 +119,11 @@ export interface ActivityStore {
   /** Notes that the agent was active at `at` (ms), speaking MCP `generation` when known; callers throttle (ActivityRecorder). */
   recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void>;
   /**
+   * Many sightings at once (ActivityRecorder's batch): one ZADD per activity set touched, however
+   * many agents it names, so the cost does not grow with the agents an endpoint holds.
+   */
+  recordActivities(sightings: readonly ActivitySighting[]): Promise<void>;
+  /**
    * Counts the shard's agents active since `since` (ms) and its undelivered messages. Forgets
    * activity older than `since`, so only the shard's owner should call it.
    */
@@ -131,7 +137,8 @@ export interface ActivityStore {
 
 /** Replicas of a stateful service and where to reach them (the elicitation service forwards requests for sessions it does not own). */
 export interface ReplicaRegistry {
-  heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number): Promise<void>;
+  /** Registers (or refreshes) a replica for `ttlMs`; `instance` names the process (its boot id), which presence records can be bound to. */
+  heartbeatReplica(service: string, replicaId: string, url: string, ttlMs: number, instance?: string): Promise<void>;
   removeReplica(service: string, replicaId: string): Promise<void>;
   /** The URL of a live replica, or null when it is gone. */
   lookupReplica(service: string, replicaId: string): Promise<string | null>;
@@ -139,8 +146,16 @@ export interface ReplicaRegistry {
 
 /** What the replica pushing to an agent needs: the agent's push lease and its push lane. */
 export interface PushLaneStore {
-  /** `preempt`: an owner prefix whose lease this caller may take over (a rollback drain taking back a 2026 round). */
+  /**
+   * `preempt`: an owner prefix whose lease this caller may take over (a rollback drain taking back a
+   * 2026 round). A lease held by a bound owner (boundPushLeaseOwner) whose holder is no longer alive
+   * is released first, so its agent moves within the holder's TTL, not the lease's.
+   */
   acquirePushLease(agentId: string, owner: string, ttlMs: number, options?: { preempt?: string }): Promise<PushLease | null>;
+  /** Keeps a push-lease holder alive for `ttlMs` (one write per holder, however many leases it holds). */
+  heartbeatPushHolder(holder: string, ttlMs: number): Promise<void>;
+  /** The holder is gone for good (a shutdown): its remaining leases may be released at once. */
+  removePushHolder(holder: string): Promise<void>;
   renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean>;
   releasePushLease(lease: PushLease): Promise<void>;
   /** Creates the lane's consumer group and takes over every pending entry (the lease makes us the only consumer). */
@@ -166,6 +181,8 @@ export interface PushLaneStore {
   drainPushLane(lease: PushLease, via: DeliveryVia): Promise<number>;
   /** Agents of a shard with a non-empty push lane. */
   agentsWithPushBacklog(shard: number): Promise<string[]>;
+  /** Which of these agents have a non-empty push lane: one read per shard they live in, however many they are. */
+  pushBacklogAmong(agentIds: Iterable<string>): Promise<string[]>;
 }
 
 /** Pending `elicit` calls wait here for their answer. */

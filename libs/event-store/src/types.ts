@@ -72,6 +72,21 @@ export interface ShardLease {
  */
 export const ROUND_LEASE_OWNER_PREFIX = 'round:';
 
+/**
+ * The owner of a push lease bound to a holder (`<holder>/<n>`): the lease is held as long as the
+ * holder's liveness key exists (PushLaneStore.heartbeatPushHolder), whatever the lease's own TTL.
+ */
+export function boundPushLeaseOwner(holder: string, n: number): string {
+  if (holder.includes('/')) throw new Error(`a push-lease holder id may not contain "/" (got "${holder}")`);
+  return `${holder}/${n}`;
+}
+
+/** The holder a push lease's owner is bound to, or undefined for an ordinary (TTL-only) lease. */
+export function pushLeaseHolder(owner: string): string | undefined {
+  const at = owner.lastIndexOf('/');
+  return at > 0 ? owner.slice(0, at) : undefined;
+}
+
 /** The lease of the one replica pushing to an agent (`owner|fence`). */
 export interface PushLease {
   agentId: string;
@@ -218,6 +233,13 @@ export interface PresenceSession {
   /** Whether the session's GET stream is open: server-to-client requests can only travel on it. */
   streamOpen: boolean;
   expiresAt: number;
+  /**
+   * The replica process (its boot id) that holds the session. With it, the session is live only
+   * while that process is registered (ReplicaRegistry.heartbeatReplica with the same instance):
+   * the record itself may then live long and be refreshed rarely, and a replica that dies or
+   * restarts takes its sessions' presence with it within the registry's TTL.
+   */
+  instance?: string;
 }
 
 /** The strategy's normalized communication event, one format for both protocols. */
@@ -259,6 +281,15 @@ export interface AppliedFlags {
 /** What an agent was seen doing: using the legacy endpoint, holding a push-capable session, or neither. */
 export type AgentActivity = 'legacy' | 'elicitation' | 'other';
 
+/** One sighting of an agent for the activity sets (ActivityStore.recordActivities). */
+export interface ActivitySighting {
+  agentId: string;
+  activity: AgentActivity;
+  /** When, ms. */
+  at: number;
+  generation?: McpGeneration;
+}
+
 /**
  * The legacy inventory's usage, which outlives the census window: last seen by kind and counters
  * per UTC day, kept USAGE_RETENTION_DAYS.
@@ -276,6 +307,11 @@ export interface AgentUsageDelta {
   seen: Partial<Record<UsageSeenKind, number>>;
   /** Counts to add, by UTC day (`YYYY-MM-DD`) and counter. */
   days: Record<string, Partial<Record<UsageCounter, number>>>;
+  /**
+   * Set the keys' expiries too (the retention). The recorder asks for it on an agent's first write
+   * of the day in its process; later writes leave them alone, a command less each.
+   */
+  refreshExpiry?: boolean;
 }
 
 /** An agent's stored usage (readAgentUsage). */

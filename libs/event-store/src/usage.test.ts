@@ -60,6 +60,22 @@ describe('inventory usage', () => {
     assert.equal(dayExpiresAt, Date.parse(`${day}T00:00:00Z`) + DAY_MS + retentionMs);
   });
 
+  test("a flush costs one write per agent and counter, one ZADD per shard's list, and expiries only when asked for", async () => {
+    const now = Date.now();
+    const day = utcDay(now);
+    const agents = Array.from({ length: 200 }, (_, i) => `flush_${i}`);
+    const calls = async (refreshExpiry: boolean) => {
+      await redis.config('RESETSTAT');
+      await store.recordUsage(agents.map((agentId) => ({ agentId, seen: { any: now }, days: { [day]: { 'calls:legacy': 1 } }, refreshExpiry })));
+      const stats = (await redis.info('commandstats')).split('\r\n').filter((line) => line.startsWith('cmdstat_'));
+      return Object.fromEntries(stats.map((line) => [line.slice(8, line.indexOf(':')), Number(/calls=(\d+)/.exec(line)?.[1])]).filter(([name]) => !String(name).startsWith('config') && name !== 'info'));
+    };
+    const shards = new Set(agents.map((agent) => keys.shardOf(agent))).size;
+    assert.deepEqual(await calls(true), { zadd: agents.length + shards, hincrby: agents.length, pexpire: agents.length + shards, pexpireat: agents.length });
+    assert.deepEqual(await calls(false), { zadd: agents.length + shards, hincrby: agents.length, pexpire: shards });
+    assert.equal(Number(await redis.zscore(keys.usageAgents(keys.shardOf('flush_7')), 'flush_7')), now, "each agent is on its shard's list with its last-seen time");
+  });
+
   test('an agent last seen before the retention is forgotten by the next read', async () => {
     const old = Date.now() - (USAGE_RETENTION_DAYS * DAY_MS + 60_000);
     await store.recordUsage([{ agentId: 'dave', seen: { any: old }, days: {} }]);

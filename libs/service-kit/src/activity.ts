@@ -1,4 +1,4 @@
-import type { ActivityStore, AgentActivity } from '@agent-bridge/event-store';
+import type { ActivitySighting, ActivityStore, AgentActivity } from '@agent-bridge/event-store';
 import type { Logger } from '@agent-bridge/observability';
 import type { McpGeneration } from '@agent-bridge/protocol';
 import type { UsageRecorder } from './usage.js';
@@ -10,17 +10,24 @@ export interface ActivityRecorderOptions {
   usage?: UsageRecorder;
 }
 
+/** A new sighting is written within this long (or the interval, if shorter), together with every other agent's of the same moment. */
+const BATCH_DELAY_MS = 1_000;
+
 /**
  * Notes which agents use which endpoint, and on which MCP generation, for the adoption and
- * legacy-usage numbers. Throttled per agent, kind and generation so a busy agent costs one Redis
- * write per interval, and never in the way of the request it observes: a failed write is logged and
- * the next request tries again.
+ * legacy-usage numbers. Throttled per agent, kind and generation to one sighting per interval, and
+ * written in batches: what was seen within a second goes to Redis as one ZADD per activity set, so
+ * ten thousand idle agents cost a replica a handful of commands per second, not one per agent. Never
+ * in the way of the request it observes: a failed write is logged and the next sighting tries again.
  */
 export class ActivityRecorder {
   private readonly lastRecorded = new Map<string, number>();
+  private batch = new Map<string, ActivitySighting>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
 
   constructor(
-    private readonly store: Pick<ActivityStore, 'recordActivity'>,
+    private readonly store: Pick<ActivityStore, 'recordActivities'>,
     private readonly logger: Logger,
     private readonly options: ActivityRecorderOptions,
   ) {}
@@ -33,10 +40,28 @@ export class ActivityRecorder {
     if (last !== undefined && now - last < this.options.intervalMs) return;
     this.lastRecorded.set(key, now);
     if (this.lastRecorded.size > 10_000) this.forgetOlderThan(now - this.options.intervalMs);
-    this.store.recordActivity(agentId, activity, now, generation).catch((error: unknown) => {
-      this.lastRecorded.delete(key);
-      this.logger.warn({ err: error, agentId, generation }, 'could not record agent activity');
-    });
+    this.batch.set(key, { agentId, activity, at: now, ...(generation !== undefined ? { generation } : {}) });
+    this.timer ??= setTimeout(() => void this.flush(), Math.min(BATCH_DELAY_MS, this.options.intervalMs));
+    this.timer.unref();
+  }
+
+  /** Writes the sightings not written yet (the timer does; a shutdown and the tests call it). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writing;
+    if (this.batch.size === 0) return;
+    const batch = this.batch;
+    this.batch = new Map();
+    this.writing = this.store
+      .recordActivities([...batch.values()])
+      .catch((error: unknown) => {
+        // Forgotten, so the agent's next sighting is written instead of waiting out the interval.
+        for (const key of batch.keys()) this.lastRecorded.delete(key);
+        this.logger.warn({ err: error, agents: batch.size }, 'could not record agent activity');
+      })
+      .finally(() => (this.writing = undefined));
+    await this.writing;
   }
 
   private forgetOlderThan(cutoff: number): void {

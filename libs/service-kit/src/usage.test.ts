@@ -36,6 +36,7 @@ test('many requests of one agent become one delta per flush: latest times, summe
         agentId: 'alice',
         seen: { any: AT + 9, legacy: AT + 5, 'generation:2025-11-25': AT, 'generation:2026-07-28': AT + 5 },
         days: { '2026-12-03': { 'calls:legacy': 5, 'messages:legacy': 3 }, '2026-12-04': { 'calls:legacy': 1 } },
+        refreshExpiry: true,
       },
     ],
   ]);
@@ -53,7 +54,26 @@ test('a failed flush keeps its counts for the next one, merged with what came me
   usage.saw('bob', 'elicitation', '2025-11-25', AT - 100);
   fail(false);
   await usage.flush();
-  assert.deepEqual(writes, [[{ agentId: 'bob', seen: { any: AT, elicitation: AT, 'generation:2025-11-25': AT }, days: { '2026-12-03': { 'calls:elicitation': 2 } } }]]);
+  assert.deepEqual(writes, [[{ agentId: 'bob', seen: { any: AT, elicitation: AT, 'generation:2025-11-25': AT }, days: { '2026-12-03': { 'calls:elicitation': 2 } }, refreshExpiry: true }]]);
+});
+
+test("an agent's keys get their expiry on its first write of the day in this process, not on every flush", async () => {
+  const { writes, usage } = recorder();
+  usage.call('erin', 'legacy');
+  await usage.flush();
+  usage.call('erin', 'legacy');
+  usage.call('frank', 'legacy');
+  await usage.flush();
+  assert.deepEqual(
+    writes.map((batch) => batch.map(({ agentId, refreshExpiry }) => [agentId, refreshExpiry])),
+    [
+      [['erin', true]],
+      [
+        ['erin', false],
+        ['frank', true],
+      ],
+    ],
+  );
 });
 
 test('close writes what is left', async () => {
@@ -67,7 +87,7 @@ test('close writes what is left', async () => {
 
 test('the activity recorder tells the usage recorder of every request, even those its throttle skips', async () => {
   const { writes, usage } = recorder();
-  const activity = new ActivityRecorder({ recordActivity: async () => undefined }, createLogger('test', 'silent'), { intervalMs: 60_000, usage });
+  const activity = new ActivityRecorder({ recordActivities: async () => undefined }, createLogger('test', 'silent'), { intervalMs: 60_000, usage });
   activity.saw('dave', 'legacy', '2025-11-25', AT);
   activity.saw('dave', 'legacy', '2025-11-25', AT + 1_000);
   await usage.flush();

@@ -16,6 +16,8 @@ export interface UsageRecorderOptions {
  */
 export class UsageRecorder {
   private pending = new Map<string, AgentUsageDelta>();
+  /** Per agent: the UTC day its keys' expiries were last set by this process (once a day is enough). */
+  private readonly expiryDay = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -67,12 +69,20 @@ export class UsageRecorder {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    const today = utcDay(Date.now());
+    const deltas: AgentUsageDelta[] = [];
+    for (const delta of batch.values()) {
+      // The keys' expiries are set on an agent's first write of the day here, not on every flush.
+      deltas.push({ ...delta, refreshExpiry: this.expiryDay.get(delta.agentId) !== today });
+    }
     try {
-      await this.store.recordUsage([...batch.values()]);
+      await this.store.recordUsage(deltas);
     } catch (error) {
       for (const delta of batch.values()) this.mergeBack(delta);
       this.logger.warn({ err: error, agents: batch.size }, 'could not record agent usage; the next flush retries');
+      return;
     }
+    for (const { agentId } of deltas) this.expiryDay.set(agentId, today);
   }
 
   private mergeBack(delta: AgentUsageDelta): void {

@@ -13,6 +13,7 @@ import { ActivityRecorder, AgentRegistry, hashToken, startHttpServer } from '@ag
 import { connectAgent, sleep, startRedis, waitFor, type AgentClient, type RedisServerHandle } from '@agent-bridge/testkit';
 import { loadElicitationConfig } from './config.js';
 import { McpEndpoint } from './mcp-endpoint.js';
+import { DelivererSupervisor, PUSH_LEASE_HOLD_MS } from './deliverer-supervisor.js';
 import { PUSH_FAILURE_REASONS, PushDeliverer, failureReason } from './push-deliverer.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { SessionRegistry } from './sessions.js';
@@ -24,7 +25,7 @@ import { elicitationToolHost } from './tool-host.js';
  * GET stream carries the elicitations. The test plays the router: it puts messages on the push
  * lane and applies hand-backs the way the router does with auto-fallback on.
  */
-const AGENTS = ['sender', 'silent', 'decliner', 'contested', 'rolled', 'ignored', 'leaving'];
+const AGENTS = ['sender', 'silent', 'decliner', 'contested', 'rolled', 'ignored', 'leaving', 'swept'];
 const ROUTER = 'test-router';
 const logger = createLogger('elicitation', 'silent');
 
@@ -67,6 +68,7 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
       metrics,
       logger,
       instanceId: `replica-a-${++started}`,
+      holder: { alive: () => true },
       leaseTtlMs: 900,
       recheckMs: 50,
       messageDeadlineMs: 60_000,
@@ -325,6 +327,48 @@ describe('push deliverer (in process: real Redis, real MCP session)', () => {
     assert.equal(asked.length, 1, 'nothing more was pushed');
   });
 
+  test("the supervisor's sweep delivers a push whose doorbell ring was lost, within PUSH_RECHECK_MS; the lease is bound to the replica's holder, not renewed alone", async () => {
+    const supervisor = new DelivererSupervisor(
+      { REPLICA_ID: 'replica-s', PUSH_LEASE_TTL_MS: 2_000, PUSH_RECHECK_MS: 200, MESSAGE_DEADLINE_MS: 60_000 },
+      { store: opened.store, doorbell: opened.doorbell, sessions: host.sessions, flags: () => flags, metrics, logger },
+    );
+    await supervisor.start();
+    const received: number[] = [];
+    const { asked } = await connect('swept', () => {
+      received.push(Date.now());
+      return { action: 'accept', content: { response: 'ok' } };
+    });
+    await supervisor.sync('swept');
+    await waitFor(async () => (await opened.redis.get(opened.keys.pushLease('swept'))) !== null, { timeoutMs: 5_000, description: 'the deliverer to take the push lease' });
+    const leaseValue = (await opened.redis.get(opened.keys.pushLease('swept')))!;
+    assert.match(leaseValue, /^replica-s-[0-9a-f]+\/\d+\|\d+$/, 'the owner is bound to the replica holder');
+    assert.ok((await opened.redis.pttl(opened.keys.pushLease('swept'))) > PUSH_LEASE_HOLD_MS - 60_000, 'the lease itself lives long');
+    await sleep(300); // the deliverer found its lane empty and waits on the doorbell
+
+    // The next ring for the agent's push lane is lost on its way (as across a reconnect or a slot move).
+    const doorbell = opened.doorbell;
+    const ring = doorbell.ring.bind(doorbell);
+    let dropped = 0;
+    doorbell.ring = (topic: string) => {
+      if (topic === doorbellTopics.lane('swept', 'push') && dropped === 0) {
+        dropped++;
+        return;
+      }
+      ring(topic);
+    };
+    try {
+      const routedAt = Date.now();
+      await routeToPushLane(envelopeOf('sender', 'swept', 'found by the sweep'));
+      assert.equal(dropped, 1, "the route's ring was dropped");
+      await waitFor(() => asked.length === 1, { timeoutMs: 3_000, description: 'the sweep to find the entry' });
+      assert.ok(received[0]! - routedAt < 1_500, `pushed ${received[0]! - routedAt} ms after routing, with the ring lost`);
+    } finally {
+      doorbell.ring = ring;
+      await supervisor.stopAll(0);
+    }
+    assert.equal(await opened.redis.get(opened.keys.pushLease('swept')), null, 'released at stop');
+  });
+
   test('stop(graceMs): the elicitation in flight may be answered within the grace; one still unanswered after it is left pending and the lease released for the next holder', async () => {
     const answers: Array<(result: ElicitResult) => void> = [];
     const { asked } = await connect('leaving', () => new Promise<ElicitResult>((resolve) => answers.push(resolve)));
@@ -394,7 +438,7 @@ async function startSessionHost(redisUrl: string, opened: OpenedEventStore): Pro
   const shutdown = new AbortController();
   const info = { name: 'agent-bridge', version: 'test' };
   const tools = elicitationToolHost(config, { service: 'elicitation', info, store, doorbell, flags: () => DEFAULT_FLAGS, registry, sessions, metrics, logger, shutdownSignal: shutdown.signal });
-  const lifecycle = new SessionLifecycle(config, { sessions, store, metrics, logger, newServer: (agentId) => tools.sessionServer(agentId) });
+  const lifecycle = new SessionLifecycle(config, { sessions, metrics, logger, newServer: (agentId) => tools.sessionServer(agentId) });
   const endpoint = new McpEndpoint(config, { service: 'elicitation', store, registry, activity, sessions, lifecycle, tools, metrics, logger });
   const http = await startHttpServer({ host: config.HOST, port: 0, routes: { '/mcp': endpoint.handle } });
   return {

@@ -14,8 +14,10 @@ export interface PushDelivererDeps {
   flags: () => FlagSnapshot;
   metrics: BridgeMetrics;
   logger: Logger;
-  /** Lease owner and consumer name: unique per process. */
+  /** Lease owner and consumer name: unique per process, bound to `holder` (boundPushLeaseOwner). */
   instanceId: string;
+  /** The replica's liveness as a lease holder: no read or push while it does not count as alive. */
+  holder: { alive(): boolean };
   leaseTtlMs: number;
   recheckMs: number;
   messageDeadlineMs: number;
@@ -103,6 +105,11 @@ export class PushDeliverer implements LeasedStream<PushLaneEntry> {
   /** Holds the push lease while a session can receive elicitations; drains the lane instead for an agent back on legacy. */
   async prepare(): Promise<'ready' | 'claimed' | 'wait'> {
     const { store, logger } = this.deps;
+    if (!this.deps.holder.alive()) {
+      // Our leases cannot be told from a dead replica's: wait until the holder is renewed (it rings us).
+      this.keeper.forget();
+      return 'wait';
+    }
     if (!this.deps.sessions.pushSession(this.agentId)) {
       // No stream to push on: let go of the lease so the router can fall the lane back, and
       // wait for a session change (or the periodic re-check).
@@ -138,11 +145,18 @@ export class PushDeliverer implements LeasedStream<PushLaneEntry> {
     let delivered = 0;
     for (const entry of entries) {
       const lease = this.keeper.lease;
-      if (this.stopController.signal.aborted || !lease || evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') break;
+      if (this.stopController.signal.aborted || !lease || !this.deps.holder.alive() || evaluateProtocol(this.deps.flags(), this.agentId).protocol === 'legacy') break;
       if (!(await this.deliver(entry, lease, this.deps.flags(), phase === 'pending'))) break;
       delivered++;
     }
     return delivered;
+  }
+
+  /** The replica's holder liveness ran out: every lease bound to it may be someone else's now. */
+  onHolderLost(): void {
+    this.keeper.forget();
+    this.interrupt('lease_lost');
+    this.deps.doorbell.ring(this.topic);
   }
 
   onLeaseLost(): 'retry' {

@@ -99,6 +99,7 @@ export class StatelessRounds implements RoundDelivery {
     const answerWindowMs = flags().elicitationTimeoutMs;
     const owner = `${ROUND_LEASE_OWNER_PREFIX}${this.deps.replica}:${randomUUID()}`;
     const taken = await store.takeRound(agentId, owner, answerWindowMs + LEASE_MARGIN_MS, ROUND_CONSUMER, this.deps.maxPerRound);
+    carry.pushLaneEmpty = taken === 'empty';
     // Empty, or a session's deliverer, another round or a drain holds the lane: wait for a ring.
     if (taken === 'empty' || taken === 'held') return undefined;
     let handedOut = false;

@@ -61,14 +61,16 @@ export async function startElicitationService(config: ElicitationConfig, logger:
   const sessions = new SessionRegistry((session, change) => {
     metrics.activeSessions.set(sessions.size);
     void (async () => {
-      if (change !== 'removed') await presence.record(session);
+      if (change === 'removed') await presence.removed(session);
+      else await presence.record(session);
       await deliverers?.sync(session.agentId);
     })();
   });
   deliverers = new DelivererSupervisor(config, { store, doorbell, sessions, flags, metrics, logger, usage });
+  await deliverers.start();
   const shutdown = new AbortController();
   const tools = elicitationToolHost(config, { service: SERVICE_NAME, info: SERVER_INFO, store, doorbell, flags, registry, sessions, metrics, logger, shutdownSignal: shutdown.signal, usage });
-  const lifecycle = new SessionLifecycle(config, { sessions, store, metrics, logger, newServer: (agentId) => tools.sessionServer(agentId) });
+  const lifecycle = new SessionLifecycle(config, { sessions, metrics, logger, newServer: (agentId) => tools.sessionServer(agentId) });
   const presence = new PresenceHeartbeat(config, { service: SERVICE_NAME, store, activity, logger, liveSessions: () => lifecycle.sweep() });
   const endpoint = new McpEndpoint(config, { service: SERVICE_NAME, store, registry, activity, sessions, lifecycle, tools, metrics, logger });
 
@@ -110,6 +112,7 @@ export async function startElicitationService(config: ElicitationConfig, logger:
       await presence.leave(open);
       await lifecycle.closeAll(open);
       await http.close(config.SHUTDOWN_GRACE_MS);
+      await activity.flush();
       await usage.close();
       await runtime.close();
     },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { Server } from '@modelcontextprotocol/server';
-import { sleep, type EventStore } from '@agent-bridge/event-store';
+import { sleep } from '@agent-bridge/event-store';
 import type { BridgeMetrics, Logger } from '@agent-bridge/observability';
 import { HttpError, declaredElicitation } from '@agent-bridge/service-kit';
 import type { ElicitationConfig } from './config.js';
@@ -12,7 +12,6 @@ export type SessionSettings = Pick<ElicitationConfig, 'REPLICA_ID' | 'KEEPALIVE_
 
 export interface SessionLifecycleDeps {
   sessions: SessionRegistry;
-  store: Pick<EventStore, 'removePresence'>;
   metrics: BridgeMetrics;
   logger: Logger;
   /** The MCP server of a new session of `agentId` (its tools, as that agent). */
@@ -176,7 +175,6 @@ export class SessionLifecycle {
     const session = this.deps.sessions.remove(sessionId);
     if (!session) return;
     this.deps.logger.info({ agentId: session.agentId, sessionId, why }, 'session ended');
-    void this.deps.store.removePresence(session.agentId, sessionId).catch(() => undefined);
     void session.server.close().catch(() => undefined);
   }
 

@@ -112,6 +112,7 @@ export async function startLegacyPollService(config: LegacyPollConfig, logger: L
       http.drain();
       shutdown.abort();
       await http.close(config.SHUTDOWN_GRACE_MS);
+      await activity.flush();
       await usage.close();
       await runtime.close();
     },

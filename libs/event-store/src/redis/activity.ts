@@ -7,23 +7,47 @@ import { MCP_GENERATIONS, type McpGeneration } from '@agent-bridge/protocol';
 import { fieldMap } from '../entry-codec.js';
 import { ROUTER_GROUP } from '../keys.js';
 import type { ActivityStore, ControllerStore } from '../store.js';
-import type { ActiveAgentCounts, AgentActivity, ShardCensus } from '../types.js';
+import type { ActiveAgentCounts, ActivitySighting, AgentActivity, ShardCensus } from '../types.js';
 import type { RedisContext } from './context.js';
 
 /** The protocol activity sets of a shard; the MCP generation sets follow them (`activitySets`). */
 const ACTIVITY_KINDS = ['any', 'legacy', 'elicitation'] as const;
 
+/** Members per ZADD of a batched activity write (a bounded command, however many agents a replica holds). */
+const ACTIVITY_ZADD_SLICE = 1_000;
+
 export class RedisActivity implements Omit<ActivityStore, 'recordUsage'>, Pick<ControllerStore, 'activeAgents' | 'activeAgentCounts'> {
   constructor(private readonly context: RedisContext) {}
 
   async recordActivity(agentId: string, activity: AgentActivity, at: number, generation?: McpGeneration): Promise<void> {
-    const { keys, redis } = this.context;
-    const shard = keys.shardOf(agentId);
-    // GT: a late write from another replica never moves an agent's last-seen time backwards.
-    const multi = redis.multi().zadd(keys.activity(shard, 'any'), 'GT', at, agentId);
-    if (activity !== 'other') multi.zadd(keys.activity(shard, activity), 'GT', at, agentId);
-    if (generation !== undefined) multi.zadd(keys.generationActivity(shard, generation), 'GT', at, agentId);
-    await this.context.call('record activity', () => multi.exec());
+    await this.recordActivities([{ agentId, activity, at, ...(generation !== undefined ? { generation } : {}) }]);
+  }
+
+  async recordActivities(sightings: readonly ActivitySighting[]): Promise<void> {
+    if (sightings.length === 0) return;
+    const { keys } = this.context;
+    // Per set, each agent's latest sighting: one ZADD per set (in slices), not one per agent.
+    const bySet = new Map<string, Map<string, number>>();
+    const note = (key: string, agentId: string, at: number) => {
+      let members = bySet.get(key);
+      if (!members) bySet.set(key, (members = new Map()));
+      members.set(agentId, Math.max(members.get(agentId) ?? 0, at));
+    };
+    for (const { agentId, activity, at, generation } of sightings) {
+      const shard = keys.shardOf(agentId);
+      note(keys.activity(shard, 'any'), agentId, at);
+      if (activity !== 'other') note(keys.activity(shard, activity), agentId, at);
+      if (generation !== undefined) note(keys.generationActivity(shard, generation), agentId, at);
+    }
+    const pipeline = this.context.pipeline();
+    for (const [key, members] of bySet) {
+      const entries = [...members];
+      for (let start = 0; start < entries.length; start += ACTIVITY_ZADD_SLICE) {
+        // GT: a late write from another replica never moves an agent's last-seen time backwards.
+        pipeline.zadd(key, 'GT', ...entries.slice(start, start + ACTIVITY_ZADD_SLICE).flatMap(([agentId, at]) => [at, agentId]));
+      }
+    }
+    await this.context.exec('record activity', pipeline);
   }
 
   async shardCensus(shard: number, since: number): Promise<ShardCensus> {

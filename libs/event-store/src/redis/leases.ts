@@ -5,16 +5,31 @@
  * Renewing them on time is LeaseKeeper's job (lease-keeper.ts).
  */
 import type { ControllerStore, PushLaneStore, ShardStore } from '../store.js';
-import type { ControllerLease, PushLease, ShardLease } from '../types.js';
+import { pushLeaseHolder, type ControllerLease, type PushLease, type ShardLease } from '../types.js';
 import type { RedisContext } from './context.js';
 
 type LeaseParts = Pick<ShardStore, 'acquireShardLease' | 'renewShardLease' | 'releaseShardLease'> &
-  Pick<PushLaneStore, 'acquirePushLease' | 'renewPushLease' | 'releasePushLease'> &
+  Pick<PushLaneStore, 'acquirePushLease' | 'renewPushLease' | 'releasePushLease' | 'heartbeatPushHolder' | 'removePushHolder'> &
   Pick<ControllerStore, 'acquireControllerLease' | 'renewControllerLease' | 'releaseControllerLease' | 'controllerLeaseHolder'>;
 
 /** The fencing token of a lease value `owner|fence`. */
 export function fenceOf(value: string): number {
   return Number(value.slice(value.lastIndexOf('|') + 1));
+}
+
+/**
+ * Releases the agent's push lease if it is bound to a holder that is no longer alive (its liveness
+ * key expired or was removed); true when it did. The release is fenced by the value read, so a
+ * lease renewed or taken over meanwhile is left alone.
+ */
+export async function reclaimAbandonedPushLease(context: RedisContext, agentId: string): Promise<boolean> {
+  const { keys, redis } = context;
+  const value = await context.call('get push lease', () => redis.get(keys.pushLease(agentId)));
+  if (!value) return false;
+  const holder = pushLeaseHolder(value.slice(0, value.lastIndexOf('|')));
+  if (holder === undefined) return false;
+  if ((await context.call('push holder alive', () => redis.exists(keys.pushHolder(holder)))) === 1) return false;
+  return (await context.run(context.scripts.release_lease, [keys.pushLease(agentId)], [value])) === 1;
 }
 
 export class RedisLeases implements LeaseParts {
@@ -34,8 +49,18 @@ export class RedisLeases implements LeaseParts {
   }
 
   async acquirePushLease(agentId: string, owner: string, ttlMs: number, options: { preempt?: string } = {}): Promise<PushLease | null> {
-    const held = await this.acquire(this.context.keys.pushLease(agentId), this.context.keys.pushFence(agentId), owner, ttlMs, options.preempt);
+    const { keys } = this.context;
+    let held = await this.acquire(keys.pushLease(agentId), keys.pushFence(agentId), owner, ttlMs, options.preempt);
+    if (!held && (await reclaimAbandonedPushLease(this.context, agentId))) held = await this.acquire(keys.pushLease(agentId), keys.pushFence(agentId), owner, ttlMs, options.preempt);
     return held && { agentId, ...held };
+  }
+
+  async heartbeatPushHolder(holder: string, ttlMs: number): Promise<void> {
+    await this.context.call('push holder heartbeat', () => this.context.redis.set(this.context.keys.pushHolder(holder), '1', 'PX', ttlMs));
+  }
+
+  async removePushHolder(holder: string): Promise<void> {
+    await this.context.call('push holder leave', () => this.context.redis.del(this.context.keys.pushHolder(holder)));
   }
 
   async renewPushLease(lease: PushLease, ttlMs: number): Promise<boolean> {

@@ -10,9 +10,9 @@ import type { PushLaneStore } from '../store.js';
 import type { PushLaneEntry, PushLease, TakenRound } from '../types.js';
 import { claimAll, consumersOf, deleteConsumer, ensureGroup, readGroup } from './consumer-groups.js';
 import { SCRIPT_CHUNK, type RedisContext } from './context.js';
-import { fenceOf } from './leases.js';
+import { fenceOf, reclaimAbandonedPushLease } from './leases.js';
 
-type PushParts = Omit<PushLaneStore, 'acquirePushLease' | 'renewPushLease' | 'releasePushLease'>;
+type PushParts = Omit<PushLaneStore, 'acquirePushLease' | 'renewPushLease' | 'releasePushLease' | 'heartbeatPushHolder' | 'removePushHolder'>;
 type PushSettlement = { entry: PushLaneEntry; state: 'answered' | 'declined' | 'cancelled' };
 
 export class RedisPushLanes implements PushParts {
@@ -20,8 +20,14 @@ export class RedisPushLanes implements PushParts {
 
   async takeRound(agentId: string, owner: string, ttlMs: number, consumer: string, count: number): Promise<TakenRound | 'empty' | 'held'> {
     const { keys, scripts } = this.context;
-    const reply = (await this.context.run(scripts.take_round, [keys.pushLease(agentId), keys.pushFence(agentId), keys.lane(agentId, 'push')], [owner, ttlMs, PUSH_GROUP, consumer, count])) as
-      'EMPTY' | 'HELD' | [string, Array<[string, string[]]>, Array<[string, string[]]>];
+    const take = async () =>
+      (await this.context.run(scripts.take_round, [keys.pushLease(agentId), keys.pushFence(agentId), keys.lane(agentId, 'push')], [owner, ttlMs, PUSH_GROUP, consumer, count])) as
+        'EMPTY' | 'HELD' | [string, Array<[string, string[]]>, Array<[string, string[]]>];
+    // An idle agent's lane is empty: one XLEN says so, without the script (a 2026-07-28 agent waits in a call after another).
+    if ((await this.context.call('xlen', () => this.context.redis.xlen(keys.lane(agentId, 'push')))) === 0) return 'empty';
+    let reply = await take();
+    // Held by the deliverer of a replica that died: released, and the round takes it.
+    if (reply === 'HELD' && (await reclaimAbandonedPushLease(this.context, agentId))) reply = await take();
     if (reply === 'EMPTY') return 'empty';
     if (reply === 'HELD') return 'held';
     const [value, pending, fresh] = reply;
@@ -126,5 +132,15 @@ export class RedisPushLanes implements PushParts {
 
   async agentsWithPushBacklog(shard: number): Promise<string[]> {
     return this.context.call('push agents', () => this.context.redis.smembers(this.context.keys.pushAgents(shard)));
+  }
+
+  async pushBacklogAmong(agentIds: Iterable<string>): Promise<string[]> {
+    const { keys } = this.context;
+    const wanted = new Set(agentIds);
+    if (wanted.size === 0) return [];
+    const pipeline = this.context.pipeline();
+    for (const shard of new Set([...wanted].map((agentId) => keys.shardOf(agentId)))) pipeline.smembers(keys.pushAgents(shard));
+    const members = (await this.context.exec('push agents', pipeline)) as string[][];
+    return members.flat().filter((agentId) => wanted.has(agentId));
   }
 }

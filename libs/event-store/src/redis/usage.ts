@@ -12,6 +12,9 @@ import type { RedisContext } from './context.js';
 
 const RETENTION_MS = USAGE_RETENTION_DAYS * DAY_MS;
 
+/** Agents per ZADD of a shard's usage list (a bounded command, however many agents one flush names). */
+const USAGE_ZADD_SLICE = 1_000;
+
 export class RedisUsage implements Pick<ActivityStore, 'recordUsage'>, Pick<ControllerStore, 'readAgentUsage'> {
   constructor(private readonly context: RedisContext) {}
 
@@ -19,22 +22,31 @@ export class RedisUsage implements Pick<ActivityStore, 'recordUsage'>, Pick<Cont
     if (deltas.length === 0) return;
     const { keys } = this.context;
     const pipeline = this.context.pipeline();
-    for (const { agentId, seen, days } of deltas) {
+    // The shard lists the inventory starts from: one ZADD (and one expiry) per shard, not per agent.
+    const listed = new Map<number, Array<string | number>>();
+    for (const { agentId, seen, days, refreshExpiry = true } of deltas) {
       const seenEntries = Object.entries(seen) as Array<[UsageSeenKind, number]>;
       if (seenEntries.length > 0) {
         const seenKey = keys.usageSeen(agentId);
         // GT: a late flush from another replica never moves a last-seen time backwards.
-        pipeline.zadd(seenKey, 'GT', ...seenEntries.flatMap(([kind, at]) => [at, kind])).pexpire(seenKey, RETENTION_MS);
-        const latest = Math.max(...seenEntries.map(([, at]) => at));
-        const agentsKey = keys.usageAgents(keys.shardOf(agentId));
-        pipeline.zadd(agentsKey, 'GT', latest, agentId).pexpire(agentsKey, RETENTION_MS);
+        pipeline.zadd(seenKey, 'GT', ...seenEntries.flatMap(([kind, at]) => [at, kind]));
+        if (refreshExpiry) pipeline.pexpire(seenKey, RETENTION_MS);
+        const shard = keys.shardOf(agentId);
+        let members = listed.get(shard);
+        if (!members) listed.set(shard, (members = []));
+        members.push(Math.max(...seenEntries.map(([, at]) => at)), agentId);
       }
       for (const [day, counters] of Object.entries(days)) {
         const dayKey = keys.usageDay(agentId, day);
         for (const [counter, count] of Object.entries(counters) as Array<[UsageCounter, number]>) if (count > 0) pipeline.hincrby(dayKey, counter, count);
         // Kept USAGE_RETENTION_DAYS after the day ended, whoever writes it last.
-        pipeline.pexpireat(dayKey, Date.parse(`${day}T00:00:00Z`) + DAY_MS + RETENTION_MS);
+        if (refreshExpiry) pipeline.pexpireat(dayKey, Date.parse(`${day}T00:00:00Z`) + DAY_MS + RETENTION_MS);
       }
+    }
+    for (const [shard, members] of listed) {
+      const agentsKey = keys.usageAgents(shard);
+      for (let start = 0; start < members.length; start += 2 * USAGE_ZADD_SLICE) pipeline.zadd(agentsKey, 'GT', ...members.slice(start, start + 2 * USAGE_ZADD_SLICE));
+      pipeline.pexpire(agentsKey, RETENTION_MS);
     }
     await this.context.exec('record usage', pipeline);
   }
