@@ -7,7 +7,9 @@ export type StoreErrorCode =
   | 'LEASE_LOST'
   | 'IDEMPOTENCY_CONFLICT'
   /** Stored on the primary, but fewer replicas than required confirmed it in time (REDIS_WAIT_REPLICAS). */
-  | 'STORE_NOT_REPLICATED';
+  | 'STORE_NOT_REPLICATED'
+  /** The store was created with another SHARD_COUNT (or key layout) than this process's: opening it would look for agents in the wrong shards. */
+  | 'STORE_LAYOUT_MISMATCH';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -236,6 +236,10 @@ export class Keys {
   }
 
   // ---- control plane ----
+  /** The store's layout (hash: `shard_count`), recorded by the first process that opens it and checked by every later one. */
+  layout(): string {
+    return `${this.prefix}:{control}:layout`;
+  }
   flagSnapshot(): string {
     return `${this.prefix}:{control}:flags`;
   }

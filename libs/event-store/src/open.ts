@@ -1,7 +1,7 @@
 import { RedisIntegrity } from './redis/integrity.js';
 import { DEFAULT_CONNECTION_OPTIONS, openConnection, type ManagedConnection, type RedisClient } from './connection.js';
 import { withDeadline } from './deadline.js';
-import { StoreError } from './errors.js';
+import { isStoreError, StoreError } from './errors.js';
 import { Doorbell } from './doorbell.js';
 import { DEFAULT_KEY_PREFIX, doorbellTopics, Keys } from './keys.js';
 import { RedisActivity } from './redis/activity.js';
@@ -156,6 +156,12 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     await close();
     throw new StoreError('STORE_UNAVAILABLE', `cannot reach redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
   }
+  try {
+    await checkShardLayout(commands.redis, keys);
+  } catch (error) {
+    await close();
+    throw isStoreError(error) ? error : new StoreError('STORE_UNAVAILABLE', `cannot read the store's layout at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
+  }
 
   return {
     store,
@@ -164,6 +170,23 @@ export async function openEventStore(options: OpenEventStoreOptions): Promise<Op
     redis: commands.redis,
     close,
   };
+}
+
+/**
+ * The shard count the store was created with is recorded by the first process that opens it; a
+ * process with another SHARD_COUNT is refused, since it would look for every agent's lanes, ledger
+ * and cursor in the wrong shard and route nothing already accepted (docs/operations.md, "Changing
+ * the shard count").
+ */
+async function checkShardLayout(redis: RedisClient, keys: Keys): Promise<void> {
+  await redis.hsetnx(keys.layout(), 'shard_count', String(keys.shardCount));
+  const recorded = Number(await redis.hget(keys.layout(), 'shard_count'));
+  if (recorded === keys.shardCount) return;
+  throw new StoreError(
+    'STORE_LAYOUT_MISMATCH',
+    `the store under KEY_PREFIX "${keys.prefix}" was created with SHARD_COUNT=${recorded}, but this process has SHARD_COUNT=${keys.shardCount}: it would look for every agent in the wrong shard. Start it with SHARD_COUNT=${recorded}; to change the shard count, follow docs/operations.md "Changing the shard count" (bridgectl reshard).`,
+    { details: { recorded, configured: keys.shardCount } },
+  );
 }
 
 /** The URL without its password, for messages. */
