@@ -7,6 +7,7 @@ export * from './types.js';
 export * from './store.js';
 export * from './open.js';
 export * from './durability.js';
+export * from './reshard.js';
 
 export * from './entry-codec.js';
 export * from './lease-keeper.js';

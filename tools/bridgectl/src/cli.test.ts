@@ -231,6 +231,39 @@ describe('bridgectl against a real Redis', () => {
       await opened.close();
     }
   });
+  test('reshard: refused with every reason while a router runs; then moves the keys, says so, and the services must use the new count', async () => {
+    const reshardEnv = { ...env, KEY_PREFIX: 'reshard', SHARD_COUNT: '4' };
+    const runWith = async (environment: NodeJS.ProcessEnv, ...argv: string[]): Promise<Run> => {
+      let out = '';
+      let err = '';
+      const code = await runBridgectl(argv, environment, { out: (text) => (out += text), err: (text) => (err += text) });
+      return { code, out, err };
+    };
+    const opened = await openEventStore({ url: redis.url, name: 'reshard-test', shardCount: 4, keyPrefix: 'reshard' });
+    try {
+      await opened.store.append({ envelope: { id: newMessageId(), kind: 'message', from: 'ann', to: 'bo', content: 'x', metadata: {}, sourceProtocol: 'legacy', acceptedAt: Date.now(), deadlineAt: Date.now() + 60_000 } });
+      await opened.store.heartbeatRouter('router-7', 60_000);
+      const refused = await runWith(reshardEnv, 'reshard', '--to', '8');
+      assert.equal(refused.code, EXIT.failed);
+      assert.match(refused.err, /cannot change the shard count now:\n {2}- router replicas are running \(router-7\)/);
+      assert.match(refused.err, /accepted message\(s\) not routed yet/);
+      assert.match(refused.err, /Switch read-only mode on, wait for a backlog of 0, stop every service/);
+      assert.equal((await runWith(reshardEnv, 'reshard', '--to', 'many')).code, EXIT.usage);
+      assert.equal((await runWith(reshardEnv, 'reshard', '--to', '4')).code, EXIT.nothing);
+
+      await opened.redis.del(opened.keys.events(opened.keys.shardOf('bo')), opened.keys.openMessages(opened.keys.shardOf('bo')), opened.keys.routerMembers());
+      const done = await runWith(reshardEnv, 'reshard', '--to', '8');
+      assert.equal(done.code, EXIT.ok, done.err);
+      assert.match(done.out, /moved the keys of \d+ agent\(s\) from 4 to 8 shards/);
+      assert.match(done.out, /start every service with SHARD_COUNT=8/);
+    } finally {
+      await opened.close();
+    }
+    const stale = await runWith(reshardEnv, 'flags', 'show');
+    assert.equal(stale.code, EXIT.failed);
+    assert.match(stale.err, /created with SHARD_COUNT=8, but this process has SHARD_COUNT=4/);
+    assert.equal((await runWith({ ...reshardEnv, SHARD_COUNT: '8' }, 'flags', 'show')).code, EXIT.ok);
+  });
 });
 
 describe('bridgectl with Redis unreachable', () => {

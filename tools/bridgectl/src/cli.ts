@@ -9,6 +9,7 @@ import { EXIT, InputError, UsageError, requireReason, type Output } from './comm
 import { ControllerRequestError, ControllerUnavailableError, DEFAULT_CONTROLLER_URL } from './controller-client.js';
 import { CONTROLLER_COMMANDS, runControllerCommand } from './controller-commands.js';
 import { renderAuditEntry } from './history.js';
+import { reshardCommand } from './reshard-command.js';
 
 export { EXIT, type Output } from './common.js';
 
@@ -21,6 +22,8 @@ Usage:
   bridgectl flags apply -f <file.yaml> --reason R    publish the flags of a YAML flag file
   bridgectl history [--limit N] [--json]             the audit trail (flag changes, controller actions), oldest first
   bridgectl message <message_id> [--json]            one message's lifecycle from the ledger
+  bridgectl reshard --to N [--dry-run] [--json]      change the shard count of a drained, stopped bridge (every agent's
+                                                     keys move to its new shard; docs/operations.md "Changing the shard count")
 
 The controller (its HTTP API; see docs/operations.md, "bridgectl and the controller"):
   bridgectl status [--json]                          the controller: phase, stage, pause, rollback, adoption, gates
@@ -86,6 +89,8 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
       'no-wait': { type: 'boolean' },
       protocol: { type: 'string' },
       milestone: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -156,6 +161,8 @@ export async function runBridgectl(argv: string[], env: NodeJS.ProcessEnv, io: O
         for (const entry of entries) io.out(renderAuditEntry(entry));
         return EXIT.ok;
       }
+      case 'reshard':
+        return await reshardCommand(values.to, values['dry-run'] === true, json, open, io);
       default:
         if (command === 'message') {
           if (!sub) throw new UsageError('message needs a message id');
