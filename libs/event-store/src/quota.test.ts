@@ -108,7 +108,7 @@ describe('send admission', () => {
     const ttl = await redis.pexpiretime(keys.openSends('alice'));
     assert.ok(ttl >= first.env.deadlineAt + 1000, `the set outlives its send's deadline (expires ${ttl}, deadline ${first.env.deadlineAt})`);
     assert.equal((await admitOne(quota)).admission.admitted, false);
-    assert.deepEqual(await redis.zrange(keys.openSends('alice'), 0, -1), [`bob\n${first.env.id}`]);
+    assert.deepEqual(await redis.zrange(keys.openSends('alice'), '0', '-1'), [`bob\n${first.env.id}`]);
     assert.equal(await redis.pexpiretime(keys.openSends('alice')), ttl);
     // A new sender refused on its first send leaves no set at all.
     await redis.hset(keys.sendQuota('dan'), 'tokens', '0', 'at', String(Date.now()));
@@ -123,7 +123,7 @@ describe('send admission', () => {
     for (const id of ['old-1', 'old-2']) assert.equal((await store.admitSend({ from: 'alice', to: 'bob', messageId: id, deadlineAt: past }, quota)).admitted, true);
     const admitted = await admitOne(quota);
     assert.deepEqual(admitted.admission, { admitted: true });
-    assert.deepEqual(await redis.zrange(keys.openSends('alice'), 0, -1), [`bob\n${admitted.env.id}`], 'the two past their deadline were pruned');
+    assert.deepEqual(await redis.zrange(keys.openSends('alice'), '0', '-1'), [`bob\n${admitted.env.id}`], 'the two past their deadline were pruned');
     assert.ok((await redis.pexpiretime(keys.openSends('alice'))) >= admitted.env.deadlineAt + 1000);
   });
 });
