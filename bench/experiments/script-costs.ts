@@ -53,9 +53,10 @@ async function oneMessage(lane: 'poll' | 'push'): Promise<void> {
   const lease = (await store.acquireShardLease(shard, 'r1', 60_000))!;
   const [entry] = await step('readShardEntries', () => store.readShardEntries(shard, 'r1', 'new', 100));
   const communicationEvent = { type: 'communication', subtype: lane === 'poll' ? 'legacy_polling' : 'elicitation', agent_id: to, data: { message_id: env.id }, timestamp: Date.now() } as const;
-  const decision = lane === 'poll'
-    ? { entryId: entry!.id, messageId: env.id, target: to, mode: 'route' as const, lane, via: 'legacy' as const, payload: toPollPayload(env), communicationEvent }
-    : { entryId: entry!.id, messageId: env.id, target: to, mode: 'route' as const, lane, via: 'elicitation' as const, payload: toPushPayload(env), pollPayload: toPollPayload(env), communicationEvent };
+  const decision =
+    lane === 'poll'
+      ? { entryId: entry!.id, messageId: env.id, target: to, mode: 'route' as const, lane, via: 'legacy' as const, payload: toPollPayload(env), communicationEvent }
+      : { entryId: entry!.id, messageId: env.id, target: to, mode: 'route' as const, lane, via: 'elicitation' as const, payload: toPushPayload(env), pollPayload: toPollPayload(env), communicationEvent };
   await step(`route (${lane})`, () => store.route(lease, [decision]));
   if (lane === 'poll') {
     const acked = (await store.mailboxState(to)).acked;
@@ -78,7 +79,11 @@ try {
     const calls = [...commands.values()].reduce((a, c) => a + c.calls, 0) / MESSAGES;
     const usec = [...commands.values()].reduce((a, c) => a + c.usec, 0) / MESSAGES;
     const evalsha = (commands.get('evalsha')?.usec ?? 0) / MESSAGES;
-    const list = [...commands].filter(([, c]) => c.calls > 0).sort((a, b) => b[1].calls - a[1].calls).map(([n, c]) => `${n} ${(c.calls / MESSAGES).toFixed(2)}`).join(', ');
+    const list = [...commands]
+      .filter(([, c]) => c.calls > 0)
+      .sort((a, b) => b[1].calls - a[1].calls)
+      .map(([n, c]) => `${n} ${(c.calls / MESSAGES).toFixed(2)}`)
+      .join(', ');
     console.log(`${name.padEnd(18)} ${calls.toFixed(2).padStart(6)} commands ${usec.toFixed(1).padStart(6)} µs (evalsha ${evalsha.toFixed(1)} µs)  ${list}`);
   }
 } finally {

@@ -152,7 +152,9 @@ describe('a full Redis', () => {
     assert.ok(pressure.limitBytes > 0 && pressure.ratio >= 0.9, JSON.stringify(pressure));
 
     const before = await redis.dbsize();
-    await assert.rejects(store.append({ envelope: envelope('alice', 'bob', 'too late') }), (error) => isStoreError(error, 'STORE_FULL'));
+    const late = envelope('alice', 'bob', 'too late');
+    await assert.rejects(store.admitSend({ from: 'alice', to: 'bob', messageId: late.id, deadlineAt: late.deadlineAt }, { ratePerSecond: 1000, burst: 1000, backlogMax: 10_000 }), (error) => isStoreError(error, 'STORE_FULL'));
+    await assert.rejects(store.append({ envelope: late }), (error) => isStoreError(error, 'STORE_FULL'));
     await assert.rejects(store.append({ envelope: envelope('alice', 'bob', 'too late'), idempotencyKey: 'k' }), (error) => isStoreError(error, 'STORE_FULL'));
     assert.equal(await redis.dbsize(), before, 'a refused send leaves nothing behind');
 
