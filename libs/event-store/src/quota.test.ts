@@ -117,6 +117,22 @@ describe('send admission', () => {
     assert.equal(await redis.exists(keys.openSends('dan')), 0);
   });
 
+  test('an admitted elicit opens its wait record; its retry leaves an answer alone; a refused one opens none', async () => {
+    const quota = { ratePerSecond: 1, burst: 1, backlogMax: 100 };
+    const question = envelope('alice', 'bob', 'May I?', { kind: 'elicitation' });
+    const send = { from: 'alice', to: 'bob', messageId: question.id, deadlineAt: question.deadlineAt, elicitWaitTtlMs: 30_000 };
+    assert.equal((await store.admitSend(send, quota)).admitted, true);
+    const wait = keys.elicitWait('alice', question.id);
+    assert.deepEqual(await redis.hgetall(wait), { state: 'waiting' });
+    assert.ok((await redis.pttl(wait)) > 29_000);
+    await redis.hset(wait, 'state', 'answered', 'answer', '{}');
+    assert.equal((await store.admitSend(send, quota)).admitted, true, 'a retry is admitted once more');
+    assert.equal(await redis.hget(wait, 'state'), 'answered');
+    const refused = envelope('alice', 'bob', 'And now?', { kind: 'elicitation' });
+    assert.equal((await store.admitSend({ ...send, messageId: refused.id }, quota)).admitted, false);
+    assert.equal(await redis.exists(keys.elicitWait('alice', refused.id)), 0);
+  });
+
   test('sends past their deadline are pruned when the backlog is at its cap, and the set re-created then still expires', async () => {
     const quota = { ratePerSecond: 1000, burst: 1000, backlogMax: 2 };
     const past = Date.now() - 1;

@@ -321,6 +321,8 @@ export interface SendToAdmit {
   to: string;
   messageId: string;
   deadlineAt: number;
+  /** An `elicit` question: its wait record is opened with the admission (as beginElicitWait does), for this long. */
+  elicitWaitTtlMs?: number;
 }
 
 /** How much one agent may send: a token bucket (rate, burst) and a cap on its undelivered sends. */

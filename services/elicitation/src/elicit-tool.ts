@@ -70,7 +70,8 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         deadlineAt: now + timeoutMs,
         ...traceparentField(context.span),
       };
-      await options.sendGate.admit(envelope, args.idempotency_key);
+      // The admission opens the wait record, before the question can be routed, so no answer can miss it.
+      await options.sendGate.admit(envelope, args.idempotency_key, timeoutMs + 60_000);
       // Registered before the question is stored: its answer, which cannot exist before, rings it,
       // so a new question's wait need not look for an answer first.
       const waiter = doorbell.register(doorbellTopics.answer(envelope.id));
@@ -84,8 +85,6 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
 
   /** Stores the question and waits for its answer (or how the call it replays ended). */
   async function ask(envelope: Envelope, timeoutMs: number, args: ElicitArgs, context: ToolCallContext, waiter: Waiter): Promise<Record<string, unknown>> {
-    // The wait record exists before the question can be routed, so no answer can miss it.
-    await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
     let messageId: string;
     let duplicate: boolean;
     try {

@@ -5,10 +5,12 @@ Both keys live in the sender's slot. A refusal leaves both as they were.
 
 KEYS[1]  send quota hash of the sender (tokens, at; sends_until: the expiry last set on KEYS[2])
 KEYS[2]  open-sends sorted set of the sender (member = target "\n" message id, score = deadline ms)
+KEYS[3]  an `elicit` question only: its wait record (hash, sender's slot), opened on admission
 ARGV[1]  now (ms)
 ARGV[2]  tokens added per second          ARGV[3] bucket size (burst)
 ARGV[4]  backlog cap (open sends)         ARGV[5] member of this send
 ARGV[6]  deadline of this send (ms)
+ARGV[7]  with KEYS[3]: the wait record's time to live (ms)
 
 Returns  {'OK'}                      admitted: one token taken, the send counted as open
          {'RATE', retryAfterMs}      no token: retry after that long
@@ -31,8 +33,18 @@ local burst = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
 local deadline = tonumber(ARGV[6])
 
+-- An admitted `elicit` opens its wait record here, before its question can be appended (and so
+-- answered). HSETNX: a retried `elicit` must not turn an answer back into "waiting".
+local function admitted()
+  if KEYS[3] then
+    redis.call('HSETNX', KEYS[3], 'state', 'waiting')
+    redis.call('PEXPIRE', KEYS[3], ARGV[7])
+  end
+  return {'OK'}
+end
+
 if redis.call('ZADD', KEYS[2], 'NX', deadline, ARGV[5]) == 0 then
-  return {'OK'} -- a retry of a send already admitted
+  return admitted() -- a retry of a send already admitted
 end
 
 local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'sends_until')
@@ -74,4 +86,4 @@ if created or needed > expiry then
 else
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
 end
-return {'OK'}
+return admitted()
