@@ -2,7 +2,8 @@
  * Redis work of each store call on a message's path (not part of `make bench`; issue 16 item 5):
  * PERMSG_MESSAGES (300) messages, one at a time, through the store alone — admitted, appended,
  * read by a router, routed to a poll lane (read, acknowledged) or a push lane (read, settled) —
- * with INFO commandstats diffed around every step. Prints per message and step: the commands
+ * with INFO commandstats diffed around every step; then the same messages to bob in batches of 10
+ * (routed in one call, acknowledged with one cursor). Prints per message and step: the commands
  * (each redis.call is one, EVALSHA one more) and the µs inside Redis as the throughput benchmark
  * sums them (EVALSHA's own time includes its calls'), then the EVALSHA time alone.
  *
@@ -12,6 +13,7 @@ import { newMessageId, toPollPayload, toPushPayload, type Envelope } from '@agen
 import { startBridge } from '@agent-bridge/testkit/bridge';
 
 const MESSAGES = Number(process.env.PERMSG_MESSAGES ?? 300);
+const BATCH = 10;
 const bridge = await startBridge({ agents: ['alice', 'bob', 'pia'], routers: 0, legacyPolls: 0, elicitations: 0, shardCount: 16 });
 const store = bridge.store.store;
 const redis = bridge.redis.client();
@@ -24,7 +26,10 @@ async function stats(): Promise<Stats> {
   return out;
 }
 const totals = new Map<string, Stats>();
-async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+const runs = new Map<string, number>();
+/** Runs `run` as `units` messages' worth of step `name` (a batch of 10 counts 10). */
+async function step<T>(name: string, run: () => Promise<T>, units = 1): Promise<T> {
+  runs.set(name, (runs.get(name) ?? 0) + units);
   const before = await stats();
   const result = await run();
   const after = await stats();
@@ -69,20 +74,39 @@ async function oneMessage(lane: 'poll' | 'push'): Promise<void> {
   }
 }
 
+/** BATCH messages to bob routed in one call, then read and acknowledged with one cursor. */
+async function oneBatch(): Promise<void> {
+  const shard = store.keys.shardOf('bob');
+  for (let i = 0; i < BATCH; i++) await store.append({ envelope: envelope('alice', 'bob') });
+  const lease = (await store.acquireShardLease(shard, 'r1', 60_000))!;
+  const entries = await step(`readShardEntries ×${BATCH}`, () => store.readShardEntries(shard, 'r1', 'new', 100), BATCH);
+  const decisions = entries.map((entry) => {
+    const env = entry.type === 'message' ? entry.envelope : undefined;
+    if (!env) throw new Error('expected a message entry');
+    const communicationEvent = { type: 'communication', subtype: 'legacy_polling', agent_id: 'bob', data: { message_id: env.id }, timestamp: Date.now() } as const;
+    return { entryId: entry.id, messageId: env.id, target: 'bob', mode: 'route' as const, lane: 'poll' as const, via: 'legacy' as const, payload: toPollPayload(env), communicationEvent };
+  });
+  await step(`route (poll) ×${BATCH}`, () => store.route(lease, decisions), BATCH);
+  const page = await store.readPollLane('bob', (await store.mailboxState('bob')).acked, 100);
+  await step(`ackPollLane ×${BATCH}`, () => store.ackPollLane('bob', page.entries.at(-1)!.cursor), BATCH);
+}
+
 try {
   for (const shard of [store.keys.shardOf('bob'), store.keys.shardOf('pia')]) await store.ensureShardGroup(shard);
   const pushLease = (await store.acquirePushLease('pia', 'd1', 60_000))!;
   await store.claimPushLane(pushLease, 'd1');
   for (let i = 0; i < MESSAGES; i++) await oneMessage('poll');
   for (let i = 0; i < MESSAGES; i++) await oneMessage('push');
+  for (let i = 0; i < MESSAGES / BATCH; i++) await oneBatch();
   for (const [name, commands] of totals) {
-    const calls = [...commands.values()].reduce((a, c) => a + c.calls, 0) / MESSAGES;
-    const usec = [...commands.values()].reduce((a, c) => a + c.usec, 0) / MESSAGES;
-    const evalsha = (commands.get('evalsha')?.usec ?? 0) / MESSAGES;
+    const per = runs.get(name)!;
+    const calls = [...commands.values()].reduce((a, c) => a + c.calls, 0) / per;
+    const usec = [...commands.values()].reduce((a, c) => a + c.usec, 0) / per;
+    const evalsha = (commands.get('evalsha')?.usec ?? 0) / per;
     const list = [...commands]
-      .filter(([, c]) => c.calls > 0)
+      .filter(([, c]) => c.calls / per >= 0.01)
       .sort((a, b) => b[1].calls - a[1].calls)
-      .map(([n, c]) => `${n} ${(c.calls / MESSAGES).toFixed(2)}`)
+      .map(([n, c]) => `${n} ${(c.calls / per).toFixed(2)}`)
       .join(', ');
     console.log(`${name.padEnd(18)} ${calls.toFixed(2).padStart(6)} commands ${usec.toFixed(1).padStart(6)} µs (evalsha ${evalsha.toFixed(1)} µs)  ${list}`);
   }
