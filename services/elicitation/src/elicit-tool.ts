@@ -4,6 +4,9 @@ import { ELICIT_INPUT_SCHEMA, ToolError, elicitArgs, formAnswerProblems, formSch
 import type { SendGate } from '@agent-bridge/agent-tools';
 import type { ToolCallContext, ToolDefinition, UsageRecorder } from '@agent-bridge/service-kit';
 
+/** What `ask` needs of the parsed `elicit` arguments. */
+type ElicitArgs = Pick<ReturnType<typeof parseToolArguments<typeof elicitArgs>>, 'to' | 'requested_schema' | 'idempotency_key'>;
+
 export interface ElicitToolOptions {
   store: EventStore;
   doorbell: Doorbell;
@@ -26,9 +29,6 @@ export interface ElicitToolOptions {
  * structured answer, whichever protocol the other agent is on — an elicitation form for a modern
  * agent, a message with `reply_schema` for a legacy one (who answers with send_message(in_reply_to)).
  */
-/** What `ask` needs of the parsed `elicit` arguments. */
-type ElicitArgs = Pick<ReturnType<typeof parseToolArguments<typeof elicitArgs>>, 'to' | 'requested_schema' | 'idempotency_key'>;
-
 export function elicitTool(options: ElicitToolOptions): ToolDefinition {
   const { store, doorbell, metrics } = options;
   return {
