@@ -84,7 +84,7 @@ describe('wait_for_messages while idle', () => {
     assert.deepEqual(first.counts, { hmget: 1, xrange: 2 }, 'read at the start and after the ring');
     const cursor = (first.result as { cursor: string }).cursor;
     const next = await calls(() => waitForMessages({ timeout_ms: 0, cursor }, context('jon')));
-    assert.deepEqual(next.counts, { hmget: 1, xrange: 1 }, 'the cursor is checked with one read, not acknowledged by a script');
+    assert.deepEqual(next.counts, { hmget: 1 }, 'the cursor is checked with one read of the mailbox (nothing after it: no lane read), not acknowledged by a script');
     assert.equal((next.result as { cursor: string }).cursor, cursor);
   });
 });

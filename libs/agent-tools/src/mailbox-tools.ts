@@ -1,5 +1,5 @@
 import { evaluateProtocol, type FlagSnapshot } from '@agent-bridge/flags';
-import { doorbellTopics, isStoreError, type Doorbell, type IntegrityStore, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore } from '@agent-bridge/event-store';
+import { doorbellTopics, isStoreError, type Doorbell, type IntegrityStore, type LedgerStore, type MailboxStore, type MessageLog, type PollLanePage, type PushLaneStore, type Waiter } from '@agent-bridge/event-store';
 import { SpanKind, linksTo, startSpan, traceparentField, type BridgeMetrics, type Logger } from '@agent-bridge/observability';
 import {
   ACK_MESSAGES_INPUT_SCHEMA,
@@ -224,24 +224,26 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
           details: { elicitation_endpoint: options.elicitationEndpointUrl },
         });
       }
-      let start: string;
-      if (args.cursor !== undefined) {
-        start = await acknowledgeUnlessCurrent(agentId, args.cursor);
-      } else {
-        start = (await store.mailboxState(agentId)).acked;
+      // Registered before acknowledging: an acknowledgement that found nothing after the cursor spares
+      // the first read of the lane, and a message routed after it still rings this waiter.
+      const waiter = registerWaiter(agentId, rounds !== undefined);
+      try {
+        const { start, nothingAfter } = args.cursor !== undefined ? await acknowledgeUnlessCurrent(agentId, args.cursor) : { start: (await store.mailboxState(agentId)).acked, nothingAfter: false };
+        await throttle(flags, context.signal);
+        const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
+        const timeoutMs = notice || !context.mayHold ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
+        options.rounds?.present(context, timeoutMs);
+        const carry: RoundCarry = { deadline: Date.now() + timeoutMs, round: 0, answered: [] };
+        const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds && { rounds, carry }, { waiter, nothingAfter });
+        if (page instanceof InputRequired) return page;
+        return {
+          ...(await pageResult(page, start, context, rounds, carry)),
+          ...(notice ? { notice } : {}),
+          ...deprecationNotice(flags, 'wait_for_messages', agentId),
+        };
+      } finally {
+        waiter.dispose();
       }
-      await throttle(flags, context.signal);
-      const notice = options.pushDeliveryNotice?.(agentId, context.sessionId);
-      const timeoutMs = notice || !context.mayHold ? 0 : Math.min(args.timeout_ms ?? flags.legacyTimeoutMs, limits.pollTimeoutMaxMs);
-      options.rounds?.present(context, timeoutMs);
-      const carry: RoundCarry = { deadline: Date.now() + timeoutMs, round: 0, answered: [] };
-      const page = await waitForPage(agentId, start, maxMessages, timeoutMs, context, rounds && { rounds, carry });
-      if (page instanceof InputRequired) return page;
-      return {
-        ...(await pageResult(page, start, context, rounds, carry)),
-        ...(notice ? { notice } : {}),
-        ...deprecationNotice(flags, 'wait_for_messages', agentId),
-      };
     },
   };
 
@@ -296,7 +298,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
       refuseIfLegacyDisabled(options.flags());
       const args = parseToolArguments('ack_messages', ackMessagesArgs, rawArgs);
       const acked = await acknowledge(context.agentId, args.cursor);
-      return { acknowledged_through: acked };
+      emptyPageCursor.delete(context.agentId);
+      return { acknowledged_through: acked.start };
     },
   };
 
@@ -309,13 +312,17 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
    */
   const emptyPageCursor = new Map<string, string>();
 
-  async function acknowledgeUnlessCurrent(agentId: string, cursor: string): Promise<string> {
-    if (emptyPageCursor.get(agentId) === cursor && (await store.mailboxState(agentId)).acked === cursor) return cursor;
+  async function acknowledgeUnlessCurrent(agentId: string, cursor: string): Promise<{ start: string; nothingAfter: boolean }> {
+    if (emptyPageCursor.get(agentId) === cursor) {
+      const state = await store.mailboxState(agentId);
+      if (state.acked === cursor) return { start: cursor, nothingAfter: state.last === cursor };
+    }
     emptyPageCursor.delete(agentId);
     return acknowledge(agentId, cursor);
   }
 
-  async function acknowledge(agentId: string, cursor: string): Promise<string> {
+  /** Acknowledges up to `cursor`; `nothingAfter`: the lane had no entry after it at that moment. */
+  async function acknowledge(agentId: string, cursor: string): Promise<{ start: string; nothingAfter: boolean }> {
     const outcome = await store.ackPollLane(agentId, cursor);
     if (outcome.status === 'expired') {
       throw new ToolError('CURSOR_EXPIRED', `cursor ${cursor} is older than your acknowledged position ${outcome.acked}: those messages were already received. Continue with cursor ${outcome.acked}, or omit the cursor.`, {
@@ -327,18 +334,33 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         details: { newest: outcome.last },
       });
     }
-    return cursor;
+    return { start: cursor, nothingAfter: outcome.last === cursor };
+  }
+
+  /** The doorbell of the agent's poll lane (and push lane, with rounds), registered before the first look at the lane: a message routed after that look still rings it. */
+  function registerWaiter(agentId: string, withRounds: boolean): Waiter {
+    return withRounds ? doorbell.register(doorbellTopics.lane(agentId, 'poll'), doorbellTopics.lane(agentId, 'push')) : doorbell.register(doorbellTopics.lane(agentId, 'poll'));
   }
 
   /**
    * The next page of the poll lane, waiting up to `timeoutMs` for one. With `rounds`, a message on
    * the push lane ends the wait too: it is handed out as a round (an InputRequired answer).
+   * `registered`: a waiter the caller registered before it learnt that nothing waited after
+   * `start` (`nothingAfter`), so the first read is skipped; the caller disposes of it.
    */
-  async function waitForPage(agentId: string, start: string, maxMessages: number, timeoutMs: number, context: ToolCallContext, roundSource: { rounds: RoundDelivery; carry: RoundCarry } | undefined): Promise<PollLanePage | InputRequired> {
+  async function waitForPage(
+    agentId: string,
+    start: string,
+    maxMessages: number,
+    timeoutMs: number,
+    context: ToolCallContext,
+    roundSource: { rounds: RoundDelivery; carry: RoundCarry } | undefined,
+    registered?: { waiter: Waiter; nothingAfter: boolean },
+  ): Promise<PollLanePage | InputRequired> {
     const deadline = Date.now() + timeoutMs;
     const signal = options.shutdownSignal ? AbortSignal.any([context.signal, options.shutdownSignal]) : context.signal;
-    // Register before the first read: a message routed between the read and the wait still rings us.
-    const waiter = roundSource ? doorbell.register(doorbellTopics.lane(agentId, 'poll'), doorbellTopics.lane(agentId, 'push')) : doorbell.register(doorbellTopics.lane(agentId, 'poll'));
+    const waiter = registered?.waiter ?? registerWaiter(agentId, roundSource !== undefined);
+    let skipRead = registered?.nothingAfter ?? false;
     metrics.waitingPolls.inc();
     const startedAt = Date.now();
     let nextProgressAt = startedAt + limits.progressIntervalMs;
@@ -367,7 +389,8 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         }
         readAt = Date.now();
         mustRead = false;
-        page = await store.readPollLane(agentId, start, maxMessages);
+        page = skipRead ? { entries: [], hasMore: false } : await store.readPollLane(agentId, start, maxMessages);
+        skipRead = false;
         // A corrupted entry is dead-lettered, never delivered; the page is read again without it.
         const intact = await Promise.all(
           page.entries.map((entry) => deliverable(options, 'poll', agentId, { id: entry.cursor, messageId: entry.message.message_id, checksum: entry.checksum, corrupt: entry.corrupt, payload: entry.message })),
@@ -381,7 +404,7 @@ export function mailboxTools(options: MailboxToolsOptions): ToolDefinition[] {
         if (round) return round;
       }
     } finally {
-      waiter.dispose();
+      if (!registered) waiter.dispose();
       metrics.waitingPolls.dec();
     }
   }

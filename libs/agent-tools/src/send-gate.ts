@@ -50,12 +50,13 @@ export class SendGate {
   /**
    * `key`: the send's idempotency key, when it has one (load shedding answers its retries alike
    * within a retry-after window). A reply (`kind: reply`) completes a conversation already accepted:
-   * read-only mode and load shedding let it through.
+   * read-only mode and load shedding let it through. `elicitWaitTtlMs`: an `elicit` question, whose
+   * wait record the admission opens (store `admitSend`).
    */
-  async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'> & Partial<Pick<Envelope, 'kind'>>, key?: string): Promise<void> {
+  async admit(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'> & Partial<Pick<Envelope, 'kind'>>, key?: string, elicitWaitTtlMs?: number): Promise<void> {
     try {
       if (envelope.kind !== 'reply') this.refuseIfContingent(envelope.id, key);
-      await this.decide(envelope);
+      await this.decide(envelope, elicitWaitTtlMs);
     } catch (error) {
       if (error instanceof ToolError && (error.code === 'RATE_LIMITED' || error.code === 'BACKLOG_FULL')) {
         const delay = this.refusalDelay(envelope.from);
@@ -75,7 +76,7 @@ export class SendGate {
     return Math.min(REFUSAL_DELAY_MAX_MS, Math.floor(recent * REFUSAL_DELAY_STEP_MS));
   }
 
-  private async decide(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>): Promise<void> {
+  private async decide(envelope: Pick<Envelope, 'id' | 'from' | 'to' | 'deadlineAt'>, elicitWaitTtlMs: number | undefined): Promise<void> {
     const now = Date.now();
     const until = this.refusedUntil.get(envelope.from);
     if (until !== undefined && until > now) throw this.rateLimited(envelope.from, until - now);
@@ -89,7 +90,7 @@ export class SendGate {
       );
     }
     const started = performance.now();
-    const admission = await this.store.admitSend({ from: envelope.from, to: envelope.to, messageId: envelope.id, deadlineAt: envelope.deadlineAt }, this.limits.quota);
+    const admission = await this.store.admitSend({ from: envelope.from, to: envelope.to, messageId: envelope.id, deadlineAt: envelope.deadlineAt, ...(elicitWaitTtlMs === undefined ? {} : { elicitWaitTtlMs }) }, this.limits.quota);
     this.shedder.observe(performance.now() - started);
     this.metrics.loadLatencyRatio.set(this.shedder.ratio());
     if (admission.admitted) return;

@@ -181,7 +181,7 @@ export class Keys {
   presence(agentId: string): string {
     return `${this.agentTag(agentId)}:presence:${agentId}`;
   }
-  /** The agent's send token bucket (hash: tokens, at), read and written by admit_send.lua. */
+  /** The agent's send token bucket (hash: tokens, at; sends_until: the expiry last set on openSends), read and written by admit_send.lua. */
   sendQuota(agentId: string): string {
     return `${this.agentTag(agentId)}:quota:${agentId}`;
   }

@@ -100,6 +100,48 @@ describe('send admission', () => {
     assert.equal((await store.admitSend(send, quota)).admitted, true);
     assert.equal(await redis.zcard(keys.openSends('alice')), 1);
   });
+
+  test('a refused send leaves the backlog set and its expiry as they were; an admitted one keeps the set alive past its deadline', async () => {
+    const quota = { ratePerSecond: 1, burst: 1, backlogMax: 100 };
+    const first = await admitOne(quota);
+    assert.equal(first.admission.admitted, true);
+    const ttl = await redis.pexpiretime(keys.openSends('alice'));
+    assert.ok(ttl >= first.env.deadlineAt + 1000, `the set outlives its send's deadline (expires ${ttl}, deadline ${first.env.deadlineAt})`);
+    assert.equal((await admitOne(quota)).admission.admitted, false);
+    assert.deepEqual(await redis.zrange(keys.openSends('alice'), '0', '-1'), [`bob\n${first.env.id}`]);
+    assert.equal(await redis.pexpiretime(keys.openSends('alice')), ttl);
+    // A new sender refused on its first send leaves no set at all.
+    await redis.hset(keys.sendQuota('dan'), 'tokens', '0', 'at', String(Date.now()));
+    const dan = envelope('dan', 'bob', 'x');
+    assert.equal((await store.admitSend({ from: 'dan', to: 'bob', messageId: dan.id, deadlineAt: dan.deadlineAt }, quota)).admitted, false);
+    assert.equal(await redis.exists(keys.openSends('dan')), 0);
+  });
+
+  test('an admitted elicit opens its wait record; its retry leaves an answer alone; a refused one opens none', async () => {
+    const quota = { ratePerSecond: 1, burst: 1, backlogMax: 100 };
+    const question = envelope('alice', 'bob', 'May I?', { kind: 'elicitation' });
+    const send = { from: 'alice', to: 'bob', messageId: question.id, deadlineAt: question.deadlineAt, elicitWaitTtlMs: 30_000 };
+    assert.equal((await store.admitSend(send, quota)).admitted, true);
+    const wait = keys.elicitWait('alice', question.id);
+    assert.deepEqual(await redis.hgetall(wait), { state: 'waiting' });
+    assert.ok((await redis.pttl(wait)) > 29_000);
+    await redis.hset(wait, 'state', 'answered', 'answer', '{}');
+    assert.equal((await store.admitSend(send, quota)).admitted, true, 'a retry is admitted once more');
+    assert.equal(await redis.hget(wait, 'state'), 'answered');
+    const refused = envelope('alice', 'bob', 'And now?', { kind: 'elicitation' });
+    assert.equal((await store.admitSend({ ...send, messageId: refused.id }, quota)).admitted, false);
+    assert.equal(await redis.exists(keys.elicitWait('alice', refused.id)), 0);
+  });
+
+  test('sends past their deadline are pruned when the backlog is at its cap, and the set re-created then still expires', async () => {
+    const quota = { ratePerSecond: 1000, burst: 1000, backlogMax: 2 };
+    const past = Date.now() - 1;
+    for (const id of ['old-1', 'old-2']) assert.equal((await store.admitSend({ from: 'alice', to: 'bob', messageId: id, deadlineAt: past }, quota)).admitted, true);
+    const admitted = await admitOne(quota);
+    assert.deepEqual(admitted.admission, { admitted: true });
+    assert.deepEqual(await redis.zrange(keys.openSends('alice'), '0', '-1'), [`bob\n${admitted.env.id}`], 'the two past their deadline were pruned');
+    assert.ok((await redis.pexpiretime(keys.openSends('alice'))) >= admitted.env.deadlineAt + 1000);
+  });
 });
 
 describe('a full Redis', () => {
@@ -126,7 +168,9 @@ describe('a full Redis', () => {
     assert.ok(pressure.limitBytes > 0 && pressure.ratio >= 0.9, JSON.stringify(pressure));
 
     const before = await redis.dbsize();
-    await assert.rejects(store.append({ envelope: envelope('alice', 'bob', 'too late') }), (error) => isStoreError(error, 'STORE_FULL'));
+    const late = envelope('alice', 'bob', 'too late');
+    await assert.rejects(store.admitSend({ from: 'alice', to: 'bob', messageId: late.id, deadlineAt: late.deadlineAt }, { ratePerSecond: 1000, burst: 1000, backlogMax: 10_000 }), (error) => isStoreError(error, 'STORE_FULL'));
+    await assert.rejects(store.append({ envelope: late }), (error) => isStoreError(error, 'STORE_FULL'));
     await assert.rejects(store.append({ envelope: envelope('alice', 'bob', 'too late'), idempotencyKey: 'k' }), (error) => isStoreError(error, 'STORE_FULL'));
     assert.equal(await redis.dbsize(), before, 'a refused send leaves nothing behind');
 

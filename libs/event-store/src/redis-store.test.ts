@@ -187,7 +187,7 @@ describe('poll lane', () => {
     return envs;
   }
 
-  test('a cursor acknowledges up to itself: those messages become delivered and are trimmed, later ones stay', async () => {
+  test('a cursor acknowledges up to itself: those messages become delivered and are trimmed, later ones stay; the outcome names the newest entry', async () => {
     const envs = await deliver(3);
     const page = await store.readPollLane('bob', '0-0', 10);
     assert.deepEqual(
@@ -195,7 +195,7 @@ describe('poll lane', () => {
       [1, 2, 3],
     );
     const outcome = await store.ackPollLane('bob', page.entries[1]!.cursor);
-    assert.deepEqual(outcome, { status: 'acked', count: 2, acked: page.entries[1]!.cursor });
+    assert.deepEqual(outcome, { status: 'acked', count: 2, acked: page.entries[1]!.cursor, last: page.entries[2]!.cursor });
     assert.equal((await store.getMessage(envs[0]!.id, 'bob'))?.state, 'delivered');
     assert.equal((await store.getMessage(envs[2]!.id, 'bob'))?.state, 'routed');
     assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 1);
@@ -211,16 +211,36 @@ describe('poll lane', () => {
     await deliver(2);
     const page = await store.readPollLane('bob', '0-0', 10);
     await store.ackPollLane('bob', page.entries[1]!.cursor);
-    assert.deepEqual(await store.ackPollLane('bob', page.entries[1]!.cursor), { status: 'acked', count: 0, acked: page.entries[1]!.cursor });
+    assert.deepEqual(await store.ackPollLane('bob', page.entries[1]!.cursor), { status: 'acked', count: 0, acked: page.entries[1]!.cursor, last: page.entries[1]!.cursor });
     assert.equal((await store.ackPollLane('bob', page.entries[0]!.cursor)).status, 'expired');
     assert.equal((await store.ackPollLane('bob', '99999999999999-0')).status, 'unknown');
+  });
+
+  test('an acknowledged elicit question stays open (its call closes it); the ordinary message beside it leaves the open set', async () => {
+    const [plain] = await deliver(1);
+    const question = envelope('alice', 'bob', 'May I?', { kind: 'elicitation' });
+    await store.append({ envelope: question, awaitsReply: true });
+    const shard = keys.shardOf('bob');
+    const lease = (await store.acquireShardLease(shard, 'r1', 5_000))!;
+    const entries = await store.readShardEntries(shard, 'r1', 'new', 10);
+    await store.route(
+      lease,
+      entries.map((e) => pollDecision(e.id, envelopeOf(e))),
+    );
+    const page = await store.readPollLane('bob', '0-0', 10);
+    assert.equal((await store.ackPollLane('bob', page.entries.at(-1)!.cursor)).status, 'acked');
+    assert.equal((await store.getMessage(question.id, 'bob'))?.state, 'delivered');
+    assert.notEqual(await redis.zscore(keys.openMessages(shard), question.id), null, 'the question is still open');
+    assert.equal(await redis.zscore(keys.openMessages(shard), plain!.id), null);
+    assert.equal(await redis.ttl(keys.ledger('bob', question.id)), -1, 'and its record is kept until it is closed');
   });
 
   test('acknowledging a long backlog at once settles it in bounded chunks, all delivered', async () => {
     const envs = await deliver(1200);
     const page = await store.readPollLane('bob', '0-0', 1200);
     const outcome = await store.ackPollLane('bob', page.entries.at(-1)!.cursor);
-    assert.deepEqual(outcome, { status: 'acked', count: 1200, acked: page.entries.at(-1)!.cursor });
+    assert.deepEqual(outcome, { status: 'acked', count: 1200, acked: page.entries.at(-1)!.cursor, last: page.entries.at(-1)!.cursor });
+    assert.equal(await redis.zcard(keys.openMessages(keys.shardOf('bob'))), 0, 'every one left the open set');
     assert.equal(await redis.xlen(keys.lane('bob', 'poll')), 0);
     assert.equal((await store.getMessage(envs[700]!.id, 'bob'))?.state, 'delivered');
   });

@@ -191,7 +191,8 @@ export interface MailboxState {
   sequence: number;
 }
 
-export type AckOutcome = { status: 'acked'; count: number; acked: string } | { status: 'expired'; acked: string } | { status: 'unknown'; last: string };
+/** `last` of an acknowledgement: the newest entry the poll lane issued when it was acknowledged (equal to `acked` when nothing waited after the cursor). */
+export type AckOutcome = { status: 'acked'; count: number; acked: string; last: string } | { status: 'expired'; acked: string } | { status: 'unknown'; last: string };
 
 /** A message's lifecycle in the ledger; docs/event-store.md ("Ledger states") says what each means. */
 export type LedgerState = 'accepted' | 'routed' | 'delivered' | 'answered' | 'declined' | 'cancelled' | 'expired' | 'abandoned' | 'dead_lettered';
@@ -356,6 +357,8 @@ export interface SendToAdmit {
   to: string;
   messageId: string;
   deadlineAt: number;
+  /** An `elicit` question: its wait record is opened with the admission (as beginElicitWait does), for this long. */
+  elicitWaitTtlMs?: number;
 }
 
 /** How much one agent may send: a token bucket (rate, burst) and a cap on its undelivered sends. */

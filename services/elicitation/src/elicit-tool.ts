@@ -1,8 +1,11 @@
-import { doorbellTopics, ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState } from '@agent-bridge/event-store';
+import { doorbellTopics, ELICIT_END_STATES, isStoreError, type Doorbell, type ElicitAnswer, type EventStore, type LedgerState, type Waiter } from '@agent-bridge/event-store';
 import { traceparentField, type BridgeMetrics } from '@agent-bridge/observability';
 import { ELICIT_INPUT_SCHEMA, ToolError, elicitArgs, formAnswerProblems, formSchemaProblems, newMessageId, parseToolArguments, type Envelope, type FormSchema } from '@agent-bridge/protocol';
 import type { SendGate } from '@agent-bridge/agent-tools';
 import type { ToolCallContext, ToolDefinition, UsageRecorder } from '@agent-bridge/service-kit';
+
+/** What `ask` needs of the parsed `elicit` arguments. */
+type ElicitArgs = Pick<ReturnType<typeof parseToolArguments<typeof elicitArgs>>, 'to' | 'requested_schema' | 'idempotency_key'>;
 
 export interface ElicitToolOptions {
   store: EventStore;
@@ -67,46 +70,57 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         deadlineAt: now + timeoutMs,
         ...traceparentField(context.span),
       };
-      await options.sendGate.admit(envelope, args.idempotency_key);
-      // The wait record exists before the question can be routed, so no answer can miss it.
-      await store.beginElicitWait(context.agentId, envelope.id, timeoutMs + 60_000);
-      let messageId: string;
-      let duplicate: boolean;
+      // The admission opens the wait record, before the question can be routed, so no answer can miss it.
+      await options.sendGate.admit(envelope, args.idempotency_key, timeoutMs + 60_000);
+      // Registered before the question is stored: its answer, which cannot exist before, rings it,
+      // so a new question's wait need not look for an answer first.
+      const waiter = doorbell.register(doorbellTopics.answer(envelope.id));
       try {
-        const result = await store.append({ envelope, awaitsReply: true, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
-        messageId = result.messageId;
-        duplicate = result.duplicate;
-        if (result.duplicate && messageId !== envelope.id) await store.beginElicitWait(context.agentId, messageId, timeoutMs + 60_000);
-      } catch (error) {
-        if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
-          throw new ToolError('IDEMPOTENCY_CONFLICT', `idempotency_key "${args.idempotency_key}" was already used for a different question; use a new key. Nothing was sent.`, { cause: error });
-        }
-        throw error;
+        return await ask(envelope, timeoutMs, args, context, waiter);
+      } finally {
+        waiter.dispose();
       }
-      if (duplicate) {
-        // The replay waits its own timeout: until then its question does not count as abandoned.
-        await store.extendElicitDeadline(messageId, args.to, Date.now() + timeoutMs);
-        // A replay of an elicit that already ended returns how it ended; it does not wait again.
-        const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema, false);
-        if (ended) return ended;
-      } else {
-        metrics.messagesSent.inc({ protocol: 'elicitation' });
-        options.usage?.messages(context.agentId, 'elicitation', 1);
-      }
-
-      const answer = await waitForAnswer(messageId, timeoutMs, context);
-      if (answer === 'shutting_down') throw shuttingDown(messageId, args.idempotency_key);
-      if (!answer) {
-        // An answer recorded meanwhile (by the call this one replays) wins over the timeout.
-        const state = await store.closeMessage(messageId, args.to, 'expired');
-        if (state !== 'expired' && state !== null) return (await endedBefore(messageId, args.to, args.requested_schema as FormSchema, true)) ?? { message_id: messageId, action: 'timeout', responder: args.to };
-        return { message_id: messageId, action: 'timeout', responder: args.to };
-      }
-      const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
-      await store.closeMessage(messageId, args.to, state, answer);
-      return shapeResult(messageId, answer, args.requested_schema as FormSchema);
     },
   };
+
+  /** Stores the question and waits for its answer (or how the call it replays ended). */
+  async function ask(envelope: Envelope, timeoutMs: number, args: ElicitArgs, context: ToolCallContext, waiter: Waiter): Promise<Record<string, unknown>> {
+    let messageId: string;
+    let duplicate: boolean;
+    try {
+      const result = await store.append({ envelope, awaitsReply: true, ...(args.idempotency_key !== undefined ? { idempotencyKey: args.idempotency_key } : {}) });
+      messageId = result.messageId;
+      duplicate = result.duplicate;
+      if (result.duplicate && messageId !== envelope.id) await store.beginElicitWait(context.agentId, messageId, timeoutMs + 60_000);
+    } catch (error) {
+      if (isStoreError(error, 'IDEMPOTENCY_CONFLICT')) {
+        throw new ToolError('IDEMPOTENCY_CONFLICT', `idempotency_key "${args.idempotency_key}" was already used for a different question; use a new key. Nothing was sent.`, { cause: error });
+      }
+      throw error;
+    }
+    if (duplicate) {
+      // The replay waits its own timeout: until then its question does not count as abandoned.
+      await store.extendElicitDeadline(messageId, args.to, Date.now() + timeoutMs);
+      // A replay of an elicit that already ended returns how it ended; it does not wait again.
+      const ended = await endedBefore(messageId, args.to, args.requested_schema as FormSchema, false);
+      if (ended) return ended;
+    } else {
+      metrics.messagesSent.inc({ protocol: 'elicitation' });
+      options.usage?.messages(context.agentId, 'elicitation', 1);
+    }
+
+    const answer = await waitForAnswer(messageId, timeoutMs, context, messageId === envelope.id && !duplicate ? waiter : undefined);
+    if (answer === 'shutting_down') throw shuttingDown(messageId, args.idempotency_key);
+    if (!answer) {
+      // An answer recorded meanwhile (by the call this one replays) wins over the timeout.
+      const state = await store.closeMessage(messageId, args.to, 'expired');
+      if (state !== 'expired' && state !== null) return (await endedBefore(messageId, args.to, args.requested_schema as FormSchema, true)) ?? { message_id: messageId, action: 'timeout', responder: args.to };
+      return { message_id: messageId, action: 'timeout', responder: args.to };
+    }
+    const state = answer.action === 'accept' ? 'answered' : answer.action === 'decline' ? 'declined' : 'cancelled';
+    await store.closeMessage(messageId, args.to, state, answer);
+    return shapeResult(messageId, answer, args.requested_schema as FormSchema);
+  }
 
   /**
    * How an elicit ended, from its ledger record: its recorded answer, or a timeout (expired, or
@@ -130,15 +144,18 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
    * retry with the same idempotency key, on any replica, waits on for it (and the census closes
    * it as abandoned if nobody does).
    */
-  async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext): Promise<ElicitAnswer | null | 'shutting_down'> {
+  async function waitForAnswer(messageId: string, timeoutMs: number, context: ToolCallContext, newQuestion?: Waiter): Promise<ElicitAnswer | null | 'shutting_down'> {
     const deadline = Date.now() + timeoutMs;
     const signal = AbortSignal.any([context.signal, options.shutdownSignal]);
-    const waiter = doorbell.register(doorbellTopics.answer(messageId));
+    // `newQuestion`: registered before a question of our own was stored, so nothing was answered before it; the caller disposes of it.
+    const waiter = newQuestion ?? doorbell.register(doorbellTopics.answer(messageId));
+    let look = newQuestion === undefined;
     const startedAt = Date.now();
     let nextProgressAt = startedAt + options.progressIntervalMs;
     try {
       for (;;) {
-        const answer = await store.readElicitAnswer(context.agentId, messageId);
+        const answer = look ? await store.readElicitAnswer(context.agentId, messageId) : null;
+        look = true;
         if (answer) return answer;
         const remaining = deadline - Date.now();
         if (remaining <= 0 || signal.aborted) break;
@@ -150,7 +167,7 @@ export function elicitTool(options: ElicitToolOptions): ToolDefinition {
         }
       }
     } finally {
-      waiter.dispose();
+      if (!newQuestion) waiter.dispose();
     }
     if (options.shutdownSignal.aborted && !context.signal.aborted) return 'shutting_down';
     // Settles the race with an answer arriving right now: either we get it, or it becomes a message.

@@ -42,6 +42,9 @@ export class PushDeliverer implements LeasedStream<PushLaneEntry> {
   readonly topic: string;
   readonly batchSize = PUSH_BATCH;
   readonly recheckMs: number;
+  // A short batch means the lane was caught up when read: an entry routed since rang the waiter
+  // registered before that read, so reading the empty lane again would only cost an XREADGROUP.
+  readonly waitWhenCaughtUp = true;
   private readonly stopController = new AbortController();
   private readonly keeper: LeaseKeeper<PushLease>;
   private inFlight: { controller: AbortController; reason?: 'rollback' | 'lease_lost' | 'shutdown'; rollbackTimer?: NodeJS.Timeout } | undefined;

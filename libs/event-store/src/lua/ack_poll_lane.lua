@@ -13,10 +13,14 @@ ARGV[3]  ledger key prefix of the shard (the message id is appended)
 ARGV[4]  ledger retention after a terminal state, seconds
 ARGV[5]  at most this many entries per call (bounds the time the script holds Redis)
 
-Returns  {'OK', ackedCount, ackedId}
+Returns  {'OK', ackedCount, ackedId, lastId}  lastId: the newest entry the lane issued (equal to
+                                              ackedId when nothing waits after the cursor)
          {'PARTIAL', ackedCount, ackedId}  acknowledged up to ackedId only: call again
          {'EXPIRED', ackedId}  the cursor is older than the acknowledged position
          {'UNKNOWN', lastId}   the cursor is beyond anything this lane ever issued
+
+Cost: per entry one HMGET, HSET and EXPIRE of its ledger record; per call the mailbox HMGET, one
+XRANGE, one ZREM for all the entries, XTRIM and the mailbox HSET (issue 16: Redis work per message).
 
 Memory: runs when Redis is full (flags=allow-oom; Redis refuses new sends first, at the
 high-water mark): acknowledging frees the lane entries it trims. What it adds is bounded by what was accepted before.
@@ -36,7 +40,7 @@ if id_less(last, cursor) then
   return {'UNKNOWN', last}
 end
 if cursor == acked then
-  return {'OK', 0, acked}
+  return {'OK', 0, acked, last}
 end
 
 local entries = redis.call('XRANGE', KEYS[1], '(' .. acked, cursor, 'COUNT', ARGV[5])
@@ -46,16 +50,19 @@ if #entries == tonumber(ARGV[5]) and entries[#entries][1] ~= cursor then
   reached = entries[#entries][1]
   status = 'PARTIAL'
 end
+local closed = {}
 for _, entry in ipairs(entries) do
   local messageId = fields_of(entry[2])[LANE.messageId]
   if messageId then
     local ledger = ARGV[3] .. messageId
     -- answered, declined, cancelled, expired and abandoned are final: acknowledging only records the delivery time.
-    local state = redis.call('HGET', ledger, 'state')
+    local record = redis.call('HMGET', ledger, 'state', 'awaits_reply')
+    local state = record[1]
     if state == 'routed' or state == 'accepted' then
       redis.call('HSET', ledger, 'state', 'delivered', 'delivered_at', ARGV[2])
-      if redis.call('HGET', ledger, 'awaits_reply') ~= '1' then
-        redis.call('ZREM', KEYS[3], messageId)
+      -- An `elicit` question stays open until its call ends (close_message.lua).
+      if record[2] ~= '1' then
+        closed[#closed + 1] = messageId
         redis.call('EXPIRE', ledger, ARGV[4])
       end
     elseif state then
@@ -63,6 +70,9 @@ for _, entry in ipairs(entries) do
     end
   end
 end
+if #closed > 0 then
+  redis.call('ZREM', KEYS[3], unpack(closed))
+end
 redis.call('XTRIM', KEYS[1], 'MINID', id_after(reached))
 redis.call('HSET', KEYS[2], 'acked', reached)
-return {status, #entries, reached}
+return {status, #entries, reached, last}

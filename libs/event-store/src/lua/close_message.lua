@@ -20,8 +20,10 @@ ARGV[5]  message id                        ARGV[6] close only if overdue at this
 
 Returns  the state the record has afterwards ('' when there is no record)
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
-local current = redis.call('HGET', KEYS[1], 'state')
+-- Every ledger record has a state from its first write (append_message, dead_letter): no state, no record.
+local record = redis.call('HMGET', KEYS[1], 'state', 'answer')
+local current = record[1]
+if not current then return '' end
 if ARGV[6] ~= '' then
   local due = redis.call('ZSCORE', KEYS[2], ARGV[5])
   if not due or tonumber(due) > tonumber(ARGV[6]) then return current end
@@ -31,7 +33,7 @@ if not terminal[current] then
   redis.call('HSET', KEYS[1], 'state', ARGV[1], 'closed_at', ARGV[2])
   current = ARGV[1]
 end
-if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'answer', ARGV[4]) end
+if ARGV[4] ~= '' and not record[2] then redis.call('HSET', KEYS[1], 'answer', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return current

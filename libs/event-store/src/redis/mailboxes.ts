@@ -18,7 +18,7 @@ export class RedisMailboxes implements MailboxStore {
     const shard = keys.shardOf(agentId);
     let total = 0;
     for (;;) {
-      const [status, a, b] = (await this.context.run(
+      const [status, a, b, c] = (await this.context.run(
         scripts.ack_poll_lane,
         [keys.lane(agentId, 'poll'), keys.mailbox(agentId), keys.openMessages(shard)],
         [cursor, Date.now(), keys.ledgerPrefix(shard), options.ledgerRetentionSeconds, SCRIPT_CHUNK],
@@ -27,7 +27,7 @@ export class RedisMailboxes implements MailboxStore {
         total += Number(a);
         continue;
       }
-      if (status === 'OK') return { status: 'acked', count: total + Number(a), acked: String(b) };
+      if (status === 'OK') return { status: 'acked', count: total + Number(a), acked: String(b), last: String(c) };
       if (status === 'EXPIRED') return { status: 'expired', acked: String(a) };
       return { status: 'unknown', last: String(a) };
     }

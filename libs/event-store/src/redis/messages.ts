@@ -77,10 +77,11 @@ export class RedisMessages implements MessageLog, Pick<LedgerStore, 'getMessage'
 
   async admitSend(send: SendToAdmit, quota: SendQuota): Promise<Admission> {
     const { keys, scripts } = this.context;
-    const redisKeys = [keys.sendQuota(send.from), keys.openSends(send.from)];
+    const wait = send.elicitWaitTtlMs === undefined ? undefined : { key: keys.elicitWait(send.from, send.messageId), ttlMs: send.elicitWaitTtlMs };
+    const redisKeys = [keys.sendQuota(send.from), keys.openSends(send.from), ...(wait ? [wait.key] : [])];
     const member = `${send.to}\n${send.messageId}`;
     for (let attempt = 0; ; attempt++) {
-      const [verdict, value] = (await this.context.run(scripts.admit_send, redisKeys, [Date.now(), quota.ratePerSecond, quota.burst, quota.backlogMax, member, send.deadlineAt])) as [string, number?];
+      const [verdict, value] = (await this.context.run(scripts.admit_send, redisKeys, [Date.now(), quota.ratePerSecond, quota.burst, quota.backlogMax, member, send.deadlineAt, ...(wait ? [wait.ttlMs] : [])])) as [string, number?];
       if (verdict === 'OK') return { admitted: true };
       if (verdict === 'RATE') return { admitted: false, reason: 'rate', retryAfterMs: Number(value) };
       if (attempt > 0 || (await this.pruneOpenSends(send.from)) === 0) {

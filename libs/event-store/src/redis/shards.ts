@@ -12,6 +12,9 @@ import type { RedisContext, Reply } from './context.js';
 
 type ShardParts = Omit<ShardStore, 'acquireShardLease' | 'renewShardLease' | 'releaseShardLease'>;
 
+/** Entries one route_message call routes at most, so a big batch never holds Redis for long. */
+const ROUTE_CHUNK = 100;
+
 export class RedisShards implements ShardParts {
   constructor(private readonly context: RedisContext) {}
 
@@ -51,51 +54,41 @@ export class RedisShards implements ShardParts {
     if (decisions.length === 0) return [];
     const { keys, options, scripts } = this.context;
     const shard = lease.shard;
-    const now = Date.now();
-    const commands = decisions.map((d) => ({
-      keys: [
-        keys.events(shard),
-        keys.lease(shard),
-        keys.lane(d.target, d.lane),
-        keys.mailbox(d.target),
-        keys.ledgerInShard(shard, d.messageId),
-        keys.communicationLog(shard),
-        d.answer ? keys.elicitWait(d.target, d.answer.in_reply_to) : keys.placeholder(d.target),
-        keys.openMessages(shard),
-        keys.pushAgents(shard),
-      ],
-      args: [
-        JSON.stringify({
-          group: ROUTER_GROUP,
-          entry_id: d.entryId,
-          lease: lease.value,
-          lane: d.lane,
-          via: d.via,
-          message_id: d.messageId,
-          payload: JSON.stringify(d.payload),
-          now,
-          bell: keys.lanesBell(shard),
-          topic: doorbellTopics.lane(d.target, d.lane),
-          communication: JSON.stringify(d.communicationEvent),
-          log_max: options.communicationLogMaxLength,
-          mode: d.mode,
-          failed_lane_id: d.failedLaneEntryId ?? '',
-          answer: d.answer ? JSON.stringify(d.answer) : '',
-          answer_topic: d.answer ? doorbellTopics.answer(d.answer.in_reply_to) : '',
-          poll_payload: d.pollPayload ? JSON.stringify(d.pollPayload) : '',
-          target: d.target,
-          retention: options.ledgerRetentionSeconds,
-          traceparent: d.traceparent ?? '',
-          checksum: d.checksum ?? '',
-        }),
-      ],
-    }));
-    // One pipeline keeps the entries' order (one connection executes them in sequence) and costs one
-    // round trip. Re-running it after NOSCRIPT is safe: each script is idempotent per message.
-    const results = await this.context.pipelineScript(scripts.route_message, commands);
+    const shared = JSON.stringify({ group: ROUTER_GROUP, lease: lease.value, now: Date.now(), bell: keys.lanesBell(shard), log_max: options.communicationLogMaxLength, retention: options.ledgerRetentionSeconds });
+    const commands: Array<{ keys: string[]; args: string[] }> = [];
+    for (let start = 0; start < decisions.length; start += ROUTE_CHUNK) {
+      const command = { keys: [keys.events(shard), keys.lease(shard), keys.communicationLog(shard), keys.openMessages(shard), keys.pushAgents(shard)], args: [shared] };
+      for (const d of decisions.slice(start, start + ROUTE_CHUNK)) {
+        command.keys.push(keys.lane(d.target, d.lane), keys.mailbox(d.target), keys.ledgerInShard(shard, d.messageId), d.answer ? keys.elicitWait(d.target, d.answer.in_reply_to) : keys.placeholder(d.target));
+        command.args.push(
+          JSON.stringify({
+            entry_id: d.entryId,
+            lane: d.lane,
+            via: d.via,
+            message_id: d.messageId,
+            topic: doorbellTopics.lane(d.target, d.lane),
+            mode: d.mode,
+            failed_lane_id: d.failedLaneEntryId ?? '',
+            answer: d.answer ? JSON.stringify(d.answer) : '',
+            answer_topic: d.answer ? doorbellTopics.answer(d.answer.in_reply_to) : '',
+            target: d.target,
+            traceparent: d.traceparent ?? '',
+            checksum: d.checksum ?? '',
+          }),
+          JSON.stringify(d.payload),
+          d.pollPayload ? JSON.stringify(d.pollPayload) : '',
+          JSON.stringify(d.communicationEvent),
+        );
+      }
+      commands.push(command);
+    }
+    // One script call per chunk of the batch, the chunks in one pipeline: one connection executes
+    // them in sequence, so the shard's order is kept, for one round trip. Re-running it after
+    // NOSCRIPT is safe: the script is idempotent per message.
+    const results = (await this.context.pipelineScript(scripts.route_message, commands)).flat() as Reply[];
     return results.map((result, i) => {
       const decision = decisions[i]!;
-      const [status, a, b] = result as Reply;
+      const [status, a, b] = result;
       const base = { entryId: decision.entryId, messageId: decision.messageId };
       if (status === 'ROUTED') return { ...base, status: 'routed', lane: decision.lane, laneEntryId: String(a), sequence: Number(b) };
       if (status === 'ANSWERED') return { ...base, status: 'answered', lane: 'answer', laneEntryId: '', sequence: undefined };
