@@ -40,7 +40,8 @@
  * by connection name (bench/lib/redis-clients.ts); the benchmark's own connections are shown apart.
  *
  * Results are printed and prepended to docs/benchmarks.md, section "Scale" (5 runs kept). Exit 0
- * when goals are missed, 1 when the benchmark failed (agents that did not connect, or dropped).
+ * when goals are missed (and when agents dropped during the idle window: reported), 1 when the
+ * benchmark failed (an agent did not connect, or the agents never were all waiting).
  *
  * Environment (defaults):
  *   BENCH_SCALE_AGENTS=10000           agents per case
@@ -159,7 +160,13 @@ async function connectAll(bridge: Bridge, workers: AgentWorker[], perWorker: Age
   const url = { poll: bridge.legacyUrls[0]!, session: `${bridge.elicitationBaseUrls[0]}/mcp`, stateless: `${bridge.elicitationBaseUrls[0]}/mcp` };
   const results = await Promise.all(workers.map((w, i) => w.request({ cmd: 'connect', group, url, agents: perWorker[i] ?? [], concurrency: params.concurrency, pollTimeoutMs: params.pollTimeoutMs })));
   const failed = results.reduce((sum, r) => sum + r.failed, 0);
-  if (failed > 0) throw new Error(`${failed} agents of ${group} did not connect, e.g.: ${results.flatMap((r) => r.errors).slice(0, 3).join('; ')}`);
+  if (failed > 0)
+    throw new Error(
+      `${failed} agents of ${group} did not connect, e.g.: ${results
+        .flatMap((r) => r.errors)
+        .slice(0, 3)
+        .join('; ')}`,
+    );
 }
 
 const gauge = async (metricsUrl: string, name: string) => sumOfMetric(await fetchMetrics(metricsUrl), name) || 0;
@@ -242,12 +249,22 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     let sessionsMemory: Memory | undefined;
     if (name === 'sessions') {
       // The sessions first, probed alone; then the 2026 agents.
-      await connectAll(bridge, workers, perWorker.map((list) => list.filter((a) => a.kind === 'session')), 'sessions');
+      await connectAll(
+        bridge,
+        workers,
+        perWorker.map((list) => list.filter((a) => a.kind === 'session')),
+        'sessions',
+      );
       await waitIdle(bridge, name, ids, sessions, 0);
       await sleep(params.settleSeconds * 1000);
       sessionsMemory = await probeMemory(replica);
       log(`${name}: ${sessions} sessions open; now ${waits} 2026-07-28 agents`);
-      await connectAll(bridge, workers, perWorker.map((list) => list.filter((a) => a.kind === 'stateless')), 'stateless');
+      await connectAll(
+        bridge,
+        workers,
+        perWorker.map((list) => list.filter((a) => a.kind === 'stateless')),
+        'stateless',
+      );
     } else {
       await connectAll(bridge, workers, perWorker, 'polls');
     }
@@ -258,6 +275,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const settledMemory = await probeMemory(replica);
     const connectionsSettled = await connections(bridge);
     const closedBefore = await gauge(metricsUrl, 'agentbridge_sessions_closed_total');
+    const failedBefore = (await Promise.all(workers.map((w) => w.request({ cmd: 'status' })))).reduce((sum, s) => sum + s.waitErrors, 0);
 
     log(`${name}: idle window of ${params.idleSeconds} s`);
     const idle = await redisWindow(bridge, workers, params.idleSeconds);
@@ -267,12 +285,9 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const endMemory = await probeMemory(replica);
     const connectionsEnd = await connections(bridge);
     const statuses = await Promise.all(workers.map((w) => w.request({ cmd: 'status' })));
-    const waitErrors = statuses.reduce((sum, s) => sum + s.waitErrors, 0);
-    if (closedDuringWindow > 0 || sessionsAfter < sessions || waitErrors > 0) {
-      throw new Error(
-        `${name}: the agents did not stay idle and connected: the replica closed ${closedDuringWindow} sessions during the window, holds ${sessionsAfter} of ${sessions}; ${waitErrors} wait_for_messages calls failed (${statuses.flatMap((s) => s.errors).slice(0, 3).join('; ')})`,
-      );
-    }
+    // A replica that cannot keep up closes sessions and fails polls: a result to report, not a failed run.
+    const dropped = { closedSessions: closedDuringWindow, failedWaits: statuses.reduce((sum, s) => sum + s.waitErrors, 0) - failedBefore, errors: statuses.flatMap((s) => s.errors).slice(0, 3) };
+    if (dropped.closedSessions > 0 || dropped.failedWaits > 0) log(`${name}: during the idle window the replica closed ${dropped.closedSessions} sessions and ${dropped.failedWaits} waits failed (${dropped.errors.join('; ')})`);
 
     const activePairs = Math.max(1, Math.round((params.agents * params.activePercent) / 100 / 2));
     const pairsPerWorker = perWorker.map((list, i) => pairsOf(name, list, Math.floor(activePairs / params.workers) + (i < activePairs % params.workers ? 1 : 0)));
@@ -299,6 +314,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
       active: active!,
       waitingAfter,
       sessionsAfter,
+      dropped,
       connections: [connectionsSettled, connectionsEnd],
       activeAgents: pairs * 2,
       delivery,
