@@ -222,7 +222,7 @@ export function renderScaleReport(info: MachineInfo & { tookSeconds: number; bus
     (c) =>
       figures(c)
         .commands.slice(0, 10)
-        .map(([command, r]) => `${command} ${r.toFixed(1)}`)
+        .map(([command, r]) => `${command.replaceAll('|', '\\|')} ${r.toFixed(1)}`)
         .join(', ') || 'none',
   );
   row(`CPU, % of one core, no agent → idle → active: replica`, (c) => [c.baseline, c.idle, c.active].map((w) => fmtPct(cpuOf(w.cpu, (n) => n === replicaName(c)))).join(' → '));
