@@ -56,13 +56,13 @@
  *   BENCH_QUIET_WAIT_SECONDS=60, BENCH_WRITE_DOCS=1  as in bench/throughput.ts
  */
 import path from 'node:path';
-import { REPO_ROOT, waitFor } from '@agent-bridge/testkit';
+import { REPO_ROOT, waitFor, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { AgentWorker, type AgentKind, type AgentSpec, type ExchangeResult } from './lib/agent-workers.js';
 import { CpuMeter } from './lib/cpu.js';
 import { envNumber, partLog } from './lib/env.js';
 import { callsBetween, commandStats, probeMemory, type Memory } from './lib/idle-cost.js';
-import { fetchMetrics, sumOfMetric } from './lib/observability.js';
+import { sumOfMetric } from './lib/observability.js';
 import { connectionsByProcess, type ConnectionCount } from './lib/redis-clients.js';
 import { BENCH_SERVICE_ENV, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
@@ -169,7 +169,23 @@ async function connectAll(bridge: Bridge, workers: AgentWorker[], perWorker: Age
     );
 }
 
-const gauge = async (metricsUrl: string, name: string) => sumOfMetric(await fetchMetrics(metricsUrl), name) || 0;
+/** The slowest /metrics answer of the replica so far in the case (ms): how responsive it stayed. */
+let slowestScrapeMs = 0;
+/**
+ * A gauge of the replica's /metrics. A replica holding 10,000 agents can take seconds to answer
+ * (fetchMetrics of bench/lib/observability.ts gives up after 5 s), so this waits up to 60 s.
+ */
+async function gauge(metricsUrl: string, name: string): Promise<number> {
+  const startedAt = now();
+  const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(60_000) });
+  if (!response.ok) throw new Error(`GET ${metricsUrl}: HTTP ${response.status}`);
+  const text = await response.text();
+  slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
+  return sumOfMetric(text, name) || 0;
+}
+
+/** Memory of a replica that may be busy: its probe's timers run late on a saturated event loop. */
+const probe = (replica: ServiceHandle) => probeMemory(replica, 60_000);
 
 /** Waits until the replica shows `sessions` sessions (streams open, in presence) and `waits` waiting wait_for_messages calls. */
 async function waitIdle(bridge: Bridge, name: CaseName, ids: string[], sessions: number, waits: number): Promise<void> {
@@ -224,6 +240,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
   const workers: AgentWorker[] = [];
   try {
     info.redis = await redisVersion(bridge);
+    slowestScrapeMs = 0;
     for (let i = 0; i < params.workers; i++) workers.push(AgentWorker.start(i));
     const replica = name === 'polls' ? bridge.legacyPolls[0]! : bridge.elicitations[0]!;
     const metricsUrl = name === 'polls' ? bridge.legacyUrls[0]!.replace(/\/mcp$/, '/metrics') : `${bridge.elicitationBaseUrls[0]}/metrics`;
@@ -242,8 +259,8 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
 
     log(`${name}: Redis window of ${params.baselineSeconds} s with no agent`);
     const baseline = await redisWindow(bridge, workers, params.baselineSeconds);
-    await probeMemory(replica); // the first full GC after start-up releases its garbage; the second measures
-    const baselineMemory = await probeMemory(replica);
+    await probe(replica); // the first full GC after start-up releases its garbage; the second measures
+    const baselineMemory = await probe(replica);
 
     const openedAt = now();
     let sessionsMemory: Memory | undefined;
@@ -257,7 +274,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
       );
       await waitIdle(bridge, name, ids, sessions, 0);
       await sleep(params.settleSeconds * 1000);
-      sessionsMemory = await probeMemory(replica);
+      sessionsMemory = await probe(replica);
       log(`${name}: ${sessions} sessions open; now ${waits} 2026-07-28 agents`);
       await connectAll(
         bridge,
@@ -272,7 +289,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const openSeconds = (now() - openedAt) / 1000;
     log(`${name}: ${params.agents} agents idle (${sessions} sessions, ${waits} waiting polls) after ${openSeconds.toFixed(0)} s`);
     await sleep(params.settleSeconds * 1000);
-    const settledMemory = await probeMemory(replica);
+    const settledMemory = await probe(replica);
     const connectionsSettled = await connections(bridge);
     const closedBefore = await gauge(metricsUrl, 'agentbridge_sessions_closed_total');
     const failedBefore = (await Promise.all(workers.map((w) => w.request({ cmd: 'status' })))).reduce((sum, s) => sum + s.waitErrors, 0);
@@ -282,7 +299,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const waitingAfter = await gauge(metricsUrl, 'agentbridge_waiting_polls');
     const sessionsAfter = await gauge(metricsUrl, 'agentbridge_active_sessions');
     const closedDuringWindow = (await gauge(metricsUrl, 'agentbridge_sessions_closed_total')) - closedBefore;
-    const endMemory = await probeMemory(replica);
+    const endMemory = await probe(replica);
     const connectionsEnd = await connections(bridge);
     const statuses = await Promise.all(workers.map((w) => w.request({ cmd: 'status' })));
     // A replica that cannot keep up closes sessions and fails polls: a result to report, not a failed run.
@@ -318,6 +335,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
       connections: [connectionsSettled, connectionsEnd],
       activeAgents: pairs * 2,
       delivery,
+      slowestScrapeMs,
       clientRss: statuses.reduce((sum, s) => sum + s.rss, 0),
     };
   } finally {

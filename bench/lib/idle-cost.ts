@@ -14,9 +14,9 @@ export interface Memory {
   arrayBuffers: number;
 }
 
-/** Full GC in the service, then its process.memoryUsage() (bench/memory-probe-preload.mjs). */
-export async function probeMemory(service: ServiceHandle): Promise<Memory> {
-  const line = service.waitForLog(/^memory-probe(-error)? /, 10_000, { includeExisting: false });
+/** Full GC in the service, then its process.memoryUsage() (bench/memory-probe-preload.mjs); `timeoutMs` for a busy service's answer. */
+export async function probeMemory(service: ServiceHandle, timeoutMs = 10_000): Promise<Memory> {
+  const line = service.waitForLog(/^memory-probe(-error)? /, timeoutMs, { includeExisting: false });
   process.kill(service.pid, 'SIGUSR2');
   const text = await line;
   if (text.startsWith('memory-probe-error')) throw new Error(`the memory probe of ${service.name} failed: ${text}`);

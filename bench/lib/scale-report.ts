@@ -59,6 +59,8 @@ export interface ScaleCase {
   connections: [ConnectionCount[], ConnectionCount[]];
   activeAgents: number;
   delivery: ExchangeResult;
+  /** The replica's slowest /metrics answer in the case, ms (a saturated event loop answers late). */
+  slowestScrapeMs: number;
   /** RSS of every agent worker together (the client side). */
   clientRss: number;
 }
@@ -267,6 +269,7 @@ export function renderScaleReport(info: MachineInfo & { tookSeconds: number; bus
     'during the idle window: sessions the replica closed / wait_for_messages calls that failed',
     (c) => `${c.dropped.closedSessions} / ${c.dropped.failedWaits}${c.dropped.errors.length > 0 ? ` (${c.dropped.errors.join('; ').replaceAll('|', '/')})` : ''}`,
   );
+  row("the replica's slowest /metrics answer (event loop responsiveness)", (c) => fmtMs(c.slowestScrapeMs));
   row('client processes RSS together', (c) => mb(c.clientRss));
   row('CPU of processes outside the benchmark, % of one core (idle window)', (c) => fmtPct(c.idle.cpu.otherPercent));
   lines.push('', `Machine busy before the run: ${fmtPct(info.busyBefore)}.`);
