@@ -17,6 +17,15 @@ import type { AgentKind, AgentSpec, ConnectResult, ExchangeResult, WorkerCommand
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+/** An error with its cause ("fetch failed" says nothing without its ECONNRESET or UND_ERR_… code). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const message = error instanceof Error ? error.message : String(error);
+  return `${message.slice(0, 200)}${cause ? ` (${cause.code ?? cause.message?.slice(0, 100)})` : ''}`;
+}
+
+const CONNECT_ATTEMPTS = 3;
+
 /** A benchmark message's content: "scale|<tag>|<key>|". */
 const MARK = /scale\|([^|]+)\|([^|]+)\|/;
 
@@ -90,7 +99,7 @@ async function sendLoop(from: Agent, to: string, intervalMs: number): Promise<vo
         state.result.latencies.push(0);
       }
     } catch (error) {
-      const code = error instanceof ToolCallError ? error.code : (error as Error).message.slice(0, 120);
+      const code = error instanceof ToolCallError ? error.code : describe(error).slice(0, 160);
       state.result.refused[code] = (state.result.refused[code] ?? 0) + 1;
     }
   }
@@ -141,7 +150,7 @@ async function waitLoop(agent: Agent, timeoutMs: number): Promise<void> {
     } catch (error) {
       if (agent.stopping) return;
       waitStats.errors++;
-      if (waitStats.messages.size < 5) waitStats.messages.add(`${agent.spec.kind}: ${(error as Error).message.slice(0, 200)}`);
+      if (waitStats.messages.size < 5) waitStats.messages.add(`${agent.spec.kind}: ${describe(error)}`);
       await sleep(1_000);
     } finally {
       waitStats.waiting--;
@@ -164,18 +173,27 @@ async function connectOne(spec: AgentSpec, group: string, url: Record<AgentKind,
 }
 
 async function connectGroup(command: Extract<WorkerCommand, { cmd: 'connect' }>): Promise<ConnectResult> {
-  const result: ConnectResult = { connected: 0, failed: 0, errors: [] };
+  const result: ConnectResult = { connected: 0, failed: 0, retried: 0, errors: [] };
   let next = 0;
   const connector = async () => {
     while (next < command.agents.length) {
       const spec = command.agents[next++]!;
-      try {
-        await connectOne(spec, command.group, command.url, command.pollTimeoutMs);
-        result.connected++;
-      } catch (error) {
-        result.failed++;
-        const message = `${spec.kind} ${spec.id}: ${(error as Error).message.slice(0, 200)}`;
-        if (result.errors.length < 5) result.errors.push(message);
+      // As an agent would, a failed connect is tried again (twice, 1 s apart); each failure is reported.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await connectOne(spec, command.group, command.url, command.pollTimeoutMs);
+          result.connected++;
+          break;
+        } catch (error) {
+          const message = `${spec.kind} ${spec.id}: ${describe(error)}`;
+          if (result.errors.length < 5) result.errors.push(message);
+          if (attempt === CONNECT_ATTEMPTS) {
+            result.failed++;
+            break;
+          }
+          result.retried++;
+          await sleep(1_000);
+        }
       }
     }
   };

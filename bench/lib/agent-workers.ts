@@ -38,8 +38,11 @@ export type WorkerCommand =
 
 export interface ConnectResult {
   connected: number;
+  /** Agents that did not connect at the last attempt. */
   failed: number;
-  /** A few distinct connect errors. */
+  /** Failed attempts that were tried again. */
+  retried: number;
+  /** A few connect errors (of retried attempts too). */
   errors: string[];
 }
 

@@ -42,6 +42,8 @@ export interface ScaleCase {
   waits: number;
   statelessAgents: number;
   openSeconds: number;
+  /** Connect attempts that failed and were tried again. */
+  connectRetries: number;
   baselineMemory: Memory;
   /** Sessions case: after the sessions connected, before the 2026 agents. */
   sessionsMemory: Memory | undefined;
@@ -263,7 +265,7 @@ export function renderScaleReport(info: MachineInfo & { tookSeconds: number; bus
       }`,
   );
   row('… received before send_message returned (counted 0 ms) / 2026 agents via the poll lane', (c) => `${c.delivery.beforeAccepted} / ${c.delivery.pollLane}`);
-  row('seconds for every agent to connect and wait', (c) => c.openSeconds.toFixed(0));
+  row('seconds for every agent to connect and wait / connect attempts that failed and were tried again', (c) => `${c.openSeconds.toFixed(0)} / ${c.connectRetries}`);
   row('replica after the idle window: waiting polls / sessions', (c) => `${c.waitingAfter} / ${c.sessionsAfter}`);
   row(
     'during the idle window: sessions the replica closed / wait_for_messages calls that failed',
