@@ -55,6 +55,7 @@
  *   BENCH_SCALE_TIMEOUT_SECONDS=2400   give up (exit 1) after this long
  *   BENCH_QUIET_WAIT_SECONDS=60, BENCH_WRITE_DOCS=1  as in bench/throughput.ts
  */
+import http from 'node:http';
 import path from 'node:path';
 import { REPO_ROOT, waitFor, type ServiceHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
@@ -169,17 +170,41 @@ async function connectAll(bridge: Bridge, workers: AgentWorker[], perWorker: Age
 
 /** The slowest /metrics answer of the replica so far in the case (ms): how responsive it stayed. */
 let slowestScrapeMs = 0;
+
+/** GET `url` on a connection of its own (no keep-alive socket the replica may close meanwhile), within 60 s. */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: 60_000 }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`GET ${url}: HTTP ${response.statusCode}`))));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within 60 s`)));
+    request.on('error', reject);
+  });
+}
+
 /**
  * A gauge of the replica's /metrics. A replica holding 10,000 agents can take seconds to answer
- * (fetchMetrics of bench/lib/observability.ts gives up after 5 s), so this waits up to 60 s.
+ * (fetchMetrics of bench/lib/observability.ts gives up after 5 s): this waits up to 60 s, and
+ * tries twice more after a connection error, as a Prometheus scrape would at its next interval.
  */
 async function gauge(metricsUrl: string, name: string): Promise<number> {
-  const startedAt = now();
-  const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(60_000) });
-  if (!response.ok) throw new Error(`GET ${metricsUrl}: HTTP ${response.status}`);
-  const text = await response.text();
-  slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
-  return sumOfMetric(text, name) || 0;
+  for (let attempt = 1; ; attempt++) {
+    const startedAt = now();
+    try {
+      const text = await scrape(metricsUrl);
+      slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
+      return sumOfMetric(text, name) || 0;
+    } catch (error) {
+      slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
+      if (attempt === 3) throw error;
+      log(`GET ${metricsUrl} failed (${(error as Error).message}); trying again in 1 s`);
+      await sleep(1_000);
+    }
+  }
 }
 
 /** Memory of a replica that may be busy: its probe's timers run late on a saturated event loop. */
@@ -190,7 +215,7 @@ async function waitIdle(bridge: Bridge, name: CaseName, ids: string[], sessions:
   const metricsUrl = name === 'polls' ? bridge.legacyUrls[0]!.replace(/\/mcp$/, '/metrics') : `${bridge.elicitationBaseUrls[0]}/metrics`;
   // A poll that just returned is not waiting for the few ms until the next one: 0.5 % may be between two.
   const enoughWaits = waits - Math.floor(waits / 200);
-  let seen = { sessions: 0, waits: 0 };
+  const seen = { sessions: 0, waits: 0 };
   await waitFor(
     async () => {
       seen.waits = await gauge(metricsUrl, 'agentbridge_waiting_polls');
@@ -204,7 +229,6 @@ async function waitIdle(bridge: Bridge, name: CaseName, ids: string[], sessions:
   ).catch((error: unknown) => {
     throw new Error(`${error instanceof Error ? error.message : String(error)} (seen ${JSON.stringify(seen)})`);
   });
-  seen = { sessions: 0, waits: 0 };
 }
 
 async function exchange(workers: AgentWorker[], pairsPerWorker: Array<Array<[string, string]>>, tag: string, run: () => Promise<void>): Promise<ExchangeResult> {

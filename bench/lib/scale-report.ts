@@ -102,8 +102,12 @@ messages.**
   one message every 2 s for 30 s while the rest stay idle. Latency = \`send_message\` returned →
   the target client has the message (one clock, the worker's); not received 10 s after the last
   send = lost.
-- The run fails (exit 1) when an agent does not connect or the agents do not stay idle and
-  connected through the window; a missed goal is reported, exit 0.
+- \`INFO commandstats\` counts a script's \`evalsha\` and each command the script runs; the
+  benchmark's own \`INFO\` and \`CLIENT\` calls are left out.
+- A failed connect is tried again (3 attempts, as an agent would; the retries are reported). The
+  run fails (exit 1) when an agent does not connect in 3 attempts, or the agents are not all
+  waiting within 300 s. Sessions the replica closes and waits that fail during the idle window
+  are reported with the results, and so is every missed goal (exit 0).
 
 | variable | default | meaning |
 |---|---|---|
