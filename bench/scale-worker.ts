@@ -17,11 +17,13 @@ import type { AgentKind, AgentSpec, ConnectResult, ExchangeResult, WorkerCommand
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-/** An error with its cause ("fetch failed" says nothing without its ECONNRESET or UND_ERR_… code). */
+/** An error with its deepest cause ("fetch failed" says nothing without its ECONNRESET or UND_ERR_… code). */
 function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  let cause = (error as { cause?: unknown }).cause;
+  for (let depth = 0; depth < 5 && (cause as { cause?: unknown } | undefined)?.cause !== undefined; depth++) cause = (cause as { cause?: unknown }).cause;
   const message = error instanceof Error ? error.message : String(error);
-  return `${message.slice(0, 200)}${cause ? ` (${cause.code ?? cause.message?.slice(0, 100)})` : ''}`;
+  const detail = cause as { code?: string; message?: string } | undefined;
+  return `${message.slice(0, 200)}${detail ? ` (${[detail.code, detail.message?.slice(0, 100)].filter(Boolean).join(': ')})` : ''}`;
 }
 
 const CONNECT_ATTEMPTS = 3;

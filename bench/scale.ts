@@ -65,7 +65,7 @@ import { envNumber, partLog } from './lib/env.js';
 import { callsBetween, commandStats, probeMemory, type Memory } from './lib/idle-cost.js';
 import { sumOfMetric } from './lib/observability.js';
 import { connectionsByProcess, type ConnectionCount } from './lib/redis-clients.js';
-import { BENCH_SERVICE_ENV, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
+import { BENCH_SERVICE_ENV, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { renderScaleReport, verdicts, SCALE_SECTION, SCALE_INTRO, type CaseName, type RedisWindow, type ScaleCase, type ScaleParams } from './lib/scale-report.js';
 import { now, sleep } from './lib/window.js';
@@ -314,6 +314,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     await sleep(params.settleSeconds * 1000);
     const settledMemory = await probe(replica);
     const connectionsSettled = await connections(bridge);
+    const sessionsSettled = await gauge(metricsUrl, 'agentbridge_active_sessions');
     const closedBefore = await gauge(metricsUrl, 'agentbridge_sessions_closed_total');
     const failedBefore = (await Promise.all(workers.map((w) => w.request({ cmd: 'status' })))).reduce((sum, s) => sum + s.waitErrors, 0);
 
@@ -326,7 +327,14 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const connectionsEnd = await connections(bridge);
     const statuses = await Promise.all(workers.map((w) => w.request({ cmd: 'status' })));
     // A replica that cannot keep up closes sessions and fails polls: a result to report, not a failed run.
-    const dropped = { closedSessions: closedDuringWindow, failedWaits: statuses.reduce((sum, s) => sum + s.waitErrors, 0) - failedBefore, errors: statuses.flatMap((s) => s.errors).slice(0, 3) };
+    // agentbridge_sessions_closed_total counts the sessions the replica closed (idle, unresponsive,
+    // replaced), not those whose transport closed: the held count says what is gone.
+    const dropped = {
+      closedSessions: Math.max(closedDuringWindow, sessionsSettled - sessionsAfter),
+      sessionsSettled,
+      failedWaits: statuses.reduce((sum, s) => sum + s.waitErrors, 0) - failedBefore,
+      errors: statuses.flatMap((s) => s.errors).slice(0, 3),
+    };
     if (dropped.closedSessions > 0 || dropped.failedWaits > 0) log(`${name}: during the idle window the replica closed ${dropped.closedSessions} sessions and ${dropped.failedWaits} waits failed (${dropped.errors.join('; ')})`);
 
     const activePairs = Math.max(1, Math.round((params.agents * params.activePercent) / 100 / 2));
@@ -363,6 +371,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
       clientRss: statuses.reduce((sum, s) => sum + s.rss, 0),
     };
   } finally {
+    logServiceWarnings([...bridge.routers, ...bridge.legacyPolls, ...bridge.elicitations], log);
     await Promise.all(workers.map((w) => w.stop()));
     await bridge.stop();
   }
