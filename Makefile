@@ -6,7 +6,7 @@ NODE_TS := node --conditions=agentbridge-source --import tsx
 UNIT_TESTS := $(shell find libs services tools charts bench scripts -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 E2E_TESTS := $(shell find e2e -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
-.PHONY: up test deps typecheck lint format check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts
+.PHONY: up test deps typecheck lint format check-layers build test-unit test-e2e bench bench-throughput bench-observability bench-noisy bench-sessions bench-durability bench-restarts bench-scale
 
 deps:
 	@scripts/ensure-deps.sh
@@ -60,6 +60,8 @@ test: deps typecheck lint check-layers build
 # against everysec, the stall a client sees when a replica gets SIGTERM or kill -9 (about 8 min).
 # `make bench BENCH_PARTS=startup`: start-up time and memory of bridgectl and a router, from the
 # sources and compiled (issue 12; about a minute).
+# `make bench BENCH_PARTS=scale` (or `make bench-scale`): 10,000 agents long-polling on one
+# legacy-poll replica, then 10,000 modern agents on one elicitation replica (issue 16; about 12 min).
 BENCH_PARTS ?= throughput observability
 
 bench: deps
@@ -72,7 +74,8 @@ bench: deps
 	    durability) $(NODE_TS) bench/durability.ts ;; \
 	    restarts) $(NODE_TS) bench/restart-stall.ts ;; \
 	    startup) $(NODE_TS) bench/startup.ts ;; \
-	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts, startup)" >&2; exit 2 ;; \
+	    scale) $(NODE_TS) bench/scale.ts ;; \
+	    *) echo "unknown BENCH_PARTS entry: $$part (throughput, observability, noisy, sessions, durability, restarts, startup, scale)" >&2; exit 2 ;; \
 	  esac; \
 	done
 
@@ -93,6 +96,9 @@ bench-durability: deps
 
 bench-restarts: deps
 	@$(NODE_TS) bench/restart-stall.ts
+
+bench-scale: deps
+	@$(NODE_TS) bench/scale.ts
 
 # Kubernetes packaging (docs/deployment.md). One image for every service (Dockerfile); the chart in
 # charts/agent-bridge, linted with each environment's values and packaged into dist/charts/.

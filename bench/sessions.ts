@@ -46,7 +46,7 @@
  *   BENCH_QUIET_WAIT_SECONDS=60, BENCH_WRITE_DOCS=1  as in bench/throughput.ts
  */
 import path from 'node:path';
-import { REPO_ROOT, waitFor, type AgentClient, type ServiceHandle } from '@agent-bridge/testkit';
+import { REPO_ROOT, waitFor, type AgentClient } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
 import { connectModernAgent, startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { CpuMeter, type CpuReport } from './lib/cpu.js';
@@ -54,6 +54,7 @@ import { envNumber, partLog } from './lib/env.js';
 import { now, sleep } from './lib/window.js';
 import { fetchMetrics, sumOfMetric } from './lib/observability.js';
 import { BENCH_SERVICE_ENV, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
+import { callsBetween, commandStats, memoryOf, probeMemory, usedMemory, type Memory } from './lib/idle-cost.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { fmtPct } from './lib/stats.js';
 
@@ -87,14 +88,6 @@ const log = partLog('bench-sessions');
 
 type CaseName = 'one' | 'many';
 
-interface Memory {
-  rss: number;
-  heapTotal: number;
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-}
-
 interface RedisWindow {
   seconds: number;
   calls: Map<string, number>;
@@ -119,23 +112,6 @@ interface CaseResult {
   closedDuringWindow: number;
 }
 
-/** Full GC in the replica, then its process.memoryUsage() (bench/memory-probe-preload.mjs). */
-async function probeMemory(replica: ServiceHandle): Promise<Memory> {
-  const line = replica.waitForLog(/^memory-probe(-error)? /, 10_000, { includeExisting: false });
-  process.kill(replica.pid, 'SIGUSR2');
-  const text = await line;
-  if (text.startsWith('memory-probe-error')) throw new Error(`the replica's memory probe failed: ${text}`);
-  return JSON.parse(text.slice('memory-probe '.length)) as Memory;
-}
-
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
-  const calls = new Map<string, number>();
-  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1]!, Number(match[2]));
-  return calls;
-}
-
-const usedMemory = async (redis: Redis) => Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1] ?? Number.NaN);
-
 /** Redis calls by command over `seconds` (the benchmark's own INFO calls left out), and the replica's CPU meanwhile. */
 async function redisWindow(bridge: Bridge, redis: Redis, seconds: number): Promise<RedisWindow> {
   const meter = new CpuMeter([
@@ -151,12 +127,7 @@ async function redisWindow(bridge: Bridge, redis: Redis, seconds: number): Promi
   const cpu = meter.stop();
   const after = await commandStats(redis);
   const measured = (now() - startedAt) / 1000;
-  const calls = new Map<string, number>();
-  for (const [name, count] of after) {
-    if (name === 'info') continue;
-    const delta = count - (before.get(name) ?? 0);
-    if (delta > 0) calls.set(name, delta);
-  }
+  const calls = callsBetween(before, after);
   return { seconds: measured, calls, totalCalls: [...calls.values()].reduce((a, b) => a + b, 0), usedMemory: await usedMemory(redis), cpu };
 }
 
@@ -290,15 +261,6 @@ function perSession(c: CaseResult) {
     redisBytes: (c.idle.usedMemory - c.baseline.usedMemory) / c.sessions,
   };
 }
-
-/**
- * Memory the process holds: RSS less the free part of the V8 heap (heapTotal − heapUsed). How much
- * free heap V8 keeps reserved follows its sizing heuristics (it grows the heap ahead of allocation
- * and shrinks it again seconds after allocation stops), not what the sessions hold, and it moves
- * RSS by tens of MB either way between two probes; what is left is the live heap plus everything
- * outside it (sockets, HTTP parsers, buffers, malloc).
- */
-const memoryOf = (m: Memory, key: keyof Memory | 'held') => (key === 'held' ? m.rss - (m.heapTotal - m.heapUsed) : m[key]);
 
 /** The goal is on held memory at the end of the idle window, after the sessions lived through pings and heartbeats. */
 const passes = (c: CaseResult) => perSession(c).heldEnd <= GOAL_BYTES_PER_SESSION;
