@@ -98,7 +98,8 @@ describe('the observability stack: dashboards and alert rules against a real Pro
       legacyPolls: 1,
       elicitations: 1,
       // Audit (unaccounted, active agents, backlog) twice a second; a message unread for 2 s counts as unaccounted.
-      env: { AUDIT_INTERVAL_MS: '500', MESSAGE_DEADLINE_MS: '2000' },
+      // The inventory's counts (its panels) are written every USAGE_FLUSH_INTERVAL_MS: 5 minutes by default.
+      env: { AUDIT_INTERVAL_MS: '500', MESSAGE_DEADLINE_MS: '2000', USAGE_FLUSH_INTERVAL_MS: '500' },
       flags: { 'elicitation.enabled': 'true', 'elicitation.agents': 'modern,silent,drill', elicitationTimeoutMs: '1000', autoFallback: 'true' },
     });
     alertmanager = await alertmanagerStarting;

@@ -49,7 +49,7 @@ describe('reshard', () => {
   test("every agent's keys move to its shard under the new count: cursors, sequence numbers, idempotency keys and the inventory carry over", async () => {
     const cursors = await drainedTraffic();
     const before = new Map(await Promise.all(AGENTS.map(async (agent) => [agent, await store.mailboxState(agent)] as const)));
-    assert.deepEqual(await reshardBlockers(redis, from), []);
+    assert.deepEqual(await reshardBlockers(store, redis, from), []);
     const dry = await reshardStore(redis, from, 16, { dryRun: true });
     assert.equal(await redis.hget(from.layout(), 'shard_count'), null, 'a dry run changes nothing');
     const report = await reshardStore(redis, from, 16);
@@ -83,7 +83,7 @@ describe('reshard', () => {
     await store.append({ envelope: envelope('ann', 'bo', 'not routed yet') });
     await store.heartbeatRouter('router-1', 60_000);
     await store.heartbeatPushHolder('elicitation-1-ab', 60_000);
-    const blockers = await reshardBlockers(redis, from);
+    const blockers = await reshardBlockers(store, redis, from);
     assert.ok(
       blockers.some((b) => /router replicas are running \(router-1\)/.test(b)),
       blockers.join('; '),

@@ -8,8 +8,8 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
-import { fieldMap } from './entry-codec.js';
-import { Keys, ROUTER_GROUP } from './keys.js';
+import { Keys } from './keys.js';
+import type { ActivityStore } from './store.js';
 
 /** The shapes of an agent's own keys after `<prefix>:{sN}:` (the agent id has no ':'; what follows it may). */
 const AGENT_KEY = /^(lane:poll|lane:push|mailbox|presence|quota|sends|pushlease|pushfence|usage:seen|usage:day|idem):([A-Za-z0-9][A-Za-z0-9._-]{0,127})(:.*)?$/;
@@ -32,7 +32,7 @@ export interface ReshardReport {
  * Why the store cannot be resharded now (empty: it can): a live router, elicitation replica or push
  * holder, or anything accepted and not yet delivered and acknowledged.
  */
-export async function reshardBlockers(redis: RedisClient, keys: Keys): Promise<string[]> {
+export async function reshardBlockers(store: Pick<ActivityStore, 'shardCensus'>, redis: RedisClient, keys: Keys): Promise<string[]> {
   const blockers: string[] = [];
   const now = Date.now();
   const routers = await redis.zrangebyscore(keys.routerMembers(), now, '+inf');
@@ -47,16 +47,14 @@ export async function reshardBlockers(redis: RedisClient, keys: Keys): Promise<s
   if (replicas.length > 0) blockers.push(`elicitation replicas are registered (${replicas.map(([id]) => id).join(', ')}): stop every service first`);
   const holders = await scanKeys(redis, `${keys.prefix}:{control}:push:holder:*`);
   if (holders.length > 0) blockers.push(`${holders.length} elicitation process(es) still hold push leases: stop every service first`);
+  // The census's backlog (what the routers' own shard census counts): not routed, on push lanes, and
+  // delivered to a poll lane but not acknowledged; all of it is in the ledger's open set.
   for (const shard of keys.allShards()) {
-    const events = keys.events(shard);
-    const [length, groups] = await Promise.all([redis.xlen(events), routerGroups(redis, events)]);
-    const router = groups.find((group) => group.name === ROUTER_GROUP);
-    const unrouted = length === 0 ? 0 : router ? Number(router.pending ?? 0) + (router.lag === null || router.lag === undefined ? length : Number(router.lag)) : length;
-    if (unrouted > 0) blockers.push(`shard ${shard} has ${unrouted} accepted message(s) not routed yet`);
-    const open = await redis.zcard(keys.openMessages(shard));
+    const { backlog } = await store.shardCensus(shard, now);
+    if (backlog.events > 0) blockers.push(`shard ${shard} has ${backlog.events} accepted message(s) not routed yet`);
+    const open = backlog.events + backlog.push + backlog.poll;
     if (open > 0) blockers.push(`shard ${shard} has ${open} message(s) not delivered and acknowledged yet`);
-    const pushing = await redis.scard(keys.pushAgents(shard));
-    if (pushing > 0) blockers.push(`shard ${shard} has ${pushing} agent(s) with push-lane entries`);
+    if (backlog.push > 0) blockers.push(`shard ${shard} has ${backlog.push} message(s) on push lanes`);
   }
   return blockers;
 }
@@ -131,7 +129,7 @@ async function moveKey(redis: RedisClient, key: string, destination: string): Pr
 
 /** Every key matching `pattern`, on every primary of a cluster. */
 async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const nodes: Redis[] = 'nodes' in redis && typeof (redis as Cluster).nodes === 'function' && (redis as Cluster).isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+  const nodes: Redis[] = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
   const found: string[] = [];
   for (const node of nodes) {
     let cursor = '0';
@@ -142,15 +140,6 @@ async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> 
     } while (cursor !== '0');
   }
   return [...new Set(found)];
-}
-
-async function routerGroups(redis: RedisClient, events: string): Promise<Array<Record<string, unknown>>> {
-  try {
-    return ((await redis.xinfo('GROUPS', events)) as unknown[][]).map((group) => fieldMap(group));
-  } catch (error) {
-    if (/no such key/i.test((error as Error).message)) return [];
-    throw error;
-  }
 }
 
 function escapeRegExp(text: string): string {

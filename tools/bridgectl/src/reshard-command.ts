@@ -9,12 +9,12 @@ import { EXIT, UsageError, type Output } from './common.js';
 export async function reshardCommand(to: unknown, dryRun: boolean, json: boolean, open: () => Promise<OpenedEventStore>, io: Output): Promise<number> {
   const count = typeof to === 'string' && /^\d+$/.test(to) ? Number(to) : NaN;
   if (!Number.isInteger(count) || count < 1 || count > 4096) throw new UsageError('reshard needs --to <shard count>, a whole number from 1 to 4096');
-  const { redis, keys } = await open();
+  const { store, redis, keys } = await open();
   if (count === keys.shardCount) {
     io.err(`bridgectl: the store already has ${count} shards (SHARD_COUNT); nothing to do\n`);
     return EXIT.nothing;
   }
-  const blockers = await reshardBlockers(redis, keys);
+  const blockers = await reshardBlockers(store, redis, keys);
   if (blockers.length > 0) {
     io.err(
       `bridgectl: cannot change the shard count now:\n${blockers.map((b) => `  - ${b}\n`).join('')}Switch read-only mode on, wait for a backlog of 0, stop every service, then run this again (docs/operations.md, "Changing the shard count").\n`,

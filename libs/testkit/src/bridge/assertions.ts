@@ -55,8 +55,10 @@ async function storeSnapshot(bridge: Bridge, redis: Redis): Promise<StoreSnapsho
   for (const shard of shards) pipeline.xlen(bridge.store.keys.events(shard));
   const replies = (await pipeline.exec()) ?? [];
   for (const [error] of replies) if (error) throw error;
-  // The legacy inventory's usage counters (usage:*) count every call, refused ones too: they are not what a call stores.
-  const dbsize = Number(replies[0]![1]) - (await redis.keys(`${bridge.store.keys.prefix}:*:usage:*`)).length;
+  // The legacy inventory's usage counters (usage:*) and the census's activity sets (activity:*) note
+  // every call, refused ones too, and are written in batches a moment later: not what a call stores.
+  const sightings = await Promise.all(['usage', 'activity'].map((kind) => redis.keys(`${bridge.store.keys.prefix}:*:${kind}:*`)));
+  const dbsize = Number(replies[0]![1]) - sightings.flat().length;
   let eventsLength = 0;
   for (let i = 1; i < replies.length; i++) eventsLength += Number(replies[i]![1]);
   // XLEN alone can hide an append that a trim undid; entries-added only ever grows.
