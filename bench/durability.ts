@@ -1,6 +1,7 @@
 /**
  * Durability benchmark (`make bench BENCH_PARTS=durability`): what Redis `appendfsync always` costs
- * against `everysec` (issue 11, item 9), on the usual rings of bench/lib/rings.ts at peak: N agents,
+ * against `everysec` (issue 11, item 9), and what waiting for a replica's acknowledgement costs
+ * (`REDIS_WAIT_REPLICAS=1`, issue 16 item 2), on the usual rings of bench/lib/rings.ts at peak: N agents,
  * each sending to the next with send_message on the legacy endpoint (closed loop), received by
  * wait_for_messages loops (legacy ring) or as elicitation/create pushes (elicitation ring).
  *
@@ -9,10 +10,19 @@
  * between windows with CONFIG SET appendfsync (checked with CONFIG GET before each window): both arms
  * run on the same processes, the same data directory and the same disk, warm, so the policy is the
  * only difference. (Redis reads the policy at every AOF write, so switching it at run time is the
- * same as starting with it.) Per ring, BENCH_DURABILITY_ROUNDS rounds of an everysec and an always
- * window in ABBA order (everysec, always; always, everysec; …) against the drift of a shared
- * machine; the comparison is between the medians over the rounds. Cost = 1 − always ÷ everysec
- * messages/s, and the growth of p50 / p99 latency (send accepted → received).
+ * same as starting with it.)
+ *
+ * The WAIT arm: the bench Redis has a replica (a second redis-server with --replicaof, attached
+ * before the first window and checked connected before each WAIT window), and a second legacy-poll
+ * replica runs with REDIS_WAIT_REPLICAS=1 (the setting is read at start, so it cannot be switched
+ * at run time): the WAIT windows send through it, with `appendfsync everysec`; the receivers are the
+ * same. The replica is attached in every arm, so the wait itself is the only difference between the
+ * everysec and the WAIT windows.
+ *
+ * Per ring, BENCH_DURABILITY_ROUNDS rounds of an everysec, an always and a WAIT window in ABBA order
+ * (everysec, always, wait; wait, always, everysec; …) against the drift of a shared machine; the
+ * comparison is between the medians over the rounds. Cost = 1 − arm ÷ everysec messages/s, and the
+ * growth of p50 / p99 latency (send accepted → received) and of the send_message call.
  *
  * Besides, a probe of the disk under the data directory: BENCH_DURABILITY_FSYNC_PROBES writes of
  * 4 KiB each followed by fsync, timed (what one `always` write waits for, at least), and the
@@ -26,6 +36,7 @@
  *   BENCH_DURABILITY_ROUND_SECONDS=10 (or BENCH_ROUND_SECONDS)  measured seconds of each window
  *   BENCH_DURABILITY_WARMUP_SECONDS=2                  warm-up before each window
  *   BENCH_DURABILITY_ELICITATION=1                     0: the legacy ring only
+ *   BENCH_DURABILITY_WAIT=1                            0: no replica and no WAIT arm
  *   BENCH_DURABILITY_FSYNC_PROBES=200                  writes + fsync of the disk probe (0: none)
  *   BENCH_DURABILITY_TIMEOUT_SECONDS=420               give up (exit 1) after this long
  *   BENCH_AGENTS=16, BENCH_CONTENT_BYTES=200, BENCH_DRAIN_SECONDS=10, BENCH_QUIET_WAIT_SECONDS=60,
@@ -33,15 +44,15 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@agent-bridge/testkit';
 import type { Redis } from 'ioredis';
+import { REPO_ROOT, startRedis, waitFor, type AgentClient, type RedisServerHandle } from '@agent-bridge/testkit';
 import { startBridge, type Bridge } from '@agent-bridge/testkit/bridge';
 import { envNumber, partLog, ringBenchSettings } from './lib/env.js';
 import { PushReceivers } from './lib/receivers.js';
 import { now } from './lib/window.js';
 import { CONTENTION_LIMIT_PERCENT } from './lib/report.js';
 import { deliveredRate, latencyP50, latencyP99 } from './lib/results.js';
-import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol } from './lib/rings.js';
+import { clientTracker, ringIds, runRingWindow, startLegacyRing, startPushRing, windowsOf, type ArmWindow, type Ring, type RingProtocol, type Track } from './lib/rings.js';
 import { abbaOrder, BENCH_SERVICE_ENV, contentionNote, describeMachine, logServiceWarnings, machineInfo, QuietGuard, redisVersion, runBenchmark, type MachineInfo } from './lib/run.js';
 import { BENCHMARKS_DOC, MAX_RUNS_KEPT, writeSectionRunToDocs } from './lib/runs-doc.js';
 import { distribution, fmtMs, fmtPct, fmtRate, median } from './lib/stats.js';
@@ -52,6 +63,7 @@ const params = {
   roundSeconds: envNumber(['BENCH_DURABILITY_ROUND_SECONDS', 'BENCH_ROUND_SECONDS'], 10, 1),
   warmupSeconds: envNumber('BENCH_DURABILITY_WARMUP_SECONDS', 2, 0),
   elicitation: process.env.BENCH_DURABILITY_ELICITATION !== '0',
+  wait: process.env.BENCH_DURABILITY_WAIT !== '0',
   fsyncProbes: Math.floor(envNumber('BENCH_DURABILITY_FSYNC_PROBES', 200, 0)),
   timeoutSeconds: envNumber('BENCH_DURABILITY_TIMEOUT_SECONDS', 420, 10),
   retries: Math.floor(envNumber('BENCH_RETRIES', 2, 0)),
@@ -63,9 +75,12 @@ const SECTION = { heading: '## Durability', mark: '<!-- bench-durability-run -->
 const log = partLog('bench-durability');
 
 type Protocol = RingProtocol;
+/** The Redis fsync policy of a window, or `wait`: everysec, sent through the legacy-poll that waits for a replica. */
+type Arm = 'everysec' | 'always' | 'wait';
 type Policy = 'everysec' | 'always';
+const ARM_NAME: Record<Arm, string> = { everysec: 'everysec', always: 'always', wait: 'WAIT 1 (everysec)' };
 
-interface Window extends ArmWindow<Policy> {
+interface Window extends ArmWindow<Arm> {
   /** INFO persistence aof_delayed_fsync over the window (everysec: writes that waited for a slow fsync). */
   delayedFsyncs: number;
 }
@@ -115,58 +130,96 @@ function probeFsync(dir: string, count: number): number[] {
   return durations;
 }
 
+// ------------------------------------------------------------------ the replica
+
+/** A replica of the bench Redis (AOF on, as the primary's), resolved once its link to the primary is up. */
+async function startReplicaOf(primary: RedisServerHandle): Promise<RedisServerHandle> {
+  const replica = await startRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  const client = replica.client();
+  try {
+    await waitFor(async () => /^master_link_status:up/m.test(await client.info('replication')), { timeoutMs: 30_000, description: 'the replica to finish its first sync with the bench Redis' });
+  } finally {
+    client.disconnect();
+  }
+  return replica;
+}
+
+/** Throws unless the primary has a connected replica (a WAIT window without one would only time out). */
+async function assertReplicaConnected(primary: Redis): Promise<void> {
+  const connected = Number(/^connected_slaves:(\d+)/m.exec(await primary.info('replication'))?.[1] ?? 0);
+  if (connected < 1) throw new Error(`the bench Redis has ${connected} connected replicas: the WAIT window needs one (is the replica's redis-server still up?)`);
+}
+
+/** Legacy-endpoint senders for `ids` on the legacy-poll replica `replica` of the bridge. */
+async function connectSenders(bridge: Bridge, ids: string[], replica: number, track: Track): Promise<AgentClient[]> {
+  const senders: AgentClient[] = [];
+  for (const agent of ids) senders.push(track(await bridge.connect(agent, replica)));
+  return senders;
+}
+
+/** `ring` with its senders on the waiting legacy-poll: the same receivers, that legacy-poll metered instead of the first. */
+function waitingRing(ring: Ring, senders: AgentClient[], pid: number | undefined): Ring {
+  return { ...ring, senders, services: ring.services.map(([name, p]) => [name, name === 'legacy-poll' ? pid : p]) };
+}
+
 // ------------------------------------------------------------------ report
 
 interface Outcome {
   protocol: Protocol;
-  everysec: Window[];
-  always: Window[];
-  /** 1 − always ÷ everysec messages/s (medians). */
-  cost: number;
+  windows: Record<Arm, Window[]>;
+  /** 1 − arm ÷ everysec messages/s (medians); NaN for an arm that did not run. */
+  cost: Record<Exclude<Arm, 'everysec'>, number>;
 }
 
-function outcomeOf(protocol: Protocol, windows: Window[]): Outcome {
-  const everysec = windowsOf(windows, protocol, 'everysec');
-  const always = windowsOf(windows, protocol, 'always');
-  return { protocol, everysec, always, cost: 1 - median(always.map((w) => deliveredRate(w.result))) / median(everysec.map((w) => deliveredRate(w.result))) };
+function outcomeOf(protocol: Protocol, all: Window[]): Outcome {
+  const windows = { everysec: windowsOf(all, protocol, 'everysec'), always: windowsOf(all, protocol, 'always'), wait: windowsOf(all, protocol, 'wait') };
+  const rate = (ws: Window[]) => (ws.length > 0 ? median(ws.map((w) => deliveredRate(w.result))) : Number.NaN);
+  const costOf = (ws: Window[]) => 1 - rate(ws) / rate(windows.everysec);
+  return { protocol, windows, cost: { always: costOf(windows.always), wait: costOf(windows.wait) } };
 }
 
 const growth = (a: number, b: number) => `${b >= a ? '+' : ''}${fmtMs(b - a).replace(' ms', '')} ms (${fmtPct(((b - a) / a) * 100)})`;
 
+/** One heading's worth: `legacy 2 %, elicitation 0 %`. */
+const costs = (outcomes: Outcome[], arm: Exclude<Arm, 'everysec'>) => outcomes.map((o) => `${o.protocol} ${fmtPct(o.cost[arm] * 100)}`).join(', ');
+
 function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSeconds: number; filesystem: string; fsync: number[] }, outcomes: Outcome[]): string {
   const lines: string[] = [];
-  lines.push(`### ${info.date} — appendfsync always costs ${outcomes.map((o) => `${o.protocol} ${fmtPct(o.cost * 100)}`).join(', ')} of messages/s against everysec`, '');
+  const arms: Arm[] = params.wait ? ['everysec', 'always', 'wait'] : ['everysec', 'always'];
+  lines.push(`### ${info.date} — appendfsync always costs ${costs(outcomes, 'always')} of messages/s against everysec${params.wait ? `; WAIT for 1 replica costs ${costs(outcomes, 'wait')}` : ''}`, '');
   const fsync = distribution(info.fsync);
   lines.push(
     `Machine: ${describeMachine(info)}; Redis data directory on ${info.filesystem}` +
       (info.fsync.length > 0 ? `; 4 KiB write + fsync there: p50 ${fmtMs(fsync.p50)}, p99 ${fmtMs(fsync.p99)} (${info.fsync.length} probes)` : '') +
-      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of an everysec and an always window, ABBA order, ` +
-      `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one legacy-poll, one elicitation), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
+      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of an ${arms.map((a) => ARM_NAME[a]).join(', an ')} window, ABBA order, ` +
+      `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one elicitation, one legacy-poll${params.wait ? ' and one more with REDIS_WAIT_REPLICAS=1 that the WAIT windows send through; the bench Redis has one replica, attached in every arm' : ''}), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
   );
-  const contention = Math.max(...outcomes.flatMap((o) => [...o.everysec, ...o.always].map((w) => w.result.cpu.otherPercent)));
+  const contention = Math.max(...outcomes.flatMap((o) => arms.flatMap((a) => o.windows[a]).map((w) => w.result.cpu.otherPercent)));
   lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
-  lines.push('', '| measure | everysec | always | always against everysec |', '|---|---|---|---|');
-  const rounds = (ws: Window[], render: (w: Window) => string) => ws.map(render).join(' / ');
+  const against = arms.slice(1);
+  lines.push('', `| measure | ${arms.map((a) => ARM_NAME[a]).join(' | ')} | ${against.map((a) => `${ARM_NAME[a]} against everysec`).join(' | ')} |`, `|---|${arms.map(() => '---|').join('')}${against.map(() => '---|').join('')}`);
+  const rounds = (ws: Window[], show: (w: Window) => string) => ws.map(show).join(' / ');
   for (const o of outcomes) {
-    const rate = (ws: Window[]) => median(ws.map((w) => deliveredRate(w.result)));
-    const p50 = (ws: Window[]) => median(ws.map((w) => latencyP50(w.result)));
-    const p99 = (ws: Window[]) => median(ws.map((w) => latencyP99(w.result)));
-    lines.push(
-      `| ${o.protocol} ring messages/s, median | ${fmtRate(rate(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtRate(deliveredRate(w.result)))}) | ${fmtRate(rate(o.always))} (rounds ${rounds(o.always, (w) => fmtRate(deliveredRate(w.result)))}) | **cost ${fmtPct(o.cost * 100)}** |`,
-    );
-    lines.push(`| ${o.protocol} latency p50, median | ${fmtMs(p50(o.everysec))} | ${fmtMs(p50(o.always))} | ${growth(p50(o.everysec), p50(o.always))} |`);
-    lines.push(
-      `| ${o.protocol} latency p99, median | ${fmtMs(p99(o.everysec))} (rounds ${rounds(o.everysec, (w) => fmtMs(latencyP99(w.result)))}) | ${fmtMs(p99(o.always))} (rounds ${rounds(o.always, (w) => fmtMs(latencyP99(w.result)))}) | ${growth(p99(o.everysec), p99(o.always))} |`,
-    );
-    const sendP99 = (ws: Window[]) => median(ws.map((w) => distribution(w.result.sendCalls).p99));
-    lines.push(`| ${o.protocol} send_message call p99, median | ${fmtMs(sendP99(o.everysec))} | ${fmtMs(sendP99(o.always))} | ${growth(sendP99(o.everysec), sendP99(o.always))} |`);
-    const redisCpu = (ws: Window[]) => median(ws.map((w) => w.result.cpu.processes.find((p) => p.name === 'redis-server')?.percent ?? Number.NaN));
-    const redisSys = (ws: Window[]) => median(ws.map((w) => w.result.cpu.processes.find((p) => p.name === 'redis-server')?.sysPercent ?? Number.NaN));
-    lines.push(`| ${o.protocol} redis-server CPU (of it kernel), % of one core, median | ${fmtPct(redisCpu(o.everysec))} (${fmtPct(redisSys(o.everysec))}) | ${fmtPct(redisCpu(o.always))} (${fmtPct(redisSys(o.always))}) | |`);
-    const lost = (ws: Window[]) => ws.reduce((a, w) => a + w.result.lost, 0);
-    const delayed = (ws: Window[]) => ws.reduce((a, w) => a + w.delayedFsyncs, 0);
-    lines.push(`| ${o.protocol} messages lost / aof_delayed_fsync, all rounds | ${lost(o.everysec)} / ${delayed(o.everysec)} | ${lost(o.always)} / ${delayed(o.always)} | |`);
-    lines.push(`| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${fmtPct(median(o.everysec.map((w) => w.result.cpu.machineBusyPercent)))} | ${fmtPct(median(o.always.map((w) => w.result.cpu.machineBusyPercent)))} | |`);
+    /** A row: per arm the median of `value` over its windows (and each round's when `perRound`), then each arm's growth against everysec (or `compare`). */
+    const row = (measure: string, value: (w: Window) => number, format: (v: number) => string, compare: (arm: Exclude<Arm, 'everysec'>, base: number, v: number) => string, perRound = false) => {
+      const medians = arms.map((a) => median(o.windows[a].map(value)));
+      const cells = arms.map((a, i) => `${format(medians[i]!)}${perRound ? ` (rounds ${rounds(o.windows[a], (w) => format(value(w)))})` : ''}`);
+      lines.push(`| ${o.protocol} ${measure} | ${cells.join(' | ')} | ${against.map((a, i) => compare(a, medians[0]!, medians[i + 1]!)).join(' | ')} |`);
+    };
+    const cost = (arm: Exclude<Arm, 'everysec'>) => `**cost ${fmtPct(o.cost[arm] * 100)}**`;
+    const grown = (_: Exclude<Arm, 'everysec'>, base: number, v: number) => growth(base, v);
+    row('ring messages/s, median', (w) => deliveredRate(w.result), fmtRate, cost, true);
+    row('latency p50, median', (w) => latencyP50(w.result), fmtMs, grown);
+    row('latency p99, median', (w) => latencyP99(w.result), fmtMs, grown, true);
+    row('send_message call p50, median', (w) => distribution(w.result.sendCalls).p50, fmtMs, grown);
+    row('send_message call p99, median', (w) => distribution(w.result.sendCalls).p99, fmtMs, grown);
+    const redis = (w: Window) => w.result.cpu.processes.find((p) => p.name === 'redis-server');
+    const cpuCells = arms.map((a) => `${fmtPct(median(o.windows[a].map((w) => redis(w)?.percent ?? Number.NaN)))} (${fmtPct(median(o.windows[a].map((w) => redis(w)?.sysPercent ?? Number.NaN)))})`);
+    lines.push(`| ${o.protocol} redis-server CPU (of it kernel), % of one core, median | ${cpuCells.join(' | ')} |${against.map(() => ' |').join('')}`);
+    const total = (ws: Window[], value: (w: Window) => number) => ws.reduce((a, w) => a + value(w), 0);
+    const lossCells = arms.map((a) => `${total(o.windows[a], (w) => w.result.lost)} / ${total(o.windows[a], (w) => w.result.sendErrors)} / ${total(o.windows[a], (w) => w.delayedFsyncs)}`);
+    lines.push(`| ${o.protocol} messages lost / failed sends / aof_delayed_fsync, all rounds | ${lossCells.join(' | ')} |${against.map(() => ' |').join('')}`);
+    lines.push(`| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${arms.map((a) => fmtPct(median(o.windows[a].map((w) => w.result.cpu.machineBusyPercent)))).join(' | ')} |${against.map(() => ' |').join('')}`);
   }
   lines.push('', `Machine busy before the run: ${fmtPct(info.busyBefore)}. Windows re-run for contention: ${info.reruns}.`);
   return lines.join('\n');
@@ -179,10 +232,12 @@ async function main(): Promise<void> {
   const info = machineInfo();
   const legacyIds = ringIds('durable-agent', params.agents);
   const modernIds = ringIds('durable-modern', params.agents);
-  log(`${params.agents} agents per ring, ${params.rounds} rounds × (everysec, always) × ${params.roundSeconds} s`);
+  const arms: Arm[] = params.wait ? ['everysec', 'always', 'wait'] : ['everysec', 'always'];
+  log(`${params.agents} agents per ring, ${params.rounds} rounds × (${arms.join(', ')}) × ${params.roundSeconds} s`);
   const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
   const { track, closeAll } = clientTracker();
   let bridge: Bridge | undefined;
+  let replica: RedisServerHandle | undefined;
   let redis: Redis | undefined;
   try {
     bridge = await startBridge({
@@ -198,22 +253,30 @@ async function main(): Promise<void> {
     info.redis = await redisVersion(b);
     const filesystem = filesystemOf(b.redis.dataDir);
     const fsync = params.fsyncProbes > 0 ? probeFsync(b.redis.dataDir, params.fsyncProbes) : [];
-    const rings: Array<[Protocol, Ring]> = [['legacy', await startLegacyRing(b, legacyIds, POLL, track)]];
-    if (params.elicitation) rings.push(['elicitation', await startPushRing(b, modernIds, new PushReceivers(), track)]);
+    // The waiting legacy-poll (legacyUrls[1]) and the replica it waits for.
+    const waiting = params.wait ? await b.startLegacyPoll('legacy-poll-wait', undefined, { REDIS_WAIT_REPLICAS: '1' }) : undefined;
+    if (params.wait) replica = await startReplicaOf(b.redis);
+    const rings: Array<[Protocol, Ring, Ring | undefined]> = [];
+    const legacy = await startLegacyRing(b, legacyIds, POLL, track);
+    rings.push(['legacy', legacy, waiting ? waitingRing(legacy, await connectSenders(b, legacyIds, 1, track), waiting.pid) : undefined]);
+    if (params.elicitation) {
+      const push = await startPushRing(b, modernIds, new PushReceivers(), track);
+      rings.push(['elicitation', push, waiting ? waitingRing(push, await connectSenders(b, modernIds, 1, track), waiting.pid) : undefined]);
+    }
 
     const busyBefore = await guard.waitQuiet();
     const windows: Window[] = [];
     const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
-    for (const [protocol, ring] of rings) {
+    for (const [protocol, ring, waitRing] of rings) {
       for (let round = 0; round < params.rounds; round++) {
-        const order = abbaOrder<Policy>(round, 'everysec', 'always');
-        for (const policy of order) {
-          await setPolicy(r, policy);
+        for (const arm of abbaOrder<Arm>(round, ...arms)) {
+          await setPolicy(r, arm === 'always' ? 'always' : 'everysec');
+          if (arm === 'wait') await assertReplicaConnected(r);
           const before = await delayedFsyncs(r);
-          const result = await guard.measured(`${protocol} ${policy}`, () => runRingWindow(b, ring, options));
+          const result = await guard.measured(`${protocol} ${arm}`, () => runRingWindow(b, arm === 'wait' ? waitRing! : ring, options));
           const delayed = (await delayedFsyncs(r)) - before;
-          windows.push({ protocol, arm: policy, round, result, delayedFsyncs: delayed });
-          log(`${protocol} round ${round + 1}/${params.rounds} ${policy}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, lost ${result.lost}`);
+          windows.push({ protocol, arm, round, result, delayedFsyncs: delayed });
+          log(`${protocol} round ${round + 1}/${params.rounds} ${arm}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, send p99 ${fmtMs(distribution(result.sendCalls).p99)}, lost ${result.lost}, failed sends ${result.sendErrors}`);
         }
       }
     }
@@ -222,7 +285,10 @@ async function main(): Promise<void> {
     const outcomes = rings.map(([protocol]) => outcomeOf(protocol, windows));
     const report = render({ ...info, busyBefore, reruns: guard.reruns, tookSeconds: (now() - startedAt) / 1000, filesystem, fsync }, outcomes);
     process.stdout.write(`\n${report}\n\n`);
-    for (const o of outcomes) process.stdout.write(`${o.protocol}: appendfsync always costs ${fmtPct(o.cost * 100)} of the everysec messages/s\n`);
+    for (const o of outcomes) {
+      process.stdout.write(`${o.protocol}: appendfsync always costs ${fmtPct(o.cost.always * 100)} of the everysec messages/s`);
+      process.stdout.write(params.wait ? `; WAIT for 1 replica costs ${fmtPct(o.cost.wait * 100)}\n` : '\n');
+    }
     if (params.writeDocs) {
       writeSectionRunToDocs(BENCHMARKS_DOC, SECTION, `${SECTION.heading} (\`make bench BENCH_PARTS=durability\`)\n`, report, MAX_RUNS_KEPT);
       log(`results written to ${path.relative(REPO_ROOT, BENCHMARKS_DOC)}`);
@@ -232,6 +298,7 @@ async function main(): Promise<void> {
     redis?.disconnect();
     await closeAll();
     await bridge?.stop();
+    await replica?.cleanup();
   }
 }
 

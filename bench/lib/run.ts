@@ -112,8 +112,8 @@ export function contentionNote(contentionPercent: number, limitPercent: number, 
   return ['', `**Contended run:** processes outside the benchmark used up to ${fmtPct(contentionPercent)} of a core during a measured ${unit} (after ${reruns} re-runs); the numbers are ${effect} than on a quiet machine.`];
 }
 
-/** The two arms of round `round` in ABBA order (first, second; second, first; …), so the drift of a shared machine favours neither. */
-export const abbaOrder = <T>(round: number, first: T, second: T): T[] => (round % 2 === 0 ? [first, second] : [second, first]);
+/** The arms of round `round` in ABBA order (A, B; B, A; … and with three, A, B, C; C, B, A; …), so the drift of a shared machine favours none. */
+export const abbaOrder = <T>(round: number, ...arms: T[]): T[] => (round % 2 === 0 ? arms : [...arms].reverse());
 
 /** Logs a few distinct lines of what each service logged (LOG_LEVEL=warn: warnings and errors). */
 export function logServiceWarnings(services: ServiceHandle[], log: (message: string) => void): void {

@@ -43,8 +43,11 @@ export interface Bridge {
   /** Base URLs (http://127.0.0.1:PORT) of the elicitation replicas. */
   elicitationBaseUrls: string[];
   startElicitation(replicaId: string, port?: number): Promise<ServiceHandle>;
-  /** Starts one more legacy-poll replica (e.g. the replacement in a rolling restart, on the port of the one it replaces). */
-  startLegacyPoll(replicaId: string, port?: number): Promise<ServiceHandle>;
+  /**
+   * Starts one more legacy-poll replica (e.g. the replacement in a rolling restart, on the port of
+   * the one it replaces); `env` adds to or overrides the bridge's environment for it alone.
+   */
+  startLegacyPoll(replicaId: string, port?: number, env?: Record<string, string>): Promise<ServiceHandle>;
   /** A modern agent: an MCP client of an elicitation replica, answering elicitations with `answer`. */
   connectModern<G extends ClientGeneration = '2025-11-25'>(agent: string, options?: ModernAgentOptions<G>): Promise<ModernAgent<G>>;
   tokens: Record<string, string>;
@@ -136,8 +139,8 @@ async function startBridgeOn(backend: Backend, options: BridgeOptions): Promise<
     elicitationBaseUrls.push(baseUrl);
     return handle;
   };
-  const startLegacyPoll = async (replicaId: string, fixedPort?: number) => {
-    const { handle, baseUrl } = await startProcess(replicaId, 'services/legacy-poll/src/main.ts', { REPLICA_ID: replicaId }, fixedPort);
+  const startLegacyPoll = async (replicaId: string, fixedPort?: number, extraEnv: Record<string, string> = {}) => {
+    const { handle, baseUrl } = await startProcess(replicaId, 'services/legacy-poll/src/main.ts', { ...extraEnv, REPLICA_ID: replicaId }, fixedPort);
     legacyPolls.push(handle);
     legacyUrls.push(`${baseUrl}/mcp`);
     return handle;
