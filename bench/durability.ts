@@ -157,9 +157,9 @@ async function connectSenders(bridge: Bridge, ids: string[], replica: number, tr
   return senders;
 }
 
-/** `ring` with its senders on the waiting legacy-poll: the same receivers, that legacy-poll metered instead of the first. */
-function waitingRing(ring: Ring, senders: AgentClient[], pid: number | undefined): Ring {
-  return { ...ring, senders, services: ring.services.map(([name, p]) => [name, name === 'legacy-poll' ? pid : p]) };
+/** `ring` with its senders on another legacy-poll: the same receivers, that legacy-poll metered too. */
+function sendingThrough(ring: Ring, senders: AgentClient[], pid: number | undefined): Ring {
+  return { ...ring, senders, services: [...ring.services, ['legacy-poll (senders)', pid]] };
 }
 
 // ------------------------------------------------------------------ report
@@ -191,12 +191,12 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
   lines.push(
     `Machine: ${describeMachine(info)}; Redis data directory on ${info.filesystem}` +
       (info.fsync.length > 0 ? `; 4 KiB write + fsync there: p50 ${fmtMs(fsync.p50)}, p99 ${fmtMs(fsync.p99)} (${info.fsync.length} probes)` : '') +
-      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of an ${arms.map((a) => ARM_NAME[a]).join(', an ')} window, ABBA order, ` +
-      `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one elicitation, one legacy-poll${params.wait ? ' and one more with REDIS_WAIT_REPLICAS=1 that the WAIT windows send through; the bench Redis has one replica, attached in every arm' : ''}), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
+      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of ${arms.map((a) => `${a === 'wait' ? 'a' : 'an'} ${ARM_NAME[a]}`).join(', ')} window, ABBA order, ` +
+      `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one elicitation, one legacy-poll${params.wait ? ' for the receivers and two for the senders: the everysec and always windows send through one, the WAIT windows through one with REDIS_WAIT_REPLICAS=1; the bench Redis has one replica, attached in every arm' : ''}), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
   );
   const contention = Math.max(...outcomes.flatMap((o) => arms.flatMap((a) => o.windows[a]).map((w) => w.result.cpu.otherPercent)));
   lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
-  const against = arms.slice(1);
+  const against = arms.filter((a): a is Exclude<Arm, 'everysec'> => a !== 'everysec');
   lines.push('', `| measure | ${arms.map((a) => ARM_NAME[a]).join(' | ')} | ${against.map((a) => `${ARM_NAME[a]} against everysec`).join(' | ')} |`, `|---|${arms.map(() => '---|').join('')}${against.map(() => '---|').join('')}`);
   const rounds = (ws: Window[], show: (w: Window) => string) => ws.map(show).join(' / ');
   for (const o of outcomes) {
@@ -253,30 +253,37 @@ async function main(): Promise<void> {
     info.redis = await redisVersion(b);
     const filesystem = filesystemOf(b.redis.dataDir);
     const fsync = params.fsyncProbes > 0 ? probeFsync(b.redis.dataDir, params.fsyncProbes) : [];
-    // The waiting legacy-poll (legacyUrls[1]) and the replica it waits for.
-    const waiting = params.wait ? await b.startLegacyPoll('legacy-poll-wait', undefined, { REDIS_WAIT_REPLICAS: '1' }) : undefined;
+    // With the WAIT arm every arm sends through a legacy-poll of its own, the receivers staying on
+    // the first: the everysec and always windows through one that does not wait (legacyUrls[1]), the
+    // WAIT windows through one that waits (legacyUrls[2]), so the processes a message passes
+    // through are alike in every arm and the wait is the only difference.
+    const sending = params.wait ? [await b.startLegacyPoll('legacy-poll-send'), await b.startLegacyPoll('legacy-poll-wait', undefined, { REDIS_WAIT_REPLICAS: '1' })] : [];
     if (params.wait) replica = await startReplicaOf(b.redis);
-    const rings: Array<[Protocol, Ring, Ring | undefined]> = [];
-    const legacy = await startLegacyRing(b, legacyIds, POLL, track);
-    rings.push(['legacy', legacy, waiting ? waitingRing(legacy, await connectSenders(b, legacyIds, 1, track), waiting.pid) : undefined]);
-    if (params.elicitation) {
-      const push = await startPushRing(b, modernIds, new PushReceivers(), track);
-      rings.push(['elicitation', push, waiting ? waitingRing(push, await connectSenders(b, modernIds, 1, track), waiting.pid) : undefined]);
-    }
+    /** Per ring, the ring each arm's windows run. */
+    const rings: Array<[Protocol, Record<Arm, Ring>]> = [];
+    const armRings = async (ring: Ring, ids: string[]): Promise<Record<Arm, Ring>> => {
+      if (sending.length === 0) return { everysec: ring, always: ring, wait: ring };
+      const plain = sendingThrough(ring, await connectSenders(b, ids, 1, track), sending[0]!.pid);
+      return { everysec: plain, always: plain, wait: sendingThrough(ring, await connectSenders(b, ids, 2, track), sending[1]!.pid) };
+    };
+    rings.push(['legacy', await armRings(await startLegacyRing(b, legacyIds, POLL, track), legacyIds)]);
+    if (params.elicitation) rings.push(['elicitation', await armRings(await startPushRing(b, modernIds, new PushReceivers(), track), modernIds)]);
 
     const busyBefore = await guard.waitQuiet();
     const windows: Window[] = [];
     const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
-    for (const [protocol, ring, waitRing] of rings) {
+    for (const [protocol, ringOf] of rings) {
       for (let round = 0; round < params.rounds; round++) {
         for (const arm of abbaOrder<Arm>(round, ...arms)) {
           await setPolicy(r, arm === 'always' ? 'always' : 'everysec');
           if (arm === 'wait') await assertReplicaConnected(r);
           const before = await delayedFsyncs(r);
-          const result = await guard.measured(`${protocol} ${arm}`, () => runRingWindow(b, arm === 'wait' ? waitRing! : ring, options));
+          const result = await guard.measured(`${protocol} ${arm}`, () => runRingWindow(b, ringOf[arm], options));
           const delayed = (await delayedFsyncs(r)) - before;
           windows.push({ protocol, arm, round, result, delayedFsyncs: delayed });
-          log(`${protocol} round ${round + 1}/${params.rounds} ${arm}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, send p99 ${fmtMs(distribution(result.sendCalls).p99)}, lost ${result.lost}, failed sends ${result.sendErrors}`);
+          log(
+            `${protocol} round ${round + 1}/${params.rounds} ${arm}: ${fmtRate(deliveredRate(result))} msgs/s, p50 ${fmtMs(latencyP50(result))}, p99 ${fmtMs(latencyP99(result))}, send p99 ${fmtMs(distribution(result.sendCalls).p99)}, lost ${result.lost}, failed sends ${result.sendErrors}`,
+          );
         }
       }
     }

@@ -12,6 +12,7 @@
 import { connectAgent, ToolCallError, type AnyAgentClient } from '@agent-bridge/testkit';
 import { connectModernAgent, type PollResult } from '@agent-bridge/testkit/bridge';
 import type { ElicitResult } from '@modelcontextprotocol/client';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { AgentKind, AgentSpec, ConnectResult, ExchangeResult, WorkerCommand, WorkerStatus } from './lib/agent-workers.js';
 
 const now = (): number => performance.now();
@@ -50,16 +51,17 @@ let exchange:
       stopping: boolean;
       /** key → when send_message returned */
       acceptedAt: Map<string, number>;
-      /** key → when it arrived before send_message returned */
-      early: Map<string, number>;
+      /** key → when it arrived before send_message returned, and the kind of agent that got it */
+      early: Map<string, { at: number; kind: AgentKind }>;
+      loopDelay: IntervalHistogram;
       received: Set<string>;
       result: ExchangeResult;
       senders: Array<Promise<void>>;
     }
   | undefined;
 
-/** A message some agent received (a poll result, a pushed elicitation, a round's elicitation). */
-function received(text: string, viaPollLane: boolean): void {
+/** A message an agent of `kind` received (a poll result, a pushed elicitation, a round's elicitation). */
+function received(text: string, kind: AgentKind, viaPollLane: boolean): void {
   const match = MARK.exec(text);
   if (!match || !exchange || match[1] !== exchange.tag) return;
   const key = match[2]!;
@@ -71,12 +73,17 @@ function received(text: string, viaPollLane: boolean): void {
   exchange.received.add(key);
   if (viaPollLane) exchange.result.pollLane++;
   const acceptedAt = exchange.acceptedAt.get(key);
-  if (acceptedAt === undefined) exchange.early.set(key, at);
-  else exchange.result.latencies.push(at - acceptedAt);
+  if (acceptedAt === undefined) exchange.early.set(key, { at, kind });
+  else latency(exchange.result, kind, at - acceptedAt);
 }
 
-const answer = (message: string): ElicitResult => {
-  received(message, false);
+function latency(result: ExchangeResult, kind: AgentKind, ms: number): void {
+  result.latencies.push(ms);
+  result.latenciesByKind[kind].push(ms);
+}
+
+const answer = (message: string, kind: AgentKind): ElicitResult => {
+  received(message, kind, false);
   return { action: 'accept', content: {} };
 };
 
@@ -98,7 +105,7 @@ async function sendLoop(from: Agent, to: string, intervalMs: number): Promise<vo
       else {
         state.early.delete(key);
         state.result.beforeAccepted++;
-        state.result.latencies.push(0);
+        latency(state.result, early.kind, 0);
       }
     } catch (error) {
       const code = error instanceof ToolCallError ? error.code : describe(error).slice(0, 160);
@@ -114,10 +121,12 @@ function startExchange(command: Extract<WorkerCommand, { cmd: 'exchange' }>): vo
     stopping: false,
     acceptedAt: new Map(),
     early: new Map(),
+    loopDelay: monitorEventLoopDelay({ resolution: 10 }),
     received: new Set(),
-    result: { sent: 0, refused: {}, latencies: [], lost: 0, duplicates: 0, beforeAccepted: 0, pollLane: 0 },
+    result: { sent: 0, refused: {}, latencies: [], latenciesByKind: { poll: [], session: [], stateless: [] }, loopDelay: { p99: 0, max: 0 }, lost: 0, duplicates: 0, beforeAccepted: 0, pollLane: 0 },
     senders: [],
   };
+  exchange.loopDelay.enable();
   for (const [a, b] of command.pairs) {
     const first = agents.get(a);
     const second = agents.get(b);
@@ -134,6 +143,8 @@ async function stopExchange(drainMs: number): Promise<ExchangeResult> {
   const deadline = now() + drainMs;
   while (now() < deadline && [...state.acceptedAt.keys()].some((key) => !state.received.has(key))) await sleep(100);
   state.result.lost = [...state.acceptedAt.keys()].filter((key) => !state.received.has(key)).length;
+  state.loopDelay.disable();
+  state.result.loopDelay = { p99: state.loopDelay.percentile(99) / 1e6, max: state.loopDelay.max / 1e6 };
   return state.result;
 }
 
@@ -148,7 +159,7 @@ async function waitLoop(agent: Agent, timeoutMs: number): Promise<void> {
       const result = await agent.client.callToolJson<PollResult>('wait_for_messages', { timeout_ms: timeoutMs, ...(cursor ? { cursor } : {}) });
       cursor = result.cursor;
       waitStats.done++;
-      for (const message of result.messages) received(message.content, agent.spec.kind === 'stateless');
+      for (const message of result.messages) received(message.content, agent.spec.kind, agent.spec.kind === 'stateless');
     } catch (error) {
       if (agent.stopping) return;
       waitStats.errors++;
@@ -163,9 +174,9 @@ async function waitLoop(agent: Agent, timeoutMs: number): Promise<void> {
 async function connectOne(spec: AgentSpec, group: string, url: Record<AgentKind, string>, pollTimeoutMs: number): Promise<void> {
   let client: AnyAgentClient;
   if (spec.kind === 'session') {
-    client = await connectModernAgent(url.session, spec.token, spec.id, { generation: 'sdk1', answer: (request) => answer(request.message) });
+    client = await connectModernAgent(url.session, spec.token, spec.id, { generation: 'sdk1', answer: (request) => answer(request.message, 'session') });
   } else if (spec.kind === 'stateless') {
-    client = await connectAgent({ url: url.stateless, token: spec.token, name: spec.id, generation: '2026-07-28', onElicitation: (params) => answer(params.message) });
+    client = await connectAgent({ url: url.stateless, token: spec.token, name: spec.id, generation: '2026-07-28', onElicitation: (params) => answer(params.message, 'stateless') });
   } else {
     client = await connectAgent({ url: url.poll, token: spec.token, name: spec.id, generation: 'sdk1' });
   }

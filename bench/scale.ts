@@ -192,12 +192,17 @@ function scrape(url: string): Promise<string> {
  * tries twice more after a connection error, as a Prometheus scrape would at its next interval.
  */
 async function gauge(metricsUrl: string, name: string): Promise<number> {
+  return sumOfMetric(await metrics(metricsUrl), name) || 0;
+}
+
+/** The replica's /metrics text, as `gauge` reads it. */
+async function metrics(metricsUrl: string): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const startedAt = now();
     try {
       const text = await scrape(metricsUrl);
       slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
-      return sumOfMetric(text, name) || 0;
+      return text;
     } catch (error) {
       slowestScrapeMs = Math.max(slowestScrapeMs, now() - startedAt);
       if (attempt === 3) throw error;
@@ -231,6 +236,18 @@ async function waitIdle(bridge: Bridge, name: CaseName, ids: string[], sessions:
   });
 }
 
+/** The replica's garbage collection so far (prom-client's nodejs_gc_duration_seconds) and its event-loop lag since the last scrape. */
+async function pauses(metricsUrl: string): Promise<{ gcSeconds: number; majorGcSeconds: number; majorGcs: number; loopLagMaxMs: number }> {
+  const text = await metrics(metricsUrl);
+  const value = (name: string) => sumOfMetric(text, name) || 0;
+  return {
+    gcSeconds: value('nodejs_gc_duration_seconds_sum'),
+    majorGcSeconds: value('nodejs_gc_duration_seconds_sum{kind="major"}'),
+    majorGcs: value('nodejs_gc_duration_seconds_count{kind="major"}'),
+    loopLagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+  };
+}
+
 async function exchange(workers: AgentWorker[], pairsPerWorker: Array<Array<[string, string]>>, tag: string, run: () => Promise<void>): Promise<ExchangeResult> {
   await Promise.all(workers.map((w, i) => w.request({ cmd: 'exchange', pairs: pairsPerWorker[i] ?? [], intervalMs: params.intervalMs, tag })));
   await run();
@@ -242,6 +259,8 @@ async function exchange(workers: AgentWorker[], pairsPerWorker: Array<Array<[str
     sent: sum((r) => r.sent),
     refused,
     latencies: results.flatMap((r) => r.latencies),
+    latenciesByKind: { poll: results.flatMap((r) => r.latenciesByKind.poll), session: results.flatMap((r) => r.latenciesByKind.session), stateless: results.flatMap((r) => r.latenciesByKind.stateless) },
+    loopDelay: { p99: Math.max(0, ...results.map((r) => r.loopDelay.p99)), max: Math.max(0, ...results.map((r) => r.loopDelay.max)) },
     lost: sum((r) => r.lost),
     duplicates: sum((r) => r.duplicates),
     beforeAccepted: sum((r) => r.beforeAccepted),
@@ -342,9 +361,19 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
     const pairs = pairsPerWorker.reduce((sum, p) => sum + p.length, 0);
     log(`${name}: ${pairs * 2} agents exchange a message every ${params.intervalMs} ms for ${params.activeSeconds} s`);
     let active: RedisWindow | undefined;
+    // The scrape before resets the replica's event-loop lag gauges (prom-client resets them at each
+    // collection), so the one after gives the exchange's worst lag.
+    const pausesBefore = await pauses(metricsUrl);
     const delivery = await exchange(workers, pairsPerWorker, 'active', async () => {
       active = await redisWindow(bridge, workers, params.activeSeconds);
     });
+    const pausesAfter = await pauses(metricsUrl);
+    const replicaPauses = {
+      gcSeconds: pausesAfter.gcSeconds - pausesBefore.gcSeconds,
+      majorGcSeconds: pausesAfter.majorGcSeconds - pausesBefore.majorGcSeconds,
+      majorGcs: pausesAfter.majorGcs - pausesBefore.majorGcs,
+      loopLagMaxMs: pausesAfter.loopLagMaxMs,
+    };
 
     return {
       name,
@@ -367,6 +396,7 @@ async function runCase(name: CaseName, guard: QuietGuard, info: MachineInfo): Pr
       connections: [connectionsSettled, connectionsEnd],
       activeAgents: pairs * 2,
       delivery,
+      replicaPauses,
       slowestScrapeMs,
       clientRss: statuses.reduce((sum, s) => sum + s.rss, 0),
     };

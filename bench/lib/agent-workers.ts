@@ -53,6 +53,10 @@ export interface ExchangeResult {
   refused: Record<string, number>;
   /** Send accepted → received by the target client, ms, one per accepted message that arrived. */
   latencies: number[];
+  /** The same latencies by the kind of agent that received the message. */
+  latenciesByKind: Record<AgentKind, number[]>;
+  /** This worker's own event-loop delay over the exchange (perf_hooks), ms: how late the clients' clock could be. */
+  loopDelay: { p99: number; max: number };
   /** Accepted messages that did not arrive within the drain. */
   lost: number;
   /** Messages received a second time. */

@@ -61,11 +61,15 @@ export interface ScaleCase {
   connections: [ConnectionCount[], ConnectionCount[]];
   activeAgents: number;
   delivery: ExchangeResult;
+  /** The replica during the exchange: seconds of garbage collection (of it major, and how many majors), and its worst event-loop lag, ms. */
+  replicaPauses: { gcSeconds: number; majorGcSeconds: number; majorGcs: number; loopLagMaxMs: number };
   /** The replica's slowest /metrics answer in the case, ms (a saturated event loop answers late). */
   slowestScrapeMs: number;
   /** RSS of every agent worker together (the client side). */
   clientRss: number;
 }
+
+const KIND_NAME = { poll: 'legacy polls', session: '2025 sessions', stateless: '2026-07-28 agents' } as const;
 
 const GOAL = { connections: 8, pollBytes: 20 * 1024, sessionBytes: 64 * 1024, commandsPer1000: 50, p99Ms: 100 };
 
@@ -101,7 +105,10 @@ messages.**
   agent, which gets them as the elicitations of an \`input_required\` round), each send the other
   one message every 2 s for 30 s while the rest stay idle. Latency = \`send_message\` returned →
   the target client has the message (one clock, the worker's); not received 10 s after the last
-  send = lost.
+  send = lost. Reported besides, to tell where late deliveries come from: the latencies by the kind
+  of agent that received, the replica's garbage collection and worst event-loop lag over the
+  exchange (its own \`nodejs_gc_duration_seconds\` and \`nodejs_eventloop_lag_max_seconds\`), and the
+  client workers' own event-loop delay (a late client clock shows there, not in the bridge).
 - \`INFO commandstats\` counts a script's \`evalsha\` and each command the script runs; the
   benchmark's own \`INFO\` and \`CLIENT\` calls are left out.
 - A failed connect is tried again (3 attempts, as an agent would; the retries are reported). The
@@ -262,6 +269,20 @@ export function renderScaleReport(info: MachineInfo & { tookSeconds: number; bus
     const l = figures(c).latency;
     return `${l.count} / ${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.max)}`;
   });
+  row('… p50 / p99 by the kind of agent that received (polls: legacy; sessions: 2025 sessions pushed, 2026-07-28 agents in rounds)', (c) =>
+    (['poll', 'session', 'stateless'] as const)
+      .filter((kind) => c.delivery.latenciesByKind[kind].length > 0)
+      .map((kind) => {
+        const l = distribution(c.delivery.latenciesByKind[kind]);
+        return `${KIND_NAME[kind]} ${fmtMs(l.p50)} / ${fmtMs(l.p99)} (${l.count})`;
+      })
+      .join('; '),
+  );
+  row(
+    "… during the exchange: the replica's garbage collection, s (of it major, how many majors) / its worst event-loop lag / the client workers' worst event-loop delay (p99 / max)",
+    (c) =>
+      `${c.replicaPauses.gcSeconds.toFixed(2)} s (${c.replicaPauses.majorGcSeconds.toFixed(2)} s, ${c.replicaPauses.majorGcs}) / ${fmtMs(c.replicaPauses.loopLagMaxMs)} / ${fmtMs(c.delivery.loopDelay.p99)} / ${fmtMs(c.delivery.loopDelay.max)}`,
+  );
   row(
     '… sent accepted / lost / duplicates / refused',
     (c) =>
