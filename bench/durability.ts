@@ -13,11 +13,12 @@
  * same as starting with it.)
  *
  * The WAIT arm: the bench Redis has a replica (a second redis-server with --replicaof, attached
- * before the first window and checked connected before each WAIT window), and a second legacy-poll
- * replica runs with REDIS_WAIT_REPLICAS=1 (the setting is read at start, so it cannot be switched
- * at run time): the WAIT windows send through it, with `appendfsync everysec`; the receivers are the
- * same. The replica is attached in every arm, so the wait itself is the only difference between the
- * everysec and the WAIT windows.
+ * before the first window and checked connected before each WAIT window), and two more legacy-poll
+ * replicas carry the senders (the receivers stay on the first): the everysec and always windows
+ * send through one, the WAIT windows, with `appendfsync everysec`, through the other, started with
+ * REDIS_WAIT_REPLICAS=1 (the setting is read at start, so it cannot be switched at run time). The
+ * replica is attached in every arm, so the wait itself is the only difference between the everysec
+ * and the WAIT windows.
  *
  * Per ring, BENCH_DURABILITY_ROUNDS rounds of an everysec, an always and a WAIT window in ABBA order
  * (everysec, always, wait; wait, always, everysec; …) against the drift of a shared machine; the
@@ -79,6 +80,8 @@ type Protocol = RingProtocol;
 type Arm = 'everysec' | 'always' | 'wait';
 type Policy = 'everysec' | 'always';
 const ARM_NAME: Record<Arm, string> = { everysec: 'everysec', always: 'always', wait: 'WAIT 1 (everysec)' };
+/** The arms this run compares, everysec first (the base of every cost). */
+const ARMS: Arm[] = params.wait ? ['everysec', 'always', 'wait'] : ['everysec', 'always'];
 
 interface Window extends ArmWindow<Arm> {
   /** INFO persistence aof_delayed_fsync over the window (everysec: writes that waited for a slow fsync). */
@@ -185,25 +188,24 @@ const costs = (outcomes: Outcome[], arm: Exclude<Arm, 'everysec'>) => outcomes.m
 
 function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSeconds: number; filesystem: string; fsync: number[] }, outcomes: Outcome[]): string {
   const lines: string[] = [];
-  const arms: Arm[] = params.wait ? ['everysec', 'always', 'wait'] : ['everysec', 'always'];
   lines.push(`### ${info.date} — appendfsync always costs ${costs(outcomes, 'always')} of messages/s against everysec${params.wait ? `; WAIT for 1 replica costs ${costs(outcomes, 'wait')}` : ''}`, '');
   const fsync = distribution(info.fsync);
   lines.push(
     `Machine: ${describeMachine(info)}; Redis data directory on ${info.filesystem}` +
       (info.fsync.length > 0 ? `; 4 KiB write + fsync there: p50 ${fmtMs(fsync.p50)}, p99 ${fmtMs(fsync.p99)} (${info.fsync.length} probes)` : '') +
-      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of ${arms.map((a) => `${a === 'wait' ? 'a' : 'an'} ${ARM_NAME[a]}`).join(', ')} window, ABBA order, ` +
+      `. Parameters: ${params.agents} agents per ring (closed-loop senders on the legacy endpoint, content ${params.contentBytes} bytes); ${params.rounds} rounds per ring of ${ARMS.map((a) => `${a === 'wait' ? 'a' : 'an'} ${ARM_NAME[a]}`).join(', ')} window, ABBA order, ` +
       `${params.roundSeconds} s measured each after ${params.warmupSeconds} s warm-up; one bridge (one router, one elicitation, one legacy-poll${params.wait ? ' for the receivers and two for the senders: the everysec and always windows send through one, the WAIT windows through one with REDIS_WAIT_REPLICAS=1; the bench Redis has one replica, attached in every arm' : ''}), the policy switched with CONFIG SET appendfsync between windows. Took ${info.tookSeconds.toFixed(0)} s.`,
   );
-  const contention = Math.max(...outcomes.flatMap((o) => arms.flatMap((a) => o.windows[a]).map((w) => w.result.cpu.otherPercent)));
+  const contention = Math.max(...outcomes.flatMap((o) => ARMS.flatMap((a) => o.windows[a]).map((w) => w.result.cpu.otherPercent)));
   lines.push(...contentionNote(contention, CONTENTION_LIMIT_PERCENT, info.reruns));
-  const against = arms.filter((a): a is Exclude<Arm, 'everysec'> => a !== 'everysec');
-  lines.push('', `| measure | ${arms.map((a) => ARM_NAME[a]).join(' | ')} | ${against.map((a) => `${ARM_NAME[a]} against everysec`).join(' | ')} |`, `|---|${arms.map(() => '---|').join('')}${against.map(() => '---|').join('')}`);
+  const against = ARMS.filter((a): a is Exclude<Arm, 'everysec'> => a !== 'everysec');
+  lines.push('', `| measure | ${ARMS.map((a) => ARM_NAME[a]).join(' | ')} | ${against.map((a) => `${ARM_NAME[a]} against everysec`).join(' | ')} |`, `|---|${ARMS.map(() => '---|').join('')}${against.map(() => '---|').join('')}`);
   const rounds = (ws: Window[], show: (w: Window) => string) => ws.map(show).join(' / ');
   for (const o of outcomes) {
     /** A row: per arm the median of `value` over its windows (and each round's when `perRound`), then each arm's growth against everysec (or `compare`). */
     const row = (measure: string, value: (w: Window) => number, format: (v: number) => string, compare: (arm: Exclude<Arm, 'everysec'>, base: number, v: number) => string, perRound = false) => {
-      const medians = arms.map((a) => median(o.windows[a].map(value)));
-      const cells = arms.map((a, i) => `${format(medians[i]!)}${perRound ? ` (rounds ${rounds(o.windows[a], (w) => format(value(w)))})` : ''}`);
+      const medians = ARMS.map((a) => median(o.windows[a].map(value)));
+      const cells = ARMS.map((a, i) => `${format(medians[i]!)}${perRound ? ` (rounds ${rounds(o.windows[a], (w) => format(value(w)))})` : ''}`);
       lines.push(`| ${o.protocol} ${measure} | ${cells.join(' | ')} | ${against.map((a, i) => compare(a, medians[0]!, medians[i + 1]!)).join(' | ')} |`);
     };
     const cost = (arm: Exclude<Arm, 'everysec'>) => `**cost ${fmtPct(o.cost[arm] * 100)}**`;
@@ -214,12 +216,12 @@ function render(info: MachineInfo & { busyBefore: number; reruns: number; tookSe
     row('send_message call p50, median', (w) => distribution(w.result.sendCalls).p50, fmtMs, grown);
     row('send_message call p99, median', (w) => distribution(w.result.sendCalls).p99, fmtMs, grown);
     const redis = (w: Window) => w.result.cpu.processes.find((p) => p.name === 'redis-server');
-    const cpuCells = arms.map((a) => `${fmtPct(median(o.windows[a].map((w) => redis(w)?.percent ?? Number.NaN)))} (${fmtPct(median(o.windows[a].map((w) => redis(w)?.sysPercent ?? Number.NaN)))})`);
+    const cpuCells = ARMS.map((a) => `${fmtPct(median(o.windows[a].map((w) => redis(w)?.percent ?? Number.NaN)))} (${fmtPct(median(o.windows[a].map((w) => redis(w)?.sysPercent ?? Number.NaN)))})`);
     lines.push(`| ${o.protocol} redis-server CPU (of it kernel), % of one core, median | ${cpuCells.join(' | ')} |${against.map(() => ' |').join('')}`);
     const total = (ws: Window[], value: (w: Window) => number) => ws.reduce((a, w) => a + value(w), 0);
-    const lossCells = arms.map((a) => `${total(o.windows[a], (w) => w.result.lost)} / ${total(o.windows[a], (w) => w.result.sendErrors)} / ${total(o.windows[a], (w) => w.delayedFsyncs)}`);
+    const lossCells = ARMS.map((a) => `${total(o.windows[a], (w) => w.result.lost)} / ${total(o.windows[a], (w) => w.result.sendErrors)} / ${total(o.windows[a], (w) => w.delayedFsyncs)}`);
     lines.push(`| ${o.protocol} messages lost / failed sends / aof_delayed_fsync, all rounds | ${lossCells.join(' | ')} |${against.map(() => ' |').join('')}`);
-    lines.push(`| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${arms.map((a) => fmtPct(median(o.windows[a].map((w) => w.result.cpu.machineBusyPercent)))).join(' | ')} |${against.map(() => ' |').join('')}`);
+    lines.push(`| ${o.protocol} machine busy, % of all ${info.cores} cores, median | ${ARMS.map((a) => fmtPct(median(o.windows[a].map((w) => w.result.cpu.machineBusyPercent)))).join(' | ')} |${against.map(() => ' |').join('')}`);
   }
   lines.push('', `Machine busy before the run: ${fmtPct(info.busyBefore)}. Windows re-run for contention: ${info.reruns}.`);
   return lines.join('\n');
@@ -232,8 +234,7 @@ async function main(): Promise<void> {
   const info = machineInfo();
   const legacyIds = ringIds('durable-agent', params.agents);
   const modernIds = ringIds('durable-modern', params.agents);
-  const arms: Arm[] = params.wait ? ['everysec', 'always', 'wait'] : ['everysec', 'always'];
-  log(`${params.agents} agents per ring, ${params.rounds} rounds × (${arms.join(', ')}) × ${params.roundSeconds} s`);
+  log(`${params.agents} agents per ring, ${params.rounds} rounds × (${ARMS.join(', ')}) × ${params.roundSeconds} s`);
   const guard = new QuietGuard(params.quietWaitSeconds, params.retries, CONTENTION_LIMIT_PERCENT, log);
   const { track, closeAll } = clientTracker();
   let bridge: Bridge | undefined;
@@ -274,7 +275,7 @@ async function main(): Promise<void> {
     const options = { warmupSeconds: params.warmupSeconds, seconds: params.roundSeconds, contentBytes: params.contentBytes, drainSeconds: params.drainSeconds };
     for (const [protocol, ringOf] of rings) {
       for (let round = 0; round < params.rounds; round++) {
-        for (const arm of abbaOrder<Arm>(round, ...arms)) {
+        for (const arm of abbaOrder<Arm>(round, ...ARMS)) {
           await setPolicy(r, arm === 'always' ? 'always' : 'everysec');
           if (arm === 'wait') await assertReplicaConnected(r);
           const before = await delayedFsyncs(r);
